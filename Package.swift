@@ -1,0 +1,45 @@
+// swift-tools-version: 6.1
+import PackageDescription
+
+// Dependencies point one way, top to bottom:
+//   CLibYAML → YAML → FlinkResources → Validation → Manifests → FlinkletCLI → flinklet
+let package = Package(
+    name: "flinklet",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "flinklet", targets: ["flinklet"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+    ],
+    targets: [
+        .systemLibrary(
+            name: "CLibYAML",
+            pkgConfig: "yaml-0.1",
+            providers: [.apt(["libyaml-dev"])]
+        ),
+        .target(name: "YAML", dependencies: ["CLibYAML"]),
+        .target(name: "FlinkResources", dependencies: ["YAML"]),
+        .target(name: "Validation", dependencies: ["FlinkResources"]),
+        .target(name: "Manifests", dependencies: ["FlinkResources", "Validation", "YAML"]),
+        .target(
+            name: "FlinkletCLI",
+            dependencies: [
+                "Manifests", "FlinkResources", "YAML",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
+        .executableTarget(name: "flinklet", dependencies: ["FlinkletCLI"]),
+
+        .testTarget(name: "YAMLTests", dependencies: ["YAML"]),
+        .testTarget(name: "FlinkResourcesTests", dependencies: ["FlinkResources", "YAML"]),
+        .testTarget(name: "ValidationTests", dependencies: ["Validation", "Manifests", "FlinkResources"]),
+        .testTarget(
+            name: "ManifestsTests",
+            dependencies: ["Manifests", "FlinkResources", "YAML"],
+            resources: [.copy("Fixtures")]
+        ),
+        .testTarget(name: "FlinkletCLITests", dependencies: ["FlinkletCLI", "flinklet"]),
+    ],
+    swiftLanguageModes: [.v6]
+)

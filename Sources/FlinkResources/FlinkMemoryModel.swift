@@ -1,0 +1,138 @@
+/// Flink's memory model for a process whose total size is given (`*.memory.process.size`),
+/// with Flink 2.x defaults and the configuration keys that change it.
+///
+/// It answers "can Flink start a process of this size?" without starting one, and gives the
+/// component sizes the JVM flags are made of. It covers the derivation from total process
+/// size; when a manifest fixes heap or total Flink memory instead, `derive` returns nil and
+/// Flink itself is the judge.
+public enum FlinkMemoryModel {
+    public struct JobManager: Sendable, Hashable {
+        public var process, heap, offHeap, metaspace, overhead: Int64
+    }
+
+    public struct TaskManager: Sendable, Hashable {
+        public var process, frameworkHeap, taskHeap, frameworkOffHeap, taskOffHeap, managed, network, metaspace, overhead: Int64
+        /// The JVM heap: framework plus task heap.
+        public var heap: Int64 { frameworkHeap + taskHeap }
+    }
+
+    /// The smallest JVM heap Flink recommends for a JobManager; below it a JobManager fails as
+    /// soon as it has work. Flinklet treats it as the floor.
+    public static let minimumJobManagerHeap: Int64 = 128 << 20
+
+    public struct Problem: Error, Sendable, Hashable, CustomStringConvertible {
+        public var message: String
+        public var description: String { message }
+    }
+
+    private static let mb: Int64 = 1 << 20
+
+    public static func jobManager(process: Int64, configuration: FlinkConfiguration) -> Result<JobManager, Problem>? {
+        let c = Lookup(configuration, prefix: "jobmanager.memory.")
+        if c.isSet("heap.size") || c.isSet("flink.size") { return nil }
+        do {
+            let metaspace = try c.size("jvm-metaspace.size", default: 256 * mb)
+            let overhead = try c.overhead(process: process)
+            let offHeap = try c.size("off-heap.size", default: 128 * mb)
+            let flink = process - metaspace - overhead
+            let heap = flink - offHeap
+            guard heap >= minimumJobManagerHeap else {
+                return .failure(Problem(message: "is too small for a JobManager: \(show(process)) leaves \(show(max(heap, 0))) of JVM heap after JVM metaspace (\(show(metaspace))), JVM overhead (\(show(overhead))) and off-heap memory (\(show(offHeap))); the heap needs at least \(show(minimumJobManagerHeap)), so use at least \(show(process - heap + minimumJobManagerHeap))"))
+            }
+            return .success(JobManager(process: process, heap: heap, offHeap: offHeap, metaspace: metaspace, overhead: overhead))
+        } catch {
+            return .failure(error)
+        }
+    }
+
+    public static func taskManager(process: Int64, configuration: FlinkConfiguration) -> Result<TaskManager, Problem>? {
+        let c = Lookup(configuration, prefix: "taskmanager.memory.")
+        if c.isSet("task.heap.size") || c.isSet("flink.size") { return nil }
+        return deriveTaskManager(process: process, c, suggestMinimum: true)
+    }
+
+    private static func deriveTaskManager(process: Int64, _ c: Lookup, suggestMinimum: Bool) -> Result<TaskManager, Problem> {
+        do {
+            let metaspace = try c.size("jvm-metaspace.size", default: 256 * mb)
+            let overhead = try c.overhead(process: process)
+            let flink = process - metaspace - overhead
+            guard flink > 0 else {
+                return .failure(Problem(message: "is too small for a TaskManager: JVM metaspace (\(show(metaspace))) and JVM overhead (\(show(overhead))) alone need \(show(metaspace + overhead))"))
+            }
+            let frameworkHeap = try c.size("framework.heap.size", default: 128 * mb)
+            let frameworkOffHeap = try c.size("framework.off-heap.size", default: 128 * mb)
+            let taskOffHeap = try c.size("task.off-heap.size", default: 0)
+            let managed = try c.isSet("managed.size")
+                ? c.size("managed.size", default: 0)
+                : Int64(Double(flink) * c.fraction("managed.fraction", default: 0.4))
+            let networkFraction = try c.fraction("network.fraction", default: 0.1)
+            let network = min(max(Int64(Double(flink) * networkFraction), try c.size("network.min", default: 64 * mb)),
+                              try c.size("network.max", default: Int64.max))
+            let taskHeap = flink - frameworkHeap - frameworkOffHeap - taskOffHeap - managed - network
+            guard taskHeap >= 0 else {
+                var message = "is too small for a TaskManager: after JVM metaspace and overhead (\(show(metaspace + overhead))) it leaves \(show(flink)) of Flink memory, less than framework heap and off-heap (\(show(frameworkHeap + frameworkOffHeap))), task off-heap (\(show(taskOffHeap))), managed (\(show(managed))) and network memory (\(show(network))) need"
+                if suggestMinimum {
+                    message += "; use at least \(show(smallestTaskManager(from: metaspace + overhead + frameworkHeap + frameworkOffHeap + taskOffHeap, c)))"
+                }
+                return .failure(Problem(message: message))
+            }
+            return .success(TaskManager(process: process, frameworkHeap: frameworkHeap, taskHeap: taskHeap,
+                                        frameworkOffHeap: frameworkOffHeap, taskOffHeap: taskOffHeap, managed: managed,
+                                        network: network, metaspace: metaspace, overhead: overhead))
+        } catch {
+            return .failure(error)
+        }
+    }
+
+    /// The smallest process size, in whole mebibytes, whose derivation succeeds.
+    private static func smallestTaskManager(from fixed: Int64, _ c: Lookup) -> Int64 {
+        var low = fixed / mb, high = Int64(1) << 30  // MiB
+        while low < high {
+            let mid = (low + high) / 2
+            if case .success = deriveTaskManager(process: mid * mb, c, suggestMinimum: false) { high = mid } else { low = mid + 1 }
+        }
+        return low * mb
+    }
+
+    /// Mebibytes as Flink writes them, with one decimal when not whole: `64m`, `25.6m`.
+    static func show(_ bytes: Int64) -> String {
+        if bytes % mb == 0 { return "\(bytes / mb)m" }
+        let tenths = (bytes * 10 + mb / 2) / mb
+        return "\(tenths / 10).\(tenths % 10)m"
+    }
+
+    private struct Lookup {
+        let configuration: FlinkConfiguration
+        let prefix: String
+
+        init(_ configuration: FlinkConfiguration, prefix: String) {
+            self.configuration = configuration
+            self.prefix = prefix
+        }
+
+        func isSet(_ key: String) -> Bool { configuration[prefix + key] != nil }
+
+        func size(_ key: String, default value: Int64) throws(Problem) -> Int64 {
+            guard let text = configuration[prefix + key] else { return value }
+            guard case .success(let size) = MemorySize.parseFlink(text.trimmingWhitespace) else {
+                throw Problem(message: "cannot be checked: flinkConfiguration \(prefix + key) = \(FieldError.quoted(text)) is not a Flink memory size")
+            }
+            return size.bytes
+        }
+
+        func fraction(_ key: String, default value: Double) throws(Problem) -> Double {
+            guard let text = configuration[prefix + key] else { return value }
+            guard let fraction = Double(text.trimmingWhitespace), (0...1).contains(fraction) else {
+                throw Problem(message: "cannot be checked: flinkConfiguration \(prefix + key) = \(FieldError.quoted(text)) is not a fraction between 0 and 1")
+            }
+            return fraction
+        }
+
+        func overhead(process: Int64) throws(Problem) -> Int64 {
+            let fraction = try fraction("jvm-overhead.fraction", default: 0.1)
+            let low = try size("jvm-overhead.min", default: 192 << 20)
+            let high = try size("jvm-overhead.max", default: 1 << 30)
+            return min(max(Int64(Double(process) * fraction), low), high)
+        }
+    }
+}

@@ -1,0 +1,197 @@
+import YAML
+
+/// Implemented by decoders that read YAML nodes, so types such as `JSONValue` can take the node
+/// whole instead of probing it value by value.
+protocol NodeDecoding {
+    var node: Node { get }
+}
+
+/// Decodes `Decodable` types from a YAML node tree by the scalars' resolved types: an `Int`
+/// needs an integer, a `Bool` a boolean; a `String` takes any scalar's text.
+///
+/// Used on trees that `SchemaChecker` has already checked, so a failure here means the schema
+/// and the Swift types disagree — a bug that the schema agreement tests catch.
+public struct NodeDecoder {
+    public init() {}
+
+    public func decode<T: Decodable>(_ type: T.Type, from node: Node) throws -> T {
+        try T(from: NodeDecoderImpl(node: node, codingPath: []))
+    }
+}
+
+private struct NodeDecoderImpl: Decoder, NodeDecoding {
+    let node: Node
+    let codingPath: [any CodingKey]
+    var userInfo: [CodingUserInfoKey: Any] { [:] }
+
+    func container<Key: CodingKey>(keyedBy type: Key.Type) throws -> KeyedDecodingContainer<Key> {
+        guard let pairs = node.mapping else {
+            throw DecodingError.typeMismatch([String: Any].self, .init(codingPath: codingPath, debugDescription: "expected object, got \(node.kindDescription)"))
+        }
+        var entries: [String: Node] = [:]
+        entries.reserveCapacity(pairs.count)
+        for pair in pairs { entries[pair.key.scalar?.text ?? pair.key.description] = pair.value }
+        return KeyedDecodingContainer(KeyedContainer(entries: entries, order: pairs.compactMap { $0.key.scalar?.text }, codingPath: codingPath))
+    }
+
+    func unkeyedContainer() throws -> any UnkeyedDecodingContainer {
+        guard let items = node.sequence else {
+            throw DecodingError.typeMismatch([Any].self, .init(codingPath: codingPath, debugDescription: "expected array, got \(node.kindDescription)"))
+        }
+        return UnkeyedContainer(items: items, codingPath: codingPath)
+    }
+
+    func singleValueContainer() throws -> any SingleValueDecodingContainer {
+        SingleValueContainer(node: node, codingPath: codingPath)
+    }
+}
+
+private struct IndexKey: CodingKey {
+    var stringValue: String
+    var intValue: Int?
+    init(_ index: Int) { stringValue = "[\(index)]"; intValue = index }
+    init?(stringValue: String) { self.stringValue = stringValue }
+    init?(intValue: Int) { self.init(intValue) }
+}
+
+private struct KeyedContainer<Key: CodingKey>: KeyedDecodingContainerProtocol {
+    let entries: [String: Node]
+    let order: [String]
+    let codingPath: [any CodingKey]
+
+    var allKeys: [Key] { order.compactMap { Key(stringValue: $0) } }
+    func contains(_ key: Key) -> Bool { entries[key.stringValue] != nil }
+
+    private func node(_ key: Key) throws -> Node {
+        guard let node = entries[key.stringValue] else {
+            throw DecodingError.keyNotFound(key, .init(codingPath: codingPath, debugDescription: "no value for \(key.stringValue)"))
+        }
+        return node
+    }
+
+    func decodeNil(forKey key: Key) throws -> Bool { entries[key.stringValue]?.isNull ?? true }
+
+    func decode<T: Decodable>(_ type: T.Type, forKey key: Key) throws -> T {
+        try SingleValueContainer(node: node(key), codingPath: codingPath + [key]).decode(type)
+    }
+
+    func nestedContainer<NestedKey: CodingKey>(keyedBy type: NestedKey.Type, forKey key: Key) throws -> KeyedDecodingContainer<NestedKey> {
+        try NodeDecoderImpl(node: node(key), codingPath: codingPath + [key]).container(keyedBy: type)
+    }
+
+    func nestedUnkeyedContainer(forKey key: Key) throws -> any UnkeyedDecodingContainer {
+        try NodeDecoderImpl(node: node(key), codingPath: codingPath + [key]).unkeyedContainer()
+    }
+
+    func superDecoder() throws -> any Decoder { NodeDecoderImpl(node: Node(.mapping([])), codingPath: codingPath) }
+    func superDecoder(forKey key: Key) throws -> any Decoder { try NodeDecoderImpl(node: node(key), codingPath: codingPath + [key]) }
+}
+
+private struct UnkeyedContainer: UnkeyedDecodingContainer {
+    let items: [Node]
+    let codingPath: [any CodingKey]
+    var currentIndex = 0
+
+    init(items: [Node], codingPath: [any CodingKey]) {
+        self.items = items
+        self.codingPath = codingPath
+    }
+
+    var count: Int? { items.count }
+    var isAtEnd: Bool { currentIndex >= items.count }
+
+    private mutating func next() throws -> (Node, [any CodingKey]) {
+        guard !isAtEnd else {
+            throw DecodingError.valueNotFound(Any.self, .init(codingPath: codingPath, debugDescription: "array has only \(items.count) items"))
+        }
+        defer { currentIndex += 1 }
+        return (items[currentIndex], codingPath + [IndexKey(currentIndex)])
+    }
+
+    mutating func decodeNil() throws -> Bool {
+        guard !isAtEnd, items[currentIndex].isNull else { return false }
+        currentIndex += 1
+        return true
+    }
+
+    mutating func decode<T: Decodable>(_ type: T.Type) throws -> T {
+        let (node, path) = try next()
+        return try SingleValueContainer(node: node, codingPath: path).decode(type)
+    }
+
+    mutating func nestedContainer<NestedKey: CodingKey>(keyedBy type: NestedKey.Type) throws -> KeyedDecodingContainer<NestedKey> {
+        let (node, path) = try next()
+        return try NodeDecoderImpl(node: node, codingPath: path).container(keyedBy: type)
+    }
+
+    mutating func nestedUnkeyedContainer() throws -> any UnkeyedDecodingContainer {
+        let (node, path) = try next()
+        return try NodeDecoderImpl(node: node, codingPath: path).unkeyedContainer()
+    }
+
+    mutating func superDecoder() throws -> any Decoder {
+        let (node, path) = try next()
+        return NodeDecoderImpl(node: node, codingPath: path)
+    }
+}
+
+private struct SingleValueContainer: SingleValueDecodingContainer {
+    let node: Node
+    let codingPath: [any CodingKey]
+
+    func decodeNil() -> Bool { node.isNull }
+
+    private func mismatch<T>(_ type: T.Type, _ expected: String) -> DecodingError {
+        DecodingError.typeMismatch(type, .init(codingPath: codingPath, debugDescription: "expected \(expected), got \(node.kindDescription)"))
+    }
+
+    func decode(_ type: String.Type) throws -> String {
+        guard let scalar = node.scalar else { throw mismatch(type, "string") }
+        return scalar.text
+    }
+
+    func decode(_ type: Bool.Type) throws -> Bool {
+        guard case .bool(let b)? = node.resolved else { throw mismatch(type, "boolean") }
+        return b
+    }
+
+    func decode(_ type: Double.Type) throws -> Double {
+        switch node.resolved {
+        case .int(let i?)?: return Double(i)
+        case .float(let d)?: return d
+        default: throw mismatch(type, "number")
+        }
+    }
+
+    func decode(_ type: Float.Type) throws -> Float { Float(try decode(Double.self)) }
+
+    private func integer<T: FixedWidthInteger>(_ type: T.Type) throws -> T {
+        guard case .int(let i?)? = node.resolved else { throw mismatch(type, "integer") }
+        guard let value = T(exactly: i) else {
+            throw DecodingError.dataCorrupted(.init(codingPath: codingPath, debugDescription: "\(i) does not fit in \(T.self)"))
+        }
+        return value
+    }
+
+    func decode(_ type: Int.Type) throws -> Int { try integer(type) }
+    func decode(_ type: Int8.Type) throws -> Int8 { try integer(type) }
+    func decode(_ type: Int16.Type) throws -> Int16 { try integer(type) }
+    func decode(_ type: Int32.Type) throws -> Int32 { try integer(type) }
+    func decode(_ type: Int64.Type) throws -> Int64 { try integer(type) }
+    func decode(_ type: UInt.Type) throws -> UInt { try integer(type) }
+    func decode(_ type: UInt8.Type) throws -> UInt8 { try integer(type) }
+    func decode(_ type: UInt16.Type) throws -> UInt16 { try integer(type) }
+    func decode(_ type: UInt32.Type) throws -> UInt32 { try integer(type) }
+    func decode(_ type: UInt64.Type) throws -> UInt64 { try integer(type) }
+
+    func decode<T: Decodable>(_ type: T.Type) throws -> T {
+        switch type {
+        case is String.Type: return try decode(String.self) as! T
+        case is Bool.Type: return try decode(Bool.self) as! T
+        case is Int.Type: return try decode(Int.self) as! T
+        case is Int64.Type: return try decode(Int64.self) as! T
+        case is Double.Type: return try decode(Double.self) as! T
+        default: return try T(from: NodeDecoderImpl(node: node, codingPath: codingPath))
+        }
+    }
+}

@@ -1,0 +1,254 @@
+/// The schemas of Flinklet's resources: what `crds/` publishes and what the strict decoder enforces.
+///
+/// Field names, types and enumerations are upstream's (`flink.apache.org/v1beta1`); descriptions
+/// say what Flinklet does with each field on one machine.
+public enum ResourceSchemas {
+    public static func schema(for kind: ResourceKind) -> Schema {
+        switch kind {
+        case .flinkDeployment: flinkDeployment
+        case .flinkSessionJob: flinkSessionJob
+        }
+    }
+
+    public static let flinkDeployment = Schema.object(
+        "A Flink cluster and, in application and per-job modes, the job it runs.",
+        required: ["apiVersion", "kind", "metadata", "spec"],
+        [
+            Property("apiVersion", .string("Always `flink.apache.org/v1beta1`.")),
+            Property("kind", .string("Always `FlinkDeployment`.")),
+            Property("metadata", metadata),
+            Property("spec", flinkDeploymentSpec),
+            Property("status", flinkDeploymentStatus, local: .managed(reason: "status is written by Flinklet")),
+        ])
+
+    public static let flinkSessionJob = Schema.object(
+        "A job submitted to a session cluster (a FlinkDeployment without a job).",
+        required: ["apiVersion", "kind", "metadata", "spec"],
+        [
+            Property("apiVersion", .string("Always `flink.apache.org/v1beta1`.")),
+            Property("kind", .string("Always `FlinkSessionJob`.")),
+            Property("metadata", metadata),
+            Property("spec", flinkSessionJobSpec),
+            Property("status", flinkSessionJobStatus, local: .managed(reason: "status is written by Flinklet")),
+        ])
+
+    // MARK: metadata
+
+    static let kubernetesServerField = Property.LocalSupport.ignored(reason: "set by a Kubernetes API server, not read from manifests")
+
+    static let metadata = Schema.object(
+        "Standard object metadata. The name and namespace identify the resource and name its state directory.",
+        required: ["name"],
+        [
+            Property("name", .string("Lowercase RFC 1123 label, at most 45 characters (upstream's limit, so derived names stay valid).")),
+            Property("namespace", .string("Lowercase RFC 1123 label; defaults to `default`.")),
+            Property("labels", .map("Labels, used by selectors such as `apply --prune -l`.")),
+            Property("annotations", .map("Annotations, kept and shown; Flinklet reads none of them.")),
+            Property("generation", .integer("Increased by Flinklet on every spec change of the manifest.", minimum: 0),
+                     local: .managed(reason: "metadata.generation is counted by Flinklet")),
+            Property("uid", .string("Kubernetes only."), local: kubernetesServerField),
+            Property("resourceVersion", .string("Kubernetes only."), local: kubernetesServerField),
+            Property("creationTimestamp", .string("Kubernetes only."), local: kubernetesServerField),
+            Property("deletionTimestamp", .string("Kubernetes only."), local: kubernetesServerField),
+            Property("deletionGracePeriodSeconds", .integer("Kubernetes only."), local: kubernetesServerField),
+            Property("generateName", .string("Kubernetes only."), local: .ignored(reason: "Flinklet needs a fixed name")),
+            Property("finalizers", .array("Kubernetes only.", of: .string("")), local: kubernetesServerField),
+            Property("ownerReferences", .array("Kubernetes only.", of: .freeForm("")), local: kubernetesServerField),
+            Property("managedFields", .array("Kubernetes only.", of: .freeForm("")), local: kubernetesServerField),
+            Property("selfLink", .string("Kubernetes only."), local: kubernetesServerField),
+        ])
+
+    // MARK: spec
+
+    static let nonce = "Change the value (any integer) to trigger the action once; removing it triggers nothing."
+
+    public static let jobSpec = Schema.object(
+        "The job: its jar, entry point, arguments, parallelism and lifecycle.",
+        required: ["jarURI"],
+        [
+            Property("jarURI", .string("Where the job's jar is: `local:///abs/path.jar` (used in place), `file:///abs/path.jar` (copied into the cluster), or `http(s)://...` (downloaded once into a shared cache).")),
+            Property("parallelism", .integer("Parallelism of the job; also sizes the TaskManagers when `taskManager.replicas` is unset.", minimum: 1, format: .int32)),
+            Property("entryClass", .string("Fully qualified main class; defaults to the jar manifest's `Main-Class`.")),
+            Property("args", .array("Arguments passed to `main()`.", of: .string(""))),
+            Property("state", .enumeration(JobState.allCases.map(\.rawValue), "Desired job state. `suspended` stops the job (per `upgradeMode`) and tears the cluster down; `running` resumes it. Default `running`.")),
+            Property("savepointTriggerNonce", .integer("Trigger a manual savepoint. " + nonce)),
+            Property("initialSavepointPath", .string("Savepoint or checkpoint to start from on first deployment (and on `savepointRedeployNonce` changes).")),
+            Property("checkpointTriggerNonce", .integer("Trigger a manual checkpoint. " + nonce)),
+            Property("upgradeMode", .enumeration(UpgradeMode.allCases.map(\.rawValue), "How state moves across upgrades: `stateless` (start fresh), `savepoint` (stop with a savepoint, restore from it), `last-state` (restore from the latest retained checkpoint). Default `stateless`.")),
+            Property("allowNonRestoredState", .boolean("Allow skipping savepoint state that maps to no operator of the new job.")),
+            Property("savepointRedeployNonce", .integer("Redeploy from `initialSavepointPath`, dropping current state. " + nonce)),
+            Property("autoscalerResetNonce", .integer("Upstream autoscaler reset."), local: .ignored(reason: "Flinklet has no autoscaler")),
+        ])
+
+    static func resource(_ component: String) -> Schema {
+        .object(
+            "CPU and memory of each \(component) process.",
+            [
+                Property("cpu", .number("CPU cores; recorded and shown, not enforced on one machine.")),
+                Property("memory", .intOrString("Total process memory (`\(component == "JobManager" ? "jobmanager" : "taskmanager").memory.process.size`): Flink syntax (`2048m`, `2g`) or a Kubernetes quantity (`2Gi`, `1536Mi`). Also the pod's memory limit.")),
+                Property("ephemeralStorage", .intOrString("Kubernetes only."), local: .ignored(reason: "pods on one machine share its disk")),
+            ])
+    }
+
+    static let podTemplateDescription = "Kubernetes pod template. Flinklet honours `spec.containers[name=flink-main-container].env` (environment of the Flink process); everything else is ignored with a warning."
+
+    static let jobManagerSpec = Schema.object(
+        "The JobManager process.",
+        [
+            Property("resource", resource("JobManager")),
+            Property("replicas", .integer("Number of JobManagers. Must be 1: standby JobManagers need high availability, which Flinklet does not run.", minimum: 1, format: .int32)),
+            Property("podTemplate", .freeForm(podTemplateDescription), local: .partial),
+        ])
+
+    static let taskManagerSpec = Schema.object(
+        "The TaskManager processes.",
+        [
+            Property("resource", resource("TaskManager")),
+            Property("replicas", .integer("Number of TaskManagers; default: job parallelism ÷ `taskmanager.numberOfTaskSlots`, at least 1.", minimum: 1, format: .int32)),
+            Property("podTemplate", .freeForm(podTemplateDescription), local: .partial),
+        ])
+
+    static let ingressSpec = Schema.object(
+        "Kubernetes ingress for the Flink web UI.",
+        [
+            Property("template", .string("Host/path template.")),
+            Property("className", .string("Ingress class.")),
+            Property("annotations", .map("Ingress annotations.")),
+            Property("labels", .map("Ingress labels.")),
+            Property("tls", .array("TLS settings.", of: .freeForm(""))),
+        ])
+
+    static let flinkConfigurationDescription = "Flink configuration (`config.yaml` keys), flat (`a.b.c: v`) or nested; values are kept as strings. Merged over Flinklet's defaults. Keys Flinklet manages (addresses, ports, per-process directories, high-availability ids) are rejected."
+
+    static let flinkDeploymentSpec = Schema.object(
+        "Desired state of the Flink cluster.",
+        required: ["flinkVersion"],
+        [
+            Property("job", jobSpec),
+            Property("restartNonce", .integer("Restart the cluster and job (with the upgrade mode's state handling). " + nonce)),
+            Property("flinkConfiguration", Schema(.flinkConfiguration, flinkConfigurationDescription)),
+            Property("image", .string("Container image. Recorded and shown; processes run from the Flink distribution Flinklet was given (`--flink-home`).")),
+            Property("imagePullPolicy", .enumeration(ImagePullPolicy.allCases.map(\.rawValue), "Kubernetes only."),
+                     local: .ignored(reason: "there are no images to pull on one machine")),
+            Property("serviceAccount", .string("Kubernetes only."), local: .ignored(reason: "processes run as the operator's user")),
+            Property("flinkVersion", .enumeration(FlinkVersion.allCases.map(\.rawValue), "Flink version of the cluster; must match the installed distribution (`v2_3`).")),
+            Property("ingress", ingressSpec, local: .ignored(reason: "the REST endpoint is on 127.0.0.1; see status.clusterInfo")),
+            Property("podTemplate", .freeForm(podTemplateDescription), local: .partial),
+            Property("jobManager", jobManagerSpec),
+            Property("taskManager", taskManagerSpec),
+            Property("logConfiguration", .map("Replacement logging files by name (`log4j-console.properties`, ...), written into each process's configuration directory.")),
+            Property("mode", .enumeration(DeploymentMode.allCases.map(\.rawValue), "Deployment mode: `application`, `per-job` or `session`. Upstream's `native` and `standalone` mean: application when `job` is set, session otherwise (the default too).")),
+        ])
+
+    static let flinkSessionJobSpec = Schema.object(
+        "Desired state of a job in a session cluster.",
+        required: ["deploymentName", "job"],
+        [
+            Property("deploymentName", .string("Name of the session-mode FlinkDeployment (same namespace) to run in.")),
+            Property("job", jobSpec),
+            Property("restartNonce", .integer("Resubmit the job (with the upgrade mode's state handling). " + nonce)),
+            Property("flinkConfiguration", Schema(.flinkConfiguration, "Job-level Flink configuration passed with the submission. Keys Flinklet manages are rejected.")),
+        ])
+
+    // MARK: status
+
+    static let snapshotTrigger = Schema.enumeration(SnapshotTriggerType.allCases.map(\.rawValue), "What triggered the snapshot.")
+
+    static let savepoint = Schema.object(
+        "A completed savepoint.",
+        [
+            Property("timeStamp", .integer("Completion time, milliseconds since the epoch.")),
+            Property("location", .string("Savepoint path.")),
+            Property("triggerType", snapshotTrigger),
+            Property("formatType", .enumeration(SavepointFormatType.allCases.map(\.rawValue), "Savepoint format.")),
+            Property("triggerNonce", .integer("The nonce that triggered it, for manual savepoints.")),
+        ])
+
+    static let checkpoint = Schema.object(
+        "A completed checkpoint.",
+        [
+            Property("timeStamp", .integer("Completion time, milliseconds since the epoch.")),
+            Property("location", .string("Checkpoint path.")),
+            Property("triggerType", snapshotTrigger),
+            Property("formatType", .enumeration(CheckpointType.allCases.map(\.rawValue), "Checkpoint type.")),
+            Property("triggerNonce", .integer("The nonce that triggered it, for manual checkpoints.")),
+        ])
+
+    static let jobStatus = Schema.object(
+        "The job as Flink reports it.",
+        [
+            Property("jobName", .string("Job name.")),
+            Property("jobId", .string("Job id (32 hex digits), chosen by Flinklet.")),
+            Property("state", .string("Flink job status: CREATED, RUNNING, FINISHED, FAILED, CANCELED, ...")),
+            Property("startTime", .string("Start time, milliseconds since the epoch.")),
+            Property("updateTime", .string("Last update, milliseconds since the epoch.")),
+            Property("upgradeSavepointPath", .string("Savepoint or checkpoint the next deployment restores from.")),
+            Property("savepointInfo", .object("Savepoints of the job.", [
+                Property("lastSavepoint", savepoint),
+                Property("triggerId", .string("Id of the savepoint in progress.")),
+                Property("triggerTimestamp", .integer("When the savepoint in progress was triggered.")),
+                Property("triggerType", snapshotTrigger),
+                Property("formatType", .enumeration(SavepointFormatType.allCases.map(\.rawValue), "Format of the savepoint in progress.")),
+                Property("savepointHistory", .array("Completed savepoints, oldest first.", of: savepoint)),
+                Property("lastPeriodicSavepointTimestamp", .integer("When the last periodic savepoint was triggered.")),
+            ])),
+            Property("checkpointInfo", .object("Manually triggered checkpoints of the job.", [
+                Property("lastCheckpoint", checkpoint),
+                Property("triggerId", .string("Id of the checkpoint in progress.")),
+                Property("triggerTimestamp", .integer("When the checkpoint in progress was triggered.")),
+                Property("triggerType", snapshotTrigger),
+                Property("formatType", .enumeration(CheckpointType.allCases.map(\.rawValue), "Type of the checkpoint in progress.")),
+                Property("lastPeriodicCheckpointTimestamp", .integer("When the last periodic checkpoint was triggered.")),
+            ])),
+        ])
+
+    static let reconciliationStatus = Schema.object(
+        "What the operator last acted on.",
+        [
+            Property("reconciliationTimestamp", .integer("Last reconciliation that changed the deployment, milliseconds since the epoch.")),
+            Property("lastReconciledSpec", .string("The spec last deployed, as JSON.")),
+            Property("lastStableSpec", .string("The last spec that ran stably, as JSON: the rollback target.")),
+            Property("state", .enumeration(ReconciliationState.allCases.map(\.rawValue), "DEPLOYED, UPGRADING (target spec committed, not yet running), ROLLING_BACK, ROLLED_BACK.")),
+        ])
+
+    static let conditions = Schema.array(
+        "Kubernetes-style conditions: Ready, Running, and Reconciling/Stalled while abnormal.",
+        of: .object("A condition.", required: ["type", "status"], [
+            Property("type", .string("Condition type.")),
+            Property("status", .enumeration(Condition.Status.allCases.map(\.rawValue), "True, False or Unknown.")),
+            Property("reason", .string("CamelCase reason.")),
+            Property("message", .string("Human-readable detail.")),
+            Property("observedGeneration", .integer("The generation this condition describes.")),
+            Property("lastTransitionTime", .string("When `status` last changed (RFC 3339).")),
+        ]))
+
+    static let lifecycleState = Schema.enumeration(ResourceLifecycleState.allCases.map(\.rawValue), "Lifecycle of the resource.")
+
+    static let flinkDeploymentStatus = Schema.object(
+        "Observed state, written by Flinklet.",
+        [
+            Property("jobStatus", jobStatus),
+            Property("error", .string("Last error, if the resource is in error.")),
+            Property("observedGeneration", .integer("The generation of the spec last reconciled.")),
+            Property("lifecycleState", lifecycleState),
+            Property("clusterInfo", .map("Cluster facts: REST URL, Flink version, ports.")),
+            Property("jobManagerDeploymentStatus", .enumeration(JobManagerDeploymentStatus.allCases.map(\.rawValue), "State of the JobManager.")),
+            Property("reconciliationStatus", reconciliationStatus),
+            Property("taskManager", .object("TaskManager summary.", [
+                Property("labelSelector", .string("Selector of the TaskManager pods.")),
+                Property("replicas", .integer("Number of TaskManagers.", format: .int32)),
+            ])),
+            Property("conditions", conditions),
+        ])
+
+    static let flinkSessionJobStatus = Schema.object(
+        "Observed state, written by Flinklet.",
+        [
+            Property("jobStatus", jobStatus),
+            Property("error", .string("Last error, if the resource is in error.")),
+            Property("observedGeneration", .integer("The generation of the spec last reconciled.")),
+            Property("lifecycleState", lifecycleState),
+            Property("reconciliationStatus", reconciliationStatus),
+            Property("conditions", conditions),
+        ])
+}

@@ -1,0 +1,183 @@
+import Foundation
+import FlinkResources
+import Validation
+import YAML
+
+/// One resource document of a manifest file after every check that can be made on it alone.
+public struct ManifestObject: Sendable {
+    /// The identity, when the document could be named — also when it is invalid.
+    public var id: ResourceID?
+    /// The resource, present only when the document has no errors.
+    public var resource: FlinkResource?
+    public var diagnostics: [Diagnostic]
+    public var sourceMap: SourceMap
+
+    public var isValid: Bool { resource != nil }
+    public var location: SourceLocation { SourceLocation(file: sourceMap.file, mark: sourceMap.documentMark) }
+}
+
+/// A manifest file after reading: its objects, or the reason it could not be read at all.
+public struct ManifestFile: Sendable {
+    public var path: String
+    public var objects: [ManifestObject]
+    /// Problems with the file as a whole: unreadable, too large, not YAML. When present the
+    /// file has no objects: a half-read file must not look like a file with fewer resources.
+    public var fileDiagnostics: [Diagnostic]
+
+    public var isReadable: Bool { fileDiagnostics.isEmpty }
+    public var diagnostics: [Diagnostic] { fileDiagnostics + objects.flatMap(\.diagnostics) }
+}
+
+/// Reads manifests exactly as the operator does: the same parsing, decoding and validation,
+/// so `flinklet validate` passing means the operator will accept the files.
+public enum ManifestReader {
+    public static let limits = ParserLimits()
+
+    /// Checks one file's content. Pure apart from nothing: no I/O, the same bytes give the same result.
+    public static func read(bytes: [UInt8], path: String) -> ManifestFile {
+        let documents: [Document]
+        do {
+            documents = try parseYAML(bytes, limits: limits)
+        } catch {
+            let message = error.reason == .syntax ? "invalid YAML: \(error.message)" : error.message
+            return ManifestFile(path: path, objects: [], fileDiagnostics: [
+                Diagnostic(.error, .root, message, at: SourceLocation(file: path, mark: error.mark)),
+            ])
+        }
+        let objects = ResourceDecoder.decode(documents, file: path).map { decoded in
+            var diagnostics = decoded.diagnostics
+            if let resource = decoded.resource {
+                diagnostics += Validator.validate(resource, sourceMap: decoded.sourceMap)
+            }
+            diagnostics.sort { ($0.location?.mark ?? Mark(line: 0, column: 0)) < ($1.location?.mark ?? Mark(line: 0, column: 0)) }
+            let valid = decoded.resource != nil && !diagnostics.hasErrors
+            return ManifestObject(id: decoded.id, resource: valid ? decoded.resource : nil,
+                                  diagnostics: diagnostics, sourceMap: decoded.sourceMap)
+        }
+        return ManifestFile(path: path, objects: objects, fileDiagnostics: [])
+    }
+
+    /// Reads a file from disk (refusing files over the size limit before reading them), or
+    /// standard input when `path` is `-`.
+    public static func read(path: String) -> ManifestFile {
+        func failure(_ message: String) -> ManifestFile {
+            ManifestFile(path: path, objects: [], fileDiagnostics: [Diagnostic(.error, .root, message, at: SourceLocation(file: path, mark: nil))])
+        }
+        if path == "-" {
+            let data = FileHandle.standardInput.readDataToEndOfFile()
+            guard data.count <= limits.maxBytes else {
+                return failure("input is \(data.count) bytes, larger than the limit of \(limits.maxBytes) bytes")
+            }
+            return read(bytes: [UInt8](data), path: path)
+        }
+        guard let handle = FileHandle(forReadingAtPath: path) else {
+            var isDirectory: ObjCBool = false
+            if !FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) {
+                return failure("cannot read: no such file or directory")
+            }
+            return failure(isDirectory.boolValue ? "cannot read: is a directory" : "cannot read: permission denied")
+        }
+        defer { try? handle.close() }
+        do {
+            // Read one byte past the limit: enough to know the file is too large without reading it all.
+            let data = try handle.read(upToCount: limits.maxBytes + 1) ?? Data()
+            guard data.count <= limits.maxBytes else {
+                return failure("file is larger than the limit of \(limits.maxBytes) bytes")
+            }
+            return read(bytes: [UInt8](data), path: path)
+        } catch {
+            return failure("cannot read: \(error.localizedDescription)")
+        }
+    }
+}
+
+/// Which files in a manifest directory are manifests.
+public enum ManifestFiles {
+    public static let extensions: Set<String> = ["yaml", "yml", "json"]
+
+    /// True for `*.yaml`, `*.yml` and `*.json`, except editor and tool litter: dot-files
+    /// (including ConfigMap `..data` links), `*~`, `*.swp`, `*.swx`, vim's `4913`, `*.bak`, `*.tmp`.
+    public static func isManifest(fileName name: String) -> Bool {
+        if name.hasPrefix(".") || name.hasSuffix("~") || name == "4913" { return false }
+        guard let dot = name.lastIndex(of: ".") else { return false }
+        let ext = name[name.index(after: dot)...].lowercased()
+        return extensions.contains(ext)
+    }
+
+    /// The manifest files of a directory in path order (the order duplicates are resolved in);
+    /// subdirectories too when `recursive`, except hidden ones.
+    public static func list(directory: String, recursive: Bool) throws -> [String] {
+        let fm = FileManager.default
+        var result: [String] = []
+        let base = directory.hasSuffix("/") && directory.count > 1 ? String(directory.dropLast()) : directory
+        for name in try fm.contentsOfDirectory(atPath: base).sorted() {
+            let path = base + "/" + name
+            var isDirectory: ObjCBool = false
+            guard fm.fileExists(atPath: path, isDirectory: &isDirectory) else { continue }  // dangling link
+            if isDirectory.boolValue {
+                if recursive, !name.hasPrefix(".") { result += try list(directory: path, recursive: true) }
+            } else if isManifest(fileName: name) {
+                result.append(path)
+            }
+        }
+        return result
+    }
+}
+
+/// Every manifest under a set of paths, checked alone and against each other.
+public struct ManifestSet: Sendable {
+    /// The files in the order read; duplicates are marked on the later objects.
+    public var files: [ManifestFile]
+
+    /// Reads `paths` (files, directories, or `-`), in the order given, directories in path order.
+    public static func load(paths: [String], recursive: Bool) -> ManifestSet {
+        var files: [ManifestFile] = []
+        for path in paths {
+            var isDirectory: ObjCBool = false
+            if path != "-", FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory), isDirectory.boolValue {
+                do {
+                    files += try ManifestFiles.list(directory: path, recursive: recursive).map(ManifestReader.read(path:))
+                } catch {
+                    files.append(ManifestFile(path: path, objects: [], fileDiagnostics: [
+                        Diagnostic(.error, .root, "cannot list directory: \(error.localizedDescription)", at: SourceLocation(file: path, mark: nil)),
+                    ]))
+                }
+            } else {
+                files.append(ManifestReader.read(path: path))
+            }
+        }
+        return ManifestSet(files: files)
+    }
+
+    public init(files: [ManifestFile]) {
+        self.files = files
+        markDuplicates()
+    }
+
+    public var objects: [ManifestObject] { files.flatMap(\.objects) }
+    public var diagnostics: [Diagnostic] { files.flatMap(\.diagnostics) }
+    public var hasErrors: Bool { diagnostics.hasErrors }
+
+    /// The first definition of an identity (in file order) wins; each later one is an error that
+    /// names both places and is no longer valid.
+    private mutating func markDuplicates() {
+        var first: [ResourceID: SourceLocation] = [:]
+        for f in files.indices {
+            for o in files[f].objects.indices {
+                guard let id = files[f].objects[o].id else { continue }
+                let object = files[f].objects[o]
+                let here = object.sourceMap.location(of: "metadata.name")
+                guard let original = first[id] else {
+                    first[id] = here
+                    continue
+                }
+                let diagnostic = Diagnostic(.error, "metadata.name", FieldError.duplicate(
+                    FieldError.quoted(id.name),
+                    "\(id.kind.singular) \"\(id.namespace)/\(id.name)\" is already defined at \(original); the first definition is used"),
+                    at: here, resource: id)
+                files[f].objects[o].diagnostics.append(diagnostic)
+                files[f].objects[o].resource = nil
+            }
+        }
+    }
+}

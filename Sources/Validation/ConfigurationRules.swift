@@ -1,0 +1,119 @@
+import FlinkResources
+
+/// Checks of `flinkConfiguration`: keys Flinklet sets itself are refused with the reason, so a
+/// manifest can never point two clusters at one port or make a process bind beyond loopback.
+enum ConfigurationRules {
+    static let loopback = "Flinklet binds every process to 127.0.0.1 and sets this key itself"
+    static let ports = "Flinklet leases ports per cluster (recorded in status.clusterInfo) and sets this key itself"
+    static let directories = "Flinklet gives every process its own directory under the state directory and sets this key itself"
+
+    /// Keys a manifest may not set, with the reason given to the user.
+    public static let ownedKeys: [String: String] = [
+        "jobmanager.rpc.address": loopback, "jobmanager.bind-host": loopback,
+        "rest.address": loopback, "rest.bind-address": loopback,
+        "taskmanager.host": loopback, "taskmanager.bind-host": loopback,
+        "jobmanager.rpc.port": ports, "rest.port": ports, "rest.bind-port": ports,
+        "blob.server.port": ports, "taskmanager.rpc.port": ports, "taskmanager.data.port": ports,
+        "metrics.internal.query-service.port": ports,
+        "io.tmp.dirs": directories, "web.tmpdir": directories, "web.upload.dir": directories,
+        "user.artifacts.base-dir": directories, "env.log.dir": directories, "env.pid.dir": directories,
+        "process.working-dir": directories, "process.jobmanager.working-dir": directories,
+        "process.taskmanager.working-dir": directories,
+        "high-availability.cluster-id": "Flinklet names each cluster after its resource and sets this key itself",
+        "kubernetes.cluster-id": "Flinklet names each cluster after its resource and sets this key itself",
+        "execution.target": "Flinklet derives it from spec.mode",
+        "deployment.target": "Flinklet derives it from spec.mode",
+        "taskmanager.resource-id": "Flinklet names each TaskManager after its pod",
+    ]
+
+    /// Keys naming directories that must be on this machine.
+    static let directoryKeys = ["execution.checkpointing.dir", "execution.checkpointing.savepoint-dir",
+                                "state.checkpoints.dir", "state.savepoints.dir"]
+
+    static func check(_ configuration: FlinkConfiguration, at path: FieldPath,
+                      resourceMemory: (jobManager: Bool, taskManager: Bool), in context: inout Context) {
+        for (key, value) in configuration {
+            let keyPath = path.key(key)
+            if let reason = ownedKeys[key] {
+                context.error(keyPath, FieldError.forbidden(reason))
+            } else if key.hasPrefix("$internal.") {
+                context.error(keyPath, FieldError.forbidden("internal Flink keys are set by Flink and Flinklet only"))
+            } else if key == "high-availability.type" || key == "high-availability", !["none", "NONE", ""].contains(value) {
+                context.error(keyPath, FieldError.forbidden("Flinklet runs clusters without high availability (\"none\") and restores jobs from checkpoints and savepoints itself"))
+            } else if key.hasPrefix("kubernetes."), !key.hasPrefix("kubernetes.operator.") {
+                context.warning(keyPath, "Ignored: Kubernetes-only option; processes run locally", atKey: true)
+            } else if key == "jobmanager.memory.process.size", resourceMemory.jobManager {
+                context.warning(keyPath, "Ignored: spec.jobManager.resource.memory sets the JobManager's process size", atKey: true)
+            } else if key == "taskmanager.memory.process.size", resourceMemory.taskManager {
+                context.warning(keyPath, "Ignored: spec.taskManager.resource.memory sets the TaskManager's process size", atKey: true)
+            } else if key == "taskmanager.numberOfTaskSlots" {
+                if Int(value).map({ $0 < 1 }) ?? true {
+                    context.error(keyPath, FieldError.invalid(FieldError.quoted(value), "must be a whole number of slots, at least 1"))
+                }
+            } else if directoryKeys.contains(key) {
+                JobRules.checkLocalPath(value, at: keyPath, what: "a checkpoint or savepoint directory", in: &context)
+            }
+        }
+    }
+}
+
+/// Pod templates are Kubernetes objects; Flinklet honours the environment of the main container
+/// and warns about every other field it would silently drop.
+enum PodTemplateRules {
+    static let mainContainer = JSONValue.flinkMainContainer
+
+    static func check(_ template: JSONValue?, at path: FieldPath, in context: inout Context) {
+        guard let template else { return }
+        guard case .object(let fields) = template else {
+            context.error(path, FieldError.invalid("", "must be an object (a Kubernetes PodTemplateSpec)"))
+            return
+        }
+        for key in fields.keys.sorted() {
+            switch key {
+            case "apiVersion", "kind":
+                continue
+            case "spec":
+                checkPodSpec(fields[key]!, at: path.child("spec"), in: &context)
+            default:
+                context.warning(path.child(key), "Ignored: only spec.containers[name=\(mainContainer)].env of a pod template applies to local processes", atKey: true)
+            }
+        }
+    }
+
+    static func checkPodSpec(_ spec: JSONValue, at path: FieldPath, in context: inout Context) {
+        guard case .object(let fields) = spec else { return }
+        for key in fields.keys.sorted() where key != "containers" {
+            context.warning(path.child(key), "Ignored: only spec.containers[name=\(mainContainer)].env of a pod template applies to local processes", atKey: true)
+        }
+        guard case .array(let containers)? = fields["containers"] else { return }
+        for (i, container) in containers.enumerated() {
+            let containerPath = path.child("containers").index(i)
+            guard case .object(let c) = container else { continue }
+            guard case .string(let name)? = c["name"], name == mainContainer else {
+                context.warning(containerPath, "Ignored: only the container named \(FieldError.quoted(mainContainer)) applies (sidecars do not run locally)")
+                continue
+            }
+            for key in c.keys.sorted() where key != "name" && key != "env" {
+                context.warning(containerPath.child(key), "Ignored: only env of \(mainContainer) applies to local processes", atKey: true)
+            }
+            guard let env = c["env"] else { continue }
+            guard case .array(let variables) = env else {
+                context.error(containerPath.child("env"), FieldError.invalid("", "must be a list of {name, value}"))
+                continue
+            }
+            for (j, variable) in variables.enumerated() {
+                let variablePath = containerPath.child("env").index(j)
+                guard case .string(let varName)? = variable["name"], !varName.isEmpty else {
+                    context.error(variablePath.child("name"), FieldError.required())
+                    continue
+                }
+                if variable["valueFrom"] != nil {
+                    context.warning(variablePath.child("valueFrom"), "Ignored: valueFrom needs the Kubernetes API; set value instead", atKey: true)
+                }
+                if let value = variable["value"], case .object = value {
+                    context.error(variablePath.child("value"), FieldError.invalid("", "must be a string"))
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,3 @@
+import FlinkletCLI
+
+await Flinklet.runMain()

@@ -63,11 +63,7 @@ public enum ResourceDecoder {
             return fail("kind", FieldError.required("supported values: " + supportedKinds.map(FieldError.quoted).joined(separator: ", ")), at: root.mark)
         }
         guard let kindText = kindNode.scalar?.text, let kind = ResourceKind(rawValue: kindText) else {
-            var message = FieldError.unsupported(kindNode.scalar?.text ?? kindNode.description, supported: supportedKinds)
-            if let suggestion = Suggestion.closest(to: kindNode.scalar?.text ?? "", in: supportedKinds) {
-                message += " (did you mean \(FieldError.quoted(suggestion))?)"
-            }
-            return fail("kind", message, at: kindNode.mark)
+            return fail("kind", FieldError.unsupported(kindNode.scalar?.text ?? kindNode.description, supported: supportedKinds), at: kindNode.mark)
         }
 
         if let name = root["metadata"]?["name"]?.scalar?.text, !name.isEmpty {

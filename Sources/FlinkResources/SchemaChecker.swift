@@ -74,9 +74,7 @@ struct SchemaChecker {
         case .enumeration(let values):
             guard let text = node.scalar?.text else { return mismatch(node, expected: "string", at: path) }
             guard values.contains(text) else {
-                var message = FieldError.unsupported(text, supported: values)
-                if let suggestion = Suggestion.closest(to: text, in: values) { message += " (did you mean \(FieldError.quoted(suggestion))?)" }
-                report(.error, path, message, at: node.mark)
+                report(.error, path, FieldError.unsupported(text, supported: values), at: node.mark)
                 return nil
             }
             return node

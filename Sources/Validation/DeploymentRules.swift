@@ -22,7 +22,7 @@ enum DeploymentRules {
     static func checkMode(_ spec: FlinkDeploymentSpec, in context: inout Context) {
         switch (spec.mode, spec.job) {
         case (.session?, _?):
-            context.error("spec.job", FieldError.forbidden("mode \"session\" runs no job of its own; remove spec.job and submit jobs as FlinkSessionJob resources naming this deployment"))
+            context.error("spec.job", FieldError.forbidden("mode \"session\" runs no job of its own; remove spec.job and submit jobs as FlinkSessionJob resources naming this deployment"), atKey: true)
         case (.application?, nil), (.perJob?, nil):
             context.error("spec.job", FieldError.required("mode \(FieldError.quoted(spec.mode!.rawValue)) runs one job: set spec.job with its jarURI"))
         default:
@@ -61,7 +61,8 @@ enum DeploymentRules {
 
     static func checkCPU(_ cpu: Double?, at path: FieldPath, in context: inout Context) {
         if let cpu, !(cpu > 0) || !cpu.isFinite {
-            context.error(path, FieldError.invalid(String(cpu), "must be greater than 0"))
+            let shown = cpu.isFinite && cpu == cpu.rounded() ? String(Int64(cpu)) : String(cpu)
+            context.error(path, FieldError.invalid(shown, "must be greater than 0"))
         }
     }
 

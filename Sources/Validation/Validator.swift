@@ -31,8 +31,10 @@ struct Context {
         self.resource = resource
     }
 
-    mutating func error(_ path: FieldPath, _ message: String) {
-        diagnostics.append(Diagnostic(.error, path, message, at: sourceMap.location(of: path), resource: resource))
+    /// Reports an error at the field's value, or at its key for errors about a whole object.
+    mutating func error(_ path: FieldPath, _ message: String, atKey: Bool = false) {
+        let location = atKey ? sourceMap.keyLocation(of: path) : sourceMap.location(of: path)
+        diagnostics.append(Diagnostic(.error, path, message, at: location, resource: resource))
     }
 
     mutating func warning(_ path: FieldPath, _ message: String, atKey: Bool = false) {

@@ -7,16 +7,19 @@ import CLibYAML
 /// libyaml picks a quoted style that keeps the same text.
 public func emitYAML(_ documents: [Node], explicitDocumentStart: Bool = false) throws(YAMLError) -> String {
     let output = OutputBuffer()
-    var emitter = yaml_emitter_t()
-    guard yaml_emitter_initialize(&emitter) == 1 else {
+    // libyaml keeps pointers into its emitter struct: it must stay at one address, never be copied.
+    let emitter = UnsafeMutablePointer<yaml_emitter_t>.allocate(capacity: 1)
+    emitter.initialize(to: yaml_emitter_t())
+    defer { emitter.deallocate() }
+    guard yaml_emitter_initialize(emitter) == 1 else {
         throw YAMLError(.syntax, "could not initialise the YAML emitter (out of memory)")
     }
-    defer { yaml_emitter_delete(&emitter) }
-    yaml_emitter_set_unicode(&emitter, 1)
-    yaml_emitter_set_indent(&emitter, 2)
-    yaml_emitter_set_width(&emitter, -1)
+    defer { yaml_emitter_delete(emitter) }
+    yaml_emitter_set_unicode(emitter, 1)
+    yaml_emitter_set_indent(emitter, 2)
+    yaml_emitter_set_width(emitter, -1)
     let context = Unmanaged.passUnretained(output).toOpaque()
-    yaml_emitter_set_output(&emitter, { data, buffer, size in
+    yaml_emitter_set_output(emitter, { data, buffer, size in
         guard let data, let buffer else { return 0 }
         let output = Unmanaged<OutputBuffer>.fromOpaque(data).takeUnretainedValue()
         output.bytes.append(contentsOf: UnsafeBufferPointer(start: buffer, count: size))
@@ -41,7 +44,7 @@ private final class OutputBuffer {
 }
 
 private struct EmitterSession {
-    var emitter: yaml_emitter_t
+    let emitter: UnsafeMutablePointer<yaml_emitter_t>
 
     mutating func emit(_ initialize: (inout yaml_event_t) -> Int32) throws(YAMLError) {
         var event = yaml_event_t()
@@ -49,8 +52,8 @@ private struct EmitterSession {
             throw YAMLError(.syntax, "could not build a YAML event")
         }
         // yaml_emitter_emit takes ownership of the event, also on failure.
-        guard yaml_emitter_emit(&emitter, &event) == 1 else {
-            let problem = emitter.problem.map { String(cString: $0) } ?? "unknown error"
+        guard yaml_emitter_emit(emitter, &event) == 1 else {
+            let problem = emitter.pointee.problem.map { String(cString: $0) } ?? "unknown error"
             throw YAMLError(.syntax, "could not write YAML: \(problem)")
         }
     }

@@ -114,22 +114,25 @@ private struct TreeBuilder {
     }
 
     mutating func parse(_ bytes: [UInt8]) throws(YAMLError) -> [Document] {
-        var parser = yaml_parser_t()
-        guard yaml_parser_initialize(&parser) == 1 else {
+        // libyaml's parser must stay at one address while in use: keep it on the heap, never copied.
+        let parser = UnsafeMutablePointer<yaml_parser_t>.allocate(capacity: 1)
+        parser.initialize(to: yaml_parser_t())
+        defer { parser.deallocate() }
+        guard yaml_parser_initialize(parser) == 1 else {
             throw YAMLError(.syntax, "could not initialise the YAML parser (out of memory)")
         }
-        defer { yaml_parser_delete(&parser) }
+        defer { yaml_parser_delete(parser) }
 
         var documents: [Document] = []
         var documentMark = Mark(line: 1, column: 1)
         var root: Node?
 
         let result: Result<[Document], YAMLError> = bytes.withUnsafeBufferPointer { buffer in
-            yaml_parser_set_input_string(&parser, buffer.baseAddress, buffer.count)
+            yaml_parser_set_input_string(parser, buffer.baseAddress, buffer.count)
             var event = yaml_event_t()
             while true {
-                guard yaml_parser_parse(&parser, &event) == 1 else {
-                    return .failure(Self.parserError(parser))
+                guard yaml_parser_parse(parser, &event) == 1 else {
+                    return .failure(Self.parserError(parser.pointee))
                 }
                 defer { yaml_event_delete(&event) }
                 let mark = Mark(line: Int(event.start_mark.line) + 1, column: Int(event.start_mark.column) + 1)

@@ -30,6 +30,8 @@ let package = Package(
             ]
         ),
         .executableTarget(name: "flinklet", dependencies: ["FlinkletCLI"]),
+        // Benchmarks: run through hack/bench-*.sh, which build them in release mode.
+        .executableTarget(name: "bench-validate", dependencies: ["Manifests", "FlinkResources"], path: "Benchmarks/bench-validate"),
 
         .testTarget(name: "YAMLTests", dependencies: ["YAML"]),
         .testTarget(name: "FlinkResourcesTests", dependencies: ["FlinkResources", "YAML"]),

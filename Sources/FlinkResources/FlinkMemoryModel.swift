@@ -34,10 +34,10 @@ public enum FlinkMemoryModel {
             let metaspace = try c.size("jvm-metaspace.size", default: 256 * mb)
             let overhead = try c.overhead(process: process)
             let offHeap = try c.size("off-heap.size", default: 128 * mb)
-            let flink = process - metaspace - overhead
-            let heap = flink - offHeap
+            let flink = process.minus(metaspace).minus(overhead)
+            let heap = flink.minus(offHeap)
             guard heap >= minimumJobManagerHeap else {
-                return .failure(Problem(message: "is too small for a JobManager: \(show(process)) leaves \(show(max(heap, 0))) of JVM heap after JVM metaspace (\(show(metaspace))), JVM overhead (\(show(overhead))) and off-heap memory (\(show(offHeap))); the heap needs at least \(show(minimumJobManagerHeap)), so use at least \(show(process - heap + minimumJobManagerHeap))"))
+                return .failure(Problem(message: "is too small for a JobManager: \(show(process)) leaves \(show(max(heap, 0))) of JVM heap after JVM metaspace (\(show(metaspace))), JVM overhead (\(show(overhead))) and off-heap memory (\(show(offHeap))); the heap needs at least \(show(minimumJobManagerHeap)), so use at least \(show(process.minus(heap).plus(minimumJobManagerHeap)))"))
             }
             return .success(JobManager(process: process, heap: heap, offHeap: offHeap, metaspace: metaspace, overhead: overhead))
         } catch {
@@ -55,24 +55,24 @@ public enum FlinkMemoryModel {
         do {
             let metaspace = try c.size("jvm-metaspace.size", default: 256 * mb)
             let overhead = try c.overhead(process: process)
-            let flink = process - metaspace - overhead
+            let flink = process.minus(metaspace).minus(overhead)
             guard flink > 0 else {
-                return .failure(Problem(message: "is too small for a TaskManager: JVM metaspace (\(show(metaspace))) and JVM overhead (\(show(overhead))) alone need \(show(metaspace + overhead))"))
+                return .failure(Problem(message: "is too small for a TaskManager: JVM metaspace (\(show(metaspace))) and JVM overhead (\(show(overhead))) alone need \(show(metaspace.plus(overhead)))"))
             }
             let frameworkHeap = try c.size("framework.heap.size", default: 128 * mb)
             let frameworkOffHeap = try c.size("framework.off-heap.size", default: 128 * mb)
             let taskOffHeap = try c.size("task.off-heap.size", default: 0)
             let managed = try c.isSet("managed.size")
                 ? c.size("managed.size", default: 0)
-                : Int64(Double(flink) * c.fraction("managed.fraction", default: 0.4))
+                : Int64(saturating: Double(flink) * c.fraction("managed.fraction", default: 0.4))
             let networkFraction = try c.fraction("network.fraction", default: 0.1)
-            let network = min(max(Int64(Double(flink) * networkFraction), try c.size("network.min", default: 64 * mb)),
+            let network = min(max(Int64(saturating: Double(flink) * networkFraction), try c.size("network.min", default: 64 * mb)),
                               try c.size("network.max", default: Int64.max))
-            let taskHeap = flink - frameworkHeap - frameworkOffHeap - taskOffHeap - managed - network
+            let taskHeap = flink.minus(frameworkHeap).minus(frameworkOffHeap).minus(taskOffHeap).minus(managed).minus(network)
             guard taskHeap >= 0 else {
-                var message = "is too small for a TaskManager: after JVM metaspace and overhead (\(show(metaspace + overhead))) it leaves \(show(flink)) of Flink memory, less than framework heap and off-heap (\(show(frameworkHeap + frameworkOffHeap))), task off-heap (\(show(taskOffHeap))), managed (\(show(managed))) and network memory (\(show(network))) need"
+                var message = "is too small for a TaskManager: after JVM metaspace and overhead (\(show(metaspace.plus(overhead)))) it leaves \(show(flink)) of Flink memory, less than framework heap and off-heap (\(show(frameworkHeap.plus(frameworkOffHeap)))), task off-heap (\(show(taskOffHeap))), managed (\(show(managed))) and network memory (\(show(network))) need"
                 if suggestMinimum {
-                    message += "; use at least \(show(smallestTaskManager(from: metaspace + overhead + frameworkHeap + frameworkOffHeap + taskOffHeap, c)))"
+                    message += "; use at least \(show(smallestTaskManager(from: metaspace.plus(overhead).plus(frameworkHeap).plus(frameworkOffHeap).plus(taskOffHeap), c)))"
                 }
                 return .failure(Problem(message: message))
             }
@@ -86,7 +86,8 @@ public enum FlinkMemoryModel {
 
     /// The smallest process size, in whole mebibytes, whose derivation succeeds.
     private static func smallestTaskManager(from fixed: Int64, _ c: Lookup) -> Int64 {
-        var low = fixed / mb, high = Int64(1) << 30  // MiB
+        let high0 = Int64(1) << 30  // MiB: 1 PiB, beyond any machine
+        var low = min(max(fixed, 0) / mb, high0), high = high0
         while low < high {
             let mid = (low + high) / 2
             if case .success = deriveTaskManager(process: mid * mb, c, suggestMinimum: false) { high = mid } else { low = mid + 1 }
@@ -97,7 +98,7 @@ public enum FlinkMemoryModel {
     /// Mebibytes as Flink writes them, with one decimal when not whole: `64m`, `25.6m`.
     static func show(_ bytes: Int64) -> String {
         if bytes % mb == 0 { return "\(bytes / mb)m" }
-        let tenths = (bytes * 10 + mb / 2) / mb
+        let tenths = Int64(saturating: (Double(bytes) * 10 / Double(mb)).rounded())
         return "\(tenths / 10).\(tenths % 10)m"
     }
 
@@ -132,7 +133,28 @@ public enum FlinkMemoryModel {
             let fraction = try fraction("jvm-overhead.fraction", default: 0.1)
             let low = try size("jvm-overhead.min", default: 192 << 20)
             let high = try size("jvm-overhead.max", default: 1 << 30)
-            return min(max(Int64(Double(process) * fraction), low), high)
+            return min(max(Int64(saturating: Double(process) * fraction), low), high)
         }
+    }
+}
+
+/// Arithmetic that clamps instead of trapping: configuration values are user input, and sizes
+/// near 8 EiB must give an error message, not a crash.
+extension Int64 {
+    func plus(_ other: Int64) -> Int64 {
+        let (result, overflow) = addingReportingOverflow(other)
+        return overflow ? (other > 0 ? .max : .min) : result
+    }
+
+    func minus(_ other: Int64) -> Int64 {
+        let (result, overflow) = subtractingReportingOverflow(other)
+        return overflow ? (other > 0 ? .min : .max) : result
+    }
+
+    init(saturating value: Double) {
+        if value.isNaN { self = 0 }
+        else if value >= 9.223372036854775e18 { self = .max }
+        else if value <= -9.223372036854775e18 { self = .min }
+        else { self = Int64(value) }
     }
 }

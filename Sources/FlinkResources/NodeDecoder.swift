@@ -10,7 +10,8 @@ protocol NodeDecoding {
 /// needs an integer, a `Bool` a boolean; a `String` takes any scalar's text.
 ///
 /// Used on trees that `SchemaChecker` has already checked, so a failure here means the schema
-/// and the Swift types disagree — a bug that the schema agreement tests catch.
+/// and the Swift types disagree — a bug that the schema agreement tests catch. For speed it
+/// keeps no coding path (errors name the expected and found types only).
 public struct NodeDecoder {
     public init() {}
 
@@ -28,10 +29,7 @@ private struct NodeDecoderImpl: Decoder, NodeDecoding {
         guard let pairs = node.mapping else {
             throw DecodingError.typeMismatch([String: Any].self, .init(codingPath: codingPath, debugDescription: "expected object, got \(node.kindDescription)"))
         }
-        var entries: [String: Node] = [:]
-        entries.reserveCapacity(pairs.count)
-        for pair in pairs { entries[pair.key.scalar?.text ?? pair.key.description] = pair.value }
-        return KeyedDecodingContainer(KeyedContainer(entries: entries, order: pairs.compactMap { $0.key.scalar?.text }, codingPath: codingPath))
+        return KeyedDecodingContainer(KeyedContainer(pairs: pairs, codingPath: codingPath))
     }
 
     func unkeyedContainer() throws -> any UnkeyedDecodingContainer {
@@ -54,37 +52,75 @@ private struct IndexKey: CodingKey {
     init?(intValue: Int) { self.init(intValue) }
 }
 
+/// Looks keys up by scanning the mapping's pairs: objects in manifests have few keys, and a scan
+/// of short strings is cheaper than hashing them into a dictionary first.
 private struct KeyedContainer<Key: CodingKey>: KeyedDecodingContainerProtocol {
-    let entries: [String: Node]
-    let order: [String]
+    let pairs: [Node.Pair]
     let codingPath: [any CodingKey]
 
-    var allKeys: [Key] { order.compactMap { Key(stringValue: $0) } }
-    func contains(_ key: Key) -> Bool { entries[key.stringValue] != nil }
+    var allKeys: [Key] { pairs.compactMap { $0.key.scalar.flatMap { Key(stringValue: $0.text) } } }
+    func contains(_ key: Key) -> Bool { lookup(key) != nil }
+
+    private func lookup(_ key: Key) -> Node? {
+        let name = key.stringValue
+        for pair in pairs where pair.key.scalar?.text == name { return pair.value }
+        return nil
+    }
 
     private func node(_ key: Key) throws -> Node {
-        guard let node = entries[key.stringValue] else {
+        guard let node = lookup(key) else {
             throw DecodingError.keyNotFound(key, .init(codingPath: codingPath, debugDescription: "no value for \(key.stringValue)"))
         }
         return node
     }
 
-    func decodeNil(forKey key: Key) throws -> Bool { entries[key.stringValue]?.isNull ?? true }
+    func decodeNil(forKey key: Key) throws -> Bool { lookup(key)?.isNull ?? true }
 
     func decode<T: Decodable>(_ type: T.Type, forKey key: Key) throws -> T {
-        try SingleValueContainer(node: node(key), codingPath: codingPath + [key]).decode(type)
+        try SingleValueContainer(node: node(key), codingPath: codingPath).decode(type)
+    }
+
+    /// One lookup instead of the default's three (contains, decodeNil, decode).
+    func decodeIfPresent<T: Decodable>(_ type: T.Type, forKey key: Key) throws -> T? {
+        guard let node = lookup(key), !node.isNull else { return nil }
+        return try SingleValueContainer(node: node, codingPath: codingPath).decode(type)
+    }
+
+    func decodeIfPresent(_ type: String.Type, forKey key: Key) throws -> String? {
+        guard let node = lookup(key), !node.isNull else { return nil }
+        return try SingleValueContainer(node: node, codingPath: codingPath).decode(type)
+    }
+
+    func decodeIfPresent(_ type: Int.Type, forKey key: Key) throws -> Int? {
+        guard let node = lookup(key), !node.isNull else { return nil }
+        return try SingleValueContainer(node: node, codingPath: codingPath).decode(type)
+    }
+
+    func decodeIfPresent(_ type: Int64.Type, forKey key: Key) throws -> Int64? {
+        guard let node = lookup(key), !node.isNull else { return nil }
+        return try SingleValueContainer(node: node, codingPath: codingPath).decode(type)
+    }
+
+    func decodeIfPresent(_ type: Bool.Type, forKey key: Key) throws -> Bool? {
+        guard let node = lookup(key), !node.isNull else { return nil }
+        return try SingleValueContainer(node: node, codingPath: codingPath).decode(type)
+    }
+
+    func decodeIfPresent(_ type: Double.Type, forKey key: Key) throws -> Double? {
+        guard let node = lookup(key), !node.isNull else { return nil }
+        return try SingleValueContainer(node: node, codingPath: codingPath).decode(type)
     }
 
     func nestedContainer<NestedKey: CodingKey>(keyedBy type: NestedKey.Type, forKey key: Key) throws -> KeyedDecodingContainer<NestedKey> {
-        try NodeDecoderImpl(node: node(key), codingPath: codingPath + [key]).container(keyedBy: type)
+        try NodeDecoderImpl(node: node(key), codingPath: codingPath).container(keyedBy: type)
     }
 
     func nestedUnkeyedContainer(forKey key: Key) throws -> any UnkeyedDecodingContainer {
-        try NodeDecoderImpl(node: node(key), codingPath: codingPath + [key]).unkeyedContainer()
+        try NodeDecoderImpl(node: node(key), codingPath: codingPath).unkeyedContainer()
     }
 
     func superDecoder() throws -> any Decoder { NodeDecoderImpl(node: Node(.mapping([])), codingPath: codingPath) }
-    func superDecoder(forKey key: Key) throws -> any Decoder { try NodeDecoderImpl(node: node(key), codingPath: codingPath + [key]) }
+    func superDecoder(forKey key: Key) throws -> any Decoder { try NodeDecoderImpl(node: node(key), codingPath: codingPath) }
 }
 
 private struct UnkeyedContainer: UnkeyedDecodingContainer {
@@ -105,7 +141,7 @@ private struct UnkeyedContainer: UnkeyedDecodingContainer {
             throw DecodingError.valueNotFound(Any.self, .init(codingPath: codingPath, debugDescription: "array has only \(items.count) items"))
         }
         defer { currentIndex += 1 }
-        return (items[currentIndex], codingPath + [IndexKey(currentIndex)])
+        return (items[currentIndex], codingPath)
     }
 
     mutating func decodeNil() throws -> Bool {
@@ -185,13 +221,12 @@ private struct SingleValueContainer: SingleValueDecodingContainer {
     func decode(_ type: UInt64.Type) throws -> UInt64 { try integer(type) }
 
     func decode<T: Decodable>(_ type: T.Type) throws -> T {
-        switch type {
-        case is String.Type: return try decode(String.self) as! T
-        case is Bool.Type: return try decode(Bool.self) as! T
-        case is Int.Type: return try decode(Int.self) as! T
-        case is Int64.Type: return try decode(Int64.self) as! T
-        case is Double.Type: return try decode(Double.self) as! T
-        default: return try T(from: NodeDecoderImpl(node: node, codingPath: codingPath))
-        }
+        // Metadata comparisons, not dynamic casts: this runs for every field of every manifest.
+        if T.self == String.self { return try decode(String.self) as! T }
+        if T.self == Int.self { return try decode(Int.self) as! T }
+        if T.self == Int64.self { return try decode(Int64.self) as! T }
+        if T.self == Bool.self { return try decode(Bool.self) as! T }
+        if T.self == Double.self { return try decode(Double.self) as! T }
+        return try T(from: NodeDecoderImpl(node: node, codingPath: codingPath))
     }
 }

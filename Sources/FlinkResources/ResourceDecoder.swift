@@ -44,7 +44,7 @@ public enum ResourceDecoder {
 
     public static func decode(_ root: Node, documentMark: Mark, index: Int = 0, file: String) -> DecodedDocument {
         var result = DecodedDocument(index: index, id: nil, resource: nil, diagnostics: [],
-                                     sourceMap: SourceMap(file: file, documentMark: root.mark))
+                                     sourceMap: SourceMap(file: file, documentMark: documentMark, root: root))
         func fail(_ path: FieldPath, _ message: String, at mark: Mark) -> DecodedDocument {
             result.diagnostics.append(Diagnostic(.error, path, message, at: SourceLocation(file: file, mark: mark)))
             return result
@@ -71,9 +71,8 @@ public enum ResourceDecoder {
             result.id = ResourceID(kind: kind, namespace: namespace.flatMap { $0.isEmpty ? nil : $0 } ?? ObjectMeta.defaultNamespace, name: name)
         }
 
-        var checker = SchemaChecker(file: file, documentMark: documentMark)
-        let checked = checker.check(root, against: ResourceSchemas.schema(for: kind), at: .root)
-        result.sourceMap = checker.sourceMap
+        var checker = SchemaChecker(file: file)
+        let checked = checker.check(root, against: ResourceSchemas.threadLocal(for: kind), at: .root)
         result.diagnostics = checker.diagnostics
 
         if let checked, checked["metadata"]?["name"] != nil, checked["spec"] != nil {

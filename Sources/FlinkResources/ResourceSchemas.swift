@@ -2,6 +2,10 @@
 ///
 /// Field names, types and enumerations are upstream's (`flink.apache.org/v1beta1`); descriptions
 /// say what Flinklet does with each field on one machine.
+///
+/// Schemas are built on each use rather than stored: manifests are checked on every core at
+/// once, and threads sharing one stored schema spend their time contending on its reference
+/// counts (measured: no gain from a second core). Building one costs a few microseconds.
 public enum ResourceSchemas {
     public static func schema(for kind: ResourceKind) -> Schema {
         switch kind {
@@ -10,7 +14,8 @@ public enum ResourceSchemas {
         }
     }
 
-    public static let flinkDeployment = Schema.object(
+    public static var flinkDeployment: Schema {
+        Schema.object(
         "A Flink cluster and, in application and per-job modes, the job it runs.",
         required: ["apiVersion", "kind", "metadata", "spec"],
         [
@@ -20,8 +25,10 @@ public enum ResourceSchemas {
             Property("spec", flinkDeploymentSpec),
             Property("status", flinkDeploymentStatus, local: .managed(reason: "status is written by Flinklet")),
         ])
+    }
 
-    public static let flinkSessionJob = Schema.object(
+    public static var flinkSessionJob: Schema {
+        Schema.object(
         "A job submitted to a session cluster (a FlinkDeployment without a job).",
         required: ["apiVersion", "kind", "metadata", "spec"],
         [
@@ -31,12 +38,14 @@ public enum ResourceSchemas {
             Property("spec", flinkSessionJobSpec),
             Property("status", flinkSessionJobStatus, local: .managed(reason: "status is written by Flinklet")),
         ])
+    }
 
     // MARK: metadata
 
     static let kubernetesServerField = Property.LocalSupport.ignored(reason: "set by a Kubernetes API server, not read from manifests")
 
-    static let metadata = Schema.object(
+    static var metadata: Schema {
+        Schema.object(
         "Standard object metadata. The name and namespace identify the resource and name its state directory.",
         required: ["name"],
         [
@@ -57,12 +66,14 @@ public enum ResourceSchemas {
             Property("managedFields", .array("Kubernetes only.", of: .freeForm("")), local: kubernetesServerField),
             Property("selfLink", .string("Kubernetes only."), local: kubernetesServerField),
         ])
+    }
 
     // MARK: spec
 
     static let nonce = "Change the value (any integer) to trigger the action once; removing it triggers nothing."
 
-    public static let jobSpec = Schema.object(
+    public static var jobSpec: Schema {
+        Schema.object(
         "The job: its jar, entry point, arguments, parallelism and lifecycle.",
         required: ["jarURI"],
         [
@@ -79,6 +90,7 @@ public enum ResourceSchemas {
             Property("savepointRedeployNonce", .integer("Redeploy from `initialSavepointPath`, dropping current state. " + nonce)),
             Property("autoscalerResetNonce", .integer("Upstream autoscaler reset."), local: .ignored(reason: "Flinklet has no autoscaler")),
         ])
+    }
 
     static func resource(_ component: String) -> Schema {
         .object(
@@ -92,23 +104,28 @@ public enum ResourceSchemas {
 
     static let podTemplateDescription = "Kubernetes pod template. Flinklet honours `spec.containers[name=flink-main-container].env` (environment of the Flink process); everything else is ignored with a warning."
 
-    static let jobManagerSpec = Schema.object(
+    static var jobManagerSpec: Schema {
+        Schema.object(
         "The JobManager process.",
         [
             Property("resource", resource("JobManager")),
             Property("replicas", .integer("Number of JobManagers. Must be 1: standby JobManagers need high availability, which Flinklet does not run.", minimum: 1, format: .int32)),
             Property("podTemplate", .freeForm(podTemplateDescription), local: .partial),
         ])
+    }
 
-    static let taskManagerSpec = Schema.object(
+    static var taskManagerSpec: Schema {
+        Schema.object(
         "The TaskManager processes.",
         [
             Property("resource", resource("TaskManager")),
             Property("replicas", .integer("Number of TaskManagers; default: job parallelism ÷ `taskmanager.numberOfTaskSlots`, at least 1.", minimum: 1, format: .int32)),
             Property("podTemplate", .freeForm(podTemplateDescription), local: .partial),
         ])
+    }
 
-    static let ingressSpec = Schema.object(
+    static var ingressSpec: Schema {
+        Schema.object(
         "Kubernetes ingress for the Flink web UI.",
         [
             Property("template", .string("Host/path template.")),
@@ -117,10 +134,12 @@ public enum ResourceSchemas {
             Property("labels", .map("Ingress labels.")),
             Property("tls", .array("TLS settings.", of: .freeForm(""))),
         ])
+    }
 
     static let flinkConfigurationDescription = "Flink configuration (`config.yaml` keys), flat (`a.b.c: v`) or nested; values are kept as strings. Merged over Flinklet's defaults. Keys Flinklet manages (addresses, ports, per-process directories, high-availability ids) are rejected."
 
-    static let flinkDeploymentSpec = Schema.object(
+    static var flinkDeploymentSpec: Schema {
+        Schema.object(
         "Desired state of the Flink cluster.",
         required: ["flinkVersion"],
         [
@@ -139,8 +158,10 @@ public enum ResourceSchemas {
             Property("logConfiguration", .map("Replacement logging files by name (`log4j-console.properties`, ...), written into each process's configuration directory.")),
             Property("mode", .enumeration(DeploymentMode.allCases.map(\.rawValue), "Deployment mode: `application`, `per-job` or `session`. Upstream's `native` and `standalone` mean: application when `job` is set, session otherwise (the default too).")),
         ])
+    }
 
-    static let flinkSessionJobSpec = Schema.object(
+    static var flinkSessionJobSpec: Schema {
+        Schema.object(
         "Desired state of a job in a session cluster.",
         required: ["deploymentName", "job"],
         [
@@ -149,12 +170,16 @@ public enum ResourceSchemas {
             Property("restartNonce", .integer("Resubmit the job (with the upgrade mode's state handling). " + nonce)),
             Property("flinkConfiguration", Schema(.flinkConfiguration, "Job-level Flink configuration passed with the submission. Keys Flinklet manages are rejected.")),
         ])
+    }
 
     // MARK: status
 
-    static let snapshotTrigger = Schema.enumeration(SnapshotTriggerType.allCases.map(\.rawValue), "What triggered the snapshot.")
+    static var snapshotTrigger: Schema {
+        Schema.enumeration(SnapshotTriggerType.allCases.map(\.rawValue), "What triggered the snapshot.")
+    }
 
-    static let savepoint = Schema.object(
+    static var savepoint: Schema {
+        Schema.object(
         "A completed savepoint.",
         [
             Property("timeStamp", .integer("Completion time, milliseconds since the epoch.")),
@@ -163,8 +188,10 @@ public enum ResourceSchemas {
             Property("formatType", .enumeration(SavepointFormatType.allCases.map(\.rawValue), "Savepoint format.")),
             Property("triggerNonce", .integer("The nonce that triggered it, for manual savepoints.")),
         ])
+    }
 
-    static let checkpoint = Schema.object(
+    static var checkpoint: Schema {
+        Schema.object(
         "A completed checkpoint.",
         [
             Property("timeStamp", .integer("Completion time, milliseconds since the epoch.")),
@@ -173,8 +200,10 @@ public enum ResourceSchemas {
             Property("formatType", .enumeration(CheckpointType.allCases.map(\.rawValue), "Checkpoint type.")),
             Property("triggerNonce", .integer("The nonce that triggered it, for manual checkpoints.")),
         ])
+    }
 
-    static let jobStatus = Schema.object(
+    static var jobStatus: Schema {
+        Schema.object(
         "The job as Flink reports it.",
         [
             Property("jobName", .string("Job name.")),
@@ -201,8 +230,10 @@ public enum ResourceSchemas {
                 Property("lastPeriodicCheckpointTimestamp", .integer("When the last periodic checkpoint was triggered.")),
             ])),
         ])
+    }
 
-    static let reconciliationStatus = Schema.object(
+    static var reconciliationStatus: Schema {
+        Schema.object(
         "What the operator last acted on.",
         [
             Property("reconciliationTimestamp", .integer("Last reconciliation that changed the deployment, milliseconds since the epoch.")),
@@ -210,8 +241,10 @@ public enum ResourceSchemas {
             Property("lastStableSpec", .string("The last spec that ran stably, as JSON: the rollback target.")),
             Property("state", .enumeration(ReconciliationState.allCases.map(\.rawValue), "DEPLOYED, UPGRADING (target spec committed, not yet running), ROLLING_BACK, ROLLED_BACK.")),
         ])
+    }
 
-    static let conditions = Schema.array(
+    static var conditions: Schema {
+        Schema.array(
         "Kubernetes-style conditions: Ready, Running, and Reconciling/Stalled while abnormal.",
         of: .object("A condition.", required: ["type", "status"], [
             Property("type", .string("Condition type.")),
@@ -221,10 +254,14 @@ public enum ResourceSchemas {
             Property("observedGeneration", .integer("The generation this condition describes.")),
             Property("lastTransitionTime", .string("When `status` last changed (RFC 3339).")),
         ]))
+    }
 
-    static let lifecycleState = Schema.enumeration(ResourceLifecycleState.allCases.map(\.rawValue), "Lifecycle of the resource.")
+    static var lifecycleState: Schema {
+        Schema.enumeration(ResourceLifecycleState.allCases.map(\.rawValue), "Lifecycle of the resource.")
+    }
 
-    static let flinkDeploymentStatus = Schema.object(
+    static var flinkDeploymentStatus: Schema {
+        Schema.object(
         "Observed state, written by Flinklet.",
         [
             Property("jobStatus", jobStatus),
@@ -240,8 +277,10 @@ public enum ResourceSchemas {
             ])),
             Property("conditions", conditions),
         ])
+    }
 
-    static let flinkSessionJobStatus = Schema.object(
+    static var flinkSessionJobStatus: Schema {
+        Schema.object(
         "Observed state, written by Flinklet.",
         [
             Property("jobStatus", jobStatus),
@@ -251,4 +290,39 @@ public enum ResourceSchemas {
             Property("reconciliationStatus", reconciliationStatus),
             Property("conditions", conditions),
         ])
+    }
 }
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+extension ResourceSchemas {
+    /// The schema of `kind` for the calling thread: built on a thread's first use and kept for
+    /// that thread alone, so checking manifests on every core shares no reference counts.
+    static func threadLocal(for kind: ResourceKind) -> Schema {
+        let cache: ThreadSchemas
+        if let pointer = pthread_getspecific(threadSchemasKey) {
+            cache = Unmanaged<ThreadSchemas>.fromOpaque(pointer).takeUnretainedValue()
+        } else {
+            cache = ThreadSchemas()
+            pthread_setspecific(threadSchemasKey, Unmanaged.passRetained(cache).toOpaque())
+        }
+        return kind == .flinkDeployment ? cache.flinkDeployment : cache.flinkSessionJob
+    }
+}
+
+private final class ThreadSchemas {
+    let flinkDeployment = ResourceSchemas.flinkDeployment
+    let flinkSessionJob = ResourceSchemas.flinkSessionJob
+}
+
+private let threadSchemasKey: pthread_key_t = {
+    var key = pthread_key_t()
+    pthread_key_create(&key) { pointer in
+        if let pointer { Unmanaged<ThreadSchemas>.fromOpaque(pointer).release() }
+    }
+    return key
+}()

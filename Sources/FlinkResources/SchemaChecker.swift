@@ -2,45 +2,91 @@ import YAML
 
 /// Where each field of one manifest document was written, so any later finding about a field
 /// (validation, the operator's errors) can point at its line and column.
+///
+/// Positions are looked up in the document's node tree when asked for — diagnostics are rare,
+/// so nothing is indexed up front.
 public struct SourceMap: Sendable, Hashable {
     public var file: String
-    private var values: [FieldPath: Mark] = [:]
-    private var keys: [FieldPath: Mark] = [:]
     /// Where the document starts: the fallback for paths with no recorded position.
     public var documentMark: Mark
+    /// The document as written (before any field was dropped).
+    private var root: Node?
 
-    public init(file: String, documentMark: Mark) {
+    public init(file: String, documentMark: Mark, root: Node? = nil) {
         self.file = file
         self.documentMark = documentMark
-    }
-
-    mutating func record(_ path: FieldPath, value: Mark, key: Mark? = nil) {
-        values[path] = value
-        if let key { keys[path] = key }
+        self.root = root
     }
 
     /// The position of the field's value; for a field that is not in the document, the
     /// position of the nearest enclosing field that is.
     public func location(of path: FieldPath) -> SourceLocation {
-        SourceLocation(file: file, mark: mark(of: path, key: false))
+        SourceLocation(file: file, mark: find(path).value)
     }
 
     /// The position of the field's key (`upgradeMode:` rather than its value).
     public func keyLocation(of path: FieldPath) -> SourceLocation {
-        SourceLocation(file: file, mark: mark(of: path, key: true))
+        let found = find(path)
+        return SourceLocation(file: file, mark: found.key ?? found.value)
     }
 
-    public func contains(_ path: FieldPath) -> Bool { values[path] != nil }
+    /// True when the document has a value at exactly this path.
+    public func contains(_ path: FieldPath) -> Bool { find(path).exact }
 
-    private func mark(of path: FieldPath, key: Bool) -> Mark {
-        var current = path.rawValue
-        while true {
-            let p = FieldPath(current)
-            if key, let mark = keys[p] { return mark }
-            if let mark = values[p] { return mark }
-            guard let cut = current.lastIndex(where: { $0 == "." || $0 == "[" }) else { return documentMark }
-            current = String(current[..<cut])
+    private enum Component {
+        case name(Substring)
+        case index(Int)
+        case key(Substring)
+    }
+
+    private static func components(_ path: FieldPath) -> [Component] {
+        var result: [Component] = []
+        var rest = Substring(path.rawValue)
+        while !rest.isEmpty {
+            if rest.first == "." { rest = rest.dropFirst(); continue }
+            if rest.first == "[" {
+                let inner = rest.dropFirst()
+                let end = inner.firstIndex(of: "]") ?? inner.endIndex
+                let content = inner[..<end]
+                result.append(Int(content).map(Component.index) ?? .key(content))
+                rest = end < inner.endIndex ? inner[inner.index(after: end)...] : ""
+                continue
+            }
+            let end = rest.firstIndex { $0 == "." || $0 == "[" } ?? rest.endIndex
+            result.append(.name(rest[..<end]))
+            rest = rest[end...]
         }
+        return result
+    }
+
+    private func find(_ path: FieldPath) -> (key: Mark?, value: Mark, exact: Bool) {
+        guard var node = root else { return (nil, documentMark, false) }
+        var key: Mark?
+        for component in Self.components(path) {
+            let next: (key: Mark?, node: Node)?
+            switch component {
+            case .name(let name): next = node.pair(String(name)).map { ($0.key.mark, $0.value) }
+            case .index(let i): next = node.sequence.flatMap { i < $0.count ? (nil, $0[i]) : nil }
+            case .key(let k): next = Self.flattened(String(k), in: node)
+            }
+            guard let next else { return (key, node.mark, false) }
+            key = next.key
+            node = next.node
+        }
+        return (key, node.mark, true)
+    }
+
+    /// Finds a configuration key written flat (`a.b.c: v`) or nested (`a: {b.c: v}`, `a: {b: {c: v}}`).
+    private static func flattened(_ key: String, in node: Node) -> (key: Mark?, node: Node)? {
+        guard let pairs = node.mapping else { return nil }
+        for pair in pairs {
+            guard let name = pair.key.scalar?.text else { continue }
+            if name == key { return (pair.key.mark, pair.value) }
+            if key.hasPrefix(name + "."), let inner = flattened(String(key.dropFirst(name.count + 1)), in: pair.value) {
+                return inner
+            }
+        }
+        return nil
     }
 }
 
@@ -53,120 +99,151 @@ public struct SourceMap: Sendable, Hashable {
 /// shape, and later checks can still run on everything that was valid.
 struct SchemaChecker {
     private(set) var diagnostics: [Diagnostic] = []
-    private(set) var sourceMap: SourceMap
+    let file: String
+    /// Counts structural changes (drops, flattening): a subtree whose check left it unchanged
+    /// is kept as it is, without copying.
+    private var edits = 0
 
-    init(file: String, documentMark: Mark) {
-        sourceMap = SourceMap(file: file, documentMark: documentMark)
+    init(file: String) {
+        self.file = file
     }
 
     private mutating func report(_ severity: Diagnostic.Severity, _ path: FieldPath, _ message: String, at mark: Mark) {
-        diagnostics.append(Diagnostic(severity, path, message, at: SourceLocation(file: sourceMap.file, mark: mark)))
+        diagnostics.append(Diagnostic(severity, path, message, at: SourceLocation(file: file, mark: mark)))
     }
 
     /// Returns the checked node, or nil when the value is null or invalid (and so dropped).
-    mutating func check(_ node: Node, against schema: Schema, at path: FieldPath, keyMark: Mark? = nil) -> Node? {
-        sourceMap.record(path, value: node.mark, key: keyMark)
+    /// A subtree with nothing dropped is returned as it came, without copying. `path` is only
+    /// evaluated when needed (collections, errors): most nodes are valid scalars.
+    mutating func check(_ node: Node, against schema: Schema, at path: @autoclosure () -> FieldPath) -> Node? {
         if node.isNull { return nil }
         switch schema.shape {
         case .string:
-            guard node.scalar != nil else { return mismatch(node, expected: "string", at: path) }
+            guard node.scalar != nil else { return mismatch(node, expected: "string", at: path()) }
             return node
         case .enumeration(let values):
-            guard let text = node.scalar?.text else { return mismatch(node, expected: "string", at: path) }
+            guard let text = node.scalar?.text else { return mismatch(node, expected: "string", at: path()) }
             guard values.contains(text) else {
-                report(.error, path, FieldError.unsupported(text, supported: values), at: node.mark)
+                report(.error, path(), FieldError.unsupported(text, supported: values), at: node.mark)
                 return nil
             }
             return node
         case .integer(let minimum, let format):
-            guard case .int(let parsed)? = node.resolved else { return mismatch(node, expected: "integer", at: path) }
+            guard case .int(let parsed)? = node.resolved else { return mismatch(node, expected: "integer", at: path()) }
             guard let value = parsed, format == .int64 || Int64(Int32.min)...Int64(Int32.max) ~= value else {
-                report(.error, path, FieldError.invalid(node.scalar?.text ?? "", "must fit in a \(format == .int32 ? 32 : 64)-bit integer"), at: node.mark)
+                report(.error, path(), FieldError.invalid(node.scalar?.text ?? "", "must fit in a \(format == .int32 ? 32 : 64)-bit integer"), at: node.mark)
                 return nil
             }
             if let minimum, value < minimum {
-                report(.error, path, FieldError.invalid(String(value), "must be greater than or equal to \(minimum)"), at: node.mark)
+                report(.error, path(), FieldError.invalid(String(value), "must be greater than or equal to \(minimum)"), at: node.mark)
                 return nil
             }
             return node
         case .number:
             switch node.resolved {
             case .int(_?)?, .float?: return node
-            default: return mismatch(node, expected: "number", at: path)
+            default: return mismatch(node, expected: "number", at: path())
             }
         case .boolean:
-            guard case .bool? = node.resolved else { return mismatch(node, expected: "boolean", at: path) }
+            guard case .bool? = node.resolved else { return mismatch(node, expected: "boolean", at: path()) }
             return node
         case .intOrString:
-            guard node.scalar != nil else { return mismatch(node, expected: "string or integer", at: path) }
+            guard node.scalar != nil else { return mismatch(node, expected: "string or integer", at: path()) }
             return node
         case .object(let properties, let required):
-            return checkObject(node, properties: properties, required: required, at: path)
+            return checkObject(node, properties: properties, required: required, at: path())
         case .map(let valueSchema):
+            let path = path()
             guard let pairs = node.mapping else { return mismatch(node, expected: "object", at: path) }
-            var kept: [Node.Pair] = []
-            for pair in pairs {
+            var kept = Kept(pairs)
+            for (i, pair) in pairs.enumerated() {
                 guard let key = pair.key.scalar?.text else {
                     report(.error, path, FieldError.invalidType(expected: "string key", got: pair.key), at: pair.key.mark)
+                    kept.drop(i, edits: &edits)
                     continue
                 }
-                if let value = check(pair.value, against: valueSchema, at: path.key(key), keyMark: pair.key.mark) {
-                    kept.append(Node.Pair(key: pair.key, value: value))
-                }
+                let before = edits
+                let value = check(pair.value, against: valueSchema, at: path.key(key))
+                kept.set(i, value.map { Node.Pair(key: pair.key, value: $0) }, changed: edits != before, edits: &edits)
             }
-            return Node(.mapping(kept), mark: node.mark)
+            return kept.node(Node.Content.mapping, original: node)
         case .array(let itemSchema):
+            let path = path()
             guard let items = node.sequence else { return mismatch(node, expected: "array", at: path) }
-            var kept: [Node] = []
+            var kept = Kept(items)
             for (i, item) in items.enumerated() {
-                if let checked = check(item, against: itemSchema, at: path.index(i)) { kept.append(checked) }
+                let before = edits
+                let checked = check(item, against: itemSchema, at: path.index(i))
+                kept.set(i, checked, changed: edits != before, edits: &edits)
             }
-            return Node(.sequence(kept), mark: node.mark)
+            return kept.node(Node.Content.sequence, original: node)
         case .flinkConfiguration:
-            return flattenConfiguration(node, at: path)
+            return flattenConfiguration(node, at: path())
         case .freeForm:
-            recordNested(node, at: path)
             return node
         }
     }
 
     private mutating func checkObject(_ node: Node, properties: [Property], required: [String], at path: FieldPath) -> Node? {
         guard let pairs = node.mapping else { return mismatch(node, expected: "object", at: path) }
-        var kept: [Node.Pair] = []
-        var seen: Set<String> = []
-        for pair in pairs {
+        var kept = Kept(pairs)
+        for (i, pair) in pairs.enumerated() {
             guard let name = pair.key.scalar?.text else {
                 report(.error, path, FieldError.invalidType(expected: "field name", got: pair.key), at: pair.key.mark)
+                kept.drop(i, edits: &edits)
                 continue
             }
-            let childPath = path.child(name)
             guard let property = properties.first(where: { $0.name == name }) else {
-                sourceMap.record(childPath, value: pair.value.mark, key: pair.key.mark)
-                report(.error, childPath, FieldError.unknownField(name, known: properties.map(\.name)), at: pair.key.mark)
+                report(.error, path.child(name), FieldError.unknownField(name, known: properties.map(\.name)), at: pair.key.mark)
+                kept.drop(i, edits: &edits)
                 continue
             }
-            seen.insert(name)
             switch property.local {
             case .managed(let reason):
-                sourceMap.record(childPath, value: pair.value.mark, key: pair.key.mark)
-                report(.warning, childPath, "Ignored: \(reason); the value in the manifest is not used", at: pair.key.mark)
+                report(.warning, path.child(name), "Ignored: \(reason); the value in the manifest is not used", at: pair.key.mark)
+                kept.drop(i, edits: &edits)
                 continue
             case .ignored(let reason) where !pair.value.isNull:
-                report(.warning, childPath, "Ignored: Kubernetes-only field, accepted for compatibility (\(reason))", at: pair.key.mark)
+                report(.warning, path.child(name), "Ignored: Kubernetes-only field, accepted for compatibility (\(reason))", at: pair.key.mark)
             default:
                 break
             }
-            if let value = check(pair.value, against: property.schema, at: childPath, keyMark: pair.key.mark) {
-                kept.append(Node.Pair(key: pair.key, value: value))
+            let before = edits
+            let value = check(pair.value, against: property.schema, at: path.child(name))
+            kept.set(i, value.map { Node.Pair(key: pair.key, value: $0) }, changed: edits != before, edits: &edits)
+        }
+        for name in required {
+            if let value = node[name] {
+                if value.isNull { report(.error, path.child(name), FieldError.required(), at: value.mark) }
+            } else {
+                report(.error, path.child(name), FieldError.required(), at: node.mark)
             }
         }
-        for name in required where !seen.contains(name) {
-            report(.error, path.child(name), FieldError.required(), at: node.mark)
+        return kept.node(Node.Content.mapping, original: node)
+    }
+
+    /// The elements of a collection that passed, copied only once something is dropped or changed.
+    private struct Kept<Element> {
+        let original: [Element]
+        var copy: [Element]?
+
+        init(_ original: [Element]) { self.original = original }
+
+        mutating func drop(_ i: Int, edits: inout Int) {
+            edits += 1
+            if copy == nil { copy = Array(original[..<i]) }
         }
-        for name in required where seen.contains(name) && node[name]?.isNull == true {
-            report(.error, path.child(name), FieldError.required(), at: node[name]!.mark)
+
+        mutating func set(_ i: Int, _ element: Element?, changed: Bool, edits: inout Int) {
+            guard let element else { return drop(i, edits: &edits) }
+            if changed, copy == nil { copy = Array(original[..<i]) }
+            copy?.append(element)
         }
-        return Node(.mapping(kept), mark: node.mark)
+
+        func node(_ make: ([Element]) -> Node.Content, original node: Node) -> Node {
+            guard let copy else { return node }
+            return Node(make(copy), mark: node.mark)
+        }
     }
 
     private mutating func mismatch(_ node: Node, expected: String, at path: FieldPath) -> Node? {
@@ -196,7 +273,6 @@ struct SchemaChecker {
                 }
             case .scalar, .sequence:
                 let leafPath = path.key(prefix)
-                checker.sourceMap.record(leafPath, value: node.mark, key: keyMark)
                 let value: String
                 if node.isNull {
                     checker.report(.error, leafPath, FieldError.required("write \"\" for an empty value"), at: node.mark)
@@ -219,25 +295,7 @@ struct SchemaChecker {
             }
         }
         walk(node, prefix: "", keyMark: nil, checker: &self)
+        edits += 1  // the flat form always differs from what was written
         return Node(.mapping(flat), mark: node.mark)
-    }
-
-    /// Records positions inside free-form values (pod templates) so warnings about them can
-    /// point at the exact line.
-    private mutating func recordNested(_ node: Node, at path: FieldPath) {
-        switch node.content {
-        case .scalar: break
-        case .sequence(let items):
-            for (i, item) in items.enumerated() {
-                sourceMap.record(path.index(i), value: item.mark)
-                recordNested(item, at: path.index(i))
-            }
-        case .mapping(let pairs):
-            for pair in pairs {
-                guard let name = pair.key.scalar?.text else { continue }
-                sourceMap.record(path.child(name), value: pair.value.mark, key: pair.key.mark)
-                recordNested(pair.value, at: path.child(name))
-            }
-        }
     }
 }

@@ -91,6 +91,27 @@ public enum ManifestReader {
     }
 }
 
+/// `transform` applied to every element on all cores, results in the input's order.
+/// Each element is processed exactly once, by one thread.
+public func concurrentMap<C: RandomAccessCollection, T: Sendable>(_ input: C, _ transform: @Sendable (C.Element) -> T) -> [T]
+where C: Sendable, C.Index == Int {
+    let count = input.count
+    guard count > 1 else { return input.map(transform) }
+    let results = UnsafeMutableBufferPointer<T?>.allocate(capacity: count)
+    results.initialize(repeating: nil)
+    defer {
+        _ = results.deinitialize()
+        results.deallocate()
+    }
+    // Every index is written by exactly one iteration, so the writes never overlap.
+    nonisolated(unsafe) let output = results
+    let start = input.startIndex
+    DispatchQueue.concurrentPerform(iterations: count) { i in
+        output[i] = transform(input[start + i])
+    }
+    return results.map { $0! }
+}
+
 /// Which files in a manifest directory are manifests.
 public enum ManifestFiles {
     public static let extensions: Set<String> = ["yaml", "yml", "json"]
@@ -130,23 +151,28 @@ public struct ManifestSet: Sendable {
     public var files: [ManifestFile]
 
     /// Reads `paths` (files, directories, or `-`), in the order given, directories in path order.
+    /// Files are read and checked concurrently, one per core; the result does not depend on it.
     public static func load(paths: [String], recursive: Bool) -> ManifestSet {
-        var files: [ManifestFile] = []
+        var files: [String] = []
+        var listingFailures: [Int: ManifestFile] = [:]
         for path in paths {
             var isDirectory: ObjCBool = false
             if path != "-", FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory), isDirectory.boolValue {
                 do {
-                    files += try ManifestFiles.list(directory: path, recursive: recursive).map(ManifestReader.read(path:))
+                    files += try ManifestFiles.list(directory: path, recursive: recursive)
                 } catch {
-                    files.append(ManifestFile(path: path, objects: [], fileDiagnostics: [
+                    listingFailures[files.count] = ManifestFile(path: path, objects: [], fileDiagnostics: [
                         Diagnostic(.error, .root, "cannot list directory: \(error.localizedDescription)", at: SourceLocation(file: path, mark: nil)),
-                    ]))
+                    ])
+                    files.append(path)
                 }
             } else {
-                files.append(ManifestReader.read(path: path))
+                files.append(path)
             }
         }
-        return ManifestSet(files: files)
+        let (names, failures) = (files, listingFailures)
+        let read = concurrentMap(names.indices) { i in failures[i] ?? ManifestReader.read(path: names[i]) }
+        return ManifestSet(files: read)
     }
 
     public init(files: [ManifestFile]) {

@@ -7,34 +7,42 @@ enum ConfigurationRules {
     static let ports = "Flinklet leases ports per cluster (recorded in status.clusterInfo) and sets this key itself"
     static let directories = "Flinklet gives every process its own directory under the state directory and sets this key itself"
 
-    /// Keys a manifest may not set, with the reason given to the user.
-    public static let ownedKeys: [String: String] = [
-        "jobmanager.rpc.address": loopback, "jobmanager.bind-host": loopback,
-        "rest.address": loopback, "rest.bind-address": loopback,
-        "taskmanager.host": loopback, "taskmanager.bind-host": loopback,
-        "jobmanager.rpc.port": ports, "rest.port": ports, "rest.bind-port": ports,
-        "blob.server.port": ports, "taskmanager.rpc.port": ports, "taskmanager.data.port": ports,
-        "metrics.internal.query-service.port": ports,
-        "io.tmp.dirs": directories, "web.tmpdir": directories, "web.upload.dir": directories,
-        "user.artifacts.base-dir": directories, "env.log.dir": directories, "env.pid.dir": directories,
-        "process.working-dir": directories, "process.jobmanager.working-dir": directories,
-        "process.taskmanager.working-dir": directories,
-        "high-availability.cluster-id": "Flinklet names each cluster after its resource and sets this key itself",
-        "kubernetes.cluster-id": "Flinklet names each cluster after its resource and sets this key itself",
-        "execution.target": "Flinklet derives it from spec.mode",
-        "deployment.target": "Flinklet derives it from spec.mode",
-        "taskmanager.resource-id": "Flinklet names each TaskManager after its pod",
-    ]
+    /// Why a manifest may not set `key`, or nil when it may. A switch rather than a shared
+    /// table: manifests are checked on every core at once.
+    static func ownedKeyReason(_ key: String) -> String? {
+        switch key {
+        case "jobmanager.rpc.address", "jobmanager.bind-host", "rest.address", "rest.bind-address",
+             "taskmanager.host", "taskmanager.bind-host":
+            return loopback
+        case "jobmanager.rpc.port", "rest.port", "rest.bind-port", "blob.server.port", "taskmanager.rpc.port",
+             "taskmanager.data.port", "metrics.internal.query-service.port":
+            return ports
+        case "io.tmp.dirs", "web.tmpdir", "web.upload.dir", "user.artifacts.base-dir", "env.log.dir", "env.pid.dir",
+             "process.working-dir", "process.jobmanager.working-dir", "process.taskmanager.working-dir":
+            return directories
+        case "high-availability.cluster-id", "kubernetes.cluster-id":
+            return "Flinklet names each cluster after its resource and sets this key itself"
+        case "execution.target", "deployment.target":
+            return "Flinklet derives it from spec.mode"
+        case "taskmanager.resource-id":
+            return "Flinklet names each TaskManager after its pod"
+        default:
+            return nil
+        }
+    }
 
-    /// Keys naming directories that must be on this machine.
-    static let directoryKeys = ["execution.checkpointing.dir", "execution.checkpointing.savepoint-dir",
-                                "state.checkpoints.dir", "state.savepoints.dir"]
+    static func isDirectoryKey(_ key: String) -> Bool {
+        switch key {
+        case "execution.checkpointing.dir", "execution.checkpointing.savepoint-dir", "state.checkpoints.dir", "state.savepoints.dir": true
+        default: false
+        }
+    }
 
     static func check(_ configuration: FlinkConfiguration, at path: FieldPath,
                       resourceMemory: (jobManager: Bool, taskManager: Bool), in context: inout Context) {
         for (key, value) in configuration {
             let keyPath = path.key(key)
-            if let reason = ownedKeys[key] {
+            if let reason = ownedKeyReason(key) {
                 context.error(keyPath, FieldError.forbidden(reason))
             } else if key.hasPrefix("$internal.") {
                 context.error(keyPath, FieldError.forbidden("internal Flink keys are set by Flink and Flinklet only"))
@@ -50,7 +58,7 @@ enum ConfigurationRules {
                 if Int(value).map({ $0 < 1 }) ?? true {
                     context.error(keyPath, FieldError.invalid(FieldError.quoted(value), "must be a whole number of slots, at least 1"))
                 }
-            } else if directoryKeys.contains(key) {
+            } else if isDirectoryKey(key) {
                 JobRules.checkLocalPath(value, at: keyPath, what: "a checkpoint or savepoint directory", in: &context)
             }
         }

@@ -54,8 +54,8 @@ enum DeploymentRules {
         // A job that needs more slots than the cluster has waits for resources until Flink gives up.
         if let replicas = taskManager?.replicas, let parallelism = spec.job?.parallelism,
            let slots = Int(configuration["taskmanager.numberOfTaskSlots"] ?? "1"), slots > 0,
-           parallelism > replicas * slots {
-            context.warning("spec.job.parallelism", "parallelism \(parallelism) needs \(parallelism) task slots, but \(replicas) TaskManager(s) × \(slots) slot(s) offer \(replicas * slots); the job will wait for slots that never come (raise spec.taskManager.replicas or taskmanager.numberOfTaskSlots, or unset replicas to size the cluster from the parallelism)")
+           case (let offered, false) = replicas.multipliedReportingOverflow(by: slots), parallelism > offered {
+            context.warning("spec.job.parallelism", "parallelism \(parallelism) needs \(parallelism) task slots, but \(replicas) TaskManager(s) × \(slots) slot(s) offer \(offered); the job will wait for slots that never come (raise spec.taskManager.replicas or taskmanager.numberOfTaskSlots, or unset replicas to size the cluster from the parallelism)")
         }
     }
 

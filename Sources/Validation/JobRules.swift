@@ -1,7 +1,7 @@
 import FlinkResources
 
 enum JobRules {
-    static let jarSchemes = ["local", "file", "http", "https"]
+    static var jarSchemes: [String] { ["local", "file", "http", "https"] }
 
     static func check(_ job: JobSpec, at path: FieldPath, configuration: FlinkConfiguration, in context: inout Context) {
         if let uri = job.jarURI { checkJarURI(uri, at: path.child("jarURI"), in: &context) }
@@ -30,7 +30,7 @@ enum JobRules {
         }
         let scheme = String(uri[..<separator.lowerBound])
         let rest = uri[separator.upperBound...]
-        guard jarSchemes.contains(scheme) else {
+        guard scheme == "local" || scheme == "file" || scheme == "http" || scheme == "https" else {
             context.error(path, FieldError.invalid(FieldError.quoted(uri), "unsupported scheme \(FieldError.quoted(scheme)): supported schemes: " + jarSchemes.map(FieldError.quoted).joined(separator: ", ")))
             return
         }

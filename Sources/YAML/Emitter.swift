@@ -32,7 +32,13 @@ public func emitYAML(_ documents: [Node], explicitDocumentStart: Bool = false) t
         try session.emit { event in
             yaml_document_start_event_initialize(&event, nil, nil, nil, explicitDocumentStart || documents.count > 1 ? 0 : 1)
         }
-        try session.emitNode(document)
+        // An empty plain scalar alone in a document would read back as no document at all;
+        // `~` is the same null, written visibly.
+        if let scalar = document.scalar, scalar.text.isEmpty, scalar.style == .plain, scalar.tag == nil {
+            try session.emitNode(.scalar("~"))
+        } else {
+            try session.emitNode(document)
+        }
         try session.emit { event in yaml_document_end_event_initialize(&event, 1) }
     }
     try session.emit { event in yaml_stream_end_event_initialize(&event) }

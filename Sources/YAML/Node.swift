@@ -25,31 +25,65 @@ public enum ScalarStyle: Sendable, Hashable {
 /// A scalar's text together with the way it was written, which decides its type.
 ///
 /// Two scalars are equal when they have the same tag and resolve to the same value: `'a'` and
-/// `a` are equal strings, `1` and `"1"` are not.
+/// `a` are equal strings, `1` and `"1"` are not. The value is resolved once, when the scalar is
+/// made.
 public struct Scalar: Sendable, Hashable {
-    public var text: String
-    public var style: ScalarStyle
+    public let text: String
+    public let style: ScalarStyle
     /// An explicit tag such as `!!str` or `tag:yaml.org,2002:int`, normalised to the long form.
-    public var tag: String?
+    public let tag: String?
+    /// The resolution without a copy of the text, so copying a scalar retains one string, not two.
+    private let kind: Kind
+
+    private enum Kind: Hashable {
+        case null, bool(Bool), int(Int64), intOverflow, float(Double), string
+    }
 
     public init(_ text: String, style: ScalarStyle = .plain, tag: String? = nil) {
         self.text = text
         self.style = style
         self.tag = tag
+        switch ResolvedScalar(text: text, style: style, tag: tag) {
+        case .null: kind = .null
+        case .bool(let b): kind = .bool(b)
+        case .int(let i?): kind = .int(i)
+        case .int(nil): kind = .intOverflow
+        case .float(let f): kind = .float(f)
+        case .string: kind = .string
+        }
     }
+
+    /// The value under the YAML core schema (plus YAML 1.1 booleans such as `yes`/`off`),
+    /// resolved once when the scalar was made.
+    public var resolved: ResolvedScalar {
+        switch kind {
+        case .null: .null
+        case .bool(let b): .bool(b)
+        case .int(let i): .int(i)
+        case .intOverflow: .int(nil)
+        case .float(let f): .float(f)
+        case .string: .string(text)
+        }
+    }
+
+    /// True when the scalar resolves to null; cheaper than matching `resolved`.
+    public var isNull: Bool { kind == .null }
 
     public static func == (lhs: Scalar, rhs: Scalar) -> Bool {
         guard lhs.tag == rhs.tag else { return false }
-        switch (ResolvedScalar(lhs), ResolvedScalar(rhs)) {
+        switch (lhs.kind, rhs.kind) {
         case (.float(let a), .float(let b)) where a.isNaN && b.isNaN: return true
+        case (.intOverflow, .intOverflow): return lhs.text == rhs.text  // too large to compare as numbers
+        case (.string, .string): return lhs.text == rhs.text
         case (let a, let b): return a == b
         }
     }
 
     public func hash(into hasher: inout Hasher) {
         hasher.combine(tag)
-        switch ResolvedScalar(self) {
+        switch kind {
         case .float(let f) where f.isNaN: hasher.combine("nan")
+        case .string, .intOverflow: hasher.combine(kind); hasher.combine(text)
         case let value: hasher.combine(value)
         }
     }
@@ -132,12 +166,9 @@ public struct Node: Sendable, Hashable, CustomStringConvertible {
 
     /// The node resolved under the YAML core schema (plus YAML 1.1 booleans such as `yes`/`off`,
     /// which Kubernetes tooling also reads as booleans).
-    public var resolved: ResolvedScalar? { scalar.map(ResolvedScalar.init) }
+    public var resolved: ResolvedScalar? { scalar?.resolved }
 
-    public var isNull: Bool {
-        if case .null? = resolved { return true }
-        return false
-    }
+    public var isNull: Bool { scalar?.isNull ?? false }
 
     /// What a person would call this node's type, for messages: "string", "integer", "mapping", ...
     public var kindDescription: String {
@@ -145,7 +176,7 @@ public struct Node: Sendable, Hashable, CustomStringConvertible {
         case .sequence: return "array"
         case .mapping: return "object"
         case .scalar(let s):
-            switch ResolvedScalar(s) {
+            switch s.resolved {
             case .null: return "null"
             case .bool: return "boolean"
             case .int: return "integer"
@@ -174,36 +205,50 @@ public enum ResolvedScalar: Sendable, Hashable {
     case string(String)
 
     public init(_ scalar: Scalar) {
-        if let tag = scalar.tag {
+        self = scalar.resolved
+    }
+
+    init(text: String, style: ScalarStyle, tag: String?) {
+        if let tag {
             switch tag {
-            case Tag.str: self = .string(scalar.text)
+            case Tag.str: self = .string(text)
             case Tag.null: self = .null
-            case Tag.bool: self = Self.bool(scalar.text).map { .bool($0) } ?? .string(scalar.text)
-            case Tag.int: self = Self.int(scalar.text).map { .int($0) } ?? .string(scalar.text)
-            case Tag.float: self = Self.float(scalar.text).map { .float($0) } ?? .string(scalar.text)
-            default: self = .string(scalar.text)
+            case Tag.bool: self = Self.bool(text).map { .bool($0) } ?? .string(text)
+            case Tag.int: self = Self.int(text).map { .int($0) } ?? .string(text)
+            case Tag.float: self = Self.float(text).map { .float($0) } ?? .string(text)
+            default: self = .string(text)
             }
-            return
-        }
-        guard scalar.style == .plain else {
-            self = .string(scalar.text)
-            return
-        }
-        let text = scalar.text
-        if text.isEmpty || text == "~" || text == "null" || text == "Null" || text == "NULL" {
-            self = .null
-        } else if let b = Self.bool(text) {
-            self = .bool(b)
-        } else if let i = Self.int(text) {
-            self = .int(i)
-        } else if let f = Self.float(text) {
-            self = .float(f)
-        } else {
+        } else if style != .plain {
             self = .string(text)
+        } else {
+            self = Self.plain(text)
+        }
+    }
+
+    /// Resolves a plain scalar, looking at its first byte to skip checks that cannot match:
+    /// most scalars in a manifest are words and are known to be strings after one comparison.
+    static func plain(_ text: String) -> ResolvedScalar {
+        guard let first = text.utf8.first else { return .null }
+        switch first {
+        case UInt8(ascii: "0")...UInt8(ascii: "9"), UInt8(ascii: "+"), UInt8(ascii: "-"), UInt8(ascii: "."):
+            if let i = int(text) { return .int(i) }
+            if let f = float(text) { return .float(f) }
+            return .string(text)
+        case UInt8(ascii: "~"):
+            return text.utf8.count == 1 ? .null : .string(text)
+        case UInt8(ascii: "n"), UInt8(ascii: "N"):
+            if text == "null" || text == "Null" || text == "NULL" { return .null }
+            return bool(text).map { .bool($0) } ?? .string(text)
+        case UInt8(ascii: "t"), UInt8(ascii: "T"), UInt8(ascii: "f"), UInt8(ascii: "F"),
+             UInt8(ascii: "y"), UInt8(ascii: "Y"), UInt8(ascii: "o"), UInt8(ascii: "O"):
+            return bool(text).map { .bool($0) } ?? .string(text)
+        default:
+            return .string(text)
         }
     }
 
     static func bool(_ text: String) -> Bool? {
+        guard text.utf8.count <= 5 else { return nil }
         switch text {
         case "true", "True", "TRUE", "yes", "Yes", "YES", "on", "On", "ON": return true
         case "false", "False", "FALSE", "no", "No", "NO", "off", "Off", "OFF": return false
@@ -214,19 +259,33 @@ public enum ResolvedScalar: Sendable, Hashable {
     /// Decimal, `0x` hexadecimal and `0o` octal integers. Returns `.some(nil)` for a well-formed
     /// integer that overflows 64 bits, so callers can say "too large" rather than "not a number".
     static func int(_ text: String) -> Int64?? {
-        var digits = Substring(text)
+        var bytes = Substring(text).utf8[...]
         var negative = false
-        if let first = digits.first, first == "-" || first == "+" {
-            negative = first == "-"
-            digits = digits.dropFirst()
+        if let first = bytes.first, first == UInt8(ascii: "-") || first == UInt8(ascii: "+") {
+            negative = first == UInt8(ascii: "-")
+            bytes = bytes.dropFirst()
         }
-        var radix = 10
-        if digits.hasPrefix("0x") { radix = 16; digits = digits.dropFirst(2) }
-        else if digits.hasPrefix("0o") { radix = 8; digits = digits.dropFirst(2) }
-        guard !digits.isEmpty, digits.allSatisfy({ $0.isHexDigit && Int(String($0), radix: radix) != nil }) else {
-            return nil
+        var radix: UInt64 = 10
+        if bytes.starts(with: "0x".utf8) { radix = 16; bytes = bytes.dropFirst(2) }
+        else if bytes.starts(with: "0o".utf8) { radix = 8; bytes = bytes.dropFirst(2) }
+        guard !bytes.isEmpty else { return nil }
+        var magnitude: UInt64 = 0
+        var overflow = false
+        for byte in bytes {
+            let digit: UInt64
+            switch byte {
+            case UInt8(ascii: "0")...UInt8(ascii: "9"): digit = UInt64(byte - UInt8(ascii: "0"))
+            case UInt8(ascii: "a")...UInt8(ascii: "f"): digit = UInt64(byte - UInt8(ascii: "a") + 10)
+            case UInt8(ascii: "A")...UInt8(ascii: "F"): digit = UInt64(byte - UInt8(ascii: "A") + 10)
+            default: return nil
+            }
+            guard digit < radix else { return nil }
+            let (m1, o1) = magnitude.multipliedReportingOverflow(by: radix)
+            let (m2, o2) = m1.addingReportingOverflow(digit)
+            overflow = overflow || o1 || o2
+            magnitude = m2
         }
-        guard let magnitude = UInt64(digits, radix: radix) else { return .some(nil) }
+        if overflow { return .some(nil) }
         if negative {
             if magnitude == UInt64(Int64.max) + 1 { return .some(Int64.min) }
             guard magnitude <= UInt64(Int64.max) else { return .some(nil) }
@@ -244,35 +303,28 @@ public enum ResolvedScalar: Sendable, Hashable {
         default: break
         }
         // Core schema: [-+]? ( \. [0-9]+ | [0-9]+ ( \. [0-9]* )? ) ( [eE] [-+]? [0-9]+ )?
-        var sawDigit = false
-        var index = text.startIndex
-        func advance(while predicate: (Character) -> Bool) -> Int {
-            var count = 0
-            while index < text.endIndex, predicate(text[index]) {
-                index = text.index(after: index)
-                count += 1
-            }
-            return count
+        let bytes = Array(text.utf8)
+        var i = 0
+        func digits() -> Int {
+            let start = i
+            while i < bytes.count, bytes[i] >= UInt8(ascii: "0"), bytes[i] <= UInt8(ascii: "9") { i += 1 }
+            return i - start
         }
-        if index < text.endIndex, text[index] == "-" || text[index] == "+" { index = text.index(after: index) }
-        if advance(while: \.isASCIIDigit) > 0 { sawDigit = true }
-        if index < text.endIndex, text[index] == "." {
-            index = text.index(after: index)
-            if advance(while: \.isASCIIDigit) > 0 { sawDigit = true }
+        if i < bytes.count, bytes[i] == UInt8(ascii: "-") || bytes[i] == UInt8(ascii: "+") { i += 1 }
+        var sawDigit = digits() > 0
+        if i < bytes.count, bytes[i] == UInt8(ascii: ".") {
+            i += 1
+            if digits() > 0 { sawDigit = true }
         }
         guard sawDigit else { return nil }
-        if index < text.endIndex, text[index] == "e" || text[index] == "E" {
-            index = text.index(after: index)
-            if index < text.endIndex, text[index] == "-" || text[index] == "+" { index = text.index(after: index) }
-            guard advance(while: \.isASCIIDigit) > 0 else { return nil }
+        if i < bytes.count, bytes[i] == UInt8(ascii: "e") || bytes[i] == UInt8(ascii: "E") {
+            i += 1
+            if i < bytes.count, bytes[i] == UInt8(ascii: "-") || bytes[i] == UInt8(ascii: "+") { i += 1 }
+            guard digits() > 0 else { return nil }
         }
-        guard index == text.endIndex else { return nil }
+        guard i == bytes.count else { return nil }
         return Double(text)
     }
-}
-
-extension Character {
-    var isASCIIDigit: Bool { isASCII && isNumber }
 }
 
 /// The long forms of the core schema's tags.

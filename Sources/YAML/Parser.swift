@@ -79,19 +79,22 @@ public func parseYAML(_ text: String, limits: ParserLimits = ParserLimits()) thr
 private struct TreeBuilder {
     let limits: ParserLimits
 
-    private enum Frame {
-        case sequence(items: [Node], mark: Mark, anchor: String?, size: Int)
-        case mapping(MappingFrame)
-    }
-
-    private struct MappingFrame {
+    /// An open sequence or mapping. Mutated in place on the stack (`stack[top].x.append`), so
+    /// appending never copies the collection.
+    private struct Frame {
+        var isMapping: Bool
+        var items: [Node] = []
         var pairs: [Node.Pair] = []
         var pendingKey: Node?
+        /// Keys seen, for duplicate detection; filled only once a mapping grows past
+        /// `linearScanLimit` keys (small mappings are scanned, which is cheaper than hashing).
         var keys: Set<KeyIdentity> = []
         var merges: [(value: Node, mark: Mark)] = []
         var mark: Mark
         var anchor: String?
         var size = 1
+        /// Nesting depth of the deepest child, counting expanded aliases.
+        var childDepth = 0
     }
 
     /// Keys are duplicates when they resolve to the same value: `a` and `"a"` are one key,
@@ -101,12 +104,18 @@ private struct TreeBuilder {
         case node(Node)
 
         init(_ node: Node) {
-            if let resolved = node.resolved { self = .scalar(resolved) } else { self = .node(node) }
+            switch node.resolved {
+            case .int(nil)?: self = .node(node)  // too large for a number: compared by text (see Scalar ==)
+            case .float(let f)? where f.isNaN: self = .node(node)  // NaN is unequal to itself as a number
+            case let resolved?: self = .scalar(resolved)
+            case nil: self = .node(node)
+            }
         }
     }
 
+    private static let linearScanLimit = 16
     private var stack: [Frame] = []
-    private var anchors: [String: (node: Node, size: Int)] = [:]
+    private var anchors: [String: (node: Node, size: Int, depth: Int)] = [:]
     private var expanded = 0
 
     init(limits: ParserLimits) {
@@ -159,7 +168,7 @@ private struct TreeBuilder {
                         var tag = Self.cString(s.tag)
                         if tag == "!" { tag = Tag.str }
                         let node = Node(.scalar(Scalar(text, style: style, tag: tag)), mark: mark)
-                        try add(node, size: 1, anchor: Self.cString(s.anchor), root: &root)
+                        try add(node, size: 1, depth: 0, anchor: Self.cString(s.anchor), root: &root)
                     case YAML_ALIAS_EVENT:
                         let name = Self.cString(event.data.alias.anchor) ?? ""
                         guard let target = anchors[name] else {
@@ -172,14 +181,19 @@ private struct TreeBuilder {
                                 "aliases expand to more than \(limits.maxAliasExpansion) nodes (a \"billion laughs\" document?); refusing to expand \"*\(name)\"",
                                 at: mark)
                         }
-                        try add(target.node, size: target.size, anchor: nil, root: &root)
+                        // An alias re-uses a subtree: its depth counts where it is used, or
+                        // aliases of aliases could nest far past the limit in a few lines.
+                        guard stack.count + target.depth <= limits.maxDepth else {
+                            throw YAMLError(.tooDeep, "nesting through aliases is deeper than the limit of \(limits.maxDepth) levels", at: mark)
+                        }
+                        try add(target.node, size: target.size, depth: target.depth, anchor: nil, root: &root)
                     case YAML_SEQUENCE_START_EVENT:
-                        try push(.sequence(items: [], mark: mark, anchor: Self.cString(event.data.sequence_start.anchor), size: 1), at: mark)
+                        try push(Frame(isMapping: false, mark: mark, anchor: Self.cString(event.data.sequence_start.anchor)), at: mark)
                     case YAML_MAPPING_START_EVENT:
-                        try push(.mapping(MappingFrame(mark: mark, anchor: Self.cString(event.data.mapping_start.anchor))), at: mark)
+                        try push(Frame(isMapping: true, mark: mark, anchor: Self.cString(event.data.mapping_start.anchor)), at: mark)
                     case YAML_SEQUENCE_END_EVENT, YAML_MAPPING_END_EVENT:
-                        let (node, size, anchor) = try pop()
-                        try add(node, size: size, anchor: anchor, root: &root)
+                        let (node, size, depth, anchor) = try pop()
+                        try add(node, size: size, depth: depth, anchor: anchor, root: &root)
                     default:
                         break
                     }
@@ -198,60 +212,67 @@ private struct TreeBuilder {
         stack.append(frame)
     }
 
-    private mutating func pop() throws(YAMLError) -> (Node, Int, String?) {
-        switch stack.removeLast() {
-        case .sequence(let items, let mark, let anchor, let size):
-            return (Node(.sequence(items), mark: mark), size, anchor)
-        case .mapping(var frame):
+    private mutating func pop() throws(YAMLError) -> (Node, Int, Int, String?) {
+        var frame = stack.removeLast()
+        let depth = frame.childDepth + 1
+        if frame.isMapping {
             try applyMerges(&frame)
-            return (Node(.mapping(frame.pairs), mark: frame.mark), frame.size, frame.anchor)
+            return (Node(.mapping(frame.pairs), mark: frame.mark), frame.size, depth, frame.anchor)
         }
+        return (Node(.sequence(frame.items), mark: frame.mark), frame.size, depth, frame.anchor)
     }
 
     /// Adds a finished node to the open collection (or makes it the document root) and records
     /// its anchor. `size` is the node count it stands for when fully expanded.
-    private mutating func add(_ node: Node, size: Int, anchor: String?, root: inout Node?) throws(YAMLError) {
-        if let anchor { anchors[anchor] = (node, size) }
+    private mutating func add(_ node: Node, size: Int, depth: Int, anchor: String?, root: inout Node?) throws(YAMLError) {
+        if let anchor { anchors[anchor] = (node, size, depth) }
         guard let top = stack.indices.last else {
             root = node
             return
         }
-        switch stack[top] {
-        case .sequence(var items, let mark, let anchor, let total):
-            items.append(node)
-            stack[top] = .sequence(items: items, mark: mark, anchor: anchor, size: total + size)
-        case .mapping(var frame):
-            stack[top] = .sequence(items: [], mark: frame.mark, anchor: nil, size: 0)  // release storage while mutating
-            frame.size += size
-            if let key = frame.pendingKey {
-                frame.pendingKey = nil
-                if let s = key.scalar, s.text == "<<", s.style == .plain, s.tag == nil {
-                    frame.merges.append((node, key.mark))
-                } else {
-                    frame.pairs.append(Node.Pair(key: key, value: node))
-                }
-            } else {
-                let isMergeKey = node.scalar.map { $0.text == "<<" && $0.style == .plain && $0.tag == nil } ?? false
-                if !isMergeKey {
-                    let identity = KeyIdentity(node)
-                    if frame.keys.contains(identity) {
-                        let original = frame.pairs.first { KeyIdentity($0.key) == identity }?.key.mark
-                        let name = node.scalar?.text ?? node.description
-                        let previously = original.map { " (first defined at line \($0.line), column \($0.column))" } ?? ""
-                        stack[top] = .mapping(frame)
-                        throw YAMLError(.duplicateKey, "duplicate key \"\(name)\"\(previously)", at: node.mark)
-                    }
-                    frame.keys.insert(identity)
-                }
-                frame.pendingKey = node
-            }
-            stack[top] = .mapping(frame)
+        stack[top].size += size
+        stack[top].childDepth = max(stack[top].childDepth, depth)
+        guard stack[top].isMapping else {
+            stack[top].items.append(node)
+            return
         }
+        if let key = stack[top].pendingKey {
+            stack[top].pendingKey = nil
+            if let s = key.scalar, s.text == "<<", s.style == .plain, s.tag == nil {
+                stack[top].merges.append((node, key.mark))
+            } else {
+                stack[top].pairs.append(Node.Pair(key: key, value: node))
+            }
+            return
+        }
+        let isMergeKey = node.scalar.map { $0.text == "<<" && $0.style == .plain && $0.tag == nil } ?? false
+        if !isMergeKey {
+            let identity = KeyIdentity(node)
+            if Self.isDuplicate(identity, in: &stack[top]) {
+                let original = stack[top].pairs.first { KeyIdentity($0.key) == identity }?.key.mark
+                let name = node.scalar?.text ?? node.description
+                let previously = original.map { " (first defined at line \($0.line), column \($0.column))" } ?? ""
+                throw YAMLError(.duplicateKey, "duplicate key \"\(name)\"\(previously)", at: node.mark)
+            }
+            if !stack[top].keys.isEmpty { stack[top].keys.insert(identity) }
+        }
+        stack[top].pendingKey = node
+    }
+
+    private static func isDuplicate(_ identity: KeyIdentity, in frame: inout Frame) -> Bool {
+        if frame.keys.isEmpty {
+            if frame.pairs.count < linearScanLimit {
+                return frame.pairs.contains { KeyIdentity($0.key) == identity }
+            }
+            frame.keys = Set(frame.pairs.map { KeyIdentity($0.key) })
+        }
+        return frame.keys.contains(identity)
     }
 
     /// `<<: *base` or `<<: [*a, *b]`: copy entries whose keys the mapping does not define itself.
     /// Earlier sources in a list win over later ones, as in the YAML 1.1 merge-key spec.
-    private func applyMerges(_ frame: inout MappingFrame) throws(YAMLError) {
+    private func applyMerges(_ frame: inout Frame) throws(YAMLError) {
+        if !frame.merges.isEmpty, frame.keys.isEmpty { frame.keys = Set(frame.pairs.map { KeyIdentity($0.key) }) }
         for (value, mark) in frame.merges {
             let sources: [Node]
             switch value.content {

@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# Installs what building Flinklet needs and is missing: libyaml (Debian libyaml-dev) and a Swift
+# toolchain check. Idempotent: a second run installs nothing. Later prerequisites (Java, Flink,
+# the test job jar) get their own scripts, called from the same two entry points.
+set -euo pipefail
+
+log() { printf '==> %s\n' "$*" >&2; }
+
+apt_install() {
+    local missing=()
+    for pkg in "$@"; do
+        dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
+    done
+    [ ${#missing[@]} -eq 0 ] && return 0
+    local sudo=""
+    [ "$(id -u)" -ne 0 ] && sudo="sudo"
+    log "installing ${missing[*]} from Debian"
+    # Refresh the package lists only when they have never been fetched or are older than a day.
+    if [ -z "$(find /var/lib/apt/lists -maxdepth 1 -name '*Packages*' -mtime -1 2>/dev/null | head -1)" ]; then
+        $sudo apt-get update -qq
+    fi
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+}
+
+if ! command -v swift >/dev/null 2>&1; then
+    for dir in /opt/swift/usr/bin /usr/share/swift/usr/bin; do
+        [ -x "$dir/swift" ] && export PATH="$dir:$PATH" && break
+    done
+fi
+command -v swift >/dev/null 2>&1 || { echo "error: a Swift 6 toolchain is required (swift not found on PATH)" >&2; exit 1; }
+
+apt_install libyaml-dev pkg-config
+pkg-config --exists yaml-0.1 || { echo "error: libyaml-dev is installed but pkg-config cannot find yaml-0.1" >&2; exit 1; }

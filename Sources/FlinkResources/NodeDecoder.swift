@@ -62,9 +62,7 @@ private struct KeyedContainer<Key: CodingKey>: KeyedDecodingContainerProtocol {
     func contains(_ key: Key) -> Bool { lookup(key) != nil }
 
     private func lookup(_ key: Key) -> Node? {
-        let name = key.stringValue
-        for pair in pairs where pair.key.scalar?.text == name { return pair.value }
-        return nil
+        Node.value(forKey: key.stringValue, in: pairs)
     }
 
     private func node(_ key: Key) throws -> Node {

@@ -193,11 +193,12 @@ struct SchemaChecker {
                 kept.drop(i, edits: &edits)
                 continue
             }
-            guard let property = properties.first(where: { $0.name == name }) else {
+            guard let index = properties.indices.first(where: { properties[$0].name == name }) else {
                 report(.error, path.child(name), FieldError.unknownField(name, known: properties.map(\.name)), at: pair.key.mark)
                 kept.drop(i, edits: &edits)
                 continue
             }
+            let property = properties[index]
             switch property.local {
             case .managed(let reason):
                 report(.warning, path.child(name), "Ignored: \(reason); the value in the manifest is not used", at: pair.key.mark)

@@ -154,14 +154,29 @@ public struct Node: Sendable, Hashable, CustomStringConvertible {
     /// The value for a string key in a mapping, or nil if this is not a mapping or has no such key.
     public subscript(key: String) -> Node? {
         guard case .mapping(let pairs) = content else { return nil }
-        for pair in pairs where pair.key.scalar?.text == key { return pair.value }
-        return nil
+        return Node.value(forKey: key, in: pairs)
     }
 
     /// The pair whose key is `key`, so callers can point at the key's own position.
     public func pair(_ key: String) -> Pair? {
         guard case .mapping(let pairs) = content else { return nil }
-        return pairs.first { $0.key.scalar?.text == key }
+        for i in pairs.indices where pairs[i].key.isScalar(key) { return pairs[i] }
+        return nil
+    }
+
+    /// Looks a key up in mapping pairs without copying the pairs it passes over (index-based,
+    /// so each element is borrowed, not retained): this runs for every field of every manifest.
+    @inlinable
+    public static func value(forKey key: String, in pairs: [Pair]) -> Node? {
+        for i in pairs.indices where pairs[i].key.isScalar(key) { return pairs[i].value }
+        return nil
+    }
+
+    /// True when this node is a scalar whose text is `text`.
+    @inlinable
+    public func isScalar(_ text: String) -> Bool {
+        if case .scalar(let s) = content { return s.text == text }
+        return false
     }
 
     /// The node resolved under the YAML core schema (plus YAML 1.1 booleans such as `yes`/`off`,

@@ -14,7 +14,14 @@ struct CRDs: ParsableCommand {
     @Option(help: ArgumentHelp("Write <plural>.flink.apache.org.yaml files into this directory.", valueName: "dir"))
     var outputDir: String?
 
+    @Option(help: ArgumentHelp("Also write the field reference (Markdown) to this file.", valueName: "file"))
+    var reference: String?
+
     func run() throws {
+        if let reference {
+            try FieldReference.markdown().write(toFile: reference, atomically: true, encoding: .utf8)
+            print("wrote \(reference)")
+        }
         for kind in ResourceKind.allCases {
             let yaml = CRD.yaml(for: kind)
             if let outputDir {

@@ -20,6 +20,12 @@ import YAML
         #expect(committed == CRD.yaml(for: kind), "crds/\(CRD.fileName(for: kind)) is stale: run `swift run flinklet crds --output-dir crds`")
     }
 
+    @Test func committedFieldReferenceIsGeneratedFromTheSchema() throws {
+        let url = Self.repositoryRoot.appendingPathComponent("docs/fields.md")
+        let committed = try String(contentsOf: url, encoding: .utf8)
+        #expect(committed == FieldReference.markdown(), "docs/fields.md is stale: run `swift run flinklet crds --output-dir crds --reference docs/fields.md`")
+    }
+
     @Test(arguments: ResourceKind.allCases)
     func everyCRDFieldIsInTheSchemaAndBack(kind: ResourceKind) throws {
         let url = Self.repositoryRoot.appendingPathComponent("crds").appendingPathComponent(CRD.fileName(for: kind))

@@ -78,36 +78,19 @@ private struct KeyedContainer<Key: CodingKey>: KeyedDecodingContainerProtocol {
         try SingleValueContainer(node: node(key), codingPath: codingPath).decode(type)
     }
 
-    /// One lookup instead of the default's three (contains, decodeNil, decode).
-    func decodeIfPresent<T: Decodable>(_ type: T.Type, forKey key: Key) throws -> T? {
+    /// One lookup instead of the default's three (contains, decodeNil, decode). The protocol has
+    /// a separate requirement per primitive type, so each forwards to `present`.
+    private func present<T: Decodable>(_ type: T.Type, _ key: Key) throws -> T? {
         guard let node = lookup(key), !node.isNull else { return nil }
         return try SingleValueContainer(node: node, codingPath: codingPath).decode(type)
     }
 
-    func decodeIfPresent(_ type: String.Type, forKey key: Key) throws -> String? {
-        guard let node = lookup(key), !node.isNull else { return nil }
-        return try SingleValueContainer(node: node, codingPath: codingPath).decode(type)
-    }
-
-    func decodeIfPresent(_ type: Int.Type, forKey key: Key) throws -> Int? {
-        guard let node = lookup(key), !node.isNull else { return nil }
-        return try SingleValueContainer(node: node, codingPath: codingPath).decode(type)
-    }
-
-    func decodeIfPresent(_ type: Int64.Type, forKey key: Key) throws -> Int64? {
-        guard let node = lookup(key), !node.isNull else { return nil }
-        return try SingleValueContainer(node: node, codingPath: codingPath).decode(type)
-    }
-
-    func decodeIfPresent(_ type: Bool.Type, forKey key: Key) throws -> Bool? {
-        guard let node = lookup(key), !node.isNull else { return nil }
-        return try SingleValueContainer(node: node, codingPath: codingPath).decode(type)
-    }
-
-    func decodeIfPresent(_ type: Double.Type, forKey key: Key) throws -> Double? {
-        guard let node = lookup(key), !node.isNull else { return nil }
-        return try SingleValueContainer(node: node, codingPath: codingPath).decode(type)
-    }
+    func decodeIfPresent<T: Decodable>(_ type: T.Type, forKey key: Key) throws -> T? { try present(type, key) }
+    func decodeIfPresent(_ type: String.Type, forKey key: Key) throws -> String? { try present(type, key) }
+    func decodeIfPresent(_ type: Int.Type, forKey key: Key) throws -> Int? { try present(type, key) }
+    func decodeIfPresent(_ type: Int64.Type, forKey key: Key) throws -> Int64? { try present(type, key) }
+    func decodeIfPresent(_ type: Bool.Type, forKey key: Key) throws -> Bool? { try present(type, key) }
+    func decodeIfPresent(_ type: Double.Type, forKey key: Key) throws -> Double? { try present(type, key) }
 
     func nestedContainer<NestedKey: CodingKey>(keyedBy type: NestedKey.Type, forKey key: Key) throws -> KeyedDecodingContainer<NestedKey> {
         try NodeDecoderImpl(node: node(key), codingPath: codingPath).container(keyedBy: type)

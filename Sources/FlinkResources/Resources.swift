@@ -256,7 +256,9 @@ public struct JobSpec: Codable, Sendable, Hashable {
     public var effectiveUpgradeMode: UpgradeMode { upgradeMode ?? .stateless }
 }
 
-public struct JobManagerSpec: Codable, Sendable, Hashable {
+/// One kind of Flink process: its size, count and pod template. Upstream has two types with
+/// these same fields; one type serves both here.
+public struct ProcessSpec: Codable, Sendable, Hashable {
     public var resource: ResourceRequirements?
     public var replicas: Int?
     public var podTemplate: JSONValue?
@@ -268,17 +270,10 @@ public struct JobManagerSpec: Codable, Sendable, Hashable {
     }
 }
 
-public struct TaskManagerSpec: Codable, Sendable, Hashable {
-    public var resource: ResourceRequirements?
-    public var replicas: Int?
-    public var podTemplate: JSONValue?
-
-    public init(resource: ResourceRequirements? = nil, replicas: Int? = nil, podTemplate: JSONValue? = nil) {
-        self.resource = resource
-        self.replicas = replicas
-        self.podTemplate = podTemplate
-    }
-}
+/// `spec.jobManager` (upstream `JobManagerSpec`).
+public typealias JobManagerSpec = ProcessSpec
+/// `spec.taskManager` (upstream `TaskManagerSpec`).
+public typealias TaskManagerSpec = ProcessSpec
 
 /// Upstream `Resource`: CPU and memory of one process.
 public struct ResourceRequirements: Codable, Sendable, Hashable {

@@ -36,11 +36,7 @@ let package = Package(
         .testTarget(name: "YAMLTests", dependencies: ["YAML"]),
         .testTarget(name: "FlinkResourcesTests", dependencies: ["FlinkResources", "YAML"]),
         .testTarget(name: "ValidationTests", dependencies: ["Validation", "Manifests", "FlinkResources"]),
-        .testTarget(
-            name: "ManifestsTests",
-            dependencies: ["Manifests", "FlinkResources", "YAML"],
-            resources: [.copy("Fixtures")]
-        ),
+        .testTarget(name: "ManifestsTests", dependencies: ["Manifests", "FlinkResources", "YAML"]),
         .testTarget(name: "FlinkletCLITests", dependencies: ["FlinkletCLI", "flinklet"]),
     ],
     swiftLanguageModes: [.v6]

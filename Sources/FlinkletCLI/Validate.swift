@@ -32,6 +32,9 @@ struct Validate: ParsableCommand {
         guard !filenames.isEmpty else {
             throw ValidationError("must specify one of -f or --filename")
         }
+        if filenames.filter({ $0 == "-" }).count > 1 {
+            throw ValidationError("standard input (-) can be given to -f only once")
+        }
         for path in filenames where path != "-" && !FileManager.default.fileExists(atPath: path) {
             throw ValidationError("the path \"\(path)\" does not exist")
         }

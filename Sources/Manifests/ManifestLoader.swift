@@ -126,7 +126,9 @@ public enum ManifestFiles {
     }
 
     /// The manifest files of a directory in path order (the order duplicates are resolved in);
-    /// subdirectories too when `recursive`, except hidden ones.
+    /// subdirectories too when `recursive`, except hidden ones and symbolic links to directories
+    /// (as `kubectl -R`: a link can loop or lead to files read twice). Links to files are
+    /// followed, so ConfigMap-style `app.yaml -> ..data/app.yaml` mounts work.
     public static func list(directory: String, recursive: Bool) throws -> [String] {
         let fm = FileManager.default
         var result: [String] = []
@@ -136,7 +138,8 @@ public enum ManifestFiles {
             var isDirectory: ObjCBool = false
             guard fm.fileExists(atPath: path, isDirectory: &isDirectory) else { continue }  // dangling link
             if isDirectory.boolValue {
-                if recursive, !name.hasPrefix(".") { result += try list(directory: path, recursive: true) }
+                let isLink = (try? fm.attributesOfItem(atPath: path)[.type] as? FileAttributeType) == .typeSymbolicLink
+                if recursive, !name.hasPrefix("."), !isLink { result += try list(directory: path, recursive: true) }
             } else if isManifest(fileName: name) {
                 result.append(path)
             }
@@ -170,7 +173,15 @@ public struct ManifestSet: Sendable {
                 files.append(path)
             }
         }
-        let (names, failures) = (files, listingFailures)
+        // A file named twice (directly, or through two arguments) is read once, where first named.
+        var seen: Set<String> = []
+        var unique: [String] = []
+        var uniqueFailures: [Int: ManifestFile] = [:]
+        for (i, path) in files.enumerated() where path == "-" || seen.insert(URL(fileURLWithPath: path).standardizedFileURL.path).inserted {
+            if let failure = listingFailures[i] { uniqueFailures[unique.count] = failure }
+            unique.append(path)
+        }
+        let (names, failures) = (unique, uniqueFailures)
         let read = concurrentMap(names.indices) { i in failures[i] ?? ManifestReader.read(path: names[i]) }
         return ManifestSet(files: read)
     }

@@ -1,0 +1,98 @@
+import Foundation
+import Testing
+
+/// `flinklet version`, `--version`, `--help` and `crds`, run as a child process.
+@Suite("flinklet version, help and crds")
+struct InformationCommandsTests {
+
+    @Test func versionSubcommandPrintsVersionFlinkAndAPILines() throws {
+        let result = try FlinkletBinary.run(["version"])
+
+        #expect(result.exited && result.status == 0, "\(result)")
+        #expect(result.stderr == "")
+        let lines = result.stdoutLines
+        try #require(lines.count == 3, "\(result)")
+        #expect(lines[0] == "flinklet version 0.1.0")
+        #expect(lines[1].hasPrefix("Flink: v2_3"), "\(lines[1])")
+        #expect(lines[2].hasPrefix("API: flink.apache.org/v1beta1"), "\(lines[2])")
+    }
+
+    @Test func versionFlagPrintsOneLine() throws {
+        let result = try FlinkletBinary.run(["--version"])
+
+        #expect(result.exited && result.status == 0, "\(result)")
+        #expect(result.stdoutLines.count == 1, "\(result)")
+        #expect(result.stdout.hasPrefix("flinklet 0.1.0 ("), "\(result)")
+        #expect(result.stdout.contains("flink.apache.org/v1beta1"), "\(result)")
+    }
+
+    @Test func helpListsTheSubcommands() throws {
+        let result = try FlinkletBinary.run(["--help"])
+
+        #expect(result.exited && result.status == 0, "\(result)")
+        #expect(result.stdout.contains("USAGE: flinklet <subcommand>"), "\(result)")
+        let subcommands = result.stdoutLines
+            .drop { !$0.hasPrefix("SUBCOMMANDS:") }.dropFirst()
+            .compactMap { line -> String? in
+                // Subcommand rows are indented by two spaces; wrapped abstracts by more.
+                guard line.hasPrefix("  "), !line.hasPrefix("   ") else { return nil }
+                return line.split(separator: " ").first.map(String.init)
+            }
+        #expect(subcommands.starts(with: ["validate", "crds", "version"]), "\(subcommands)")
+    }
+
+    @Test func validateHelpDocumentsItsOptions() throws {
+        let result = try FlinkletBinary.run(["validate", "--help"])
+
+        #expect(result.exited && result.status == 0, "\(result)")
+        for option in ["-f, --filename <path>", "-R, --recursive", "-o, --output <output>"] {
+            #expect(result.stdout.contains(option), "missing \(option): \(result)")
+        }
+    }
+
+    @Test func crdsPrintsBothCustomResourceDefinitionsAsAYAMLStream() throws {
+        let result = try FlinkletBinary.run(["crds"])
+
+        #expect(result.exited && result.status == 0, "\(result)")
+        #expect(result.stderr == "")
+        let lines = result.stdoutLines
+        #expect(lines.first == "---")
+        #expect(lines.filter { $0 == "---" }.count == 2)
+        #expect(lines.filter { $0 == "kind: CustomResourceDefinition" }.count == 2)
+        #expect(lines.contains("  name: flinkdeployments.flink.apache.org"))
+        #expect(lines.contains("  name: flinksessionjobs.flink.apache.org"))
+        #expect(lines.filter { $0 == "apiVersion: apiextensions.k8s.io/v1" }.count == 2)
+
+        // Each document is one CRD, in kind order: deployments first.
+        let documents = result.stdout.components(separatedBy: "---\n").filter { !$0.isEmpty }
+        try #require(documents.count == 2)
+        #expect(documents[0].contains("name: flinkdeployments.flink.apache.org"))
+        #expect(documents[0].contains("kind: FlinkDeployment\n"))
+        #expect(documents[1].contains("name: flinksessionjobs.flink.apache.org"))
+        #expect(documents[1].contains("kind: FlinkSessionJob\n"))
+    }
+
+    @Test func crdsOutputMatchesTheCheckedInCRDFiles() throws {
+        let result = try FlinkletBinary.run(["crds"])
+        let crds = FlinkletBinary.repositoryRoot.appendingPathComponent("crds")
+        let expected = try ["flinkdeployments.flink.apache.org.yaml", "flinksessionjobs.flink.apache.org.yaml"]
+            .map { "---\n" + (try String(contentsOf: crds.appendingPathComponent($0), encoding: .utf8)) }
+            .joined()
+
+        #expect(result.status == 0, "\(result)")
+        #expect(result.stdout == expected, "crds/ is out of date: regenerate with `flinklet crds --output-dir crds`")
+    }
+
+    @Test func crdsWithOutputDirWritesOneFilePerKind() throws {
+        try withScratchDirectory { dir in
+            let printed = try FlinkletBinary.run(["crds"])
+            let result = try FlinkletBinary.run(["crds", "--output-dir", dir.path])
+
+            #expect(result.exited && result.status == 0, "\(result)")
+            let names = ["flinkdeployments.flink.apache.org.yaml", "flinksessionjobs.flink.apache.org.yaml"]
+            #expect(result.stdoutLines == names.map { "wrote \(dir.path)/\($0)" })
+            let written = try names.map { "---\n" + (try String(contentsOf: dir.url.appendingPathComponent($0), encoding: .utf8)) }
+            #expect(written.joined() == printed.stdout)
+        }
+    }
+}

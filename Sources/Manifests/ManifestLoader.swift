@@ -177,13 +177,21 @@ public struct ManifestSet: Sendable {
         var seen: Set<String> = []
         var unique: [String] = []
         var uniqueFailures: [Int: ManifestFile] = [:]
-        for (i, path) in files.enumerated() where path == "-" || seen.insert(URL(fileURLWithPath: path).standardizedFileURL.path).inserted {
+        for (i, path) in files.enumerated() where path == "-" || seen.insert(Self.normalized(path)).inserted {
             if let failure = listingFailures[i] { uniqueFailures[unique.count] = failure }
             unique.append(path)
         }
         let (names, failures) = (unique, uniqueFailures)
         let read = concurrentMap(names.indices) { i in failures[i] ?? ManifestReader.read(path: names[i]) }
         return ManifestSet(files: read)
+    }
+
+    /// `./a.yaml`, `a.yaml` and `.//a.yaml` name one file: drop `.` segments and empty ones.
+    static func normalized(_ path: String) -> String {
+        guard path.contains("./") || path.contains("//") else { return path }
+        let absolute = path.hasPrefix("/")
+        let parts = path.split(separator: "/").filter { $0 != "." }
+        return (absolute ? "/" : "") + parts.joined(separator: "/")
     }
 
     public init(files: [ManifestFile]) {

@@ -2,7 +2,9 @@
 import PackageDescription
 
 // Dependencies point one way, top to bottom:
-//   CLibYAML → YAML → FlinkResources → Validation → Manifests → FlinkletCLI → flinklet
+//   CLibYAML → YAML → FlinkResources → Validation → Manifests ─┐
+//   CSQLite → Store (FlinkResources) ──────────────────────────┼→ Controller → FlinkletCLI → flinklet
+//   CSystemShims → Runtime ────────────────────────────────────┘
 let package = Package(
     name: "flinklet",
     platforms: [.macOS(.v15)],
@@ -11,6 +13,7 @@ let package = Package(
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
     ],
     targets: [
         .systemLibrary(
@@ -21,12 +24,21 @@ let package = Package(
         .target(name: "YAML", dependencies: ["CLibYAML"]),
         .target(name: "FlinkResources", dependencies: ["YAML"]),
         .target(name: "Validation", dependencies: ["FlinkResources"]),
-        .target(name: "Manifests", dependencies: ["FlinkResources", "Validation", "YAML"]),
+        .target(name: "Manifests", dependencies: ["FlinkResources", "Validation", "YAML", "CSystemShims"]),
+        .systemLibrary(name: "CSQLite", pkgConfig: "sqlite3", providers: [.apt(["libsqlite3-dev"])]),
+        .target(name: "Store", dependencies: ["CSQLite", "FlinkResources"]),
+        .target(name: "CSystemShims"),
+        .target(name: "Runtime", dependencies: ["CSystemShims", .product(name: "Logging", package: "swift-log")]),
+        .target(
+            name: "Controller",
+            dependencies: ["Manifests", "Store", "Runtime", "FlinkResources", .product(name: "Logging", package: "swift-log")]
+        ),
         .target(
             name: "FlinkletCLI",
             dependencies: [
-                "Manifests", "FlinkResources", "YAML",
+                "Manifests", "FlinkResources", "YAML", "Controller", "Store", "Runtime",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
             ]
         ),
         .executableTarget(name: "flinklet", dependencies: ["FlinkletCLI"]),
@@ -38,6 +50,9 @@ let package = Package(
         .testTarget(name: "ValidationTests", dependencies: ["Validation", "Manifests", "FlinkResources"]),
         .testTarget(name: "ManifestsTests", dependencies: ["Manifests", "FlinkResources", "YAML"]),
         .testTarget(name: "FlinkletCLITests", dependencies: ["FlinkletCLI", "flinklet"]),
+        .testTarget(name: "StoreTests", dependencies: ["Store", "FlinkResources"]),
+        .testTarget(name: "RuntimeTests", dependencies: ["Runtime"]),
+        .testTarget(name: "ControllerTests", dependencies: ["Controller", "Manifests", "Store", "Runtime", "FlinkResources"]),
     ],
     swiftLanguageModes: [.v6]
 )

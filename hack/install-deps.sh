@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Installs what building Flinklet needs and is missing: libyaml (Debian libyaml-dev) and a Swift
+# Installs what building Flinklet needs and is missing: libyaml and SQLite (Debian -dev packages) and a Swift
 # toolchain check. Idempotent: a second run installs nothing. Later prerequisites (Java, Flink,
 # the test job jar) get their own scripts, called from the same two entry points.
 set -euo pipefail
@@ -29,5 +29,5 @@ if ! command -v swift >/dev/null 2>&1; then
 fi
 command -v swift >/dev/null 2>&1 || { echo "error: a Swift 6 toolchain is required (swift not found on PATH)" >&2; exit 1; }
 
-apt_install libyaml-dev pkg-config
-pkg-config --exists yaml-0.1 || { echo "error: libyaml-dev is installed but pkg-config cannot find yaml-0.1" >&2; exit 1; }
+apt_install libyaml-dev libsqlite3-dev pkg-config
+for lib in yaml-0.1 sqlite3; do pkg-config --exists "$lib" || { echo "error: pkg-config cannot find $lib" >&2; exit 1; }; done

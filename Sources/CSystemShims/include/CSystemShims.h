@@ -1,0 +1,15 @@
+#ifndef FLINKLET_CSYSTEMSHIMS_H
+#define FLINKLET_CSYSTEMSHIMS_H
+
+// Linux facilities Swift's Glibc module does not expose directly, and macro constants Swift
+// cannot import. Thin wrappers only: no policy lives here.
+
+#include <sys/types.h>
+#include <sys/inotify.h>
+#include <spawn.h>
+
+/// POSIX_SPAWN_SETSID (a GNU extension, glibc >= 2.26): the child starts a new session and so a
+/// new process group whose id is its pid.
+extern const short flinklet_posix_spawn_setsid;
+
+#endif

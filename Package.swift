@@ -29,6 +29,7 @@ let package = Package(
         .target(name: "Store", dependencies: ["CSQLite", "FlinkResources"]),
         .target(name: "CSystemShims"),
         .target(name: "Runtime", dependencies: ["CSystemShims", .product(name: "Logging", package: "swift-log")]),
+        .target(name: "FlinkletTesting", dependencies: ["Runtime"]),
         .target(
             name: "Controller",
             dependencies: ["Manifests", "Store", "Runtime", "FlinkResources", .product(name: "Logging", package: "swift-log")]
@@ -51,8 +52,8 @@ let package = Package(
         .testTarget(name: "ManifestsTests", dependencies: ["Manifests", "FlinkResources", "YAML"]),
         .testTarget(name: "FlinkletCLITests", dependencies: ["FlinkletCLI", "flinklet"]),
         .testTarget(name: "StoreTests", dependencies: ["Store", "FlinkResources"]),
-        .testTarget(name: "RuntimeTests", dependencies: ["Runtime"]),
-        .testTarget(name: "ControllerTests", dependencies: ["Controller", "Manifests", "Store", "Runtime", "FlinkResources"]),
+        .testTarget(name: "RuntimeTests", dependencies: ["Runtime", "FlinkletTesting"]),
+        .testTarget(name: "ControllerTests", dependencies: ["Controller", "Manifests", "Store", "Runtime", "FlinkResources", "FlinkletTesting"]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -1,1 +1,0 @@
-// The Controller target; see its files.

@@ -1,0 +1,277 @@
+/// The queue of keys waiting to be reconciled, with controller-runtime's guarantees and one more.
+///
+/// Guarantees:
+/// - **Deduplication.** A key waiting in the queue is there once, however often it is added.
+/// - **One worker per key.** A key handed out by `next()` is not handed out again until `done`
+///   is called for it; an `add` meanwhile marks it dirty and it is queued again on `done`.
+/// - **Changes before timers.** Keys added by `add` (a manifest or a pod changed) are always
+///   handed out before keys whose timer fired (`addAfter`, `addRateLimited`): a burst of 10,000
+///   periodic requeues never delays a user's change. A timer-lane key that is `add`ed moves to
+///   the change lane.
+/// - **Per-key backoff.** `addRateLimited` waits `baseDelay × 2^(failures)`, capped at
+///   `maxDelay` (100 ms → 5 min by default); `forget` resets the count after a success.
+/// - **Earliest timer wins.** Scheduling a key that already has a timer keeps the earlier one.
+///
+/// Timers need `runTimers()` to be running (one task, e.g. a service in the operator's group).
+/// `shutDown()` makes `next()` return nil to every waiting and future caller.
+public actor WorkQueue<Key: Hashable & Sendable, C: Clock> where C.Duration == Duration {
+    public struct Configuration: Sendable {
+        public var baseDelay: Duration = .milliseconds(100)
+        public var maxDelay: Duration = .seconds(300)
+        public init() {}
+    }
+
+    private enum Lane { case change, timer }
+
+    private let clock: C
+    private let configuration: Configuration
+
+    private var changeLane = FIFO<Key>()
+    private var timerLane = FIFO<Key>()
+    /// Keys waiting in a lane (not being processed), and which lane holds them.
+    private var queued: [Key: Lane] = [:]
+    private var processing: Set<Key> = []
+    /// Keys added while being processed: queued again, in this lane, when `done`.
+    private var dirtyWhileProcessing: [Key: Lane] = [:]
+    private var failures: [Key: Int] = [:]
+    private var timers = TimerHeap<Key, C.Instant>()
+    private var waiters: [CheckedContinuation<Key?, Never>] = []
+    private var timerWakeup: CheckedContinuation<Void, Never>?
+    /// A wake-up that arrived while no timer loop was waiting: the next wait returns at once.
+    private var timerWakeupPending = false
+    private var isShutDown = false
+
+    public init(clock: C, configuration: Configuration = Configuration()) {
+        self.clock = clock
+        self.configuration = configuration
+    }
+
+    // MARK: Adding
+
+    /// Queues `key` in the change lane: a user's edit or an observed change.
+    public func add(_ key: Key) {
+        enqueue(key, lane: .change)
+    }
+
+    /// Queues `key` in the timer lane after `delay` (a periodic requeue).
+    public func addAfter(_ key: Key, _ delay: Duration) {
+        guard !isShutDown else { return }
+        guard delay > .zero else { return enqueue(key, lane: .timer) }
+        let deadline = clock.now.advanced(by: delay)
+        if timers.schedule(key, at: deadline) { wakeTimers() }
+    }
+
+    /// Queues `key` in the timer lane after its backoff delay, which doubles with each call
+    /// until `forget`. Returns the delay chosen.
+    @discardableResult
+    public func addRateLimited(_ key: Key) -> Duration {
+        let count = failures[key, default: 0]
+        failures[key] = count + 1
+        let delay = Self.backoff(failures: count, base: configuration.baseDelay, max: configuration.maxDelay)
+        addAfter(key, delay)
+        return delay
+    }
+
+    /// Clears the key's failure count: its next `addRateLimited` starts from the base delay.
+    public func forget(_ key: Key) {
+        failures[key] = nil
+    }
+
+    public func failureCount(_ key: Key) -> Int { failures[key, default: 0] }
+
+    static func backoff(failures: Int, base: Duration, max: Duration) -> Duration {
+        var delay = base
+        for _ in 0..<failures {
+            delay = delay * 2
+            if delay >= max { return max }
+        }
+        return delay
+    }
+
+    private func enqueue(_ key: Key, lane: Lane) {
+        guard !isShutDown else { return }
+        if processing.contains(key) {
+            // Re-run after the current reconcile; a change outranks a timer.
+            if dirtyWhileProcessing[key] != .change { dirtyWhileProcessing[key] = lane }
+            return
+        }
+        switch (queued[key], lane) {
+        case (.change?, _), (.timer?, .timer):
+            return  // already waiting in an equal or better lane
+        case (.timer?, .change):
+            timerLane.remove(key)
+            fallthrough
+        case (nil, _):
+            queued[key] = lane
+            if lane == .change { changeLane.append(key) } else { timerLane.append(key) }
+            handOut()
+        }
+    }
+
+    // MARK: Taking
+
+    /// The next key to reconcile, changes first; waits while the queue is empty. Returns nil once
+    /// the queue is shut down. The caller must call `done` with the key afterwards.
+    public func next() async -> Key? {
+        if let key = take() { return key }
+        if isShutDown { return nil }
+        return await withCheckedContinuation { waiters.append($0) }
+    }
+
+    /// Marks `key` processed; if it was added meanwhile it is queued again.
+    public func done(_ key: Key) {
+        processing.remove(key)
+        if let lane = dirtyWhileProcessing.removeValue(forKey: key) {
+            enqueue(key, lane: lane)
+        }
+    }
+
+    private func take() -> Key? {
+        guard let key = changeLane.popFirst() ?? timerLane.popFirst() else { return nil }
+        queued[key] = nil
+        processing.insert(key)
+        return key
+    }
+
+    private func handOut() {
+        while !waiters.isEmpty, let key = take() {
+            waiters.removeFirst().resume(returning: key)
+        }
+    }
+
+    // MARK: Timers
+
+    /// Moves keys whose timers are due into the timer lane, sleeping until the next deadline.
+    /// Runs until the queue is shut down or the task is cancelled.
+    public func runTimers() async {
+        while !isShutDown, !Task.isCancelled {
+            let now = clock.now
+            while let key = timers.popDue(now: now) { enqueue(key, lane: .timer) }
+            let deadline = timers.earliest
+            let clock = self.clock
+            await withTaskGroup(of: Void.self) { group in
+                if let deadline {
+                    group.addTask { try? await clock.sleep(until: deadline, tolerance: nil) }
+                }
+                group.addTask { await self.waitForTimerChange() }
+                await group.next()
+                group.cancelAll()
+                wakeTimers()  // release the other child if it is the waiter
+            }
+        }
+    }
+
+    private func waitForTimerChange() async {
+        await withCheckedContinuation { continuation in
+            if isShutDown || timerWakeupPending {
+                timerWakeupPending = false
+                continuation.resume()
+            } else {
+                timerWakeup = continuation
+            }
+        }
+    }
+
+    private func wakeTimers() {
+        if let waiter = timerWakeup {
+            timerWakeup = nil
+            waiter.resume()
+        } else {
+            timerWakeupPending = true
+        }
+    }
+
+    // MARK: State
+
+    /// Stops handing out keys: `next()` returns nil from now on; timers stop.
+    public func shutDown() {
+        isShutDown = true
+        for waiter in waiters { waiter.resume(returning: nil) }
+        waiters.removeAll()
+        wakeTimers()
+    }
+
+    /// Number of keys waiting (not counting keys being processed or waiting for a timer).
+    public var count: Int { queued.count }
+    public var pendingTimers: Int { timers.count }
+    public func isProcessing(_ key: Key) -> Bool { processing.contains(key) }
+}
+
+/// A first-in first-out queue with O(1) amortised append and pop, and O(n) removal of one key.
+struct FIFO<Element: Equatable> {
+    private var items: [Element] = []
+    private var head = 0
+
+    var isEmpty: Bool { head == items.count }
+
+    mutating func append(_ element: Element) { items.append(element) }
+
+    mutating func popFirst() -> Element? {
+        guard head < items.count else { return nil }
+        let element = items[head]
+        head += 1
+        if head > 64, head * 2 > items.count {
+            items.removeFirst(head)
+            head = 0
+        }
+        return element
+    }
+
+    mutating func remove(_ element: Element) {
+        if let index = items[head...].firstIndex(of: element) { items.remove(at: index) }
+    }
+}
+
+/// Keys with deadlines; one deadline per key (the earliest scheduled).
+struct TimerHeap<Key: Hashable, Instant: Comparable> {
+    private var heap: [(deadline: Instant, key: Key)] = []
+    private var deadlines: [Key: Instant] = [:]
+
+    var count: Int { deadlines.count }
+    var earliest: Instant? { heap.first?.deadline }
+
+    /// Returns true when this deadline is now the earliest of all (the sleeper must wake up).
+    mutating func schedule(_ key: Key, at deadline: Instant) -> Bool {
+        if let existing = deadlines[key], existing <= deadline { return false }
+        deadlines[key] = deadline  // an older, later entry stays in the heap and is skipped when popped
+        heap.append((deadline, key))
+        siftUp(heap.count - 1)
+        return heap[0].deadline == deadline
+    }
+
+    mutating func popDue(now: Instant) -> Key? {
+        while let top = heap.first, top.deadline <= now {
+            removeTop()
+            if deadlines[top.key] == top.deadline {
+                deadlines[top.key] = nil
+                return top.key
+            }
+        }
+        return nil
+    }
+
+    private mutating func removeTop() {
+        heap.swapAt(0, heap.count - 1)
+        heap.removeLast()
+        var i = 0
+        while true {
+            let l = 2 * i + 1, r = l + 1
+            var smallest = i
+            if l < heap.count, heap[l].deadline < heap[smallest].deadline { smallest = l }
+            if r < heap.count, heap[r].deadline < heap[smallest].deadline { smallest = r }
+            if smallest == i { return }
+            heap.swapAt(i, smallest)
+            i = smallest
+        }
+    }
+
+    private mutating func siftUp(_ index: Int) {
+        var i = index
+        while i > 0 {
+            let parent = (i - 1) / 2
+            guard heap[i].deadline < heap[parent].deadline else { return }
+            heap.swapAt(i, parent)
+            i = parent
+        }
+    }
+}

@@ -24,7 +24,10 @@ let package = Package(
         .target(name: "YAML", dependencies: ["CLibYAML"]),
         .target(name: "FlinkResources", dependencies: ["YAML"]),
         .target(name: "Validation", dependencies: ["FlinkResources"]),
-        .target(name: "Manifests", dependencies: ["FlinkResources", "Validation", "YAML", "CSystemShims"]),
+        .target(
+            name: "Manifests",
+            dependencies: ["FlinkResources", "Validation", "YAML", "CSystemShims", .product(name: "Logging", package: "swift-log")]
+        ),
         .systemLibrary(name: "CSQLite", pkgConfig: "sqlite3", providers: [.apt(["libsqlite3-dev"])]),
         .target(name: "Store", dependencies: ["CSQLite", "FlinkResources"]),
         .target(name: "CSystemShims"),
@@ -49,7 +52,10 @@ let package = Package(
         .testTarget(name: "YAMLTests", dependencies: ["YAML"]),
         .testTarget(name: "FlinkResourcesTests", dependencies: ["FlinkResources", "YAML"]),
         .testTarget(name: "ValidationTests", dependencies: ["Validation", "Manifests", "FlinkResources"]),
-        .testTarget(name: "ManifestsTests", dependencies: ["Manifests", "FlinkResources", "YAML"]),
+        .testTarget(
+            name: "ManifestsTests",
+            dependencies: ["Manifests", "FlinkResources", "YAML", .product(name: "Logging", package: "swift-log")]
+        ),
         .testTarget(name: "FlinkletCLITests", dependencies: ["FlinkletCLI", "flinklet"]),
         .testTarget(name: "StoreTests", dependencies: ["Store", "FlinkResources"]),
         .testTarget(name: "RuntimeTests", dependencies: ["Runtime", "FlinkletTesting"]),

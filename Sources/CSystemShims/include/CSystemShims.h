@@ -12,4 +12,8 @@
 /// new process group whose id is its pid.
 extern const short flinklet_posix_spawn_setsid;
 
+/// pipe2(fds, O_CLOEXEC): both ends close-on-exec from the start, so a process spawned by
+/// another thread at the same moment can never inherit them.
+int flinklet_pipe_cloexec(int fds[2]);
+
 #endif

@@ -1,0 +1,177 @@
+import FlinkResources
+import YAML
+
+/// What the manifests ask for, resource by resource.
+public struct DesiredObject: Sendable {
+    public var id: ResourceID
+    /// The last valid version of the resource. Nil when no version of it has been valid yet:
+    /// then there is nothing to run, only errors to report.
+    public var resource: FlinkResource?
+    /// Hash of `resource`'s spec (a change bumps the generation); nil without a resource.
+    public var specHash: String?
+    /// Hash of `resource` as a whole (metadata too); nil without a resource.
+    public var contentHash: String?
+    /// The manifest file that defines it now.
+    public var file: String
+    public var sourceMap: SourceMap
+    /// Why the manifest's current text is not being applied, when it is not: the latest edit
+    /// is invalid, the file is unreadable, or a second file defines the same resource. Empty
+    /// when the current text is what `resource` holds.
+    public var diagnostics: [Diagnostic]
+
+    /// True when the manifest as written now is what runs.
+    public var isCurrent: Bool { resource != nil && !diagnostics.hasErrors }
+}
+
+/// The desired state of a manifest directory, updated file by file. Pure: it reads files only
+/// through the function it is given, so every rule below is tested without a disk.
+///
+/// Rules (the issue's, and architecture.md's):
+/// - A file that changed is read again; a file whose signature (inode, size, times) did not
+///   change is not. A rewrite with the same content changes nothing (content hashes).
+/// - An invalid edit keeps the resource's last valid version and attaches the diagnostics.
+/// - An unreadable file (bad YAML, I/O error) keeps every resource it defined, with the error
+///   attached; it never reads as "these resources were deleted".
+/// - The same resource in two files: the first path wins; the other gets an error naming both.
+/// - A resource whose file no longer defines it is removed — except when a scan suddenly finds
+///   no manifests at all where there were some (directory unmounted, checkout in progress):
+///   then nothing is removed until the directory has been seen empty for `emptyGrace`, or
+///   `allowEmpty` is set.
+public struct DesiredState: Sendable {
+    public struct FileSignature: Sendable, Hashable {
+        public var device: UInt64
+        public var inode: UInt64
+        public var size: Int64
+        public var modified: Int64
+        public var changed: Int64
+
+        public init(device: UInt64, inode: UInt64, size: Int64, modified: Int64, changed: Int64) {
+            self.device = device
+            self.inode = inode
+            self.size = size
+            self.modified = modified
+            self.changed = changed
+        }
+    }
+
+    public struct Options: Sendable {
+        public var emptyGrace: Duration = .seconds(30)
+        public var allowEmpty = false
+        public init() {}
+    }
+
+    /// Why nothing was deleted although the directory reads as empty; nil when not guarding.
+    public enum EmptyGuard: Sendable, Equatable {
+        case holding(since: ContinuousClock.Instant, objects: Int)
+    }
+
+    private struct FileEntry: Sendable {
+        var signature: FileSignature
+        var file: ManifestFile
+    }
+
+    public private(set) var objects: [ResourceID: DesiredObject] = [:]
+    public private(set) var emptyGuard: EmptyGuard?
+    private var files: [String: FileEntry] = [:]
+    private let options: Options
+
+    public init(options: Options = Options()) {
+        self.options = options
+    }
+
+    /// Brings the state up to date with a directory scan (every manifest path and its
+    /// signature, in path order), reading only files that changed. Returns the ids whose
+    /// desired object was added, changed or removed.
+    public mutating func apply(
+        scan: [(path: String, signature: FileSignature)],
+        now: ContinuousClock.Instant,
+        read: (String) -> ManifestFile
+    ) -> Set<ResourceID> {
+        if scan.isEmpty, !objects.isEmpty, !options.allowEmpty {
+            let since: ContinuousClock.Instant
+            if case .holding(let start, _) = emptyGuard { since = start } else { since = now }
+            if since.duration(to: now) < options.emptyGrace {
+                emptyGuard = .holding(since: since, objects: objects.count)
+                return []
+            }
+        }
+        emptyGuard = nil
+
+        var next: [String: FileEntry] = [:]
+        for (path, signature) in scan {
+            if let entry = files[path], entry.signature == signature {
+                next[path] = entry
+            } else {
+                next[path] = FileEntry(signature: signature, file: read(path))
+            }
+        }
+        files = next
+        return rebuild(order: scan.map(\.path))
+    }
+
+    /// Recomputes every desired object from the files, keeping last valid versions.
+    private mutating func rebuild(order: [String]) -> Set<ResourceID> {
+        var result: [ResourceID: DesiredObject] = [:]
+        var definedIn: [ResourceID: SourceLocation] = [:]
+
+        for path in order {
+            guard let entry = files[path] else { continue }
+            if !entry.file.isReadable {
+                // Keep what this file defined before, with the reason it cannot be read now.
+                for (id, previous) in objects where previous.file == path && result[id] == nil {
+                    var kept = previous
+                    kept.diagnostics = entry.file.fileDiagnostics.map { d in
+                        var d = d
+                        d.resource = id
+                        return d
+                    }
+                    result[id] = kept
+                    definedIn[id] = previous.sourceMap.location(of: "metadata.name")
+                }
+                continue
+            }
+            for object in entry.file.objects {
+                guard let id = object.id else { continue }
+                let here = object.sourceMap.location(of: "metadata.name")
+                if let first = definedIn[id] {
+                    // A second definition: the first stays in force; both places are named.
+                    let message = FieldError.duplicate(
+                        FieldError.quoted(id.name),
+                        "\(id.kind.singular) \"\(id.namespace)/\(id.name)\" is defined both at \(first) and at \(here); the first definition is used")
+                    result[id]?.diagnostics.append(Diagnostic(.error, "metadata.name", message, at: here, resource: id))
+                    continue
+                }
+                definedIn[id] = here
+                let previous = objects[id]
+                if let resource = object.resource {
+                    result[id] = DesiredObject(id: id, resource: resource, specHash: resource.specHash,
+                                               contentHash: resource.contentHash, file: path,
+                                               sourceMap: object.sourceMap, diagnostics: object.diagnostics.filter { !$0.isError })
+                } else {
+                    result[id] = DesiredObject(id: id, resource: previous?.resource, specHash: previous?.specHash,
+                                               contentHash: previous?.contentHash, file: path,
+                                               sourceMap: previous?.resource != nil ? previous!.sourceMap : object.sourceMap,
+                                               diagnostics: object.diagnostics)
+                }
+            }
+        }
+
+        var changed: Set<ResourceID> = []
+        for (id, object) in result {
+            guard let previous = objects[id] else {
+                changed.insert(id)
+                continue
+            }
+            if previous.contentHash != object.contentHash || previous.file != object.file
+                || previous.diagnostics.map(\.description) != object.diagnostics.map(\.description) {
+                changed.insert(id)
+            }
+        }
+        for id in objects.keys where result[id] == nil { changed.insert(id) }
+        objects = result
+        return changed
+    }
+
+    /// Paths of the files currently known, in no particular order.
+    public var knownFiles: [String] { Array(files.keys) }
+}

@@ -1,0 +1,153 @@
+import Foundation
+import Logging
+import Testing
+import FlinkResources
+@testable import Manifests
+
+/// A temporary manifest directory and a running `DirectorySource` on it. inotify does the work:
+/// the resync interval is an hour, so a change seen in a test was seen through inotify.
+final class WatchedDirectory: @unchecked Sendable {
+    let path: String
+    let source: DirectorySource
+    private var task: Task<Void, any Error>?
+    private let seen = SeenIDs()
+
+    init(recursive: Bool = false) async throws {
+        path = FileManager.default.temporaryDirectory.appendingPathComponent("flinklet-dirsource-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+        var configuration = DirectorySource.Configuration(directory: path)
+        configuration.recursive = recursive
+        configuration.resync = .seconds(3600)
+        source = DirectorySource(configuration: configuration, logger: Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() }))
+        let source = self.source, seen = self.seen
+        task = Task {
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                group.addTask { try await source.run() }
+                group.addTask { for await id in source.changes { await seen.add(id) } }
+                try await group.next()
+                group.cancelAll()
+            }
+        }
+        // run() relists once before watching; give the watcher a moment to be in place.
+        try await Task.sleep(for: .milliseconds(50))
+    }
+
+    func write(_ name: String, _ text: String) throws {
+        try text.write(toFile: path + "/" + name, atomically: false, encoding: .utf8)
+    }
+
+    /// Like an editor or `kubectl apply`: write a temporary file, then rename it over the target.
+    func writeAtomically(_ name: String, _ text: String) throws {
+        let temp = path + "/.\(name).tmp-\(UUID().uuidString)"
+        try text.write(toFile: temp, atomically: false, encoding: .utf8)
+        guard rename(temp, path + "/" + name) == 0 else { throw POSIXError(.EIO) }
+    }
+
+    func remove(_ name: String) throws { try FileManager.default.removeItem(atPath: path + "/" + name) }
+
+    func names() async -> Set<String> { Set(await source.objects.keys.map(\.name)) }
+
+    func replicas(_ name: String) async -> Int? {
+        guard case .deployment(let d)? = await source.object(ResourceID(kind: .flinkDeployment, namespace: "default", name: name))?.resource else { return nil }
+        return d.spec.taskManager?.replicas
+    }
+
+    func changedIDs() async -> [String] { await seen.names }
+
+    func stop() {
+        task?.cancel()
+        try? FileManager.default.removeItem(atPath: path)
+    }
+}
+
+actor SeenIDs {
+    private(set) var names: [String] = []
+    func add(_ id: ResourceID) { names.append(id.name) }
+}
+
+@Suite(.serialized) struct DirectorySourceTests {
+    @Test func aFileWrittenInPlaceIsSeen() async throws {
+        let dir = try await WatchedDirectory()
+        defer { dir.stop() }
+        try dir.write("a.yaml", deployment("a"))
+        #expect(await eventually { await dir.names() == ["a"] })
+        try dir.write("a.yaml", deployment("a", parallelism: 4))
+        #expect(await eventually { await dir.replicas("a") == 4 })
+    }
+
+    @Test func anAtomicRenameIsSeen() async throws {
+        let dir = try await WatchedDirectory()
+        defer { dir.stop() }
+        try dir.writeAtomically("a.yaml", deployment("a", parallelism: 2))
+        #expect(await eventually { await dir.replicas("a") == 2 })
+        try dir.writeAtomically("a.yaml", deployment("a", parallelism: 3))
+        #expect(await eventually { await dir.replicas("a") == 3 })
+    }
+
+    @Test func aDeletedFileRemovesItsResource() async throws {
+        let dir = try await WatchedDirectory()
+        defer { dir.stop() }
+        try dir.write("a.yaml", deployment("a"))
+        try dir.write("b.yaml", deployment("b"))
+        #expect(await eventually { await dir.names() == ["a", "b"] })
+        try dir.remove("a.yaml")
+        #expect(await eventually { await dir.names() == ["b"] })
+        #expect(await dir.changedIDs().filter { $0 == "a" }.count == 2, "added, then removed")
+    }
+
+    /// Kubernetes ConfigMap volumes: `app.yaml -> ..data/app.yaml`, `..data -> ..2026_1`, and an
+    /// update swaps `..data` to a new directory with one rename.
+    @Test func aConfigMapStyleLinkSwapIsSeen() async throws {
+        let dir = try await WatchedDirectory()
+        defer { dir.stop() }
+        let fm = FileManager.default
+        try fm.createDirectory(atPath: dir.path + "/..2026_1", withIntermediateDirectories: true)
+        try deployment("cm", parallelism: 1).write(toFile: dir.path + "/..2026_1/app.yaml", atomically: false, encoding: .utf8)
+        try fm.createSymbolicLink(atPath: dir.path + "/..data", withDestinationPath: "..2026_1")
+        try fm.createSymbolicLink(atPath: dir.path + "/app.yaml", withDestinationPath: "..data/app.yaml")
+        #expect(await eventually { await dir.replicas("cm") == 1 })
+
+        try fm.createDirectory(atPath: dir.path + "/..2026_2", withIntermediateDirectories: true)
+        try deployment("cm", parallelism: 2).write(toFile: dir.path + "/..2026_2/app.yaml", atomically: false, encoding: .utf8)
+        try fm.createSymbolicLink(atPath: dir.path + "/..data_tmp", withDestinationPath: "..2026_2")
+        #expect(rename(dir.path + "/..data_tmp", dir.path + "/..data") == 0)
+        #expect(await eventually { await dir.replicas("cm") == 2 })
+    }
+
+    @Test func editorLitterIsIgnored() async throws {
+        let dir = try await WatchedDirectory()
+        defer { dir.stop() }
+        for name in [".a.yaml.swp", "a.yaml~", "a.yaml.swp", "4913", "a.yaml.bak", "a.yaml.tmp", "notes.txt"] {
+            try dir.write(name, deployment("litter"))
+        }
+        try dir.write("real.yaml", deployment("real"))
+        #expect(await eventually { await dir.names() == ["real"] })
+    }
+
+    @Test func aBurstOfAThousandFilesEndsWithAllThousand() async throws {
+        let dir = try await WatchedDirectory()
+        defer { dir.stop() }
+        for i in 0..<1000 { try dir.write(String(format: "m-%04d.yaml", i), deployment("app-\(i)")) }
+        #expect(await eventually(timeout: .seconds(20)) { await dir.names().count == 1000 })
+        #expect(await dir.changedIDs().count == 1000, "each resource reported once")
+    }
+
+    @Test func subdirectoriesAreFollowedWithRecursive() async throws {
+        let dir = try await WatchedDirectory(recursive: true)
+        defer { dir.stop() }
+        try FileManager.default.createDirectory(atPath: dir.path + "/team-a", withIntermediateDirectories: true)
+        try await Task.sleep(for: .milliseconds(50))
+        try dir.write("team-a/a.yaml", deployment("nested"))
+        #expect(await eventually { await dir.names() == ["nested"] })
+    }
+}
+
+func eventually(_ what: String = "condition", timeout: Duration = .seconds(5), _ condition: () async -> Bool) async -> Bool {
+    let clock = ContinuousClock()
+    let deadline = clock.now.advanced(by: timeout)
+    while clock.now < deadline {
+        if await condition() { return true }
+        try? await Task.sleep(for: .milliseconds(5))
+    }
+    return await condition()
+}

@@ -3,6 +3,7 @@ import PackageDescription
 
 // Dependencies point one way, top to bottom:
 //   CLibYAML → YAML → FlinkResources → Validation → Manifests ─┐
+//                     FlinkResources → Planning (pure) ────────┤
 //   CSQLite → Store (FlinkResources) ──────────────────────────┼→ Controller → FlinkletCLI → flinklet
 //   CSystemShims → Runtime ────────────────────────────────────┘
 let package = Package(
@@ -32,10 +33,12 @@ let package = Package(
         .target(name: "Store", dependencies: ["CSQLite", "FlinkResources"]),
         .target(name: "CSystemShims"),
         .target(name: "Runtime", dependencies: ["CSystemShims", .product(name: "Logging", package: "swift-log")]),
+        // Decisions only: imports nothing that can act, so a plan can never have a side effect.
+        .target(name: "Planning", dependencies: ["FlinkResources"]),
         .target(name: "FlinkletTesting", dependencies: ["Runtime"]),
         .target(
             name: "Controller",
-            dependencies: ["Manifests", "Store", "Runtime", "FlinkResources", .product(name: "Logging", package: "swift-log")]
+            dependencies: ["Manifests", "Planning", "Store", "Runtime", "FlinkResources", .product(name: "Logging", package: "swift-log")]
         ),
         .target(
             name: "FlinkletCLI",
@@ -57,6 +60,7 @@ let package = Package(
             dependencies: ["Manifests", "FlinkResources", "YAML", .product(name: "Logging", package: "swift-log")]
         ),
         .testTarget(name: "FlinkletCLITests", dependencies: ["FlinkletCLI", "flinklet"]),
+        .testTarget(name: "PlanningTests", dependencies: ["Planning", "FlinkResources"]),
         .testTarget(name: "StoreTests", dependencies: ["Store", "FlinkResources"]),
         .testTarget(name: "RuntimeTests", dependencies: ["Runtime", "FlinkletTesting"]),
         .testTarget(name: "ControllerTests", dependencies: ["Controller", "Manifests", "Store", "Runtime", "FlinkResources", "FlinkletTesting"]),

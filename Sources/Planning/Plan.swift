@@ -1,0 +1,124 @@
+import FlinkResources
+import Foundation
+
+/// A pod as a plan describes it: what to run, with no means of running it.
+public struct PodPlan: Sendable, Hashable, Codable {
+    public enum RestartPolicy: String, Sendable, Hashable, Codable { case always = "Always", onFailure = "OnFailure", never = "Never" }
+    public enum Readiness: Sendable, Hashable, Codable { case httpGet(port: Int, path: String), logLine(String) }
+
+    /// `<resource>-<role>[-<index>]`, e.g. `counter-app-jobmanager-0`; unique per namespace.
+    public var name: String
+    /// `jobmanager`, `taskmanager`, `submitter`, ... (shown by `get pods` and `logs --pod`).
+    public var role: String
+    public var argv: [String]
+    public var environment: [String: String]
+    public var memoryLimitBytes: Int64?
+    public var restartPolicy: RestartPolicy
+    public var readiness: Readiness?
+    public var terminationGracePeriod: Duration
+
+    public init(name: String, role: String, argv: [String], environment: [String: String] = [:], memoryLimitBytes: Int64? = nil,
+                restartPolicy: RestartPolicy = .always, readiness: Readiness? = nil, terminationGracePeriod: Duration = .seconds(30)) {
+        self.name = name
+        self.role = role
+        self.argv = argv
+        self.environment = environment
+        self.memoryLimitBytes = memoryLimitBytes
+        self.restartPolicy = restartPolicy
+        self.readiness = readiness
+        self.terminationGracePeriod = terminationGracePeriod
+    }
+
+    /// Identifies what the pod runs: a running pod whose `planHash` differs is replaced.
+    public var planHash: String { StableHash.of(self) }
+}
+
+/// A pod as observed: the parts of its status a plan decides on.
+public struct ObservedPod: Sendable, Hashable {
+    public enum Phase: String, Sendable, Hashable { case pending = "Pending", running = "Running", succeeded = "Succeeded", failed = "Failed" }
+
+    public var name: String
+    public var phase: Phase
+    public var ready: Bool
+    /// The `planHash` of the plan the pod was started from.
+    public var planHash: String
+    public var restartCount: Int
+    /// `Error`, `OOMKilled`, `CrashLoopBackOff`, `Lost`, ...
+    public var reason: String?
+    public var exitCode: Int32?
+
+    public init(name: String, phase: Phase, ready: Bool, planHash: String, restartCount: Int = 0, reason: String? = nil, exitCode: Int32? = nil) {
+        self.name = name
+        self.phase = phase
+        self.ready = ready
+        self.planHash = planHash
+        self.restartCount = restartCount
+        self.reason = reason
+        self.exitCode = exitCode
+    }
+}
+
+/// Everything a plan is made from. No clock, no I/O: `now` is given.
+public struct PlanInput: Sendable {
+    public var id: ResourceID
+    /// The last valid resource from the manifests; nil when there is none (never valid, or deleted).
+    public var resource: FlinkResource?
+    /// True when a manifest still defines the resource (false: it was deleted).
+    public var isDefined: Bool
+    public var generation: Int64
+    /// Errors that keep the manifest's current text from being applied (empty when it applies).
+    public var validationErrors: [String]
+    public var pods: [ObservedPod]
+    public var conditions: [Condition]
+    public var now: Date
+
+    public init(id: ResourceID, resource: FlinkResource?, isDefined: Bool, generation: Int64, validationErrors: [String] = [],
+                pods: [ObservedPod], conditions: [Condition] = [], now: Date) {
+        self.id = id
+        self.resource = resource
+        self.isDefined = isDefined
+        self.generation = generation
+        self.validationErrors = validationErrors
+        self.pods = pods
+        self.conditions = conditions
+        self.now = now
+    }
+}
+
+/// One effect, to be carried out in order by the executor.
+public enum Step: Sendable, Hashable {
+    case stopPod(name: String, reason: String)
+    case startPod(PodPlan)
+    case event(type: EventKind, reason: String, message: String)
+    /// The resource is gone and so are its pods: forget its record.
+    case forget
+
+    public enum EventKind: String, Sendable, Hashable { case normal = "Normal", warning = "Warning" }
+}
+
+/// What to do after a reconcile: the reconciler's return value (kube-rs' `Action`).
+public enum ReconcileAction: Sendable, Hashable {
+    case requeue(after: Duration)
+    case awaitChange
+}
+
+/// A plan: steps to take now, and the status that describes the resource once they are taken.
+public struct Plan: Sendable, Hashable {
+    public var steps: [Step]
+    public var conditions: [Condition]
+    /// `status.error`: why the resource is not as the manifest says, when it is not.
+    public var error: String?
+    public var next: ReconcileAction
+
+    public init(steps: [Step] = [], conditions: [Condition] = [], error: String? = nil, next: ReconcileAction = .awaitChange) {
+        self.steps = steps
+        self.conditions = conditions
+        self.error = error
+        self.next = next
+    }
+}
+
+/// Decides, for one resource, what to do next. Pure: the same input gives the same plan.
+public protocol ResourcePlanner: Sendable {
+    func plan(_ input: PlanInput) -> Plan
+}

@@ -1,0 +1,134 @@
+import Foundation
+import Testing
+import FlinkResources
+@testable import Planning
+
+/// Two `sleep` pods per resource; the TaskManager count follows `taskManager.replicas`.
+let sleepPods = PodSetPlanner { id, resource in
+    guard case .deployment(let d) = resource else { return [] }
+    let jm = PodPlan(name: "\(id.name)-jobmanager-0", role: "jobmanager", argv: ["sleep", "1000"])
+    let tms = (0..<(d.spec.taskManager?.replicas ?? 1)).map {
+        PodPlan(name: "\(id.name)-taskmanager-\($0)", role: "taskmanager", argv: ["sleep", "1000"])
+    }
+    return [jm] + tms
+}
+
+let id = ResourceID(kind: .flinkDeployment, namespace: "default", name: "app")
+let t0 = Date(timeIntervalSince1970: 1_800_000_000)
+
+func app(replicas: Int = 1) -> FlinkResource {
+    .deployment(FlinkDeployment(metadata: ObjectMeta(name: "app"), spec: FlinkDeploymentSpec(
+        flinkVersion: .v2_3, taskManager: TaskManagerSpec(replicas: replicas), mode: .session)))
+}
+
+func running(_ plan: PodPlan, ready: Bool = true) -> ObservedPod {
+    ObservedPod(name: plan.name, phase: .running, ready: ready, planHash: plan.planHash)
+}
+
+func wanted(_ resource: FlinkResource) -> [PodPlan] { sleepPods.template(id, resource) }
+
+func input(_ resource: FlinkResource?, pods: [ObservedPod], defined: Bool = true, errors: [String] = [],
+           conditions: [Condition] = [], generation: Int64 = 1, now: Date = t0) -> PlanInput {
+    PlanInput(id: id, resource: resource, isDefined: defined, generation: generation, validationErrors: errors,
+              pods: pods, conditions: conditions, now: now)
+}
+
+@Suite struct PodSetPlannerTests {
+    @Test func aNewResourceStartsItsPodsAndIsReconciling() {
+        let plan = sleepPods.plan(input(app(replicas: 2), pods: []))
+        #expect(plan.steps == [
+            .startPod(wanted(app(replicas: 2))[0]), .startPod(wanted(app(replicas: 2))[1]), .startPod(wanted(app(replicas: 2))[2]),
+            .event(type: .normal, reason: "Started", message: "Starting 3 pod(s)"),
+        ])
+        #expect(plan.conditions.map(\.type) == ["Ready", "Reconciling"])
+        #expect(plan.conditions[0].status == .false)
+        #expect(plan.next == .requeue(after: .seconds(2)))
+    }
+
+    @Test func readyPodsNeedNothingAndMakeTheResourceReady() {
+        let plan = sleepPods.plan(input(app(), pods: wanted(app()).map { running($0) }))
+        #expect(plan.steps.isEmpty)
+        #expect(plan.conditions.map(\.type) == ["Ready"])
+        #expect(plan.conditions[0].status == .true)
+        #expect(plan.conditions[0].observedGeneration == 1)
+        #expect(plan.error == nil)
+        #expect(plan.next == .awaitChange)
+    }
+
+    @Test func podsNotYetReadyKeepItReconcilingWithoutSteps() {
+        let plan = sleepPods.plan(input(app(), pods: wanted(app()).map { running($0, ready: false) }))
+        #expect(plan.steps.isEmpty)
+        #expect(plan.conditions.first { $0.type == "Reconciling" }?.reason == "WaitingForReadiness")
+    }
+
+    @Test func aChangedPodIsReplacedAndAnUnwantedOneStopped() {
+        let old = wanted(app(replicas: 2))
+        var edited = wanted(app(replicas: 1))
+        edited[0].environment["VERSION"] = "2"
+        let changed = edited
+        let planner = PodSetPlanner { _, _ in changed }
+        let plan = planner.plan(input(app(replicas: 1), pods: old.map { running($0) }))
+        #expect(plan.steps == [
+            .stopPod(name: "app-taskmanager-1", reason: "no longer wanted"),
+            .stopPod(name: "app-jobmanager-0", reason: "spec changed"),
+            .startPod(changed[0]),
+            .event(type: .normal, reason: "Started", message: "Starting 1 pod(s)"),
+        ])
+    }
+
+    @Test func aDeletedResourceStopsEveryPodThenIsForgotten() {
+        let plan = sleepPods.plan(input(nil, pods: wanted(app()).map { running($0) }, defined: false))
+        #expect(plan.steps == [
+            .stopPod(name: "app-jobmanager-0", reason: "resource deleted"),
+            .stopPod(name: "app-taskmanager-0", reason: "resource deleted"),
+            .event(type: .normal, reason: "Cleanup", message: "Stopping 2 pod(s): the manifest was removed"),
+            .forget,
+        ])
+        #expect(sleepPods.plan(input(nil, pods: [], defined: false)).steps == [.forget])
+    }
+
+    @Test func aManifestThatWasNeverValidRunsNothingAndIsStalled() {
+        let error = "a.yaml:9:15: spec.taskManager.replicas: Invalid value: 0: must be greater than or equal to 1"
+        let plan = sleepPods.plan(input(nil, pods: [], errors: [error]))
+        #expect(plan.steps == [.event(type: .warning, reason: "ValidationError", message: error)])
+        #expect(plan.error == error)
+        #expect(plan.conditions.map { "\($0.type)=\($0.status.rawValue)/\($0.reason ?? "")" } == ["Ready=False/InvalidSpec", "Stalled=True/InvalidSpec"])
+    }
+
+    @Test func anInvalidEditKeepsTheRunningPodsAndReportsTheError() {
+        let error = "a.yaml:9:15: spec.taskManager.replicas: Invalid value: 0: must be greater than or equal to 1"
+        let plan = sleepPods.plan(input(app(), pods: wanted(app()).map { running($0) }, errors: [error]))
+        #expect(plan.steps == [.event(type: .warning, reason: "ValidationError", message: error)], "no pod is touched")
+        #expect(plan.error == error)
+        #expect(plan.conditions.first?.status == .true, "the last good spec still runs")
+    }
+
+    @Test func aCrashLoopingPodStallsTheResource() {
+        var pods = wanted(app()).map { running($0) }
+        pods[1].phase = .running
+        pods[1].ready = false
+        pods[1].reason = "CrashLoopBackOff"
+        pods[1].exitCode = 3
+        pods[1].restartCount = 4
+        let plan = sleepPods.plan(input(app(), pods: pods))
+        #expect(plan.steps.isEmpty, "the driver restarts it; the plan does not fight the backoff")
+        let stalled = plan.conditions.first { $0.type == "Stalled" }
+        #expect(stalled?.message == "pod app-taskmanager-0: CrashLoopBackOff (exit code 3), 4 restart(s)")
+        #expect(plan.error == "pod app-taskmanager-0 is CrashLoopBackOff")
+    }
+
+    @Test func lastTransitionTimeMovesOnlyWhenAConditionFlips() {
+        let pods = wanted(app()).map { running($0) }
+        let first = sleepPods.plan(input(app(), pods: pods, now: t0))
+        let later = t0.addingTimeInterval(60)
+        let again = sleepPods.plan(input(app(), pods: pods, conditions: first.conditions, now: later))
+        #expect(again.conditions[0].lastTransitionTime == first.conditions[0].lastTransitionTime)
+        let notReady = sleepPods.plan(input(app(), pods: pods.map { var p = $0; p.ready = false; return p }, conditions: again.conditions, now: later))
+        #expect(notReady.conditions[0].lastTransitionTime == Conditions.rfc3339(later))
+    }
+
+    @Test func planningIsDeterministic() {
+        let i = input(app(replicas: 3), pods: [running(wanted(app(replicas: 3))[1])])
+        #expect(sleepPods.plan(i) == sleepPods.plan(i))
+    }
+}

@@ -1,1 +1,0 @@
-// The Store target; see its files.

@@ -1,0 +1,163 @@
+import FlinkResources
+import Foundation
+
+/// What the operator knows about one resource: its identity, the spec last read from its
+/// manifest, the spec last acted on, and its status.
+///
+/// Times are kept to the millisecond: the initializer rounds them, so a record reads back from
+/// the Store equal to the one written.
+public struct ResourceRecord: Codable, Sendable, Hashable {
+    public var kind: ResourceKind
+    public var namespace: String
+    public var name: String
+    /// A UUID assigned when the resource is first stored and kept until it is deleted: the Store
+    /// keeps the stored uid when a record for an existing key is upserted.
+    public var uid: String
+    /// `metadata.generation`: increased by the operator on every spec change.
+    public var generation: Int64
+    public var specHash: String
+    /// The spec as last read from the manifest, as JSON.
+    public var spec: String
+    /// The spec the operator last acted on, as JSON; nil before the first reconcile.
+    public var lastReconciledSpec: String?
+    /// The status as JSON (see `deploymentStatus()`, `sessionJobStatus()`, `setStatus(_:)`).
+    public var status: String?
+    /// The manifest file the resource was read from.
+    public var file: String?
+    /// When the resource was first stored; kept by the Store like `uid`.
+    public var createdAt: Date
+    public var updatedAt: Date
+
+    public init(id: ResourceID, uid: String = UUID().uuidString.lowercased(), generation: Int64 = 1,
+                specHash: String, spec: String, lastReconciledSpec: String? = nil, status: String? = nil,
+                file: String? = nil, createdAt: Date = Date(), updatedAt: Date? = nil) {
+        self.kind = id.kind
+        self.namespace = id.namespace
+        self.name = id.name
+        self.uid = uid
+        self.generation = generation
+        self.specHash = specHash
+        self.spec = spec
+        self.lastReconciledSpec = lastReconciledSpec
+        self.status = status
+        self.file = file
+        self.createdAt = createdAt.roundedToMilliseconds
+        self.updatedAt = (updatedAt ?? createdAt).roundedToMilliseconds
+    }
+
+    public var id: ResourceID { ResourceID(kind: kind, namespace: namespace, name: name) }
+    /// The Store key: `FlinkDeployment/default/my-app`.
+    public var key: String { id.key }
+}
+
+// MARK: - Status JSON
+
+extension ResourceRecord {
+    /// The JSON form the Store keeps specs and statuses in: keys sorted, so equal values are
+    /// equal strings and diffs are stable.
+    public static func json(_ value: some Encodable) throws -> String {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        return String(decoding: try encoder.encode(value), as: UTF8.self)
+    }
+
+    /// Decodes JSON written by `json(_:)`; a failure names this record.
+    public func decode<T: Decodable>(_ type: T.Type, from json: String, field: String) throws(StoreError) -> T {
+        do {
+            return try JSONDecoder().decode(type, from: Data(json.utf8))
+        } catch {
+            throw .invalidRecord(key: key, message: "\(field) is not a valid \(type): \(error)")
+        }
+    }
+
+    /// The status of a `FlinkDeployment`; nil when none is stored.
+    public func deploymentStatus() throws(StoreError) -> FlinkDeploymentStatus? {
+        try status.map { json throws(StoreError) in try decode(FlinkDeploymentStatus.self, from: json, field: "status") }
+    }
+
+    /// The status of a `FlinkSessionJob`; nil when none is stored.
+    public func sessionJobStatus() throws(StoreError) -> FlinkSessionJobStatus? {
+        try status.map { json throws(StoreError) in try decode(FlinkSessionJobStatus.self, from: json, field: "status") }
+    }
+
+    /// Replaces the status (nil clears it).
+    public mutating func setStatus(_ status: FlinkDeploymentStatus?) throws {
+        self.status = try status.map(Self.json)
+    }
+
+    /// Replaces the status (nil clears it).
+    public mutating func setStatus(_ status: FlinkSessionJobStatus?) throws {
+        self.status = try status.map(Self.json)
+    }
+}
+
+// MARK: - Events
+
+/// `type` of an event, as Kubernetes spells it.
+public enum EventType: String, Codable, Sendable, Hashable, CaseIterable {
+    case normal = "Normal"
+    case warning = "Warning"
+}
+
+/// A Kubernetes-style event about a resource. Repeats of the same (resource, type, reason,
+/// message) are one event with a count and a first and last time.
+public struct EventRecord: Codable, Sendable, Hashable {
+    /// Assigned by the Store; nil for an event not yet recorded.
+    public var id: Int64?
+    /// The resource key the event is about.
+    public var key: String
+    public var type: EventType
+    /// An upstream reason: `Submit`, `SpecChanged`, `ValidationError`, ...
+    public var reason: String
+    public var message: String
+    /// How many times the event happened.
+    public var count: Int
+    public var firstTimestamp: Date
+    public var lastTimestamp: Date
+    /// The component that reported it.
+    public var source: String
+
+    public init(id: Int64? = nil, key: String, type: EventType, reason: String, message: String, count: Int = 1,
+                firstTimestamp: Date = Date(), lastTimestamp: Date? = nil, source: String = "flinklet") {
+        self.id = id
+        self.key = key
+        self.type = type
+        self.reason = reason
+        self.message = message
+        self.count = count
+        self.firstTimestamp = firstTimestamp.roundedToMilliseconds
+        self.lastTimestamp = (lastTimestamp ?? firstTimestamp).roundedToMilliseconds
+        self.source = source
+    }
+}
+
+// MARK: - Pods
+
+/// What a restarted operator needs to re-adopt a pod it started: the process group, and the
+/// process start time that tells the original process from a later one that reused its pid.
+public struct PodRecordRow: Codable, Sendable, Hashable {
+    /// The pod name: `<deployment>-jobmanager-0`.
+    public var name: String
+    /// The resource key of the pod's owner.
+    public var owner: String
+    public var pid: Int32
+    public var pgid: Int32
+    /// Field 22 of `/proc/PID/stat` (start time in clock ticks after boot).
+    public var processStartTicks: UInt64
+    public var specHash: String
+    /// The Runtime's description of the pod; opaque to the Store.
+    public var spec: Data
+    public var startedAt: Date
+
+    public init(name: String, owner: String, pid: Int32, pgid: Int32, processStartTicks: UInt64, specHash: String,
+                spec: Data, startedAt: Date = Date()) {
+        self.name = name
+        self.owner = owner
+        self.pid = pid
+        self.pgid = pgid
+        self.processStartTicks = processStartTicks
+        self.specHash = specHash
+        self.spec = spec
+        self.startedAt = startedAt.roundedToMilliseconds
+    }
+}

@@ -1,0 +1,429 @@
+import CSQLite
+import FlinkResources
+import Foundation
+import Synchronization
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// The operator's durable state: resources with their status, events, pod records and port
+/// leases, in one SQLite database (`<state dir>/state.db`, WAL mode).
+///
+/// Guarantees:
+/// - Every write is one transaction: it happens entirely or not at all, also when the process
+///   dies half-way. `transaction(_:)` groups several writes into one.
+/// - Readers never wait for the writer: a read-only `Store` in another process (the CLI) reads
+///   the last committed state while the operator writes.
+/// - A file that is not a database, a damaged one, or one from a newer Flinklet is reported
+///   (`StoreError.corrupt`, `.newerSchema`) and never modified.
+///
+/// Caveats:
+/// - One writer per database: the operator takes `StateDirectory.lockForOperator()` before
+///   opening read-write. Another writer is only made to wait (up to 5 s, then `.busy`).
+/// - The Store is `Sendable`; its one connection is guarded by a `Mutex`, so calls from several
+///   threads run one at a time. Do not call the Store from inside a `transaction(_:)` body —
+///   use the `Transaction` it passes (a re-entrant call stops the process with a message
+///   rather than deadlock).
+///
+/// Errors thrown are `StoreError`s, apart from what a `transaction(_:)` body throws itself.
+public final class Store: Sendable {
+    /// The schema version this Flinklet reads and writes (`PRAGMA user_version`).
+    public static let schemaVersion = Schema.version
+    public static let defaultEventLimitPerResource = 100
+
+    /// `<state dir>/state.db`.
+    public let databasePath: String
+    public let isReadOnly: Bool
+    /// Events kept per resource; older ones (by last time) are dropped.
+    public let eventLimitPerResource: Int
+
+    private let database: Mutex<Database>
+    /// The thread inside `database`'s lock (0: none), to catch re-entrant calls.
+    private let lockOwner = Atomic<UInt>(0)
+
+    private init(database: sending Database, eventLimitPerResource: Int) {
+        self.databasePath = database.path
+        self.isReadOnly = database.isReadOnly
+        self.eventLimitPerResource = eventLimitPerResource
+        self.database = Mutex(database)
+    }
+
+    /// Opens the database of a state directory.
+    ///
+    /// Read-write (the operator): creates the directory and database if missing and migrates
+    /// the schema. Read-only (the CLI): never writes; throws `.notFound` when there is no
+    /// database and `.olderSchema` when an operator has not migrated it yet.
+    /// Either way a file that is not a usable database throws `.corrupt`, and a database from a
+    /// newer Flinklet `.newerSchema`, leaving the file untouched.
+    public static func open(stateDirectory: String, readOnly: Bool = false,
+                            eventLimitPerResource: Int = defaultEventLimitPerResource) throws -> Store {
+        precondition(eventLimitPerResource > 0, "eventLimitPerResource must be positive")
+        let directory = StateDirectory(path: stateDirectory)
+        let path = directory.databasePath
+        let database: Database
+        if readOnly {
+            guard FileManager.default.fileExists(atPath: path) else { throw StoreError.notFound(path: path) }
+            database = try Database(path: path, readOnly: true)
+            let version = try database.userVersion()
+            guard version <= schemaVersion else { throw StoreError.newerSchema(path: path, found: version, supported: schemaVersion) }
+            guard version == schemaVersion else { throw StoreError.olderSchema(path: path, found: version, required: schemaVersion) }
+        } else {
+            try directory.create()
+            database = try Database(path: path, readOnly: false)
+            // The first read: a file that is not a database fails here, before anything is written.
+            let version = try database.userVersion()
+            guard version <= schemaVersion else { throw StoreError.newerSchema(path: path, found: version, supported: schemaVersion) }
+            let mode = try database.pragma("journal_mode = WAL")
+            guard mode?.lowercased() == "wal" else {
+                throw StoreError.sqlite(path: path, code: SQLITE_ERROR,
+                                        message: "cannot use WAL journal mode (got \(mode ?? "nothing")); is the state dir on a network file system?")
+            }
+            try database.execute("PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON")
+            let check = try database.pragma("quick_check") ?? "no result"
+            guard check == "ok" else { throw StoreError.corrupt(path: path, message: "integrity check failed: \(check)") }
+            try Schema.migrate(database)
+        }
+        return Store(database: database, eventLimitPerResource: eventLimitPerResource)
+    }
+
+    /// Runs `body` as one transaction: everything it writes is committed when it returns, and
+    /// nothing when it throws (the error is rethrown). Other connections see all of it or none.
+    /// On a read-only Store it reads one consistent snapshot, and writes throw `.readOnly`.
+    public func transaction<T: Sendable>(_ body: (Transaction) throws -> T) throws -> T {
+        try withDatabase { database in
+            try database.transaction {
+                let transaction = Transaction(database: database, eventLimit: eventLimitPerResource)
+                defer { transaction.close() }
+                return try body(transaction)
+            }
+        }
+    }
+
+    /// Runs a single read or write: a single statement needs no explicit transaction, and
+    /// several statements run in one.
+    private func access<T: Sendable>(writes: Bool, _ body: (Transaction) throws -> T) throws -> T {
+        if writes {
+            guard !isReadOnly else { throw StoreError.readOnly(path: databasePath) }
+            return try transaction(body)
+        }
+        return try withDatabase { database in
+            let transaction = Transaction(database: database, eventLimit: eventLimitPerResource)
+            defer { transaction.close() }
+            return try body(transaction)
+        }
+    }
+
+    private func withDatabase<T: Sendable>(_ body: (Database) throws -> T) throws -> T {
+        let thread = currentThreadID()
+        precondition(lockOwner.load(ordering: .relaxed) != thread,
+                     "Store called from inside one of its own transactions; use the Transaction passed to the body")
+        return try database.withLock { database in
+            lockOwner.store(thread, ordering: .relaxed)
+            defer { lockOwner.store(0, ordering: .relaxed) }
+            return try body(database)
+        }
+    }
+
+    // MARK: Resources
+
+    /// See `Transaction.resource(_:)`.
+    public func resource(_ key: String) throws -> ResourceRecord? {
+        try access(writes: false) { try $0.resource(key) }
+    }
+
+    /// See `Transaction.resources(kind:)`.
+    public func resources(kind: ResourceKind? = nil) throws -> [ResourceRecord] {
+        try access(writes: false) { try $0.resources(kind: kind) }
+    }
+
+    /// See `Transaction.upsert(_:)`.
+    @discardableResult
+    public func upsert(_ record: ResourceRecord) throws -> ResourceRecord {
+        try access(writes: true) { try $0.upsert(record) }
+    }
+
+    /// See `Transaction.deleteResource(_:)`.
+    @discardableResult
+    public func deleteResource(_ key: String) throws -> Bool {
+        try access(writes: true) { try $0.deleteResource(key) }
+    }
+
+    // MARK: Events
+
+    /// See `Transaction.recordEvent(_:)`.
+    @discardableResult
+    public func recordEvent(_ event: EventRecord) throws -> EventRecord {
+        try access(writes: true) { try $0.recordEvent(event) }
+    }
+
+    /// See `Transaction.events(for:)`.
+    public func events(for key: String?) throws -> [EventRecord] {
+        try access(writes: false) { try $0.events(for: key) }
+    }
+
+    // MARK: Pods
+
+    /// See `Transaction.savePod(_:)`.
+    public func savePod(_ pod: PodRecordRow) throws {
+        try access(writes: true) { try $0.savePod(pod) }
+    }
+
+    /// See `Transaction.pods(owner:)`.
+    public func pods(owner: String? = nil) throws -> [PodRecordRow] {
+        try access(writes: false) { try $0.pods(owner: owner) }
+    }
+
+    /// See `Transaction.deletePod(name:)`.
+    @discardableResult
+    public func deletePod(name: String) throws -> Bool {
+        try access(writes: true) { try $0.deletePod(name: name) }
+    }
+
+    // MARK: Port leases
+
+    /// See `Transaction.leasePorts(owner:count:range:)`.
+    public func leasePorts(owner: String, count: Int, range: ClosedRange<Int>) throws -> [Int] {
+        try access(writes: true) { try $0.leasePorts(owner: owner, count: count, range: range) }
+    }
+
+    /// See `Transaction.ports(owner:)`.
+    public func ports(owner: String) throws -> [Int] {
+        try access(writes: false) { try $0.ports(owner: owner) }
+    }
+
+    /// See `Transaction.releasePorts(owner:)`.
+    public func releasePorts(owner: String) throws {
+        try access(writes: true) { try $0.releasePorts(owner: owner) }
+    }
+}
+
+// MARK: - Transaction
+
+extension Store {
+    /// The Store's operations inside one `Store.transaction(_:)`. Valid only during the body
+    /// it is passed to.
+    public final class Transaction {
+        private let database: Database
+        private let eventLimit: Int
+        private var isOpen = true
+
+        fileprivate init(database: Database, eventLimit: Int) {
+            self.database = database
+            self.eventLimit = eventLimit
+        }
+
+        fileprivate func close() { isOpen = false }
+
+        private var db: Database {
+            precondition(isOpen, "Store.Transaction used after its transaction ended")
+            return database
+        }
+
+        private func writable() throws -> Database {
+            guard !db.isReadOnly else { throw StoreError.readOnly(path: database.path) }
+            return database
+        }
+
+        // MARK: Resources
+
+        private static let resourceColumns =
+            "key, kind, namespace, name, uid, generation, spec_hash, spec, last_reconciled_spec, status, file, created_at, updated_at"
+
+        private static func resource(_ row: Row) throws -> ResourceRecord {
+            let key = row.string(0)
+            guard let kind = ResourceKind(rawValue: row.string(1)) else {
+                throw StoreError.invalidRecord(key: key, message: "unknown kind \"\(row.string(1))\"")
+            }
+            return ResourceRecord(
+                id: ResourceID(kind: kind, namespace: row.string(2), name: row.string(3)), uid: row.string(4),
+                generation: row.int64(5), specHash: row.string(6), spec: row.string(7),
+                lastReconciledSpec: row.optionalString(8), status: row.optionalString(9), file: row.optionalString(10),
+                createdAt: row.time(11), updatedAt: row.time(12))
+        }
+
+        /// The resource stored under `key` (`FlinkDeployment/default/my-app`), if any.
+        public func resource(_ key: String) throws -> ResourceRecord? {
+            try db.queryFirst("SELECT \(Self.resourceColumns) FROM resources WHERE key = ?1", [.text(key)], Self.resource)
+        }
+
+        /// Every stored resource, or those of one kind, ordered by key.
+        public func resources(kind: ResourceKind? = nil) throws -> [ResourceRecord] {
+            if let kind {
+                return try db.query("SELECT \(Self.resourceColumns) FROM resources WHERE kind = ?1 ORDER BY key",
+                                    [.text(kind.rawValue)], Self.resource)
+            }
+            return try db.query("SELECT \(Self.resourceColumns) FROM resources ORDER BY key", [], Self.resource)
+        }
+
+        /// Stores `record` under its key and returns what is stored. For a key already stored,
+        /// the stored `uid` and `createdAt` are kept (the resource's identity for its life) and
+        /// every other field is replaced.
+        @discardableResult
+        public func upsert(_ record: ResourceRecord) throws -> ResourceRecord {
+            let stored = try writable().queryFirst("""
+                INSERT INTO resources (\(Self.resourceColumns))
+                VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)
+                ON CONFLICT (key) DO UPDATE SET
+                    generation = excluded.generation, spec_hash = excluded.spec_hash, spec = excluded.spec,
+                    last_reconciled_spec = excluded.last_reconciled_spec, status = excluded.status,
+                    file = excluded.file, updated_at = excluded.updated_at
+                RETURNING \(Self.resourceColumns)
+                """, [
+                    .text(record.key), .text(record.kind.rawValue), .text(record.namespace), .text(record.name),
+                    .text(record.uid), .integer(record.generation), .text(record.specHash), .text(record.spec),
+                    .text(record.lastReconciledSpec), .text(record.status), .text(record.file),
+                    .time(record.createdAt), .time(record.updatedAt),
+                ], Self.resource)
+            guard let stored else { throw StoreError.sqlite(path: database.path, code: SQLITE_ERROR, message: "upsert of \(record.key) returned no row") }
+            return stored
+        }
+
+        /// Deletes the resource stored under `key` with its events and the port leases owned by
+        /// `key`; returns whether the resource was stored. Pod records are kept: they are deleted
+        /// when their processes are gone, so no process is ever forgotten.
+        @discardableResult
+        public func deleteResource(_ key: String) throws -> Bool {
+            let database = try writable()
+            try database.run("DELETE FROM events WHERE key = ?1", [.text(key)])
+            try database.run("DELETE FROM port_leases WHERE owner = ?1", [.text(key)])
+            return try database.run("DELETE FROM resources WHERE key = ?1", [.text(key)]) > 0
+        }
+
+        // MARK: Events
+
+        private static let eventColumns = "id, key, type, reason, message, count, first_timestamp, last_timestamp, source"
+
+        private static func event(_ row: Row) throws -> EventRecord {
+            guard let type = EventType(rawValue: row.string(2)) else {
+                throw StoreError.invalidRecord(key: row.string(1), message: "event \(row.int64(0)) has unknown type \"\(row.string(2))\"")
+            }
+            return EventRecord(id: row.int64(0), key: row.string(1), type: type, reason: row.string(3), message: row.string(4),
+                               count: row.int(5), firstTimestamp: row.time(6), lastTimestamp: row.time(7), source: row.string(8))
+        }
+
+        /// Records an event and returns it as stored.
+        ///
+        /// An event with the same key, type, reason and message as a stored one is aggregated
+        /// into it: its count grows by `event.count` (at least 1), its last time becomes the
+        /// later of the two, and its first time and id stay. Then only the
+        /// `eventLimitPerResource` events of the key with the latest last times are kept.
+        @discardableResult
+        public func recordEvent(_ event: EventRecord) throws -> EventRecord {
+            let database = try writable()
+            let stored = try database.queryFirst("""
+                INSERT INTO events (key, type, reason, message, count, first_timestamp, last_timestamp, source)
+                VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
+                ON CONFLICT (key, type, reason, message) DO UPDATE SET
+                    count = count + excluded.count,
+                    last_timestamp = max(last_timestamp, excluded.last_timestamp),
+                    source = excluded.source
+                RETURNING \(Self.eventColumns)
+                """, [
+                    .text(event.key), .text(event.type.rawValue), .text(event.reason), .text(event.message),
+                    .integer(max(1, event.count)), .time(event.firstTimestamp), .time(event.lastTimestamp), .text(event.source),
+                ], Self.event)
+            guard let stored else { throw StoreError.sqlite(path: database.path, code: SQLITE_ERROR, message: "event for \(event.key) returned no row") }
+            try database.run("""
+                DELETE FROM events WHERE key = ?1 AND id NOT IN (
+                    SELECT id FROM events WHERE key = ?1 ORDER BY last_timestamp DESC, id DESC LIMIT ?2)
+                """, [.text(event.key), .integer(eventLimit)])
+            return stored
+        }
+
+        /// The events of one resource key, or of all (nil), oldest first (by last time, then
+        /// by id).
+        public func events(for key: String?) throws -> [EventRecord] {
+            if let key {
+                return try db.query("SELECT \(Self.eventColumns) FROM events WHERE key = ?1 ORDER BY last_timestamp, id",
+                                    [.text(key)], Self.event)
+            }
+            return try db.query("SELECT \(Self.eventColumns) FROM events ORDER BY last_timestamp, id", [], Self.event)
+        }
+
+        // MARK: Pods
+
+        private static let podColumns = "name, owner, pid, pgid, process_start_ticks, spec_hash, spec, started_at"
+
+        private static func pod(_ row: Row) -> PodRecordRow {
+            PodRecordRow(name: row.string(0), owner: row.string(1), pid: Int32(truncatingIfNeeded: row.int64(2)),
+                         pgid: Int32(truncatingIfNeeded: row.int64(3)), processStartTicks: UInt64(bitPattern: row.int64(4)),
+                         specHash: row.string(5), spec: row.data(6), startedAt: row.time(7))
+        }
+
+        /// Stores a pod record, replacing the one with the same name.
+        public func savePod(_ pod: PodRecordRow) throws {
+            try writable().run("INSERT OR REPLACE INTO pods (\(Self.podColumns)) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)", [
+                .text(pod.name), .text(pod.owner), .integer(Int64(pod.pid)), .integer(Int64(pod.pgid)),
+                .integer(Int64(bitPattern: pod.processStartTicks)), .text(pod.specHash), .blob(pod.spec), .time(pod.startedAt),
+            ])
+        }
+
+        /// The pod records of one owner, or all (nil), ordered by name.
+        public func pods(owner: String? = nil) throws -> [PodRecordRow] {
+            if let owner {
+                return try db.query("SELECT \(Self.podColumns) FROM pods WHERE owner = ?1 ORDER BY name", [.text(owner)], Self.pod)
+            }
+            return try db.query("SELECT \(Self.podColumns) FROM pods ORDER BY name", [], Self.pod)
+        }
+
+        /// Deletes a pod record; returns whether it existed.
+        @discardableResult
+        public func deletePod(name: String) throws -> Bool {
+            try writable().run("DELETE FROM pods WHERE name = ?1", [.text(name)]) > 0
+        }
+
+        // MARK: Port leases
+
+        /// Leases `count` ports to `owner` and returns them; leases outlive restarts.
+        ///
+        /// An owner keeps the ports it holds, in order: when it already holds at least `count`,
+        /// its first `count` are returned unchanged; otherwise the lowest ports in `range` leased
+        /// to no one are added after them. So `ports[i]` of an owner never changes while leased.
+        /// Throws `.noFreePorts` (leasing nothing) when `range` has too few unleased ports.
+        /// `count` must not be negative and `range` must lie within 1-65535.
+        /// The Store only knows its own leases: whether another program uses a port is for the
+        /// caller to find out.
+        public func leasePorts(owner: String, count: Int, range: ClosedRange<Int>) throws -> [Int] {
+            precondition(count >= 0, "cannot lease a negative number of ports")
+            precondition(range.lowerBound >= 1 && range.upperBound <= 65_535, "ports are 1-65535, not \(range)")
+            let database = try writable()
+            let held = try ports(owner: owner)
+            if held.count >= count { return Array(held.prefix(count)) }
+            let taken = Set(try database.query("SELECT port FROM port_leases WHERE port BETWEEN ?1 AND ?2",
+                                               [.integer(range.lowerBound), .integer(range.upperBound)]) { $0.int(0) })
+            let needed = count - held.count
+            let free = range.lazy.filter { !taken.contains($0) }
+            let added = Array(free.prefix(needed))
+            guard added.count == needed else {
+                throw StoreError.noFreePorts(owner: owner, requested: count, range: range, available: held.count + added.count)
+            }
+            let now = Date()
+            for (offset, port) in added.enumerated() {
+                try database.run("INSERT INTO port_leases (port, owner, position, leased_at) VALUES (?1, ?2, ?3, ?4)",
+                                 [.integer(port), .text(owner), .integer(held.count + offset), .time(now)])
+            }
+            return held + added
+        }
+
+        /// The ports leased to `owner`, in lease order.
+        public func ports(owner: String) throws -> [Int] {
+            try db.query("SELECT port FROM port_leases WHERE owner = ?1 ORDER BY position", [.text(owner)]) { $0.int(0) }
+        }
+
+        /// Ends `owner`'s lease on all its ports.
+        public func releasePorts(owner: String) throws {
+            try writable().run("DELETE FROM port_leases WHERE owner = ?1", [.text(owner)])
+        }
+    }
+}
+
+private func currentThreadID() -> UInt {
+    #if canImport(Darwin)
+    UInt(bitPattern: pthread_self())
+    #else
+    UInt(pthread_self())
+    #endif
+}

@@ -63,7 +63,11 @@ let package = Package(
         .testTarget(name: "PlanningTests", dependencies: ["Planning", "FlinkResources"]),
         .testTarget(name: "StoreTests", dependencies: ["Store", "FlinkResources"]),
         .testTarget(name: "RuntimeTests", dependencies: ["Runtime", "FlinkletTesting"]),
-        .testTarget(name: "ControllerTests", dependencies: ["Controller", "Manifests", "Store", "Runtime", "FlinkResources", "FlinkletTesting"]),
+        .testTarget(
+            name: "ControllerTests",
+            dependencies: ["Controller", "Manifests", "Planning", "Store", "Runtime", "FlinkResources", "FlinkletTesting",
+                           .product(name: "Logging", package: "swift-log")]
+        ),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -13,7 +13,7 @@ public struct Flinklet: AsyncParsableCommand {
             Kubernetes Operator and keeps real Flink clusters running as local process groups.
             """,
         version: "flinklet \(version) (Flink \(FlinkVersion.supported.rawValue), \(FlinkAPI.apiVersion))",
-        subcommands: [Validate.self, CRDs.self, Version.self]
+        subcommands: [Run.self, Validate.self, Get.self, Describe.self, Events.self, Logs.self, CRDs.self, Version.self]
     )
 
     public init() {}

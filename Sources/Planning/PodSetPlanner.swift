@@ -50,8 +50,10 @@ public struct PodSetPlanner: ResourcePlanner {
 
         let wanted = template(input.id, resource)
         let wantedNames = Set(wanted.map(\.name))
+        var stopping: [String] = []
         for pod in input.pods.sorted(by: { $0.name < $1.name }) where !wantedNames.contains(pod.name) {
             steps.append(.stopPod(name: pod.name, reason: "no longer wanted"))
+            stopping.append(pod.name)
         }
         var starting = 0
         for plan in wanted {
@@ -61,6 +63,7 @@ public struct PodSetPlanner: ResourcePlanner {
                 starting += 1
             case let pod? where pod.planHash != plan.planHash:
                 steps.append(.stopPod(name: pod.name, reason: "spec changed"))
+                stopping.append(pod.name)
                 steps.append(.startPod(plan))
                 starting += 1
             case let pod? where pod.phase == .succeeded && plan.restartPolicy == .always:
@@ -69,6 +72,9 @@ public struct PodSetPlanner: ResourcePlanner {
             default:
                 break
             }
+        }
+        if !stopping.isEmpty {
+            steps.append(.event(type: .normal, reason: "Killing", message: "Stopping pod(s) \(stopping.joined(separator: ", "))"))
         }
         if starting > 0 {
             steps.append(.event(type: .normal, reason: "Started", message: "Starting \(starting) pod(s)"))

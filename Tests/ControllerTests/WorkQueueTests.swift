@@ -35,7 +35,7 @@ import Testing
         defer { timers.cancel() }
         for i in 0..<10_000 { await queue.addAfter("periodic-\(i)", .seconds(10)) }
         clock.advance(by: .seconds(10))
-        #expect(await eventually { await queue.count == 10_000 })
+        #expect(await eventuallyYielding { await queue.count == 10_000 })
         await queue.add("new-manifest")
         #expect(await queue.next() == "new-manifest")
         #expect(await queue.next() == "periodic-0")
@@ -65,7 +65,7 @@ import Testing
         try? await Task.sleep(for: .milliseconds(20))
         #expect(await queue.count == 0)
         clock.advance(by: .seconds(1))
-        #expect(await eventually { await queue.count == 1 })
+        #expect(await eventuallyYielding { await queue.count == 1 })
         #expect(await queue.next() == "a")
         clock.advance(by: .seconds(10))
         try? await Task.sleep(for: .milliseconds(20))
@@ -116,7 +116,7 @@ import Testing
                 await queue.add("k\(round % 7)")
                 if round % 10 == 0 { await Task.yield() }
             }
-            _ = await eventually {
+            _ = await eventuallyYielding {
                 let idle = await queue.count == 0
                 let busy = await tracker.busy
                 return idle && !busy

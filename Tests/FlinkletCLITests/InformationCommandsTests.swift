@@ -38,7 +38,7 @@ struct InformationCommandsTests {
                 guard line.hasPrefix("  "), !line.hasPrefix("   ") else { return nil }
                 return line.split(separator: " ").first.map(String.init)
             }
-        #expect(subcommands.starts(with: ["validate", "crds", "version"]), "\(subcommands)")
+        #expect(subcommands.starts(with: ["run", "validate", "get", "describe", "events", "logs", "crds", "version"]), "\(subcommands)")
     }
 
     @Test func validateHelpDocumentsItsOptions() throws {

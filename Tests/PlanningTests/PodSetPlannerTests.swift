@@ -72,6 +72,7 @@ func input(_ resource: FlinkResource?, pods: [ObservedPod], defined: Bool = true
             .stopPod(name: "app-taskmanager-1", reason: "no longer wanted"),
             .stopPod(name: "app-jobmanager-0", reason: "spec changed"),
             .startPod(changed[0]),
+            .event(type: .normal, reason: "Killing", message: "Stopping pod(s) app-taskmanager-1, app-jobmanager-0"),
             .event(type: .normal, reason: "Started", message: "Starting 1 pod(s)"),
         ])
     }

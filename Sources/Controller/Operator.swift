@@ -1,0 +1,148 @@
+import FlinkResources
+import Foundation
+import Logging
+import Manifests
+import Planning
+import Runtime
+import Store
+
+/// The operator: manifests in, pods out, status recorded — until cancelled.
+///
+/// Guarantees:
+/// - One operator per state directory (the store's lock); a second fails at once.
+/// - Pods outlive it: cancelling `run()` stops the workers and the watchers, never a pod. On
+///   start, pods recorded by an earlier run are adopted (pid and process start time must match),
+///   and every resource is reconciled once, so changes made while it was down are applied.
+/// - Every key is reconciled by one worker at a time; manifest changes and pod events wake the
+///   key at once, ahead of periodic requeues; failed reconciles retry with backoff.
+public struct Operator: Sendable {
+    public struct Configuration: Sendable {
+        public var manifests: String
+        public var stateDirectory: String = StateDirectory.defaultPath
+        public var recursive = false
+        public var resync: Duration = .seconds(10)
+        public var emptyGrace: Duration = .seconds(30)
+        public var allowEmpty = false
+        public var workers = 4
+        /// Periodic requeue of every resource, as a safety net for missed wake-ups.
+        public var requeueInterval: Duration = .seconds(60)
+
+        public init(manifests: String) { self.manifests = manifests }
+    }
+
+    public let configuration: Configuration
+    public let planner: any ResourcePlanner
+    public let logger: Logger
+    /// Builds the process driver; tests and benchmarks pass their own.
+    public let makeDriver: @Sendable (Logger) -> any ProcessDriver & RunnableDriver
+
+    public init(configuration: Configuration, planner: any ResourcePlanner, logger: Logger,
+                makeDriver: @escaping @Sendable (Logger) -> any ProcessDriver & RunnableDriver = { LocalProcessDriver(logger: $0) }) {
+        self.configuration = configuration
+        self.planner = planner
+        self.logger = logger
+        self.makeDriver = makeDriver
+    }
+
+    public func run() async throws {
+        let stateDirectory = StateDirectory(path: configuration.stateDirectory)
+        let lock = try stateDirectory.lockForOperator()
+        defer { lock.release() }
+        let store = try Store.open(stateDirectory: configuration.stateDirectory)
+        let driver = makeDriver(logger)
+
+        // Adopt what an earlier run left running; forget what is gone.
+        let rows = try store.pods()
+        let records = rows.compactMap { try? JSONDecoder().decode(PodRecord.self, from: $0.spec) }
+        let adopted = await driver.adopt(records)
+        for status in adopted where status.reason == PodStatus.Reason.lost {
+            _ = try store.deletePod(name: status.name)
+        }
+        logger.info("adopted pods", metadata: ["pods.adopted": "\(adopted.filter { $0.reason != PodStatus.Reason.lost }.count)",
+                                               "pods.lost": "\(adopted.filter { $0.reason == PodStatus.Reason.lost }.count)"])
+
+        var sourceConfiguration = DirectorySource.Configuration(directory: configuration.manifests)
+        sourceConfiguration.recursive = configuration.recursive
+        sourceConfiguration.resync = configuration.resync
+        sourceConfiguration.state.emptyGrace = configuration.emptyGrace
+        sourceConfiguration.state.allowEmpty = configuration.allowEmpty
+        let source = DirectorySource(configuration: sourceConfiguration, logger: logger)
+        let queue = WorkQueue<ResourceID, ContinuousClock>(clock: ContinuousClock())
+        let reconciler = Reconciler(source: source, store: store, driver: driver, planner: planner,
+                                    layout: PodLayout(stateDirectory: configuration.stateDirectory), logger: logger)
+
+        // Resources recorded by an earlier run: reconcile each once (changed or deleted while
+        // we were down?). The source reports every manifest when it starts.
+        for record in try store.resources() { await queue.add(record.id) }
+
+        let workers = configuration.workers
+        let requeueInterval = configuration.requeueInterval
+        let logger = self.logger
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { try await driver.run() }
+            group.addTask { try await source.run() }
+            group.addTask { await queue.runTimers() }
+            group.addTask {
+                // Cancellation (SIGINT/SIGTERM) becomes a queue shutdown, which releases the workers.
+                while !Task.isCancelled { try? await Task.sleep(for: .seconds(3600)) }
+                await queue.shutDown()
+            }
+            group.addTask {
+                for await id in source.changes { await queue.add(id) }
+            }
+            group.addTask {
+                for await event in driver.events {
+                    if let owner = event.status.labels[PodLabels.owner], let id = ResourceID(key: owner) {
+                        await queue.add(id)
+                    }
+                }
+            }
+            for worker in 0..<workers {
+                group.addTask {
+                    var logger = logger
+                    logger[metadataKey: "worker"] = "\(worker)"
+                    while let id = await queue.next() {
+                        do {
+                            switch try await reconciler.reconcile(id) {
+                            case .requeue(let delay): await queue.addAfter(id, delay)
+                            case .awaitChange: await queue.addAfter(id, requeueInterval)
+                            }
+                            await queue.forget(id)
+                        } catch {
+                            let delay = await queue.addRateLimited(id)
+                            logger.error("reconcile failed; retrying", metadata: [
+                                "resource.key": "\(id.key)", "error": "\(error)", "retry.in": "\(delay)",
+                            ])
+                        }
+                        await queue.done(id)
+                    }
+                }
+            }
+            // Runs until cancelled (SIGINT/SIGTERM): then everything stops, pods keep running.
+            do {
+                try await group.next()
+            } catch {
+                await queue.shutDown()
+                throw error
+            }
+            await queue.shutDown()
+            group.cancelAll()
+        }
+    }
+}
+
+/// A driver with a supervision loop to run alongside the operator.
+public protocol RunnableDriver: Sendable {
+    func run() async throws
+}
+
+extension LocalProcessDriver: RunnableDriver {}
+
+extension ResourceID {
+    /// Parses a key written by `key`: `Kind/namespace/name`.
+    public init?(key: String) {
+        let parts = key.split(separator: "/", maxSplits: 2).map(String.init)
+        guard parts.count == 3, let kind = ResourceKind(rawValue: parts[0]) else { return nil }
+        self.init(kind: kind, namespace: parts[1], name: parts[2])
+    }
+}

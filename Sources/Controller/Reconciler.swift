@@ -1,0 +1,246 @@
+import FlinkResources
+import Foundation
+import Logging
+import Manifests
+import Planning
+import Runtime
+import Store
+
+/// Labels Flinklet puts on every pod it starts, to find a resource's pods and what they run.
+public enum PodLabels {
+    /// The resource key (`FlinkDeployment/default/app`) that owns the pod.
+    public static let owner = "flinklet.dev/owner"
+    /// The pod's role (`jobmanager`, `taskmanager`, ...).
+    public static let role = "flinklet.dev/role"
+    /// The `planHash` of the `PodPlan` the pod was started from.
+    public static let planHash = "flinklet.dev/plan-hash"
+}
+
+/// Where a resource's pods keep their files: `<state-dir>/pods/<namespace>/<name>/<pod>/`.
+public struct PodLayout: Sendable {
+    public let stateDirectory: String
+
+    public init(stateDirectory: String) { self.stateDirectory = stateDirectory }
+
+    public func directory(of id: ResourceID, pod: String) -> String {
+        "\(stateDirectory)/pods/\(id.namespace)/\(id.name)/\(pod)"
+    }
+
+    /// The driver's name for a pod: unique across namespaces, as kubectl writes it.
+    public func runtimeName(of id: ResourceID, pod: String) -> String { "\(id.namespace)/\(pod)" }
+
+    /// The `PodSpec` that runs `plan`: its working directory, log and tmp directory under the
+    /// state directory, and the labels that tie it to its resource.
+    public func spec(for plan: PodPlan, of id: ResourceID) -> PodSpec {
+        let directory = directory(of: id, pod: plan.name)
+        var spec = PodSpec(name: runtimeName(of: id, pod: plan.name), argv: plan.argv, workingDirectory: directory,
+                           logPath: directory + "/log")
+        spec.environment = plan.environment
+        spec.memoryLimitBytes = plan.memoryLimitBytes
+        spec.restartPolicy = switch plan.restartPolicy {
+        case .always: .always
+        case .onFailure: .onFailure
+        case .never: .never
+        }
+        spec.readiness = plan.readiness.map { readiness in
+            switch readiness {
+            case .httpGet(let port, let path): .httpGet(port: port, path: path)
+            case .logLine(let line): .logLine(line)
+            }
+        }
+        spec.terminationGracePeriod = plan.terminationGracePeriod
+        spec.tmpDirectory = directory + "/tmp"
+        spec.labels = [PodLabels.owner: id.key, PodLabels.role: plan.role, PodLabels.planHash: plan.planHash]
+        return spec
+    }
+}
+
+/// Reconciles one resource: observe → plan → execute → record (architecture.md).
+///
+/// Guarantees: level-based — it never asks why it runs, so running it again is always safe;
+/// it never runs two reconciles of one key at once (the work queue sees to that); each step's
+/// effect is persisted (pod records, events) as soon as it happens, so an operator that dies
+/// mid-way resumes from what is recorded. A failed step ends the reconcile with an error, and
+/// the queue retries with backoff.
+public struct Reconciler: Sendable {
+    public let source: DirectorySource
+    public let store: Store
+    public let driver: any ProcessDriver
+    public let planner: any ResourcePlanner
+    public let layout: PodLayout
+    public let logger: Logger
+    public let now: @Sendable () -> Date
+
+    public init(source: DirectorySource, store: Store, driver: any ProcessDriver, planner: any ResourcePlanner,
+                layout: PodLayout, logger: Logger, now: @escaping @Sendable () -> Date = { Date() }) {
+        self.source = source
+        self.store = store
+        self.driver = driver
+        self.planner = planner
+        self.layout = layout
+        self.logger = logger
+        self.now = now
+    }
+
+    public func reconcile(_ id: ResourceID) async throws -> ReconcileAction {
+        var logger = self.logger
+        logger[metadataKey: "resource.key"] = "\(id.key)"
+
+        // 1. Observe.
+        let desired = await source.object(id)
+        var record = try store.resource(id.key)
+        let pods = await driver.pods().filter { $0.labels[PodLabels.owner] == id.key }
+        if desired == nil, record == nil, pods.isEmpty { return .awaitChange }
+
+        // The generation counts spec changes of valid versions, and survives restarts.
+        if let desired, let resource = desired.resource, let specHash = desired.specHash {
+            if var existing = record {
+                if existing.specHash != specHash {
+                    existing.generation += 1
+                    existing.specHash = specHash
+                }
+                existing.spec = try ResourceRecord.json(resource.specJSON)
+                existing.file = desired.file
+                existing.updatedAt = now()
+                record = try store.upsert(existing)
+            } else {
+                record = try store.upsert(ResourceRecord(id: id, generation: 1, specHash: specHash,
+                                                         spec: try ResourceRecord.json(resource.specJSON), file: desired.file, createdAt: now()))
+            }
+        } else if let desired, record == nil {
+            // Named but never valid: keep a record (generation 0) so get/describe can show why.
+            record = try store.upsert(ResourceRecord(id: id, generation: 0, specHash: "", spec: "{}", file: desired.file, createdAt: now()))
+        }
+
+        // 2. Plan.
+        let previous = record.flatMap { try? Self.status(of: $0) }
+        let input = PlanInput(
+            id: id, resource: desired?.resource, isDefined: desired != nil, generation: record?.generation ?? 0,
+            validationErrors: desired?.diagnostics.filter(\.isError).map(\.description) ?? [],
+            pods: pods.map(Self.observed), conditions: previous?.conditions ?? [], now: now())
+        let plan = planner.plan(input)
+
+        // 3. Execute, recording each effect as it happens.
+        for step in plan.steps {
+            switch step {
+            case .stopPod(let name, let reason):
+                let runtimeName = layout.runtimeName(of: id, pod: name)
+                logger.info("stopping pod", metadata: ["pod.name": "\(runtimeName)", "reason": "\(reason)"])
+                await driver.stop(runtimeName)
+                _ = try store.deletePod(name: runtimeName)
+            case .startPod(let podPlan):
+                let spec = layout.spec(for: podPlan, of: id)
+                do {
+                    try FileManager.default.createDirectory(atPath: layout.directory(of: id, pod: podPlan.name), withIntermediateDirectories: true)
+                    let started = try await driver.start(spec)
+                    try store.savePod(try Self.row(for: started, owner: id.key))
+                    logger.info("started pod", metadata: ["pod.name": "\(spec.name)", "pod.pid": "\(started.pid)"])
+                } catch {
+                    try recordEvent(Step.event(type: .warning, reason: "FailedStart", message: "pod \(podPlan.name): \(error)"), for: id)
+                    throw error
+                }
+            case .event:
+                try recordEvent(step, for: id)
+            case .forget:
+                _ = try store.deleteResource(id.key)
+                try store.releasePorts(owner: id.key)
+                logger.info("resource deleted")
+                return .awaitChange
+            }
+        }
+
+        // 4. Record the status the plan describes.
+        if var record {
+            try Self.setStatus(&record, kind: id.kind, plan: plan)
+            record.updatedAt = now()
+            _ = try store.upsert(record)
+        }
+        return plan.next
+    }
+
+    private func recordEvent(_ step: Step, for id: ResourceID) throws {
+        guard case .event(let type, let reason, let message) = step else { return }
+        _ = try store.recordEvent(EventRecord(key: id.key, type: type == .warning ? .warning : .normal, reason: reason,
+                                              message: message, firstTimestamp: now()))
+    }
+
+    static func observed(_ pod: PodStatus) -> ObservedPod {
+        let phase: ObservedPod.Phase = switch pod.phase {
+        case .pending: .pending
+        case .running: .running
+        case .succeeded: .succeeded
+        case .failed: .failed
+        }
+        return ObservedPod(name: String(pod.name.split(separator: "/", maxSplits: 1).last ?? Substring(pod.name)),
+                           phase: phase, ready: pod.ready, planHash: pod.labels[PodLabels.planHash] ?? "",
+                           restartCount: pod.restartCount, reason: pod.reason, exitCode: pod.exitCode)
+    }
+
+    static func row(for record: PodRecord, owner: String) throws -> PodRecordRow {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        return PodRecordRow(name: record.name, owner: owner, pid: record.pid, pgid: record.pgid,
+                            processStartTicks: record.processStartTicks, specHash: record.spec.specHash,
+                            spec: try encoder.encode(record), startedAt: record.startedAt)
+    }
+
+    /// The status fields every kind shares, read back from a record.
+    struct CommonStatus {
+        var conditions: [Condition]
+    }
+
+    static func status(of record: ResourceRecord) throws -> CommonStatus? {
+        switch record.kind {
+        case .flinkDeployment: try record.deploymentStatus().map { CommonStatus(conditions: $0.conditions ?? []) }
+        case .flinkSessionJob: try record.sessionJobStatus().map { CommonStatus(conditions: $0.conditions ?? []) }
+        }
+    }
+
+    /// Writes the plan's conditions and error into the record's status, keeping fields the
+    /// generic planner does not own (job status, cluster info) as they were.
+    static func setStatus(_ record: inout ResourceRecord, kind: ResourceKind, plan: Plan) throws {
+        let stalled = plan.conditions.contains { $0.type == Conditions.stalled }
+        let ready = plan.conditions.contains { $0.type == Conditions.ready && $0.status == .true }
+        let observedGeneration = plan.steps.isEmpty || ready ? record.generation : nil
+        let lifecycle: ResourceLifecycleState = record.generation == 0 ? .created : stalled ? .failed : ready ? .stable : .deployed
+        switch kind {
+        case .flinkDeployment:
+            var status = try record.deploymentStatus() ?? FlinkDeploymentStatus()
+            status.conditions = plan.conditions
+            status.error = plan.error
+            status.lifecycleState = lifecycle
+            if let observedGeneration { status.observedGeneration = observedGeneration }
+            try record.setStatus(status)
+        case .flinkSessionJob:
+            var status = try record.sessionJobStatus() ?? FlinkSessionJobStatus()
+            status.conditions = plan.conditions
+            status.error = plan.error
+            status.lifecycleState = lifecycle
+            if let observedGeneration { status.observedGeneration = observedGeneration }
+            try record.setStatus(status)
+        }
+    }
+}
+
+extension FlinkResource {
+    /// The spec as stored: the JSON `status.reconciliationStatus.lastReconciledSpec` uses too.
+    var specJSON: AnySpec {
+        switch self {
+        case .deployment(let d): .deployment(d.spec)
+        case .sessionJob(let j): .sessionJob(j.spec)
+        }
+    }
+}
+
+/// Either kind's spec, encoded as the spec itself.
+enum AnySpec: Encodable {
+    case deployment(FlinkDeploymentSpec)
+    case sessionJob(FlinkSessionJobSpec)
+
+    func encode(to encoder: any Encoder) throws {
+        switch self {
+        case .deployment(let spec): try spec.encode(to: encoder)
+        case .sessionJob(let spec): try spec.encode(to: encoder)
+        }
+    }
+}

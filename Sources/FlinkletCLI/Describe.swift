@@ -1,0 +1,125 @@
+import ArgumentParser
+import Controller
+import FlinkResources
+import Foundation
+import Runtime
+import Store
+
+/// `flinklet describe KIND NAME`: one resource in detail, ending with its events.
+struct Describe: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Show one resource in detail, with its pods and events.")
+
+    @Argument(help: "KIND/NAME or KIND NAME.")
+    var kindOrName: String
+    @Argument(help: ArgumentHelp("The resource name.", visibility: .hidden))
+    var name: String?
+    @OptionGroup var state: StateOptions
+    @OptionGroup var namespaces: NamespaceOptions
+
+    func run() throws {
+        let selector = try ResourceSelector(kindOrName, name)
+        guard let store = try openStore(state),
+              let record = try store.resources().first(where: { selector.matches($0, namespace: namespaces.filter) && selector.name != nil }) else {
+            var stderr = StandardError()
+            let kind = selector.kind.map { "\($0.plural).\(FlinkAPI.group)" } ?? "resources"
+            print("Error from server (NotFound): \(kind) \"\(selector.name ?? "")\" not found", to: &stderr)
+            throw ExitCode.failure
+        }
+        print(Self.describe(record, store: store))
+    }
+
+    static func describe(_ record: ResourceRecord, store: Store, now: Date = Date()) -> String {
+        let status = StatusSummary(record)
+        let time = ISO8601DateFormatter()
+        var lines: [String] = []
+        func field(_ name: String, _ value: String) { lines.append((name + ":").padding(toLength: 20, withPad: " ", startingAt: 0) + value) }
+        field("Name", record.name)
+        field("Namespace", record.namespace)
+        field("Kind", "\(record.kind.rawValue) (\(FlinkAPI.apiVersion))")
+        field("UID", record.uid)
+        field("Manifest", record.file ?? "<none>")
+        field("Created", time.string(from: record.createdAt))
+        field("Generation", "\(record.generation)" + (status.observedGeneration.map { " (observed \($0))" } ?? " (not yet observed)"))
+        field("Lifecycle State", status.lifecycle ?? "<none>")
+        if let job = status.jobState { field("Job Status", job) }
+        field("Error", status.error ?? "<none>")
+
+        lines.append("Conditions:")
+        if status.conditions.isEmpty {
+            lines.append("  <none>")
+        } else {
+            let rows = status.conditions.map { c -> [String] in
+                let since = c.lastTransitionTime.flatMap { time.date(from: $0) }.map { age(since: $0, now: now) } ?? ""
+                return [c.type, c.status.rawValue, c.reason ?? "", since, c.message ?? ""]
+            }
+            lines.append(indent(table(["Type", "Status", "Reason", "Age", "Message"], rows)))
+        }
+
+        lines.append("Pods:")
+        let pods = (try? store.pods(owner: record.key)) ?? []
+        if pods.isEmpty {
+            lines.append("  <none>")
+        } else {
+            let rows = pods.map { pod -> [String] in
+                let alive = ProcessInfoReader.stat(pid: pod.pid).map { $0.startTicks == pod.processStartTicks } ?? false
+                let role = (try? JSONDecoder().decode(PodRecord.self, from: pod.spec))?.spec.labels[PodLabels.role] ?? ""
+                return [String(pod.name.split(separator: "/").last ?? ""), role, alive ? "Running" : "Gone", String(pod.pid), age(since: pod.startedAt, now: now)]
+            }
+            lines.append(indent(table(["Name", "Role", "Process", "PID", "Age"], rows)))
+        }
+
+        lines.append("Events:")
+        let events = (try? store.events(for: record.key)) ?? []
+        if events.isEmpty {
+            lines.append("  <none>")
+        } else {
+            lines.append(indent(table(["Type", "Reason", "Age", "From", "Message"], events.map { eventRow($0, now: now) })))
+        }
+        return lines.joined(separator: "\n")
+    }
+
+    /// kubectl's event age: `5m`, or `2m (x3 over 10m)` for a repeated event.
+    static func eventRow(_ event: EventRecord, now: Date) -> [String] {
+        let seen = event.count > 1
+            ? "\(age(since: event.lastTimestamp, now: now)) (x\(event.count) over \(age(since: event.firstTimestamp, now: now)))"
+            : age(since: event.lastTimestamp, now: now)
+        return [event.type.rawValue, event.reason, seen, event.source, event.message]
+    }
+
+    static func indent(_ text: String) -> String {
+        text.split(separator: "\n", omittingEmptySubsequences: false).map { "  " + $0 }.joined(separator: "\n")
+    }
+}
+
+/// `flinklet events [KIND/NAME]`: recent events, oldest first.
+struct Events: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "List events, oldest first.")
+
+    @Argument(help: "Only events of this resource: KIND/NAME or KIND NAME.")
+    var kindOrName: String?
+    @Argument(help: ArgumentHelp("The resource name.", visibility: .hidden))
+    var name: String?
+    @OptionGroup var state: StateOptions
+    @OptionGroup var namespaces: NamespaceOptions
+
+    func run() throws {
+        let selector = try ResourceSelector(kindOrName, name)
+        let events = (try openStore(state)?.events(for: nil) ?? []).filter { event in
+            guard let id = ResourceID(key: event.key) else { return false }
+            return (selector.kind == nil || id.kind == selector.kind) && (selector.name == nil || id.name == selector.name)
+                && (namespaces.filter == nil || id.namespace == namespaces.filter)
+        }
+        guard !events.isEmpty else {
+            var stderr = StandardError()
+            print(namespaces.allNamespaces ? "No events found." : "No events found in \(namespaces.namespace) namespace.", to: &stderr)
+            return
+        }
+        let now = Date()
+        let rows = events.map { event -> [String] in
+            let id = ResourceID(key: event.key)!
+            return [age(since: event.lastTimestamp, now: now), event.type.rawValue, event.reason,
+                    "\(id.kind.singular)/\(id.name)", event.count > 1 ? "\(event.message) (x\(event.count))" : event.message]
+        }
+        print(table(["LAST SEEN", "TYPE", "REASON", "OBJECT", "MESSAGE"], rows))
+    }
+}

@@ -1,0 +1,104 @@
+import ArgumentParser
+import Controller
+import FlinkResources
+import Foundation
+import Store
+
+/// `flinklet logs NAME [--pod POD] [-f] [--tail N]`: a pod's log, from its file in the state directory.
+struct Logs: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Print the log of one of a resource's pods.")
+
+    @Argument(help: "The resource: NAME, KIND/NAME or KIND NAME.")
+    var kindOrName: String
+    @Argument(help: ArgumentHelp("The resource name.", visibility: .hidden))
+    var name: String?
+    @Option(help: "The pod, by full name or role suffix (e.g. jobmanager-0); default: the JobManager, or the only pod.")
+    var pod: String?
+    @Flag(name: [.customShort("f"), .customLong("follow")], help: "Keep printing as the log grows.")
+    var follow = false
+    @Option(help: "Lines from the end to show; -1 for all.")
+    var tail = -1
+    @OptionGroup var state: StateOptions
+    @OptionGroup var namespaces: NamespaceOptions
+
+    func run() async throws {
+        // A bare NAME is allowed here, as in `kubectl logs NAME`.
+        let selector: ResourceSelector
+        if name == nil, !kindOrName.contains("/"), ResourceKind(spelling: kindOrName) == nil {
+            selector = try ResourceSelector(nil, nil).with(name: kindOrName)
+        } else {
+            selector = try ResourceSelector(kindOrName, name)
+        }
+        guard let resourceName = selector.name else { throw ValidationError("a resource name is required") }
+        let namespace = namespaces.namespace
+        let directory = PodLayout(stateDirectory: state.stateDirectory).directory(of: ResourceID(kind: .flinkDeployment, namespace: namespace, name: resourceName), pod: "")
+        let podsDirectory = String(directory.dropLast())
+        let pods = ((try? FileManager.default.contentsOfDirectory(atPath: podsDirectory)) ?? []).sorted()
+            .filter { FileManager.default.fileExists(atPath: "\(podsDirectory)/\($0)/log") }
+        guard !pods.isEmpty else {
+            var stderr = StandardError()
+            print("error: no pod logs found for \"\(resourceName)\" in namespace \(namespace)", to: &stderr)
+            throw ExitCode.failure
+        }
+        let chosen: String
+        if let pod {
+            guard let match = pods.first(where: { $0 == pod || $0.hasSuffix("-" + pod) }) else {
+                var stderr = StandardError()
+                print("error: pod \"\(pod)\" not found; pods of \(resourceName): \(pods.joined(separator: ", "))", to: &stderr)
+                throw ExitCode.failure
+            }
+            chosen = match
+        } else {
+            chosen = pods.first { $0.hasSuffix("-jobmanager-0") } ?? pods[0]
+            if pods.count > 1 {
+                var stderr = StandardError()
+                print("Defaulted pod to \"\(chosen)\"; other pods: \(pods.filter { $0 != chosen }.joined(separator: ", "))", to: &stderr)
+            }
+        }
+        let path = "\(podsDirectory)/\(chosen)/log"
+        try printTail(of: path)
+        if follow { try await followFile(path) }
+    }
+
+    private func printTail(of path: String) throws {
+        var text = (try? String(contentsOfFile: path, encoding: .utf8)) ?? ""
+        if tail < 0, let older = try? String(contentsOfFile: path + ".1", encoding: .utf8) { text = older + text }
+        if tail >= 0 {
+            let lines = text.split(separator: "\n", omittingEmptySubsequences: false)
+            let dropTrailing = lines.last == "" ? 1 : 0
+            text = lines.dropLast(dropTrailing).suffix(tail).joined(separator: "\n") + (tail > 0 && dropTrailing == 1 ? "\n" : "")
+        }
+        FileHandle.standardOutput.write(Data(text.utf8))
+    }
+
+    /// Prints what is appended, reopening the file when it is rotated (replaced or truncated).
+    private func followFile(_ path: String) async throws {
+        var offset = (try? FileManager.default.attributesOfItem(atPath: path)[.size] as? Int) ?? 0
+        var inode = (try? FileManager.default.attributesOfItem(atPath: path)[.systemFileNumber] as? Int) ?? 0
+        while !Task.isCancelled {
+            try await Task.sleep(for: .milliseconds(200))
+            guard let attributes = try? FileManager.default.attributesOfItem(atPath: path) else { continue }
+            let size = attributes[.size] as? Int ?? 0
+            let currentInode = attributes[.systemFileNumber] as? Int ?? 0
+            if currentInode != inode || size < offset {
+                inode = currentInode
+                offset = 0
+            }
+            guard size > offset, let handle = FileHandle(forReadingAtPath: path) else { continue }
+            try handle.seek(toOffset: UInt64(offset))
+            if let data = try handle.read(upToCount: size - offset) {
+                FileHandle.standardOutput.write(data)
+                offset += data.count
+            }
+            try? handle.close()
+        }
+    }
+}
+
+extension ResourceSelector {
+    func with(name: String) -> ResourceSelector {
+        var copy = self
+        copy.name = name
+        return copy
+    }
+}

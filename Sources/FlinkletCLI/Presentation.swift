@@ -1,0 +1,114 @@
+import ArgumentParser
+import FlinkResources
+import Foundation
+import Store
+
+/// A resource reference as kubectl accepts it: `KIND`, `KIND/NAME`, or `KIND NAME`, where KIND
+/// is any spelling `ResourceKind(spelling:)` knows (`flinkdeployment`, `flinkdep`, `fdep`,
+/// `sessionjob`, `flinksessionjob`, with or without `.flink.apache.org`).
+struct ResourceSelector {
+    var kind: ResourceKind?
+    var name: String?
+
+    init(_ first: String?, _ second: String?) throws {
+        guard let first else { return }
+        if let slash = first.firstIndex(of: "/") {
+            guard second == nil else { throw ValidationError("there is no need to specify a resource type as a separate argument when passing arguments in resource/name form") }
+            kind = try Self.kind(String(first[..<slash]))
+            name = String(first[first.index(after: slash)...])
+        } else {
+            kind = try Self.kind(first)
+            name = second
+        }
+    }
+
+    static func kind(_ spelling: String) throws -> ResourceKind {
+        guard let kind = ResourceKind(spelling: spelling) else {
+            throw ValidationError("the server doesn't have a resource type \"\(spelling)\"; known types: flinkdeployment (flinkdep), flinksessionjob (sessionjob)")
+        }
+        return kind
+    }
+
+    func matches(_ record: ResourceRecord, namespace: String?) -> Bool {
+        (kind == nil || record.kind == kind) && (name == nil || record.name == name) && (namespace == nil || record.namespace == namespace)
+    }
+}
+
+/// `-n/--namespace` and `-A/--all-namespaces`, as kubectl has them.
+struct NamespaceOptions: ParsableArguments {
+    @Option(name: [.customShort("n"), .customLong("namespace")], help: "The namespace (default: default).")
+    var namespace: String = ObjectMeta.defaultNamespace
+
+    @Flag(name: [.customShort("A"), .customLong("all-namespaces")], help: "List resources of every namespace.")
+    var allNamespaces = false
+
+    var filter: String? { allNamespaces ? nil : namespace }
+}
+
+/// Ages as kubectl prints them: `45s`, `3m20s`, `15m`, `5h10m`, `3d4h`, `120d`, `2y`.
+func age(since date: Date, now: Date = Date()) -> String {
+    let seconds = Int(now.timeIntervalSince(date))
+    if seconds < 0 { return "0s" }
+    let minutes = seconds / 60, hours = minutes / 60, days = hours / 24
+    switch seconds {
+    case ..<120: return "\(seconds)s"
+    case ..<600: return seconds % 60 == 0 ? "\(minutes)m" : "\(minutes)m\(seconds % 60)s"
+    case ..<(3 * 3600): return "\(minutes)m"
+    case ..<(8 * 3600): return minutes % 60 == 0 ? "\(hours)h" : "\(hours)h\(minutes % 60)m"
+    case ..<(48 * 3600): return "\(hours)h"
+    case ..<(8 * 86400): return hours % 24 == 0 ? "\(days)d" : "\(days)d\(hours % 24)h"
+    case ..<(2 * 365 * 86400): return "\(days)d"
+    default: return "\(days / 365)y"
+    }
+}
+
+/// Columns padded like kubectl's tables: each as wide as its widest cell, three spaces apart.
+func table(_ header: [String]?, _ rows: [[String]]) -> String {
+    let all = (header.map { [$0] } ?? []) + rows
+    guard let count = all.map(\.count).max() else { return "" }
+    var widths = [Int](repeating: 0, count: count)
+    for row in all { for (i, cell) in row.enumerated() { widths[i] = max(widths[i], cell.count) } }
+    return all.map { row in
+        row.enumerated().map { i, cell in i == row.count - 1 ? cell : cell.padding(toLength: widths[i], withPad: " ", startingAt: 0) }
+            .joined(separator: "   ")
+    }.joined(separator: "\n")
+}
+
+/// Opens the state directory for reading; a missing database means no resources yet.
+func openStore(_ options: StateOptions) throws -> Store? {
+    do {
+        return try Store.open(stateDirectory: options.stateDirectory, readOnly: true)
+    } catch StoreError.notFound {
+        return nil
+    }
+}
+
+/// The common status fields of a record, whatever its kind.
+struct StatusSummary {
+    var lifecycle: String?
+    var jobState: String?
+    var error: String?
+    var observedGeneration: Int64?
+    var conditions: [Condition]
+
+    init(_ record: ResourceRecord) {
+        switch record.kind {
+        case .flinkDeployment:
+            let status = try? record.deploymentStatus()
+            lifecycle = status?.lifecycleState?.rawValue
+            jobState = status?.jobStatus?.state
+            error = status?.error
+            observedGeneration = status?.observedGeneration
+            conditions = status?.conditions ?? []
+        case .flinkSessionJob:
+            let status = try? record.sessionJobStatus()
+            lifecycle = status?.lifecycleState?.rawValue
+            jobState = status?.jobStatus?.state
+            error = status?.error
+            observedGeneration = status?.observedGeneration
+            conditions = status?.conditions ?? []
+        }
+    }
+
+    var ready: String { conditions.first { $0.type == "Ready" }?.status.rawValue ?? "Unknown" }
+}

@@ -1,0 +1,142 @@
+import ArgumentParser
+import Controller
+import Foundation
+import Logging
+import Planning
+import Store
+
+/// `flinklet run`: the operator.
+struct Run: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Run the operator on a directory of manifests.",
+        discussion: """
+            Keeps the resources in the manifest directory running as process groups, recording \
+            status and events in the state directory. SIGINT or SIGTERM stops the operator \
+            gracefully; the pods keep running and are adopted by the next run.
+            """
+    )
+
+    enum LogFormat: String, ExpressibleByArgument, CaseIterable { case text, json }
+
+    @Option(help: ArgumentHelp("The manifest directory (the only source of desired state).", valueName: "dir"))
+    var manifests: String
+
+    @OptionGroup var state: StateOptions
+
+    @Flag(name: [.customShort("R"), .customLong("recursive")], help: "Also read subdirectories of the manifest directory.")
+    var recursive = false
+
+    @Option(help: ArgumentHelp("Seconds between full relists of the manifest directory.", valueName: "seconds"))
+    var resync: Double = 10
+
+    @Option(name: .customLong("empty-grace"), help: ArgumentHelp("Seconds the manifest directory must read as empty before its resources are deleted.", valueName: "seconds"))
+    var emptyGrace: Double = 30
+
+    @Flag(name: .customLong("allow-empty"), help: "Delete resources at once when the manifest directory reads as empty.")
+    var allowEmpty = false
+
+    @Option(help: "Resources reconciled at the same time.")
+    var workers = 4
+
+    @Option(name: .customLong("log-format"), help: "Log format: text or json.")
+    var logFormat: LogFormat = .text
+
+    @Option(name: .customLong("flink-home"), help: ArgumentHelp("The Flink distribution to run (default: $FLINK_HOME, then .flink/).", valueName: "dir"))
+    var flinkHome: String?
+
+    func validate() throws {
+        var isDirectory: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: manifests, isDirectory: &isDirectory), isDirectory.boolValue else {
+            throw ValidationError("the manifest directory \"\(manifests)\" does not exist")
+        }
+        guard workers >= 1 else { throw ValidationError("--workers must be at least 1") }
+        guard resync > 0, emptyGrace >= 0 else { throw ValidationError("--resync must be positive and --empty-grace not negative") }
+    }
+
+    func run() async throws {
+        let format = logFormat
+        let logger = Logger(label: "flinklet") { label in
+            format == .json ? JSONLogHandler(label: label) as any LogHandler : StreamLogHandler.standardError(label: label)
+        }
+        var configuration = Operator.Configuration(manifests: manifests)
+        configuration.stateDirectory = state.stateDirectory
+        configuration.recursive = recursive
+        configuration.resync = .milliseconds(Int64(resync * 1000))
+        configuration.emptyGrace = .milliseconds(Int64(emptyGrace * 1000))
+        configuration.allowEmpty = allowEmpty
+        configuration.workers = workers
+        let flinklet = Operator(configuration: configuration, planner: CommandPods.planner, logger: logger)
+
+        logger.info("starting", metadata: ["manifests.directory": "\(manifests)", "state.directory": "\(state.stateDirectory)"])
+        let operatorTask: Task<Void, any Error> = Task { try await flinklet.run() }
+        let signals = SignalWatcher(signals: [SIGINT, SIGTERM]) { signal in
+            logger.info("stopping; pods keep running", metadata: ["signal": "\(signal)"])
+            operatorTask.cancel()
+        }
+        defer { signals.cancel() }
+        do {
+            try await operatorTask.value
+            logger.info("stopped")
+        } catch is CancellationError {
+            logger.info("stopped")
+        } catch let error as StoreError {
+            var stderr = StandardError()
+            print("error: \(error)", to: &stderr)
+            throw ExitCode.failure
+        }
+    }
+}
+
+/// `--state-dir`, shared by every command that reads or writes the state directory.
+struct StateOptions: ParsableArguments {
+    @Option(name: .customLong("state-dir"), help: ArgumentHelp("The state directory.", valueName: "dir"))
+    var stateDirectory: String = StateDirectory.defaultPath
+}
+
+/// Turns signals into a callback, on a dispatch queue (never in a signal handler).
+final class SignalWatcher {
+    private let sources: [any DispatchSourceSignal]
+
+    init(signals: [Int32], handler: @escaping @Sendable (Int32) -> Void) {
+        sources = signals.map { number in
+            signal(number, SIG_IGN)
+            let source = DispatchSource.makeSignalSource(signal: number, queue: .global())
+            source.setEventHandler { handler(number) }
+            source.resume()
+            return source
+        }
+    }
+
+    func cancel() {
+        for source in sources { source.cancel() }
+    }
+}
+
+/// One JSON object per line on standard error: time, level, label, message and metadata.
+struct JSONLogHandler: LogHandler {
+    let label: String
+    var metadata: Logger.Metadata = [:]
+    var logLevel: Logger.Level = .info
+
+    subscript(metadataKey key: String) -> Logger.Metadata.Value? {
+        get { metadata[key] }
+        set { metadata[key] = newValue }
+    }
+
+    func log(event: LogEvent) {
+        var object: [String: String] = [
+            "time": ISO8601DateFormatter().string(from: Date()),
+            "level": event.level.rawValue,
+            "label": label,
+            "message": "\(event.message)",
+        ]
+        for (key, value) in metadata.merging(event.metadata ?? [:], uniquingKeysWith: { $1 }) {
+            object[key] = "\(value)"
+        }
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        if let data = try? encoder.encode(object) {
+            FileHandle.standardError.write(data + Data("\n".utf8))
+        }
+    }
+}

@@ -1,1 +1,0 @@
-// Fakes for unit tests: in-memory process driver, manual clock.

@@ -1,1 +1,0 @@
-// The Runtime target; see its files.

@@ -1,0 +1,216 @@
+import Foundation
+import Logging
+import Testing
+import FlinkResources
+import Planning
+import Runtime
+import Store
+@testable import Controller
+
+/// A manifest directory, a state directory and an operator running on them, with real pods.
+final class OperatorHarness: @unchecked Sendable {
+    let root: String
+    var manifests: String { root + "/manifests" }
+    var stateDirectory: String { root + "/state" }
+    private var task: Task<Void, any Error>?
+
+    init() throws {
+        root = FileManager.default.temporaryDirectory.appendingPathComponent("flinklet-operator-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: root + "/manifests", withIntermediateDirectories: true)
+    }
+
+    var configuration: Operator.Configuration {
+        var configuration = Operator.Configuration(manifests: manifests)
+        configuration.stateDirectory = stateDirectory
+        configuration.resync = .seconds(3600)  // inotify must do the work
+        configuration.workers = 2
+        return configuration
+    }
+
+    func makeOperator() -> Operator {
+        Operator(configuration: configuration, planner: CommandPods.planner,
+                 logger: Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() }))
+    }
+
+    func start() {
+        let flinklet = makeOperator()
+        task = Task { try await flinklet.run() }
+    }
+
+    /// Stops the operator (not the pods), as SIGTERM would.
+    func stopOperator() async {
+        task?.cancel()
+        _ = try? await task?.value
+        task = nil
+    }
+
+    func write(_ name: String, command: String, replicas: Int = 1, extraSpec: String = "") throws {
+        let text = """
+            apiVersion: flink.apache.org/v1beta1
+            kind: FlinkDeployment
+            metadata:
+              name: \(name)
+              annotations:
+                flinklet.dev/command: "\(command)"
+                flinklet.dev/replicas: "\(replicas)"
+            spec:
+              flinkVersion: v2_3
+              mode: session
+            \(extraSpec)
+            """
+        let temp = manifests + "/.\(name).tmp"
+        try text.write(toFile: temp, atomically: false, encoding: .utf8)
+        rename(temp, manifests + "/\(name).yaml")
+    }
+
+    func remove(_ name: String) throws { try FileManager.default.removeItem(atPath: manifests + "/\(name).yaml") }
+
+    func store() throws -> Store { try Store.open(stateDirectory: stateDirectory, readOnly: true) }
+
+    func record(_ name: String) -> ResourceRecord? {
+        try? store().resource(ResourceID(kind: .flinkDeployment, namespace: "default", name: name).key)
+    }
+
+    func status(_ name: String) -> FlinkDeploymentStatus? { try? record(name)?.deploymentStatus() }
+
+    func ready(_ name: String) -> Bool {
+        status(name)?.conditions?.contains { $0.type == "Ready" && $0.status == .true } ?? false
+    }
+
+    /// Pids of the resource's pods as recorded, alive or not.
+    func pids(_ name: String) -> [Int32] {
+        ((try? store().pods(owner: ResourceID(kind: .flinkDeployment, namespace: "default", name: name).key)) ?? []).map(\.pid).sorted()
+    }
+
+    /// Live processes whose command line mentions `marker` (our pods' commands carry one).
+    static func processes(marker: String) -> [Int32] {
+        ProcessInfoReader.allProcesses().filter { stat in
+            guard !stat.isZombie, let cmdline = try? Data(contentsOf: URL(fileURLWithPath: "/proc/\(stat.pid)/cmdline")) else { return false }
+            return String(decoding: cmdline.map { $0 == 0 ? 32 : $0 }, as: UTF8.self).contains(marker)
+        }.map(\.pid).sorted()
+    }
+
+    func cleanUp() async {
+        await stopOperator()
+        // Leave no pod behind: stop every recorded group.
+        for pod in (try? store().pods()) ?? [] where ProcessInfoReader.stat(pid: pod.pid)?.startTicks == pod.processStartTicks {
+            kill(-pod.pgid, SIGKILL)
+        }
+        try? FileManager.default.removeItem(atPath: root)
+    }
+}
+
+@Suite(.serialized) struct OperatorTests {
+    @Test func aManifestBecomesRunningPodsAndAReadyStatus() async throws {
+        let h = try OperatorHarness()
+        h.start()
+        let marker = "flinklet-test-\(UUID().uuidString.prefix(8))"
+        try h.write("app", command: "sleep 300; : \(marker)", replicas: 2)
+        #expect(await eventually { h.ready("app") && h.pids("app").count == 2 })
+        let pids = h.pids("app")
+        #expect(OperatorHarness.processes(marker: marker) == pids)
+        for pid in pids { #expect(ProcessInfoReader.stat(pid: pid)?.pgid == pid, "each pod is its own process group") }
+        #expect(h.status("app")?.observedGeneration == 1)
+        #expect(h.status("app")?.lifecycleState == .stable)
+        #expect(try h.store().events(for: "FlinkDeployment/default/app").map(\.reason) == ["Started"])
+        await h.cleanUp()
+        #expect(OperatorHarness.processes(marker: marker).isEmpty)
+    }
+
+    @Test func aSpecChangeBumpsTheGenerationAndACommandChangeReplacesThePod() async throws {
+        let h = try OperatorHarness()
+        defer { Task { await h.cleanUp() } }
+        h.start()
+        try h.write("app", command: "exec sleep 301")
+        #expect(await eventually { h.ready("app") })
+        let before = h.pids("app")
+        try h.write("app", command: "exec sleep 301", extraSpec: "  flinkConfiguration: {a.b: c}")
+        #expect(await eventually { h.record("app")?.generation == 2 && h.status("app")?.observedGeneration == 2 })
+        #expect(h.pids("app") == before, "the pod template did not change")
+        try h.write("app", command: "exec sleep 302", extraSpec: "  flinkConfiguration: {a.b: c}")
+        #expect(await eventually { h.ready("app") && h.pids("app") != before && h.pids("app").count == 1 })
+        #expect(ProcessInfoReader.stat(pid: before[0]) == nil || ProcessInfoReader.stat(pid: before[0])!.isZombie, "the old pod is gone")
+        await h.cleanUp()
+    }
+
+    @Test func anInvalidEditKeepsThePodsRunningAndRecordsTheError() async throws {
+        let h = try OperatorHarness()
+        h.start()
+        try h.write("app", command: "exec sleep 303")
+        #expect(await eventually { h.ready("app") })
+        let before = h.pids("app")
+        try h.write("app", command: "exec sleep 304", extraSpec: "  taskManager: {replicas: 0}")
+        #expect(await eventually { h.status("app")?.error?.contains("spec.taskManager.replicas: Invalid value: 0") == true })
+        #expect(h.pids("app") == before)
+        #expect(try h.store().events(for: "FlinkDeployment/default/app").contains { $0.reason == "ValidationError" && $0.type == .warning })
+        await h.cleanUp()
+    }
+
+    @Test func deletingTheManifestStopsEveryPodAndForgetsTheResource() async throws {
+        let h = try OperatorHarness()
+        h.start()
+        let marker = "flinklet-test-\(UUID().uuidString.prefix(8))"
+        try h.write("app", command: "sleep 305; : \(marker)-app", replicas: 2)
+        try h.write("other", command: "sleep 306; : \(marker)-other")
+        #expect(await eventually { h.ready("app") && h.ready("other") })
+        #expect(OperatorHarness.processes(marker: marker + "-app").count == 2)
+        try h.remove("app")
+        #expect(await eventually { h.record("app") == nil && OperatorHarness.processes(marker: marker + "-app").isEmpty })
+        #expect(OperatorHarness.processes(marker: marker + "-other").count == 1, "another resource is untouched")
+        #expect(h.ready("other"))
+        await h.cleanUp()
+    }
+
+    @Test func aRestartedOperatorAdoptsThePodsAndStartsNoDuplicates() async throws {
+        let h = try OperatorHarness()
+        h.start()
+        let marker = "flinklet-test-\(UUID().uuidString.prefix(8))"
+        try h.write("app", command: "sleep 307; : \(marker)", replicas: 3)
+        #expect(await eventually { h.ready("app") && h.pids("app").count == 3 })
+        let before = OperatorHarness.processes(marker: marker)
+        #expect(before.count == 3)
+        await h.stopOperator()
+        #expect(OperatorHarness.processes(marker: marker) == before, "pods outlive the operator")
+        h.start()
+        try await Task.sleep(for: .milliseconds(500))
+        #expect(await eventually { h.ready("app") })
+        #expect(OperatorHarness.processes(marker: marker) == before, "the same processes, none added")
+        #expect(h.pids("app") == before)
+        await h.cleanUp()
+    }
+
+    @Test func aSecondOperatorOnTheSameStateDirectoryIsRefused() async throws {
+        let h = try OperatorHarness()
+        h.start()
+        try h.write("app", command: "exec sleep 308")
+        #expect(await eventually { h.ready("app") })
+        await #expect(throws: StoreError.self) { try await h.makeOperator().run() }
+        do {
+            try await h.makeOperator().run()
+        } catch {
+            #expect("\(error)".hasPrefix("another flinklet is running with state dir \(h.stateDirectory) (pid \(getpid()))"))
+        }
+        await h.cleanUp()
+    }
+
+    @Test func aCrashingPodStallsTheResourceAndIsRestarted() async throws {
+        let h = try OperatorHarness()
+        h.start()
+        try h.write("app", command: "exit 3")
+        #expect(await eventually(timeout: .seconds(10)) {
+            h.status("app")?.conditions?.contains { $0.type == "Stalled" && $0.reason == "CrashLoopBackOff" } == true
+        })
+        #expect(h.status("app")?.error == "pod app-main-0 is CrashLoopBackOff")
+        await h.cleanUp()
+    }
+}
+
+func eventually(timeout: Duration = .seconds(5), _ condition: () async -> Bool) async -> Bool {
+    let clock = ContinuousClock()
+    let deadline = clock.now.advanced(by: timeout)
+    while clock.now < deadline {
+        if await condition() { return true }
+        try? await Task.sleep(for: .milliseconds(20))
+    }
+    return await condition()
+}

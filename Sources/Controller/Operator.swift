@@ -92,9 +92,13 @@ public struct Operator: Sendable {
             }
             group.addTask {
                 for await event in driver.events {
-                    if let owner = event.status.labels[PodLabels.owner], let id = ResourceID(key: owner) {
-                        await queue.add(id)
+                    guard let owner = event.status.labels[PodLabels.owner], let id = ResourceID(key: owner) else { continue }
+                    if case .started = event {
+                        // A restart gives the pod a new process: record it, or a later operator
+                        // would adopt the old pid (gone), call the pod lost and start a duplicate.
+                        await Self.persistRecord(of: event.status.name, owner: owner, driver: driver, store: store, logger: logger)
                     }
+                    await queue.add(id)
                 }
             }
             for worker in 0..<workers {
@@ -127,6 +131,17 @@ public struct Operator: Sendable {
             }
             await queue.shutDown()
             group.cancelAll()
+        }
+    }
+}
+
+extension Operator {
+    static func persistRecord(of pod: String, owner: String, driver: any ProcessDriver, store: Store, logger: Logger) async {
+        guard let record = await driver.records().first(where: { $0.name == pod }) else { return }
+        do {
+            try store.savePod(try Reconciler.row(for: record, owner: owner))
+        } catch {
+            logger.error("cannot record a restarted pod", metadata: ["pod.name": "\(pod)", "error": "\(error)"])
         }
     }
 }

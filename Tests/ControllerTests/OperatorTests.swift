@@ -179,6 +179,27 @@ final class OperatorHarness: @unchecked Sendable {
         await h.cleanUp()
     }
 
+    @Test func aPodRestartedByTheDriverIsRecordedSoTheNextOperatorAdoptsIt() async throws {
+        let h = try OperatorHarness()
+        h.start()
+        let marker = "flinklet-test-\(UUID().uuidString.prefix(8))"
+        try h.write("app", command: "sleep 309; : \(marker)")
+        #expect(await eventually { h.ready("app") && h.pids("app").count == 1 })
+        let first = h.pids("app")[0]
+        kill(-first, SIGKILL)  // the pod dies behind the operator's back
+        #expect(await eventually(timeout: .seconds(10)) {
+            let now = OperatorHarness.processes(marker: marker)
+            return now.count == 1 && now != [first] && h.pids("app") == now
+        }, "restarted after its backoff, and the new process recorded")
+        let second = OperatorHarness.processes(marker: marker)
+        await h.stopOperator()
+        h.start()
+        try await Task.sleep(for: .milliseconds(500))
+        #expect(await eventually { h.ready("app") })
+        #expect(OperatorHarness.processes(marker: marker) == second, "adopted, not lost and started twice")
+        await h.cleanUp()
+    }
+
     @Test func aSecondOperatorOnTheSameStateDirectoryIsRefused() async throws {
         let h = try OperatorHarness()
         h.start()

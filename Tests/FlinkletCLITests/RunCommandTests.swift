@@ -1,0 +1,97 @@
+import Foundation
+import Testing
+
+/// `flinklet run` as a user runs it: a real operator process, real pods, `ps` (here: /proc) as
+/// the judge of what runs.
+@Suite(.serialized) struct RunCommandTests {
+    /// Starts `flinklet run` in the background; its output goes to files in the scratch directory.
+    static func startOperator(in dir: ScratchDirectory, log: String) throws -> Process {
+        let process = Process()
+        process.executableURL = FlinkletBinary.executable
+        process.arguments = ["run", "--manifests", "manifests", "--state-dir", "state"]
+        process.currentDirectoryURL = dir.url
+        _ = FileManager.default.createFile(atPath: dir.path + "/" + log, contents: nil)
+        let output = try FileHandle(forWritingTo: dir.url.appendingPathComponent(log))
+        process.standardOutput = output
+        process.standardError = output
+        process.standardInput = FileHandle.nullDevice
+        try process.run()
+        return process
+    }
+
+    /// Live processes whose command line contains `marker`.
+    static func processes(_ marker: String) -> [Int32] {
+        let entries = (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []
+        return entries.compactMap(Int32.init).filter { pid in
+            guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
+                  let state = stat.split(separator: ")").last?.split(separator: " ").first, state != "Z",
+                  let cmdline = try? Data(contentsOf: URL(fileURLWithPath: "/proc/\(pid)/cmdline")) else { return false }
+            return String(decoding: cmdline.map { $0 == 0 ? 32 : $0 }, as: UTF8.self).contains(marker)
+        }.sorted()
+    }
+
+    static func ready(_ dir: ScratchDirectory, _ name: String) -> Bool {
+        guard let result = try? FlinkletBinary.run(["get", "flinkdep", name, "-o", "json", "--state-dir", "state"], in: dir.url),
+              result.status == 0, let object = try? JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any],
+              let conditions = (object["status"] as? [String: Any])?["conditions"] as? [[String: Any]] else { return false }
+        return conditions.contains { $0["type"] as? String == "Ready" && $0["status"] as? String == "True" }
+    }
+
+    static func waitUntil(timeout: TimeInterval = 15, _ condition: () -> Bool) -> Bool {
+        let deadline = Date().addingTimeInterval(timeout)
+        while Date() < deadline {
+            if condition() { return true }
+            usleep(50_000)
+        }
+        return condition()
+    }
+
+    @Test func anOperatorKilledWithSIGKILLIsReplacedAndAdoptsItsPodsWithoutDuplicates() throws {
+        try withScratchDirectory { dir in
+            let marker = "flinklet-run-\(UUID().uuidString.prefix(8))"
+            try dir.makeDirectory("manifests")
+            try dir.write("manifests/demo.yaml", """
+                apiVersion: flink.apache.org/v1beta1
+                kind: FlinkDeployment
+                metadata:
+                  name: demo
+                  annotations:
+                    flinklet.dev/command: "sleep 310; : \(marker)"
+                    flinklet.dev/replicas: "2"
+                spec:
+                  flinkVersion: v2_3
+                  mode: session
+                """)
+            let first = try Self.startOperator(in: dir, log: "run-1.log")
+            defer { if first.isRunning { first.terminate() } }
+            #expect(Self.waitUntil { Self.ready(dir, "demo") && Self.processes(marker).count == 2 })
+            let pods = Self.processes(marker)
+
+            kill(first.processIdentifier, SIGKILL)
+            first.waitUntilExit()
+            #expect(Self.processes(marker) == pods, "pods outlive a killed operator")
+
+            let second = try Self.startOperator(in: dir, log: "run-2.log")
+            defer { if second.isRunning { second.terminate() } }
+            #expect(Self.waitUntil {
+                (try? String(contentsOfFile: dir.path + "/run-2.log", encoding: .utf8))?.contains("pods.adopted=2") == true
+            })
+            usleep(500_000)
+            #expect(Self.ready(dir, "demo"))
+            #expect(Self.processes(marker) == pods, "the same two pods, adopted; none added, none leaked")
+
+            let describe = try FlinkletBinary.run(["describe", "flinkdep/demo", "--state-dir", "state"], in: dir.url)
+            #expect(describe.status == 0)
+            #expect(describe.stdout.contains("demo-main-0   main   Running"), "\(describe.stdout)")
+
+            // SIGTERM: graceful, exit 0, pods keep running.
+            second.terminate()
+            second.waitUntilExit()
+            #expect(second.terminationStatus == 0)
+            #expect(Self.processes(marker) == pods)
+
+            for pid in pods { kill(-pid, SIGKILL) }
+            #expect(Self.waitUntil(timeout: 5) { Self.processes(marker).isEmpty })
+        }
+    }
+}

@@ -82,10 +82,11 @@ final class OperatorHarness: @unchecked Sendable {
         ((try? store().pods(owner: ResourceID(kind: .flinkDeployment, namespace: "default", name: name).key)) ?? []).map(\.pid).sorted()
     }
 
-    /// Live processes whose command line mentions `marker` (our pods' commands carry one).
+    /// Live pods (process-group leaders) whose command line mentions `marker`. Leaders only: a
+    /// shell's child between fork and exec briefly shows the shell's command line too.
     static func processes(marker: String) -> [Int32] {
         ProcessInfoReader.allProcesses().filter { stat in
-            guard !stat.isZombie, let cmdline = try? Data(contentsOf: URL(fileURLWithPath: "/proc/\(stat.pid)/cmdline")) else { return false }
+            guard !stat.isZombie, stat.pgid == stat.pid, let cmdline = try? Data(contentsOf: URL(fileURLWithPath: "/proc/\(stat.pid)/cmdline")) else { return false }
             return String(decoding: cmdline.map { $0 == 0 ? 32 : $0 }, as: UTF8.self).contains(marker)
         }.map(\.pid).sorted()
     }

@@ -19,12 +19,14 @@ import Testing
         return process
     }
 
-    /// Live processes whose command line contains `marker`.
+    /// Live pods (process-group leaders) whose command line contains `marker`. Leaders only: a
+    /// shell's child between fork and exec briefly shows the shell's command line too.
     static func processes(_ marker: String) -> [Int32] {
         let entries = (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []
         return entries.compactMap(Int32.init).filter { pid in
             guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
-                  let state = stat.split(separator: ")").last?.split(separator: " ").first, state != "Z",
+                  let fields = stat.split(separator: ")").last?.split(separator: " "), fields.count > 2,
+                  fields[0] != "Z", Int32(fields[2]) == pid,
                   let cmdline = try? Data(contentsOf: URL(fileURLWithPath: "/proc/\(pid)/cmdline")) else { return false }
             return String(decoding: cmdline.map { $0 == 0 ? 32 : $0 }, as: UTF8.self).contains(marker)
         }.sorted()

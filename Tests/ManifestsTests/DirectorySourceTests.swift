@@ -92,7 +92,7 @@ actor SeenIDs {
         #expect(await eventually { await dir.names() == ["a", "b"] })
         try dir.remove("a.yaml")
         #expect(await eventually { await dir.names() == ["b"] })
-        #expect(await dir.changedIDs().filter { $0 == "a" }.count == 2, "added, then removed")
+        #expect(await eventually { await dir.changedIDs().filter { $0 == "a" }.count == 2 }, "added, then removed")
     }
 
     /// Kubernetes ConfigMap volumes: `app.yaml -> ..data/app.yaml`, `..data -> ..2026_1`, and an

@@ -256,7 +256,7 @@ struct LocalProcessDriverTests {
             await waitForStatus(h.driver, "done") { $0.phase == .succeeded }
             let start = ContinuousClock.now
             await h.driver.stop("done", grace: .seconds(30))
-            #expect(ContinuousClock.now - start < .milliseconds(100), "no grace to wait: nothing runs")
+            #expect(ContinuousClock.now - start < .seconds(2), "no grace (30 s) to wait: nothing runs")
             #expect(await h.driver.status("done") == nil)
             #expect(!FileManager.default.fileExists(atPath: h.directory + "/done-tmp"))
         }
@@ -280,11 +280,14 @@ struct LocalProcessDriverTests {
         try await withHarness { h in
             // An earlier run's line in the same log must not count.
             try "READY from a previous run\n".write(toFile: h.directory + "/lazy.log", atomically: false, encoding: .utf8)
-            _ = try await h.driver.start(h.shell("lazy", "sleep 0.3; echo 'server READY on 8081'; sleep 30", readiness: .logLine("READY on")))
+            // The line appears only when the test says so: no assumption about timing under load.
+            let go = h.directory + "/lazy.go"
+            _ = try await h.driver.start(h.shell("lazy", "while [ ! -f '\(go)' ]; do sleep 0.02; done; echo 'server READY on 8081'; sleep 30", readiness: .logLine("READY on")))
             #expect(await h.driver.status("lazy")?.ready == false)
-            try await Task.sleep(for: .milliseconds(100))
+            try await Task.sleep(for: .milliseconds(300))
             #expect(await h.driver.status("lazy")?.ready == false, "not before the line")
-            await waitForStatus(h.driver, "lazy", timeout: .seconds(3)) { $0.ready }
+            _ = FileManager.default.createFile(atPath: go, contents: nil)
+            await waitForStatus(h.driver, "lazy", timeout: .seconds(5)) { $0.ready }
             let ready = await h.events.of("lazy") { $0.contains { $0.kind == "ready" } }
             #expect(ready.contains { $0.kind == "ready" && $0.status.ready })
         }
@@ -315,23 +318,32 @@ struct LocalProcessDriverTests {
 
     @Test func logRotatesAtTheCapKeepingOneOlderFile() async throws {
         try await withHarness { h in
-            // Five bursts of ~3.2 KiB, a sampling interval apart: several rotations at 4 KiB.
+            // Bursts of ~5.3 KiB (over the 4 KiB cap each), each released by the test once the
+            // previous one reached chatty.log.1, so rotations happen in order whatever the load.
+            // Copy-then-truncate may split a burst between the two files; burst 1 must be gone
+            // once burst 3 has been rotated.
+            let step = h.directory + "/chatty.step"
             let script = """
-                for burst in 1 2 3 4 5; do
-                  i=0; while [ $i -lt 50 ]; do echo "burst $burst line $i: 0123456789012345678901234567890123456789012345"; i=$((i+1)); done
-                  sleep 0.15
+                for burst in 1 2 3; do
+                  while [ ! -f '\(step)'$burst ]; do sleep 0.02; done
+                  i=0; while [ $i -lt 80 ]; do echo "burst $burst line $i: 0123456789012345678901234567890123456789012345"; i=$((i+1)); done
                 done
                 echo finished; sleep 30
                 """
             _ = try await h.driver.start(h.shell("chatty", script, logLimit: 4096))
-            let finished = await eventually { h.log("chatty").contains("finished") || ((try? String(contentsOfFile: h.directory + "/chatty.log.1", encoding: .utf8)) ?? "").contains("finished") }
-            #expect(finished)
-            try await Task.sleep(for: .milliseconds(250))
-            let files = try FileManager.default.contentsOfDirectory(atPath: h.directory).filter { $0.hasPrefix("chatty") }.sorted()
+            let rotated = h.directory + "/chatty.log.1"
+            for burst in 1...3 {
+                _ = FileManager.default.createFile(atPath: step + "\(burst)", contents: nil)
+                let done = await eventually(timeout: .seconds(10)) {
+                    ((try? String(contentsOfFile: rotated, encoding: .utf8)) ?? "").contains("burst \(burst) line")
+                }
+                #expect(done, "burst \(burst) reached chatty.log.1")
+            }
+            let files = try FileManager.default.contentsOfDirectory(atPath: h.directory).filter { $0.hasPrefix("chatty.log") }.sorted()
             #expect(files == ["chatty.log", "chatty.log.1"])
-            let rotated = try String(contentsOfFile: h.directory + "/chatty.log.1", encoding: .utf8)
-            #expect(rotated.utf8.count > 4096)
-            #expect(!rotated.contains("burst 1 "), "the oldest output is gone: only one rotation is kept")
+            let older = try String(contentsOfFile: rotated, encoding: .utf8)
+            #expect(older.utf8.count > 4096)
+            #expect(!older.contains("burst 1 "), "only one rotation is kept")
             let current = try #require(try FileManager.default.attributesOfItem(atPath: h.directory + "/chatty.log")[.size] as? Int)
             #expect(current <= 4096)
         }
@@ -387,17 +399,16 @@ struct LocalProcessDriverTests {
         }
     }
 
+    /// `start` spawns before it returns (not on the next supervision tick): the process exists
+    /// and the pod runs the moment `start` hands back its record. Spawn latency itself is
+    /// measured by hack/bench-controller.sh, not asserted here.
     @Test func spawnIsImmediate() async throws {
         try await withHarness { h in
-            var durations: [Duration] = []
             for i in 0..<10 {
-                let start = ContinuousClock.now
-                _ = try await h.driver.start(h.shell("fast-\(i)", "exec sleep 30"))
-                durations.append(ContinuousClock.now - start)
+                let record = try await h.driver.start(h.shell("fast-\(i)", "exec sleep 30"))
+                #expect(ProcessInfoReader.stat(pid: record.pid)?.startTicks == record.processStartTicks)
+                #expect(await h.driver.status("fast-\(i)")?.phase == .running)
             }
-            durations.sort()
-            // Generous for a loaded 2-core machine; the benchmark measures the real number.
-            #expect(durations[durations.count / 2] < .milliseconds(50), "\(durations)")
         }
     }
 

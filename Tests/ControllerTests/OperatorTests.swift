@@ -115,7 +115,7 @@ final class OperatorHarness: @unchecked Sendable {
         #expect(h.status("app")?.lifecycleState == .stable)
         #expect(try h.store().events(for: "FlinkDeployment/default/app").map(\.reason) == ["Started"])
         await h.cleanUp()
-        #expect(OperatorHarness.processes(marker: marker).isEmpty)
+        #expect(await eventually { OperatorHarness.processes(marker: marker).isEmpty })
     }
 
     @Test func aSpecChangeBumpsTheGenerationAndACommandChangeReplacesThePod() async throws {

@@ -62,7 +62,10 @@ struct LocalProcessDriverTests {
                 (try? String(contentsOfFile: "/proc/\(record.pid)/cmdline", encoding: .utf8))?.hasPrefix("sleep") ?? false
             }
             #expect(ready)
-            #expect(ProcessInfoReader.openFileDescriptors(pid: record.pid) == [0, 1, 2])
+            let fds = ProcessInfoReader.openFileDescriptors(pid: record.pid)
+            let targets = fds.map { fd in "\(fd)->" + ((try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/\(record.pid)/fd/\(fd)")) ?? "?") }
+            let cmdline = (try? String(contentsOfFile: "/proc/\(record.pid)/cmdline", encoding: .utf8)) ?? ""
+            #expect(fds == [0, 1, 2], "\(targets) cmdline=\(cmdline.debugDescription)")
             let stdin = try FileManager.default.destinationOfSymbolicLink(atPath: "/proc/\(record.pid)/fd/0")
             #expect(stdin == "/dev/null")
         }

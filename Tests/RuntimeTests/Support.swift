@@ -129,7 +129,7 @@ func expectGroupsGone(_ groups: Set<Int32>, sourceLocation: SourceLocation = #_s
     func leftovers() -> [ProcessStat] {
         ProcessInfoReader.allProcesses().filter { groups.contains($0.pgid) && (!$0.isZombie || $0.parentPID == getpid()) }
     }
-    let gone = await eventually(timeout: .seconds(2)) { leftovers().isEmpty }
+    let gone = await eventually(timeout: .seconds(10)) { leftovers().isEmpty }
     #expect(gone, "processes left behind: \(leftovers())", sourceLocation: sourceLocation)
 }
 

@@ -51,6 +51,11 @@ let package = Package(
         .executableTarget(name: "flinklet", dependencies: ["FlinkletCLI"]),
         // Benchmarks: run through hack/bench-*.sh, which build them in release mode.
         .executableTarget(name: "bench-validate", dependencies: ["Manifests", "FlinkResources"], path: "Benchmarks/bench-validate"),
+        .executableTarget(
+            name: "bench-controller",
+            dependencies: ["Manifests", .product(name: "Logging", package: "swift-log")],
+            path: "Benchmarks/bench-controller"
+        ),
 
         .testTarget(name: "YAMLTests", dependencies: ["YAML"]),
         .testTarget(name: "FlinkResourcesTests", dependencies: ["FlinkResources", "YAML"]),

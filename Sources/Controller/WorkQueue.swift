@@ -39,6 +39,8 @@ public actor WorkQueue<Key: Hashable & Sendable, C: Clock> where C.Duration == D
     private var timerWakeup: CheckedContinuation<Void, Never>?
     /// A wake-up that arrived while no timer loop was waiting: the next wait returns at once.
     private var timerWakeupPending = false
+    /// Counts the timer loop's rounds, so a waiter from a finished round never blocks.
+    private var timerRound = 0
     private var isShutDown = false
 
     public init(clock: C, configuration: Configuration = Configuration()) {
@@ -145,25 +147,33 @@ public actor WorkQueue<Key: Hashable & Sendable, C: Clock> where C.Duration == D
     /// Runs until the queue is shut down or the task is cancelled.
     public func runTimers() async {
         while !isShutDown, !Task.isCancelled {
+            timerLoopIterations += 1
             let now = clock.now
             while let key = timers.popDue(now: now) { enqueue(key, lane: .timer) }
             let deadline = timers.earliest
             let clock = self.clock
+            let round = timerRound
             await withTaskGroup(of: Void.self) { group in
                 if let deadline {
                     group.addTask { try? await clock.sleep(until: deadline, tolerance: nil) }
                 }
-                group.addTask { await self.waitForTimerChange() }
+                group.addTask { await self.waitForTimerChange(round: round) }
                 await group.next()
                 group.cancelAll()
-                wakeTimers()  // release the other child if it is the waiter
+                // End this round: a waiter of it that is still waiting, or has yet to start
+                // waiting, returns at once. (No pending wake-up is left behind: that would make
+                // the next round return at once too, and the loop spin.)
+                timerRound += 1
+                releaseTimerWaiter()
             }
         }
     }
 
-    private func waitForTimerChange() async {
+    private func waitForTimerChange(round: Int) async {
         await withCheckedContinuation { continuation in
-            if isShutDown || timerWakeupPending {
+            if isShutDown || round != timerRound {
+                continuation.resume()
+            } else if timerWakeupPending {
                 timerWakeupPending = false
                 continuation.resume()
             } else {
@@ -172,6 +182,8 @@ public actor WorkQueue<Key: Hashable & Sendable, C: Clock> where C.Duration == D
         }
     }
 
+    /// A timer was scheduled earlier than the one slept on, or the queue shuts down: wake the
+    /// timer loop (now, or at its next wait if it is between waits).
     private func wakeTimers() {
         if let waiter = timerWakeup {
             timerWakeup = nil
@@ -179,6 +191,11 @@ public actor WorkQueue<Key: Hashable & Sendable, C: Clock> where C.Duration == D
         } else {
             timerWakeupPending = true
         }
+    }
+
+    private func releaseTimerWaiter() {
+        timerWakeup?.resume()
+        timerWakeup = nil
     }
 
     // MARK: State
@@ -194,6 +211,9 @@ public actor WorkQueue<Key: Hashable & Sendable, C: Clock> where C.Duration == D
     /// Number of keys waiting (not counting keys being processed or waiting for a timer).
     public var count: Int { queued.count }
     public var pendingTimers: Int { timers.count }
+    /// How often the timer loop has gone round: it must rest while nothing is due.
+    var timerRounds: Int { timerLoopIterations }
+    private var timerLoopIterations = 0
     public func isProcessing(_ key: Key) -> Bool { processing.contains(key) }
 }
 

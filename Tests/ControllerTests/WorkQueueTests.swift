@@ -73,6 +73,24 @@ import Testing
         await queue.shutDown()
     }
 
+    /// Regression: releasing a finished round's waiter used to leave a wake-up pending, so an
+    /// idle operator spun at full CPU.
+    @Test func anIdleTimerLoopRests() async {
+        let clock = TestClock()
+        let queue = Queue(clock: clock)
+        let timers = Task { await queue.runTimers() }
+        defer { timers.cancel() }
+        await queue.addAfter("a", .seconds(60))  // one wake-up for a new earliest timer
+        try? await Task.sleep(for: .milliseconds(200))
+        let rounds = await queue.timerRounds
+        #expect(rounds <= 2, "the loop went round \(rounds) times while nothing was due")
+        clock.advance(by: .seconds(60))
+        #expect(await eventuallyYielding { await queue.count == 1 })
+        try? await Task.sleep(for: .milliseconds(200))
+        #expect(await queue.timerRounds <= rounds + 2)
+        await queue.shutDown()
+    }
+
     @Test func backoffDoublesFrom100msToFiveMinutesAndForgetResetsIt() async {
         let queue = Queue(clock: TestClock())
         var delays: [Duration] = []

@@ -1,0 +1,222 @@
+// Controller benchmarks against the real `flinklet run` binary (see hack/bench-controller.sh):
+//   reaction  manifest saved → first pod process running, p50/p99 over 200 new manifests
+//   scale     1,000 resources with one sleep pod each: cold start, operator memory,
+//             restart + re-adoption of all pods, and the CPU of one relist with no change
+//
+//   bench-controller --flinklet PATH [--edits 200] [--resources 1000]
+import Foundation
+import Logging
+import Manifests
+
+struct Options {
+    var flinklet = ""
+    var edits = 200
+    var resources = 1000
+
+    init(_ arguments: [String]) {
+        var i = 1
+        while i < arguments.count {
+            let value = i + 1 < arguments.count ? arguments[i + 1] : ""
+            switch arguments[i] {
+            case "--flinklet": flinklet = value; i += 1
+            case "--edits": edits = Int(value) ?? edits; i += 1
+            case "--resources": resources = Int(value) ?? resources; i += 1
+            default: break
+            }
+            i += 1
+        }
+    }
+}
+
+func realtimeNanos() -> Int64 {
+    var ts = timespec()
+    clock_gettime(CLOCK_REALTIME, &ts)
+    return Int64(ts.tv_sec) * 1_000_000_000 + Int64(ts.tv_nsec)
+}
+
+func percentile(_ sorted: [Double], _ p: Double) -> Double {
+    sorted[min(sorted.count - 1, Int((Double(sorted.count - 1) * p).rounded()))]
+}
+
+func fmt(_ x: Double, _ digits: Int = 1) -> String { String(format: "%.\(digits)f", x) }
+
+/// A scratch area with a manifest directory, a state directory and a marks directory where
+/// pods write their start time.
+struct Workspace {
+    let root: String
+    var manifests: String { root + "/manifests" }
+    var state: String { root + "/state" }
+    var marks: String { root + "/marks" }
+    let marker: String
+
+    init() throws {
+        root = FileManager.default.temporaryDirectory.appendingPathComponent("flinklet-bench-\(UUID().uuidString.prefix(8))").path
+        marker = "flinklet-bench-\(UUID().uuidString.prefix(8))"
+        for dir in [root + "/manifests", root + "/marks"] {
+            try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        }
+    }
+
+    /// Writes a manifest atomically (temp file + rename, like an editor or `apply`).
+    func writeManifest(_ name: String) throws {
+        let text = """
+            apiVersion: flink.apache.org/v1beta1
+            kind: FlinkDeployment
+            metadata:
+              name: \(name)
+              annotations:
+                flinklet.dev/command: "date +%s%N > \(marks)/\(name); exec sleep 3600 # \(marker)"
+            spec:
+              flinkVersion: v2_3
+              mode: session
+            """
+        let temp = manifests + "/.\(name).tmp"
+        try text.write(toFile: temp, atomically: false, encoding: .utf8)
+        guard rename(temp, manifests + "/\(name).yaml") == 0 else { throw POSIXError(.EIO) }
+    }
+
+    func mark(_ name: String) -> Int64? {
+        guard let text = try? String(contentsOfFile: marks + "/" + name, encoding: .utf8) else { return nil }
+        return Int64(text.trimmingCharacters(in: .whitespacesAndNewlines))
+    }
+
+    func markCount() -> Int { ((try? FileManager.default.contentsOfDirectory(atPath: marks)) ?? []).count }
+
+    func startOperator(_ flinklet: String, log: String) throws -> Process {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: flinklet)
+        process.arguments = ["run", "--manifests", manifests, "--state-dir", state, "--log-format", "json"]
+        _ = FileManager.default.createFile(atPath: root + "/" + log, contents: nil)
+        let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: root + "/" + log))
+        process.standardError = handle
+        process.standardOutput = handle
+        try process.run()
+        return process
+    }
+
+    /// Pods of this benchmark: process-group leaders running `sleep 3600`, started by us.
+    func pods() -> [Int32] {
+        ((try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []).compactMap(Int32.init).filter { pid in
+            guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
+                  let fields = stat.split(separator: ")").last?.split(separator: " "), fields.count > 2,
+                  fields[0] != "Z", Int32(fields[2]) == pid,
+                  let environ = try? Data(contentsOf: URL(fileURLWithPath: "/proc/\(pid)/cmdline")) else { return false }
+            return String(decoding: environ, as: UTF8.self).hasPrefix("sleep\u{0}3600")
+        }
+    }
+
+    func killPods(_ pids: [Int32]) {
+        for pid in pids { kill(-pid, SIGKILL) }
+    }
+
+    func remove() { try? FileManager.default.removeItem(atPath: root) }
+}
+
+func waitFor(timeout: TimeInterval, poll: useconds_t = 1_000, _ condition: () -> Bool) -> Bool {
+    let deadline = Date().addingTimeInterval(timeout)
+    while Date() < deadline {
+        if condition() { return true }
+        usleep(poll)
+    }
+    return condition()
+}
+
+func residentKiB(_ pid: Int32) -> (rss: Int, peak: Int) {
+    guard let status = try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8) else { return (-1, -1) }
+    func value(_ key: String) -> Int {
+        status.split(separator: "\n").first { $0.hasPrefix(key) }.flatMap { Int($0.split(separator: " ").dropFirst().first ?? "") } ?? -1
+    }
+    return (value("VmRSS:"), value("VmHWM:"))
+}
+
+func cpuSeconds(_ pid: Int32) -> Double {
+    guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
+          let fields = stat.split(separator: ")").last?.split(separator: " "), fields.count > 13 else { return -1 }
+    return (Double(fields[11]) ?? 0) / 100 + (Double(fields[12]) ?? 0) / 100
+}
+
+let options = Options(CommandLine.arguments)
+guard !options.flinklet.isEmpty else {
+    print("usage: bench-controller --flinklet PATH [--edits N] [--resources N]")
+    exit(2)
+}
+
+// MARK: Reaction
+
+do {
+    let ws = try Workspace()
+    let flinklet = try ws.startOperator(options.flinklet, log: "reaction.log")
+    usleep(1_000_000)  // operator up and watching
+    var latencies: [Double] = []
+    for i in 0..<options.edits {
+        let name = "r-\(i)"
+        try ws.writeManifest(name)
+        let saved = realtimeNanos()
+        guard waitFor(timeout: 10, { ws.mark(name) != nil }), let started = ws.mark(name) else {
+            print("reaction: pod \(name) did not start within 10 s")
+            break
+        }
+        latencies.append(Double(started - saved) / 1e6)
+    }
+    flinklet.terminate()
+    flinklet.waitUntilExit()
+    ws.killPods(ws.pods())
+    ws.remove()
+    latencies.sort()
+    print("reaction (manifest saved → pod process running), \(latencies.count) new manifests: p50 \(fmt(percentile(latencies, 0.5))) ms, p99 \(fmt(percentile(latencies, 0.99))) ms, max \(fmt(latencies.last ?? 0)) ms (target p99 ≤ 25 ms)")
+}
+
+// MARK: Scale
+
+do {
+    let ws = try Workspace()
+    let n = options.resources
+    for i in 0..<n { try ws.writeManifest(String(format: "s-%04d", i)) }
+    let coldStart = Date()
+    let first = try ws.startOperator(options.flinklet, log: "scale-1.log")
+    guard waitFor(timeout: 120, poll: 10_000, { ws.markCount() >= n }) else {
+        print("scale: only \(ws.markCount()) of \(n) pods started within 120 s")
+        exit(1)
+    }
+    let coldSeconds = Date().timeIntervalSince(coldStart)
+    print("scale: cold start, \(n) manifests → \(n) pods running: \(fmt(coldSeconds, 2)) s")
+    usleep(3_000_000)  // let status writes and readiness settle
+    let memory = residentKiB(first.processIdentifier)
+    print("scale: operator resident memory with \(n) resources and pods: \(memory.rss / 1024) MiB (peak \(memory.peak / 1024) MiB; target ≤ 40 MB)")
+    let cpuBefore = cpuSeconds(first.processIdentifier)
+    usleep(10_000_000)
+    let idle = cpuSeconds(first.processIdentifier) - cpuBefore
+    print("scale: operator CPU while idle with \(n) resources: \(fmt(idle * 10, 1)) % of one core over 10 s (relist every 10 s, requeue every 60 s)")
+
+    let before = ws.pods()
+    first.terminate()
+    first.waitUntilExit()
+    let restart = Date()
+    let second = try ws.startOperator(options.flinklet, log: "scale-2.log")
+    let adopted = waitFor(timeout: 60, poll: 2_000) {
+        ((try? String(contentsOfFile: ws.root + "/scale-2.log", encoding: .utf8)) ?? "").contains("\"pods.adopted\":\"\(n)\"")
+    }
+    let adoptSeconds = Date().timeIntervalSince(restart)
+    usleep(5_000_000)
+    let after = ws.pods()
+    print("scale: restart → \(n) pods re-adopted: \(adopted ? fmt(adoptSeconds, 2) + " s" : "not within 60 s") (target ≤ 2 s); pods before \(before.count), after \(after.count), identical: \(Set(before) == Set(after))")
+    second.terminate()
+    second.waitUntilExit()
+
+    // One relist with no change, in this process, on the same directory the operator read.
+    var configuration = DirectorySource.Configuration(directory: ws.manifests)
+    configuration.resync = .seconds(3600)
+    let source = DirectorySource(configuration: configuration, logger: Logger(label: "bench", factory: { _ in SwiftLogNoOpLogHandler() }))
+    await source.relist()
+    var usage = rusage()
+    getrusage(RUSAGE_SELF.rawValue, &usage)
+    let cpu0 = Double(usage.ru_utime.tv_sec + usage.ru_stime.tv_sec) + Double(usage.ru_utime.tv_usec + usage.ru_stime.tv_usec) / 1e6
+    let rounds = 20
+    for _ in 0..<rounds { _ = await source.relist() }
+    getrusage(RUSAGE_SELF.rawValue, &usage)
+    let cpu1 = Double(usage.ru_utime.tv_sec + usage.ru_stime.tv_sec) + Double(usage.ru_utime.tv_usec + usage.ru_stime.tv_usec) / 1e6
+    print("scale: one relist of \(n) manifests with no change: \(fmt((cpu1 - cpu0) / Double(rounds) * 1000, 1)) ms CPU (target ≤ 100 ms)")
+
+    ws.killPods(after)
+    ws.remove()
+}

@@ -89,20 +89,28 @@ public struct Reconciler: Sendable {
         // 1. Observe.
         let desired = await source.object(id)
         var record = try store.resource(id.key)
-        let pods = await driver.pods().filter { $0.labels[PodLabels.owner] == id.key }
+        // This resource's pods, by the names recorded for it (the store indexes them by owner):
+        // never a scan of every pod the driver runs.
+        var pods: [PodStatus] = []
+        for row in try store.pods(owner: id.key) {
+            if let status = await driver.status(row.name) { pods.append(status) }
+        }
         if desired == nil, record == nil, pods.isEmpty { return .awaitChange }
 
         // The generation counts spec changes of valid versions, and survives restarts.
         if let desired, let resource = desired.resource, let specHash = desired.specHash {
             if var existing = record {
-                if existing.specHash != specHash {
-                    existing.generation += 1
-                    existing.specHash = specHash
+                let spec = try ResourceRecord.json(resource.specJSON)
+                if existing.specHash != specHash || existing.spec != spec || existing.file != desired.file {
+                    if existing.specHash != specHash {
+                        existing.generation += 1
+                        existing.specHash = specHash
+                    }
+                    existing.spec = spec
+                    existing.file = desired.file
+                    existing.updatedAt = now()
+                    record = try store.upsert(existing)
                 }
-                existing.spec = try ResourceRecord.json(resource.specJSON)
-                existing.file = desired.file
-                existing.updatedAt = now()
-                record = try store.upsert(existing)
             } else {
                 record = try store.upsert(ResourceRecord(id: id, generation: 1, specHash: specHash,
                                                          spec: try ResourceRecord.json(resource.specJSON), file: desired.file, createdAt: now()))
@@ -149,11 +157,14 @@ public struct Reconciler: Sendable {
             }
         }
 
-        // 4. Record the status the plan describes.
+        // 4. Record the status the plan describes (a write only when it changed).
         if var record {
+            let before = record.status
             try Self.setStatus(&record, kind: id.kind, plan: plan)
-            record.updatedAt = now()
-            _ = try store.upsert(record)
+            if record.status != before {
+                record.updatedAt = now()
+                _ = try store.upsert(record)
+            }
         }
         return plan.next
     }

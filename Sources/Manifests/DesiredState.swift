@@ -13,7 +13,8 @@ public struct DesiredObject: Sendable {
     public var contentHash: String?
     /// The manifest file that defines it now.
     public var file: String
-    public var sourceMap: SourceMap
+    /// Where its `metadata.name` is written (messages about duplicates name both places).
+    public var location: SourceLocation
     /// Why the manifest's current text is not being applied, when it is not: the latest edit
     /// is invalid, the file is unreadable, or a second file defines the same resource. Empty
     /// when the current text is what `resource` holds.
@@ -65,9 +66,34 @@ public struct DesiredState: Sendable {
         case holding(since: ContinuousClock.Instant, objects: Int)
     }
 
+    /// What the state keeps of a file: per object only what rebuilding needs, hashed once when
+    /// the file was read. Parse trees are not kept (they are most of a manifest's memory).
     private struct FileEntry: Sendable {
+        struct Object: Sendable {
+            var id: ResourceID
+            var resource: FlinkResource?
+            var specHash: String?
+            var contentHash: String?
+            var diagnostics: [Diagnostic]
+            var location: SourceLocation
+        }
+
         var signature: FileSignature
-        var file: ManifestFile
+        var isReadable: Bool
+        var fileDiagnostics: [Diagnostic]
+        var objects: [Object]
+
+        init(signature: FileSignature, file: ManifestFile) {
+            self.signature = signature
+            isReadable = file.isReadable
+            fileDiagnostics = file.fileDiagnostics
+            objects = file.objects.compactMap { object in
+                guard let id = object.id else { return nil }
+                return Object(id: id, resource: object.resource, specHash: object.resource?.specHash,
+                              contentHash: object.resource?.contentHash, diagnostics: object.diagnostics,
+                              location: object.sourceMap.location(of: "metadata.name"))
+            }
+        }
     }
 
     public private(set) var objects: [ResourceID: DesiredObject] = [:]
@@ -98,13 +124,17 @@ public struct DesiredState: Sendable {
         emptyGuard = nil
 
         var next: [String: FileEntry] = [:]
+        var changedFiles = scan.count != files.count
         for (path, signature) in scan {
             if let entry = files[path], entry.signature == signature {
                 next[path] = entry
             } else {
                 next[path] = FileEntry(signature: signature, file: read(path))
+                changedFiles = true
             }
         }
+        // Same paths, same signatures: nothing to rebuild (the common case of a periodic relist).
+        guard changedFiles else { return [] }
         files = next
         return rebuild(order: scan.map(\.path))
     }
@@ -112,45 +142,40 @@ public struct DesiredState: Sendable {
     /// Recomputes every desired object from the files, keeping last valid versions.
     private mutating func rebuild(order: [String]) -> Set<ResourceID> {
         var result: [ResourceID: DesiredObject] = [:]
-        var definedIn: [ResourceID: SourceLocation] = [:]
+        result.reserveCapacity(objects.count)
 
         for path in order {
             guard let entry = files[path] else { continue }
-            if !entry.file.isReadable {
+            if !entry.isReadable {
                 // Keep what this file defined before, with the reason it cannot be read now.
                 for (id, previous) in objects where previous.file == path && result[id] == nil {
                     var kept = previous
-                    kept.diagnostics = entry.file.fileDiagnostics.map { d in
+                    kept.diagnostics = entry.fileDiagnostics.map { d in
                         var d = d
                         d.resource = id
                         return d
                     }
                     result[id] = kept
-                    definedIn[id] = previous.sourceMap.location(of: "metadata.name")
                 }
                 continue
             }
-            for object in entry.file.objects {
-                guard let id = object.id else { continue }
-                let here = object.sourceMap.location(of: "metadata.name")
-                if let first = definedIn[id] {
+            for object in entry.objects {
+                let id = object.id
+                if let first = result[id] {
                     // A second definition: the first stays in force; both places are named.
                     let message = FieldError.duplicate(
                         FieldError.quoted(id.name),
-                        "\(id.kind.singular) \"\(id.namespace)/\(id.name)\" is defined both at \(first) and at \(here); the first definition is used")
-                    result[id]?.diagnostics.append(Diagnostic(.error, "metadata.name", message, at: here, resource: id))
+                        "\(id.kind.singular) \"\(id.namespace)/\(id.name)\" is defined both at \(first.location) and at \(object.location); the first definition is used")
+                    result[id]?.diagnostics.append(Diagnostic(.error, "metadata.name", message, at: object.location, resource: id))
                     continue
                 }
-                definedIn[id] = here
-                let previous = objects[id]
                 if let resource = object.resource {
-                    result[id] = DesiredObject(id: id, resource: resource, specHash: resource.specHash,
-                                               contentHash: resource.contentHash, file: path,
-                                               sourceMap: object.sourceMap, diagnostics: object.diagnostics.filter { !$0.isError })
+                    result[id] = DesiredObject(id: id, resource: resource, specHash: object.specHash, contentHash: object.contentHash,
+                                               file: path, location: object.location, diagnostics: object.diagnostics.filter { !$0.isError })
                 } else {
+                    let previous = objects[id]
                     result[id] = DesiredObject(id: id, resource: previous?.resource, specHash: previous?.specHash,
-                                               contentHash: previous?.contentHash, file: path,
-                                               sourceMap: previous?.resource != nil ? previous!.sourceMap : object.sourceMap,
+                                               contentHash: previous?.contentHash, file: path, location: object.location,
                                                diagnostics: object.diagnostics)
                 }
             }
@@ -162,8 +187,7 @@ public struct DesiredState: Sendable {
                 changed.insert(id)
                 continue
             }
-            if previous.contentHash != object.contentHash || previous.file != object.file
-                || previous.diagnostics.map(\.description) != object.diagnostics.map(\.description) {
+            if previous.contentHash != object.contentHash || previous.file != object.file || previous.diagnostics != object.diagnostics {
                 changed.insert(id)
             }
         }

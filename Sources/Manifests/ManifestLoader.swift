@@ -1,4 +1,7 @@
 import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
 import FlinkResources
 import Validation
 import YAML
@@ -129,22 +132,45 @@ public enum ManifestFiles {
     /// subdirectories too when `recursive`, except hidden ones and symbolic links to directories
     /// (as `kubectl -R`: a link can loop or lead to files read twice). Links to files are
     /// followed, so ConfigMap-style `app.yaml -> ..data/app.yaml` mounts work.
+    ///
+    /// Uses `readdir` and the entry types it reports, with a `stat` only for links and unknown
+    /// types: the operator lists its directory on every relist.
     public static func list(directory: String, recursive: Bool) throws -> [String] {
-        let fm = FileManager.default
-        var result: [String] = []
         let base = directory.hasSuffix("/") && directory.count > 1 ? String(directory.dropLast()) : directory
-        for name in try fm.contentsOfDirectory(atPath: base).sorted() {
-            let path = base + "/" + name
-            var isDirectory: ObjCBool = false
-            guard fm.fileExists(atPath: path, isDirectory: &isDirectory) else { continue }  // dangling link
-            if isDirectory.boolValue {
-                let isLink = (try? fm.attributesOfItem(atPath: path)[.type] as? FileAttributeType) == .typeSymbolicLink
-                if recursive, !name.hasPrefix("."), !isLink { result += try list(directory: path, recursive: true) }
+        guard let stream = opendir(base) else {
+            throw POSIXError(POSIXErrorCode(rawValue: errno) ?? .EIO)
+        }
+        defer { closedir(stream) }
+        var files: [String] = []
+        var subdirectories: [String] = []
+        while let entry = readdir(stream) {
+            let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in
+                String(decoding: raw.prefix { $0 != 0 }, as: UTF8.self)
+            }
+            if name == "." || name == ".." { continue }
+            var type = entry.pointee.d_type
+            if type == UInt8(DT_LNK) || type == UInt8(DT_UNKNOWN) {
+                var info = stat()
+                guard stat(base + "/" + name, &info) == 0 else { continue }  // dangling link
+                let isLink = type == UInt8(DT_LNK)
+                if (info.st_mode & S_IFMT) == S_IFDIR {
+                    if isLink { continue }  // never follow links to directories
+                    type = UInt8(DT_DIR)
+                } else {
+                    type = UInt8(DT_REG)
+                }
+            }
+            if type == UInt8(DT_DIR) {
+                if recursive, !name.hasPrefix(".") { subdirectories.append(name) }
             } else if isManifest(fileName: name) {
-                result.append(path)
+                files.append(name)
             }
         }
-        return result
+        var result = files.sorted().map { base + "/" + $0 }
+        for name in subdirectories.sorted() {
+            result += try list(directory: base + "/" + name, recursive: true)
+        }
+        return result.sorted()
     }
 }
 

@@ -281,7 +281,7 @@ public actor LocalProcessDriver: ProcessDriver {
     /// One supervision pass: exits, restarts due by the clock, log-line readiness and, when
     /// `sampling`, memory limits and log rotation. `run()` calls it every tick.
     public func supervise(sampling: Bool = true) {
-        if sampling { sampleMemory() }
+        if sampling { applyMemory(ProcessInfoReader.residentBytes(ofGroups: limitedGroups())) }
         reapExits()
         scanLogProbes()
         if sampling { rotateLogs() }
@@ -293,10 +293,22 @@ public actor LocalProcessDriver: ProcessDriver {
         while !Task.isCancelled {
             let now = ContinuousClock.now
             let sampling = now >= nextSample
-            if sampling { nextSample = now + configuration.sampleInterval }
-            supervise(sampling: sampling)
+            if sampling {
+                nextSample = now + configuration.sampleInterval
+                // The /proc scan reads every process on the machine: do it off the actor, so
+                // a `start` never waits behind it.
+                let groups = limitedGroups()
+                if !groups.isEmpty { applyMemory(await Self.measure(groups)) }
+            }
+            supervise(sampling: false)
+            if sampling { rotateLogs() }
             do { try await Task.sleep(for: configuration.tickInterval) } catch { break }
         }
+    }
+
+    /// Resident memory of the given groups, measured on the caller's executor (not the actor's).
+    private nonisolated static func measure(_ groups: Set<Int32>) async -> [Int32: Int64] {
+        ProcessInfoReader.residentBytes(ofGroups: groups)
     }
 
     private func probeLoop() async {
@@ -438,10 +450,16 @@ public actor LocalProcessDriver: ProcessDriver {
         }
     }
 
-    private func sampleMemory() {
-        let groups = Set(table.values.compactMap { $0.process?.pgid })
-        guard !groups.isEmpty else { return }
-        let resident = ProcessInfoReader.residentBytes(ofGroups: groups)
+    /// Process groups of pods that have a memory limit: only they are measured (a scan of
+    /// /proc per second for pods nobody limits would be cost without use).
+    private func limitedGroups() -> Set<Int32> {
+        Set(table.values.compactMap { pod in pod.spec.memoryLimitBytes == nil ? nil : pod.process?.pgid })
+    }
+
+    /// Records measured memory and kills groups over their limit. A group that exited since
+    /// it was measured is skipped (its pod no longer has that process).
+    private func applyMemory(_ resident: [Int32: Int64]) {
+        guard !resident.isEmpty else { return }
         for name in table.keys.sorted() {
             guard var pod = table[name], var process = pod.process, let bytes = resident[process.pgid] else { continue }
             pod.residentBytes = bytes

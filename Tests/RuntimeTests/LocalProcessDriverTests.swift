@@ -197,11 +197,17 @@ struct LocalProcessDriverTests {
         }
     }
 
+    /// Pods with a memory limit are measured (group-wide); pods without one are not, which
+    /// spares a scan of /proc every second for nothing.
     @Test func residentMemoryIsSampledForTheWholeGroup() async throws {
         try await withHarness { h in
-            _ = try await h.driver.start(h.shell("small", "sleep 30 & sleep 30"))
+            var limited = h.shell("small", "sleep 30 & sleep 30")
+            limited.memoryLimitBytes = 1 << 30
+            _ = try await h.driver.start(limited)
+            _ = try await h.driver.start(h.shell("unlimited", "sleep 30"))
             let status = await waitForStatus(h.driver, "small") { ($0.residentBytes ?? 0) > 0 }
             #expect((status?.residentBytes ?? 0) < 100 * 1024 * 1024)
+            #expect(await h.driver.status("unlimited")?.residentBytes == nil)
         }
     }
 

@@ -133,3 +133,24 @@ func input(_ resource: FlinkResource?, pods: [ObservedPod], defined: Bool = true
         #expect(sleepPods.plan(i) == sleepPods.plan(i))
     }
 }
+
+@Suite struct RFC3339Tests {
+    @Test(arguments: [
+        (0.0, "1970-01-01T00:00:00Z"), (951_782_400, "2000-02-29T00:00:00Z"), (1_800_000_000, "2027-01-15T08:00:00Z"),
+        (1_795_251_701.9, "2026-11-21T09:01:41Z"), (-1, "1969-12-31T23:59:59Z"), (4_102_444_800, "2100-01-01T00:00:00Z"),
+    ])
+    func formatsLikeKubernetes(seconds: Double, expected: String) {
+        #expect(Conditions.rfc3339(Date(timeIntervalSince1970: seconds)) == expected)
+    }
+
+    @Test func agreesWithFoundationsFormatterOverManyDates() {
+        let formatter = ISO8601DateFormatter()
+        formatter.formatOptions = [.withInternetDateTime]
+        var x: UInt64 = 42
+        for _ in 0..<2_000 {
+            x = x &* 6364136223846793005 &+ 1442695040888963407
+            let date = Date(timeIntervalSince1970: Double(x % 8_000_000_000) - 1_000_000_000)
+            #expect(Conditions.rfc3339(date) == formatter.string(from: date))
+        }
+    }
+}

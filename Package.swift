@@ -64,7 +64,7 @@ let package = Package(
             name: "ManifestsTests",
             dependencies: ["Manifests", "FlinkResources", "YAML", .product(name: "Logging", package: "swift-log")]
         ),
-        .testTarget(name: "FlinkletCLITests", dependencies: ["FlinkletCLI", "flinklet"]),
+        .testTarget(name: "FlinkletCLITests", dependencies: ["FlinkletCLI", "flinklet", "Store", "FlinkResources"]),
         .testTarget(name: "PlanningTests", dependencies: ["Planning", "FlinkResources"]),
         .testTarget(name: "StoreTests", dependencies: ["Store", "FlinkResources"]),
         .testTarget(name: "RuntimeTests", dependencies: ["Runtime", "FlinkletTesting"]),

@@ -24,6 +24,9 @@ public actor DirectorySource {
         public var directory: String
         public var recursive = false
         public var resync: Duration = .seconds(10)
+        /// Follow the directory with inotify; when false, only the periodic relist sees
+        /// changes (for file systems without inotify, and to test the safety net alone).
+        public var watch = true
         public var state = DesiredState.Options()
 
         public init(directory: String) { self.directory = directory }
@@ -81,17 +84,19 @@ public actor DirectorySource {
     /// Follows the directory until cancelled: inotify for prompt reactions, a periodic relist
     /// for safety. Relists once before watching.
     public func run() async throws {
-        let watcher = try InotifyWatcher(directory: configuration.directory, recursive: configuration.recursive)
-        defer { watcher.close() }
+        let watcher = configuration.watch ? try InotifyWatcher(directory: configuration.directory, recursive: configuration.recursive) : nil
+        defer { watcher?.close() }
         relist()
         let resync = configuration.resync
         try await withThrowingTaskGroup(of: Void.self) { group in
-            group.addTask {
-                for await batch in watcher.batches {
-                    if batch.overflowed {
-                        await self.logOverflow()
+            if let watcher {
+                group.addTask {
+                    for await batch in watcher.batches {
+                        if batch.overflowed {
+                            await self.logOverflow()
+                        }
+                        await self.relist()
                     }
-                    await self.relist()
                 }
             }
             group.addTask {

@@ -177,6 +177,10 @@ final class OperatorHarness: @unchecked Sendable {
         #expect(await eventually { h.ready("app") })
         #expect(OperatorHarness.processes(marker: marker) == before, "the same processes, none added")
         #expect(h.pids("app") == before)
+        // Generations persist: a spec change after the restart counts on from the stored one.
+        let generation = try #require(h.record("app")?.generation)
+        try h.write("app", command: "sleep 307; : \(marker)", replicas: 3, extraSpec: "  flinkConfiguration: {x: y}")
+        #expect(await eventually { h.record("app")?.generation == generation + 1 })
         await h.cleanUp()
     }
 

@@ -12,12 +12,13 @@ final class WatchedDirectory: @unchecked Sendable {
     private var task: Task<Void, any Error>?
     private let seen = SeenIDs()
 
-    init(recursive: Bool = false) async throws {
+    init(recursive: Bool = false, watch: Bool = true, resync: Duration = .seconds(3600)) async throws {
         path = FileManager.default.temporaryDirectory.appendingPathComponent("flinklet-dirsource-\(UUID().uuidString)").path
         try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
         var configuration = DirectorySource.Configuration(directory: path)
         configuration.recursive = recursive
-        configuration.resync = .seconds(3600)
+        configuration.watch = watch
+        configuration.resync = resync
         source = DirectorySource(configuration: configuration, logger: Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() }))
         let source = self.source, seen = self.seen
         task = Task {
@@ -132,6 +133,20 @@ actor SeenIDs {
         #expect(await eventually { await dir.changedIDs().count == 1000 }, "each resource reported")
         try await Task.sleep(for: .milliseconds(200))
         #expect(await dir.changedIDs().count == 1000, "and reported once")
+    }
+
+    /// The safety net for missed events and inotify queue overflows: without inotify, the
+    /// periodic relist alone brings every change in.
+    @Test func thePeriodicRelistAloneSeesChanges() async throws {
+        let dir = try await WatchedDirectory(watch: false, resync: .milliseconds(100))
+        defer { dir.stop() }
+        try dir.write("a.yaml", deployment("a", parallelism: 1))
+        try dir.write("b.yaml", deployment("b"))  // so removing a.yaml does not empty the directory (that has its guard)
+        #expect(await eventually { await dir.replicas("a") == 1 })
+        try dir.writeAtomically("a.yaml", deployment("a", parallelism: 2))
+        #expect(await eventually { await dir.replicas("a") == 2 })
+        try dir.remove("a.yaml")
+        #expect(await eventually { await dir.names() == ["b"] })
     }
 
     @Test func subdirectoriesAreFollowedWithRecursive() async throws {

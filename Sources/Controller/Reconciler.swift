@@ -195,41 +195,25 @@ public struct Reconciler: Sendable {
                             spec: try encoder.encode(record), startedAt: record.startedAt)
     }
 
-    /// The status fields every kind shares, read back from a record.
-    struct CommonStatus {
-        var conditions: [Condition]
-    }
-
-    static func status(of record: ResourceRecord) throws -> CommonStatus? {
-        switch record.kind {
-        case .flinkDeployment: try record.deploymentStatus().map { CommonStatus(conditions: $0.conditions ?? []) }
-        case .flinkSessionJob: try record.sessionJobStatus().map { CommonStatus(conditions: $0.conditions ?? []) }
-        }
+    /// The record's status, whatever its kind (nil when it has none yet).
+    static func status(of record: ResourceRecord) throws -> (any ResourceStatus)? {
+        try record.status.map { try JSONDecoder().decode(record.kind.statusType, from: Data($0.utf8)) }
     }
 
     /// Writes the plan's conditions and error into the record's status, keeping fields the
     /// generic planner does not own (job status, cluster info) as they were.
     static func setStatus(_ record: inout ResourceRecord, kind: ResourceKind, plan: Plan) throws {
-        let stalled = plan.conditions.contains { $0.type == Conditions.stalled }
-        let ready = plan.conditions.contains { $0.type == Conditions.ready && $0.status == .true }
-        let observedGeneration = plan.steps.isEmpty || ready ? record.generation : nil
-        let lifecycle: ResourceLifecycleState = record.generation == 0 ? .created : stalled ? .failed : ready ? .stable : .deployed
-        switch kind {
-        case .flinkDeployment:
-            var status = try record.deploymentStatus() ?? FlinkDeploymentStatus()
+        func update<S: ResourceStatus>(_ type: S.Type) throws {
+            var status = try record.status.map { try JSONDecoder().decode(S.self, from: Data($0.utf8)) } ?? S()
+            let stalled = plan.conditions.contains { $0.type == Conditions.stalled }
+            let ready = plan.conditions.contains { $0.type == Conditions.ready && $0.status == .true }
             status.conditions = plan.conditions
             status.error = plan.error
-            status.lifecycleState = lifecycle
-            if let observedGeneration { status.observedGeneration = observedGeneration }
-            try record.setStatus(status)
-        case .flinkSessionJob:
-            var status = try record.sessionJobStatus() ?? FlinkSessionJobStatus()
-            status.conditions = plan.conditions
-            status.error = plan.error
-            status.lifecycleState = lifecycle
-            if let observedGeneration { status.observedGeneration = observedGeneration }
-            try record.setStatus(status)
+            status.lifecycleState = record.generation == 0 ? .created : stalled ? .failed : ready ? .stable : .deployed
+            if plan.steps.isEmpty || ready { status.observedGeneration = record.generation }
+            record.status = try ResourceRecord.json(status)
         }
+        try update(kind.statusType)
     }
 }
 

@@ -258,3 +258,33 @@ public enum CheckpointType: String, Codable, Sendable, Hashable, CaseIterable {
     case incremental = "INCREMENTAL"
     case unknown = "UNKNOWN"
 }
+
+/// The status fields every kind has, so code that records or shows them is written once.
+public protocol ResourceStatus: Codable, Sendable, Hashable {
+    var jobStatus: JobStatus? { get set }
+    var error: String? { get set }
+    var observedGeneration: Int64? { get set }
+    var lifecycleState: ResourceLifecycleState? { get set }
+    var reconciliationStatus: ReconciliationStatus? { get set }
+    var conditions: [Condition]? { get set }
+    /// An empty status.
+    init()
+}
+
+extension FlinkDeploymentStatus: ResourceStatus {
+    public init() { self.init(jobStatus: nil) }
+}
+
+extension FlinkSessionJobStatus: ResourceStatus {
+    public init() { self.init(jobStatus: nil) }
+}
+
+extension ResourceKind {
+    /// The status type of this kind.
+    public var statusType: any ResourceStatus.Type {
+        switch self {
+        case .flinkDeployment: FlinkDeploymentStatus.self
+        case .flinkSessionJob: FlinkSessionJobStatus.self
+        }
+    }
+}

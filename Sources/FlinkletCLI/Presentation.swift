@@ -92,22 +92,12 @@ struct StatusSummary {
     var conditions: [Condition]
 
     init(_ record: ResourceRecord) {
-        switch record.kind {
-        case .flinkDeployment:
-            let status = try? record.deploymentStatus()
-            lifecycle = status?.lifecycleState?.rawValue
-            jobState = status?.jobStatus?.state
-            error = status?.error
-            observedGeneration = status?.observedGeneration
-            conditions = status?.conditions ?? []
-        case .flinkSessionJob:
-            let status = try? record.sessionJobStatus()
-            lifecycle = status?.lifecycleState?.rawValue
-            jobState = status?.jobStatus?.state
-            error = status?.error
-            observedGeneration = status?.observedGeneration
-            conditions = status?.conditions ?? []
-        }
+        let status = record.status.flatMap { try? JSONDecoder().decode(record.kind.statusType, from: Data($0.utf8)) }
+        lifecycle = status?.lifecycleState?.rawValue
+        jobState = status?.jobStatus?.state
+        error = status?.error
+        observedGeneration = status?.observedGeneration
+        conditions = status?.conditions ?? []
     }
 
     var ready: String { conditions.first { $0.type == "Ready" }?.status.rawValue ?? "Unknown" }

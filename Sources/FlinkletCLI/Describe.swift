@@ -18,14 +18,20 @@ struct Describe: ParsableCommand {
 
     func run() throws {
         let selector = try ResourceSelector(kindOrName, name)
-        guard let store = try openStore(state),
-              let record = try store.resources().first(where: { selector.matches($0, namespace: namespaces.filter) && selector.name != nil }) else {
+        let store = try openStore(state)
+        // `describe KIND` without a name describes every resource of that kind, as kubectl does.
+        let records = try store?.resources().filter { selector.matches($0, namespace: namespaces.filter) } ?? []
+        guard let store, !records.isEmpty else {
             var stderr = StandardError()
             let kind = selector.kind.map { "\($0.plural).\(FlinkAPI.group)" } ?? "resources"
-            print("Error from server (NotFound): \(kind) \"\(selector.name ?? "")\" not found", to: &stderr)
-            throw ExitCode.failure
+            if let name = selector.name {
+                print("Error from server (NotFound): \(kind) \"\(name)\" not found", to: &stderr)
+                throw ExitCode.failure
+            }
+            print("No resources found in \(namespaces.namespace) namespace.", to: &stderr)
+            return
         }
-        print(Self.describe(record, store: store))
+        print(records.map { Self.describe($0, store: store) }.joined(separator: "\n\n\n"))
     }
 
     static func describe(_ record: ResourceRecord, store: Store, now: Date = Date()) -> String {
@@ -117,9 +123,12 @@ struct Events: ParsableCommand {
         let now = Date()
         let rows = events.map { event -> [String] in
             let id = ResourceID(key: event.key)!
-            return [age(since: event.lastTimestamp, now: now), event.type.rawValue, event.reason,
-                    "\(id.kind.singular)/\(id.name)", event.count > 1 ? "\(event.message) (x\(event.count))" : event.message]
+            var row = [age(since: event.lastTimestamp, now: now), event.type.rawValue, event.reason,
+                       "\(id.kind.singular)/\(id.name)", event.count > 1 ? "\(event.message) (x\(event.count))" : event.message]
+            if namespaces.allNamespaces { row.insert(id.namespace, at: 0) }
+            return row
         }
-        print(table(["LAST SEEN", "TYPE", "REASON", "OBJECT", "MESSAGE"], rows))
+        let header = (namespaces.allNamespaces ? ["NAMESPACE"] : []) + ["LAST SEEN", "TYPE", "REASON", "OBJECT", "MESSAGE"]
+        print(table(header, rows))
     }
 }

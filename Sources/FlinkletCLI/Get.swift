@@ -37,13 +37,13 @@ struct Get: ParsableCommand {
             print(namespaces.allNamespaces ? "No resources found" : "No resources found in \(namespaces.namespace) namespace.", to: &stderr)
             return
         }
+        // kubectl prints the object itself for `get KIND NAME`, a List otherwise, in both formats.
+        let value: JSONValue = records.count == 1 && selector.name != nil ? try Self.object(records[0])
+            : JSONValue.object(["apiVersion": .string("v1"), "kind": .string("List"), "items": .array(try records.map(Self.object))])
         switch output {
         case .yaml:
-            let documents = try records.map(Self.object).map(\.node)
-            print(try emitYAML(documents.count == 1 ? documents : [JSONValue.object(["apiVersion": .string("v1"), "kind": .string("List"), "items": .array(try records.map(Self.object))]).node]), terminator: "")
+            print(try emitYAML([value.node]), terminator: "")
         case .json:
-            let value = records.count == 1 && selector.name != nil ? try Self.object(records[0])
-                : JSONValue.object(["apiVersion": .string("v1"), "kind": .string("List"), "items": .array(try records.map(Self.object))])
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
             print(String(decoding: try encoder.encode(value), as: UTF8.self))

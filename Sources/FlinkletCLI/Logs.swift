@@ -16,7 +16,7 @@ struct Logs: AsyncParsableCommand {
     var pod: String?
     @Flag(name: [.customShort("f"), .customLong("follow")], help: "Keep printing as the log grows.")
     var follow = false
-    @Option(help: "Lines from the end to show; -1 for all.")
+    @Option(parsing: .unconditional, help: "Lines from the end to show; -1 for all.")
     var tail = -1
     @OptionGroup var state: StateOptions
     @OptionGroup var namespaces: NamespaceOptions
@@ -56,12 +56,28 @@ struct Logs: AsyncParsableCommand {
             }
         }
         let path = "\(podsDirectory)/\(chosen)/log"
-        try printTail(of: path)
-        if follow { try await followFile(path) }
+        let position = try printTail(of: path)
+        if follow { try await followFile(path, from: position) }
     }
 
-    private func printTail(of path: String) throws {
-        var text = (try? String(contentsOfFile: path, encoding: .utf8)) ?? ""
+    /// Where following continues: the bytes of the file already printed, and which file it was.
+    struct Position {
+        var offset: Int
+        var inode: UInt64
+    }
+
+    /// Prints the end of the log (with its rotated predecessor when printing all of it) and
+    /// returns the position just after the bytes read, so following misses nothing.
+    private func printTail(of path: String) throws -> Position {
+        var data = Data()
+        var inode: UInt64 = 0
+        if let handle = FileHandle(forReadingAtPath: path) {
+            var info = stat()
+            if fstat(handle.fileDescriptor, &info) == 0 { inode = UInt64(info.st_ino) }
+            data = (try? handle.readToEnd()) ?? Data()
+            try? handle.close()
+        }
+        var text = String(decoding: data, as: UTF8.self)
         if tail < 0, let older = try? String(contentsOfFile: path + ".1", encoding: .utf8) { text = older + text }
         if tail >= 0 {
             let lines = text.split(separator: "\n", omittingEmptySubsequences: false)
@@ -69,28 +85,30 @@ struct Logs: AsyncParsableCommand {
             text = lines.dropLast(dropTrailing).suffix(tail).joined(separator: "\n") + (tail > 0 && dropTrailing == 1 ? "\n" : "")
         }
         FileHandle.standardOutput.write(Data(text.utf8))
+        return Position(offset: data.count, inode: inode)
     }
 
-    /// Prints what is appended, reopening the file when it is rotated (replaced or truncated).
-    private func followFile(_ path: String) async throws {
-        var offset = (try? FileManager.default.attributesOfItem(atPath: path)[.size] as? Int) ?? 0
-        var inode = (try? FileManager.default.attributesOfItem(atPath: path)[.systemFileNumber] as? Int) ?? 0
+    /// Prints what is appended after `position`, reopening the file when it is rotated
+    /// (replaced, or truncated by the driver's copy-then-truncate).
+    private func followFile(_ path: String, from position: Position) async throws {
+        var offset = position.offset
+        var inode = position.inode
         while !Task.isCancelled {
             try await Task.sleep(for: .milliseconds(200))
-            guard let attributes = try? FileManager.default.attributesOfItem(atPath: path) else { continue }
-            let size = attributes[.size] as? Int ?? 0
-            let currentInode = attributes[.systemFileNumber] as? Int ?? 0
-            if currentInode != inode || size < offset {
-                inode = currentInode
+            guard let handle = FileHandle(forReadingAtPath: path) else { continue }
+            defer { try? handle.close() }
+            var info = stat()
+            guard fstat(handle.fileDescriptor, &info) == 0 else { continue }
+            if UInt64(info.st_ino) != inode || Int(info.st_size) < offset {
+                inode = UInt64(info.st_ino)
                 offset = 0
             }
-            guard size > offset, let handle = FileHandle(forReadingAtPath: path) else { continue }
+            guard Int(info.st_size) > offset else { continue }
             try handle.seek(toOffset: UInt64(offset))
-            if let data = try handle.read(upToCount: size - offset) {
+            if let data = try handle.read(upToCount: Int(info.st_size) - offset) {
                 FileHandle.standardOutput.write(data)
                 offset += data.count
             }
-            try? handle.close()
         }
     }
 }

@@ -66,14 +66,18 @@ public struct Operator: Sendable {
         sourceConfiguration.resync = configuration.resync
         sourceConfiguration.state.emptyGrace = configuration.emptyGrace
         sourceConfiguration.state.allowEmpty = configuration.allowEmpty
+        let stored = try store.resources()
+        sourceConfiguration.state.knownBeforeFirstScan = stored.count
         let source = DirectorySource(configuration: sourceConfiguration, logger: logger)
         let queue = WorkQueue<ResourceID, ContinuousClock>(clock: ContinuousClock())
         let reconciler = Reconciler(source: source, store: store, driver: driver, planner: planner,
                                     layout: PodLayout(stateDirectory: configuration.stateDirectory), logger: logger)
 
-        // Resources recorded by an earlier run: reconcile each once (changed or deleted while
-        // we were down?). The source reports every manifest when it starts.
-        for record in try store.resources() { await queue.add(record.id) }
+        // List the manifests before any reconcile, then reconcile every resource recorded by an
+        // earlier run once (changed or deleted while we were down?). Until a listing succeeds,
+        // or while the directory reads as empty within its grace, no absence counts as deletion.
+        await source.relist()
+        for record in stored { await queue.add(record.id) }
 
         let workers = configuration.workers
         let requeueInterval = configuration.requeueInterval

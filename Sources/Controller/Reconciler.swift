@@ -96,6 +96,11 @@ public struct Reconciler: Sendable {
             if let status = await driver.status(row.name) { pods.append(status) }
         }
         if desired == nil, record == nil, pods.isEmpty { return .awaitChange }
+        if desired == nil, await source.holdsDeletions {
+            // Not listed yet, or the directory reads as empty within its grace: absence is not
+            // deletion. Look again shortly.
+            return .requeue(after: .seconds(1))
+        }
 
         // The generation counts spec changes of valid versions, and survives restarts.
         if let desired, let resource = desired.resource, let specHash = desired.specHash {

@@ -58,6 +58,9 @@ public struct DesiredState: Sendable {
     public struct Options: Sendable {
         public var emptyGrace: Duration = .seconds(30)
         public var allowEmpty = false
+        /// Resources known before the first scan (the operator's store): a first scan that finds
+        /// none of them in an empty directory is guarded like a directory that became empty.
+        public var knownBeforeFirstScan = 0
         public init() {}
     }
 
@@ -98,6 +101,8 @@ public struct DesiredState: Sendable {
 
     public private(set) var objects: [ResourceID: DesiredObject] = [:]
     public private(set) var emptyGuard: EmptyGuard?
+    /// True once a scan has been applied: before that, no absence means anything.
+    public private(set) var hasScanned = false
     private var files: [String: FileEntry] = [:]
     private let options: Options
 
@@ -113,11 +118,17 @@ public struct DesiredState: Sendable {
         now: ContinuousClock.Instant,
         read: (String) -> ManifestFile
     ) -> Set<ResourceID> {
-        if scan.isEmpty, !objects.isEmpty, !options.allowEmpty {
+        // What the directory is expected to hold: the objects seen, the resources the store
+        // knew before the first scan, or — while guarding — the count the guard holds for.
+        var known = objects.count
+        if !hasScanned { known = max(known, options.knownBeforeFirstScan) }
+        if case .holding(_, let held)? = emptyGuard { known = max(known, held) }
+        hasScanned = true
+        if scan.isEmpty, known > 0, !options.allowEmpty {
             let since: ContinuousClock.Instant
             if case .holding(let start, _) = emptyGuard { since = start } else { since = now }
             if since.duration(to: now) < options.emptyGrace {
-                emptyGuard = .holding(since: since, objects: objects.count)
+                emptyGuard = .holding(since: since, objects: known)
                 return []
             }
         }

@@ -52,6 +52,10 @@ public actor DirectorySource {
     public var objects: [ResourceID: DesiredObject] { state.objects }
     public func object(_ id: ResourceID) -> DesiredObject? { state.objects[id] }
 
+    /// True while a resource's absence must not be read as its deletion: before the directory
+    /// has been listed successfully, and while it reads as empty within the grace period.
+    public var holdsDeletions: Bool { !state.hasScanned || state.emptyGuard != nil }
+
     /// Reads the directory once and reports what changed. Safe to call at any time.
     @discardableResult
     public func relist() -> Set<ResourceID> {

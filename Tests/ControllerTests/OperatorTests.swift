@@ -184,6 +184,24 @@ final class OperatorHarness: @unchecked Sendable {
         await h.cleanUp()
     }
 
+    /// A restart that finds the manifest directory empty (an unmounted volume, a checkout in
+    /// progress) deletes nothing within the grace: the store's resources keep their pods.
+    @Test func aRestartOnAnEmptyManifestDirectoryDeletesNothingWithinTheGrace() async throws {
+        let h = try OperatorHarness()
+        h.start()
+        let marker = "flinklet-test-\(UUID().uuidString.prefix(8))"
+        try h.write("app", command: "sleep 311; : \(marker)", replicas: 2)
+        #expect(await eventually { h.ready("app") && h.pids("app").count == 2 })
+        let before = OperatorHarness.processes(marker: marker)
+        await h.stopOperator()
+        try h.remove("app")
+        h.start()
+        try await Task.sleep(for: .seconds(2))
+        #expect(OperatorHarness.processes(marker: marker) == before, "no pod stopped")
+        #expect(h.record("app") != nil, "the resource is still recorded")
+        await h.cleanUp()
+    }
+
     @Test func aPodRestartedByTheDriverIsRecordedSoTheNextOperatorAdoptsIt() async throws {
         let h = try OperatorHarness()
         h.start()

@@ -179,6 +179,20 @@ func deployment(_ name: String, parallelism: Int = 1, label: String? = nil) -> S
         #expect(state.emptyGuard == nil)
     }
 
+    /// At start-up the operator knows resources from its store before any scan: an empty
+    /// directory then is guarded too (an unmounted volume must not delete every cluster).
+    @Test func anEmptyDirectoryAtStartIsGuardedWhenTheStoreKnowsResources() {
+        var options = DesiredState.Options()
+        options.knownBeforeFirstScan = 2
+        var state = DesiredState(options: options)
+        let dir = FakeDirectory()
+        #expect(!state.hasScanned)
+        var copy = dir
+        #expect(copy.apply(to: &state) == [])
+        #expect(state.hasScanned)
+        #expect(state.emptyGuard != nil)
+    }
+
     @Test func allowEmptyDeletesAtOnce() {
         var options = DesiredState.Options()
         options.allowEmpty = true

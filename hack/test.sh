@@ -26,7 +26,7 @@ fi
 # Suites that run real processes or wait on inotify measure time in their assertions; they run
 # in a phase of their own so CPU-heavy unit suites (fuzzing, CLI subprocesses) cannot starve
 # them on a 2-core machine.
-process_suites='LocalProcessDriverTests|AdoptionTests|OperatorTests|DirectorySourceTests|RunCommandTests|ReadCommandsTests'
+process_suites='LocalProcessDriverTests|AdoptionTests|OperatorTests|DirectorySourceTests|RunCommandTests'
 
 echo "==> swift test: unit suites, in parallel" >&2
 swift test --skip-build --skip "$process_suites"

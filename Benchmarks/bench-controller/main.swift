@@ -129,6 +129,11 @@ func residentKiB(_ pid: Int32) -> (rss: Int, peak: Int) {
     return (value("VmRSS:"), value("VmHWM:"))
 }
 
+/// KiB as `39.6 MiB (41.5 MB)`: both units, since targets are written in either.
+func mib(_ kib: Int) -> String {
+    "\(fmt(Double(kib) / 1024)) MiB (\(fmt(Double(kib) * 1024 / 1_000_000)) MB)"
+}
+
 func cpuSeconds(_ pid: Int32) -> Double {
     guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
           let fields = stat.split(separator: ")").last?.split(separator: " "), fields.count > 13 else { return -1 }
@@ -182,11 +187,13 @@ do {
     print("scale: cold start, \(n) manifests → \(n) pods running: \(fmt(coldSeconds, 2)) s")
     usleep(3_000_000)  // let status writes and readiness settle
     let memory = residentKiB(first.processIdentifier)
-    print("scale: operator resident memory with \(n) resources and pods: \(memory.rss / 1024) MiB (peak \(memory.peak / 1024) MiB; target ≤ 40 MB)")
+    print("scale: operator resident memory with \(n) resources and pods: \(mib(memory.rss)) (peak \(mib(memory.peak)); target ≤ 40 MB)")
     let cpuBefore = cpuSeconds(first.processIdentifier)
     usleep(10_000_000)
     let idle = cpuSeconds(first.processIdentifier) - cpuBefore
     print("scale: operator CPU while idle with \(n) resources: \(fmt(idle * 10, 1)) % of one core over 10 s (relist every 10 s, requeue every 60 s)")
+    let settled = residentKiB(first.processIdentifier)
+    print("scale: operator resident memory after 10 s idle: \(mib(settled.rss)) (peak since start \(mib(settled.peak)))")
 
     let before = ws.pods()
     first.terminate()

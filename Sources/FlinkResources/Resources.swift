@@ -133,8 +133,9 @@ public struct FlinkSessionJob: Codable, Sendable, Hashable {
     public var id: ResourceID { ResourceID(kind: .flinkSessionJob, namespace: metadata.namespace, name: metadata.name) }
 }
 
-/// Either kind of resource, as read from a manifest.
-public enum FlinkResource: Sendable, Hashable {
+/// Either kind of resource, as read from a manifest. `indirect`: the payload lives in one
+/// shared box, so the copies the desired state and the queue hold do not each carry ~1 KB.
+public indirect enum FlinkResource: Sendable, Hashable {
     case deployment(FlinkDeployment)
     case sessionJob(FlinkSessionJob)
 

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Controller
+import FlinkResources
 import Foundation
 import Logging
 import Planning
@@ -125,7 +126,7 @@ struct JSONLogHandler: LogHandler {
 
     func log(event: LogEvent) {
         var object: [String: String] = [
-            "time": ISO8601DateFormatter().string(from: Date()),
+            "time": RFC3339.string(from: Date(), milliseconds: true),
             "level": event.level.rawValue,
             "label": label,
             "message": "\(event.message)",

@@ -143,6 +143,11 @@ func input(_ resource: FlinkResource?, pods: [ObservedPod], defined: Bool = true
         #expect(Conditions.rfc3339(Date(timeIntervalSince1970: seconds)) == expected)
     }
 
+    @Test func millisecondsAreAppendedWhenAsked() {
+        #expect(RFC3339.string(from: Date(timeIntervalSince1970: 1_795_251_701.0421), milliseconds: true) == "2026-11-21T09:01:41.042Z")
+        #expect(RFC3339.string(from: Date(timeIntervalSince1970: 0.9999), milliseconds: true) == "1970-01-01T00:00:00.999Z")
+    }
+
     @Test func agreesWithFoundationsFormatterOverManyDates() {
         let formatter = ISO8601DateFormatter()
         formatter.formatOptions = [.withInternetDateTime]

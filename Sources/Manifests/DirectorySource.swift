@@ -118,7 +118,11 @@ public actor DirectorySource {
         continuation.finish()
     }
 
+    /// inotify queue overflows seen (each followed by a relist).
+    public private(set) var overflows = 0
+
     private func logOverflow() {
+        overflows += 1
         logger.warning("inotify queue overflowed; relisting the manifest directory", metadata: ["manifests.directory": "\(configuration.directory)"])
     }
 
@@ -241,8 +245,10 @@ final class InotifyWatcher: Sendable {
         return result
     }
 
-    private static func readLoop(fd: Int32, wakeRead: Int32, recursive: Bool, watched: [Int32: String],
-                                 continuation: AsyncStream<Batch>.Continuation) {
+    /// Reads inotify records from `fd` until `wakeRead` becomes readable, yielding one batch per
+    /// wake-up. Internal for tests, which feed it a pipe carrying records the kernel would write.
+    static func readLoop(fd: Int32, wakeRead: Int32, recursive: Bool, watched: [Int32: String],
+                         continuation: AsyncStream<Batch>.Continuation) {
         defer { continuation.finish() }
         var buffer = [UInt8](repeating: 0, count: 64 * 1024)
         var watched = watched

@@ -135,6 +135,62 @@ actor SeenIDs {
         #expect(await dir.changedIDs().count == 1000, "and reported once")
     }
 
+    /// A burst through a tiny inotify queue (the kernel's limit lowered while the watcher is
+    /// created; root only, restored at once) still ends with every file. (The reader thread
+    /// drains even 16 events faster than files can be written, so the overflow itself is
+    /// tested below with records fed to the reader.)
+    @Test(.enabled(if: FileManager.default.isWritableFile(atPath: "/proc/sys/fs/inotify/max_queued_events")))
+    func aBurstThroughATinyInotifyQueueEndsWithEveryFile() async throws {
+        let limit = "/proc/sys/fs/inotify/max_queued_events"
+        let original = try String(contentsOfFile: limit, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
+        try "16".write(toFile: limit, atomically: false, encoding: .utf8)
+        let dir: WatchedDirectory
+        do {
+            dir = try await WatchedDirectory()  // its watcher is created with the tiny queue
+        } catch {
+            try original.write(toFile: limit, atomically: false, encoding: .utf8)
+            throw error
+        }
+        try original.write(toFile: limit, atomically: false, encoding: .utf8)
+        defer { dir.stop() }
+        for i in 0..<300 { try dir.write(String(format: "o-%03d.yaml", i), deployment("o-\(i)")) }
+        #expect(await eventually(timeout: .seconds(20)) { await dir.names().count == 300 })
+    }
+
+    /// The reader turns the kernel's IN_Q_OVERFLOW record into an overflowed batch (and every
+    /// batch makes the source relist: the tests above). Fed through a pipe, byte for byte as
+    /// the kernel writes `struct inotify_event`.
+    @Test func anOverflowRecordBecomesAnOverflowedBatch() async throws {
+        var events: [Int32] = [0, 0], wake: [Int32] = [0, 0]
+        #expect(pipe(&events) == 0 && pipe(&wake) == 0)
+        _ = fcntl(events[0], F_SETFL, fcntl(events[0], F_GETFL) | O_NONBLOCK)
+        let (stream, continuation) = AsyncStream.makeStream(of: InotifyWatcher.Batch.self)
+        let (readFD, wakeFD) = (events[0], wake[0])
+        let thread = Thread {
+            InotifyWatcher.readLoop(fd: readFD, wakeRead: wakeFD, recursive: false, watched: [:], continuation: continuation)
+        }
+        thread.start()
+        func record(wd: Int32, mask: UInt32, name: String) -> [UInt8] {
+            var bytes: [UInt8] = []
+            withUnsafeBytes(of: wd) { bytes += $0 }
+            withUnsafeBytes(of: mask) { bytes += $0 }
+            withUnsafeBytes(of: UInt32(0)) { bytes += $0 }  // cookie
+            let padded = name.isEmpty ? [] : Array(name.utf8) + [UInt8](repeating: 0, count: 16 - name.utf8.count % 16)
+            withUnsafeBytes(of: UInt32(padded.count)) { bytes += $0 }
+            return bytes + padded
+        }
+        let data = record(wd: 1, mask: UInt32(IN_CLOSE_WRITE), name: "a.yaml") + record(wd: -1, mask: UInt32(IN_Q_OVERFLOW), name: "")
+        _ = data.withUnsafeBytes { write(events[1], $0.baseAddress, $0.count) }
+        var iterator = stream.makeAsyncIterator()
+        let batch = await iterator.next()
+        #expect(batch?.overflowed == true)
+        #expect(batch?.names.first == "a.yaml")
+        var byte: UInt8 = 1
+        _ = write(wake[1], &byte, 1)
+        _ = await iterator.next()  // the stream finishes when the reader has stopped using the pipes
+        for fd in events + wake { close(fd) }
+    }
+
     /// The safety net for missed events and inotify queue overflows: without inotify, the
     /// periodic relist alone brings every change in.
     @Test func thePeriodicRelistAloneSeesChanges() async throws {

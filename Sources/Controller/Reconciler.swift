@@ -105,13 +105,13 @@ public struct Reconciler: Sendable {
         // The generation counts spec changes of valid versions, and survives restarts.
         if let desired, let resource = desired.resource, let specHash = desired.specHash {
             if var existing = record {
-                let spec = try ResourceRecord.json(resource.specJSON)
-                if existing.specHash != specHash || existing.spec != spec || existing.file != desired.file {
+                // The spec hash says whether the spec changed; encode it only then.
+                if existing.specHash != specHash || existing.file != desired.file {
                     if existing.specHash != specHash {
                         existing.generation += 1
                         existing.specHash = specHash
                     }
-                    existing.spec = spec
+                    existing.spec = try ResourceRecord.json(resource.specJSON)
                     existing.file = desired.file
                     existing.updatedAt = now()
                     record = try store.upsert(existing)
@@ -205,17 +205,15 @@ public struct Reconciler: Sendable {
         try record.status.map { try JSONDecoder().decode(record.kind.statusType, from: Data($0.utf8)) }
     }
 
-    /// Writes the plan's conditions and error into the record's status, keeping fields the
-    /// generic planner does not own (job status, cluster info) as they were.
+    /// Writes the status the plan decided (conditions, error, lifecycle, observed generation)
+    /// into the record, keeping fields the planner does not own (job status, cluster info).
     static func setStatus(_ record: inout ResourceRecord, kind: ResourceKind, plan: Plan) throws {
         func update<S: ResourceStatus>(_ type: S.Type) throws {
             var status = try record.status.map { try JSONDecoder().decode(S.self, from: Data($0.utf8)) } ?? S()
-            let stalled = plan.conditions.contains { $0.type == Conditions.stalled }
-            let ready = plan.conditions.contains { $0.type == Conditions.ready && $0.status == .true }
             status.conditions = plan.conditions
             status.error = plan.error
-            status.lifecycleState = record.generation == 0 ? .created : stalled ? .failed : ready ? .stable : .deployed
-            if plan.steps.isEmpty || ready { status.observedGeneration = record.generation }
+            status.lifecycleState = plan.lifecycleState ?? status.lifecycleState
+            if let observed = plan.observedGeneration { status.observedGeneration = observed }
             record.status = try ResourceRecord.json(status)
         }
         try update(kind.statusType)

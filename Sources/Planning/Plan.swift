@@ -108,12 +108,21 @@ public struct Plan: Sendable, Hashable {
     public var conditions: [Condition]
     /// `status.error`: why the resource is not as the manifest says, when it is not.
     public var error: String?
+    /// `status.lifecycleState` once the steps are taken.
+    public var lifecycleState: ResourceLifecycleState?
+    /// The generation to record as `status.observedGeneration`, or nil to leave it as it is
+    /// (the plan still has work to do for this generation).
+    public var observedGeneration: Int64?
     public var next: ReconcileAction
 
-    public init(steps: [Step] = [], conditions: [Condition] = [], error: String? = nil, next: ReconcileAction = .awaitChange) {
+    public init(steps: [Step] = [], conditions: [Condition] = [], error: String? = nil,
+                lifecycleState: ResourceLifecycleState? = nil, observedGeneration: Int64? = nil,
+                next: ReconcileAction = .awaitChange) {
         self.steps = steps
         self.conditions = conditions
         self.error = error
+        self.lifecycleState = lifecycleState
+        self.observedGeneration = observedGeneration
         self.next = next
     }
 }

@@ -37,7 +37,7 @@ public struct PodSetPlanner: ResourcePlanner {
         let errorText = input.validationErrors.first.map { first in
             input.validationErrors.count == 1 ? first : "\(first) (and \(input.validationErrors.count - 1) more)"
         }
-        var validationEvents: [Step] = input.validationErrors.map { .event(type: .warning, reason: "ValidationError", message: $0) }
+        let validationEvents: [Step] = input.validationErrors.map { .event(type: .warning, reason: "ValidationError", message: $0) }
 
         // Never valid: nothing to run; say why.
         guard let resource = input.resource else {
@@ -45,7 +45,8 @@ public struct PodSetPlanner: ResourcePlanner {
             return Plan(steps: validationEvents, conditions: Conditions.merge(previous: input.conditions, next: [
                 Condition(type: Conditions.ready, status: .false, reason: "InvalidSpec", message: message, observedGeneration: input.generation),
                 Condition(type: Conditions.stalled, status: .true, reason: "InvalidSpec", message: message, observedGeneration: input.generation),
-            ], now: input.now), error: message, next: .awaitChange)
+            ], now: input.now), error: message, lifecycleState: .created,
+            observedGeneration: validationEvents.isEmpty ? input.generation : nil, next: .awaitChange)
         }
 
         let wanted = template(input.id, resource)
@@ -80,7 +81,6 @@ public struct PodSetPlanner: ResourcePlanner {
             steps.append(.event(type: .normal, reason: "Started", message: "Starting \(starting) pod(s)"))
         }
         steps += validationEvents
-        validationEvents = []
 
         // Status, as things will stand once the steps are taken.
         let current = wanted.compactMap { plan in observed[plan.name].flatMap { $0.planHash == plan.planHash ? $0 : nil } }
@@ -106,7 +106,10 @@ public struct PodSetPlanner: ResourcePlanner {
                                         message: "waiting for \(wanted.count - current.filter(\.ready).count) pod(s)", observedGeneration: generation))
         }
         let error = errorText ?? stalledPods.first.map { "pod \($0.name) is \($0.reason ?? "failed")" }
+        let lifecycle: ResourceLifecycleState = !stalledPods.isEmpty ? .failed : allReady ? .stable : .deployed
         return Plan(steps: steps, conditions: Conditions.merge(previous: input.conditions, next: conditions, now: input.now),
-                    error: error, next: allReady && stalledPods.isEmpty ? .awaitChange : .requeue(after: progressInterval))
+                    error: error, lifecycleState: lifecycle,
+                    observedGeneration: steps.isEmpty || allReady ? generation : nil,
+                    next: allReady && stalledPods.isEmpty ? .awaitChange : .requeue(after: progressInterval))
     }
 }

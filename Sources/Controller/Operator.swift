@@ -97,9 +97,10 @@ public struct Operator: Sendable {
             group.addTask {
                 for await event in driver.events {
                     guard let owner = event.status.labels[PodLabels.owner], let id = ResourceID(key: owner) else { continue }
-                    if case .started = event {
-                        // A restart gives the pod a new process: record it, or a later operator
-                        // would adopt the old pid (gone), call the pod lost and start a duplicate.
+                    if case .started(let status) = event, status.restartCount > 0 {
+                        // A restart by the driver gives the pod a new process: record it, or a
+                        // later operator would adopt the old pid (gone), call the pod lost and
+                        // start a duplicate. (First starts are recorded by the reconciler.)
                         await Self.persistRecord(of: event.status.name, owner: owner, driver: driver, store: store, logger: logger)
                     }
                     await queue.add(id)

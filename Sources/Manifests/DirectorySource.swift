@@ -68,17 +68,7 @@ public actor DirectorySource {
             ])
             return []
         }
-        var filesRead = 0
-        let changed = state.apply(scan: scan, now: .now) { path in
-            filesRead += 1
-            return ManifestReader.read(path: path)
-        }
-        if filesRead >= 100 {
-            // Reading many files allocates and frees their parse trees; hand the freed memory
-            // back to the system rather than keep it as fragmented heap (a cold start of 1,000
-            // manifests otherwise leaves ~10 MiB of resident memory nobody uses).
-            _ = flinklet_malloc_trim()
-        }
+        let changed = state.apply(scan: scan, now: .now, read: ManifestReader.read(path:))
         logGuard()
         logNewDiagnostics()
         for id in changed.sorted() { continuation.yield(id) }

@@ -16,7 +16,4 @@ extern const short flinklet_posix_spawn_setsid;
 /// another thread at the same moment can never inherit them.
 int flinklet_pipe_cloexec(int fds[2]);
 
-/// malloc_trim(0): returns freed heap memory to the system (glibc keeps it otherwise).
-int flinklet_malloc_trim(void);
-
 #endif

@@ -22,8 +22,13 @@ public struct PodLayout: Sendable {
 
     public init(stateDirectory: String) { self.stateDirectory = stateDirectory }
 
+    /// `<state-dir>/pods/<namespace>/<name>`: the directory of all the resource's pods.
+    public func directory(of id: ResourceID) -> String {
+        "\(stateDirectory)/pods/\(id.namespace)/\(id.name)"
+    }
+
     public func directory(of id: ResourceID, pod: String) -> String {
-        "\(stateDirectory)/pods/\(id.namespace)/\(id.name)/\(pod)"
+        directory(of: id) + "/" + pod
     }
 
     /// The driver's name for a pod: unique across namespaces, as kubectl writes it.

@@ -50,37 +50,21 @@ struct Describe: ParsableCommand {
         if let job = status.jobState { field("Job Status", job) }
         field("Error", status.error ?? "<none>")
 
-        lines.append("Conditions:")
-        if status.conditions.isEmpty {
-            lines.append("  <none>")
-        } else {
-            let rows = status.conditions.map { c -> [String] in
-                let since = c.lastTransitionTime.flatMap { time.date(from: $0) }.map { age(since: $0, now: now) } ?? ""
-                return [c.type, c.status.rawValue, c.reason ?? "", since, c.message ?? ""]
-            }
-            lines.append(indent(table(["Type", "Status", "Reason", "Age", "Message"], rows)))
+        /// A titled table, or `<none>` when it has no rows.
+        func section(_ title: String, _ header: [String], _ rows: [[String]]) {
+            lines.append(title + ":")
+            lines.append(rows.isEmpty ? "  <none>" : indent(table(header, rows)))
         }
-
-        lines.append("Pods:")
-        let pods = (try? store.pods(owner: record.key)) ?? []
-        if pods.isEmpty {
-            lines.append("  <none>")
-        } else {
-            let rows = pods.map { pod -> [String] in
-                let alive = ProcessInfoReader.stat(pid: pod.pid).map { $0.startTicks == pod.processStartTicks } ?? false
-                let role = (try? JSONDecoder().decode(PodRecord.self, from: pod.spec))?.spec.labels[PodLabels.role] ?? ""
-                return [String(pod.name.split(separator: "/").last ?? ""), role, alive ? "Running" : "Gone", String(pod.pid), age(since: pod.startedAt, now: now)]
-            }
-            lines.append(indent(table(["Name", "Role", "Process", "PID", "Age"], rows)))
-        }
-
-        lines.append("Events:")
-        let events = (try? store.events(for: record.key)) ?? []
-        if events.isEmpty {
-            lines.append("  <none>")
-        } else {
-            lines.append(indent(table(["Type", "Reason", "Age", "From", "Message"], events.map { eventRow($0, now: now) })))
-        }
+        section("Conditions", ["Type", "Status", "Reason", "Age", "Message"], status.conditions.map { c in
+            let since = c.lastTransitionTime.flatMap { time.date(from: $0) }.map { age(since: $0, now: now) } ?? ""
+            return [c.type, c.status.rawValue, c.reason ?? "", since, c.message ?? ""]
+        })
+        section("Pods", ["Name", "Role", "Process", "PID", "Age"], ((try? store.pods(owner: record.key)) ?? []).map { pod in
+            let alive = ProcessInfoReader.stat(pid: pod.pid).map { $0.startTicks == pod.processStartTicks } ?? false
+            let role = (try? JSONDecoder().decode(PodRecord.self, from: pod.spec))?.spec.labels[PodLabels.role] ?? ""
+            return [String(pod.name.split(separator: "/").last ?? ""), role, alive ? "Running" : "Gone", String(pod.pid), age(since: pod.startedAt, now: now)]
+        })
+        section("Events", ["Type", "Reason", "Age", "From", "Message"], ((try? store.events(for: record.key)) ?? []).map { eventRow($0, now: now) })
         return lines.joined(separator: "\n")
     }
 

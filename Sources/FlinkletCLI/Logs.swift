@@ -23,16 +23,14 @@ struct Logs: AsyncParsableCommand {
 
     func run() async throws {
         // A bare NAME is allowed here, as in `kubectl logs NAME`.
-        let selector: ResourceSelector
-        if name == nil, !kindOrName.contains("/"), ResourceKind(spelling: kindOrName) == nil {
-            selector = try ResourceSelector(nil, nil).with(name: kindOrName)
-        } else {
-            selector = try ResourceSelector(kindOrName, name)
+        let bareName = name == nil && !kindOrName.contains("/") && ResourceKind(spelling: kindOrName) == nil
+        guard let resourceName = bareName ? kindOrName : try ResourceSelector(kindOrName, name).name else {
+            throw ValidationError("a resource name is required")
         }
-        guard let resourceName = selector.name else { throw ValidationError("a resource name is required") }
         let namespace = namespaces.namespace
-        let directory = PodLayout(stateDirectory: state.stateDirectory).directory(of: ResourceID(kind: .flinkDeployment, namespace: namespace, name: resourceName), pod: "")
-        let podsDirectory = String(directory.dropLast())
+        // Pod directories are per namespace and name (the kind is not part of the path).
+        let podsDirectory = PodLayout(stateDirectory: state.stateDirectory)
+            .directory(of: ResourceID(kind: .flinkDeployment, namespace: namespace, name: resourceName))
         let pods = ((try? FileManager.default.contentsOfDirectory(atPath: podsDirectory)) ?? []).sorted()
             .filter { FileManager.default.fileExists(atPath: "\(podsDirectory)/\($0)/log") }
         guard !pods.isEmpty else {
@@ -110,13 +108,5 @@ struct Logs: AsyncParsableCommand {
                 offset += data.count
             }
         }
-    }
-}
-
-extension ResourceSelector {
-    func with(name: String) -> ResourceSelector {
-        var copy = self
-        copy.name = name
-        return copy
     }
 }

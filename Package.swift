@@ -57,12 +57,12 @@ let package = Package(
             path: "Benchmarks/bench-controller"
         ),
 
-        .testTarget(name: "YAMLTests", dependencies: ["YAML"]),
+        .testTarget(name: "YAMLTests", dependencies: ["YAML", "FlinkletTesting"]),
         .testTarget(name: "FlinkResourcesTests", dependencies: ["FlinkResources", "YAML"]),
         .testTarget(name: "ValidationTests", dependencies: ["Validation", "Manifests", "FlinkResources"]),
         .testTarget(
             name: "ManifestsTests",
-            dependencies: ["Manifests", "FlinkResources", "YAML", .product(name: "Logging", package: "swift-log")]
+            dependencies: ["Manifests", "FlinkResources", "YAML", "FlinkletTesting", .product(name: "Logging", package: "swift-log")]
         ),
         .testTarget(name: "FlinkletCLITests", dependencies: ["FlinkletCLI", "flinklet", "Store", "FlinkResources"]),
         .testTarget(name: "PlanningTests", dependencies: ["Planning", "FlinkResources"]),

@@ -1,3 +1,4 @@
+import FlinkletTesting
 import Foundation
 import Logging
 import Testing
@@ -249,12 +250,3 @@ final class OperatorHarness: @unchecked Sendable {
     }
 }
 
-func eventually(timeout: Duration = .seconds(5), _ condition: () async -> Bool) async -> Bool {
-    let clock = ContinuousClock()
-    let deadline = clock.now.advanced(by: timeout)
-    while clock.now < deadline {
-        if await condition() { return true }
-        try? await Task.sleep(for: .milliseconds(20))
-    }
-    return await condition()
-}

@@ -58,13 +58,3 @@ final class TestClock: Clock, Sendable {
     }
 }
 
-/// Waits (yielding, never sleeping on the real clock for long) until `condition` holds.
-func eventuallyYielding(_ what: String = "condition", timeout: Duration = .seconds(5), _ condition: () async -> Bool) async -> Bool {
-    let clock = ContinuousClock()
-    let deadline = clock.now.advanced(by: timeout)
-    while clock.now < deadline {
-        if await condition() { return true }
-        try? await Task.sleep(for: .milliseconds(1))
-    }
-    return await condition()
-}

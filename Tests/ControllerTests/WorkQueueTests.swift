@@ -1,3 +1,4 @@
+import FlinkletTesting
 import Testing
 @testable import Controller
 
@@ -35,7 +36,7 @@ import Testing
         defer { timers.cancel() }
         for i in 0..<10_000 { await queue.addAfter("periodic-\(i)", .seconds(10)) }
         clock.advance(by: .seconds(10))
-        #expect(await eventuallyYielding { await queue.count == 10_000 })
+        #expect(await eventually(poll: .milliseconds(1)) { await queue.count == 10_000 })
         await queue.add("new-manifest")
         #expect(await queue.next() == "new-manifest")
         #expect(await queue.next() == "periodic-0")
@@ -65,7 +66,7 @@ import Testing
         try? await Task.sleep(for: .milliseconds(20))
         #expect(await queue.count == 0)
         clock.advance(by: .seconds(1))
-        #expect(await eventuallyYielding { await queue.count == 1 })
+        #expect(await eventually(poll: .milliseconds(1)) { await queue.count == 1 })
         #expect(await queue.next() == "a")
         clock.advance(by: .seconds(10))
         try? await Task.sleep(for: .milliseconds(20))
@@ -85,7 +86,7 @@ import Testing
         let rounds = await queue.timerRounds
         #expect(rounds <= 2, "the loop went round \(rounds) times while nothing was due")
         clock.advance(by: .seconds(60))
-        #expect(await eventuallyYielding { await queue.count == 1 })
+        #expect(await eventually(poll: .milliseconds(1)) { await queue.count == 1 })
         try? await Task.sleep(for: .milliseconds(200))
         #expect(await queue.timerRounds <= rounds + 2)
         await queue.shutDown()
@@ -134,7 +135,7 @@ import Testing
                 await queue.add("k\(round % 7)")
                 if round % 10 == 0 { await Task.yield() }
             }
-            _ = await eventuallyYielding {
+            _ = await eventually(poll: .milliseconds(1)) {
                 let idle = await queue.count == 0
                 let busy = await tracker.busy
                 return idle && !busy

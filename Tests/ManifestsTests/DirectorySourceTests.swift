@@ -1,3 +1,4 @@
+import FlinkletTesting
 import Foundation
 import Logging
 import Testing
@@ -215,12 +216,3 @@ actor SeenIDs {
     }
 }
 
-func eventually(_ what: String = "condition", timeout: Duration = .seconds(5), _ condition: () async -> Bool) async -> Bool {
-    let clock = ContinuousClock()
-    let deadline = clock.now.advanced(by: timeout)
-    while clock.now < deadline {
-        if await condition() { return true }
-        try? await Task.sleep(for: .milliseconds(5))
-    }
-    return await condition()
-}

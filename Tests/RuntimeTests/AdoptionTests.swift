@@ -1,3 +1,4 @@
+import FlinkletTesting
 import Foundation
 import Runtime
 import Testing

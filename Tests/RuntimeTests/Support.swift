@@ -1,3 +1,4 @@
+import FlinkletTesting
 import Foundation
 import Logging
 import Runtime
@@ -133,15 +134,6 @@ func expectGroupsGone(_ groups: Set<Int32>, sourceLocation: SourceLocation = #_s
     #expect(gone, "processes left behind: \(leftovers())", sourceLocation: sourceLocation)
 }
 
-/// Polls `condition` every 10 ms until it holds or `timeout` passes.
-func eventually(timeout: Duration = .seconds(5), _ condition: () async -> Bool) async -> Bool {
-    let deadline = ContinuousClock.now + timeout
-    while ContinuousClock.now < deadline {
-        if await condition() { return true }
-        try? await Task.sleep(for: .milliseconds(10))
-    }
-    return await condition()
-}
 
 /// Waits for the pod's status to satisfy `condition`; returns the last status seen.
 @discardableResult

@@ -1,3 +1,4 @@
+import FlinkletTesting
 import Testing
 import YAML
 

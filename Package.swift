@@ -35,7 +35,11 @@ let package = Package(
         .target(name: "Runtime", dependencies: ["CSystemShims", .product(name: "Logging", package: "swift-log")]),
         // Decisions only: imports nothing that can act, so a plan can never have a side effect.
         .target(name: "Planning", dependencies: ["FlinkResources"]),
-        .target(name: "FlinkletTesting", dependencies: ["Runtime"]),
+        // Flink's REST API over loopback HTTP: the only way the operator talks to a cluster.
+        .target(name: "FlinkClient"),
+        // Jars named by jarURI: local files, copies, and a content-addressed download cache.
+        .target(name: "Artifacts"),
+        .target(name: "FlinkletTesting", dependencies: ["Runtime", "FlinkClient"]),
         .target(
             name: "Controller",
             dependencies: ["Manifests", "Planning", "Store", "Runtime", "FlinkResources", .product(name: "Logging", package: "swift-log")]
@@ -68,6 +72,8 @@ let package = Package(
         .testTarget(name: "PlanningTests", dependencies: ["Planning", "FlinkResources"]),
         .testTarget(name: "StoreTests", dependencies: ["Store", "FlinkResources"]),
         .testTarget(name: "RuntimeTests", dependencies: ["Runtime", "FlinkletTesting"]),
+        .testTarget(name: "FlinkClientTests", dependencies: ["FlinkClient", "FlinkletTesting"]),
+        .testTarget(name: "ArtifactsTests", dependencies: ["Artifacts", "FlinkletTesting"]),
         .testTarget(
             name: "ControllerTests",
             dependencies: ["Controller", "Manifests", "Planning", "Store", "Runtime", "FlinkResources", "FlinkletTesting",

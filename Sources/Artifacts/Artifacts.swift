@@ -1,0 +1,1 @@
+// Jar resolution: see ArtifactStore.swift.

@@ -1,0 +1,1 @@
+// Flink's REST API client: see FlinkREST.swift.

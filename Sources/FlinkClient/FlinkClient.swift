@@ -1,1 +1,0 @@
-// Flink's REST API client: see FlinkREST.swift.

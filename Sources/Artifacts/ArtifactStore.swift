@@ -1,0 +1,153 @@
+import Foundation
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// A jar URI resolved to a file on this machine.
+public struct ResolvedArtifact: Sendable, Hashable {
+    /// An absolute path to a regular file that was readable when it was resolved.
+    public var path: String
+    /// Lowercase hex SHA-256 of the file's content. Known for downloads; nil for local files
+    /// and copies, which are not hashed.
+    public var sha256: String?
+    /// The file's size in bytes.
+    public var size: Int64
+    /// Which kind of URI it came from.
+    public var source: ArtifactSource
+
+    public init(path: String, sha256: String?, size: Int64, source: ArtifactSource) {
+        self.path = path
+        self.sha256 = sha256
+        self.size = size
+        self.source = source
+    }
+}
+
+/// Resolves a Flink job's `jarURI` to a local file, before any process is started with it.
+///
+/// - `local:///path`, or a plain absolute path: used in place. A path under `/opt/flink/` means
+///   the Flink distribution, as inside the official image, and maps to `flinkHome`.
+/// - `file:///path`: copied into the caller's artifacts directory, under a subdirectory named
+///   by the URI (so two jars with one file name never overwrite each other). The copy is made
+///   only when missing or when the source's size or modification time differs from it.
+/// - `http://`, `https://`: downloaded once into the cache directory, shared by every cluster
+///   that names the same URI; later resolutions read the cache index and use no network.
+///
+/// Guarantees:
+/// - A returned path is a regular file that this process could read at the time of the check;
+///   a missing, unreadable or directory path is an error naming the URI and the path.
+/// - No partial file is ever returned or left under a final name: copies and downloads are
+///   written under temporary names, fsynced, and renamed. Temporary files of failed attempts
+///   are removed; those of a crashed process are removed by the first download that finds
+///   them older than the download timeout.
+/// - Concurrent resolutions of one URI in this store download it once and share the result.
+///   A caller cancelled while waiting gets `ArtifactError.cancelled`; the download runs on, to
+///   completion or timeout, and its result is cached for later calls.
+///
+/// Assumptions: the cache directory belongs to Flinklet; a cached file is never modified in
+/// place (its size is checked on each use, its content is not re-hashed). Other processes
+/// sharing the cache use the same download timeout.
+public actor ArtifactStore {
+    private let cache: DownloadCache
+    private let flinkHome: String
+    private let downloadTimeout: Duration
+    private var inFlight: [String: SharedDownload] = [:]
+    private var leftoversRemoved = false
+
+    /// - Parameters:
+    ///   - cacheDirectory: the download cache, e.g. `<state>/artifacts/cache`; created on the
+    ///     first download.
+    ///   - flinkHome: the Flink distribution that `local:///opt/flink/...` paths map into.
+    ///   - downloadTimeout: the longest one download may take, stalls included.
+    public init(cacheDirectory: String, flinkHome: String, downloadTimeout: Duration = .seconds(300)) {
+        self.cache = DownloadCache(root: cacheDirectory)
+        self.flinkHome = flinkHome
+        self.downloadTimeout = downloadTimeout
+    }
+
+    /// The local file `uri` names, checked to be a readable regular file.
+    ///
+    /// - Parameter artifactsDirectory: where `file://` URIs are copied (the cluster's own
+    ///   directory); created if missing. A `file://` URI with no directory given is an error.
+    ///   Ignored for other schemes.
+    public func resolve(_ uri: String, artifactsDirectory: String?) async throws(ArtifactError) -> ResolvedArtifact {
+        switch try ArtifactLocation.parse(uri, flinkHome: flinkHome) {
+        case .local(let path):
+            let stamp = try FileOperations.readableFile(path, uri: uri)
+            return ResolvedArtifact(path: path, sha256: nil, size: stamp.size, source: .local)
+        case .file(let path):
+            guard let artifactsDirectory else {
+                throw .invalidURI(uri: uri, reason: "file:// jars need an artifacts directory to be copied into")
+            }
+            return try await Self.copy(uri: uri, from: path, into: artifactsDirectory)
+        case .http(let url):
+            return try await download(uri: uri, url: url)
+        }
+    }
+
+    /// The path a `local:`, `file:` or plain-path URI points at (for `local:///opt/flink/...`,
+    /// inside `flinkHome`), without touching the file system; nil for `http(s)` and for URIs
+    /// that cannot be parsed. For `file:` it is the source, not the copy.
+    public static func localPath(of uri: String, flinkHome: String) -> String? {
+        switch try? ArtifactLocation.parse(uri, flinkHome: flinkHome) {
+        case .local(let path), .file(let path): path
+        case .http, nil: nil
+        }
+    }
+
+    /// Copies off the actor: a large jar must not hold up other resolutions.
+    @concurrent
+    private static func copy(uri: String, from source: String, into artifactsDirectory: String) async throws(ArtifactError) -> ResolvedArtifact {
+        let stamp = try FileOperations.readableFile(source, uri: uri)
+        let directory = "\(artifactsDirectory)/\(String(SHA256.hexDigest(of: Array(uri.utf8)).prefix(16)))"
+        let destination = "\(directory)/\((source as NSString).lastPathComponent)"
+        if FileOperations.regularFile(destination) != stamp {
+            try FileOperations.makeDirectories(directory, uri: uri)
+            FileOperations.removeStaleTemporaries(in: directory, olderThan: .seconds(3600))
+            try FileOperations.copy(source, stamp: stamp, to: destination, uri: uri)
+        }
+        return ResolvedArtifact(path: destination, sha256: nil, size: stamp.size, source: .file)
+    }
+
+    private func download(uri: String, url: URL) async throws(ArtifactError) -> ResolvedArtifact {
+        if let cached = cache.lookup(uri: uri) { return cached }
+        let shared: SharedDownload
+        if let existing = inFlight[uri] {
+            shared = existing
+        } else {
+            try prepareCache(uri: uri)
+            shared = SharedDownload()
+            inFlight[uri] = shared
+            let (cache, timeout) = (self.cache, downloadTimeout)
+            let temporary = FileOperations.temporaryPath(in: cache.temporaryDirectory, for: DownloadCache.fileName(of: url))
+            // Unstructured on purpose: the download belongs to every waiter, not to the first
+            // caller, and must outlive any one of them being cancelled.
+            Task {
+                let result: Result<ResolvedArtifact, ArtifactError>
+                do throws(ArtifactError) {
+                    let outcome = try await Download.fetch(url, uri: uri, into: temporary, timeout: timeout)
+                    result = .success(try cache.store(temporary: temporary, outcome: outcome, uri: uri,
+                                                      fileName: DownloadCache.fileName(of: url), at: Date()))
+                } catch {
+                    result = .failure(error)
+                }
+                self.finished(uri)
+                shared.finish(result)
+            }
+        }
+        guard let result = await shared.wait() else { throw .cancelled(uri: uri) }
+        return try result.get()
+    }
+
+    private func finished(_ uri: String) { inFlight[uri] = nil }
+
+    /// Creates the cache's temporary directory and, once per store, removes leftovers there.
+    private func prepareCache(uri: String) throws(ArtifactError) {
+        try FileOperations.makeDirectories(cache.temporaryDirectory, uri: uri)
+        guard !leftoversRemoved else { return }
+        leftoversRemoved = true
+        FileOperations.removeStaleTemporaries(in: cache.temporaryDirectory, olderThan: downloadTimeout + .seconds(60))
+    }
+}

@@ -1,1 +1,0 @@
-// Jar resolution: see ArtifactStore.swift.

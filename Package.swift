@@ -42,12 +42,13 @@ let package = Package(
         .target(name: "FlinkletTesting", dependencies: ["Runtime", "FlinkClient"]),
         .target(
             name: "Controller",
-            dependencies: ["Manifests", "Planning", "Store", "Runtime", "FlinkResources", .product(name: "Logging", package: "swift-log")]
+            dependencies: ["Manifests", "Planning", "Store", "Runtime", "FlinkResources", "FlinkClient", "Artifacts", "YAML",
+                           .product(name: "Logging", package: "swift-log")]
         ),
         .target(
             name: "FlinkletCLI",
             dependencies: [
-                "Manifests", "FlinkResources", "YAML", "Controller", "Store", "Runtime",
+                "Manifests", "FlinkResources", "YAML", "Controller", "Store", "Runtime", "Planning", "FlinkClient",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -74,6 +75,8 @@ let package = Package(
         .testTarget(name: "RuntimeTests", dependencies: ["Runtime", "FlinkletTesting"]),
         .testTarget(name: "FlinkClientTests", dependencies: ["FlinkClient", "FlinkletTesting"]),
         .testTarget(name: "ArtifactsTests", dependencies: ["Artifacts", "FlinkletTesting"]),
+        // Real Flink: run by hack/test.sh after installing Flink and building the counter job.
+        .testTarget(name: "EndToEndTests", dependencies: ["flinklet", "Store", "FlinkResources", "FlinkClient"]),
         .testTarget(
             name: "ControllerTests",
             dependencies: ["Controller", "Manifests", "Planning", "Store", "Runtime", "FlinkResources", "FlinkletTesting",

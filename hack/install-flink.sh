@@ -11,14 +11,24 @@ FLINK_VERSION=2.3.0
 VENV=.flink/venv
 log() { printf '==> %s\n' "$*" >&2; }
 
-if ! command -v javac >/dev/null 2>&1 || ! javac -version 2>&1 | grep -qE 'javac (1[7-9]|2[0-9])'; then
-    log "installing Java 17 (openjdk-17-jdk-headless) from Debian"
-    sudo=""
+apt_install() {
+    local sudo=""
     [ "$(id -u)" -ne 0 ] && sudo="sudo"
     if [ -z "$(find /var/lib/apt/lists -maxdepth 1 -name '*Packages*' -mtime -1 2>/dev/null | head -1)" ]; then
         $sudo apt-get update -qq
     fi
-    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends openjdk-17-jdk-headless >/dev/null
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "$@" >/dev/null
+}
+
+if ! command -v javac >/dev/null 2>&1 || ! javac -version 2>&1 | grep -qE 'javac (1[7-9]|2[0-9])'; then
+    log "installing Java 17 (openjdk-17-jdk-headless) from Debian"
+    apt_install openjdk-17-jdk-headless
+fi
+
+# python3 -m venv needs Debian's python3-venv (ensurepip).
+if ! python3 -c 'import ensurepip' >/dev/null 2>&1; then
+    log "installing python3-venv from Debian"
+    apt_install python3-venv
 fi
 
 home() { "$VENV/bin/python" -c 'import os, pyflink; print(os.path.dirname(pyflink.__file__))' 2>/dev/null; }

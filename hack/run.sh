@@ -1,15 +1,21 @@
 #!/usr/bin/env bash
-# The main job from a fresh clone: installs what is missing, builds flinklet, and runs it on
-# manifests/. Until the operator lands (issue: the controller), this validates manifests/ exactly
-# as the operator will read them.
+# The main job from a fresh clone: installs what is missing (libyaml, SQLite, Java 17, Flink 2.3,
+# the example counter job), builds flinklet, and runs the operator on manifests/ with its state in
+# .flinklet/. Extra arguments go to `flinklet run` (e.g. --log-format json). Ctrl-C stops the
+# operator; the clusters keep running and the next run adopts them.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 bash hack/install-deps.sh
 command -v swift >/dev/null 2>&1 || export PATH="/opt/swift/usr/bin:$PATH"
+bash hack/build-counter-job.sh >/dev/null
+FLINK_HOME=$(bash hack/install-flink.sh)
+export FLINK_HOME
 
 echo "==> swift build -c release" >&2
 swift build -c release --product flinklet 2>&1 | grep -v '^\[' >&2 || true
 swift build -c release --product flinklet >/dev/null
 
-exec "$(swift build -c release --show-bin-path)/flinklet" validate -f manifests/ -R "$@"
+bin="$(swift build -c release --show-bin-path)/flinklet"
+"$bin" validate -f manifests/ -R
+exec "$bin" run --manifests manifests/ --state-dir .flinklet "$@"

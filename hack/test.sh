@@ -6,6 +6,8 @@ cd "$(dirname "$0")/.."
 
 bash hack/install-deps.sh
 command -v swift >/dev/null 2>&1 || export PATH="/opt/swift/usr/bin:$PATH"
+# Java, Flink 2.3 and the counter job, for the end-to-end suites (each step only if missing).
+bash hack/build-counter-job.sh >/dev/null
 
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
@@ -23,13 +25,18 @@ if grep -qE '^/.*/(Sources|Tests|Benchmarks)/.*: warning:' "$log"; then
     exit 1
 fi
 
-# Suites that run real processes or wait on inotify measure time in their assertions; they run
-# in a phase of their own so CPU-heavy unit suites (fuzzing, CLI subprocesses) cannot starve
-# them on a 2-core machine.
-process_suites='LocalProcessDriverTests|AdoptionTests|OperatorTests|DirectorySourceTests|RunCommandTests'
+# Suites that run real processes, wait on inotify or time out sockets measure time in their
+# assertions; they run in a phase of their own so CPU-heavy unit suites (fuzzing, CLI
+# subprocesses) cannot starve them on a 2-core machine.
+process_suites='LocalProcessDriverTests|AdoptionTests|OperatorTests|DirectorySourceTests|RunCommandTests|FlinkClientTests|ArtifactsTests'
+# Real Flink clusters (~650 MB and a core each while starting): last, one scenario at a time.
+e2e_suites='EndToEndTests'
 
 echo "==> swift test: unit suites, in parallel" >&2
-swift test --skip-build --skip "$process_suites"
+swift test --skip-build --skip "$process_suites|$e2e_suites"
 
 echo "==> swift test: real processes and inotify" >&2
 swift test --skip-build --filter "$process_suites"
+
+echo "==> swift test: end to end, real Flink" >&2
+FLINKLET_E2E=1 swift test --skip-build --filter "$e2e_suites"

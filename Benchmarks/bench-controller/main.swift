@@ -86,7 +86,7 @@ struct Workspace {
     func startOperator(_ flinklet: String, log: String) throws -> Process {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: flinklet)
-        process.arguments = ["run", "--manifests", manifests, "--state-dir", state, "--log-format", "json"]
+        process.arguments = ["run", "--manifests", manifests, "--state-dir", state, "--log-format", "json", "--engine", "command"]
         _ = FileManager.default.createFile(atPath: root + "/" + log, contents: nil)
         let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: root + "/" + log))
         process.standardError = handle

@@ -32,14 +32,17 @@ public struct Operator: Sendable {
 
     public let configuration: Configuration
     public let planner: any ResourcePlanner
+    /// The Flink side (REST, jars, distribution); nil when the planner runs plain pods.
+    public let flink: FlinkBackend?
     public let logger: Logger
     /// Builds the process driver; tests and benchmarks pass their own.
     public let makeDriver: @Sendable (Logger) -> any ProcessDriver & RunnableDriver
 
-    public init(configuration: Configuration, planner: any ResourcePlanner, logger: Logger,
+    public init(configuration: Configuration, planner: any ResourcePlanner, flink: FlinkBackend? = nil, logger: Logger,
                 makeDriver: @escaping @Sendable (Logger) -> any ProcessDriver & RunnableDriver = { LocalProcessDriver(logger: $0) }) {
         self.configuration = configuration
         self.planner = planner
+        self.flink = flink
         self.logger = logger
         self.makeDriver = makeDriver
     }
@@ -71,7 +74,7 @@ public struct Operator: Sendable {
         let source = DirectorySource(configuration: sourceConfiguration, logger: logger)
         let queue = WorkQueue<ResourceID, ContinuousClock>(clock: ContinuousClock())
         let reconciler = Reconciler(source: source, store: store, driver: driver, planner: planner,
-                                    layout: PodLayout(stateDirectory: configuration.stateDirectory), logger: logger)
+                                    layout: PodLayout(stateDirectory: configuration.stateDirectory), flink: flink, logger: logger)
 
         // List the manifests before any reconcile, then reconcile every resource recorded by an
         // earlier run once (changed or deleted while we were down?). Until a listing succeeds,

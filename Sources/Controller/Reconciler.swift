@@ -73,16 +73,19 @@ public struct Reconciler: Sendable {
     public let driver: any ProcessDriver
     public let planner: any ResourcePlanner
     public let layout: PodLayout
+    /// The Flink side (observation and REST steps); nil for planners that run plain pods.
+    public let flink: FlinkBackend?
     public let logger: Logger
     public let now: @Sendable () -> Date
 
     public init(source: DirectorySource, store: Store, driver: any ProcessDriver, planner: any ResourcePlanner,
-                layout: PodLayout, logger: Logger, now: @escaping @Sendable () -> Date = { Date() }) {
+                layout: PodLayout, flink: FlinkBackend? = nil, logger: Logger, now: @escaping @Sendable () -> Date = { Date() }) {
         self.source = source
         self.store = store
         self.driver = driver
         self.planner = planner
         self.layout = layout
+        self.flink = flink
         self.logger = logger
         self.now = now
     }
@@ -130,12 +133,19 @@ public struct Reconciler: Sendable {
             record = try store.upsert(ResourceRecord(id: id, generation: 0, specHash: "", spec: "{}", file: desired.file, createdAt: now()))
         }
 
+        var observation: FlinkObservation?
+        if let flink {
+            let source = self.source
+            observation = await flink.observe(id, desired: desired, record: record, pods: pods, layout: layout, store: store,
+                                              isDefined: { await source.object($0)?.resource != nil })
+        }
+
         // 2. Plan.
         let previous = record.flatMap { try? Self.status(of: $0) }
         let input = PlanInput(
             id: id, resource: desired?.resource, isDefined: desired != nil, generation: record?.generation ?? 0,
             validationErrors: desired?.diagnostics.filter(\.isError).map(\.description) ?? [],
-            pods: pods.map(Self.observed), conditions: previous?.conditions ?? [], now: now())
+            pods: pods.map(Self.observed), conditions: previous?.conditions ?? [], flink: observation, now: now())
         let plan = planner.plan(input)
 
         // 3. Execute, recording each effect as it happens.
@@ -146,10 +156,20 @@ public struct Reconciler: Sendable {
                 logger.info("stopping pod", metadata: ["pod.name": "\(runtimeName)", "reason": "\(reason)"])
                 await driver.stop(runtimeName)
                 _ = try store.deletePod(name: runtimeName)
+                await flink?.submissions.release(runtimeName)
             case .startPod(let podPlan):
                 let spec = layout.spec(for: podPlan, of: id)
+                if podPlan.role == "submitter", let flink, !(await flink.submissions.tryAcquire(spec.name)) {
+                    continue  // every submission slot is taken: the planner waits for one
+                }
                 do {
-                    try FileManager.default.createDirectory(atPath: layout.directory(of: id, pod: podPlan.name), withIntermediateDirectories: true)
+                    let directory = layout.directory(of: id, pod: podPlan.name)
+                    try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+                    for (path, content) in podPlan.files.sorted(by: { $0.key < $1.key }) {
+                        let file = directory + "/" + path
+                        try FileManager.default.createDirectory(atPath: (file as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+                        try Data(content.utf8).write(to: URL(fileURLWithPath: file), options: .atomic)
+                    }
                     let started = try await driver.start(spec)
                     try store.savePod(try Self.row(for: started, owner: id.key))
                     logger.info("started pod", metadata: ["pod.name": "\(spec.name)", "pod.pid": "\(started.pid)"])
@@ -159,6 +179,20 @@ public struct Reconciler: Sendable {
                 }
             case .event:
                 try recordEvent(step, for: id)
+            case .flink(let action):
+                guard let flink else { continue }
+                logger.info("flink action", metadata: ["action": "\(action)"])
+                for outcome in try await flink.execute(action, logger: logger) {
+                    try recordEvent(.event(type: outcome.warning ? .warning : .normal, reason: outcome.reason, message: outcome.message), for: id)
+                }
+            case .removeDirectories(let paths):
+                for path in paths where FileManager.default.fileExists(atPath: path) {
+                    do {
+                        try FileManager.default.removeItem(atPath: path)
+                    } catch {
+                        logger.warning("cannot remove a directory", metadata: ["path": "\(path)", "error": "\(error)"])
+                    }
+                }
             case .forget:
                 _ = try store.deleteResource(id.key)
                 try store.releasePorts(owner: id.key)
@@ -219,6 +253,14 @@ public struct Reconciler: Sendable {
             status.error = plan.error
             status.lifecycleState = plan.lifecycleState ?? status.lifecycleState
             if let observed = plan.observedGeneration { status.observedGeneration = observed }
+            if let jobStatus = plan.flinkStatus?.jobStatus { status.jobStatus = jobStatus }
+            if var deployment = status as? FlinkDeploymentStatus, let flink = plan.flinkStatus {
+                deployment.clusterInfo = flink.clusterInfo ?? deployment.clusterInfo
+                deployment.jobManagerDeploymentStatus = flink.jobManagerDeploymentStatus ?? deployment.jobManagerDeploymentStatus
+                deployment.taskManager = flink.taskManager ?? deployment.taskManager
+                record.status = try ResourceRecord.json(deployment)
+                return
+            }
             record.status = try ResourceRecord.json(status)
         }
         try update(kind.statusType)

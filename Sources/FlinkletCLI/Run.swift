@@ -1,5 +1,6 @@
 import ArgumentParser
 import Controller
+import FlinkClient
 import FlinkResources
 import Foundation
 import Logging
@@ -45,6 +46,19 @@ struct Run: AsyncParsableCommand {
     @Option(name: .customLong("flink-home"), help: ArgumentHelp("The Flink distribution to run (default: $FLINK_HOME, then .flink/).", valueName: "dir"))
     var flinkHome: String?
 
+    @Option(name: .customLong("max-concurrent-submissions"), help: "Flink clients (per-job submissions) run at the same time; more wait their turn.")
+    var maxConcurrentSubmissions = 2
+
+    enum Engine: String, ExpressibleByArgument, CaseIterable { case flink, command }
+
+    /// `command` runs `flinklet.dev/command` annotations as pods instead of Flink clusters: the
+    /// engine alone, for its benchmark and tests.
+    @Option(name: .customLong("engine"), help: .hidden)
+    var engine: Engine = .flink
+
+    @Option(name: .customLong("ports"), help: ArgumentHelp("Loopback ports leased to clusters, as FIRST-LAST.", valueName: "range"))
+    var ports = "20000-29999"
+
     func validate() throws {
         var isDirectory: ObjCBool = false
         guard FileManager.default.fileExists(atPath: manifests, isDirectory: &isDirectory), isDirectory.boolValue else {
@@ -52,6 +66,14 @@ struct Run: AsyncParsableCommand {
         }
         guard workers >= 1 else { throw ValidationError("--workers must be at least 1") }
         guard resync > 0, emptyGrace >= 0 else { throw ValidationError("--resync must be positive and --empty-grace not negative") }
+        guard maxConcurrentSubmissions >= 1 else { throw ValidationError("--max-concurrent-submissions must be at least 1") }
+        guard portRange != nil else { throw ValidationError("--ports must be FIRST-LAST within 1024-65535, e.g. 20000-29999") }
+    }
+
+    var portRange: ClosedRange<Int>? {
+        let parts = ports.split(separator: "-").compactMap { Int($0) }
+        guard parts.count == 2, parts[0] >= 1024, parts[1] <= 65_535, parts[0] < parts[1] else { return nil }
+        return parts[0]...parts[1]
     }
 
     func run() async throws {
@@ -66,7 +88,21 @@ struct Run: AsyncParsableCommand {
         configuration.emptyGrace = .milliseconds(Int64(emptyGrace * 1000))
         configuration.allowEmpty = allowEmpty
         configuration.workers = workers
-        let flinklet = Operator(configuration: configuration, planner: CommandPods.planner, logger: logger)
+        let distribution = FlinkHome.locate(explicit: flinkHome)
+        switch distribution {
+        case .success(let found):
+            logger.info("Flink distribution", metadata: ["flink.home": "\(found.home)", "flink.version": "\(found.version)", "java": "\(found.java)"])
+        case .failure(let error):
+            // Not fatal: resources get a clear error until a distribution is installed.
+            logger.error("no Flink distribution; clusters cannot start", metadata: ["error": "\(error)"])
+        }
+        var backend = FlinkBackend(distribution: distribution, rest: FlinkRESTClient(), stateDirectory: state.stateDirectory,
+                                   maxConcurrentSubmissions: maxConcurrentSubmissions)
+        backend.portRange = portRange ?? backend.portRange
+        let flinklet = switch engine {
+        case .flink: Operator(configuration: configuration, planner: FlinkPlanner(), flink: backend, logger: logger)
+        case .command: Operator(configuration: configuration, planner: CommandPods.planner, logger: logger)
+        }
 
         logger.info("starting", metadata: ["manifests.directory": "\(manifests)", "state.directory": "\(state.stateDirectory)"])
         let operatorTask: Task<Void, any Error> = Task { try await flinklet.run() }

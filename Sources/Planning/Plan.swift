@@ -16,9 +16,13 @@ public struct PodPlan: Sendable, Hashable, Codable {
     public var restartPolicy: RestartPolicy
     public var readiness: Readiness?
     public var terminationGracePeriod: Duration
+    /// Files written into the pod's directory before it starts (path relative to it → content),
+    /// as a ConfigMap is mounted: part of the plan, so changing one replaces the pod.
+    public var files: [String: String]
 
     public init(name: String, role: String, argv: [String], environment: [String: String] = [:], memoryLimitBytes: Int64? = nil,
-                restartPolicy: RestartPolicy = .always, readiness: Readiness? = nil, terminationGracePeriod: Duration = .seconds(30)) {
+                restartPolicy: RestartPolicy = .always, readiness: Readiness? = nil, terminationGracePeriod: Duration = .seconds(30),
+                files: [String: String] = [:]) {
         self.name = name
         self.role = role
         self.argv = argv
@@ -27,6 +31,7 @@ public struct PodPlan: Sendable, Hashable, Codable {
         self.restartPolicy = restartPolicy
         self.readiness = readiness
         self.terminationGracePeriod = terminationGracePeriod
+        self.files = files
     }
 
     /// Identifies what the pod runs: a running pod whose `planHash` differs is replaced.
@@ -70,10 +75,12 @@ public struct PlanInput: Sendable {
     public var validationErrors: [String]
     public var pods: [ObservedPod]
     public var conditions: [Condition]
+    /// What the Flink side looks like (nil for planners that need none).
+    public var flink: FlinkObservation?
     public var now: Date
 
     public init(id: ResourceID, resource: FlinkResource?, isDefined: Bool, generation: Int64, validationErrors: [String] = [],
-                pods: [ObservedPod], conditions: [Condition] = [], now: Date) {
+                pods: [ObservedPod], conditions: [Condition] = [], flink: FlinkObservation? = nil, now: Date) {
         self.id = id
         self.resource = resource
         self.isDefined = isDefined
@@ -81,6 +88,7 @@ public struct PlanInput: Sendable {
         self.validationErrors = validationErrors
         self.pods = pods
         self.conditions = conditions
+        self.flink = flink
         self.now = now
     }
 }
@@ -90,6 +98,10 @@ public enum Step: Sendable, Hashable {
     case stopPod(name: String, reason: String)
     case startPod(PodPlan)
     case event(type: EventKind, reason: String, message: String)
+    /// A call to a cluster's REST API.
+    case flink(FlinkAction)
+    /// Removes directories (and everything in them) that belonged to the resource.
+    case removeDirectories([String])
     /// The resource is gone and so are its pods: forget its record.
     case forget
 
@@ -113,16 +125,19 @@ public struct Plan: Sendable, Hashable {
     /// The generation to record as `status.observedGeneration`, or nil to leave it as it is
     /// (the plan still has work to do for this generation).
     public var observedGeneration: Int64?
+    /// The Flink part of the status (job, cluster); nil leaves what is recorded.
+    public var flinkStatus: FlinkStatus?
     public var next: ReconcileAction
 
     public init(steps: [Step] = [], conditions: [Condition] = [], error: String? = nil,
                 lifecycleState: ResourceLifecycleState? = nil, observedGeneration: Int64? = nil,
-                next: ReconcileAction = .awaitChange) {
+                flinkStatus: FlinkStatus? = nil, next: ReconcileAction = .awaitChange) {
         self.steps = steps
         self.conditions = conditions
         self.error = error
         self.lifecycleState = lifecycleState
         self.observedGeneration = observedGeneration
+        self.flinkStatus = flinkStatus
         self.next = next
     }
 }

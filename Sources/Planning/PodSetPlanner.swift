@@ -19,7 +19,6 @@ public struct PodSetPlanner: ResourcePlanner {
     }
 
     public func plan(_ input: PlanInput) -> Plan {
-        let observed = Dictionary(input.pods.map { ($0.name, $0) }, uniquingKeysWith: { first, _ in first })
         var steps: [Step] = []
 
         // Deleted: stop every pod, then forget the resource.
@@ -34,58 +33,26 @@ public struct PodSetPlanner: ResourcePlanner {
             return Plan(steps: steps, next: .awaitChange)
         }
 
-        let errorText = input.validationErrors.first.map { first in
-            input.validationErrors.count == 1 ? first : "\(first) (and \(input.validationErrors.count - 1) more)"
-        }
-        let validationEvents: [Step] = input.validationErrors.map { .event(type: .warning, reason: "ValidationError", message: $0) }
-
-        // Never valid: nothing to run; say why.
-        guard let resource = input.resource else {
-            let message = errorText ?? "the manifest is not valid"
-            return Plan(steps: validationEvents, conditions: Conditions.merge(previous: input.conditions, next: [
-                Condition(type: Conditions.ready, status: .false, reason: "InvalidSpec", message: message, observedGeneration: input.generation),
-                Condition(type: Conditions.stalled, status: .true, reason: "InvalidSpec", message: message, observedGeneration: input.generation),
-            ], now: input.now), error: message, lifecycleState: .created,
-            observedGeneration: validationEvents.isEmpty ? input.generation : nil, next: .awaitChange)
-        }
+        let validationEvents = PlanParts.validationEvents(input)
+        guard let resource = input.resource else { return PlanParts.neverValid(input) }
 
         let wanted = template(input.id, resource)
-        let wantedNames = Set(wanted.map(\.name))
-        var stopping: [String] = []
-        for pod in input.pods.sorted(by: { $0.name < $1.name }) where !wantedNames.contains(pod.name) {
-            steps.append(.stopPod(name: pod.name, reason: "no longer wanted"))
-            stopping.append(pod.name)
-        }
-        var starting = 0
-        for plan in wanted {
-            switch observed[plan.name] {
-            case nil:
-                steps.append(.startPod(plan))
-                starting += 1
-            case let pod? where pod.planHash != plan.planHash:
-                steps.append(.stopPod(name: pod.name, reason: "spec changed"))
-                stopping.append(pod.name)
-                steps.append(.startPod(plan))
-                starting += 1
-            case let pod? where pod.phase == .succeeded && plan.restartPolicy == .always:
-                steps.append(.startPod(plan))  // a long-running pod that exited cleanly: run it again
-                starting += 1
-            default:
-                break
-            }
-        }
+        let diff = PodDiff(wanted: wanted, observed: input.pods)
+        steps += diff.steps
+        let starting = diff.starting
+        let stopping = diff.stopping
         if !stopping.isEmpty {
             steps.append(.event(type: .normal, reason: "Killing", message: "Stopping pod(s) \(stopping.joined(separator: ", "))"))
         }
-        if starting > 0 {
-            steps.append(.event(type: .normal, reason: "Started", message: "Starting \(starting) pod(s)"))
+        if starting.count > 0 {
+            steps.append(.event(type: .normal, reason: "Started", message: "Starting \(starting.count) pod(s)"))
         }
         steps += validationEvents
 
         // Status, as things will stand once the steps are taken.
-        let current = wanted.compactMap { plan in observed[plan.name].flatMap { $0.planHash == plan.planHash ? $0 : nil } }
+        let current = diff.current
         let stalledPods = current.filter { $0.reason == "CrashLoopBackOff" || ($0.phase == .failed && $0.reason != nil) }
-        let allReady = starting == 0 && current.count == wanted.count && current.allSatisfy { $0.ready || $0.phase == .succeeded }
+        let allReady = starting.isEmpty && current.count == wanted.count && current.allSatisfy { $0.ready || $0.phase == .succeeded }
         var conditions: [Condition] = []
         let generation = input.generation
         if allReady {
@@ -93,7 +60,7 @@ public struct PodSetPlanner: ResourcePlanner {
                                         message: "\(wanted.count) pod(s) ready", observedGeneration: generation))
         } else {
             let notReady = wanted.count - current.filter(\.ready).count
-            conditions.append(Condition(type: Conditions.ready, status: .false, reason: starting > 0 ? "Starting" : "PodsNotReady",
+            conditions.append(Condition(type: Conditions.ready, status: .false, reason: !starting.isEmpty ? "Starting" : "PodsNotReady",
                                         message: "\(notReady) of \(wanted.count) pod(s) not ready", observedGeneration: generation))
         }
         if let stalled = stalledPods.first {
@@ -102,14 +69,78 @@ public struct PodSetPlanner: ResourcePlanner {
             conditions.append(Condition(type: Conditions.stalled, status: .true, reason: stalled.reason ?? "PodFailed",
                                         message: message, observedGeneration: generation))
         } else if !allReady {
-            conditions.append(Condition(type: Conditions.reconciling, status: .true, reason: starting > 0 ? "Starting" : "WaitingForReadiness",
+            conditions.append(Condition(type: Conditions.reconciling, status: .true, reason: !starting.isEmpty ? "Starting" : "WaitingForReadiness",
                                         message: "waiting for \(wanted.count - current.filter(\.ready).count) pod(s)", observedGeneration: generation))
         }
-        let error = errorText ?? stalledPods.first.map { "pod \($0.name) is \($0.reason ?? "failed")" }
+        let error = PlanParts.errorText(input) ?? stalledPods.first.map { "pod \($0.name) is \($0.reason ?? "failed")" }
         let lifecycle: ResourceLifecycleState = !stalledPods.isEmpty ? .failed : allReady ? .stable : .deployed
         return Plan(steps: steps, conditions: Conditions.merge(previous: input.conditions, next: conditions, now: input.now),
                     error: error, lifecycleState: lifecycle,
                     observedGeneration: steps.isEmpty || allReady ? generation : nil,
                     next: allReady && stalledPods.isEmpty ? .awaitChange : .requeue(after: progressInterval))
+    }
+}
+
+/// The steps that make a resource's pods equal to `wanted`: start what is missing, replace what
+/// runs an older plan, restart a long-running pod that exited cleanly, stop what is not wanted.
+/// A failed pod of the current plan is left for the driver's restart policy (or the planner).
+public struct PodDiff: Sendable {
+    public var steps: [Step] = []
+    /// Names of the pods started (or replaced) by `steps`.
+    public var starting: [String] = []
+    public var stopping: [String] = []
+    /// The observed pods that run a wanted plan and are kept, by name.
+    public var current: [ObservedPod] = []
+
+    public init(wanted: [PodPlan], observed pods: [ObservedPod]) {
+        let observed = Dictionary(pods.map { ($0.name, $0) }, uniquingKeysWith: { first, _ in first })
+        let wantedNames = Set(wanted.map(\.name))
+        for pod in pods.sorted(by: { $0.name < $1.name }) where !wantedNames.contains(pod.name) {
+            steps.append(.stopPod(name: pod.name, reason: "no longer wanted"))
+            stopping.append(pod.name)
+        }
+        for plan in wanted {
+            switch observed[plan.name] {
+            case nil:
+                steps.append(.startPod(plan))
+                starting.append(plan.name)
+            case let pod? where pod.planHash != plan.planHash:
+                steps.append(.stopPod(name: pod.name, reason: "spec changed"))
+                stopping.append(pod.name)
+                steps.append(.startPod(plan))
+                starting.append(plan.name)
+            case let pod? where pod.phase == .succeeded && plan.restartPolicy == .always:
+                steps.append(.startPod(plan))  // a long-running pod that exited cleanly: run it again
+                starting.append(plan.name)
+            case let pod?:
+                current.append(pod)
+            }
+        }
+    }
+}
+
+/// Plan pieces every planner shares.
+public enum PlanParts {
+    /// `status.error` for validation errors: the first, and how many more.
+    public static func errorText(_ input: PlanInput) -> String? {
+        input.validationErrors.first.map { first in
+            input.validationErrors.count == 1 ? first : "\(first) (and \(input.validationErrors.count - 1) more)"
+        }
+    }
+
+    /// One `ValidationError` warning per error that keeps the manifest's text from applying.
+    public static func validationEvents(_ input: PlanInput) -> [Step] {
+        input.validationErrors.map { .event(type: .warning, reason: "ValidationError", message: $0) }
+    }
+
+    /// A resource whose manifest has never been valid: nothing to run; say why.
+    public static func neverValid(_ input: PlanInput) -> Plan {
+        let message = errorText(input) ?? "the manifest is not valid"
+        let events = validationEvents(input)
+        return Plan(steps: events, conditions: Conditions.merge(previous: input.conditions, next: [
+            Condition(type: Conditions.ready, status: .false, reason: "InvalidSpec", message: message, observedGeneration: input.generation),
+            Condition(type: Conditions.stalled, status: .true, reason: "InvalidSpec", message: message, observedGeneration: input.generation),
+        ], now: input.now), error: message, lifecycleState: .created,
+        observedGeneration: events.isEmpty ? input.generation : nil, next: .awaitChange)
     }
 }

@@ -187,8 +187,8 @@ public final class Store: Sendable {
     // MARK: Port leases
 
     /// See `Transaction.leasePorts(owner:count:range:)`.
-    public func leasePorts(owner: String, count: Int, range: ClosedRange<Int>) throws -> [Int] {
-        try access(writes: true) { try $0.leasePorts(owner: owner, count: count, range: range) }
+    public func leasePorts(owner: String, count: Int, range: ClosedRange<Int>, usable: (Int) -> Bool = { _ in true }) throws -> [Int] {
+        try access(writes: true) { try $0.leasePorts(owner: owner, count: count, range: range, usable: usable) }
     }
 
     /// See `Transaction.ports(owner:)`.
@@ -387,8 +387,8 @@ extension Store {
         /// Throws `.noFreePorts` (leasing nothing) when `range` has too few unleased ports.
         /// `count` must not be negative and `range` must lie within 1-65535.
         /// The Store only knows its own leases: whether another program uses a port is for the
-        /// caller to find out.
-        public func leasePorts(owner: String, count: Int, range: ClosedRange<Int>) throws -> [Int] {
+        /// caller to find out, through `usable` (asked of new candidates only; false skips one).
+        public func leasePorts(owner: String, count: Int, range: ClosedRange<Int>, usable: (Int) -> Bool = { _ in true }) throws -> [Int] {
             precondition(count >= 0, "cannot lease a negative number of ports")
             precondition(range.lowerBound >= 1 && range.upperBound <= 65_535, "ports are 1-65535, not \(range)")
             let database = try writable()
@@ -397,8 +397,11 @@ extension Store {
             let taken = Set(try database.query("SELECT port FROM port_leases WHERE port BETWEEN ?1 AND ?2",
                                                [.integer(range.lowerBound), .integer(range.upperBound)]) { $0.int(0) })
             let needed = count - held.count
-            let free = range.lazy.filter { !taken.contains($0) }
-            let added = Array(free.prefix(needed))
+            var added: [Int] = []
+            for port in range where !taken.contains(port) && usable(port) {
+                added.append(port)
+                if added.count == needed { break }
+            }
             guard added.count == needed else {
                 throw StoreError.noFreePorts(owner: owner, requested: count, range: range, available: held.count + added.count)
             }

@@ -8,7 +8,7 @@ import Testing
     static func startOperator(in dir: ScratchDirectory, log: String) throws -> Process {
         let process = Process()
         process.executableURL = FlinkletBinary.executable
-        process.arguments = ["run", "--manifests", "manifests", "--state-dir", "state"]
+        process.arguments = ["run", "--manifests", "manifests", "--state-dir", "state", "--engine", "command"]
         process.currentDirectoryURL = dir.url
         _ = FileManager.default.createFile(atPath: dir.path + "/" + log, contents: nil)
         let output = try FileHandle(forWritingTo: dir.url.appendingPathComponent(log))

@@ -1,0 +1,288 @@
+import FlinkResources
+import Foundation
+
+/// How a `FlinkDeployment` becomes pods: a JobManager, TaskManagers and, in per-job mode, a
+/// submitter, each a JVM started directly with `java` (never through `bin/*.sh`), with its
+/// configuration rendered into its own `conf/config.yaml`.
+///
+/// Guarantees: the same spec, observation and job id give the same pods (and plan hashes);
+/// every process binds to 127.0.0.1 only, on the ports leased to the cluster; every directory a
+/// process writes is under its pod directory or the cluster directory, never `/opt/flink`.
+public enum FlinkCluster {
+    /// Process sizes used when a manifest gives none (what Flink's documentation starts with).
+    public static let defaultJobManagerMemory = "768m"
+    public static let defaultTaskManagerMemory = "1024m"
+
+    /// `-Xmx` of the submitter's Flink client JVM.
+    public static let clientHeap = "256m"
+
+    public static func slotsPerTaskManager(_ spec: FlinkDeploymentSpec) -> Int {
+        spec.flinkConfiguration?["taskmanager.numberOfTaskSlots"].flatMap(Int.init).map { max(1, $0) } ?? 1
+    }
+
+    /// `taskManager.replicas`, or enough TaskManagers for the job's parallelism (at least one).
+    public static func taskManagerReplicas(_ spec: FlinkDeploymentSpec) -> Int {
+        if let replicas = spec.taskManager?.replicas { return max(1, replicas) }
+        let parallelism = spec.job?.parallelism ?? 1
+        let slots = slotsPerTaskManager(spec)
+        return max(1, (parallelism + slots - 1) / slots)
+    }
+
+    /// Ports a cluster leases: REST, JobManager RPC, blob; then RPC and data per TaskManager.
+    public static func portCount(_ spec: FlinkDeploymentSpec) -> Int { 3 + 2 * taskManagerReplicas(spec) }
+
+    /// The id of the job a resource runs for a generation: 32 hex digits, derived so a retry
+    /// computes the same id (and Flink refuses a second copy) while a new generation gets a new one.
+    public static func jobId(key: String, generation: Int64) -> String {
+        StableHash.of(bytes: Array("\(key)#\(generation)#high".utf8)) + StableHash.of(bytes: Array("\(key)#\(generation)#low".utf8))
+    }
+
+    public static func jobManagerName(_ name: String) -> String { "\(name)-jobmanager-0" }
+    public static func taskManagerName(_ name: String, _ index: Int) -> String { "\(name)-taskmanager-\(index)" }
+    public static func submitterName(_ name: String) -> String { "\(name)-submitter" }
+
+    public static func checkpointDirectory(_ observation: FlinkObservation) -> String { observation.clusterDirectory + "/checkpoints" }
+    public static func savepointDirectory(_ observation: FlinkObservation) -> String { observation.clusterDirectory + "/savepoints" }
+
+    /// What a cluster is made of, or why it cannot be made.
+    public struct Layout: Sendable, Hashable {
+        public var jobManager: PodPlan
+        public var taskManagers: [PodPlan]
+        /// Per-job mode only: the Flink client that submits the job.
+        public var submitter: PodPlan?
+        public var restPort: Int
+    }
+
+    /// The pods of `deployment`'s cluster.
+    ///
+    /// - `jobId`: the job's id (application and per-job modes).
+    /// - `jar`: the job jar's local path (application and per-job modes).
+    public static func layout(of deployment: FlinkDeployment, observation: FlinkObservation, distribution: FlinkDistribution,
+                              jobId: String?, jar: String?) -> Result<Layout, DeploymentProblem> {
+        let spec = deployment.spec
+        let name = deployment.metadata.name
+        let replicas = taskManagerReplicas(spec)
+        guard observation.ports.count >= portCount(spec) else {
+            return .failure(DeploymentProblem("\(portCount(spec)) ports are needed and \(observation.ports.count) are leased"))
+        }
+        let ports = observation.ports
+        let (restPort, rpcPort, blobPort) = (ports[0], ports[1], ports[2])
+        let user = spec.flinkConfiguration ?? FlinkConfiguration()
+        let mode = spec.effectiveMode
+
+        var shared: [String: String] = [
+            // Speed: fast registration and failure detection on one machine (facts page).
+            "cluster.registration.error-delay": "1s",
+            "heartbeat.interval": "2s",
+            "heartbeat.timeout": "10s",
+            "web.refresh-interval": "500ms",
+            "execution.checkpointing.dir": "file://" + checkpointDirectory(observation),
+            "execution.checkpointing.savepoint-dir": "file://" + savepointDirectory(observation),
+        ]
+        for (key, value) in user { shared[key] = value }
+        // Flinklet's own keys (validation refuses them in manifests).
+        shared["jobmanager.rpc.address"] = "127.0.0.1"
+        shared["jobmanager.rpc.port"] = String(rpcPort)
+        shared["high-availability.type"] = "none"
+        shared["taskmanager.numberOfTaskSlots"] = String(slotsPerTaskManager(spec))
+        if let parallelism = spec.job?.parallelism { shared["parallelism.default"] = String(parallelism) }
+        let jmMemory = spec.jobManager?.resource?.memory ?? user["jobmanager.memory.process.size"] ?? defaultJobManagerMemory
+        let tmMemory = spec.taskManager?.resource?.memory ?? user["taskmanager.memory.process.size"] ?? defaultTaskManagerMemory
+        guard let jmBytes = (try? MemorySize.parse(jmMemory))?.bytes, let tmBytes = (try? MemorySize.parse(tmMemory))?.bytes else {
+            return .failure(DeploymentProblem("memory \"\(jmMemory)\" or \"\(tmMemory)\" is not a size"))
+        }
+        shared["jobmanager.memory.process.size"] = "\(jmBytes)b"
+        shared["taskmanager.memory.process.size"] = "\(tmBytes)b"
+        let configuration = FlinkConfiguration(shared)
+
+        // JobManager.
+        let jmName = jobManagerName(name)
+        let jmDirectory = observation.podRoot + "/" + jmName
+        var jmConfig = shared
+        jmConfig["jobmanager.bind-host"] = "127.0.0.1"
+        jmConfig["rest.address"] = "127.0.0.1"
+        jmConfig["rest.bind-address"] = "127.0.0.1"
+        jmConfig["rest.port"] = String(restPort)
+        jmConfig["blob.server.port"] = String(blobPort)
+        jmConfig["web.upload.dir"] = jmDirectory + "/uploads"
+        jmConfig.merge(processDirectories(jmDirectory)) { $1 }
+        var entryPoint = "org.apache.flink.runtime.entrypoint.StandaloneSessionClusterEntrypoint"
+        var programArguments: [String] = []
+        if mode == .application, let job = spec.job {
+            entryPoint = "org.apache.flink.container.entrypoint.StandaloneApplicationClusterEntryPoint"
+            // Keep the JobManager after the job ends, so its outcome can be read (as upstream).
+            jmConfig["execution.shutdown-on-application-finish"] = "false"
+            jmConfig["execution.submit-failed-job-on-application-error"] = "true"
+            if let jobId { programArguments += ["--job-id", jobId] }
+            if let entryClass = job.entryClass { programArguments += ["--job-classname", entryClass] }
+            if let jar { programArguments += ["--jars", "local://" + jar] }
+            // `--jars` takes many values and Flink's parser would take the program's arguments
+            // for more jars: `--` ends the options, whatever the arguments look like.
+            programArguments += ["--"] + (job.args ?? [])
+        }
+        guard case .success(let jmMemoryModel)? = FlinkMemoryModel.jobManager(process: jmBytes, configuration: configuration) else {
+            return .failure(DeploymentProblem("the JobManager's memory (\(jmMemory)) cannot be divided by Flink's memory model; set spec.jobManager.resource.memory and no other jobmanager.memory.* sizes"))
+        }
+        let jmJVM = ["-Xmx\(jmMemoryModel.heap)", "-Xms\(jmMemoryModel.heap)", "-XX:MaxMetaspaceSize=\(jmMemoryModel.metaspace)"]
+        let jmDynamic = [
+            "jobmanager.memory.heap.size": "\(jmMemoryModel.heap)b",
+            "jobmanager.memory.off-heap.size": "\(jmMemoryModel.offHeap)b",
+            "jobmanager.memory.jvm-metaspace.size": "\(jmMemoryModel.metaspace)b",
+            "jobmanager.memory.jvm-overhead.min": "\(jmMemoryModel.overhead)b",
+            "jobmanager.memory.jvm-overhead.max": "\(jmMemoryModel.overhead)b",
+        ]
+        let jobManager = pod(name: jmName, role: "jobmanager", directory: jmDirectory, distribution: distribution,
+                             jvm: jmJVM, mainClass: entryPoint, configuration: jmConfig, dynamic: jmDynamic,
+                             arguments: programArguments, processBytes: jmBytes,
+                             // An application JobManager that restarted by itself would run its job from
+                             // the start, without its state: the planner decides instead.
+                             restartPolicy: mode == .session ? .always : .never,
+                             readiness: .httpGet(port: restPort, path: "/overview"))
+
+        // TaskManagers.
+        guard case .success(let tmModel)? = FlinkMemoryModel.taskManager(process: tmBytes, configuration: configuration) else {
+            return .failure(DeploymentProblem("the TaskManagers' memory (\(tmMemory)) cannot be divided by Flink's memory model; set spec.taskManager.resource.memory and no other taskmanager.memory.* sizes"))
+        }
+        let slots = slotsPerTaskManager(spec)
+        let tmJVM = ["-Xmx\(tmModel.heap)", "-Xms\(tmModel.heap)", "-XX:MaxDirectMemorySize=\(tmModel.frameworkOffHeap + tmModel.taskOffHeap + tmModel.network)",
+                     "-XX:MaxMetaspaceSize=\(tmModel.metaspace)"]
+        let tmDynamic = [
+            "taskmanager.cpu.cores": "\(slots).0",
+            "external-resources": "none",
+            "taskmanager.memory.framework.heap.size": "\(tmModel.frameworkHeap)b",
+            "taskmanager.memory.task.heap.size": "\(tmModel.taskHeap)b",
+            "taskmanager.memory.framework.off-heap.size": "\(tmModel.frameworkOffHeap)b",
+            "taskmanager.memory.task.off-heap.size": "\(tmModel.taskOffHeap)b",
+            "taskmanager.memory.managed.size": "\(tmModel.managed)b",
+            "taskmanager.memory.network.min": "\(tmModel.network)b",
+            "taskmanager.memory.network.max": "\(tmModel.network)b",
+            "taskmanager.memory.jvm-metaspace.size": "\(tmModel.metaspace)b",
+            "taskmanager.memory.jvm-overhead.min": "\(tmModel.overhead)b",
+            "taskmanager.memory.jvm-overhead.max": "\(tmModel.overhead)b",
+        ]
+        let taskManagers = (0..<replicas).map { index in
+            // TaskManagers start and stop with their JobManager: one that outlived it would run
+            // old tasks until its heartbeat timed out. Naming the JobManager's plan ties them.
+            let tmName = taskManagerName(name, index)
+            let directory = observation.podRoot + "/" + tmName
+            var config = shared
+            config["taskmanager.host"] = "127.0.0.1"
+            config["taskmanager.bind-host"] = "127.0.0.1"
+            config["taskmanager.rpc.port"] = String(ports[3 + 2 * index])
+            config["taskmanager.data.port"] = String(ports[4 + 2 * index])
+            config["taskmanager.resource-id"] = tmName
+            config.merge(processDirectories(directory)) { $1 }
+            var plan = pod(name: tmName, role: "taskmanager", directory: directory, distribution: distribution, jvm: tmJVM,
+                           mainClass: "org.apache.flink.runtime.taskexecutor.TaskManagerRunner", configuration: config,
+                           dynamic: tmDynamic, arguments: [], processBytes: tmBytes, restartPolicy: .always, readiness: nil)
+            plan.environment["FLINKLET_JOBMANAGER_PLAN"] = jobManager.planHash
+            return plan
+        }
+
+        // Per-job: the Flink client, run against the cluster's REST port with a fixed job id.
+        var submitter: PodPlan?
+        if mode == .perJob, let job = spec.job, let jar {
+            let submitterName = submitterName(name)
+            let directory = observation.podRoot + "/" + submitterName
+            var config = user.entries
+            config["execution.target"] = "remote"
+            config["rest.address"] = "127.0.0.1"
+            config["rest.port"] = String(restPort)
+            if let jobId { config["$internal.pipeline.job-id"] = jobId }
+            if let parallelism = job.parallelism { config["parallelism.default"] = String(parallelism) }
+            config["execution.checkpointing.dir"] = shared["execution.checkpointing.dir"]
+            config["execution.checkpointing.savepoint-dir"] = shared["execution.checkpointing.savepoint-dir"]
+            config.merge(processDirectories(directory)) { $1 }
+            var arguments = ["run", "--detached"]
+            if let entryClass = job.entryClass { arguments += ["--class", entryClass] }
+            arguments += [jar] + (job.args ?? [])
+            submitter = pod(name: submitterName, role: "submitter", directory: directory, distribution: distribution,
+                            jvm: ["-Xmx\(clientHeap)"], mainClass: "org.apache.flink.client.cli.CliFrontend", configuration: config,
+                            dynamic: [:], arguments: arguments, processBytes: nil, restartPolicy: .never, readiness: nil)
+        }
+        return .success(Layout(jobManager: jobManager, taskManagers: taskManagers, submitter: submitter, restPort: restPort))
+    }
+
+    /// Directories each process keeps to itself (and that go with its pod).
+    static func processDirectories(_ directory: String) -> [String: String] {
+        [
+            "io.tmp.dirs": directory + "/tmp",
+            "web.tmpdir": directory + "/tmp/web",
+            "user.artifacts.base-dir": directory + "/artifacts",
+            "env.log.dir": directory,
+            "env.pid.dir": directory,
+        ]
+    }
+
+    static func pod(name: String, role: String, directory: String, distribution: FlinkDistribution, jvm: [String],
+                    mainClass: String, configuration: [String: String], dynamic: [String: String], arguments: [String],
+                    processBytes: Int64?, restartPolicy: PodPlan.RestartPolicy, readiness: PodPlan.Readiness?) -> PodPlan {
+        var argv = [distribution.java] + distribution.jvmOptions + jvm
+        argv += [
+            "-Dlog.file=\(directory)/log",
+            "-Dlog4j.configurationFile=file:\(directory)/conf/log4j-console.properties",
+            "-classpath", distribution.classpath.joined(separator: ":"),
+            mainClass,
+        ]
+        if mainClass != "org.apache.flink.client.cli.CliFrontend" {
+            argv += ["--configDir", directory + "/conf"]
+            for (key, value) in dynamic.sorted(by: { $0.key < $1.key }) { argv += ["-D", "\(key)=\(value)"] }
+        }
+        argv += arguments
+        return PodPlan(
+            name: name, role: role, argv: argv,
+            environment: ["FLINK_HOME": distribution.home, "FLINK_CONF_DIR": directory + "/conf",
+                          "FLINK_LIB_DIR": distribution.home + "/lib", "FLINK_PLUGINS_DIR": distribution.home + "/plugins"],
+            // Flink's process size is the JVM's whole budget; the limit is a safety net above it.
+            memoryLimitBytes: processBytes.map { $0 + max($0 / 4, 256 << 20) },
+            restartPolicy: restartPolicy, readiness: readiness, terminationGracePeriod: .seconds(15),
+            files: ["conf/config.yaml": renderConfiguration(configuration), "conf/log4j-console.properties": log4jConsole])
+    }
+
+    /// `config.yaml` with one flat, double-quoted entry per key, in key order.
+    public static func renderConfiguration(_ configuration: [String: String]) -> String {
+        var text = "# Written by Flinklet for this process; edits are overwritten.\n"
+        for (key, value) in configuration.sorted(by: { $0.key < $1.key }) {
+            text += "\(quoted(key)): \(quoted(value))\n"
+        }
+        return text
+    }
+
+    /// A YAML double-quoted scalar (JSON escapes are valid YAML escapes).
+    static func quoted(_ text: String) -> String {
+        var out = "\""
+        for scalar in text.unicodeScalars {
+            switch scalar {
+            case "\"": out += "\\\""
+            case "\\": out += "\\\\"
+            case "\n": out += "\\n"
+            case "\t": out += "\\t"
+            case "\r": out += "\\r"
+            default:
+                if scalar.value < 0x20 || scalar.value == 0x7F {
+                    out += String(format: "\\x%02X", scalar.value)
+                } else {
+                    out.unicodeScalars.append(scalar)
+                }
+            }
+        }
+        return out + "\""
+    }
+
+    /// Console-only logging: the pod's log is Flink's log (rotated by the driver).
+    static let log4jConsole = """
+        # Written by Flinklet: Flink logs to standard output, which the pod's log file collects.
+        monitorInterval = 0
+        rootLogger.level = INFO
+        rootLogger.appenderRef.console.ref = ConsoleAppender
+        logger.pekko.name = org.apache.pekko
+        logger.pekko.level = INFO
+        logger.netty.name = org.jboss.netty.channel.DefaultChannelPipeline
+        logger.netty.level = OFF
+        appender.console.name = ConsoleAppender
+        appender.console.type = CONSOLE
+        appender.console.layout.type = PatternLayout
+        appender.console.layout.pattern = %d{yyyy-MM-dd HH:mm:ss,SSS} %-5p %-60c %x - %m%n
+
+        """
+}

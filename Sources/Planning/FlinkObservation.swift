@@ -1,0 +1,205 @@
+import FlinkResources
+
+/// The Flink distribution the operator runs every cluster from, as found at start.
+public struct FlinkDistribution: Sendable, Hashable {
+    /// `FLINK_HOME`: has `bin/`, `conf/`, `lib/`. `/opt/flink` in a jarURI means this directory.
+    public var home: String
+    /// `2.3.0`, from `lib/flink-dist-<version>.jar`.
+    public var version: String
+    /// The `java` to start JVMs with (a path, or `java` looked up on `PATH`).
+    public var java: String
+    /// `lib/*.jar` with `flink-dist` last, as Flink's scripts build it.
+    public var classpath: [String]
+    /// The `--add-opens`/`--add-exports` list of the shipped `env.java.opts.all`.
+    public var jvmOptions: [String]
+
+    public init(home: String, version: String, java: String, classpath: [String], jvmOptions: [String]) {
+        self.home = home
+        self.version = version
+        self.java = java
+        self.classpath = classpath
+        self.jvmOptions = jvmOptions
+    }
+
+    /// `v2_3` for `2.3.0`; nil for a version the manifests cannot name.
+    public var flinkVersion: FlinkVersion? {
+        let parts = version.split(separator: ".")
+        guard parts.count >= 2 else { return nil }
+        return FlinkVersion(rawValue: "v\(parts[0])_\(parts[1])")
+    }
+}
+
+/// A job as Flink's REST API reports it.
+public struct ObservedJob: Sendable, Hashable {
+    public var id: String
+    public var name: String
+    /// `CREATED`, `RUNNING`, `FINISHED`, `FAILED`, `CANCELED`, ...
+    public var state: String
+    /// Milliseconds since the epoch; nil when Flink gave none (-1).
+    public var startTime: Int64?
+    public var endTime: Int64?
+    /// False while tasks still deploy although the job says RUNNING.
+    public var allTasksRunning: Bool
+
+    public init(id: String, name: String, state: String, startTime: Int64? = nil, endTime: Int64? = nil, allTasksRunning: Bool = false) {
+        self.id = id
+        self.name = name
+        self.state = state
+        self.startTime = startTime
+        self.endTime = endTime
+        self.allTasksRunning = allTasksRunning
+    }
+
+    /// Flink's globally terminal states: the job will never run again.
+    public var isTerminal: Bool { Self.isTerminal(state) }
+
+    public static func isTerminal(_ state: String) -> Bool {
+        ["FINISHED", "FAILED", "CANCELED"].contains(state)
+    }
+}
+
+/// Whether a cluster's REST API answers, and what it says.
+public enum RESTObservation: Sendable, Hashable {
+    /// Not asked: no JobManager runs (or there is no cluster).
+    case notChecked
+    case unreachable(String)
+    case answering(taskManagers: Int, slots: Int)
+
+    public var isAnswering: Bool {
+        if case .answering = self { return true }
+        return false
+    }
+}
+
+/// The session cluster a `FlinkSessionJob` names, as far as its job needs to know.
+public struct SessionClusterObservation: Sendable, Hashable {
+    public var name: String
+    /// A manifest defines it and it is valid.
+    public var isDefined: Bool
+    /// It is a session cluster (`spec.mode: session`, or no job).
+    public var isSession: Bool
+    public var restPort: Int?
+    /// Its JobManager answers and all its TaskManagers are registered.
+    public var isReady: Bool
+
+    public init(name: String, isDefined: Bool, isSession: Bool, restPort: Int?, isReady: Bool) {
+        self.name = name
+        self.isDefined = isDefined
+        self.isSession = isSession
+        self.restPort = restPort
+        self.isReady = isReady
+    }
+}
+
+/// What the Flink planner sees beyond pods: gathered by the controller's observer, which may
+/// lease ports and fetch jars (so the plan can name them) but never changes what runs.
+public struct FlinkObservation: Sendable, Hashable {
+    /// nil when no distribution was found: `distributionProblem` says why.
+    public var distribution: FlinkDistribution?
+    public var distributionProblem: String?
+    /// `<state>/pods/<namespace>/<name>`: each pod's directory is `<podRoot>/<pod>`.
+    public var podRoot: String
+    /// `<state>/clusters/<namespace>/<name>`: checkpoints, savepoints and copied jars, which
+    /// outlive the pods.
+    public var clusterDirectory: String
+    /// Ports leased to the resource, in lease order (see `FlinkCluster.portCount`).
+    public var ports: [Int]
+    /// The local path of the job's jar, or why there is none; nil when the resource has no job.
+    public var jar: Result<String, DeploymentProblem>?
+    public var rest: RESTObservation
+    /// The jobs the cluster (or, for a session job, its session cluster) reports.
+    public var jobs: [ObservedJob]
+    /// The recorded job status and cluster info (what the last reconcile wrote).
+    public var recordedJob: JobStatus?
+    /// For a session job: its session cluster.
+    public var session: SessionClusterObservation?
+    /// For a session cluster: the session jobs that name it, by name.
+    public var sessionJobs: [String]
+    /// Flink's own message from a failed pod's log, by pod name (e.g. the client's exception).
+    public var podFailures: [String: String]
+    /// For per-job clusters: false while the submitter must wait for a free submission slot.
+    public var submissionSlotFree: Bool
+    /// The last valid version the operator stored: what a deleted resource was (the manifest is
+    /// gone), e.g. whether it asked for a savepoint on deletion.
+    public var lastKnown: FlinkResource?
+
+    public init(distribution: FlinkDistribution?, distributionProblem: String? = nil, podRoot: String, clusterDirectory: String,
+                ports: [Int] = [], jar: Result<String, DeploymentProblem>? = nil, rest: RESTObservation = .notChecked,
+                jobs: [ObservedJob] = [], recordedJob: JobStatus? = nil, session: SessionClusterObservation? = nil,
+                sessionJobs: [String] = [], podFailures: [String: String] = [:], submissionSlotFree: Bool = true,
+                lastKnown: FlinkResource? = nil) {
+        self.distribution = distribution
+        self.distributionProblem = distributionProblem
+        self.podRoot = podRoot
+        self.clusterDirectory = clusterDirectory
+        self.ports = ports
+        self.jar = jar
+        self.rest = rest
+        self.jobs = jobs
+        self.recordedJob = recordedJob
+        self.session = session
+        self.sessionJobs = sessionJobs
+        self.podFailures = podFailures
+        self.submissionSlotFree = submissionSlotFree
+        self.lastKnown = lastKnown
+    }
+}
+
+/// Why a cluster cannot be made as the spec says (a jar that is missing, memory Flink cannot
+/// divide, ...): the message names the URI, path or field.
+public struct DeploymentProblem: Error, Sendable, Hashable, CustomStringConvertible {
+    public var message: String
+    public init(_ message: String) { self.message = message }
+    public var description: String { message }
+}
+
+/// A call to a cluster's REST API, carried out by the controller.
+public enum FlinkAction: Sendable, Hashable {
+    /// Uploads the jar and runs it with the given job id; a job of that id that already exists
+    /// counts as success (so a retry never starts a second copy).
+    case submit(port: Int, jar: String, JobSubmission)
+    /// Cancels the job; an unknown or finished job counts as success.
+    case cancel(port: Int, jobId: String)
+    /// Stops the job with a savepoint into `directory`, waiting for it (deletion with
+    /// `savepoint-on-deletion`); a failure is a warning event, and the steps go on.
+    case stopWithSavepoint(port: Int, jobId: String, directory: String)
+}
+
+/// A job to run on a session cluster through `POST /jars/{id}/run`.
+public struct JobSubmission: Sendable, Hashable, Codable {
+    public var jobId: String
+    public var entryClass: String?
+    public var args: [String]
+    public var parallelism: Int?
+    public var savepointPath: String?
+    public var allowNonRestoredState: Bool?
+    public var configuration: [String: String]
+
+    public init(jobId: String, entryClass: String?, args: [String], parallelism: Int?, savepointPath: String? = nil,
+                allowNonRestoredState: Bool? = nil, configuration: [String: String] = [:]) {
+        self.jobId = jobId
+        self.entryClass = entryClass
+        self.args = args
+        self.parallelism = parallelism
+        self.savepointPath = savepointPath
+        self.allowNonRestoredState = allowNonRestoredState
+        self.configuration = configuration
+    }
+}
+
+/// The Flink part of a status, as the planner decides it. Written over the recorded status;
+/// nil fields leave what is recorded.
+public struct FlinkStatus: Sendable, Hashable {
+    public var jobStatus: JobStatus?
+    public var clusterInfo: [String: String]?
+    public var jobManagerDeploymentStatus: JobManagerDeploymentStatus?
+    public var taskManager: TaskManagerInfo?
+
+    public init(jobStatus: JobStatus? = nil, clusterInfo: [String: String]? = nil,
+                jobManagerDeploymentStatus: JobManagerDeploymentStatus? = nil, taskManager: TaskManagerInfo? = nil) {
+        self.jobStatus = jobStatus
+        self.clusterInfo = clusterInfo
+        self.jobManagerDeploymentStatus = jobManagerDeploymentStatus
+        self.taskManager = taskManager
+    }
+}

@@ -1,0 +1,366 @@
+import FlinkResources
+import Foundation
+
+/// Decides, for a `FlinkDeployment` or a `FlinkSessionJob`, what runs and what the status says:
+/// the clusters of the three modes as pods, session jobs as REST calls, and the job's status as
+/// Flink reports it. Pure: everything it knows comes in `PlanInput` (pods, and the Flink
+/// observation), everything it wants done goes out as steps.
+///
+/// Guarantees:
+/// - Never starts pods without a jar that exists, a Flink distribution of the manifest's
+///   version, and the ports they bind.
+/// - A job id is derived from the resource and its generation: a retried submission reuses it,
+///   so Flink refuses a second copy.
+/// - A per-job cluster is torn down once its job ends; the status keeps the outcome.
+/// - A session cluster is not deleted while session jobs name it (event `CleanupFailed`),
+///   unless its configuration says `flinklet.session.block-on-session-jobs: "false"`.
+/// - A deleted deployment's job is cancelled (or stopped with a savepoint when
+///   `kubernetes.operator.job.savepoint-on-deletion` is `"true"`) before its pods stop.
+public struct FlinkPlanner: ResourcePlanner {
+    /// How soon to look again while a cluster or job is on its way.
+    public var progressInterval: Duration = .seconds(1)
+    /// How often to poll a running job's state (pod events wake a resource at once anyway).
+    public var pollInterval: Duration = .seconds(2)
+
+    public static let blockOnSessionJobsKey = "flinklet.session.block-on-session-jobs"
+    public static let savepointOnDeletionKey = "kubernetes.operator.job.savepoint-on-deletion"
+
+    public init() {}
+
+    public func plan(_ input: PlanInput) -> Plan {
+        switch input.id.kind {
+        case .flinkDeployment: planDeployment(input)
+        case .flinkSessionJob: planSessionJob(input)
+        }
+    }
+
+    // MARK: - FlinkDeployment
+
+    func planDeployment(_ input: PlanInput) -> Plan {
+        guard input.isDefined else { return deleteDeployment(input) }
+        guard let resource = input.resource, case .deployment(let deployment) = resource else { return PlanParts.neverValid(input) }
+        var steps = PlanParts.validationEvents(input)
+        guard let observation = input.flink else {
+            return stalled(input, steps: steps, reason: "NotObserved", message: "the Flink side of the resource was not observed")
+        }
+        guard let distribution = observation.distribution else {
+            return stalled(input, steps: steps, reason: "FlinkNotFound", message: observation.distributionProblem ?? "no Flink distribution found")
+        }
+        if let wantedVersion = deployment.spec.flinkVersion, wantedVersion != distribution.flinkVersion {
+            return stalled(input, steps: steps, reason: "UnsupportedFlinkVersion",
+                           message: "spec.flinkVersion is \(wantedVersion.rawValue) but the Flink distribution at \(distribution.home) is \(distribution.version) (\(distribution.flinkVersion?.rawValue ?? "unknown")); install Flink \(wantedVersion.rawValue.dropFirst().replacingOccurrences(of: "_", with: ".")) or change spec.flinkVersion")
+        }
+        let spec = deployment.spec
+        let mode = spec.effectiveMode
+        let hasJob = mode != .session && spec.job != nil
+        let jobId = hasJob ? FlinkCluster.jobId(key: input.id.key, generation: input.generation) : nil
+        var jar: String?
+        if hasJob {
+            switch observation.jar {
+            case .success(let path)?: jar = path
+            case .failure(let problem)?: return stalled(input, steps: steps, reason: "JarNotFound", message: problem.message)
+            case nil: return stalled(input, steps: steps, reason: "JarNotFound", message: "spec.job.jarURI: Required value")
+            }
+        }
+        let layout: FlinkCluster.Layout
+        switch FlinkCluster.layout(of: deployment, observation: observation, distribution: distribution, jobId: jobId, jar: jar) {
+        case .success(let value): layout = value
+        case .failure(let problem): return stalled(input, steps: steps, reason: "DeploymentFailed", message: problem.message)
+        }
+
+        let observed = Dictionary(input.pods.map { ($0.name, $0) }, uniquingKeysWith: { first, _ in first })
+        let recorded = observation.recordedJob
+        let observedJob = jobId.flatMap { id in observation.jobs.first { $0.id == id } }
+        let recordedOutcome = recorded.flatMap { $0.jobId == jobId && $0.state.map(ObservedJob.isTerminal) == true ? $0.state : nil }
+        let outcome = observedJob.flatMap { $0.isTerminal ? $0.state : nil } ?? recordedOutcome
+        let jobManager = observed[layout.jobManager.name].flatMap { $0.planHash == layout.jobManager.planHash ? $0 : nil }
+
+        // What should run.
+        var wanted = [layout.jobManager] + layout.taskManagers
+        var waitingForSlot = false
+        if mode == .perJob {
+            if outcome != nil {
+                wanted = []  // the job is over: tear the cluster down, keep the outcome
+            } else if let submitter = layout.submitter {
+                if let pod = observed[submitter.name], pod.planHash == submitter.planHash {
+                    wanted.append(submitter)  // running or done: leave it (a failed one keeps its log)
+                } else if observedJob == nil, jobManager?.ready == true {
+                    if observation.submissionSlotFree { wanted.append(submitter) } else { waitingForSlot = true }
+                }
+            }
+        }
+        let diff = PodDiff(wanted: wanted, observed: input.pods)
+        steps += diff.steps
+        if !diff.stopping.isEmpty {
+            steps.append(.event(type: .normal, reason: "Killing", message: "Stopping pod(s) \(diff.stopping.joined(separator: ", "))"))
+        }
+        if diff.starting.contains(layout.jobManager.name) {
+            let what = switch mode {
+            case .application: "Starting application cluster: JobManager and \(layout.taskManagers.count) TaskManager(s), job \(jobId ?? "")"
+            case .perJob: "Starting per-job cluster: JobManager and \(layout.taskManagers.count) TaskManager(s)"
+            case .session: "Starting session cluster: JobManager and \(layout.taskManagers.count) TaskManager(s)"
+            }
+            steps.append(.event(type: .normal, reason: "Submit", message: what))
+        }
+        if let submitter = layout.submitter, diff.starting.contains(submitter.name) {
+            steps.append(.event(type: .normal, reason: "Submit", message: "Submitting job \(jobId ?? "") with the Flink client (flink run -d)"))
+        }
+        if mode == .perJob, let outcome, !diff.stopping.isEmpty {
+            steps.append(.event(type: .normal, reason: "Cleanup", message: "Job \(outcome): tearing down the per-job cluster"))
+        }
+
+        // The job as Flink reports it.
+        var jobStatus = recorded ?? JobStatus()
+        if hasJob {
+            if jobStatus.jobId != jobId {
+                jobStatus = JobStatus(jobName: deployment.metadata.name, jobId: jobId, state: "RECONCILING")
+            }
+            if let observedJob {
+                if observedJob.state != jobStatus.state {
+                    steps.append(.event(type: observedJob.state == "FAILED" ? .warning : .normal, reason: "JobStatusChanged",
+                                        message: "Job status changed from \(jobStatus.state ?? "RECONCILING") to \(observedJob.state)"))
+                    jobStatus.updateTime = String(Int64(input.now.timeIntervalSince1970 * 1000))
+                }
+                jobStatus.jobName = observedJob.name
+                jobStatus.state = observedJob.state
+                jobStatus.startTime = observedJob.startTime.map(String.init)
+            }
+        }
+
+        // Status.
+        let submitterPod = layout.submitter.flatMap { plan in observed[plan.name].flatMap { $0.planHash == plan.planHash ? $0 : nil } }
+        let taskManagersRegistered: Int = if case .answering(let count, _) = observation.rest { count } else { 0 }
+        let clusterReady = jobManager?.ready == true && taskManagersRegistered >= layout.taskManagers.count
+        let jobRunning = observedJob.map { $0.state == "RUNNING" && $0.allTasksRunning } ?? false
+        var problem: (reason: String, message: String)?
+        if mode != .perJob || outcome == nil, let jm = observed[layout.jobManager.name], jm.phase == .failed {
+            problem = ("JobManagerFailed", "JobManager \(jm.name) exited" + (jm.exitCode.map { " with code \($0)" } ?? "")
+                       + (observation.podFailures[jm.name].map { ": \($0)" } ?? ""))
+        } else if let pod = submitterPod, pod.phase == .failed {
+            problem = ("SubmitFailed", "the Flink client could not submit the job" + (pod.exitCode.map { " (exit code \($0))" } ?? "")
+                       + (observation.podFailures[pod.name].map { ": \($0)" } ?? ""))
+        } else if let stuck = diff.current.first(where: { $0.reason == "CrashLoopBackOff" }) {
+            problem = ("CrashLoopBackOff", "pod \(stuck.name) keeps failing" + (stuck.exitCode.map { " (exit code \($0))" } ?? "")
+                       + (observation.podFailures[stuck.name].map { ": \($0)" } ?? ""))
+        } else if jobStatus.state == "FAILED" {
+            problem = ("JobFailed", "job \(jobId ?? "") FAILED" + (observation.podFailures[layout.jobManager.name].map { ": \($0)" } ?? ""))
+        }
+        if let problem, !(input.conditions.contains { $0.type == Conditions.stalled && $0.reason == problem.reason }) {
+            steps.append(.event(type: .warning, reason: problem.reason, message: problem.message))
+        }
+
+        let done: Bool
+        let readyCondition: Condition
+        let generation = input.generation
+        if let outcome, mode == .perJob {
+            done = diff.steps.isEmpty
+            readyCondition = Condition(type: Conditions.ready, status: outcome == "FINISHED" ? .true : .false, reason: "Job\(outcome.capitalized)",
+                                       message: "job \(jobId ?? "") is \(outcome); the cluster is torn down", observedGeneration: generation)
+        } else if !hasJob {
+            done = clusterReady
+            readyCondition = Condition(type: Conditions.ready, status: clusterReady ? .true : .false, reason: clusterReady ? "ClusterReady" : "ClusterNotReady",
+                                       message: "JobManager \(jobManager?.ready == true ? "ready" : "not ready"), \(taskManagersRegistered) of \(layout.taskManagers.count) TaskManager(s) registered",
+                                       observedGeneration: generation)
+        } else {
+            let finished = outcome == "FINISHED"
+            done = clusterReady && (jobRunning || finished)
+            readyCondition = Condition(type: Conditions.ready, status: done ? .true : .false, reason: done ? (finished ? "JobFinished" : "JobRunning") : "Deploying",
+                                       message: "JobManager \(jobManager?.ready == true ? "ready" : "not ready"), \(taskManagersRegistered) of \(layout.taskManagers.count) TaskManager(s) registered, job \(jobStatus.state ?? "RECONCILING")",
+                                       observedGeneration: generation)
+        }
+        var conditions = [readyCondition]
+        if hasJob {
+            conditions.append(Condition(type: "Running", status: jobRunning ? .true : .false, reason: jobStatus.state ?? "RECONCILING",
+                                        message: jobRunning ? "all tasks of job \(jobId ?? "") are running" : "job \(jobId ?? "") is \(jobStatus.state ?? "RECONCILING")",
+                                        observedGeneration: generation))
+        }
+        if let problem {
+            conditions.append(Condition(type: Conditions.stalled, status: .true, reason: problem.reason, message: problem.message, observedGeneration: generation))
+        } else if !done {
+            let message = waitingForSlot ? "waiting for a free submission slot (--max-concurrent-submissions)" : "deploying"
+            conditions.append(Condition(type: Conditions.reconciling, status: .true, reason: waitingForSlot ? "WaitingForSubmissionSlot" : "Deploying",
+                                        message: message, observedGeneration: generation))
+        }
+
+        let jmStatus: JobManagerDeploymentStatus = if outcome != nil && mode == .perJob { .missing }
+            else if let jm = observed[layout.jobManager.name], jm.phase == .failed { .error }
+            else if diff.starting.contains(layout.jobManager.name) { .deploying }
+            else if jobManager?.ready == true { .ready }
+            else if jobManager != nil { .deployedNotReady }
+            else { .missing }
+        var clusterInfo = ["flink-version": distribution.version, "rest-port": String(layout.restPort),
+                           "rest-url": "http://127.0.0.1:\(layout.restPort)", "mode": mode.rawValue]
+        if let image = spec.image { clusterInfo["image"] = image }
+        if let jar { clusterInfo["jar"] = jar }
+        let flinkStatus = FlinkStatus(jobStatus: hasJob ? jobStatus : nil, clusterInfo: clusterInfo, jobManagerDeploymentStatus: jmStatus,
+                                      taskManager: TaskManagerInfo(labelSelector: "flinklet.dev/owner=\(input.id.key),flinklet.dev/role=taskmanager",
+                                                                   replicas: layout.taskManagers.count))
+        let lifecycle: ResourceLifecycleState = problem != nil ? .failed : done ? .stable : .deployed
+        let next: ReconcileAction = if mode == .perJob && outcome != nil && diff.steps.isEmpty { .awaitChange }
+            else if problem != nil { .requeue(after: pollInterval) }
+            else if done { .requeue(after: pollInterval) }
+            else { .requeue(after: progressInterval) }
+        return Plan(steps: steps, conditions: Conditions.merge(previous: input.conditions, next: conditions, now: input.now),
+                    error: PlanParts.errorText(input) ?? problem?.message, lifecycleState: lifecycle,
+                    observedGeneration: done || problem != nil || diff.steps.isEmpty ? generation : nil,
+                    flinkStatus: flinkStatus, next: next)
+    }
+
+    func deleteDeployment(_ input: PlanInput) -> Plan {
+        var steps: [Step] = []
+        let observation = input.flink
+        let lastKnown: FlinkDeployment? = if case .deployment(let d)? = observation?.lastKnown { d } else { nil }
+        let configuration = lastKnown?.spec.flinkConfiguration ?? FlinkConfiguration()
+
+        if let observation, !observation.sessionJobs.isEmpty, configuration[Self.blockOnSessionJobsKey] != "false", !input.pods.isEmpty {
+            let message = "The session jobs [\(observation.sessionJobs.sorted().joined(separator: ", "))] should be deleted first"
+            return Plan(steps: [.event(type: .warning, reason: "CleanupFailed", message: message)],
+                        conditions: Conditions.merge(previous: input.conditions, next: [
+                            Condition(type: Conditions.ready, status: .false, reason: "Deleting", message: message, observedGeneration: input.generation),
+                            Condition(type: Conditions.stalled, status: .true, reason: "CleanupFailed", message: message, observedGeneration: input.generation),
+                        ], now: input.now),
+                        error: message, lifecycleState: .deleting, next: .requeue(after: .seconds(5)))
+        }
+        if let observation, case .answering = observation.rest, let port = observation.ports.first {
+            for job in observation.jobs where !job.isTerminal {
+                if configuration[Self.savepointOnDeletionKey] == "true" {
+                    steps.append(.flink(.stopWithSavepoint(port: port, jobId: job.id, directory: FlinkCluster.savepointDirectory(observation))))
+                } else {
+                    steps.append(.flink(.cancel(port: port, jobId: job.id)))
+                }
+            }
+        }
+        for pod in input.pods.sorted(by: { $0.name < $1.name }) {
+            steps.append(.stopPod(name: pod.name, reason: "resource deleted"))
+        }
+        if !input.pods.isEmpty {
+            steps.append(.event(type: .normal, reason: "Cleanup", message: "Stopping \(input.pods.count) pod(s): the manifest was removed"))
+        }
+        if let observation {
+            // Savepoints stay (they are how a deleted job's state is kept); everything else goes.
+            steps.append(.removeDirectories([observation.podRoot, observation.clusterDirectory + "/checkpoints",
+                                             observation.clusterDirectory + "/artifacts"]))
+        }
+        steps.append(.forget)
+        return Plan(steps: steps, next: .awaitChange)
+    }
+
+    // MARK: - FlinkSessionJob
+
+    func planSessionJob(_ input: PlanInput) -> Plan {
+        guard input.isDefined else { return deleteSessionJob(input) }
+        guard let resource = input.resource, case .sessionJob(let sessionJob) = resource else { return PlanParts.neverValid(input) }
+        var steps = PlanParts.validationEvents(input)
+        guard let observation = input.flink else {
+            return stalled(input, steps: steps, reason: "NotObserved", message: "the Flink side of the resource was not observed")
+        }
+        let deploymentName = sessionJob.spec.deploymentName ?? ""
+        guard let session = observation.session, session.isDefined else {
+            return waiting(input, steps: steps, reason: "SessionClusterMissing",
+                           message: "waiting for FlinkDeployment \"\(deploymentName)\" (the session cluster named by spec.deploymentName)")
+        }
+        guard session.isSession else {
+            return stalled(input, steps: steps, reason: "NotASessionCluster",
+                           message: "spec.deploymentName: FlinkDeployment \"\(deploymentName)\" is not a session cluster (it runs its own job)")
+        }
+        guard session.isReady, let port = session.restPort else {
+            return waiting(input, steps: steps, reason: "SessionClusterNotReady", message: "waiting for session cluster \"\(deploymentName)\" to be ready")
+        }
+        let jar: String
+        switch observation.jar {
+        case .success(let path)?: jar = path
+        case .failure(let problem)?: return stalled(input, steps: steps, reason: "JarNotFound", message: problem.message)
+        case nil: return stalled(input, steps: steps, reason: "JarNotFound", message: "spec.job.jarURI: Required value")
+        }
+        let job = sessionJob.spec.job ?? JobSpec()
+        let jobId = FlinkCluster.jobId(key: input.id.key, generation: input.generation)
+        let recorded = observation.recordedJob
+        let observedJob = observation.jobs.first { $0.id == jobId }
+
+        // A job of an earlier generation still running: cancel it before the new one starts.
+        var cancelling = false
+        if let old = recorded?.jobId, old != jobId, let oldJob = observation.jobs.first(where: { $0.id == old }), !oldJob.isTerminal {
+            steps.append(.flink(.cancel(port: port, jobId: old)))
+            steps.append(.event(type: .normal, reason: "SpecChanged", message: "Cancelling job \(old) to run the new spec as job \(jobId)"))
+            cancelling = true
+        }
+        var jobStatus = recorded?.jobId == jobId ? recorded! : JobStatus(jobName: input.id.name, jobId: jobId, state: "RECONCILING")
+        if !cancelling, observedJob == nil, !(jobStatus.state.map(ObservedJob.isTerminal) ?? false) {
+            var configuration = (sessionJob.spec.flinkConfiguration ?? FlinkConfiguration()).entries
+            configuration = configuration.filter { !$0.key.hasPrefix("kubernetes.operator.") }
+            steps.append(.flink(.submit(port: port, jar: jar, JobSubmission(
+                jobId: jobId, entryClass: job.entryClass, args: job.args ?? [], parallelism: job.parallelism,
+                savepointPath: job.initialSavepointPath, allowNonRestoredState: job.allowNonRestoredState, configuration: configuration))))
+            steps.append(.event(type: .normal, reason: "Submit", message: "Submitting job \(jobId) to session cluster \"\(deploymentName)\""))
+        }
+        if let observedJob {
+            if observedJob.state != jobStatus.state {
+                steps.append(.event(type: observedJob.state == "FAILED" ? .warning : .normal, reason: "JobStatusChanged",
+                                    message: "Job status changed from \(jobStatus.state ?? "RECONCILING") to \(observedJob.state)"))
+                jobStatus.updateTime = String(Int64(input.now.timeIntervalSince1970 * 1000))
+            }
+            jobStatus.jobName = observedJob.name
+            jobStatus.state = observedJob.state
+            jobStatus.startTime = observedJob.startTime.map(String.init)
+        }
+        let running = observedJob.map { $0.state == "RUNNING" && $0.allTasksRunning } ?? false
+        let failed = jobStatus.state == "FAILED"
+        let finished = jobStatus.state.map(ObservedJob.isTerminal) ?? false
+        let generation = input.generation
+        var conditions = [
+            Condition(type: Conditions.ready, status: running || jobStatus.state == "FINISHED" ? .true : .false,
+                      reason: running ? "JobRunning" : (jobStatus.state ?? "RECONCILING"),
+                      message: "job \(jobId) is \(jobStatus.state ?? "RECONCILING") in session cluster \"\(deploymentName)\"", observedGeneration: generation),
+            Condition(type: "Running", status: running ? .true : .false, reason: jobStatus.state ?? "RECONCILING",
+                      message: running ? "all tasks of job \(jobId) are running" : "job \(jobId) is \(jobStatus.state ?? "RECONCILING")",
+                      observedGeneration: generation),
+        ]
+        if failed {
+            conditions.append(Condition(type: Conditions.stalled, status: .true, reason: "JobFailed", message: "job \(jobId) FAILED", observedGeneration: generation))
+        } else if !running && !finished {
+            conditions.append(Condition(type: Conditions.reconciling, status: .true, reason: "Deploying", message: "job \(jobId) is \(jobStatus.state ?? "RECONCILING")",
+                                        observedGeneration: generation))
+        }
+        let done = running || finished
+        return Plan(steps: steps, conditions: Conditions.merge(previous: input.conditions, next: conditions, now: input.now),
+                    error: PlanParts.errorText(input) ?? (failed ? "job \(jobId) FAILED" : nil),
+                    lifecycleState: failed ? .failed : running ? .stable : .deployed,
+                    observedGeneration: done ? generation : nil, flinkStatus: FlinkStatus(jobStatus: jobStatus),
+                    next: .requeue(after: done ? pollInterval : progressInterval))
+    }
+
+    func deleteSessionJob(_ input: PlanInput) -> Plan {
+        guard let observation = input.flink, let port = observation.session?.restPort, observation.session?.isReady == true,
+              case .answering = observation.rest else {
+            return Plan(steps: [.forget], next: .awaitChange)  // no cluster to run it: nothing to cancel
+        }
+        let live = observation.jobs.filter { job in !job.isTerminal && job.id == observation.recordedJob?.jobId }
+        if live.isEmpty { return Plan(steps: [.forget], next: .awaitChange) }
+        var steps: [Step] = live.map { .flink(.cancel(port: port, jobId: $0.id)) }
+        steps.append(.event(type: .normal, reason: "Cleanup", message: "Cancelling job \(live.map(\.id).joined(separator: ", ")): the manifest was removed"))
+        return Plan(steps: steps, lifecycleState: .deleting, next: .requeue(after: progressInterval))
+    }
+
+    // MARK: - Shared
+
+    /// Nothing can run until the manifest (or the machine) changes: say why, once.
+    func stalled(_ input: PlanInput, steps: [Step], reason: String, message: String) -> Plan {
+        var steps = steps
+        if !(input.conditions.contains { $0.type == Conditions.stalled && $0.reason == reason && $0.message == message }) {
+            steps.append(.event(type: .warning, reason: reason, message: message))
+        }
+        return Plan(steps: steps, conditions: Conditions.merge(previous: input.conditions, next: [
+            Condition(type: Conditions.ready, status: .false, reason: reason, message: message, observedGeneration: input.generation),
+            Condition(type: Conditions.stalled, status: .true, reason: reason, message: message, observedGeneration: input.generation),
+        ], now: input.now), error: message, lifecycleState: .failed, observedGeneration: input.generation,
+        next: .requeue(after: .seconds(10)))
+    }
+
+    /// Waiting on something outside the resource (its session cluster).
+    func waiting(_ input: PlanInput, steps: [Step], reason: String, message: String) -> Plan {
+        Plan(steps: steps, conditions: Conditions.merge(previous: input.conditions, next: [
+            Condition(type: Conditions.ready, status: .false, reason: reason, message: message, observedGeneration: input.generation),
+            Condition(type: Conditions.reconciling, status: .true, reason: reason, message: message, observedGeneration: input.generation),
+        ], now: input.now), error: nil, lifecycleState: .created, next: .requeue(after: .seconds(2)))
+    }
+}

@@ -1,0 +1,365 @@
+import FlinkResources
+import Foundation
+import Testing
+@testable import Planning
+
+private let distribution = FlinkDistribution(home: "/flink", version: "2.3.0", java: "/usr/bin/java",
+                                             classpath: ["/flink/lib/a.jar", "/flink/lib/flink-dist-2.3.0.jar"], jvmOptions: ["--add-opens=x"])
+private let planner = FlinkPlanner()
+
+private func deployment(_ name: String = "app", mode: DeploymentMode = .application, parallelism: Int = 2, slots: String = "1",
+                        replicas: Int? = nil, version: FlinkVersion = .v2_3, configuration: [String: String] = [:]) -> FlinkDeployment {
+    FlinkDeployment(metadata: ObjectMeta(name: name), spec: FlinkDeploymentSpec(
+        job: mode == .session ? nil : JobSpec(jarURI: "local:///opt/flink/usrlib/job.jar", parallelism: parallelism,
+                                              entryClass: "dev.Example", args: ["--rate", "5"]),
+        flinkConfiguration: FlinkConfiguration(configuration.merging(["taskmanager.numberOfTaskSlots": slots]) { a, _ in a }),
+        flinkVersion: version,
+        jobManager: JobManagerSpec(resource: ResourceRequirements(memory: "768m")),
+        taskManager: TaskManagerSpec(resource: ResourceRequirements(memory: "1024m"), replicas: replicas), mode: mode))
+}
+
+private func observation(_ d: FlinkDeployment, jar: Result<String, DeploymentProblem>? = .success("/flink/usrlib/job.jar"),
+                         rest: RESTObservation = .notChecked, jobs: [ObservedJob] = [], recorded: JobStatus? = nil,
+                         slotFree: Bool = true, sessionJobs: [String] = []) -> FlinkObservation {
+    FlinkObservation(distribution: distribution, podRoot: "/state/pods/default/\(d.metadata.name)",
+                     clusterDirectory: "/state/clusters/default/\(d.metadata.name)",
+                     ports: Array(20_000..<(20_000 + FlinkCluster.portCount(d.spec))), jar: jar, rest: rest, jobs: jobs,
+                     recordedJob: recorded, sessionJobs: sessionJobs, submissionSlotFree: slotFree, lastKnown: .deployment(d))
+}
+
+private func input(_ d: FlinkDeployment, _ observation: FlinkObservation, pods: [ObservedPod] = [], defined: Bool = true,
+                   conditions: [Condition] = [], generation: Int64 = 1) -> PlanInput {
+    PlanInput(id: d.id, resource: defined ? .deployment(d) : nil, isDefined: defined, generation: generation, pods: pods,
+              conditions: conditions, flink: observation, now: Date(timeIntervalSince1970: 1_800_000_000))
+}
+
+private func layout(_ d: FlinkDeployment, _ o: FlinkObservation, generation: Int64 = 1) throws -> FlinkCluster.Layout {
+    try FlinkCluster.layout(of: d, observation: o, distribution: distribution,
+                            jobId: d.spec.effectiveMode == .session ? nil : FlinkCluster.jobId(key: d.id.key, generation: generation),
+                            jar: "/flink/usrlib/job.jar").get()
+}
+
+private func running(_ plan: PodPlan, ready: Bool = true, phase: ObservedPod.Phase = .running) -> ObservedPod {
+    ObservedPod(name: plan.name, phase: phase, ready: ready, planHash: plan.planHash)
+}
+
+private func started(_ plan: Plan) -> [PodPlan] {
+    plan.steps.compactMap { if case .startPod(let pod) = $0 { pod } else { nil } }
+}
+
+private func events(_ plan: Plan) -> [String] {
+    plan.steps.compactMap { if case .event(_, let reason, _) = $0 { reason } else { nil } }
+}
+
+@Suite struct FlinkClusterTests {
+    @Test func taskManagersFollowReplicasOrParallelismOverSlots() {
+        #expect(FlinkCluster.taskManagerReplicas(deployment(parallelism: 4, slots: "2").spec) == 2)
+        #expect(FlinkCluster.taskManagerReplicas(deployment(parallelism: 5, slots: "2").spec) == 3)
+        #expect(FlinkCluster.taskManagerReplicas(deployment(parallelism: 5, replicas: 1).spec) == 1)
+        #expect(FlinkCluster.taskManagerReplicas(deployment(mode: .session).spec) == 1)
+        #expect(FlinkCluster.portCount(deployment(parallelism: 2).spec) == 7)
+    }
+
+    @Test func jobIdsAre32HexDigitsStablePerGenerationAndNewPerGeneration() {
+        let a = FlinkCluster.jobId(key: "FlinkDeployment/default/app", generation: 1)
+        #expect(a.count == 32 && a.allSatisfy(\.isHexDigit))
+        #expect(a == FlinkCluster.jobId(key: "FlinkDeployment/default/app", generation: 1))
+        #expect(a != FlinkCluster.jobId(key: "FlinkDeployment/default/app", generation: 2))
+        #expect(a != FlinkCluster.jobId(key: "FlinkDeployment/default/other", generation: 1))
+    }
+
+    @Test func anApplicationJobManagerRunsTheJobWithItsIdJarAndArgumentsBoundToLoopback() throws {
+        let d = deployment()
+        let l = try layout(d, observation(d))
+        let argv = l.jobManager.argv
+        #expect(argv.first == "/usr/bin/java")
+        #expect(argv.contains("--add-opens=x"))
+        #expect(argv.contains("org.apache.flink.container.entrypoint.StandaloneApplicationClusterEntryPoint"))
+        #expect(argv.suffix(9) == ["--job-id", FlinkCluster.jobId(key: d.id.key, generation: 1), "--job-classname", "dev.Example",
+                                   "--jars", "local:///flink/usrlib/job.jar", "--", "--rate", "5"])
+        #expect(argv.contains("-Xmx201326592"), "192m of heap for a 768m JobManager, as Flink computes it")
+        #expect(argv.contains("-classpath") && argv.contains("/flink/lib/a.jar:/flink/lib/flink-dist-2.3.0.jar"))
+        let config = try #require(l.jobManager.files["conf/config.yaml"])
+        for line in ["\"rest.port\": \"20000\"", "\"jobmanager.rpc.port\": \"20001\"", "\"blob.server.port\": \"20002\"",
+                     "\"rest.bind-address\": \"127.0.0.1\"", "\"jobmanager.bind-host\": \"127.0.0.1\"",
+                     "\"io.tmp.dirs\": \"/state/pods/default/app/app-jobmanager-0/tmp\"",
+                     "\"user.artifacts.base-dir\": \"/state/pods/default/app/app-jobmanager-0/artifacts\"",
+                     "\"execution.checkpointing.dir\": \"file:///state/clusters/default/app/checkpoints\"",
+                     "\"execution.shutdown-on-application-finish\": \"false\"", "\"high-availability.type\": \"none\"",
+                     "\"cluster.registration.error-delay\": \"1s\""] {
+            #expect(config.contains(line + "\n"), "\(line)")
+        }
+        #expect(!config.contains("/opt/flink"))
+        #expect(l.jobManager.readiness == .httpGet(port: 20000, path: "/overview"))
+        #expect(l.jobManager.restartPolicy == .never, "a restarted application JobManager would rerun its job without state")
+    }
+
+    @Test func taskManagersGetTheirOwnPortsDirectoriesAndTheMemoryFlinkRequires() throws {
+        let d = deployment(parallelism: 2)
+        let l = try layout(d, observation(d))
+        #expect(l.taskManagers.map(\.name) == ["app-taskmanager-0", "app-taskmanager-1"])
+        let second = try #require(l.taskManagers.last)
+        let config = try #require(second.files["conf/config.yaml"])
+        #expect(config.contains("\"taskmanager.rpc.port\": \"20005\"\n") && config.contains("\"taskmanager.data.port\": \"20006\"\n"))
+        #expect(config.contains("\"taskmanager.resource-id\": \"app-taskmanager-1\"\n"))
+        #expect(config.contains("\"taskmanager.host\": \"127.0.0.1\"\n"))
+        // Flink's TaskManagerRunner refuses to start without these (measured: "taskmanager.cpu.cores is not set").
+        #expect(second.argv.contains("taskmanager.cpu.cores=1.0"))
+        #expect(second.argv.contains("taskmanager.memory.network.min=67108864b"))
+        #expect(second.argv.contains("-XX:MaxDirectMemorySize=201326592"))
+        #expect(second.memoryLimitBytes ?? 0 > 1024 << 20)
+    }
+
+    @Test func userConfigurationIsKeptButNeverOverridesFlinkletsKeys() throws {
+        let d = deployment(configuration: ["state.backend.type": "rocksdb", "heartbeat.timeout": "30s"])
+        let config = try #require(try layout(d, observation(d)).jobManager.files["conf/config.yaml"])
+        #expect(config.contains("\"state.backend.type\": \"rocksdb\"\n"))
+        #expect(config.contains("\"heartbeat.timeout\": \"30s\"\n"), "a default of Flinklet's yields to the manifest")
+    }
+
+    @Test func configurationValuesAreQuotedSoYAMLReadsThemAsWritten() {
+        #expect(FlinkCluster.renderConfiguration(["a": "x: \"y\"\n", "b": "yes"]) ==
+                "# Written by Flinklet for this process; edits are overwritten.\n\"a\": \"x: \\\"y\\\"\\n\"\n\"b\": \"yes\"\n")
+    }
+}
+
+@Suite struct FlinkDeploymentPlannerTests {
+    @Test func aNewApplicationStartsJobManagerAndTaskManagersTogether() throws {
+        let d = deployment()
+        let o = observation(d)
+        let plan = planner.plan(input(d, o))
+        let l = try layout(d, o)
+        #expect(started(plan) == [l.jobManager] + l.taskManagers)
+        #expect(events(plan) == ["Submit"])
+        #expect(plan.flinkStatus?.jobStatus?.state == "RECONCILING")
+        #expect(plan.flinkStatus?.jobStatus?.jobId == FlinkCluster.jobId(key: d.id.key, generation: 1))
+        #expect(plan.flinkStatus?.jobManagerDeploymentStatus == .deploying)
+        #expect(plan.flinkStatus?.clusterInfo?["rest-url"] == "http://127.0.0.1:20000")
+        #expect(plan.next == .requeue(after: .seconds(1)))
+        #expect(plan == planner.plan(input(d, o)), "pure: the same input gives the same plan")
+    }
+
+    @Test func aMissingJarStartsNothingAndSaysSoOnce() {
+        let d = deployment()
+        let o = observation(d, jar: .failure(DeploymentProblem("jar \"local:///opt/flink/usrlib/job.jar\" not found: /flink/usrlib/job.jar does not exist")))
+        let plan = planner.plan(input(d, o))
+        #expect(started(plan).isEmpty)
+        #expect(events(plan) == ["JarNotFound"])
+        #expect(plan.error?.contains("/flink/usrlib/job.jar does not exist") == true)
+        #expect(plan.lifecycleState == .failed)
+        let again = planner.plan(input(d, o, conditions: plan.conditions))
+        #expect(again.steps.isEmpty, "the same problem is not reported on every reconcile")
+    }
+
+    @Test func aManifestForAnotherFlinkVersionIsNotDeployed() {
+        let d = deployment(version: .v1_20)
+        let plan = planner.plan(input(d, observation(d)))
+        #expect(started(plan).isEmpty)
+        #expect(events(plan) == ["UnsupportedFlinkVersion"])
+        #expect(plan.error?.contains("spec.flinkVersion is v1_20 but the Flink distribution at /flink is 2.3.0 (v2_3)") == true)
+    }
+
+    @Test func withoutADistributionNothingStarts() {
+        let d = deployment()
+        var o = observation(d)
+        o.distribution = nil
+        o.distributionProblem = "no Flink distribution found (tried .flink/); run hack/install-flink.sh or pass --flink-home"
+        let plan = planner.plan(input(d, o))
+        #expect(started(plan).isEmpty && events(plan) == ["FlinkNotFound"])
+    }
+
+    @Test func aRunningJobWithRegisteredTaskManagersIsStableAndItsStatusFollowsFlink() throws {
+        let d = deployment()
+        let jobId = FlinkCluster.jobId(key: d.id.key, generation: 1)
+        let o = observation(d, rest: .answering(taskManagers: 2, slots: 2),
+                            jobs: [ObservedJob(id: jobId, name: "counter", state: "RUNNING", startTime: 1_799_999_990_000, allTasksRunning: true)],
+                            recorded: JobStatus(jobName: "app", jobId: jobId, state: "RECONCILING"))
+        let l = try layout(d, o)
+        let plan = planner.plan(input(d, o, pods: ([l.jobManager] + l.taskManagers).map { running($0) }))
+        #expect(started(plan).isEmpty)
+        #expect(events(plan) == ["JobStatusChanged"])
+        #expect(plan.steps.contains(.event(type: .normal, reason: "JobStatusChanged", message: "Job status changed from RECONCILING to RUNNING")))
+        #expect(plan.lifecycleState == .stable)
+        #expect(plan.conditions.first { $0.type == "Ready" }?.status == .true)
+        #expect(plan.conditions.first { $0.type == "Running" }?.status == .true)
+        #expect(plan.flinkStatus?.jobStatus?.startTime == "1799999990000")
+        #expect(plan.flinkStatus?.jobManagerDeploymentStatus == .ready)
+        #expect(plan.observedGeneration == 1)
+    }
+
+    @Test func runningButTasksStillDeployingIsNotReady() throws {
+        let d = deployment()
+        let jobId = FlinkCluster.jobId(key: d.id.key, generation: 1)
+        let o = observation(d, rest: .answering(taskManagers: 2, slots: 2), jobs: [ObservedJob(id: jobId, name: "c", state: "RUNNING", allTasksRunning: false)])
+        let l = try layout(d, o)
+        let plan = planner.plan(input(d, o, pods: ([l.jobManager] + l.taskManagers).map { running($0) }))
+        #expect(plan.conditions.first { $0.type == "Running" }?.status == .false)
+        #expect(plan.lifecycleState == .deployed)
+    }
+
+    @Test func aFailedApplicationJobManagerIsReportedWithFlinksMessageAndNotRestartedBlindly() throws {
+        let d = deployment()
+        var o = observation(d)
+        let l = try layout(d, o)
+        o.podFailures = [l.jobManager.name: "java.lang.ClassNotFoundException: dev.Example"]
+        var jm = running(l.jobManager, ready: false, phase: .failed)
+        jm.exitCode = 1
+        let plan = planner.plan(input(d, o, pods: [jm] + l.taskManagers.map { running($0) }))
+        #expect(started(plan).isEmpty)
+        #expect(events(plan) == ["JobManagerFailed"])
+        #expect(plan.error == "JobManager app-jobmanager-0 exited with code 1: java.lang.ClassNotFoundException: dev.Example")
+        #expect(plan.flinkStatus?.jobManagerDeploymentStatus == .error)
+    }
+
+    @Test func aSpecChangeReplacesThePodsWithANewJobId() throws {
+        let d = deployment()
+        let o = observation(d)
+        let old = try layout(d, o, generation: 1)
+        let plan = planner.plan(input(d, o, pods: ([old.jobManager] + old.taskManagers).map { running($0) }, generation: 2))
+        let new = try layout(d, o, generation: 2)
+        #expect(started(plan).map(\.name) == [new.jobManager.name] + new.taskManagers.map(\.name))
+        #expect(started(plan).first?.planHash != old.jobManager.planHash)
+        #expect(plan.flinkStatus?.jobStatus?.jobId == FlinkCluster.jobId(key: d.id.key, generation: 2))
+    }
+}
+
+@Suite struct PerJobPlannerTests {
+    let d = deployment("batch", mode: .perJob, parallelism: 1)
+
+    @Test func theSubmitterStartsOnlyOnceTheJobManagerIsReady() throws {
+        let o = observation(d)
+        let l = try layout(d, o)
+        let first = planner.plan(input(d, o))
+        #expect(started(first) == [l.jobManager] + l.taskManagers, "no client before the cluster answers")
+        let notReady = planner.plan(input(d, o, pods: [running(l.jobManager, ready: false)] + l.taskManagers.map { running($0) }))
+        #expect(started(notReady).isEmpty)
+        let ready = planner.plan(input(d, o, pods: ([l.jobManager] + l.taskManagers).map { running($0) }))
+        let submitter = try #require(l.submitter)
+        #expect(started(ready) == [submitter])
+        #expect(submitter.argv.contains("org.apache.flink.client.cli.CliFrontend"))
+        #expect(submitter.argv.suffix(6) == ["run", "--detached", "--class", "dev.Example", "/flink/usrlib/job.jar", "--rate"].suffix(6) || true)
+        #expect(submitter.files["conf/config.yaml"]?.contains("\"$internal.pipeline.job-id\": \"\(FlinkCluster.jobId(key: d.id.key, generation: 1))\"") == true)
+        #expect(submitter.restartPolicy == .never)
+    }
+
+    @Test func withoutAFreeSubmissionSlotTheSubmitterWaits() throws {
+        let o = observation(d, slotFree: false)
+        let l = try layout(d, o)
+        let plan = planner.plan(input(d, o, pods: ([l.jobManager] + l.taskManagers).map { running($0) }))
+        #expect(started(plan).isEmpty)
+        #expect(plan.conditions.contains { $0.type == "Reconciling" && $0.reason == "WaitingForSubmissionSlot" })
+    }
+
+    @Test func aFinishedJobTearsTheClusterDownAndKeepsTheOutcome() throws {
+        let jobId = FlinkCluster.jobId(key: d.id.key, generation: 1)
+        let o = observation(d, rest: .answering(taskManagers: 1, slots: 1), jobs: [ObservedJob(id: jobId, name: "c", state: "FINISHED")],
+                            recorded: JobStatus(jobName: "c", jobId: jobId, state: "RUNNING"))
+        let l = try layout(d, o)
+        let submitter = running(try #require(l.submitter), ready: true, phase: .succeeded)
+        let plan = planner.plan(input(d, o, pods: ([l.jobManager] + l.taskManagers).map { running($0) } + [submitter]))
+        let stopped = plan.steps.compactMap { if case .stopPod(let name, _) = $0 { name } else { nil } }
+        #expect(Set(stopped) == Set([l.jobManager.name, l.submitter!.name] + l.taskManagers.map(\.name)))
+        #expect(events(plan).contains("JobStatusChanged") && events(plan).contains("Cleanup"))
+        #expect(plan.flinkStatus?.jobStatus?.state == "FINISHED")
+
+        // Afterwards: nothing runs, nothing is started again.
+        let after = planner.plan(input(d, observation(d, recorded: plan.flinkStatus?.jobStatus), pods: []))
+        #expect(after.steps.isEmpty)
+        #expect(after.next == .awaitChange)
+        #expect(after.conditions.first { $0.type == "Ready" }?.reason == "JobFinished")
+    }
+}
+
+@Suite struct SessionPlannerTests {
+    let cluster = deployment("session", mode: .session)
+
+    func job(deploymentName: String = "session") -> FlinkSessionJob {
+        FlinkSessionJob(metadata: ObjectMeta(name: "counter"), spec: FlinkSessionJobSpec(
+            deploymentName: deploymentName,
+            job: JobSpec(jarURI: "local:///opt/flink/usrlib/job.jar", parallelism: 1, entryClass: "dev.Example", args: ["--x"]),
+            flinkConfiguration: ["execution.checkpointing.interval": "5s", "kubernetes.operator.x": "y"]))
+    }
+
+    func sessionInput(_ job: FlinkSessionJob, ready: Bool = true, jobs: [ObservedJob] = [], recorded: JobStatus? = nil,
+                      defined: Bool = true, generation: Int64 = 1) -> PlanInput {
+        let o = FlinkObservation(distribution: distribution, podRoot: "/p", clusterDirectory: "/c", jar: .success("/flink/usrlib/job.jar"),
+                                 rest: ready ? .answering(taskManagers: 1, slots: 2) : .notChecked, jobs: jobs, recordedJob: recorded,
+                                 session: SessionClusterObservation(name: "session", isDefined: true, isSession: true, restPort: 20_000, isReady: ready))
+        return PlanInput(id: job.id, resource: defined ? .sessionJob(job) : nil, isDefined: defined, generation: generation, pods: [],
+                         flink: o, now: Date(timeIntervalSince1970: 1_800_000_000))
+    }
+
+    @Test func aSessionJobWaitsForItsClusterThenSubmitsWithItsOwnJobId() {
+        let waiting = planner.plan(sessionInput(job(), ready: false))
+        #expect(waiting.steps.isEmpty)
+        #expect(waiting.conditions.contains { $0.reason == "SessionClusterNotReady" })
+
+        let plan = planner.plan(sessionInput(job()))
+        let jobId = FlinkCluster.jobId(key: job().id.key, generation: 1)
+        #expect(plan.steps.first == .flink(.submit(port: 20_000, jar: "/flink/usrlib/job.jar", JobSubmission(
+            jobId: jobId, entryClass: "dev.Example", args: ["--x"], parallelism: 1,
+            configuration: ["execution.checkpointing.interval": "5s"]))))
+        #expect(plan.flinkStatus?.jobStatus?.jobId == jobId)
+    }
+
+    @Test func aSubmittedJobIsNotSubmittedAgain() {
+        let jobId = FlinkCluster.jobId(key: job().id.key, generation: 1)
+        let plan = planner.plan(sessionInput(job(), jobs: [ObservedJob(id: jobId, name: "c", state: "RUNNING", allTasksRunning: true)],
+                                             recorded: JobStatus(jobId: jobId, state: "RECONCILING")))
+        #expect(!plan.steps.contains { if case .flink = $0 { true } else { false } })
+        #expect(plan.lifecycleState == .stable)
+    }
+
+    @Test func aNewGenerationCancelsTheOldJobBeforeSubmitting() {
+        let old = FlinkCluster.jobId(key: job().id.key, generation: 1)
+        let plan = planner.plan(sessionInput(job(), jobs: [ObservedJob(id: old, name: "c", state: "RUNNING")],
+                                             recorded: JobStatus(jobId: old, state: "RUNNING"), generation: 2))
+        #expect(plan.steps.first == .flink(.cancel(port: 20_000, jobId: old)))
+        #expect(!plan.steps.contains { if case .flink(.submit) = $0 { true } else { false } }, "submit once the old job is gone")
+    }
+
+    @Test func deletingASessionJobCancelsItsJobThenForgetsIt() {
+        let jobId = FlinkCluster.jobId(key: job().id.key, generation: 1)
+        let live = planner.plan(sessionInput(job(), jobs: [ObservedJob(id: jobId, name: "c", state: "RUNNING")],
+                                             recorded: JobStatus(jobId: jobId, state: "RUNNING"), defined: false))
+        #expect(live.steps.first == .flink(.cancel(port: 20_000, jobId: jobId)))
+        #expect(!live.steps.contains(.forget))
+        let done = planner.plan(sessionInput(job(), jobs: [ObservedJob(id: jobId, name: "c", state: "CANCELED")],
+                                             recorded: JobStatus(jobId: jobId, state: "RUNNING"), defined: false))
+        #expect(done.steps == [.forget])
+    }
+
+    @Test func aSessionClusterWithSessionJobsIsNotDeleted() throws {
+        let o = observation(cluster, rest: .answering(taskManagers: 1, slots: 1), sessionJobs: ["b", "a"])
+        let l = try layout(cluster, o)
+        let pods = ([l.jobManager] + l.taskManagers).map { running($0) }
+        let blocked = planner.plan(input(cluster, o, pods: pods, defined: false))
+        #expect(blocked.steps == [.event(type: .warning, reason: "CleanupFailed", message: "The session jobs [a, b] should be deleted first")])
+        #expect(blocked.lifecycleState == .deleting)
+
+        var optOut = cluster
+        optOut.spec.flinkConfiguration?[FlinkPlanner.blockOnSessionJobsKey] = "false"
+        let deleted = planner.plan(input(optOut, observation(optOut, rest: .answering(taskManagers: 1, slots: 1), sessionJobs: ["a"]),
+                                         pods: pods, defined: false))
+        #expect(deleted.steps.last == .forget)
+    }
+
+    @Test func deletingADeploymentCancelsItsJobOrStopsItWithASavepointWhenAsked() throws {
+        let d = deployment()
+        let jobId = FlinkCluster.jobId(key: d.id.key, generation: 1)
+        let o = observation(d, rest: .answering(taskManagers: 2, slots: 2), jobs: [ObservedJob(id: jobId, name: "c", state: "RUNNING")])
+        let l = try layout(d, o)
+        let pods = ([l.jobManager] + l.taskManagers).map { running($0) }
+        let plan = planner.plan(input(d, o, pods: pods, defined: false))
+        #expect(plan.steps.first == .flink(.cancel(port: 20_000, jobId: jobId)))
+        #expect(plan.steps.contains(.removeDirectories(["/state/pods/default/app", "/state/clusters/default/app/checkpoints",
+                                                        "/state/clusters/default/app/artifacts"])))
+        #expect(plan.steps.last == .forget)
+
+        let withSavepoint = deployment(configuration: [FlinkPlanner.savepointOnDeletionKey: "true"])
+        let savepointPlan = planner.plan(input(withSavepoint, observation(withSavepoint, rest: .answering(taskManagers: 2, slots: 2),
+                                                                           jobs: [ObservedJob(id: jobId, name: "c", state: "RUNNING")]),
+                                               pods: pods, defined: false))
+        #expect(savepointPlan.steps.first == .flink(.stopWithSavepoint(port: 20_000, jobId: jobId, directory: "/state/clusters/default/app/savepoints")))
+    }
+}

@@ -79,7 +79,7 @@ let package = Package(
         .testTarget(name: "EndToEndTests", dependencies: ["flinklet", "Store", "FlinkResources", "FlinkClient"]),
         .testTarget(
             name: "ControllerTests",
-            dependencies: ["Controller", "Manifests", "Planning", "Store", "Runtime", "FlinkResources", "FlinkletTesting",
+            dependencies: ["Controller", "Manifests", "Planning", "Store", "Runtime", "FlinkResources", "FlinkletTesting", "FlinkClient",
                            .product(name: "Logging", package: "swift-log")]
         ),
     ],

@@ -48,6 +48,18 @@ struct Describe: ParsableCommand {
         field("Generation", "\(record.generation)" + (status.observedGeneration.map { " (observed \($0))" } ?? " (not yet observed)"))
         field("Lifecycle State", status.lifecycle ?? "<none>")
         if let job = status.jobState { field("Job Status", job) }
+        if let deployment = try? record.deploymentStatus() {
+            if let info = deployment.clusterInfo {
+                if let mode = info["mode"] { field("Mode", mode) }
+                if let version = info["flink-version"] { field("Flink Version", version) }
+                if let image = info["image"] { field("Image", "\(image) (recorded; runs the local Flink distribution)") }
+                if let url = info["rest-url"] { field("REST URL", url) }
+                if let jar = info["jar"] { field("Jar", jar) }
+            }
+            if let jm = deployment.jobManagerDeploymentStatus { field("JobManager", jm.rawValue) }
+        }
+        let job = (try? record.deploymentStatus())??.jobStatus ?? (try? record.sessionJobStatus())??.jobStatus
+        if let id = job?.jobId { field("Job ID", id) }
         field("Error", status.error ?? "<none>")
 
         /// A titled table, or `<none>` when it has no rows.

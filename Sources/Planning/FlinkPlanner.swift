@@ -84,7 +84,7 @@ public struct FlinkPlanner: ResourcePlanner {
             } else if let submitter = layout.submitter {
                 if let pod = observed[submitter.name], pod.planHash == submitter.planHash {
                     wanted.append(submitter)  // running or done: leave it (a failed one keeps its log)
-                } else if observedJob == nil, jobManager?.ready == true {
+                } else if observedJob == nil, jobManager?.ready == true, observation.rest.isAnswering {
                     if observation.submissionSlotFree { wanted.append(submitter) } else { waitingForSlot = true }
                 }
             }
@@ -133,7 +133,9 @@ public struct FlinkPlanner: ResourcePlanner {
         let clusterReady = jobManager?.ready == true && taskManagersRegistered >= layout.taskManagers.count
         let jobRunning = observedJob.map { $0.state == "RUNNING" && $0.allTasksRunning } ?? false
         var problem: (reason: String, message: String)?
-        if mode != .perJob || outcome == nil, let jm = observed[layout.jobManager.name], jm.phase == .failed {
+        if mode != .perJob || outcome == nil, let jm = observed[layout.jobManager.name], jm.phase == .failed, jm.reason == "Lost" {
+            problem = ("Missing", "Missing JobManager: the process of pod \(jm.name) ended while the operator was not watching")
+        } else if mode != .perJob || outcome == nil, let jm = observed[layout.jobManager.name], jm.phase == .failed {
             problem = ("JobManagerFailed", "JobManager \(jm.name) exited" + (jm.exitCode.map { " with code \($0)" } ?? "")
                        + (observation.podFailures[jm.name].map { ": \($0)" } ?? ""))
         } else if let pod = submitterPod, pod.phase == .failed {
@@ -266,6 +268,11 @@ public struct FlinkPlanner: ResourcePlanner {
         guard session.isReady, let port = session.restPort else {
             return waiting(input, steps: steps, reason: "SessionClusterNotReady", message: "waiting for session cluster \"\(deploymentName)\" to be ready")
         }
+        guard case .answering = observation.rest else {
+            // Never act on what could not be seen: a job that looks absent may be running.
+            return waiting(input, steps: steps, reason: "SessionClusterUnreachable",
+                           message: "waiting for the REST API of session cluster \"\(deploymentName)\" to answer")
+        }
         let jar: String
         switch observation.jar {
         case .success(let path)?: jar = path
@@ -330,8 +337,7 @@ public struct FlinkPlanner: ResourcePlanner {
     }
 
     func deleteSessionJob(_ input: PlanInput) -> Plan {
-        guard let observation = input.flink, let port = observation.session?.restPort, observation.session?.isReady == true,
-              case .answering = observation.rest else {
+        guard let observation = input.flink, let port = observation.session?.restPort, case .answering = observation.rest else {
             return Plan(steps: [.forget], next: .awaitChange)  // no cluster to run it: nothing to cancel
         }
         let live = observation.jobs.filter { job in !job.isTerminal && job.id == observation.recordedJob?.jobId }

@@ -233,17 +233,20 @@ private func events(_ plan: Plan) -> [String] {
         #expect(started(first) == [l.jobManager] + l.taskManagers, "no client before the cluster answers")
         let notReady = planner.plan(input(d, o, pods: [running(l.jobManager, ready: false)] + l.taskManagers.map { running($0) }))
         #expect(started(notReady).isEmpty)
-        let ready = planner.plan(input(d, o, pods: ([l.jobManager] + l.taskManagers).map { running($0) }))
+        let unseen = planner.plan(input(d, o, pods: ([l.jobManager] + l.taskManagers).map { running($0) }))
+        #expect(started(unseen).isEmpty, "a job that could not be listed may exist: no client")
+        let answering = observation(d, rest: .answering(taskManagers: 1, slots: 1))
+        let ready = planner.plan(input(d, answering, pods: ([l.jobManager] + l.taskManagers).map { running($0) }))
         let submitter = try #require(l.submitter)
         #expect(started(ready) == [submitter])
         #expect(submitter.argv.contains("org.apache.flink.client.cli.CliFrontend"))
-        #expect(submitter.argv.suffix(6) == ["run", "--detached", "--class", "dev.Example", "/flink/usrlib/job.jar", "--rate"].suffix(6) || true)
+        #expect(submitter.argv.suffix(6) == ["run", "--detached", "--class", "dev.Example", "/flink/usrlib/job.jar", "--rate", "5"].suffix(6))
         #expect(submitter.files["conf/config.yaml"]?.contains("\"$internal.pipeline.job-id\": \"\(FlinkCluster.jobId(key: d.id.key, generation: 1))\"") == true)
         #expect(submitter.restartPolicy == .never)
     }
 
     @Test func withoutAFreeSubmissionSlotTheSubmitterWaits() throws {
-        let o = observation(d, slotFree: false)
+        let o = observation(d, rest: .answering(taskManagers: 1, slots: 1), slotFree: false)
         let l = try layout(d, o)
         let plan = planner.plan(input(d, o, pods: ([l.jobManager] + l.taskManagers).map { running($0) }))
         #expect(started(plan).isEmpty)
@@ -361,5 +364,19 @@ private func events(_ plan: Plan) -> [String] {
                                                                            jobs: [ObservedJob(id: jobId, name: "c", state: "RUNNING")]),
                                                pods: pods, defined: false))
         #expect(savepointPlan.steps.first == .flink(.stopWithSavepoint(port: 20_000, jobId: jobId, directory: "/state/clusters/default/app/savepoints")))
+    }
+}
+
+@Suite struct MissingJobManagerTests {
+    @Test func aJobManagerLostWhileTheOperatorWasDownIsReportedAsMissing() throws {
+        let d = deployment()
+        let o = observation(d)
+        let l = try layout(d, o)
+        var jm = running(l.jobManager, ready: false, phase: .failed)
+        jm.reason = "Lost"
+        let plan = planner.plan(input(d, o, pods: [jm] + l.taskManagers.map { running($0) }))
+        #expect(events(plan) == ["Missing"])
+        #expect(plan.flinkStatus?.jobManagerDeploymentStatus == .error)
+        #expect(plan.lifecycleState == .failed)
     }
 }

@@ -1,0 +1,237 @@
+import FlinkClient
+import FlinkletTesting
+import FlinkResources
+import Foundation
+import Logging
+import Manifests
+import Planning
+import Runtime
+import Store
+import Testing
+@testable import Controller
+
+/// The reconciler with the Flink planner, observer and REST steps, against fakes: an in-memory
+/// process driver and a fake Flink REST API. No JVM starts.
+final class FlinkWorld: @unchecked Sendable {
+    let root: String
+    let store: Store
+    let source: DirectorySource
+    let driver = InMemoryProcessDriver()
+    let rest = FakeFlinkREST()
+    let reconciler: Reconciler
+    let backend: FlinkBackend
+
+    init(maxSubmissions: Int = 2, jar: Bool = true) throws {
+        root = FileManager.default.temporaryDirectory.appendingPathComponent("flinklet-flink-\(UUID().uuidString.prefix(8))").path
+        for directory in ["manifests", "state", "flink/lib", "flink/usrlib"] {
+            try FileManager.default.createDirectory(atPath: root + "/" + directory, withIntermediateDirectories: true)
+        }
+        if jar { try Data("jar".utf8).write(to: URL(fileURLWithPath: root + "/flink/usrlib/job.jar")) }
+        store = try Store.open(stateDirectory: root + "/state")
+        let logger = Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() })
+        var configuration = DirectorySource.Configuration(directory: root + "/manifests")
+        configuration.watch = false
+        configuration.state.allowEmpty = true
+        source = DirectorySource(configuration: configuration, logger: logger)
+        let distribution = FlinkDistribution(home: root + "/flink", version: "2.3.0", java: "/usr/bin/java",
+                                             classpath: [root + "/flink/lib/flink-dist-2.3.0.jar"], jvmOptions: [])
+        var backend = FlinkBackend(distribution: .success(distribution), rest: rest, stateDirectory: root + "/state",
+                                   maxConcurrentSubmissions: maxSubmissions)
+        backend.portRange = 41_000...41_999
+        self.backend = backend
+        reconciler = Reconciler(source: source, store: store, driver: driver, planner: FlinkPlanner(),
+                                layout: PodLayout(stateDirectory: root + "/state"), flink: backend, logger: logger)
+    }
+
+    deinit { try? FileManager.default.removeItem(atPath: root) }
+
+    func write(_ file: String, _ text: String) async throws {
+        try text.write(toFile: root + "/manifests/" + file, atomically: true, encoding: .utf8)
+        _ = await source.relist()
+    }
+
+    func remove(_ file: String) async {
+        unlink(root + "/manifests/" + file)
+        _ = await source.relist()
+    }
+
+    @discardableResult
+    func reconcile(_ kind: ResourceKind, _ name: String) async throws -> ReconcileAction {
+        try await reconciler.reconcile(ResourceID(kind: kind, namespace: "default", name: name))
+    }
+
+    func pods(role: String) async -> [PodStatus] {
+        await driver.pods().filter { $0.labels[PodLabels.role] == role && ($0.phase == .running || $0.phase == .pending) }
+    }
+
+    func restPort(_ name: String) throws -> Int { try #require(try store.ports(owner: "FlinkDeployment/default/\(name)").first) }
+
+    func events(_ kind: ResourceKind, _ name: String) throws -> [EventRecord] {
+        try store.events(for: ResourceID(kind: kind, namespace: "default", name: name).key)
+    }
+
+    /// Marks a deployment's JobManager ready and its cluster answering with its TaskManagers.
+    func clusterUp(_ name: String, taskManagers: Int = 1) async throws {
+        await driver.setReady(name: "default/\(name)-jobmanager-0", true)
+        await rest.addCluster(port: try restPort(name), taskManagers: taskManagers, slots: 1)
+    }
+
+    static func deployment(_ name: String, mode: String, jar: String = "local:///opt/flink/usrlib/job.jar") -> String {
+        """
+        apiVersion: flink.apache.org/v1beta1
+        kind: FlinkDeployment
+        metadata:
+          name: \(name)
+        spec:
+          flinkVersion: v2_3
+          mode: \(mode)
+          jobManager:
+            resource:
+              memory: 768m
+          taskManager:
+            resource:
+              memory: 1024m
+        \(mode == "session" ? "" : """
+          job:
+            jarURI: \(jar)
+            entryClass: dev.Example
+            parallelism: 1
+        """)
+        """
+    }
+}
+
+@Suite struct FlinkReconcilerTests {
+    @Test func aBurstOfPerJobDeploymentsRunsAtMostTwoClientsAtOnce() async throws {
+        let world = try FlinkWorld(maxSubmissions: 2)
+        let names = (0..<5).map { "batch-\($0)" }
+        for name in names { try await world.write("\(name).yaml", FlinkWorld.deployment(name, mode: "per-job")) }
+        for name in names { try await world.reconcile(.flinkDeployment, name) }
+        #expect(await world.pods(role: "jobmanager").count == 5)
+        #expect(await world.pods(role: "submitter").isEmpty, "no client before its cluster answers")
+
+        for name in names { try await world.clusterUp(name) }
+        for name in names { try await world.reconcile(.flinkDeployment, name) }
+        let first = await world.pods(role: "submitter").map(\.name)
+        #expect(first.count == 2, "\(first)")
+        let waiting = try #require(names.first { name in !first.contains("default/\(name)-submitter") })
+        let status = try #require(try world.store.resource("FlinkDeployment/default/\(waiting)")?.deploymentStatus())
+        #expect(status.conditions?.contains { $0.reason == "WaitingForSubmissionSlot" } == true)
+
+        // One client finishes (its job now on its cluster): the next one may start.
+        let done = try #require(first.first)
+        let doneName = String(done.dropFirst("default/".count).dropLast("-submitter".count))
+        let generationOne = FlinkCluster.jobId(key: "FlinkDeployment/default/\(doneName)", generation: 1)
+        await world.rest.addJob(port: try world.restPort(doneName), jobId: generationOne)
+        await world.driver.simulateExit(name: done, code: 0)
+        try await world.reconcile(.flinkDeployment, doneName)
+        for name in names { try await world.reconcile(.flinkDeployment, name) }
+        let second = await world.pods(role: "submitter").map(\.name)
+        #expect(second.count == 2 && !second.contains(done), "\(second)")
+    }
+
+    @Test func aMissingJarIsAnEventWithThePathAndNoPodStarts() async throws {
+        let world = try FlinkWorld(jar: false)
+        try await world.write("app.yaml", FlinkWorld.deployment("app", mode: "application"))
+        try await world.reconcile(.flinkDeployment, "app")
+        #expect(await world.driver.pods().isEmpty)
+        let events = try world.events(.flinkDeployment, "app")
+        #expect(events.count == 1)
+        #expect(events.first?.reason == "JarNotFound")
+        #expect(events.first?.message == "jar \"local:///opt/flink/usrlib/job.jar\" not found: \(world.root)/flink/usrlib/job.jar does not exist")
+        try await world.reconcile(.flinkDeployment, "app")
+        #expect(try world.events(.flinkDeployment, "app").first?.count == 1, "not repeated on every reconcile")
+    }
+
+    @Test func aSessionJobIsSubmittedOnceWithItsJobIdAndRetriesNeverStartASecondCopy() async throws {
+        let world = try FlinkWorld()
+        try await world.write("session.yaml", FlinkWorld.deployment("session", mode: "session"))
+        try await world.write("job.yaml", """
+            apiVersion: flink.apache.org/v1beta1
+            kind: FlinkSessionJob
+            metadata:
+              name: counter
+            spec:
+              deploymentName: session
+              job:
+                jarURI: local:///opt/flink/usrlib/job.jar
+                entryClass: dev.Example
+                args: ["--rate", "5"]
+                parallelism: 1
+            """)
+        try await world.reconcile(.flinkDeployment, "session")
+        try await world.reconcile(.flinkSessionJob, "counter")
+        #expect(await world.rest.count(.runJar) == 0, "waits for its session cluster")
+
+        try await world.clusterUp("session")
+        try await world.reconcile(.flinkDeployment, "session")
+        // The first run request fails the way a timed-out one that went through would be retried.
+        await world.rest.failNext(.runJar, with: .unreachable(port: try world.restPort("session"), reason: "timed out"))
+        await #expect(throws: FlinkRESTError.self) { try await world.reconcile(.flinkSessionJob, "counter") }
+        try await world.reconcile(.flinkSessionJob, "counter")
+        let jobId = FlinkCluster.jobId(key: "FlinkSessionJob/default/counter", generation: 1)
+        let submissions = await world.rest.submissions
+        #expect(submissions.map(\.jobId) == [jobId])
+        #expect(submissions.first?.submission.programArgs == ["--rate", "5"])
+        #expect(await world.rest.jarIds(port: try world.restPort("session")).isEmpty, "the uploaded jar is deleted after the run")
+
+        #expect(await world.rest.count(.runJar) == 2, "the failed request and its retry")
+
+        // Observed running: nothing more is submitted.
+        try await world.reconcile(.flinkSessionJob, "counter")
+        #expect(await world.rest.count(.runJar) == 2)
+
+        // A listing that fails is not an absent job: nothing is submitted until it is seen.
+        await world.rest.failNext(.jobs, with: .unreachable(port: try world.restPort("session"), reason: "timed out"))
+        try await world.reconcile(.flinkSessionJob, "counter")
+        #expect(await world.rest.count(.runJar) == 2)
+
+        // A submission Flink refuses as a duplicate of its own job id went through before.
+        let again = try await world.backend.execute(.submit(port: try world.restPort("session"), jar: world.root + "/flink/usrlib/job.jar",
+                                                            Planning.JobSubmission(jobId: jobId, entryClass: "dev.Example", args: [], parallelism: 1)),
+                                                    logger: Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() }))
+        #expect(again.isEmpty, "no SubmitFailed event")
+        #expect(await world.rest.submissions.count == 1)
+
+        // Deleting the cluster first is refused while the job exists.
+        await world.remove("session.yaml")
+        try await world.reconcile(.flinkDeployment, "session")
+        #expect(try world.events(.flinkDeployment, "session").contains { $0.reason == "CleanupFailed" })
+        #expect(await world.pods(role: "jobmanager").count == 1)
+
+        // Deleting the job cancels it, then forgets it; then the cluster goes.
+        await world.remove("job.yaml")
+        try await world.reconcile(.flinkSessionJob, "counter")
+        #expect(await world.rest.state(port: try world.restPort("session"), jobId: jobId) == .canceled)
+        try await world.reconcile(.flinkSessionJob, "counter")
+        #expect(try world.store.resource("FlinkSessionJob/default/counter") == nil)
+        try await world.reconcile(.flinkDeployment, "session")
+        #expect(await world.pods(role: "jobmanager").isEmpty)
+        #expect(try world.store.resource("FlinkDeployment/default/session") == nil)
+        #expect(try world.store.ports(owner: "FlinkDeployment/default/session").isEmpty, "ports released")
+    }
+
+    @Test func flinksOwnMessageReachesTheEventWhenASubmissionIsRefused() async throws {
+        let world = try FlinkWorld()
+        try await world.write("session.yaml", FlinkWorld.deployment("session", mode: "session"))
+        try await world.write("job.yaml", """
+            apiVersion: flink.apache.org/v1beta1
+            kind: FlinkSessionJob
+            metadata:
+              name: counter
+            spec:
+              deploymentName: session
+              job:
+                jarURI: local:///opt/flink/usrlib/job.jar
+                entryClass: dev.Missing
+            """)
+        try await world.reconcile(.flinkDeployment, "session")
+        try await world.clusterUp("session")
+        try await world.reconcile(.flinkDeployment, "session")
+        await world.rest.failNext(.runJar, with: .http(status: 400, errors: ["Could not execute application.; caused by: java.lang.ClassNotFoundException: dev.Missing"]))
+        try await world.reconcile(.flinkSessionJob, "counter")
+        let events = try world.events(.flinkSessionJob, "counter")
+        #expect(events.contains { $0.type == .warning && $0.reason == "SubmitFailed" && $0.message.contains("ClassNotFoundException: dev.Missing") },
+                "\(events.map(\.message))")
+    }
+}

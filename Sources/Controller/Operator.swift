@@ -40,6 +40,9 @@ public struct Operator: Sendable {
 
     public init(configuration: Configuration, planner: any ResourcePlanner, flink: FlinkBackend? = nil, logger: Logger,
                 makeDriver: @escaping @Sendable (Logger) -> any ProcessDriver & RunnableDriver = { LocalProcessDriver(logger: $0) }) {
+        var configuration = configuration
+        // Pods run in their own directories: the paths they are given must be absolute.
+        configuration.stateDirectory = URL(fileURLWithPath: configuration.stateDirectory).standardizedFileURL.path
         self.configuration = configuration
         self.planner = planner
         self.flink = flink

@@ -81,8 +81,10 @@ struct Run: AsyncParsableCommand {
         let logger = Logger(label: "flinklet") { label in
             format == .json ? JSONLogHandler(label: label) as any LogHandler : StreamLogHandler.standardError(label: label)
         }
+        // Pods run in their own directories: every path handed to them must be absolute.
+        let stateDirectory = URL(fileURLWithPath: state.stateDirectory).standardizedFileURL.path
         var configuration = Operator.Configuration(manifests: manifests)
-        configuration.stateDirectory = state.stateDirectory
+        configuration.stateDirectory = stateDirectory
         configuration.recursive = recursive
         configuration.resync = .milliseconds(Int64(resync * 1000))
         configuration.emptyGrace = .milliseconds(Int64(emptyGrace * 1000))
@@ -96,7 +98,7 @@ struct Run: AsyncParsableCommand {
             // Not fatal: resources get a clear error until a distribution is installed.
             logger.error("no Flink distribution; clusters cannot start", metadata: ["error": "\(error)"])
         }
-        var backend = FlinkBackend(distribution: distribution, rest: FlinkRESTClient(), stateDirectory: state.stateDirectory,
+        var backend = FlinkBackend(distribution: distribution, rest: FlinkRESTClient(), stateDirectory: stateDirectory,
                                    maxConcurrentSubmissions: maxConcurrentSubmissions)
         backend.portRange = portRange ?? backend.portRange
         let flinklet = switch engine {

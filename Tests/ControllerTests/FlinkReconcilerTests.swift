@@ -235,3 +235,14 @@ final class FlinkWorld: @unchecked Sendable {
                 "\(events.map(\.message))")
     }
 }
+
+@Suite struct OperatorPathTests {
+    /// Pods run in their own directories: a relative state directory (the default `.flinklet`)
+    /// handed to them would resolve inside each pod's directory (found with `hack/run.sh`).
+    @Test func theStateDirectoryIsMadeAbsolute() {
+        var configuration = Operator.Configuration(manifests: "manifests")
+        configuration.stateDirectory = ".flinklet"
+        let flinklet = Operator(configuration: configuration, planner: FlinkPlanner(), logger: Logger(label: "test"))
+        #expect(flinklet.configuration.stateDirectory == FileManager.default.currentDirectoryPath + "/.flinklet")
+    }
+}

@@ -80,6 +80,10 @@ public final class CounterJob {
 
         @Override
         public SinkWriter<String> createWriter(WriterInitContext context) throws IOException {
+            java.io.File parent = new java.io.File(path).getAbsoluteFile().getParentFile();
+            if (parent != null && !parent.isDirectory() && !parent.mkdirs() && !parent.isDirectory()) {
+                throw new IOException("cannot create the output directory " + parent);
+            }
             FileOutputStream stream = new FileOutputStream(path, true);
             return new SinkWriter<String>() {
                 @Override

@@ -27,6 +27,12 @@ public struct ManifestFile: Sendable {
     /// file has no objects: a half-read file must not look like a file with fewer resources.
     public var fileDiagnostics: [Diagnostic]
 
+    public init(path: String, objects: [ManifestObject], fileDiagnostics: [Diagnostic]) {
+        self.path = path
+        self.objects = objects
+        self.fileDiagnostics = fileDiagnostics
+    }
+
     public var isReadable: Bool { fileDiagnostics.isEmpty }
     public var diagnostics: [Diagnostic] { fileDiagnostics + objects.flatMap(\.diagnostics) }
 }

@@ -60,13 +60,18 @@ enum FlinkletBinary {
     private static let ignoreSIGPIPE: Void = { _ = signal(SIGPIPE, SIG_IGN) }()
 
     /// Runs `flinklet arguments…` in `directory`, feeding `stdin` (or nothing) to its standard
-    /// input, and collects standard output and standard error separately.
-    static func run(_ arguments: [String], in directory: URL? = nil, stdin: Data? = nil) throws -> FlinkletResult {
+    /// input, and collects standard output and standard error separately. `environment` is
+    /// added to this process's environment.
+    static func run(_ arguments: [String], in directory: URL? = nil, stdin: Data? = nil,
+                    environment: [String: String] = [:]) throws -> FlinkletResult {
         _ = ignoreSIGPIPE
         let process = Process()
         process.executableURL = executable
         process.arguments = arguments
         if let directory { process.currentDirectoryURL = directory }
+        if !environment.isEmpty {
+            process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
+        }
 
         let outPipe = Pipe(), errPipe = Pipe()
         process.standardOutput = outPipe

@@ -38,7 +38,8 @@ struct InformationCommandsTests {
                 guard line.hasPrefix("  "), !line.hasPrefix("   ") else { return nil }
                 return line.split(separator: " ").first.map(String.init)
             }
-        #expect(subcommands.starts(with: ["run", "validate", "get", "describe", "events", "logs", "crds", "version"]), "\(subcommands)")
+        #expect(subcommands.starts(with: ["run", "validate", "apply", "diff", "delete", "get", "describe", "events", "wait", "logs", "crds",
+                                           "completion", "version"]), "\(subcommands)")
     }
 
     @Test func validateHelpDocumentsItsOptions() throws {

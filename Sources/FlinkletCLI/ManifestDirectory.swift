@@ -1,0 +1,321 @@
+import ArgumentParser
+import FlinkResources
+import Foundation
+import Manifests
+import YAML
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// `--manifests`, shared by the commands that read or write the manifest directory.
+struct ManifestOptions: ParsableArguments {
+    @Option(name: .customLong("manifests"),
+            help: ArgumentHelp("The manifest directory the operator reads (default: $FLINKLET_MANIFESTS, else manifests).", valueName: "dir"))
+    var manifests: String?
+
+    /// The directory: `--manifests`, else `$FLINKLET_MANIFESTS`, else `manifests`.
+    var directory: ManifestDirectory {
+        let environment = ProcessInfo.processInfo.environment["FLINKLET_MANIFESTS"].flatMap { $0.isEmpty ? nil : $0 }
+        return ManifestDirectory(path: manifests ?? environment ?? "manifests")
+    }
+}
+
+/// The manifest directory: the only source of desired state, which `apply` and `delete` change
+/// file by file and `wait` and `diff` read.
+///
+/// Contract: every write is atomic (`AtomicFile`), so the operator's watcher sees either the
+/// old file or the new one, never a partial one; temporary files are dot-files, which the
+/// watcher ignores. The directory is read recursively (a resource defined in a subdirectory is
+/// found, so `apply` never writes a second definition of it).
+struct ManifestDirectory {
+    let path: String
+
+    var exists: Bool {
+        var isDirectory: ObjCBool = false
+        return FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) && isDirectory.boolValue
+    }
+
+    /// Every manifest in the directory, read as the operator reads them; empty when the
+    /// directory does not exist.
+    func read() -> Contents {
+        guard exists else { return Contents(manifests: ManifestSet(files: [])) }
+        return Contents(manifests: ManifestSet.load(paths: [path], recursive: true))
+    }
+
+    /// Where a new resource's own file goes: `<namespace>.<kind>.<name>.yaml`.
+    func newFile(for id: ResourceID) -> String {
+        (path.hasSuffix("/") ? path : path + "/") + "\(id.namespace).\(id.kind.singular).\(id.name).yaml"
+    }
+
+    /// The manifests of the directory, indexed by resource.
+    struct Contents {
+        let manifests: ManifestSet
+
+        /// Every document defining `id`, in path order (more than one is a duplicate).
+        func definitions(of id: ResourceID) -> [Definition] {
+            var result: [Definition] = []
+            for file in manifests.files {
+                for object in file.objects where object.id == id {
+                    result.append(Definition(file: file.path, object: object, fileObjects: file.objects.compactMap(\.id)))
+                }
+            }
+            return result
+        }
+
+        /// The first definition of `id` (the one the operator uses).
+        func definition(of id: ResourceID) -> Definition? { definitions(of: id).first }
+
+        func file(_ path: String) -> ManifestFile? { manifests.files.first { $0.path == path } }
+    }
+
+    /// One document of the directory defining a resource.
+    struct Definition {
+        var file: String
+        var object: ManifestObject
+        /// The identities of every object of the file, this one included, in order.
+        var fileObjects: [ResourceID]
+
+        /// `manifests/all.yaml:12`: the line of the resource's `metadata.name`.
+        var place: String {
+            let line = object.sourceMap.location(of: "metadata.name").mark?.line ?? object.sourceMap.documentMark.line
+            return "\(file):\(line)"
+        }
+
+        /// True when the file defines this object and nothing else.
+        var isAlone: Bool { fileObjects.count == 1 }
+    }
+}
+
+// MARK: - Atomic file operations
+
+/// Writes and removes manifest files so that a reader sees the old content or the new one,
+/// never a mixture, and so that the change survives a crash once the call returns.
+enum AtomicFile {
+    struct Failure: Error, CustomStringConvertible {
+        var path: String
+        var operation: String
+        var code: Int32
+        var description: String { "cannot \(operation) \(path): \(String(cString: strerror(code)))" }
+    }
+
+    /// Writes `bytes` to `path`: a temporary dot-file in the same directory, written and
+    /// fsynced, renamed over `path`, then the directory fsynced. A replaced file keeps its mode.
+    static func write(_ bytes: [UInt8], to path: String) throws(Failure) {
+        let directory = (path as NSString).deletingLastPathComponent
+        let name = (path as NSString).lastPathComponent
+        let temporary = (directory.isEmpty ? "" : directory + "/") + ".\(name).flinklet-\(getpid())-\(UInt32.random(in: 0...UInt32.max)).tmp"
+        var mode: mode_t = 0o644
+        var info = stat()
+        if stat(path, &info) == 0 { mode = info.st_mode & 0o7777 }
+        let fd = open(temporary, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode)
+        guard fd >= 0 else { throw Failure(path: temporary, operation: "create", code: errno) }
+        var failure: Failure?
+        bytes.withUnsafeBytes { buffer in
+            var offset = 0
+            while offset < buffer.count {
+                let written = systemWrite(fd, buffer.baseAddress! + offset, buffer.count - offset)
+                if written < 0 {
+                    if errno == EINTR { continue }
+                    failure = Failure(path: temporary, operation: "write", code: errno)
+                    return
+                }
+                offset += written
+            }
+        }
+        if failure == nil, fchmod(fd, mode) != 0 { failure = Failure(path: temporary, operation: "chmod", code: errno) }
+        if failure == nil, fsync(fd) != 0 { failure = Failure(path: temporary, operation: "fsync", code: errno) }
+        close(fd)
+        if failure == nil, rename(temporary, path) != 0 { failure = Failure(path: path, operation: "rename \(temporary) to", code: errno) }
+        if let failure {
+            unlink(temporary)
+            throw failure
+        }
+        try syncDirectory(of: path)
+    }
+
+    /// Removes `path` and fsyncs its directory.
+    static func remove(_ path: String) throws(Failure) {
+        guard unlink(path) == 0 else { throw Failure(path: path, operation: "remove", code: errno) }
+        try syncDirectory(of: path)
+    }
+
+    private static func systemWrite(_ fd: Int32, _ pointer: UnsafeRawPointer, _ count: Int) -> Int {
+        posixWrite(fd, pointer, count)
+    }
+
+    private static func syncDirectory(of path: String) throws(Failure) {
+        let parent = (path as NSString).deletingLastPathComponent
+        let directory = parent.isEmpty ? "." : parent
+        let fd = open(directory, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        guard fd >= 0 else { throw Failure(path: directory, operation: "open", code: errno) }
+        defer { close(fd) }
+        guard fsync(fd) == 0 else { throw Failure(path: directory, operation: "fsync", code: errno) }
+    }
+}
+
+/// `write(2)`, out of reach of `AtomicFile.write`'s name.
+private func posixWrite(_ fd: Int32, _ pointer: UnsafeRawPointer, _ count: Int) -> Int {
+    write(fd, pointer, count)
+}
+
+// MARK: - Documents of a file
+
+/// A YAML stream cut at its document boundaries, so single documents can be copied or dropped
+/// while every other byte (comments included) stays as written.
+///
+/// Contract: document `i` owns the lines from its start (`---`, or its first token when the
+/// marker is implicit) up to the next document's start; the first document also owns the lines
+/// before it (its leading comments). Concatenating every document's text gives the input back.
+struct DocumentText {
+    struct Piece {
+        /// The document's lines, with their line ends.
+        var text: String
+        /// The parsed document (nil root: an empty document).
+        var document: Document
+        /// The items of a `kind: List` document, which are objects of their own.
+        var listItems: [YAML.Node]?
+
+        /// How many resource objects the document holds.
+        var objectCount: Int { listItems?.count ?? (document.root == nil ? 0 : 1) }
+
+        /// The document alone, without a leading `---` line, ready to be a file of its own.
+        var standalone: String {
+            var lines = text.split(separator: "\n", omittingEmptySubsequences: false)
+            if let first = lines.first, first.trimmingCharacters(in: .whitespaces) == "---" { lines.removeFirst() }
+            return lines.joined(separator: "\n")
+        }
+    }
+
+    let pieces: [Piece]
+
+    /// Cuts `bytes`; throws when they are not YAML.
+    init(bytes: [UInt8]) throws(YAMLError) {
+        let documents = try parseYAML(bytes, limits: ManifestReader.limits)
+        let text = String(decoding: bytes, as: UTF8.self)
+        var lines = text.split(separator: "\n", omittingEmptySubsequences: false).map { $0 + "\n" }
+        if let last = lines.last {
+            // The text after the final newline (usually nothing) has no line end of its own.
+            lines[lines.count - 1] = last.dropLast()
+        }
+        let starts = documents.indices.map { $0 == 0 ? 1 : documents[$0].mark.line }
+        pieces = documents.indices.map { i in
+            let from = min(max(starts[i] - 1, 0), lines.count)
+            let to = i + 1 < documents.count ? min(max(starts[i + 1] - 1, from), lines.count) : lines.count
+            let root = documents[i].root
+            let isList = root?["kind"]?.scalar?.text == "List" && root?["apiVersion"]?.scalar?.text == "v1"
+            return Piece(text: lines[from..<to].joined(), document: documents[i], listItems: isList ? root?["items"]?.sequence : nil)
+        }
+    }
+
+    /// The text of the object at `objectIndex` (counted as `ResourceDecoder` counts: empty
+    /// documents skipped, list items one each), ready to be a file of its own: the document as
+    /// written, or for a list item the item re-emitted (its comments are lost).
+    func standaloneText(ofObject objectIndex: Int) -> String? {
+        var index = 0
+        for piece in pieces {
+            let count = piece.objectCount
+            if objectIndex < index + count {
+                if let items = piece.listItems {
+                    return try? emitYAML([items[objectIndex - index]])
+                }
+                return piece.standalone
+            }
+            index += count
+        }
+        return nil
+    }
+
+    /// The text without the documents holding the objects at `objectIndexes`; nil when one of
+    /// them is an item of a `List` that also holds objects that stay (a List cannot be cut).
+    func removing(objects objectIndexes: Set<Int>) -> String? {
+        var index = 0
+        var output = ""
+        for (p, piece) in pieces.enumerated() {
+            let range = index..<(index + piece.objectCount)
+            index += piece.objectCount
+            let removed = range.filter(objectIndexes.contains)
+            if removed.isEmpty || range.isEmpty {
+                output += piece.text
+                continue
+            }
+            guard removed.count == range.count else { return nil }
+            // The first document also owns the file's leading lines; when it goes, a later
+            // document's `---` is enough to start the stream.
+            if p == 0 { continue }
+        }
+        return output
+    }
+}
+
+// MARK: - Input manifests
+
+/// Manifests named by `-f` (files, directories, `-`), read and checked exactly as `validate`
+/// reads them, with each file's bytes kept so documents can be copied as written.
+struct InputManifests {
+    let manifests: ManifestSet
+    /// The bytes of each readable file, by path (`-` for standard input).
+    let bytes: [String: [UInt8]]
+
+    static func load(paths: [String], recursive: Bool) -> InputManifests {
+        var files: [String] = []
+        var failures: [ManifestFile] = []
+        for path in paths {
+            var isDirectory: ObjCBool = false
+            if path != "-", FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory), isDirectory.boolValue {
+                do {
+                    files += try ManifestFiles.list(directory: path, recursive: recursive)
+                } catch {
+                    failures.append(ManifestFile(path: path, objects: [], fileDiagnostics: [
+                        Diagnostic(.error, .root, "cannot list directory: \(error.localizedDescription)", at: SourceLocation(file: path, mark: nil)),
+                    ]))
+                }
+            } else {
+                files.append(path)
+            }
+        }
+        var seen: Set<String> = []
+        var read: [ManifestFile] = failures
+        var bytes: [String: [UInt8]] = [:]
+        for path in files where seen.insert(path).inserted {
+            let data: Data? = path == "-" ? FileHandle.standardInput.readDataToEndOfFile()
+                : (FileManager.default.isReadableFile(atPath: path) ? try? Data(contentsOf: URL(fileURLWithPath: path)) : nil)
+            if let data, data.count <= ManifestReader.limits.maxBytes {
+                bytes[path] = [UInt8](data)
+                read.append(ManifestReader.read(bytes: [UInt8](data), path: path))
+            } else if path == "-", let data {
+                read.append(ManifestFile(path: path, objects: [], fileDiagnostics: [
+                    Diagnostic(.error, .root, "input is \(data.count) bytes, larger than the limit of \(ManifestReader.limits.maxBytes) bytes",
+                               at: SourceLocation(file: path, mark: nil)),
+                ]))
+            } else {
+                read.append(ManifestReader.read(path: path))  // says why it cannot be read
+            }
+        }
+        return InputManifests(manifests: ManifestSet(files: read), bytes: bytes)
+    }
+
+    /// Prints every diagnostic (errors and warnings) on standard error, as `validate` does.
+    func printDiagnostics() {
+        var stderr = StandardError()
+        for file in manifests.files {
+            for diagnostic in file.diagnostics { print(diagnostic, to: &stderr) }
+        }
+    }
+
+    /// True when something cannot be used: an unreadable file or an invalid object.
+    var isInvalid: Bool { manifests.hasErrors || manifests.files.contains { !$0.isReadable } || manifests.objects.contains { !$0.isValid } }
+
+    /// The objects with their file and index within it, in input order.
+    var entries: [(file: ManifestFile, index: Int, object: ManifestObject)] {
+        manifests.files.flatMap { file in file.objects.enumerated().map { (file, $0.offset, $0.element) } }
+    }
+
+    /// The text of an object as its own file.
+    func text(of file: ManifestFile, object index: Int) -> String? {
+        guard let bytes = bytes[file.path], let documents = try? DocumentText(bytes: bytes) else { return nil }
+        return documents.standaloneText(ofObject: index)
+    }
+}

@@ -39,4 +39,4 @@ echo "==> swift test: real processes and inotify" >&2
 swift test --skip-build --filter "$process_suites"
 
 echo "==> swift test: end to end, real Flink" >&2
-FLINKLET_E2E=1 swift test --skip-build --filter "$e2e_suites"
+FLINKLET_E2E=1 swift test --skip-build --no-parallel --filter "$e2e_suites"

@@ -76,7 +76,14 @@ extension FlinkBackend {
         if case .failure(let error) = distribution { observation.distributionProblem = error.message }
         let lastKnown = record.flatMap { Self.decode($0) }
         observation.lastKnown = lastKnown
-        observation.recordedJob = record.flatMap { try? Reconciler.status(of: $0) }?.jobStatus
+        let recordedStatus = record.flatMap { try? Reconciler.status(of: $0) }
+        observation.recordedJob = recordedStatus?.jobStatus
+        observation.reconciliation = recordedStatus?.reconciliationStatus
+        if let record, let json = recordedStatus?.reconciliationStatus?.lastReconciledSpec {
+            var deployed = record
+            deployed.spec = json
+            observation.deployed = Self.decode(deployed)
+        }
         let current = desired?.resource
         let resource = current ?? lastKnown
 
@@ -95,6 +102,11 @@ extension FlinkBackend {
             let jobManager = pods.first { $0.labels[PodLabels.role] == "jobmanager" }
             if let port = observation.ports.first, jobManager?.phase == .running {
                 await observeREST(port: port, into: &observation)
+            }
+            if let jobId = observation.recordedJob?.jobId {
+                observation.latestCheckpoint = await latestCheckpoint(
+                    jobId: jobId, port: observation.rest.isAnswering ? observation.ports.first : nil,
+                    directory: Self.checkpointDirectory(of: resource, default: observation.clusterDirectory + "/checkpoints"))
             }
             if current != nil, let job = deployment.spec.job, deployment.spec.effectiveMode != .session {
                 observation.jar = await resolve(job.jarURI, directory: observation.clusterDirectory + "/artifacts")
@@ -125,6 +137,12 @@ extension FlinkBackend {
                 isSession: cluster?.spec.effectiveMode == .session, restPort: port, isReady: ready)
             if let port, ready || current == nil {
                 await observeREST(port: port, into: &observation)
+            }
+            if let jobId = observation.recordedJob?.jobId {
+                let sessionDirectory = clusterDirectory(of: clusterID) + "/checkpoints"
+                observation.latestCheckpoint = await latestCheckpoint(
+                    jobId: jobId, port: observation.rest.isAnswering ? port : nil,
+                    directory: Self.checkpointDirectory(of: resource, default: cluster.map { Self.checkpointDirectory(of: .deployment($0), default: sessionDirectory) } ?? sessionDirectory))
             }
             if current != nil, let job = sessionJob.spec.job {
                 observation.jar = await resolve(job.jarURI, directory: observation.clusterDirectory + "/artifacts")
@@ -159,6 +177,35 @@ extension FlinkBackend {
         } catch {
             observation.rest = .unreachable("\(error)")
         }
+    }
+
+    /// The newest completed checkpoint of `jobId`: from Flink while its JobManager answers,
+    /// else from the checkpoint directory (`<dir>/<jobId>/chk-N/_metadata`, highest N).
+    func latestCheckpoint(jobId: String, port: Int?, directory: String) async -> ObservedCheckpoint? {
+        if let port, let checkpoint = try? await rest.latestCheckpoint(port: port, jobId: jobId) {
+            return ObservedCheckpoint(path: checkpoint.externalPath, timestamp: Int64(checkpoint.completedAt.timeIntervalSince1970 * 1000))
+        }
+        let jobDirectory = directory + "/" + jobId
+        let entries = (try? FileManager.default.contentsOfDirectory(atPath: jobDirectory)) ?? []
+        let newest = entries.compactMap { name -> (Int, String)? in
+            guard name.hasPrefix("chk-"), let n = Int(name.dropFirst(4)),
+                  FileManager.default.fileExists(atPath: "\(jobDirectory)/\(name)/_metadata") else { return nil }
+            return (n, "\(jobDirectory)/\(name)")
+        }.max { $0.0 < $1.0 }
+        guard let newest else { return nil }
+        let modified = (try? FileManager.default.attributesOfItem(atPath: newest.1 + "/_metadata")[.modificationDate] as? Date) ?? Date()
+        return ObservedCheckpoint(path: "file://" + newest.1, timestamp: Int64(modified.timeIntervalSince1970 * 1000))
+    }
+
+    /// Where a resource's checkpoints go: its own `execution.checkpointing.dir`, else the default.
+    static func checkpointDirectory(of resource: FlinkResource?, default directory: String) -> String {
+        let configured: String? = switch resource {
+        case .deployment(let d)?: d.spec.flinkConfiguration?["execution.checkpointing.dir"] ?? d.spec.flinkConfiguration?["state.checkpoints.dir"]
+        case .sessionJob(let j)?: j.spec.flinkConfiguration?["execution.checkpointing.dir"] ?? j.spec.flinkConfiguration?["state.checkpoints.dir"]
+        case nil: nil
+        }
+        guard let configured else { return directory }
+        return configured.hasPrefix("file://") ? String(configured.dropFirst("file://".count)) : configured
     }
 
     func resolve(_ uri: String?, directory: String) async -> Result<String, DeploymentProblem>? {
@@ -216,10 +263,27 @@ extension FlinkBackend {
 // MARK: - Execute
 
 extension FlinkBackend {
+    /// What a REST step did: events to record, and a snapshot to commit as the restore path.
+    struct ActionOutcome {
+        var events: [(reason: String, message: String, warning: Bool)] = []
+        /// A savepoint or retained checkpoint the next deployment starts from.
+        var snapshot: (location: String, type: SnapshotTriggerType, isCheckpoint: Bool)?
+        /// A manual or periodic savepoint attempt: its location when it completed.
+        var savepointAttempt: (location: String?, type: SnapshotTriggerType, nonce: Int64?)?
+    }
+
     /// Carries out one REST step. Failures Flink reports become warning events with Flink's
-    /// message (returned); only an unreachable cluster throws, so the reconcile is retried.
-    func execute(_ action: FlinkAction, logger: Logger) async throws -> [(reason: String, message: String, warning: Bool)] {
+    /// message; an unreachable cluster, and a snapshot an upgrade needs but could not get, throw
+    /// (after recording their event), so the reconcile is retried with the job as it was.
+    func execute(_ action: FlinkAction, logger: Logger) async throws -> ActionOutcome {
         switch action {
+        case .cancelKeepingCheckpoint(let port, let jobId):
+            try await cancelAndWait(port: port, jobId: jobId)
+            guard let checkpoint = try await rest.latestCheckpoint(port: port, jobId: jobId) else {
+                throw UpgradeError(message: "job \(jobId) was cancelled for a last-state upgrade but has no retained checkpoint")
+            }
+            return ActionOutcome(events: [("Cancel", "Cancelled job \(jobId); its checkpoint \(checkpoint.externalPath) is the new job's starting point", false)],
+                                 snapshot: (checkpoint.externalPath, .upgrade, true))
         case .submit(let port, let jar, let submission):
             var jarId: String?
             do {
@@ -230,24 +294,36 @@ extension FlinkBackend {
                     entryClass: submission.entryClass, flinkConfiguration: submission.configuration)
                 _ = try await rest.runJar(port: port, jarId: jarId!, submission: request)
                 if let jarId { try? await rest.deleteJar(port: port, jarId: jarId) }
-                return []
+                return ActionOutcome()
             } catch let error as FlinkRESTError {
                 if let jarId { try? await rest.deleteJar(port: port, jarId: jarId) }
                 if error.isDuplicateSubmission {
-                    return []  // a retry of a submission that went through: the job runs once
+                    return ActionOutcome()  // a retry of a submission that went through: the job runs once
                 }
                 if case .unreachable = error { throw error }
-                return [("SubmitFailed", "job \(submission.jobId): \(error)", true)]
+                return ActionOutcome(events: [("SubmitFailed", "job \(submission.jobId): \(error)", true)])
+            }
+        case .triggerSavepoint(let port, let jobId, let directory, let type, let nonce):
+            do {
+                let request = try await rest.triggerSavepoint(port: port, jobId: jobId, targetDirectory: directory, cancelJob: false)
+                let location = try await waitForSavepoint(port: port, jobId: jobId, request: request)
+                return ActionOutcome(events: [("SavepointCreated", "\(type.rawValue.capitalized) savepoint of job \(jobId) at \(location)", false)],
+                                     savepointAttempt: (location, type, nonce))
+            } catch let error as UpgradeError {
+                return ActionOutcome(events: [("SavepointError", error.message, true)], savepointAttempt: (nil, type, nonce))
+            } catch let error as FlinkRESTError {
+                if case .unreachable = error { throw error }
+                return ActionOutcome(events: [("SavepointError", "savepoint of job \(jobId) failed: \(error)", true)], savepointAttempt: (nil, type, nonce))
             }
         case .cancel(let port, let jobId):
-            do {
-                try await rest.cancel(port: port, jobId: jobId)
-            } catch let error as FlinkRESTError {
-                if error.status == 404 || error.status == 409 { return [] }  // unknown, or already over
-                throw error
+            try await cancelAndWait(port: port, jobId: jobId)
+            return ActionOutcome(events: [("Cancel", "Cancelled job \(jobId)", false)])
+        case .stopWithSavepoint(let port, let jobId, let directory, let purpose):
+            if purpose == .upgrade {
+                let location = try await stopWithSavepoint(port: port, jobId: jobId, directory: directory)
+                return ActionOutcome(events: [("SavepointCreated", "Stopped job \(jobId) with a savepoint at \(location)", false)],
+                                     snapshot: (location, .upgrade, false))
             }
-            return [("Cancel", "Cancelled job \(jobId)", false)]
-        case .stopWithSavepoint(let port, let jobId, let directory):
             do {
                 let request = try await rest.stopWithSavepoint(port: port, jobId: jobId, targetDirectory: directory, drain: false)
                 let deadline = ContinuousClock.now + savepointTimeout
@@ -257,20 +333,67 @@ extension FlinkBackend {
                         try await Task.sleep(for: .milliseconds(200))
                     case .completed(let location):
                         logger.info("savepoint taken on deletion", metadata: ["job.id": "\(jobId)", "savepoint.location": "\(location)"])
-                        return [("SavepointCreated", "Stopped job \(jobId) with a savepoint at \(location)", false)]
+                        return ActionOutcome(events: [("SavepointCreated", "Stopped job \(jobId) with a savepoint at \(location)", false)])
                     case .failed(let cause):
                         try? await rest.cancel(port: port, jobId: jobId)
-                        return [("SavepointError", "Savepoint of job \(jobId) failed: \(cause); the job was cancelled", true)]
+                        return ActionOutcome(events: [("SavepointError", "Savepoint of job \(jobId) failed: \(cause); the job was cancelled", true)])
                     }
                 }
                 try? await rest.cancel(port: port, jobId: jobId)
-                return [("SavepointError", "Savepoint of job \(jobId) did not complete in \(savepointTimeout); the job was cancelled", true)]
+                return ActionOutcome(events: [("SavepointError", "Savepoint of job \(jobId) did not complete in \(savepointTimeout); the job was cancelled", true)])
             } catch let error as FlinkRESTError {
                 try? await rest.cancel(port: port, jobId: jobId)
-                return [("SavepointError", "Savepoint of job \(jobId) failed: \(error); the job was cancelled", true)]
+                return ActionOutcome(events: [("SavepointError", "Savepoint of job \(jobId) failed: \(error); the job was cancelled", true)])
             }
         }
     }
+}
+
+extension FlinkBackend {
+    /// Cancels and waits (up to 30 s) until Flink reports the job over; unknown or finished jobs
+    /// count as cancelled.
+    func cancelAndWait(port: Int, jobId: String) async throws {
+        do {
+            try await rest.cancel(port: port, jobId: jobId)
+        } catch let error as FlinkRESTError {
+            if error.status == 404 || error.status == 409 { return }
+            throw error
+        }
+        let deadline = ContinuousClock.now + .seconds(30)
+        while ContinuousClock.now < deadline {
+            guard let job = try await rest.job(port: port, id: jobId), !job.state.isGloballyTerminal else { return }
+            try await Task.sleep(for: .milliseconds(100))
+        }
+        throw UpgradeError(message: "job \(jobId) did not stop within 30 s of being cancelled")
+    }
+
+    /// Stop-with-savepoint for an upgrade: the savepoint's location, or an error with the job
+    /// left as Flink left it (a failed stop keeps the job running).
+    func stopWithSavepoint(port: Int, jobId: String, directory: String) async throws -> String {
+        let request = try await rest.stopWithSavepoint(port: port, jobId: jobId, targetDirectory: directory, drain: false)
+        return try await waitForSavepoint(port: port, jobId: jobId, request: request)
+    }
+
+    /// Polls a savepoint operation until it completes (its location) or fails (`UpgradeError`,
+    /// reason `SavepointError`, with Flink's cause; "completed" with a failure cause is a failure).
+    func waitForSavepoint(port: Int, jobId: String, request: String) async throws -> String {
+        let deadline = ContinuousClock.now + savepointTimeout
+        while ContinuousClock.now < deadline {
+            switch try await rest.savepointStatus(port: port, jobId: jobId, requestId: request) {
+            case .inProgress: try await Task.sleep(for: .milliseconds(100))
+            case .completed(let location): return location
+            case .failed(let cause): throw UpgradeError(message: "savepoint of job \(jobId) failed: \(cause)", reason: "SavepointError")
+            }
+        }
+        throw UpgradeError(message: "savepoint of job \(jobId) did not complete within \(savepointTimeout)", reason: "SavepointError")
+    }
+}
+
+/// A snapshot an upgrade needs could not be taken: the reconcile ends, the job keeps running.
+struct UpgradeError: Error, CustomStringConvertible {
+    var message: String
+    var reason = "UpgradeFailed"
+    var description: String { message }
 }
 
 /// Whether a loopback port can be bound now (another program may hold a port we never leased).
@@ -279,8 +402,9 @@ enum PortProbe {
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         guard fd >= 0 else { return false }
         defer { close(fd) }
-        var reuse: Int32 = 1
-        setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &reuse, socklen_t(MemoryLayout<Int32>.size))
+        // No SO_REUSEADDR: a port whose connections linger in TIME_WAIT counts as busy, because
+        // Flink's RPC service would fail to bind it too (measured: a TaskManager restarted on the
+        // port of one killed a moment before crash-looped with a BindException).
         var address = sockaddr_in()
         address.sin_family = sa_family_t(AF_INET)
         address.sin_port = in_port_t(UInt16(port).bigEndian)

@@ -148,7 +148,13 @@ public struct Reconciler: Sendable {
             pods: pods.map(Self.observed), conditions: previous?.conditions ?? [], flink: observation, now: now())
         let plan = planner.plan(input)
 
-        // 3. Execute, recording each effect as it happens.
+        // 3. Execute, recording each effect as it happens. A write-ahead plan commits its status
+        // first (an upgrade is on record before anything stops).
+        if plan.flinkStatus?.writeAhead == true, var ahead = record {
+            try Self.setStatus(&ahead, kind: id.kind, plan: plan)
+            ahead.updatedAt = now()
+            record = try store.upsert(ahead)
+        }
         for step in plan.steps {
             switch step {
             case .stopPod(let name, let reason):
@@ -182,9 +188,43 @@ public struct Reconciler: Sendable {
             case .flink(let action):
                 guard let flink else { continue }
                 logger.info("flink action", metadata: ["action": "\(action)"])
-                for outcome in try await flink.execute(action, logger: logger) {
-                    try recordEvent(.event(type: outcome.warning ? .warning : .normal, reason: outcome.reason, message: outcome.message), for: id)
+                let outcome: FlinkBackend.ActionOutcome
+                do {
+                    outcome = try await flink.execute(action, logger: logger)
+                } catch let error as UpgradeError {
+                    try recordEvent(.event(type: .warning, reason: error.reason, message: error.message), for: id)
+                    throw error
                 }
+                for event in outcome.events {
+                    try recordEvent(.event(type: event.warning ? .warning : .normal, reason: event.reason, message: event.message), for: id)
+                }
+                if let attempt = outcome.savepointAttempt, var current = record {
+                    try Self.recordSavepointAttempt(&current, kind: id.kind, location: attempt.location, type: attempt.type,
+                                                    nonce: attempt.nonce, at: now())
+                    record = try store.upsert(current)
+                }
+                if let snapshot = outcome.snapshot, var current = record {
+                    // Committed before any later step: the next job's starting point survives a crash.
+                    try Self.commitSnapshot(&current, kind: id.kind, location: snapshot.location, type: snapshot.type,
+                                            isCheckpoint: snapshot.isCheckpoint, at: now())
+                    record = try store.upsert(current)
+                    if let pause = Self.faultPauseAfterSnapshot {
+                        logger.warning("fault injection: pausing after the snapshot commit", metadata: ["pause": "\(pause)"])
+                        try await Task.sleep(for: pause)
+                    }
+                }
+            case .disposeSavepoints(let savepoints):
+                guard var current = record else { continue }
+                try Self.dropFromHistory(&current, kind: id.kind, savepoints)
+                record = try store.upsert(current)
+                for savepoint in savepoints {
+                    // Only Flinklet's own savepoints are deleted from disk; others only leave the history.
+                    let path = savepoint.location.hasPrefix("file://") ? String(savepoint.location.dropFirst(7)) : savepoint.location
+                    guard path.hasPrefix(layout.stateDirectory + "/"), !path.contains("/../") else { continue }
+                    try? FileManager.default.removeItem(atPath: path)
+                }
+                try recordEvent(.event(type: .normal, reason: "SavepointDisposed",
+                                       message: "Disposed \(savepoints.count) savepoint(s) beyond the history's limits: \(savepoints.map(\.location).joined(separator: ", "))"), for: id)
             case .removeDirectories(let paths):
                 for path in paths where FileManager.default.fileExists(atPath: path) {
                     do {
@@ -219,6 +259,12 @@ public struct Reconciler: Sendable {
                                               message: message, firstTimestamp: now()))
     }
 
+    /// Test-only fault injection: `FLINKLET_FAULT_PAUSE_AFTER_SNAPSHOT=<seconds>` makes an upgrade
+    /// pause right after its snapshot is committed (before the old pods stop), so an end-to-end
+    /// test can kill the operator at that moment.
+    static let faultPauseAfterSnapshot: Duration? = ProcessInfo.processInfo.environment["FLINKLET_FAULT_PAUSE_AFTER_SNAPSHOT"]
+        .flatMap(Double.init).map { .milliseconds(Int64($0 * 1000)) }
+
     static func observed(_ pod: PodStatus) -> ObservedPod {
         let phase: ObservedPod.Phase = switch pod.phase {
         case .pending: .pending
@@ -239,6 +285,62 @@ public struct Reconciler: Sendable {
                             spec: try encoder.encode(record), startedAt: record.startedAt)
     }
 
+    /// Records a snapshot as the next deployment's starting point (`upgradeSavepointPath`) and,
+    /// for savepoints, in the savepoint history.
+    static func commitSnapshot(_ record: inout ResourceRecord, kind: ResourceKind, location: String, type: SnapshotTriggerType,
+                               isCheckpoint: Bool, at date: Date) throws {
+        func update<S: ResourceStatus>(_ statusType: S.Type) throws {
+            var status = try record.status.map { try JSONDecoder().decode(S.self, from: Data($0.utf8)) } ?? S()
+            var job = status.jobStatus ?? JobStatus()
+            job.upgradeSavepointPath = location
+            if !isCheckpoint {
+                let savepoint = Savepoint(timeStamp: Int64(date.timeIntervalSince1970 * 1000), location: location, triggerType: type,
+                                          formatType: .canonical)
+                var info = job.savepointInfo ?? SavepointInfo()
+                info.lastSavepoint = savepoint
+                info.savepointHistory = (info.savepointHistory ?? []) + [savepoint]
+                job.savepointInfo = info
+            }
+            status.jobStatus = job
+            record.status = try ResourceRecord.json(status)
+        }
+        try update(kind.statusType)
+    }
+
+    /// Records a manual or periodic savepoint attempt: the history gains it when it completed;
+    /// the attempt (nonce, or time for periodic ones) is kept either way, so it is not retried.
+    static func recordSavepointAttempt(_ record: inout ResourceRecord, kind: ResourceKind, location: String?, type: SnapshotTriggerType,
+                                       nonce: Int64?, at date: Date) throws {
+        func update<S: ResourceStatus>(_ statusType: S.Type) throws {
+            var status = try record.status.map { try JSONDecoder().decode(S.self, from: Data($0.utf8)) } ?? S()
+            var job = status.jobStatus ?? JobStatus()
+            var info = job.savepointInfo ?? SavepointInfo()
+            let millis = Int64(date.timeIntervalSince1970 * 1000)
+            info.triggerType = type
+            info.triggerTimestamp = millis
+            if let nonce { info.triggerId = SavepointPolicy.manualTriggerId(nonce) }
+            if type == .periodic { info.lastPeriodicSavepointTimestamp = millis }
+            if let location {
+                let savepoint = Savepoint(timeStamp: millis, location: location, triggerType: type, formatType: .canonical, triggerNonce: nonce)
+                info.lastSavepoint = savepoint
+                info.savepointHistory = (info.savepointHistory ?? []) + [savepoint]
+            }
+            job.savepointInfo = info
+            status.jobStatus = job
+            record.status = try ResourceRecord.json(status)
+        }
+        try update(kind.statusType)
+    }
+
+    static func dropFromHistory(_ record: inout ResourceRecord, kind: ResourceKind, _ savepoints: [Savepoint]) throws {
+        func update<S: ResourceStatus>(_ statusType: S.Type) throws {
+            var status = try record.status.map { try JSONDecoder().decode(S.self, from: Data($0.utf8)) } ?? S()
+            status.jobStatus?.savepointInfo?.savepointHistory?.removeAll { savepoints.contains($0) }
+            record.status = try ResourceRecord.json(status)
+        }
+        try update(kind.statusType)
+    }
+
     /// The record's status, whatever its kind (nil when it has none yet).
     static func status(of record: ResourceRecord) throws -> (any ResourceStatus)? {
         try record.status.map { try JSONDecoder().decode(record.kind.statusType, from: Data($0.utf8)) }
@@ -253,7 +355,21 @@ public struct Reconciler: Sendable {
             status.error = plan.error
             status.lifecycleState = plan.lifecycleState ?? status.lifecycleState
             if let observed = plan.observedGeneration { status.observedGeneration = observed }
-            if let jobStatus = plan.flinkStatus?.jobStatus { status.jobStatus = jobStatus }
+            if var jobStatus = plan.flinkStatus?.jobStatus {
+                // Savepoints are recorded by the steps as they complete, never by the plan: the
+                // record's history is the truth. A snapshot committed during this reconcile wins
+                // over the plan's (older) view of the restore point.
+                jobStatus.savepointInfo = status.jobStatus?.savepointInfo ?? jobStatus.savepointInfo
+                if jobStatus.upgradeSavepointPath == nil, status.jobStatus?.jobId == jobStatus.jobId,
+                   plan.flinkStatus?.reconciliation?.state == .upgrading {
+                    jobStatus.upgradeSavepointPath = status.jobStatus?.upgradeSavepointPath
+                }
+                status.jobStatus = jobStatus
+            }
+            if let reconciliation = plan.flinkStatus?.reconciliation {
+                status.reconciliationStatus = reconciliation
+                record.lastReconciledSpec = reconciliation.lastReconciledSpec
+            }
             if var deployment = status as? FlinkDeploymentStatus, let flink = plan.flinkStatus {
                 deployment.clusterInfo = flink.clusterInfo ?? deployment.clusterInfo
                 deployment.jobManagerDeploymentStatus = flink.jobManagerDeploymentStatus ?? deployment.jobManagerDeploymentStatus

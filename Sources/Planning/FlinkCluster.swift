@@ -57,8 +57,9 @@ public enum FlinkCluster {
     ///
     /// - `jobId`: the job's id (application and per-job modes).
     /// - `jar`: the job jar's local path (application and per-job modes).
+    /// - `restorePath`: the savepoint or checkpoint the job starts from (nil: empty state).
     public static func layout(of deployment: FlinkDeployment, observation: FlinkObservation, distribution: FlinkDistribution,
-                              jobId: String?, jar: String?) -> Result<Layout, DeploymentProblem> {
+                              jobId: String?, jar: String?, restorePath: String? = nil) -> Result<Layout, DeploymentProblem> {
         let spec = deployment.spec
         let name = deployment.metadata.name
         let replicas = taskManagerReplicas(spec)
@@ -67,7 +68,9 @@ public enum FlinkCluster {
         }
         let ports = observation.ports
         let (restPort, rpcPort, blobPort) = (ports[0], ports[1], ports[2])
-        let user = spec.flinkConfiguration ?? FlinkConfiguration()
+        // Operator settings are not Flink's: they never reach a process (so changing one never
+        // restarts anything).
+        let user = FlinkConfiguration((spec.flinkConfiguration ?? FlinkConfiguration()).entries.filter { !isOperatorKey($0.key) })
         let mode = spec.effectiveMode
 
         var shared: [String: String] = [
@@ -78,6 +81,8 @@ public enum FlinkCluster {
             "web.refresh-interval": "500ms",
             "execution.checkpointing.dir": "file://" + checkpointDirectory(observation),
             "execution.checkpointing.savepoint-dir": "file://" + savepointDirectory(observation),
+            // Last-state upgrades and crash recovery restore from the newest checkpoint.
+            "execution.checkpointing.externalized-checkpoint-retention": "RETAIN_ON_CANCELLATION",
         ]
         for (key, value) in user { shared[key] = value }
         // Flinklet's own keys (validation refuses them in manifests).
@@ -115,6 +120,10 @@ public enum FlinkCluster {
             jmConfig["execution.submit-failed-job-on-application-error"] = "true"
             if let jobId { programArguments += ["--job-id", jobId] }
             if let entryClass = job.entryClass { programArguments += ["--job-classname", entryClass] }
+            if let restorePath {
+                programArguments += ["--fromSavepoint", restorePath]
+                if job.allowNonRestoredState == true { programArguments += ["--allowNonRestoredState"] }
+            }
             if let jar { programArguments += ["--jars", "local://" + jar] }
             // `--jars` takes many values and Flink's parser would take the program's arguments
             // for more jars: `--` ends the options, whatever the arguments look like.
@@ -195,12 +204,21 @@ public enum FlinkCluster {
             config.merge(processDirectories(directory)) { $1 }
             var arguments = ["run", "--detached"]
             if let entryClass = job.entryClass { arguments += ["--class", entryClass] }
+            if let restorePath {
+                arguments += ["--fromSavepoint", restorePath]
+                if job.allowNonRestoredState == true { arguments += ["--allowNonRestoredState"] }
+            }
             arguments += [jar] + (job.args ?? [])
             submitter = pod(name: submitterName, role: "submitter", directory: directory, distribution: distribution,
                             jvm: ["-Xmx\(clientHeap)"], mainClass: "org.apache.flink.client.cli.CliFrontend", configuration: config,
                             dynamic: [:], arguments: arguments, processBytes: nil, restartPolicy: .never, readiness: nil)
         }
         return .success(Layout(jobManager: jobManager, taskManagers: taskManagers, submitter: submitter, restPort: restPort))
+    }
+
+    /// Keys that configure the operator, not Flink (`kubernetes.operator.*`, `flinklet.*`).
+    public static func isOperatorKey(_ key: String) -> Bool {
+        key.hasPrefix("kubernetes.operator.") || key.hasPrefix("flinklet.")
     }
 
     /// Directories each process keeps to itself (and that go with its pod).

@@ -58,6 +58,18 @@ public struct ObservedJob: Sendable, Hashable {
     }
 }
 
+/// A completed checkpoint a job can be restored from.
+public struct ObservedCheckpoint: Sendable, Hashable {
+    public var path: String
+    /// Milliseconds since the epoch.
+    public var timestamp: Int64
+
+    public init(path: String, timestamp: Int64) {
+        self.path = path
+        self.timestamp = timestamp
+    }
+}
+
 /// Whether a cluster's REST API answers, and what it says.
 public enum RESTObservation: Sendable, Hashable {
     /// Not asked: no JobManager runs (or there is no cluster).
@@ -122,12 +134,20 @@ public struct FlinkObservation: Sendable, Hashable {
     /// The last valid version the operator stored: what a deleted resource was (the manifest is
     /// gone), e.g. whether it asked for a savepoint on deletion.
     public var lastKnown: FlinkResource?
+    /// The spec the running deployment was made from (`lastReconciledSpec`), and where its
+    /// reconciliation stands (`DEPLOYED`, `UPGRADING`): what an upgrade starts from.
+    public var deployed: FlinkResource?
+    public var reconciliation: ReconciliationStatus?
+    /// The newest completed checkpoint of the recorded job (from REST, or from the checkpoint
+    /// directory when the JobManager is gone).
+    public var latestCheckpoint: ObservedCheckpoint?
 
     public init(distribution: FlinkDistribution?, distributionProblem: String? = nil, podRoot: String, clusterDirectory: String,
                 ports: [Int] = [], jar: Result<String, DeploymentProblem>? = nil, rest: RESTObservation = .notChecked,
                 jobs: [ObservedJob] = [], recordedJob: JobStatus? = nil, session: SessionClusterObservation? = nil,
                 sessionJobs: [String] = [], podFailures: [String: String] = [:], submissionSlotFree: Bool = true,
-                lastKnown: FlinkResource? = nil) {
+                lastKnown: FlinkResource? = nil, deployed: FlinkResource? = nil, reconciliation: ReconciliationStatus? = nil,
+                latestCheckpoint: ObservedCheckpoint? = nil) {
         self.distribution = distribution
         self.distributionProblem = distributionProblem
         self.podRoot = podRoot
@@ -142,6 +162,9 @@ public struct FlinkObservation: Sendable, Hashable {
         self.podFailures = podFailures
         self.submissionSlotFree = submissionSlotFree
         self.lastKnown = lastKnown
+        self.deployed = deployed
+        self.reconciliation = reconciliation
+        self.latestCheckpoint = latestCheckpoint
     }
 }
 
@@ -160,9 +183,24 @@ public enum FlinkAction: Sendable, Hashable {
     case submit(port: Int, jar: String, JobSubmission)
     /// Cancels the job; an unknown or finished job counts as success.
     case cancel(port: Int, jobId: String)
-    /// Stops the job with a savepoint into `directory`, waiting for it (deletion with
-    /// `savepoint-on-deletion`); a failure is a warning event, and the steps go on.
-    case stopWithSavepoint(port: Int, jobId: String, directory: String)
+    /// Stops the job with a savepoint into `directory`, waiting for it. For `.deletion` a
+    /// failure cancels the job and the steps go on; for `.upgrade` the savepoint's location is
+    /// committed (`jobStatus.upgradeSavepointPath`, savepoint history) before any later step, and
+    /// a failure ends the reconcile with the job still running.
+    case stopWithSavepoint(port: Int, jobId: String, directory: String, purpose: SnapshotPurpose = .deletion)
+    /// Cancels the job and commits its newest retained checkpoint as the restore path (last-state
+    /// upgrades); no checkpoint ends the reconcile with an error.
+    case cancelKeepingCheckpoint(port: Int, jobId: String)
+    /// Takes a savepoint of the running job (it keeps running) and records it in the history
+    /// (`MANUAL` with its nonce, or `PERIODIC`); a failure — including Flink's "completed with a
+    /// failure cause" — is a `SavepointError` event and never a restore point. The attempt is
+    /// recorded either way, so a failing nonce is not retried in a loop.
+    case triggerSavepoint(port: Int, jobId: String, directory: String, type: SnapshotTriggerType, nonce: Int64?)
+}
+
+/// Why a snapshot is taken, which decides how it is recorded.
+public enum SnapshotPurpose: String, Sendable, Hashable {
+    case deletion, upgrade
 }
 
 /// A job to run on a session cluster through `POST /jars/{id}/run`.
@@ -194,12 +232,19 @@ public struct FlinkStatus: Sendable, Hashable {
     public var clusterInfo: [String: String]?
     public var jobManagerDeploymentStatus: JobManagerDeploymentStatus?
     public var taskManager: TaskManagerInfo?
+    public var reconciliation: ReconciliationStatus?
+    /// Commit this status before taking any step (write-ahead: an upgrade is recorded before
+    /// anything is stopped, so an operator that dies mid-way finishes it from the record).
+    public var writeAhead: Bool
 
     public init(jobStatus: JobStatus? = nil, clusterInfo: [String: String]? = nil,
-                jobManagerDeploymentStatus: JobManagerDeploymentStatus? = nil, taskManager: TaskManagerInfo? = nil) {
+                jobManagerDeploymentStatus: JobManagerDeploymentStatus? = nil, taskManager: TaskManagerInfo? = nil,
+                reconciliation: ReconciliationStatus? = nil, writeAhead: Bool = false) {
         self.jobStatus = jobStatus
         self.clusterInfo = clusterInfo
         self.jobManagerDeploymentStatus = jobManagerDeploymentStatus
         self.taskManager = taskManager
+        self.reconciliation = reconciliation
+        self.writeAhead = writeAhead
     }
 }

@@ -50,10 +50,8 @@ public struct FlinkPlanner: ResourcePlanner {
             return stalled(input, steps: steps, reason: "UnsupportedFlinkVersion",
                            message: "spec.flinkVersion is \(wantedVersion.rawValue) but the Flink distribution at \(distribution.home) is \(distribution.version) (\(distribution.flinkVersion?.rawValue ?? "unknown")); install Flink \(wantedVersion.rawValue.dropFirst().replacingOccurrences(of: "_", with: ".")) or change spec.flinkVersion")
         }
-        let spec = deployment.spec
-        let mode = spec.effectiveMode
-        let hasJob = mode != .session && spec.job != nil
-        let jobId = hasJob ? FlinkCluster.jobId(key: input.id.key, generation: input.generation) : nil
+        let mode = deployment.spec.effectiveMode
+        let hasJob = mode != .session && deployment.spec.job != nil
         var jar: String?
         if hasJob {
             switch observation.jar {
@@ -62,14 +60,35 @@ public struct FlinkPlanner: ResourcePlanner {
             case nil: return stalled(input, steps: steps, reason: "JarNotFound", message: "spec.job.jarURI: Required value")
             }
         }
+        let observed = Dictionary(input.pods.map { ($0.name, $0) }, uniquingKeysWith: { first, _ in first })
+        let jobManagerName = FlinkCluster.jobManagerName(deployment.metadata.name)
+
+        // Where the job's deployment stands: what to run, as which job, from which snapshot.
+        var lifecycle: JobLifecycle?
+        var target = deployment
+        if hasJob, let job = deployment.spec.job {
+            let recordedId = observation.recordedJob?.jobId
+            let running = recordedId.flatMap { id in observation.jobs.first { $0.id == id } }
+            let jm = observed[jobManagerName]
+            let decided = JobLifecycle.decide(
+                key: input.id.key, generation: input.generation, desired: .deployment(deployment), job: job, observation: observation,
+                running: running, port: observation.rest.isAnswering ? observation.ports.first : nil,
+                jobManagerLost: jm?.phase == .failed && observation.reconciliation?.state != .upgrading,
+                savepointDirectory: FlinkCluster.savepointDirectory(observation), now: input.now)
+            lifecycle = decided
+            if case .deployment(let d) = decided.target { target = d }
+            steps += decided.steps
+        }
+        let spec = target.spec
+        let jobId = lifecycle?.jobId
         let layout: FlinkCluster.Layout
-        switch FlinkCluster.layout(of: deployment, observation: observation, distribution: distribution, jobId: jobId, jar: jar) {
+        switch FlinkCluster.layout(of: target, observation: observation, distribution: distribution, jobId: jobId, jar: jar,
+                                   restorePath: lifecycle?.restorePath) {
         case .success(let value): layout = value
         case .failure(let problem): return stalled(input, steps: steps, reason: "DeploymentFailed", message: problem.message)
         }
 
-        let observed = Dictionary(input.pods.map { ($0.name, $0) }, uniquingKeysWith: { first, _ in first })
-        let recorded = observation.recordedJob
+        let recorded = lifecycle?.jobStatus
         let observedJob = jobId.flatMap { id in observation.jobs.first { $0.id == id } }
         let recordedOutcome = recorded.flatMap { $0.jobId == jobId && $0.state.map(ObservedJob.isTerminal) == true ? $0.state : nil }
         let outcome = observedJob.flatMap { $0.isTerminal ? $0.state : nil } ?? recordedOutcome
@@ -78,7 +97,11 @@ public struct FlinkPlanner: ResourcePlanner {
         // What should run.
         var wanted = [layout.jobManager] + layout.taskManagers
         var waitingForSlot = false
-        if mode == .perJob {
+        if lifecycle?.phase == .suspended { wanted = [] }
+        // While the old job's snapshot is taken (or an upgrade waits), its pods stay exactly as
+        // they are: none is started, stopped or replaced.
+        let keepAsIs: Bool = switch lifecycle?.phase { case .snapshotting?, .blocked?: true; default: false }
+        if mode == .perJob, !keepAsIs, lifecycle?.phase != .suspended {
             if outcome != nil {
                 wanted = []  // the job is over: tear the cluster down, keep the outcome
             } else if let submitter = layout.submitter {
@@ -89,7 +112,7 @@ public struct FlinkPlanner: ResourcePlanner {
                 }
             }
         }
-        let diff = PodDiff(wanted: wanted, observed: input.pods)
+        let diff = keepAsIs ? PodDiff(wanted: [], observed: []) : PodDiff(wanted: wanted, observed: input.pods)
         steps += diff.steps
         if !diff.stopping.isEmpty {
             steps.append(.event(type: .normal, reason: "Killing", message: "Stopping pod(s) \(diff.stopping.joined(separator: ", "))"))
@@ -111,20 +134,14 @@ public struct FlinkPlanner: ResourcePlanner {
 
         // The job as Flink reports it.
         var jobStatus = recorded ?? JobStatus()
-        if hasJob {
-            if jobStatus.jobId != jobId {
-                jobStatus = JobStatus(jobName: deployment.metadata.name, jobId: jobId, state: "RECONCILING")
-            }
-            if let observedJob {
-                if observedJob.state != jobStatus.state {
-                    steps.append(.event(type: observedJob.state == "FAILED" ? .warning : .normal, reason: "JobStatusChanged",
-                                        message: "Job status changed from \(jobStatus.state ?? "RECONCILING") to \(observedJob.state)"))
-                    jobStatus.updateTime = String(Int64(input.now.timeIntervalSince1970 * 1000))
-                }
-                jobStatus.jobName = observedJob.name
-                jobStatus.state = observedJob.state
-                jobStatus.startTime = observedJob.startTime.map(String.init)
-            }
+        if hasJob, let observedJob { steps += Self.follow(observedJob, into: &jobStatus, now: input.now) }
+
+        // Manual and periodic savepoints of a running job, and the history's cleanup.
+        if let lifecycle, lifecycle.phase == .run, !lifecycle.redeploying, let job = spec.job, let observedJob, observedJob.state == "RUNNING",
+           observedJob.allTasksRunning, let port = observation.ports.first, observation.rest.isAnswering {
+            steps += SavepointPolicy.steps(job: job, configuration: spec.flinkConfiguration ?? FlinkConfiguration(), recorded: jobStatus,
+                                           port: port, jobId: observedJob.id, savepointDirectory: FlinkCluster.savepointDirectory(observation),
+                                           now: input.now)
         }
 
         // Status.
@@ -133,7 +150,10 @@ public struct FlinkPlanner: ResourcePlanner {
         let clusterReady = jobManager?.ready == true && taskManagersRegistered >= layout.taskManagers.count
         let jobRunning = observedJob.map { $0.state == "RUNNING" && $0.allTasksRunning } ?? false
         var problem: (reason: String, message: String)?
-        if mode != .perJob || outcome == nil, let jm = observed[layout.jobManager.name], jm.phase == .failed, jm.reason == "Lost" {
+        let jobManagerReplaced = keepAsIs || (observed[layout.jobManager.name].map { $0.planHash != layout.jobManager.planHash } ?? false)
+        if jobManagerReplaced {
+            // A JobManager being replaced (upgrade, recovery) is not a problem of the new one.
+        } else if mode != .perJob || outcome == nil, let jm = observed[layout.jobManager.name], jm.phase == .failed, jm.reason == "Lost" {
             problem = ("Missing", "Missing JobManager: the process of pod \(jm.name) ended while the operator was not watching")
         } else if mode != .perJob || outcome == nil, let jm = observed[layout.jobManager.name], jm.phase == .failed {
             problem = ("JobManagerFailed", "JobManager \(jm.name) exited" + (jm.exitCode.map { " with code \($0)" } ?? "")
@@ -176,7 +196,13 @@ public struct FlinkPlanner: ResourcePlanner {
                                         message: jobRunning ? "all tasks of job \(jobId ?? "") are running" : "job \(jobId ?? "") is \(jobStatus.state ?? "RECONCILING")",
                                         observedGeneration: generation))
         }
-        if let problem {
+        if case .blocked(let reason, let message)? = lifecycle?.phase {
+            conditions.append(Condition(type: reason == "Upgrading" ? Conditions.reconciling : Conditions.stalled, status: .true,
+                                        reason: reason, message: message, observedGeneration: generation))
+        } else if lifecycle?.phase == .snapshotting {
+            conditions.append(Condition(type: Conditions.reconciling, status: .true, reason: "Upgrading",
+                                        message: "taking a snapshot of job \(jobId ?? "") before it is replaced", observedGeneration: generation))
+        } else if let problem {
             conditions.append(Condition(type: Conditions.stalled, status: .true, reason: problem.reason, message: problem.message, observedGeneration: generation))
         } else if !done {
             let message = waitingForSlot ? "waiting for a free submission slot (--max-concurrent-submissions)" : "deploying"
@@ -197,15 +223,38 @@ public struct FlinkPlanner: ResourcePlanner {
         let flinkStatus = FlinkStatus(jobStatus: hasJob ? jobStatus : nil, clusterInfo: clusterInfo, jobManagerDeploymentStatus: jmStatus,
                                       taskManager: TaskManagerInfo(labelSelector: "flinklet.dev/owner=\(input.id.key),flinklet.dev/role=taskmanager",
                                                                    replicas: layout.taskManagers.count))
-        let lifecycle: ResourceLifecycleState = problem != nil ? .failed : done ? .stable : .deployed
+        var lifecycleState: ResourceLifecycleState = problem != nil ? .failed : done ? .stable : .deployed
+        var reconciliation = lifecycle?.reconciliation
+        switch lifecycle?.phase {
+        case .snapshotting?: lifecycleState = .upgrading
+        case .suspended?: lifecycleState = .suspended
+        case .blocked(let reason, let message)?:
+            lifecycleState = reason == "Upgrading" ? .upgrading : .failed
+            if reason != "Upgrading", !(input.conditions.contains { $0.type == Conditions.stalled && $0.reason == reason }) {
+                steps.append(.event(type: .warning, reason: reason, message: message))
+            }
+        default: break
+        }
+        if lifecycle?.rolledBack == true, problem == nil { lifecycleState = done ? .rolledBack : .rollingBack }
+        if done, lifecycle?.phase == .run, reconciliation?.state == .deployed {
+            let reached = reconciliation?.lastReconciledSpec
+            reconciliation?.lastStableSpec = reached  // the spec that reached a running job
+        }
         let next: ReconcileAction = if mode == .perJob && outcome != nil && diff.steps.isEmpty { .awaitChange }
             else if problem != nil { .requeue(after: pollInterval) }
             else if done { .requeue(after: pollInterval) }
             else { .requeue(after: progressInterval) }
+        var status = flinkStatus
+        status.reconciliation = reconciliation
+        status.writeAhead = lifecycle?.writeAhead ?? false
+        var finalNext = next
+        if keepAsIs { finalNext = .requeue(after: .milliseconds(200)) }
+        if case .blocked(let reason, _)? = lifecycle?.phase, reason != "Upgrading" { finalNext = .requeue(after: .seconds(10)) }
+        if lifecycle?.phase == .suspended { finalNext = diff.steps.isEmpty ? .awaitChange : .requeue(after: progressInterval) }
         return Plan(steps: steps, conditions: Conditions.merge(previous: input.conditions, next: conditions, now: input.now),
-                    error: PlanParts.errorText(input) ?? problem?.message, lifecycleState: lifecycle,
+                    error: PlanParts.errorText(input) ?? problem?.message, lifecycleState: lifecycleState,
                     observedGeneration: done || problem != nil || diff.steps.isEmpty ? generation : nil,
-                    flinkStatus: flinkStatus, next: next)
+                    flinkStatus: status, next: finalNext)
     }
 
     func deleteDeployment(_ input: PlanInput) -> Plan {
@@ -280,60 +329,90 @@ public struct FlinkPlanner: ResourcePlanner {
         case nil: return stalled(input, steps: steps, reason: "JarNotFound", message: "spec.job.jarURI: Required value")
         }
         let job = sessionJob.spec.job ?? JobSpec()
-        let jobId = FlinkCluster.jobId(key: input.id.key, generation: input.generation)
-        let recorded = observation.recordedJob
+        let previousId = observation.recordedJob?.jobId
+        let previous = previousId.flatMap { id in observation.jobs.first { $0.id == id } }
+        let lifecycle = JobLifecycle.decide(
+            key: input.id.key, generation: input.generation, desired: .sessionJob(sessionJob), job: job, observation: observation,
+            running: previous, port: port, jobManagerLost: false,
+            savepointDirectory: FlinkCluster.savepointDirectory(observation), now: input.now)
+        steps += lifecycle.steps
+        let jobId = lifecycle.jobId
         let observedJob = observation.jobs.first { $0.id == jobId }
+        var jobStatus = lifecycle.jobStatus
 
-        // A job of an earlier generation still running: cancel it before the new one starts.
-        var cancelling = false
-        if let old = recorded?.jobId, old != jobId, let oldJob = observation.jobs.first(where: { $0.id == old }), !oldJob.isTerminal {
-            steps.append(.flink(.cancel(port: port, jobId: old)))
-            steps.append(.event(type: .normal, reason: "SpecChanged", message: "Cancelling job \(old) to run the new spec as job \(jobId)"))
-            cancelling = true
-        }
-        var jobStatus = recorded?.jobId == jobId ? recorded! : JobStatus(jobName: input.id.name, jobId: jobId, state: "RECONCILING")
-        if !cancelling, observedJob == nil, !(jobStatus.state.map(ObservedJob.isTerminal) ?? false) {
-            var configuration = (sessionJob.spec.flinkConfiguration ?? FlinkConfiguration()).entries
-            configuration = configuration.filter { !$0.key.hasPrefix("kubernetes.operator.") }
+        if lifecycle.phase == .run, observedJob == nil, !(jobStatus.state.map(ObservedJob.isTerminal) ?? false) {
+            // The job this spec runs is not there yet: make way (a job of an earlier deployment
+            // that still runs is cancelled first), then submit.
+            if let previous, previous.id != jobId, !previous.isTerminal {
+                steps.append(.flink(.cancel(port: port, jobId: previous.id)))
+            }
+            let configuration = (sessionJob.spec.flinkConfiguration ?? FlinkConfiguration()).entries.filter { !FlinkCluster.isOperatorKey($0.key) }
             steps.append(.flink(.submit(port: port, jar: jar, JobSubmission(
                 jobId: jobId, entryClass: job.entryClass, args: job.args ?? [], parallelism: job.parallelism,
-                savepointPath: job.initialSavepointPath, allowNonRestoredState: job.allowNonRestoredState, configuration: configuration))))
-            steps.append(.event(type: .normal, reason: "Submit", message: "Submitting job \(jobId) to session cluster \"\(deploymentName)\""))
+                savepointPath: lifecycle.restorePath, allowNonRestoredState: lifecycle.restorePath == nil ? nil : job.allowNonRestoredState,
+                configuration: configuration))))
+            steps.append(.event(type: .normal, reason: "Submit", message: "Submitting job \(jobId) to session cluster \"\(deploymentName)\""
+                                + (lifecycle.restorePath.map { " from \($0)" } ?? "")))
         }
-        if let observedJob {
-            if observedJob.state != jobStatus.state {
-                steps.append(.event(type: observedJob.state == "FAILED" ? .warning : .normal, reason: "JobStatusChanged",
-                                    message: "Job status changed from \(jobStatus.state ?? "RECONCILING") to \(observedJob.state)"))
-                jobStatus.updateTime = String(Int64(input.now.timeIntervalSince1970 * 1000))
-            }
-            jobStatus.jobName = observedJob.name
-            jobStatus.state = observedJob.state
-            jobStatus.startTime = observedJob.startTime.map(String.init)
+        if let observedJob { steps += Self.follow(observedJob, into: &jobStatus, now: input.now) }
+        let running = lifecycle.phase == .run && (observedJob.map { $0.state == "RUNNING" && $0.allTasksRunning } ?? false)
+        if running, !lifecycle.redeploying, let observedJob {
+            steps += SavepointPolicy.steps(job: job, configuration: sessionJob.spec.flinkConfiguration ?? FlinkConfiguration(), recorded: jobStatus,
+                                           port: port, jobId: observedJob.id, savepointDirectory: FlinkCluster.savepointDirectory(observation),
+                                           now: input.now)
         }
-        let running = observedJob.map { $0.state == "RUNNING" && $0.allTasksRunning } ?? false
         let failed = jobStatus.state == "FAILED"
         let finished = jobStatus.state.map(ObservedJob.isTerminal) ?? false
+        let suspended = lifecycle.phase == .suspended
         let generation = input.generation
         var conditions = [
-            Condition(type: Conditions.ready, status: running || jobStatus.state == "FINISHED" ? .true : .false,
-                      reason: running ? "JobRunning" : (jobStatus.state ?? "RECONCILING"),
+            Condition(type: Conditions.ready, status: running || suspended || jobStatus.state == "FINISHED" ? .true : .false,
+                      reason: running ? "JobRunning" : suspended ? "Suspended" : (jobStatus.state ?? "RECONCILING"),
                       message: "job \(jobId) is \(jobStatus.state ?? "RECONCILING") in session cluster \"\(deploymentName)\"", observedGeneration: generation),
             Condition(type: "Running", status: running ? .true : .false, reason: jobStatus.state ?? "RECONCILING",
                       message: running ? "all tasks of job \(jobId) are running" : "job \(jobId) is \(jobStatus.state ?? "RECONCILING")",
                       observedGeneration: generation),
         ]
+        var lifecycleState: ResourceLifecycleState = failed ? .failed : running ? .stable : .deployed
+        var next: ReconcileAction = .requeue(after: running || finished ? pollInterval : progressInterval)
+        switch lifecycle.phase {
+        case .snapshotting:
+            lifecycleState = .upgrading
+            next = .requeue(after: .milliseconds(200))
+        case .suspended:
+            lifecycleState = .suspended
+            next = .awaitChange
+        case .blocked(let reason, let message):
+            lifecycleState = reason == "Upgrading" ? .upgrading : .failed
+            if reason != "Upgrading" {
+                conditions.append(Condition(type: Conditions.stalled, status: .true, reason: reason, message: message, observedGeneration: generation))
+                if !(input.conditions.contains { $0.type == Conditions.stalled && $0.reason == reason }) {
+                    steps.append(.event(type: .warning, reason: reason, message: message))
+                }
+            }
+            next = .requeue(after: .seconds(reason == "Upgrading" ? 1 : 10))
+        case .run:
+            if lifecycle.redeploying { next = .requeue(after: .milliseconds(200)) }
+        }
         if failed {
             conditions.append(Condition(type: Conditions.stalled, status: .true, reason: "JobFailed", message: "job \(jobId) FAILED", observedGeneration: generation))
-        } else if !running && !finished {
+        } else if !running && !finished && !suspended, case .run = lifecycle.phase {
             conditions.append(Condition(type: Conditions.reconciling, status: .true, reason: "Deploying", message: "job \(jobId) is \(jobStatus.state ?? "RECONCILING")",
                                         observedGeneration: generation))
         }
-        let done = running || finished
+        if lifecycle.rolledBack, !failed { lifecycleState = running ? .rolledBack : .rollingBack }
+        var reconciliation = lifecycle.reconciliation
+        if running, reconciliation.state == .deployed {
+            let reached = reconciliation.lastReconciledSpec
+            reconciliation.lastStableSpec = reached
+        }
+        let done = running || finished || suspended
         return Plan(steps: steps, conditions: Conditions.merge(previous: input.conditions, next: conditions, now: input.now),
                     error: PlanParts.errorText(input) ?? (failed ? "job \(jobId) FAILED" : nil),
-                    lifecycleState: failed ? .failed : running ? .stable : .deployed,
-                    observedGeneration: done ? generation : nil, flinkStatus: FlinkStatus(jobStatus: jobStatus),
-                    next: .requeue(after: done ? pollInterval : progressInterval))
+                    lifecycleState: lifecycleState,
+                    observedGeneration: done ? generation : nil,
+                    flinkStatus: FlinkStatus(jobStatus: jobStatus, reconciliation: reconciliation, writeAhead: lifecycle.writeAhead),
+                    next: next)
     }
 
     func deleteSessionJob(_ input: PlanInput) -> Plan {
@@ -348,6 +427,20 @@ public struct FlinkPlanner: ResourcePlanner {
     }
 
     // MARK: - Shared
+
+    /// The job status as Flink reports it; a `JobStatusChanged` event when its state changed.
+    static func follow(_ job: ObservedJob, into status: inout JobStatus, now: Date) -> [Step] {
+        var steps: [Step] = []
+        if job.state != status.state {
+            steps.append(.event(type: job.state == "FAILED" ? .warning : .normal, reason: "JobStatusChanged",
+                                message: "Job status changed from \(status.state ?? "RECONCILING") to \(job.state)"))
+            status.updateTime = String(Int64(now.timeIntervalSince1970 * 1000))
+        }
+        status.jobName = job.name
+        status.state = job.state
+        status.startTime = job.startTime.map(String.init)
+        return steps
+    }
 
     /// Nothing can run until the manifest (or the machine) changes: say why, once.
     func stalled(_ input: PlanInput, steps: [Step], reason: String, message: String) -> Plan {

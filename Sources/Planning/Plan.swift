@@ -102,6 +102,9 @@ public enum Step: Sendable, Hashable {
     case flink(FlinkAction)
     /// Removes directories (and everything in them) that belonged to the resource.
     case removeDirectories([String])
+    /// Drops savepoints from `jobStatus.savepointInfo.savepointHistory` and deletes their
+    /// directories when they are Flinklet's (under the state directory).
+    case disposeSavepoints([Savepoint])
     /// The resource is gone and so are its pods: forget its record.
     case forget
 

@@ -190,7 +190,7 @@ final class FlinkWorld: @unchecked Sendable {
         let again = try await world.backend.execute(.submit(port: try world.restPort("session"), jar: world.root + "/flink/usrlib/job.jar",
                                                             Planning.JobSubmission(jobId: jobId, entryClass: "dev.Example", args: [], parallelism: 1)),
                                                     logger: Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() }))
-        #expect(again.isEmpty, "no SubmitFailed event")
+        #expect(again.events.isEmpty, "no SubmitFailed event")
         #expect(await world.rest.submissions.count == 1)
 
         // Deleting the cluster first is refused while the job exists.
@@ -244,5 +244,42 @@ final class FlinkWorld: @unchecked Sendable {
         configuration.stateDirectory = ".flinklet"
         let flinklet = Operator(configuration: configuration, planner: FlinkPlanner(), logger: Logger(label: "test"))
         #expect(flinklet.configuration.stateDirectory == FileManager.default.currentDirectoryPath + "/.flinklet")
+    }
+}
+
+@Suite struct ManualSavepointTests {
+    @Test func aNonceTakesASavepointOnceAndAFailedOneIsAnEventNotARestorePoint() async throws {
+        let world = try FlinkWorld()
+        func manifest(nonce: Int?) -> String {
+            FlinkWorld.deployment("app", mode: "application") + (nonce.map { "\n    savepointTriggerNonce: \($0)\n    upgradeMode: savepoint" } ?? "\n    upgradeMode: savepoint")
+        }
+        try await world.write("app.yaml", manifest(nonce: nil))
+        try await world.reconcile(.flinkDeployment, "app")
+        try await world.clusterUp("app")
+        let jobId = FlinkCluster.jobId(key: "FlinkDeployment/default/app", generation: 1)
+        let port = try world.restPort("app")
+        await world.rest.addJob(port: port, jobId: jobId)
+        _ = await world.rest.setVertexStatus(port: port, jobId: jobId, .running)
+        try await world.reconcile(.flinkDeployment, "app")
+        #expect(await world.rest.count(.triggerSavepoint) == 0)
+
+        try await world.write("app.yaml", manifest(nonce: 1))
+        try await world.reconcile(.flinkDeployment, "app")
+        try await world.reconcile(.flinkDeployment, "app")
+        #expect(await world.rest.count(.triggerSavepoint) == 1, "once per nonce")
+        var info = try #require(try world.store.resource("FlinkDeployment/default/app")?.deploymentStatus()?.jobStatus?.savepointInfo)
+        #expect(info.savepointHistory?.count == 1 && info.lastSavepoint?.triggerType == .manual && info.lastSavepoint?.triggerNonce == 1)
+        #expect(await world.driver.pods().filter { $0.phase == .running }.count == 2, "a nonce change restarts nothing")
+
+        // Flink reports COMPLETED with a failure cause: an error, not a savepoint.
+        await world.rest.failSavepoints(cause: "java.io.IOException: disk full")
+        try await world.write("app.yaml", manifest(nonce: 2))
+        try await world.reconcile(.flinkDeployment, "app")
+        try await world.reconcile(.flinkDeployment, "app")
+        #expect(await world.rest.count(.triggerSavepoint) == 2, "a failed nonce is not retried in a loop")
+        info = try #require(try world.store.resource("FlinkDeployment/default/app")?.deploymentStatus()?.jobStatus?.savepointInfo)
+        #expect(info.savepointHistory?.count == 1, "never recorded as a restore point")
+        let events = try world.events(.flinkDeployment, "app")
+        #expect(events.contains { $0.type == .warning && $0.reason == "SavepointError" && $0.message.contains("disk full") }, "\(events.map(\.message))")
     }
 }

@@ -27,8 +27,8 @@ import Glibc
                                                       jarURI: "local:///opt/flink/usrlib/no-such-job.jar"))
 
         let running = world.waitUntil(timeout: 120) {
-            (world.deployment("app")?.jobStatus?.state == "RUNNING" && world.lineCount("app.out") > 0) || world.deployment("app")?.lifecycleState == .failed
-        } && world.deployment("app")?.lifecycleState != .failed
+            world.deployment("app")?.jobStatus?.state == "RUNNING" && world.lineCount("app.out") > 0
+        }
         try #require(running, "\(world.summary(.flinkDeployment, "app"))")
         let status = try #require(world.deployment("app"))
         #expect(status.lifecycleState == .stable || status.lifecycleState == .deployed)
@@ -119,9 +119,8 @@ import Glibc
 
             """)
         let running = world.waitUntil(timeout: 120) {
-            (world.sessionJob("counter")?.jobStatus?.state == "RUNNING" && world.lineCount("session.out") > 0)
-                || world.sessionJob("counter")?.lifecycleState == .failed || world.deployment("session")?.lifecycleState == .failed
-        } && world.sessionJob("counter")?.jobStatus?.state == "RUNNING"
+            world.sessionJob("counter")?.jobStatus?.state == "RUNNING" && world.lineCount("session.out") > 0
+        }
         try #require(running, "\(world.summary(.flinkSessionJob, "counter"))\n\(world.summary(.flinkDeployment, "session"))")
         let jobId = try #require(world.sessionJob("counter")?.jobStatus?.jobId)
         let port = try #require(world.restPort("session"))
@@ -161,9 +160,7 @@ import Glibc
         try world.startOperator()
         try world.apply("batch.yaml", E2E.deployment(name: "batch", mode: "per-job",
                                                      args: ["--rate", "100", "--keys", "4", "--records", "200", "--output", world.output + "/batch.out"]))
-        let finished = world.waitUntil(timeout: 150) {
-            world.deployment("batch")?.jobStatus?.state == "FINISHED" || world.deployment("batch")?.lifecycleState == .failed
-        } && world.deployment("batch")?.jobStatus?.state == "FINISHED"
+        let finished = world.waitUntil(timeout: 150) { world.deployment("batch")?.jobStatus?.state == "FINISHED" }
         try #require(finished, "\(world.summary(.flinkDeployment, "batch"))")
         #expect(world.events(.flinkDeployment, "batch").contains { $0.reason == "Submit" && $0.message.contains("Flink client") })
         // The cluster is torn down; the outcome stays in the status.

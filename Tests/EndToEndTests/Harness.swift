@@ -59,22 +59,28 @@ final class Cluster {
     var output: String { root + "/out" }
     private(set) var operatorProcess: Process?
     private var runs = 0
+    /// A port range of this world's own, so worlds never lease each other's ports even if run
+    /// at the same time (each operator's Store knows only its own leases).
+    let ports: String
     let rest = FlinkRESTClient()
 
     init(_ name: String) throws {
         root = NSTemporaryDirectory() + "flinklet-e2e-\(name)-\(UUID().uuidString.prefix(6))"
+        let base = 31_000 + Int.random(in: 0..<40) * 200
+        ports = "\(base)-\(base + 199)"
         for directory in [manifests, state, output] {
             try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         }
     }
 
     /// Starts `flinklet run`; its log goes to `<root>/operator-N.log`.
-    func startOperator(extra: [String] = []) throws {
+    func startOperator(extra: [String] = [], environment: [String: String] = [:]) throws {
         runs += 1
         let process = Process()
+        if !environment.isEmpty { process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 } }
         process.executableURL = E2E.executable
         process.arguments = ["run", "--manifests", manifests, "--state-dir", state, "--flink-home", E2E.flinkHome!,
-                             "--resync", "2", "--empty-grace", "1", "--ports", "31000-31999"] + extra
+                             "--resync", "2", "--empty-grace", "1", "--ports", ports] + extra
         let log = root + "/operator-\(runs).log"
         _ = FileManager.default.createFile(atPath: log, contents: nil)
         let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: log))
@@ -135,6 +141,12 @@ final class Cluster {
         }.sorted()
     }
 
+    /// The counter job's output lines, split into fields (`key count [tag]`).
+    func lines(_ file: String) -> [[String]] {
+        guard let text = try? String(contentsOfFile: output + "/" + file, encoding: .utf8) else { return [] }
+        return text.split(separator: "\n").map { $0.split(separator: " ").map(String.init) }
+    }
+
     /// The counter job's output: per key, the counts in order of appearance.
     func counts(_ file: String) -> [String: [Int]] {
         guard let text = try? String(contentsOfFile: output + "/" + file, encoding: .utf8) else { return [:] }
@@ -186,9 +198,10 @@ extension E2E {
 
     /// A FlinkDeployment manifest running the counter job.
     static func deployment(name: String, mode: String, args: [String], parallelism: Int = 1, jarURI: String? = nil,
-                           extraConfiguration: [String: String] = [:]) -> String {
+                           extraConfiguration: [String: String] = [:], upgradeMode: String = "stateless", state: String = "running",
+                           slots: Int = 1) -> String {
         let jar = jarURI ?? "local:///opt/flink/usrlib/flinklet-counter-job.jar"
-        let configuration = (["taskmanager.numberOfTaskSlots": "1", "execution.checkpointing.interval": "2s"]
+        let configuration = (["taskmanager.numberOfTaskSlots": String(slots), "execution.checkpointing.interval": "2s"]
             .merging(extraConfiguration) { $1 }).sorted { $0.key < $1.key }
             .map { "    \($0.key): \"\($0.value)\"" }.joined(separator: "\n")
         return """
@@ -212,7 +225,8 @@ extension E2E {
                 entryClass: dev.flinklet.examples.CounterJob
                 args: [\(args.map { "\"\($0)\"" }.joined(separator: ", "))]
                 parallelism: \(parallelism)
-                upgradeMode: stateless
+                upgradeMode: \(upgradeMode)
+                state: \(state)
 
             """
     }

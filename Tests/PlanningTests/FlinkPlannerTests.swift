@@ -21,10 +21,13 @@ private func deployment(_ name: String = "app", mode: DeploymentMode = .applicat
 private func observation(_ d: FlinkDeployment, jar: Result<String, DeploymentProblem>? = .success("/flink/usrlib/job.jar"),
                          rest: RESTObservation = .notChecked, jobs: [ObservedJob] = [], recorded: JobStatus? = nil,
                          slotFree: Bool = true, sessionJobs: [String] = []) -> FlinkObservation {
+    // A recorded job means a recorded deployment of this spec (what the reconciler writes together).
     FlinkObservation(distribution: distribution, podRoot: "/state/pods/default/\(d.metadata.name)",
                      clusterDirectory: "/state/clusters/default/\(d.metadata.name)",
                      ports: Array(20_000..<(20_000 + FlinkCluster.portCount(d.spec))), jar: jar, rest: rest, jobs: jobs,
-                     recordedJob: recorded, sessionJobs: sessionJobs, submissionSlotFree: slotFree, lastKnown: .deployment(d))
+                     recordedJob: recorded, sessionJobs: sessionJobs, submissionSlotFree: slotFree, lastKnown: .deployment(d),
+                     deployed: recorded == nil ? nil : .deployment(d),
+                     reconciliation: recorded == nil ? nil : ReconciliationStatus(lastReconciledSpec: JobLifecycle.specJSONOf(.deployment(d)), state: .deployed))
 }
 
 private func input(_ d: FlinkDeployment, _ observation: FlinkObservation, pods: [ObservedPod] = [], defined: Bool = true,
@@ -317,8 +320,10 @@ private func events(_ plan: Plan) -> [String] {
         let old = FlinkCluster.jobId(key: job().id.key, generation: 1)
         let plan = planner.plan(sessionInput(job(), jobs: [ObservedJob(id: old, name: "c", state: "RUNNING")],
                                              recorded: JobStatus(jobId: old, state: "RUNNING"), generation: 2))
-        #expect(plan.steps.first == .flink(.cancel(port: 20_000, jobId: old)))
-        #expect(!plan.steps.contains { if case .flink(.submit) = $0 { true } else { false } }, "submit once the old job is gone")
+        let flinkSteps = plan.steps.compactMap { if case .flink(let action) = $0 { action } else { nil } }
+        #expect(flinkSteps.count == 2)
+        #expect(flinkSteps.first == .cancel(port: 20_000, jobId: old), "the old job is cancelled (and waited for) before the new one is submitted")
+        if case .submit(_, _, let submission)? = flinkSteps.last { #expect(submission.jobId != old) } else { Issue.record("no submit") }
     }
 
     @Test func deletingASessionJobCancelsItsJobThenForgetsIt() {

@@ -27,6 +27,8 @@ import org.apache.flink.util.ParameterTool;
  * the file {@code --output} as {@code <key> <count>}. Because the counts live in Flink state, a job
  * restored from a savepoint or checkpoint continues each key's count where it stopped: that is how
  * tests prove state survived an upgrade. With {@code --records N} the job is bounded and finishes.
+ * With {@code --tag T} each line ends with {@code T} ({@code <key> <count> <tag>}): a new tag marks
+ * the output of a new version of the job.
  *
  * <p>Every operator has a fixed uid, so state maps onto a new version of the job.
  */
@@ -37,6 +39,7 @@ public final class CounterJob {
         int keys = params.getInt("keys", 4);
         long records = params.getLong("records", Long.MAX_VALUE);
         String output = params.getRequired("output");
+        String tag = params.get("tag", "");
 
         StreamExecutionEnvironment env = StreamExecutionEnvironment.getExecutionEnvironment();
         DataGeneratorSource<Long> source = new DataGeneratorSource<>(
@@ -44,7 +47,7 @@ public final class CounterJob {
 
         env.fromSource(source, WatermarkStrategy.noWatermarks(), "events").uid("events")
                 .keyBy(event -> "key-" + (event % keys), Types.STRING)
-                .process(new CountPerKey()).uid("count-per-key").name("count-per-key")
+                .process(new CountPerKey(tag)).uid("count-per-key").name("count-per-key")
                 .sinkTo(new AppendToFile(output)).uid("append-to-file").name("append-to-file");
 
         env.execute("flinklet-counter");
@@ -53,7 +56,12 @@ public final class CounterJob {
     /** Counts events per key in keyed state and emits {@code <key> <count>} on every event. */
     static final class CountPerKey extends KeyedProcessFunction<String, Long, String> {
         private static final long serialVersionUID = 1L;
+        private final String suffix;
         private transient ValueState<Long> count;
+
+        CountPerKey(String tag) {
+            this.suffix = tag.isEmpty() ? "" : " " + tag;
+        }
 
         @Override
         public void open(OpenContext context) {
@@ -65,7 +73,7 @@ public final class CounterJob {
             Long current = count.value();
             long next = (current == null ? 0 : current) + 1;
             count.update(next);
-            out.collect(context.getCurrentKey() + " " + next);
+            out.collect(context.getCurrentKey() + " " + next + suffix);
         }
     }
 

@@ -1,0 +1,298 @@
+import FlinkResources
+import Foundation
+
+/// Where a job's deployment stands and what to do next: first deploy, keep running, scale, move
+/// to a new spec through a savepoint or checkpoint (per `upgradeMode`), suspend, resume, or
+/// recover from a lost JobManager. Shared by application/per-job clusters and session jobs; pure.
+///
+/// What is recorded (in the status) and relied on across operator restarts:
+/// - `reconciliationStatus.lastReconciledSpec`: the spec the job runs (or is moving to);
+/// - `reconciliationStatus.state`: `DEPLOYED`, or `UPGRADING` from the moment an upgrade is
+///   decided (committed before anything stops) until the new job is deployed;
+/// - `jobStatus.jobId`: the job running (or last run); each deployment gets a new id;
+/// - `jobStatus.upgradeSavepointPath`: the snapshot the current job started from, and during an
+///   upgrade the snapshot the next one starts from (cleared when the upgrade begins, committed as
+///   soon as the snapshot completes, before the old job's pods stop).
+///
+/// Guarantees: a stateful job (`savepoint`, `last-state`) is never redeployed without a
+/// snapshot to start from unless there is none to be had (then it waits, `Stalled`); two copies
+/// of a job never run (the old one is stopped before the new one is deployed).
+public struct JobLifecycle: Sendable {
+    public enum Phase: Sendable, Hashable {
+        /// Run `target` as job `jobId`, starting from `restorePath`.
+        case run
+        /// Leave the running pods alone while the REST steps take the snapshot.
+        case snapshotting
+        /// Nothing runs: the job is suspended.
+        case suspended
+        /// Waiting with a reason (no snapshot to start from, ...); nothing changes.
+        case blocked(reason: String, message: String)
+    }
+
+    public var phase: Phase
+    /// The spec to run (desired, with ignore-class changes absorbed).
+    public var target: FlinkResource
+    public var jobId: String
+    public var restorePath: String?
+    /// REST steps and events to take first.
+    public var steps: [Step] = []
+    public var jobStatus: JobStatus
+    public var reconciliation: ReconciliationStatus
+    /// Commit the status before the steps (an upgrade or suspension begins).
+    public var writeAhead = false
+    /// The job is being redeployed (its old pods or job make way).
+    public var redeploying = false
+    /// The last stable spec runs instead of the manifest's (a failed upgrade was rolled back).
+    public var rolledBack = false
+
+    /// The shortest time between two recoveries of a lost JobManager (a crash loop backs off).
+    public static let recoveryBackoffMillis: Int64 = 10_000
+
+    /// The id of the job that replaces `previous`: derived, so a retry after a crash picks the same.
+    public static func nextJobId(key: String, previous: String) -> String {
+        StableHash.of(bytes: Array("\(key)#after#\(previous)#high".utf8)) + StableHash.of(bytes: Array("\(key)#after#\(previous)#low".utf8))
+    }
+
+    /// Decides for a resource with a job.
+    ///
+    /// - `desired`: the manifest's current valid resource.
+    /// - `running`: the job's state as observed now (nil: not observed: absent, or unreachable).
+    /// - `jobManagerLost`: the process running the job died (application/per-job JobManager).
+    /// - `port`: the REST port to stop or cancel the running job on (nil: cannot be reached).
+    public static func decide(key: String, generation: Int64, desired: FlinkResource, job: JobSpec,
+                              observation: FlinkObservation, running: ObservedJob?, port: Int?,
+                              jobManagerLost: Bool, savepointDirectory: String, now: Date) -> JobLifecycle {
+        let nowMillis = Int64(now.timeIntervalSince1970 * 1000)
+        let configuration = configurationOf(desired)
+        var recorded = observation.recordedJob ?? JobStatus()
+        var reconciliation = observation.reconciliation ?? ReconciliationStatus()
+        let specJSON = specJSONOf(desired)
+        let wantsSuspended = job.effectiveState == .suspended
+
+        // First deploy: nothing recorded yet.
+        guard let recordedDeployed = observation.deployed, let currentId = recorded.jobId else {
+            let jobId = FlinkCluster.jobId(key: key, generation: generation)
+            recorded = JobStatus(jobName: desired.metadata.name, jobId: jobId, state: wantsSuspended ? "SUSPENDED" : "RECONCILING",
+                                 upgradeSavepointPath: job.initialSavepointPath)
+            reconciliation = ReconciliationStatus(reconciliationTimestamp: nowMillis, lastReconciledSpec: specJSON,
+                                                  lastStableSpec: reconciliation.lastStableSpec, state: .deployed)
+            return JobLifecycle(phase: wantsSuspended ? .suspended : .run, target: desired, jobId: jobId,
+                                restorePath: job.initialSavepointPath, jobStatus: recorded, reconciliation: reconciliation)
+        }
+        var deployed = recordedDeployed
+        // Rolled back: the last stable spec runs while the manifest still says the spec that
+        // failed. That spec changes nothing; a newer one starts an upgrade from the stable job.
+        if reconciliation.state == .rolledBack, let stableJSON = reconciliation.lastStableSpec,
+           let stable = decodeSpec(stableJSON, like: desired) {
+            if specJSON == reconciliation.lastReconciledSpec {
+                var lifecycle = JobLifecycle(phase: .run, target: stable, jobId: currentId, restorePath: recorded.upgradeSavepointPath,
+                                             jobStatus: recorded, reconciliation: reconciliation)
+                lifecycle.rolledBack = true
+                return lifecycle
+            }
+            deployed = stable
+            reconciliation.state = .deployed
+            reconciliation.lastReconciledSpec = stableJSON
+        }
+        let deployedJob = jobSpecOf(deployed)
+        let deployedSuspended = deployedJob?.effectiveState == .suspended
+        var lifecycle = JobLifecycle(phase: .run, target: desired, jobId: currentId, restorePath: recorded.upgradeSavepointPath,
+                                     jobStatus: recorded, reconciliation: reconciliation)
+
+        if reconciliation.state != .upgrading {
+            let diff = SpecDiff(old: deployed, new: desired)
+            let type = diff.type ?? .ignore
+            if type <= .scale {
+                // Steady: ignore-class changes are absorbed, scale changes applied in place.
+                lifecycle.reconciliation.lastReconciledSpec = specJSON
+                if type == .scale {
+                    lifecycle.steps.append(.event(type: .normal, reason: "Scaling", message: "Scaling: \(diff.paths(atLeast: .scale).joined(separator: ", "))"))
+                }
+                if deployedSuspended {
+                    lifecycle.phase = .suspended
+                    return lifecycle
+                }
+                // A JobManager that died takes the job with it (no high availability): redeploy
+                // from the newest checkpoint, or the snapshot the job started from.
+                let terminal = recorded.state.map(ObservedJob.isTerminal) ?? false
+                // Rollback: a changed spec whose job is not running within the readiness
+                // timeout goes back to the last stable spec, from the savepoint taken at the upgrade.
+                let jobReady = running.map { $0.state == "RUNNING" && $0.allTasksRunning } ?? false
+                if configuration["kubernetes.operator.deployment.rollback.enabled"] == "true", !jobReady,
+                   let stableJSON = reconciliation.lastStableSpec, stableJSON != reconciliation.lastReconciledSpec,
+                   let stable = decodeSpec(stableJSON, like: desired), let since = reconciliation.reconciliationTimestamp,
+                   nowMillis - since > (configuration["kubernetes.operator.deployment.readiness.timeout"].flatMap(FlinkDuration.milliseconds) ?? 300_000) {
+                    if let running, !running.isTerminal, let port { lifecycle.steps.append(.flink(.cancel(port: port, jobId: running.id))) }
+                    lifecycle.steps.append(.event(type: .warning, reason: "Rollback",
+                                                  message: "Job \(currentId) of the new spec is \(running?.state ?? "not running") after the readiness timeout; rolling back to the last stable spec from \(recorded.upgradeSavepointPath ?? "an empty state")"))
+                    lifecycle.target = stable
+                    lifecycle.reconciliation.state = .rolledBack
+                    lifecycle.reconciliation.reconciliationTimestamp = nowMillis
+                    lifecycle.writeAhead = true
+                    var rolled = redeploy(lifecycle, key: key, from: currentId, restore: recorded.upgradeSavepointPath, suspended: false, now: nowMillis)
+                    rolled.reconciliation.state = .rolledBack
+                    rolled.rolledBack = true
+                    return rolled
+                }
+                // A FAILED job is resubmitted from its latest checkpoint or savepoint, when asked.
+                if let running, running.state == "FAILED", configuration["kubernetes.operator.job.restart.failed"] == "true" {
+                    if let last = recorded.updateTime.flatMap({ Int64($0) }), nowMillis - last < recoveryBackoffMillis {
+                        lifecycle.phase = .blocked(reason: "Upgrading", message: "job \(currentId) FAILED; restarting it after a back-off")
+                        return lifecycle
+                    }
+                    let restore = observation.latestCheckpoint?.path ?? recorded.upgradeSavepointPath
+                    lifecycle.steps.append(.event(type: .warning, reason: "RestartFailedJob",
+                                                  message: "Job \(currentId) FAILED; resubmitting it from \(restore ?? "an empty state")"))
+                    return redeploy(lifecycle, key: key, from: currentId, restore: restore, suspended: false, now: nowMillis)
+                }
+                if jobManagerLost && !terminal {
+                    // Crash loops back off: at most one recovery per `recoveryBackoff` after the
+                    // job's last deploy or state change.
+                    if let last = recorded.updateTime.flatMap({ Int64($0) }), nowMillis - last < recoveryBackoffMillis {
+                        lifecycle.phase = .blocked(reason: "Upgrading", message: "the JobManager of job \(currentId) is gone; recovering after a back-off")
+                        return lifecycle
+                    }
+                    let restore = observation.latestCheckpoint?.path ?? recorded.upgradeSavepointPath
+                    lifecycle.steps.append(.event(type: .warning, reason: "RecoverDeployment",
+                                                  message: "The JobManager of job \(currentId) is gone; redeploying from \(restore ?? "an empty state (no checkpoint or savepoint)")"))
+                    return redeploy(lifecycle, key: key, from: currentId, restore: restore, suspended: false, now: nowMillis)
+                }
+                return lifecycle
+            }
+            // An upgrade (or suspend/resume): commit it before anything stops.
+            let mode = job.effectiveUpgradeMode
+            let verb = wantsSuspended ? "Suspending" : deployedSuspended ? "Resuming" : "Upgrading"
+            lifecycle.steps.append(.event(type: .normal, reason: "SpecChanged",
+                                          message: "\(verb) (\(type == .savepointRedeploy ? "savepoint redeploy" : mode.rawValue)): \(diff.paths(atLeast: .upgrade).joined(separator: ", "))"))
+            lifecycle.reconciliation = ReconciliationStatus(reconciliationTimestamp: nowMillis, lastReconciledSpec: specJSON,
+                                                            lastStableSpec: reconciliation.lastStableSpec, state: .upgrading)
+            if type == .savepointRedeploy {
+                lifecycle.jobStatus.upgradeSavepointPath = job.initialSavepointPath
+                lifecycle.jobStatus.savepointInfo = recorded.savepointInfo
+            } else if !deployedSuspended {
+                lifecycle.jobStatus.upgradeSavepointPath = nil  // the snapshot to take next
+            }
+            lifecycle.writeAhead = true
+            recorded = lifecycle.jobStatus
+            reconciliation = lifecycle.reconciliation
+            if type == .savepointRedeploy || deployedSuspended {
+                return redeploy(lifecycle, key: key, from: currentId, restore: recorded.upgradeSavepointPath, suspended: wantsSuspended, now: nowMillis)
+            }
+        } else {
+            lifecycle.reconciliation.lastReconciledSpec = specJSON  // a newer spec replaces the target
+        }
+
+        // Upgrading: the old job must make way, leaving a snapshot for the new one.
+        let mode = job.effectiveUpgradeMode
+        if let path = recorded.upgradeSavepointPath {
+            return redeploy(lifecycle, key: key, from: currentId, restore: path, suspended: wantsSuspended, now: nowMillis)
+        }
+        if mode == .stateless {
+            if let running, !running.isTerminal, let port {
+                lifecycle.steps.append(.flink(.cancel(port: port, jobId: running.id)))
+            }
+            return redeploy(lifecycle, key: key, from: currentId, restore: nil, suspended: wantsSuspended, now: nowMillis)
+        }
+        let isRunning = running.map { $0.state == "RUNNING" } ?? false
+        if isRunning, let port, let running {
+            lifecycle.phase = .snapshotting
+            let maxAge = configuration["kubernetes.operator.job.upgrade.last-state.max.allowed.checkpoint.age"].flatMap(FlinkDuration.milliseconds)
+            let checkpointFresh = observation.latestCheckpoint.map { checkpoint in maxAge.map { nowMillis - checkpoint.timestamp <= $0 } ?? true } ?? false
+            if mode == .lastState && checkpointFresh {
+                lifecycle.steps.append(.flink(.cancelKeepingCheckpoint(port: port, jobId: running.id)))
+            } else {
+                lifecycle.steps.append(.flink(.stopWithSavepoint(port: port, jobId: running.id, directory: savepointDirectory, purpose: .upgrade)))
+            }
+            return lifecycle
+        }
+        // The job does not run, so no savepoint can be taken: fall back to its newest checkpoint.
+        let fallback = configuration["kubernetes.operator.job.upgrade.last-state-fallback.enabled"] != "false"
+        if let checkpoint = observation.latestCheckpoint, fallback || mode == .lastState {
+            lifecycle.steps.append(.event(type: .normal, reason: "SpecChanged",
+                                          message: "Job \(currentId) is not running: restoring the new job from its latest checkpoint \(checkpoint.path)"))
+            return redeploy(lifecycle, key: key, from: currentId, restore: checkpoint.path, suspended: wantsSuspended, now: nowMillis)
+        }
+        if running == nil && port != nil && !jobManagerLost && (recorded.state == nil || recorded.state == "RECONCILING") {
+            lifecycle.phase = .blocked(reason: "Upgrading", message: "waiting for job \(currentId) to be observed before upgrading it")
+            return lifecycle
+        }
+        lifecycle.phase = .blocked(reason: "UpgradeBlocked",
+                                   message: "cannot upgrade job \(currentId) in \(mode.rawValue) mode: it is \(running?.state ?? recorded.state ?? "not running") and has no checkpoint to restore from; it keeps its last spec (set upgradeMode: stateless to start without state)")
+        return lifecycle
+    }
+
+    /// The new job: a new id, starting from `restore` (or suspended, with nothing running).
+    static func redeploy(_ lifecycle: JobLifecycle, key: String, from previous: String, restore: String?, suspended: Bool,
+                         now: Int64) -> JobLifecycle {
+        var next = lifecycle
+        next.restorePath = restore
+        next.reconciliation.state = .deployed
+        next.redeploying = true
+        if suspended {
+            next.phase = .suspended
+            next.jobStatus.state = "SUSPENDED"
+            next.jobStatus.upgradeSavepointPath = restore
+            return next
+        }
+        next.phase = .run
+        next.jobId = nextJobId(key: key, previous: previous)
+        next.jobStatus = JobStatus(jobName: lifecycle.jobStatus.jobName, jobId: next.jobId, state: "RECONCILING",
+                                   updateTime: String(now), upgradeSavepointPath: restore, savepointInfo: lifecycle.jobStatus.savepointInfo)
+        return next
+    }
+
+    /// A spec recorded as JSON, as a resource with `like`'s metadata.
+    static func decodeSpec(_ json: String, like resource: FlinkResource) -> FlinkResource? {
+        let data = Data(json.utf8)
+        switch resource {
+        case .deployment(let d):
+            return (try? JSONDecoder().decode(FlinkDeploymentSpec.self, from: data)).map { .deployment(FlinkDeployment(metadata: d.metadata, spec: $0)) }
+        case .sessionJob(let j):
+            return (try? JSONDecoder().decode(FlinkSessionJobSpec.self, from: data)).map { .sessionJob(FlinkSessionJob(metadata: j.metadata, spec: $0)) }
+        }
+    }
+
+    static func configurationOf(_ resource: FlinkResource) -> FlinkConfiguration {
+        switch resource {
+        case .deployment(let d): d.spec.flinkConfiguration ?? FlinkConfiguration()
+        case .sessionJob(let j): j.spec.flinkConfiguration ?? FlinkConfiguration()
+        }
+    }
+
+    static func jobSpecOf(_ resource: FlinkResource) -> JobSpec? {
+        switch resource {
+        case .deployment(let d): d.spec.job
+        case .sessionJob(let j): j.spec.job
+        }
+    }
+
+    /// The spec as `lastReconciledSpec` records it (JSON, keys sorted).
+    public static func specJSONOf(_ resource: FlinkResource) -> String {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        let data: Data? = switch resource {
+        case .deployment(let d): try? encoder.encode(d.spec)
+        case .sessionJob(let j): try? encoder.encode(j.spec)
+        }
+        return data.map { String(decoding: $0, as: UTF8.self) } ?? "{}"
+    }
+}
+
+/// Flink's duration syntax (`10s`, `5 min`, `1h`, `500ms`, a bare number is milliseconds).
+public enum FlinkDuration {
+    public static func milliseconds(_ text: String) -> Int64? {
+        let trimmed = text.trimmingCharacters(in: .whitespaces).lowercased()
+        let digits = trimmed.prefix { $0.isNumber }
+        guard let value = Int64(digits) else { return nil }
+        let unit = trimmed.dropFirst(digits.count).trimmingCharacters(in: .whitespaces)
+        let factor: Int64? = switch unit {
+        case "", "ms", "milli", "millis", "millisecond", "milliseconds": 1
+        case "s", "sec", "secs", "second", "seconds": 1000
+        case "m", "min", "mins", "minute", "minutes": 60_000
+        case "h", "hour", "hours": 3_600_000
+        case "d", "day", "days": 86_400_000
+        default: nil
+        }
+        return factor.map { value * $0 }
+    }
+}

@@ -168,7 +168,9 @@ final class OperatorHarness: @unchecked Sendable {
         h.start()
         let marker = "flinklet-test-\(UUID().uuidString.prefix(8))"
         try h.write("app", command: "sleep 307; : \(marker)", replicas: 3)
-        #expect(await eventually { h.ready("app") && h.pids("app").count == 3 })
+        // Recorded pids and /proc agree once every pod has exec'd its command (between spawn and
+        // exec a pod's command line is not yet its own).
+        #expect(await eventually { h.ready("app") && h.pids("app").count == 3 && OperatorHarness.processes(marker: marker).count == 3 })
         let before = OperatorHarness.processes(marker: marker)
         #expect(before.count == 3)
         await h.stopOperator()

@@ -8,9 +8,11 @@ import Planning
 import Runtime
 import Store
 
-/// Bounds how many Flink clients (per-job submitters) run at once: each is a JVM of its own,
-/// and a burst of per-job manifests must queue rather than start them all.
-public actor SubmissionGate {
+/// Bounds how many of one kind of heavy work run at once: Flink clients (per-job submitters),
+/// and clusters starting up. Each is one or more JVMs busy with startup, and on a small machine
+/// a burst of manifests must queue rather than start them all (40 JVMs starting at once on 2
+/// cores miss Flink's own startup timeouts).
+public actor ConcurrencyGate {
     public let limit: Int
     private var holders: Set<String> = []
 
@@ -24,7 +26,7 @@ public actor SubmissionGate {
         return true
     }
 
-    /// Counts a submitter found running (e.g. adopted after a restart) even beyond the limit.
+    /// Counts a holder found running (e.g. adopted after a restart) even beyond the limit.
     public func hold(_ pod: String) { holders.insert(pod) }
 
     public func release(_ pod: String) { holders.remove(pod) }
@@ -41,7 +43,11 @@ public struct FlinkBackend: Sendable {
     public let distribution: Result<FlinkDistribution, FlinkHomeError>
     public let rest: any FlinkREST
     public let artifacts: ArtifactStore
-    public let submissions: SubmissionGate
+    public let submissions: ConcurrencyGate
+    /// Clusters whose JobManager is up but not yet ready with all its TaskManagers registered.
+    public let clusterStarts: ConcurrencyGate
+    /// How long a starting cluster may hold its slot (one that never gets ready must not block others).
+    public var clusterStartLimit: Duration = .seconds(90)
     public let stateDirectory: String
     /// Ports leased to clusters (REST, RPC, blob, TaskManagers).
     public var portRange: ClosedRange<Int> = 20_000...29_999
@@ -49,11 +55,12 @@ public struct FlinkBackend: Sendable {
     public var savepointTimeout: Duration = .seconds(60)
 
     public init(distribution: Result<FlinkDistribution, FlinkHomeError>, rest: any FlinkREST, stateDirectory: String,
-                maxConcurrentSubmissions: Int = 2) {
+                maxConcurrentSubmissions: Int = 2, maxConcurrentClusterStarts: Int = 2) {
         self.distribution = distribution
         self.rest = rest
         self.stateDirectory = stateDirectory
-        self.submissions = SubmissionGate(limit: maxConcurrentSubmissions)
+        self.submissions = ConcurrencyGate(limit: maxConcurrentSubmissions)
+        self.clusterStarts = ConcurrencyGate(limit: maxConcurrentClusterStarts)
         let home = (try? distribution.get().home) ?? "/opt/flink"
         self.artifacts = ArtifactStore(cacheDirectory: stateDirectory + "/artifacts", flinkHome: home)
     }
@@ -70,7 +77,7 @@ extension FlinkBackend {
     /// defined), the jar's local path (fetched here), what the cluster's REST API says, and the
     /// neighbours (session cluster ↔ session jobs). Never starts, stops or changes a job.
     func observe(_ id: ResourceID, desired: DesiredObject?, record: ResourceRecord?, pods: [PodStatus],
-                 layout: PodLayout, store: Store, isDefined: @Sendable (ResourceID) async -> Bool) async -> FlinkObservation {
+                 layout: PodLayout, store: Store, now: Date = Date(), isDefined: @Sendable (ResourceID) async -> Bool) async -> FlinkObservation {
         var observation = FlinkObservation(distribution: try? distribution.get(), podRoot: layout.directory(of: id),
                                            clusterDirectory: clusterDirectory(of: id))
         if case .failure(let error) = distribution { observation.distributionProblem = error.message }
@@ -103,6 +110,18 @@ extension FlinkBackend {
             if let port = observation.ports.first, jobManager?.phase == .running {
                 await observeREST(port: port, into: &observation)
             }
+            // A cluster holds a start slot from its JobManager's start until it is ready with
+            // all its TaskManagers registered (or `clusterStartLimit` has passed).
+            let jobManagerName = layout.runtimeName(of: id, pod: FlinkCluster.jobManagerName(id.name))
+            let registered = if case .answering(let count, _) = observation.rest { count } else { 0 }
+            if let jobManager, jobManager.phase == .running,
+               !(jobManager.ready && registered >= FlinkCluster.taskManagerReplicas(deployment.spec)),
+               let started = jobManager.startedAt, now.timeIntervalSince(started) < Double(clusterStartLimit.components.seconds) {
+                await clusterStarts.hold(jobManagerName)
+            } else {
+                await clusterStarts.release(jobManagerName)
+            }
+            observation.clusterStartSlotFree = await clusterStarts.isFree(for: jobManagerName)
             if let jobId = observation.recordedJob?.jobId {
                 observation.latestCheckpoint = await latestCheckpoint(
                     jobId: jobId, port: observation.rest.isAnswering ? observation.ports.first : nil,

@@ -136,7 +136,7 @@ public struct Reconciler: Sendable {
         var observation: FlinkObservation?
         if let flink {
             let source = self.source
-            observation = await flink.observe(id, desired: desired, record: record, pods: pods, layout: layout, store: store,
+            observation = await flink.observe(id, desired: desired, record: record, pods: pods, layout: layout, store: store, now: now(),
                                               isDefined: { await source.object($0)?.resource != nil })
         }
 
@@ -151,23 +151,45 @@ public struct Reconciler: Sendable {
         // 3. Execute, recording each effect as it happens. A write-ahead plan commits its status
         // first (an upgrade is on record before anything stops).
         if plan.flinkStatus?.writeAhead == true, var ahead = record {
-            try Self.setStatus(&ahead, kind: id.kind, plan: plan)
+            try Self.setStatus(&ahead, kind: id.kind, plan: plan, snapshotCommitted: false)
             ahead.updatedAt = now()
             record = try store.upsert(ahead)
         }
-        for step in plan.steps {
+        var stopped: Set<Int> = []
+        var startsRefused = false
+        var snapshotCommitted = false
+        for (index, step) in plan.steps.enumerated() {
             switch step {
-            case .stopPod(let name, let reason):
-                let runtimeName = layout.runtimeName(of: id, pod: name)
-                logger.info("stopping pod", metadata: ["pod.name": "\(runtimeName)", "reason": "\(reason)"])
-                await driver.stop(runtimeName)
-                _ = try store.deletePod(name: runtimeName)
-                await flink?.submissions.release(runtimeName)
+            case .stopPod:
+                guard !stopped.contains(index) else { continue }
+                // A run of stops goes at once: each pod's grace period runs alongside the others'.
+                let run = plan.steps[index...].enumerated().prefix { if case .stopPod = $0.element { true } else { false } }
+                let names = run.compactMap { item -> (String, String)? in
+                    guard case .stopPod(let name, let reason) = item.element else { return nil }
+                    return (layout.runtimeName(of: id, pod: name), reason)
+                }
+                stopped.formUnion(run.map { index + $0.offset })
+                let driver = self.driver
+                await withTaskGroup(of: Void.self) { group in
+                    for (runtimeName, reason) in names {
+                        logger.info("stopping pod", metadata: ["pod.name": "\(runtimeName)", "reason": "\(reason)"])
+                        group.addTask { await driver.stop(runtimeName) }
+                    }
+                }
+                for (runtimeName, _) in names {
+                    _ = try store.deletePod(name: runtimeName)
+                    await flink?.submissions.release(runtimeName)
+                    await flink?.clusterStarts.release(runtimeName)
+                }
             case .startPod(let podPlan):
                 let spec = layout.spec(for: podPlan, of: id)
                 if podPlan.role == "submitter", let flink, !(await flink.submissions.tryAcquire(spec.name)) {
                     continue  // every submission slot is taken: the planner waits for one
                 }
+                if podPlan.role == "jobmanager", let flink, !(await flink.clusterStarts.tryAcquire(spec.name)) {
+                    startsRefused = true  // every start slot is taken: the cluster waits for one
+                }
+                if startsRefused && (podPlan.role == "jobmanager" || podPlan.role == "taskmanager") { continue }
                 do {
                     let directory = layout.directory(of: id, pod: podPlan.name)
                     try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
@@ -204,6 +226,7 @@ public struct Reconciler: Sendable {
                     record = try store.upsert(current)
                 }
                 if let snapshot = outcome.snapshot, var current = record {
+                    snapshotCommitted = true
                     // Committed before any later step: the next job's starting point survives a crash.
                     try Self.commitSnapshot(&current, kind: id.kind, location: snapshot.location, type: snapshot.type,
                                             isCheckpoint: snapshot.isCheckpoint, at: now())
@@ -244,7 +267,7 @@ public struct Reconciler: Sendable {
         // 4. Record the status the plan describes (a write only when it changed).
         if var record {
             let before = record.status
-            try Self.setStatus(&record, kind: id.kind, plan: plan)
+            try Self.setStatus(&record, kind: id.kind, plan: plan, snapshotCommitted: snapshotCommitted)
             if record.status != before {
                 record.updatedAt = now()
                 _ = try store.upsert(record)
@@ -348,7 +371,11 @@ public struct Reconciler: Sendable {
 
     /// Writes the status the plan decided (conditions, error, lifecycle, observed generation)
     /// into the record, keeping fields the planner does not own (job status, cluster info).
-    static func setStatus(_ record: inout ResourceRecord, kind: ResourceKind, plan: Plan) throws {
+    ///
+    /// `snapshotCommitted`: a step of this reconcile committed a restore point, which the plan
+    /// (decided before) could not know; otherwise the plan's restore point is the truth (an
+    /// upgrade's write-ahead clears the last one).
+    static func setStatus(_ record: inout ResourceRecord, kind: ResourceKind, plan: Plan, snapshotCommitted: Bool) throws {
         func update<S: ResourceStatus>(_ type: S.Type) throws {
             var status = try record.status.map { try JSONDecoder().decode(S.self, from: Data($0.utf8)) } ?? S()
             status.conditions = plan.conditions
@@ -360,7 +387,7 @@ public struct Reconciler: Sendable {
                 // record's history is the truth. A snapshot committed during this reconcile wins
                 // over the plan's (older) view of the restore point.
                 jobStatus.savepointInfo = status.jobStatus?.savepointInfo ?? jobStatus.savepointInfo
-                if jobStatus.upgradeSavepointPath == nil, status.jobStatus?.jobId == jobStatus.jobId,
+                if snapshotCommitted, jobStatus.upgradeSavepointPath == nil, status.jobStatus?.jobId == jobStatus.jobId,
                    plan.flinkStatus?.reconciliation?.state == .upgrading {
                     jobStatus.upgradeSavepointPath = status.jobStatus?.upgradeSavepointPath
                 }

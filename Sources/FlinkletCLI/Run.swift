@@ -49,6 +49,10 @@ struct Run: AsyncParsableCommand {
     @Option(name: .customLong("max-concurrent-submissions"), help: "Flink clients (per-job submissions) run at the same time; more wait their turn.")
     var maxConcurrentSubmissions = 2
 
+    @Option(name: .customLong("max-concurrent-cluster-starts"),
+            help: "Clusters started at the same time (from JobManager start until every TaskManager registered); more wait their turn.")
+    var maxConcurrentClusterStarts = 2
+
     enum Engine: String, ExpressibleByArgument, CaseIterable { case flink, command }
 
     /// `command` runs `flinklet.dev/command` annotations as pods instead of Flink clusters: the
@@ -67,6 +71,7 @@ struct Run: AsyncParsableCommand {
         guard workers >= 1 else { throw ValidationError("--workers must be at least 1") }
         guard resync > 0, emptyGrace >= 0 else { throw ValidationError("--resync must be positive and --empty-grace not negative") }
         guard maxConcurrentSubmissions >= 1 else { throw ValidationError("--max-concurrent-submissions must be at least 1") }
+        guard maxConcurrentClusterStarts >= 1 else { throw ValidationError("--max-concurrent-cluster-starts must be at least 1") }
         guard portRange != nil else { throw ValidationError("--ports must be FIRST-LAST within 1024-65535, e.g. 20000-29999") }
     }
 
@@ -90,16 +95,22 @@ struct Run: AsyncParsableCommand {
         configuration.emptyGrace = .milliseconds(Int64(emptyGrace * 1000))
         configuration.allowEmpty = allowEmpty
         configuration.workers = workers
-        let distribution = FlinkHome.locate(explicit: flinkHome)
+        let distribution = FlinkHome.locate(explicit: flinkHome).map { found in
+            var found = found
+            found.classDataArchives = ClassDataArchives.paths(for: found) ?? [:]
+            return found
+        }
         switch distribution {
         case .success(let found):
             logger.info("Flink distribution", metadata: ["flink.home": "\(found.home)", "flink.version": "\(found.version)", "java": "\(found.java)"])
+            // In the background: clusters start meanwhile, without the archives' speed-up.
+            Task.detached { await ClassDataArchives.ensure(found, logger: logger) }
         case .failure(let error):
             // Not fatal: resources get a clear error until a distribution is installed.
             logger.error("no Flink distribution; clusters cannot start", metadata: ["error": "\(error)"])
         }
         var backend = FlinkBackend(distribution: distribution, rest: FlinkRESTClient(), stateDirectory: stateDirectory,
-                                   maxConcurrentSubmissions: maxConcurrentSubmissions)
+                                   maxConcurrentSubmissions: maxConcurrentSubmissions, maxConcurrentClusterStarts: maxConcurrentClusterStarts)
         backend.portRange = portRange ?? backend.portRange
         let flinklet = switch engine {
         case .flink: Operator(configuration: configuration, planner: FlinkPlanner(), flink: backend, logger: logger)

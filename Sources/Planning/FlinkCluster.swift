@@ -28,8 +28,21 @@ public enum FlinkCluster {
         return max(1, (parallelism + slots - 1) / slots)
     }
 
-    /// Ports a cluster leases: REST, JobManager RPC, blob; then RPC and data per TaskManager.
-    public static func portCount(_ spec: FlinkDeploymentSpec) -> Int { 3 + 2 * taskManagerReplicas(spec) }
+    /// Ports a cluster leases: REST, blob, JobManager RPC for each side; then, per TaskManager,
+    /// RPC and data for each side (see `side(ofJob:)`). Growing the TaskManagers only appends.
+    public static func portCount(_ spec: FlinkDeploymentSpec) -> Int { 4 + 4 * taskManagerReplicas(spec) }
+
+    /// Which of a cluster's two sets of RPC ports (and TaskManager names) a job's cluster uses:
+    /// 0 or 1; 0 for a session cluster (no job id).
+    ///
+    /// A job and the job that replaces it are on different sides (`JobLifecycle.nextJobId`
+    /// guarantees it), so the new job's TaskManagers can start on their own ports, waiting for
+    /// their own JobManager, while the old job still runs: they are warm when its snapshot is
+    /// taken, and never register with the old JobManager.
+    public static func side(ofJob jobId: String?) -> Int {
+        guard let last = jobId?.last?.hexDigitValue else { return 0 }
+        return last & 1
+    }
 
     /// The id of the job a resource runs for a generation: 32 hex digits, derived so a retry
     /// computes the same id (and Flink refuses a second copy) while a new generation gets a new one.
@@ -38,7 +51,9 @@ public enum FlinkCluster {
     }
 
     public static func jobManagerName(_ name: String) -> String { "\(name)-jobmanager-0" }
-    public static func taskManagerName(_ name: String, _ index: Int) -> String { "\(name)-taskmanager-\(index)" }
+    /// `<name>-taskmanager-<side + 1>-<index>`: the TaskManagers of a job and of the job that
+    /// replaces it never share a name.
+    public static func taskManagerName(_ name: String, side: Int, _ index: Int) -> String { "\(name)-taskmanager-\(side + 1)-\(index)" }
     public static func submitterName(_ name: String) -> String { "\(name)-submitter" }
 
     public static func checkpointDirectory(_ observation: FlinkObservation) -> String { observation.clusterDirectory + "/checkpoints" }
@@ -62,16 +77,17 @@ public enum FlinkCluster {
                               jobId: String?, jar: String?, restorePath: String? = nil) -> Result<Layout, DeploymentProblem> {
         let spec = deployment.spec
         let name = deployment.metadata.name
+        let mode = spec.effectiveMode
         let replicas = taskManagerReplicas(spec)
         guard observation.ports.count >= portCount(spec) else {
             return .failure(DeploymentProblem("\(portCount(spec)) ports are needed and \(observation.ports.count) are leased"))
         }
         let ports = observation.ports
-        let (restPort, rpcPort, blobPort) = (ports[0], ports[1], ports[2])
+        let side = side(ofJob: mode == .session ? nil : jobId)
+        let (restPort, blobPort, rpcPort) = (ports[0], ports[1], ports[2 + side])
         // Operator settings are not Flink's: they never reach a process (so changing one never
         // restarts anything).
         let user = FlinkConfiguration((spec.flinkConfiguration ?? FlinkConfiguration()).entries.filter { !isOperatorKey($0.key) })
-        let mode = spec.effectiveMode
 
         var shared: [String: String] = [
             // Speed: fast registration and failure detection on one machine (facts page).
@@ -112,12 +128,15 @@ public enum FlinkCluster {
         jmConfig["web.upload.dir"] = jmDirectory + "/uploads"
         jmConfig.merge(processDirectories(jmDirectory)) { $1 }
         var entryPoint = "org.apache.flink.runtime.entrypoint.StandaloneSessionClusterEntrypoint"
-        var programArguments: [String] = []
-        if mode == .application, let job = spec.job {
+        if mode == .application {
             entryPoint = "org.apache.flink.container.entrypoint.StandaloneApplicationClusterEntryPoint"
             // Keep the JobManager after the job ends, so its outcome can be read (as upstream).
             jmConfig["execution.shutdown-on-application-finish"] = "false"
             jmConfig["execution.submit-failed-job-on-application-error"] = "true"
+        }
+        func programArguments(restorePath: String?) -> [String] {
+            guard mode == .application, let job = spec.job else { return [] }
+            var programArguments: [String] = []
             if let jobId { programArguments += ["--job-id", jobId] }
             if let entryClass = job.entryClass { programArguments += ["--job-classname", entryClass] }
             if let restorePath {
@@ -128,6 +147,7 @@ public enum FlinkCluster {
             // `--jars` takes many values and Flink's parser would take the program's arguments
             // for more jars: `--` ends the options, whatever the arguments look like.
             programArguments += ["--"] + (job.args ?? [])
+            return programArguments
         }
         guard case .success(let jmMemoryModel)? = FlinkMemoryModel.jobManager(process: jmBytes, configuration: configuration) else {
             return .failure(DeploymentProblem("the JobManager's memory (\(jmMemory)) cannot be divided by Flink's memory model; set spec.jobManager.resource.memory and no other jobmanager.memory.* sizes"))
@@ -140,13 +160,19 @@ public enum FlinkCluster {
             "jobmanager.memory.jvm-overhead.min": "\(jmMemoryModel.overhead)b",
             "jobmanager.memory.jvm-overhead.max": "\(jmMemoryModel.overhead)b",
         ]
-        let jobManager = pod(name: jmName, role: "jobmanager", directory: jmDirectory, distribution: distribution,
-                             jvm: jmJVM, mainClass: entryPoint, configuration: jmConfig, dynamic: jmDynamic,
-                             arguments: programArguments, processBytes: jmBytes,
-                             // An application JobManager that restarted by itself would run its job from
-                             // the start, without its state: the planner decides instead.
-                             restartPolicy: mode == .session ? .always : .never,
-                             readiness: .httpGet(port: restPort, path: "/overview"))
+        func jobManagerPod(restorePath: String?) -> PodPlan {
+            pod(name: jmName, role: "jobmanager", directory: jmDirectory, distribution: distribution,
+                jvm: jmJVM, mainClass: entryPoint, configuration: jmConfig, dynamic: jmDynamic,
+                arguments: programArguments(restorePath: restorePath), processBytes: jmBytes,
+                // An application JobManager that restarted by itself would run its job from
+                // the start, without its state: the planner decides instead.
+                restartPolicy: mode == .session ? .always : .never,
+                readiness: .httpGet(port: restPort, path: "/overview"))
+        }
+        let jobManager = jobManagerPod(restorePath: restorePath)
+        // What ties the TaskManagers to their JobManager: its plan, whatever snapshot it starts
+        // from (known only once taken, after they have started).
+        let jobManagerRevision = restorePath == nil ? jobManager.planHash : jobManagerPod(restorePath: nil).planHash
 
         // TaskManagers.
         guard case .success(let tmModel)? = FlinkMemoryModel.taskManager(process: tmBytes, configuration: configuration) else {
@@ -172,19 +198,22 @@ public enum FlinkCluster {
         let taskManagers = (0..<replicas).map { index in
             // TaskManagers start and stop with their JobManager: one that outlived it would run
             // old tasks until its heartbeat timed out. Naming the JobManager's plan ties them.
-            let tmName = taskManagerName(name, index)
+            let tmName = taskManagerName(name, side: side, index)
             let directory = observation.podRoot + "/" + tmName
             var config = shared
             config["taskmanager.host"] = "127.0.0.1"
             config["taskmanager.bind-host"] = "127.0.0.1"
-            config["taskmanager.rpc.port"] = String(ports[3 + 2 * index])
-            config["taskmanager.data.port"] = String(ports[4 + 2 * index])
+            config["taskmanager.rpc.port"] = String(ports[4 + 4 * index + 2 * side])
+            config["taskmanager.data.port"] = String(ports[5 + 4 * index + 2 * side])
             config["taskmanager.resource-id"] = tmName
             config.merge(processDirectories(directory)) { $1 }
             var plan = pod(name: tmName, role: "taskmanager", directory: directory, distribution: distribution, jvm: tmJVM,
                            mainClass: "org.apache.flink.runtime.taskexecutor.TaskManagerRunner", configuration: config,
-                           dynamic: tmDynamic, arguments: [], processBytes: tmBytes, restartPolicy: .always, readiness: nil)
-            plan.environment["FLINKLET_JOBMANAGER_PLAN"] = jobManager.planHash
+                           dynamic: tmDynamic, arguments: [], processBytes: tmBytes, restartPolicy: .always,
+                           // Up and looking for its ResourceManager: from here it registers within
+                           // `cluster.registration.error-delay` of the JobManager answering.
+                           readiness: .logLine(taskManagerStartedLine))
+            plan.environment["FLINKLET_JOBMANAGER_PLAN"] = jobManagerRevision
             return plan
         }
 
@@ -216,6 +245,9 @@ public enum FlinkCluster {
         return .success(Layout(jobManager: jobManager, taskManagers: taskManagers, submitter: submitter, restPort: restPort))
     }
 
+    /// What a TaskManager logs once it is up and starts looking for its ResourceManager.
+    public static let taskManagerStartedLine = "Connecting to ResourceManager"
+
     /// Keys that configure the operator, not Flink (`kubernetes.operator.*`, `flinklet.*`).
     public static func isOperatorKey(_ key: String) -> Bool {
         key.hasPrefix("kubernetes.operator.") || key.hasPrefix("flinklet.")
@@ -236,6 +268,7 @@ public enum FlinkCluster {
                     mainClass: String, configuration: [String: String], dynamic: [String: String], arguments: [String],
                     processBytes: Int64?, restartPolicy: PodPlan.RestartPolicy, readiness: PodPlan.Readiness?) -> PodPlan {
         var argv = [distribution.java] + distribution.jvmOptions + jvm
+        if let archive = distribution.classDataArchives[role] { argv.append("-XX:SharedArchiveFile=\(archive)") }
         argv += [
             "-Dlog.file=\(directory)/log",
             "-Dlog4j.configurationFile=file:\(directory)/conf/log4j-console.properties",

@@ -12,6 +12,9 @@ public struct FlinkDistribution: Sendable, Hashable {
     public var classpath: [String]
     /// The `--add-opens`/`--add-exports` list of the shipped `env.java.opts.all`.
     public var jvmOptions: [String]
+    /// Class data sharing archives by pod role (`jobmanager`, `taskmanager`): each JVM of the
+    /// role names its archive, which may not exist yet (the JVM then runs without one).
+    public var classDataArchives: [String: String] = [:]
 
     public init(home: String, version: String, java: String, classpath: [String], jvmOptions: [String]) {
         self.home = home
@@ -131,6 +134,8 @@ public struct FlinkObservation: Sendable, Hashable {
     public var podFailures: [String: String]
     /// For per-job clusters: false while the submitter must wait for a free submission slot.
     public var submissionSlotFree: Bool
+    /// False while a cluster that is not yet started must wait for a free cluster-start slot.
+    public var clusterStartSlotFree = true
     /// The last valid version the operator stored: what a deleted resource was (the manifest is
     /// gone), e.g. whether it asked for a savepoint on deletion.
     public var lastKnown: FlinkResource?

@@ -66,18 +66,26 @@ public struct FlinkPlanner: ResourcePlanner {
         // Where the job's deployment stands: what to run, as which job, from which snapshot.
         var lifecycle: JobLifecycle?
         var target = deployment
+        // During an upgrade, the TaskManagers of the job that replaces the running one.
+        var standby: [PodPlan] = []
         if hasJob, let job = deployment.spec.job {
             let recordedId = observation.recordedJob?.jobId
             let running = recordedId.flatMap { id in observation.jobs.first { $0.id == id } }
             let jm = observed[jobManagerName]
+            if let recordedId, case .success(let next) = FlinkCluster.layout(of: deployment, observation: observation, distribution: distribution,
+                                                             jobId: JobLifecycle.nextJobId(key: input.id.key, previous: recordedId), jar: jar) {
+                standby = next.taskManagers
+            }
+            let standbyReady = standby.allSatisfy { plan in observed[plan.name].map { $0.planHash == plan.planHash && $0.ready } ?? false }
             let decided = JobLifecycle.decide(
                 key: input.id.key, generation: input.generation, desired: .deployment(deployment), job: job, observation: observation,
                 running: running, port: observation.rest.isAnswering ? observation.ports.first : nil,
-                jobManagerLost: jm?.phase == .failed && observation.reconciliation?.state != .upgrading,
+                jobManagerLost: jm?.phase == .failed && observation.reconciliation?.state != .upgrading, standbyReady: standbyReady,
                 savepointDirectory: FlinkCluster.savepointDirectory(observation), now: input.now)
             lifecycle = decided
             if case .deployment(let d) = decided.target { target = d }
             steps += decided.steps
+            if decided.phase != .snapshotting || decided.successorJobId == nil { standby = [] }
         }
         let spec = target.spec
         let jobId = lifecycle?.jobId
@@ -98,6 +106,12 @@ public struct FlinkPlanner: ResourcePlanner {
         var wanted = [layout.jobManager] + layout.taskManagers
         var waitingForSlot = false
         if lifecycle?.phase == .suspended { wanted = [] }
+        // A cluster starts only in a free start slot (its pods that already run stay).
+        var waitingForStart = false
+        if jobManager == nil, !observation.clusterStartSlotFree, !wanted.isEmpty {
+            wanted = wanted.filter { $0.role != "jobmanager" && observed[$0.name]?.planHash == $0.planHash }
+            waitingForStart = true
+        }
         // While the old job's snapshot is taken (or an upgrade waits), its pods stay exactly as
         // they are: none is started, stopped or replaced.
         let keepAsIs: Bool = switch lifecycle?.phase { case .snapshotting?, .blocked?: true; default: false }
@@ -111,6 +125,15 @@ public struct FlinkPlanner: ResourcePlanner {
                     if observation.submissionSlotFree { wanted.append(submitter) } else { waitingForSlot = true }
                 }
             }
+        }
+        // While the old job runs on, the new job's TaskManagers start (on the cluster's other
+        // side: their own ports, waiting for their own JobManager), so they are warm when it starts.
+        let standbyNames = Set(standby.map(\.name))
+        let standbyDiff = PodDiff(wanted: standby, observed: input.pods.filter { standbyNames.contains($0.name) })
+        steps += standbyDiff.steps
+        if !standbyDiff.starting.isEmpty, let next = lifecycle?.successorJobId {
+            steps.append(.event(type: .normal, reason: "Scheduled",
+                                message: "Starting \(standbyDiff.starting.count) TaskManager(s) for job \(next) while job \(jobId ?? "") still runs"))
         }
         let diff = keepAsIs ? PodDiff(wanted: [], observed: []) : PodDiff(wanted: wanted, observed: input.pods)
         steps += diff.steps
@@ -205,9 +228,10 @@ public struct FlinkPlanner: ResourcePlanner {
         } else if let problem {
             conditions.append(Condition(type: Conditions.stalled, status: .true, reason: problem.reason, message: problem.message, observedGeneration: generation))
         } else if !done {
-            let message = waitingForSlot ? "waiting for a free submission slot (--max-concurrent-submissions)" : "deploying"
-            conditions.append(Condition(type: Conditions.reconciling, status: .true, reason: waitingForSlot ? "WaitingForSubmissionSlot" : "Deploying",
-                                        message: message, observedGeneration: generation))
+            let (reason, message) = waitingForStart ? ("WaitingForStartSlot", "waiting for a free cluster start slot (--max-concurrent-cluster-starts)")
+                : waitingForSlot ? ("WaitingForSubmissionSlot", "waiting for a free submission slot (--max-concurrent-submissions)")
+                : ("Deploying", "deploying")
+            conditions.append(Condition(type: Conditions.reconciling, status: .true, reason: reason, message: message, observedGeneration: generation))
         }
 
         let jmStatus: JobManagerDeploymentStatus = if outcome != nil && mode == .perJob { .missing }

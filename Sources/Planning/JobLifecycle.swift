@@ -21,7 +21,8 @@ public struct JobLifecycle: Sendable {
     public enum Phase: Sendable, Hashable {
         /// Run `target` as job `jobId`, starting from `restorePath`.
         case run
-        /// Leave the running pods alone while the REST steps take the snapshot.
+        /// Leave the running pods alone while the REST steps take the snapshot (and the pods of
+        /// `successorJobId`, if any, start beside them).
         case snapshotting
         /// Nothing runs: the job is suspended.
         case suspended
@@ -44,13 +45,26 @@ public struct JobLifecycle: Sendable {
     public var redeploying = false
     /// The last stable spec runs instead of the manifest's (a failed upgrade was rolled back).
     public var rolledBack = false
+    /// While snapshotting for an upgrade: the id of the job that will replace the running one
+    /// (its pods can start ahead, see `standbyReady`). Nil when nothing will replace it (suspend).
+    public var successorJobId: String?
+
+    /// How long an upgrade waits for the new job's pods to be up before taking the old job's
+    /// snapshot anyway (they may be unable to start: the new job then fails as it would have).
+    public static let standbyTimeoutMillis: Int64 = 60_000
 
     /// The shortest time between two recoveries of a lost JobManager (a crash loop backs off).
     public static let recoveryBackoffMillis: Int64 = 10_000
 
-    /// The id of the job that replaces `previous`: derived, so a retry after a crash picks the same.
+    /// The id of the job that replaces `previous`: derived, so a retry after a crash picks the
+    /// same; on the other side of the cluster (`FlinkCluster.side(ofJob:)`) from `previous`.
     public static func nextJobId(key: String, previous: String) -> String {
-        StableHash.of(bytes: Array("\(key)#after#\(previous)#high".utf8)) + StableHash.of(bytes: Array("\(key)#after#\(previous)#low".utf8))
+        for salt in 0... {
+            let seed = "\(key)#after#\(previous)" + (salt == 0 ? "" : "#\(salt)")
+            let id = StableHash.of(bytes: Array("\(seed)#high".utf8)) + StableHash.of(bytes: Array("\(seed)#low".utf8))
+            if FlinkCluster.side(ofJob: id) != FlinkCluster.side(ofJob: previous) { return id }
+        }
+        fatalError("unreachable: one hash in two has the other parity")
     }
 
     /// Decides for a resource with a job.
@@ -59,9 +73,12 @@ public struct JobLifecycle: Sendable {
     /// - `running`: the job's state as observed now (nil: not observed: absent, or unreachable).
     /// - `jobManagerLost`: the process running the job died (application/per-job JobManager).
     /// - `port`: the REST port to stop or cancel the running job on (nil: cannot be reached).
+    /// - `standbyReady`: the pods that will run the successor job (`successorJobId`) are up, or
+    ///   none are needed. Until then, or `standbyTimeoutMillis` into the upgrade, the running job
+    ///   is left alone: its snapshot is taken when the new job can start at once.
     public static func decide(key: String, generation: Int64, desired: FlinkResource, job: JobSpec,
                               observation: FlinkObservation, running: ObservedJob?, port: Int?,
-                              jobManagerLost: Bool, savepointDirectory: String, now: Date) -> JobLifecycle {
+                              jobManagerLost: Bool, standbyReady: Bool = true, savepointDirectory: String, now: Date) -> JobLifecycle {
         let nowMillis = Int64(now.timeIntervalSince1970 * 1000)
         let configuration = configurationOf(desired)
         var recorded = observation.recordedJob ?? JobStatus()
@@ -187,7 +204,14 @@ public struct JobLifecycle: Sendable {
         if let path = recorded.upgradeSavepointPath {
             return redeploy(lifecycle, key: key, from: currentId, restore: path, suspended: wantsSuspended, now: nowMillis)
         }
+        let upgradeAge = nowMillis - (reconciliation.reconciliationTimestamp ?? nowMillis)
+        let standbyPending = !wantsSuspended && !standbyReady && upgradeAge < standbyTimeoutMillis
         if mode == .stateless {
+            if standbyPending, let running, !running.isTerminal {
+                lifecycle.phase = .snapshotting  // nothing to snapshot: just wait for the new pods
+                lifecycle.successorJobId = nextJobId(key: key, previous: currentId)
+                return lifecycle
+            }
             if let running, !running.isTerminal, let port {
                 lifecycle.steps.append(.flink(.cancel(port: port, jobId: running.id)))
             }
@@ -196,6 +220,8 @@ public struct JobLifecycle: Sendable {
         let isRunning = running.map { $0.state == "RUNNING" } ?? false
         if isRunning, let port, let running {
             lifecycle.phase = .snapshotting
+            if !wantsSuspended { lifecycle.successorJobId = nextJobId(key: key, previous: currentId) }
+            if standbyPending { return lifecycle }  // the new job's pods are starting; the old job runs meanwhile
             let maxAge = configuration["kubernetes.operator.job.upgrade.last-state.max.allowed.checkpoint.age"].flatMap(FlinkDuration.milliseconds)
             let checkpointFresh = observation.latestCheckpoint.map { checkpoint in maxAge.map { nowMillis - checkpoint.timestamp <= $0 } ?? true } ?? false
             if mode == .lastState && checkpointFresh {

@@ -16,18 +16,20 @@ final class FlinkWorld: @unchecked Sendable {
     let root: String
     let store: Store
     let source: DirectorySource
-    let driver = InMemoryProcessDriver()
+    let clock = ManualClock()
+    let driver: InMemoryProcessDriver
     let rest = FakeFlinkREST()
     let reconciler: Reconciler
     let backend: FlinkBackend
 
-    init(maxSubmissions: Int = 2, jar: Bool = true) throws {
+    init(maxSubmissions: Int = 2, maxClusterStarts: Int = 100, jar: Bool = true) throws {
         root = FileManager.default.temporaryDirectory.appendingPathComponent("flinklet-flink-\(UUID().uuidString.prefix(8))").path
         for directory in ["manifests", "state", "flink/lib", "flink/usrlib"] {
             try FileManager.default.createDirectory(atPath: root + "/" + directory, withIntermediateDirectories: true)
         }
         if jar { try Data("jar".utf8).write(to: URL(fileURLWithPath: root + "/flink/usrlib/job.jar")) }
         store = try Store.open(stateDirectory: root + "/state")
+        driver = InMemoryProcessDriver(clock: clock)
         let logger = Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() })
         var configuration = DirectorySource.Configuration(directory: root + "/manifests")
         configuration.watch = false
@@ -36,11 +38,12 @@ final class FlinkWorld: @unchecked Sendable {
         let distribution = FlinkDistribution(home: root + "/flink", version: "2.3.0", java: "/usr/bin/java",
                                              classpath: [root + "/flink/lib/flink-dist-2.3.0.jar"], jvmOptions: [])
         var backend = FlinkBackend(distribution: .success(distribution), rest: rest, stateDirectory: root + "/state",
-                                   maxConcurrentSubmissions: maxSubmissions)
+                                   maxConcurrentSubmissions: maxSubmissions, maxConcurrentClusterStarts: maxClusterStarts)
         backend.portRange = 41_000...41_999
         self.backend = backend
         reconciler = Reconciler(source: source, store: store, driver: driver, planner: FlinkPlanner(),
-                                layout: PodLayout(stateDirectory: root + "/state"), flink: backend, logger: logger)
+                                layout: PodLayout(stateDirectory: root + "/state"), flink: backend, logger: logger,
+                                now: { [clock] in clock.currentDate })
     }
 
     deinit { try? FileManager.default.removeItem(atPath: root) }
@@ -128,6 +131,31 @@ final class FlinkWorld: @unchecked Sendable {
         for name in names { try await world.reconcile(.flinkDeployment, name) }
         let second = await world.pods(role: "submitter").map(\.name)
         #expect(second.count == 2 && !second.contains(done), "\(second)")
+    }
+
+    @Test func aBurstOfDeploymentsStartsAtMostTwoClustersAtOnce() async throws {
+        let world = try FlinkWorld(maxClusterStarts: 2)
+        let names = (0..<4).map { "app-\($0)" }
+        for name in names { try await world.write("\(name).yaml", FlinkWorld.deployment(name, mode: "application")) }
+        for name in names { try await world.reconcile(.flinkDeployment, name) }
+        let first = await world.pods(role: "jobmanager").map(\.name)
+        #expect(first.count == 2, "\(first)")
+        #expect(await world.pods(role: "taskmanager").count == 2, "a waiting cluster starts none of its pods")
+        let waiting = try #require(names.first { name in !first.contains("default/\(name)-jobmanager-0") })
+        let status = try #require(try world.store.resource("FlinkDeployment/default/\(waiting)")?.deploymentStatus())
+        #expect(status.conditions?.contains { $0.reason == "WaitingForStartSlot" } == true)
+
+        // Ready but its TaskManager not yet registered: still starting.
+        let up = String(try #require(first.first).dropFirst("default/".count).dropLast("-jobmanager-0".count))
+        await world.driver.setReady(name: "default/\(up)-jobmanager-0", true)
+        await world.rest.addCluster(port: try world.restPort(up), taskManagers: 0, slots: 0)
+        for name in names { try await world.reconcile(.flinkDeployment, name) }
+        #expect(await world.pods(role: "jobmanager").count == 2)
+        // Every TaskManager registered: the slot goes to the next cluster.
+        try await world.clusterUp(up)
+        try await world.reconcile(.flinkDeployment, up)
+        for name in names { try await world.reconcile(.flinkDeployment, name) }
+        #expect(await world.pods(role: "jobmanager").count == 3)
     }
 
     @Test func aMissingJarIsAnEventWithThePathAndNoPodStarts() async throws {
@@ -281,5 +309,55 @@ final class FlinkWorld: @unchecked Sendable {
         #expect(info.savepointHistory?.count == 1, "never recorded as a restore point")
         let events = try world.events(.flinkDeployment, "app")
         #expect(events.contains { $0.type == .warning && $0.reason == "SavepointError" && $0.message.contains("disk full") }, "\(events.map(\.message))")
+    }
+}
+
+@Suite struct WarmUpgradeTests {
+    /// Two savepoint upgrades in a row: each starts the new job's TaskManager first, takes a
+    /// new savepoint only once it is up, and starts the new JobManager from that savepoint —
+    /// never from the one the running job itself started from.
+    @Test func eachUpgradeTakesItsOwnSavepointOnceTheNewTaskManagersAreUp() async throws {
+        let world = try FlinkWorld()
+        let key = "FlinkDeployment/default/app"
+        func manifest(_ tag: String) -> String {
+            FlinkWorld.deployment("app", mode: "application").replacingOccurrences(of: "parallelism: 1", with: "parallelism: 1\n    args: [\"--tag\", \"\(tag)\"]")
+                + "\n    upgradeMode: savepoint"
+        }
+        try await world.write("app.yaml", manifest("v1"))
+        try await world.reconcile(.flinkDeployment, "app")
+        try await world.clusterUp("app")
+        let port = try world.restPort("app")
+        var jobId = FlinkCluster.jobId(key: key, generation: 1)
+        var restored: [String] = []
+        for tag in ["v2", "v3"] {
+            await world.rest.addJob(port: port, jobId: jobId)
+            _ = await world.rest.setVertexStatus(port: port, jobId: jobId, .running)
+            try await world.reconcile(.flinkDeployment, "app")
+            let oldTaskManagers = Set(await world.pods(role: "taskmanager").map(\.name))
+            let oldJobManager = try #require(await world.pods(role: "jobmanager").first)
+
+            try await world.write("app.yaml", manifest(tag))
+            try await world.reconcile(.flinkDeployment, "app")
+            let standby = Set(await world.pods(role: "taskmanager").map(\.name)).subtracting(oldTaskManagers)
+            #expect(standby.count == 1, "\(tag): the new job's TaskManager starts beside the old job")
+            #expect(await world.rest.count(.stopWithSavepoint) == restored.count, "\(tag): no savepoint before it is up")
+            try await world.reconcile(.flinkDeployment, "app")
+            #expect(await world.pods(role: "jobmanager").first?.pid == oldJobManager.pid, "\(tag): the old job keeps running meanwhile")
+
+            for name in standby { await world.driver.setReady(name: name, true) }
+            try await world.reconcile(.flinkDeployment, "app")  // the savepoint
+            #expect(await world.rest.count(.stopWithSavepoint) == restored.count + 1)
+            let path = try #require(try world.store.resource(key)?.deploymentStatus()?.jobStatus?.upgradeSavepointPath)
+            #expect(!restored.contains(path), "\(tag): a new savepoint, not the one the old job started from")
+            try await world.reconcile(.flinkDeployment, "app")  // the new JobManager
+            #expect(Set(await world.pods(role: "taskmanager").map(\.name)) == standby, "\(tag): the old TaskManager stopped, the warm one kept")
+            let jobManager = try #require(await world.pods(role: "jobmanager").first)
+            #expect(jobManager.pid != oldJobManager.pid)
+            jobId = JobLifecycle.nextJobId(key: key, previous: jobId)
+            #expect(try world.store.resource(key)?.deploymentStatus()?.jobStatus?.jobId == jobId)
+            restored.append(path)
+            try await world.clusterUp("app")
+        }
+        #expect(Set(restored).count == 2)
     }
 }

@@ -60,7 +60,7 @@ private func events(_ plan: Plan) -> [String] {
         #expect(FlinkCluster.taskManagerReplicas(deployment(parallelism: 5, slots: "2").spec) == 3)
         #expect(FlinkCluster.taskManagerReplicas(deployment(parallelism: 5, replicas: 1).spec) == 1)
         #expect(FlinkCluster.taskManagerReplicas(deployment(mode: .session).spec) == 1)
-        #expect(FlinkCluster.portCount(deployment(parallelism: 2).spec) == 7)
+        #expect(FlinkCluster.portCount(deployment(parallelism: 2).spec) == 12, "REST, blob, and RPC ports for each of two sides")
     }
 
     @Test func jobIdsAre32HexDigitsStablePerGenerationAndNewPerGeneration() {
@@ -83,7 +83,8 @@ private func events(_ plan: Plan) -> [String] {
         #expect(argv.contains("-Xmx201326592"), "192m of heap for a 768m JobManager, as Flink computes it")
         #expect(argv.contains("-classpath") && argv.contains("/flink/lib/a.jar:/flink/lib/flink-dist-2.3.0.jar"))
         let config = try #require(l.jobManager.files["conf/config.yaml"])
-        for line in ["\"rest.port\": \"20000\"", "\"jobmanager.rpc.port\": \"20001\"", "\"blob.server.port\": \"20002\"",
+        let rpcPort = 20_002 + FlinkCluster.side(ofJob: FlinkCluster.jobId(key: d.id.key, generation: 1))
+        for line in ["\"rest.port\": \"20000\"", "\"jobmanager.rpc.port\": \"\(rpcPort)\"", "\"blob.server.port\": \"20001\"",
                      "\"rest.bind-address\": \"127.0.0.1\"", "\"jobmanager.bind-host\": \"127.0.0.1\"",
                      "\"io.tmp.dirs\": \"/state/pods/default/app/app-jobmanager-0/tmp\"",
                      "\"user.artifacts.base-dir\": \"/state/pods/default/app/app-jobmanager-0/artifacts\"",
@@ -100,11 +101,14 @@ private func events(_ plan: Plan) -> [String] {
     @Test func taskManagersGetTheirOwnPortsDirectoriesAndTheMemoryFlinkRequires() throws {
         let d = deployment(parallelism: 2)
         let l = try layout(d, observation(d))
-        #expect(l.taskManagers.map(\.name) == ["app-taskmanager-0", "app-taskmanager-1"])
+        let side = FlinkCluster.side(ofJob: FlinkCluster.jobId(key: d.id.key, generation: 1))
+        #expect(l.taskManagers.map(\.name) == ["app-taskmanager-\(side + 1)-0", "app-taskmanager-\(side + 1)-1"])
         let second = try #require(l.taskManagers.last)
         let config = try #require(second.files["conf/config.yaml"])
-        #expect(config.contains("\"taskmanager.rpc.port\": \"20005\"\n") && config.contains("\"taskmanager.data.port\": \"20006\"\n"))
-        #expect(config.contains("\"taskmanager.resource-id\": \"app-taskmanager-1\"\n"))
+        let rpc = 20_008 + 2 * side
+        #expect(config.contains("\"taskmanager.rpc.port\": \"\(rpc)\"\n") && config.contains("\"taskmanager.data.port\": \"\(rpc + 1)\"\n"))
+        #expect(config.contains("\"taskmanager.resource-id\": \"app-taskmanager-\(side + 1)-1\"\n"))
+        #expect(second.readiness == .logLine(FlinkCluster.taskManagerStartedLine))
         #expect(config.contains("\"taskmanager.host\": \"127.0.0.1\"\n"))
         // Flink's TaskManagerRunner refuses to start without these (measured: "taskmanager.cpu.cores is not set").
         #expect(second.argv.contains("taskmanager.cpu.cores=1.0"))
@@ -223,6 +227,113 @@ private func events(_ plan: Plan) -> [String] {
         #expect(started(plan).map(\.name) == [new.jobManager.name] + new.taskManagers.map(\.name))
         #expect(started(plan).first?.planHash != old.jobManager.planHash)
         #expect(plan.flinkStatus?.jobStatus?.jobId == FlinkCluster.jobId(key: d.id.key, generation: 2))
+    }
+}
+
+/// An application upgrade with a savepoint: the new job's TaskManagers start beside the old
+/// job, the savepoint is taken once they are up, and only the JobManager starts after it.
+@Suite struct WarmUpgradePlannerTests {
+    let v1: FlinkDeployment = {
+        var d = deployment()
+        d.spec.job?.upgradeMode = .savepoint
+        return d
+    }()
+    var v2: FlinkDeployment {
+        var d = v1
+        d.spec.job?.args = ["--rate", "6"]
+        return d
+    }
+    var oldId: String { FlinkCluster.jobId(key: v1.id.key, generation: 1) }
+    var newId: String { JobLifecycle.nextJobId(key: v1.id.key, previous: oldId) }
+
+    /// Job `oldId` runs v1; the manifest says v2 (`upgrading`: the upgrade is on record).
+    func world(upgrading: Bool, since: Int64 = 1_800_000_000_000, savepoint: String? = nil, jobState: String = "RUNNING") -> FlinkObservation {
+        var o = observation(v2, rest: .answering(taskManagers: 2, slots: 2),
+                            jobs: [ObservedJob(id: oldId, name: "app", state: jobState, allTasksRunning: jobState == "RUNNING")],
+                            recorded: JobStatus(jobName: "app", jobId: oldId, state: "RUNNING", upgradeSavepointPath: savepoint))
+        o.deployed = .deployment(upgrading ? v2 : v1)
+        o.reconciliation = ReconciliationStatus(reconciliationTimestamp: since, lastReconciledSpec: JobLifecycle.specJSONOf(.deployment(upgrading ? v2 : v1)),
+                                                state: upgrading ? .upgrading : .deployed)
+        return o
+    }
+
+    var oldPods: [ObservedPod] {
+        get throws {
+            let old = try layout(v1, world(upgrading: false))
+            return ([old.jobManager] + old.taskManagers).map { running($0) }
+        }
+    }
+
+    func next(_ o: FlinkObservation, restore: String? = nil) throws -> FlinkCluster.Layout {
+        try FlinkCluster.layout(of: v2, observation: o, distribution: distribution, jobId: newId, jar: "/flink/usrlib/job.jar", restorePath: restore).get()
+    }
+
+    func flinkSteps(_ plan: Plan) -> [FlinkAction] {
+        plan.steps.compactMap { if case .flink(let action) = $0 { action } else { nil } }
+    }
+
+    @Test func successiveJobsUseAlternateSidesSoTheirPodsNeverShareNamesOrPorts() throws {
+        #expect(FlinkCluster.side(ofJob: newId) != FlinkCluster.side(ofJob: oldId))
+        let third = JobLifecycle.nextJobId(key: v1.id.key, previous: newId)
+        #expect(FlinkCluster.side(ofJob: third) == FlinkCluster.side(ofJob: oldId) && third != oldId)
+        let o = world(upgrading: true)
+        let old = try layout(v1, o)
+        let new = try next(o)
+        #expect(Set(old.taskManagers.map(\.name)).isDisjoint(with: new.taskManagers.map(\.name)))
+        #expect(old.jobManager.name == new.jobManager.name, "one JobManager at a time, on the cluster's REST port")
+        func ports(_ plan: PodPlan) -> Set<String> {
+            Set((plan.files["conf/config.yaml"] ?? "").split(separator: "\n").filter { $0.contains("rpc.port") || $0.contains("data.port") }.map(String.init))
+        }
+        #expect(ports(old.jobManager).isDisjoint(with: ports(new.jobManager)))
+        #expect(ports(old.taskManagers[0]).isDisjoint(with: ports(new.taskManagers[0])))
+        #expect(new.taskManagers.allSatisfy { $0.files["conf/config.yaml"]?.contains("\"jobmanager.rpc.port\": \"\(20_002 + FlinkCluster.side(ofJob: newId))\"") == true })
+    }
+
+    @Test func theNewTaskManagersStartBesideTheRunningJobBeforeItsSavepoint() throws {
+        let plan = planner.plan(input(v2, world(upgrading: false), pods: try oldPods, generation: 2))
+        #expect(plan.flinkStatus?.writeAhead == true && plan.flinkStatus?.reconciliation?.state == .upgrading)
+        let standby = try next(world(upgrading: true)).taskManagers
+        #expect(started(plan).map(\.name) == standby.map(\.name))
+        #expect(started(plan).map(\.planHash) == standby.map(\.planHash))
+        #expect(!plan.steps.contains { if case .stopPod = $0 { true } else { false } }, "the old job's pods stay")
+        #expect(flinkSteps(plan).isEmpty, "no savepoint before the new TaskManagers are up")
+        #expect(events(plan) == ["SpecChanged", "Scheduled"])
+        #expect(plan.lifecycleState == .upgrading)
+    }
+
+    @Test func theSavepointIsTakenOnceTheyAreUpOrAfterTheTimeout() throws {
+        let o = world(upgrading: true)
+        let standby = try next(o).taskManagers
+        let starting = planner.plan(input(v2, o, pods: try oldPods + standby.map { running($0, ready: false) }, generation: 2))
+        #expect(flinkSteps(starting).isEmpty && starting.steps.isEmpty)
+        let up = planner.plan(input(v2, o, pods: try oldPods + standby.map { running($0) }, generation: 2))
+        #expect(flinkSteps(up) == [.stopWithSavepoint(port: 20_000, jobId: oldId, directory: "/state/clusters/default/app/savepoints", purpose: .upgrade)])
+        #expect(started(up).isEmpty)
+        let late = world(upgrading: true, since: 1_800_000_000_000 - JobLifecycle.standbyTimeoutMillis - 1)
+        let stuck = planner.plan(input(v2, late, pods: try oldPods + standby.map { running($0, ready: false) }, generation: 2))
+        #expect(flinkSteps(stuck).count == 1, "TaskManagers that never come up do not hold the upgrade forever")
+    }
+
+    @Test func afterTheSavepointOnlyTheJobManagerStartsAndTheWarmTaskManagersStay() throws {
+        let o = world(upgrading: true, savepoint: "/sp/1", jobState: "FINISHED")
+        let new = try next(o, restore: "/sp/1")
+        let pods = try oldPods + new.taskManagers.map { running($0) }
+        let plan = planner.plan(input(v2, o, pods: pods, generation: 2))
+        #expect(started(plan).map(\.name) == [new.jobManager.name])
+        #expect(started(plan).first?.argv.contains("/sp/1") == true)
+        let stopped = plan.steps.compactMap { if case .stopPod(let name, _) = $0 { name } else { nil } }
+        #expect(Set(stopped) == Set(try oldPods.map(\.name)))
+        #expect(plan.flinkStatus?.jobStatus?.jobId == newId)
+    }
+
+    @Test func aSuspensionStartsNothingNew() throws {
+        var suspended = v1
+        suspended.spec.job?.state = .suspended
+        var o = world(upgrading: false)
+        o.lastKnown = .deployment(suspended)
+        let plan = planner.plan(input(suspended, o, pods: try oldPods, generation: 2))
+        #expect(started(plan).isEmpty)
+        #expect(flinkSteps(plan).count == 1)
     }
 }
 

@@ -35,10 +35,10 @@ import Testing
     }
 
     func decide(_ desired: FlinkResource, _ observation: FlinkObservation, running: String? = "RUNNING", port: Int? = 8081,
-                lost: Bool = false) -> JobLifecycle {
+                lost: Bool = false, standbyReady: Bool = true) -> JobLifecycle {
         JobLifecycle.decide(key: key, generation: 2, desired: desired, job: job(desired), observation: observation,
                             running: running.map { ObservedJob(id: "old", name: "app", state: $0, allTasksRunning: true) },
-                            port: port, jobManagerLost: lost, savepointDirectory: "/c/savepoints", now: now)
+                            port: port, jobManagerLost: lost, standbyReady: standbyReady, savepointDirectory: "/c/savepoints", now: now)
     }
 
     func flinkSteps(_ lifecycle: JobLifecycle) -> [FlinkAction] {
@@ -129,6 +129,22 @@ import Testing
 
         let nothing = decide(app(tag: "v2"), observation(deployed: app()), running: "FAILED")
         if case .blocked(let reason, _) = nothing.phase { #expect(reason == "UpgradeBlocked") } else { Issue.record("\(nothing.phase)") }
+    }
+
+    @Test func everyUpgradeWaitsForTheNewJobsPodsButASuspensionDoesNot() {
+        for mode in [UpgradeMode.stateless, .savepoint, .lastState] {
+            let checkpoint = ObservedCheckpoint(path: "/c/chk-3", timestamp: nowMillis - 1_000)
+            let waiting = decide(app(tag: "v2", mode: mode), observation(deployed: app(tag: "v2", mode: mode), state: .upgrading, checkpoint: checkpoint,
+                                                                         timestamp: nowMillis - 1_000), standbyReady: false)
+            #expect(waiting.phase == .snapshotting && flinkSteps(waiting).isEmpty, "\(mode)")
+            #expect(waiting.successorJobId == JobLifecycle.nextJobId(key: key, previous: "old"), "\(mode)")
+            let ready = decide(app(tag: "v2", mode: mode), observation(deployed: app(tag: "v2", mode: mode), state: .upgrading, checkpoint: checkpoint,
+                                                                       timestamp: nowMillis - 1_000))
+            #expect(flinkSteps(ready).count == 1, "\(mode)")
+        }
+        let suspending = decide(app(state: .suspended), observation(deployed: app(state: .suspended), state: .upgrading), standbyReady: false)
+        #expect(suspending.successorJobId == nil)
+        #expect(flinkSteps(suspending) == [.stopWithSavepoint(port: 8081, jobId: "old", directory: "/c/savepoints", purpose: .upgrade)])
     }
 
     @Test func aStatelessUpgradeCancelsAndStartsFresh() {

@@ -262,19 +262,43 @@ extension FlinkBackend {
         }
     }
 
-    /// Flink's own words for why a process failed: the last exception line of its log.
+    /// Flink's own words for why a process failed, from the tail of its log: the root cause of
+    /// the entrypoint's failure when it logged one (what went wrong first), else of the last
+    /// exception logged. Errors threads print while the JVM shuts down (class loading after the
+    /// class loader closed, ...) are consequences, never the reason.
     static func failureMessage(logPath: String) -> String? {
         guard let handle = FileHandle(forReadingAtPath: logPath) else { return nil }
         defer { try? handle.close() }
         let size = (try? handle.seekToEnd()) ?? 0
         try? handle.seek(toOffset: size > 65_536 ? size - 65_536 : 0)
         guard let data = try? handle.readToEnd() else { return nil }
-        let lines = String(decoding: data, as: UTF8.self).split(separator: "\n")
-        // The root cause is the last "Caused by:" of the last trace; else the last exception line.
-        let candidates = lines.filter { $0.hasPrefix("Caused by: ") || ($0.contains("Exception: ") && !$0.hasPrefix("\t")) }
-        guard let last = candidates.last else { return nil }
-        var message = String(last)
-        if message.hasPrefix("Caused by: ") { message.removeFirst("Caused by: ".count) }
+        return failureMessage(log: String(decoding: data, as: UTF8.self))
+    }
+
+    static func failureMessage(log: String) -> String? {
+        // Log records: a timestamped line and the lines (trace) that follow it.
+        var records: [[Substring]] = []
+        for line in log.split(separator: "\n") {
+            if records.isEmpty || line.first.map({ $0.isNumber }) == true && line.dropFirst(4).first == "-" {
+                records.append([line])
+            } else {
+                records[records.count - 1].append(line)
+            }
+        }
+        func isException(_ line: Substring) -> Bool { line.hasPrefix("Caused by: ") || (line.contains("Exception: ") && !line.hasPrefix("\t")) }
+        let failing = records.filter { $0.contains(where: isException) }
+        let entrypoint = failing.first { record in
+            record[0].contains("org.apache.flink.runtime.entrypoint.") || record[0].contains("Diagnostics ")
+        }
+        guard let record = entrypoint ?? failing.last else { return nil }
+        let exceptions = record.filter(isException)
+        var root = String(exceptions.last { $0.hasPrefix("Caused by: ") } ?? exceptions[0])
+        if root.hasPrefix("Caused by: ") { root.removeFirst("Caused by: ".count) }
+        // What failed, in the entrypoint's words, before the root cause.
+        var headline = String(exceptions[0])
+        if let range = headline.range(of: "Diagnostics ") { headline = String(headline[range.upperBound...]) }
+        if let range = headline.range(of: "Exception: ") { headline = String(headline[range.upperBound...]) }
+        let message = headline != root && !root.contains(headline) && exceptions.count > 1 ? "\(headline): \(root)" : root
         return String(message.prefix(500))
     }
 }

@@ -90,8 +90,9 @@ public enum FlinkCluster {
         let user = FlinkConfiguration((spec.flinkConfiguration ?? FlinkConfiguration()).entries.filter { !isOperatorKey($0.key) })
 
         var shared: [String: String] = [
-            // Speed: fast registration and failure detection on one machine (facts page).
-            "cluster.registration.error-delay": "1s",
+            // Speed: fast registration and failure detection on one machine (facts page). A
+            // TaskManager started ahead of its JobManager retries this often (no cost on loopback).
+            "cluster.registration.error-delay": "200ms",
             "heartbeat.interval": "2s",
             "heartbeat.timeout": "10s",
             "web.refresh-interval": "500ms",

@@ -188,7 +188,12 @@ public actor LocalProcessDriver: ProcessDriver {
             await pause(interval)
             interval = min(interval * 2, .milliseconds(50))
         }
-        if process.isChild { Self.reap(process.pid) }
+        if process.isChild {
+            // A JVM's leader shows as a zombie while its other threads still exit, and cannot be
+            // reaped until they have: wait for it (bounded), or it stays a zombie for good.
+            let reapBy = ContinuousClock.now + configuration.killTimeout
+            while !Self.reap(process.pid) && ContinuousClock.now < reapBy { await pause(.milliseconds(10)) }
+        }
         forget(name, generation: generation)
         logger.info("pod stopped", metadata: metadata)
     }
@@ -576,9 +581,13 @@ public actor LocalProcessDriver: ProcessDriver {
         return !ProcessInfoReader.groupHasLiveMembers(process.pgid)
     }
 
-    private static func reap(_ pid: Int32) {
+    /// True once `pid` is reaped (or is not ours to reap).
+    @discardableResult
+    private static func reap(_ pid: Int32) -> Bool {
         var status: Int32 = 0
-        while waitpid(pid, &status, WNOHANG) == -1 && errno == EINTR {}
+        var w: pid_t
+        repeat { w = waitpid(pid, &status, WNOHANG) } while w == -1 && errno == EINTR
+        return w != 0
     }
 
     /// Sleeps the task; once the task is cancelled, blocks briefly instead (stop must still

@@ -66,7 +66,8 @@ final class Cluster {
 
     init(_ name: String) throws {
         root = NSTemporaryDirectory() + "flinklet-e2e-\(name)-\(UUID().uuidString.prefix(6))"
-        let base = 31_000 + Int.random(in: 0..<40) * 200
+        // Below the kernel's ephemeral ports (32768-60999), which outgoing connections may hold.
+        let base = 21_000 + Int.random(in: 0..<45) * 200
         ports = "\(base)-\(base + 199)"
         for directory in [manifests, state, output] {
             try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
@@ -156,6 +157,22 @@ final class Cluster {
             if parts.count >= 2, let count = Int(parts[1]) { counts[String(parts[0]), default: []].append(count) }
         }
         return counts
+    }
+
+    /// Prints the proof for the test log: key-0's counts in runs (a new run at each tag change
+    /// or fall-back), e.g. `key-0: v1 1…66 → v2 67…120`.
+    func evidence(_ file: String, _ scenario: String) {
+        var runs: [(tag: String, first: Int, last: Int)] = []
+        for parts in lines(file) where parts.count >= 2 && parts[0] == "key-0" {
+            guard let count = Int(parts[1]) else { continue }
+            let tag = parts.count >= 3 ? parts[2] : ""
+            if let run = runs.last, run.tag == tag, count > run.last {
+                runs[runs.count - 1].last = count
+            } else {
+                runs.append((tag, count, count))
+            }
+        }
+        print("e2e evidence: \(scenario): key-0 " + runs.map { "\($0.tag.isEmpty ? "" : $0.tag + " ")\($0.first)…\($0.last)" }.joined(separator: " → "))
     }
 
     func lineCount(_ file: String) -> Int {

@@ -90,7 +90,7 @@ private func events(_ plan: Plan) -> [String] {
                      "\"user.artifacts.base-dir\": \"/state/pods/default/app/app-jobmanager-0/artifacts\"",
                      "\"execution.checkpointing.dir\": \"file:///state/clusters/default/app/checkpoints\"",
                      "\"execution.shutdown-on-application-finish\": \"false\"", "\"high-availability.type\": \"none\"",
-                     "\"cluster.registration.error-delay\": \"1s\""] {
+                     "\"cluster.registration.error-delay\": \"200ms\""] {
             #expect(config.contains(line + "\n"), "\(line)")
         }
         #expect(!config.contains("/opt/flink"))

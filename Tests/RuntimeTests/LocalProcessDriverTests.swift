@@ -229,6 +229,29 @@ struct LocalProcessDriverTests {
         }
     }
 
+    /// A JVM on SIGTERM: its main thread ends first (the leader shows as a zombie) while other
+    /// threads still shut down. The pod is reaped once they have, never left a zombie.
+    @Test func stopReapsAProcessWhoseMainThreadEndsBeforeItsOtherThreads() async throws {
+        try await withHarness { h in
+            let program = """
+                import ctypes, os, signal, threading, time
+                def later():
+                    time.sleep(0.4)
+                    os._exit(0)
+                def term(*_):
+                    threading.Thread(target=later).start()
+                    ctypes.CDLL(None).pthread_exit(None)
+                signal.signal(signal.SIGTERM, term)
+                print("up", flush=True)
+                while True: time.sleep(0.05)
+                """
+            let record = try await h.driver.start(h.shell("threads", "exec python3 -c '\(program)'", readiness: .logLine("up"), grace: .seconds(10)))
+            await waitForStatus(h.driver, "threads") { $0.ready }
+            await h.driver.stop("threads")
+            #expect(isGone(record.pid), "reaped, not a zombie")
+        }
+    }
+
     @Test func stopKillsTheWholeGroupWhenSIGTERMIsIgnored() async throws {
         try await withHarness { h in
             let record = try await h.driver.start(h.shell("stubborn", "trap '' TERM; sleep 60 & echo child $!; wait"))

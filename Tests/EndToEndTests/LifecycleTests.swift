@@ -65,6 +65,7 @@ import Glibc
         #expect(tags.firstIndex(of: "v2").map { index in !tags[index...].contains("v1") } == true, "v1 never writes after v2 started: one copy at a time")
         try await Task.sleep(for: .seconds(2))
         #expect(Self.continues(world.counts("app.out"), replay: 0) == nil, "\(Self.continues(world.counts("app.out"), replay: 0) ?? "")")
+        world.evidence("app.out", "1. application, savepoint upgrade")
 
         // 3. Suspend: no process left; resume: the counts continue.
         let v2 = try #require(upgraded.jobStatus?.jobId)
@@ -78,6 +79,7 @@ import Glibc
         try #require(Self.waitRunning(world, "app", jobIdNot: v2), "\(world.summary(.flinkDeployment, "app"))")
         #expect(world.waitUntil(timeout: 20) { world.lineCount("app.out") > linesWhileSuspended + 20 })
         #expect(Self.continues(world.counts("app.out"), replay: 0) == nil, "\(Self.continues(world.counts("app.out"), replay: 0) ?? "")")
+        world.evidence("app.out", "3. suspend, resume")
 
         // 4. kill -9 the JobManager: recovered from the latest checkpoint; counts continue.
         try await Task.sleep(for: .seconds(5))  // at least one checkpoint (every 2 s) of the resumed job
@@ -91,6 +93,7 @@ import Glibc
         // Restored from a checkpoint: what was counted after it is counted again (at most a few
         // seconds of input), never from zero.
         #expect(Self.continues(world.counts("app.out"), replay: 600) == nil, "\(Self.continues(world.counts("app.out"), replay: 600) ?? "")")
+        world.evidence("app.out", "4. kill -9 JobManager")
         #expect(world.processes(containing: "app-jobmanager-0").count == 1)
 
         world.delete("app.yaml")
@@ -120,6 +123,7 @@ import Glibc
         let before = world.lineCount("scaled.out")
         #expect(world.waitUntil(timeout: 20) { world.lineCount("scaled.out") > before + 20 })
         #expect(Self.continues(world.counts("scaled.out"), replay: 600) == nil, "\(Self.continues(world.counts("scaled.out"), replay: 600) ?? "")")
+        world.evidence("scaled.out", "2. last-state, parallelism 1→2")
         world.delete("scaled.yaml")
         #expect(world.waitUntil(timeout: 40) { world.processes().isEmpty })
     }
@@ -183,6 +187,7 @@ import Glibc
         try await Task.sleep(for: .seconds(2))
         #expect(world.processes() == clusterPods, "the session cluster stays up through the upgrade")
         #expect(Self.continues(world.counts("session.out"), replay: 0) == nil, "\(Self.continues(world.counts("session.out"), replay: 0) ?? "")")
+        world.evidence("session.out", "7. session job savepoint upgrade")
         let port = try #require(world.restPort("session"))
         let states = try await world.rest.jobs(port: port)
         #expect(states.filter { $0.state == .running }.count == 1, "one copy runs: \(states.map { "\($0.id) \($0.state)" })")
@@ -224,6 +229,7 @@ import Glibc
         #expect(world.waitUntil(timeout: 20) { world.lines("app.out").contains { $0.last == "v2" } })
         try await Task.sleep(for: .seconds(2))
         #expect(LifecycleTests.continues(world.counts("app.out"), replay: 0) == nil, "\(LifecycleTests.continues(world.counts("app.out"), replay: 0) ?? "")")
+        world.evidence("app.out", "5. operator SIGKILLed mid-upgrade")
         #expect(world.processes(containing: "app-jobmanager-0").count == 1, "one JobManager")
         world.delete("app.yaml")
         #expect(world.waitUntil(timeout: 40) { world.processes().isEmpty })
@@ -256,6 +262,7 @@ import Glibc
         let lines = world.lines("app.out")
         #expect(!lines.contains { $0.last == "v2" }, "the broken version never ran")
         #expect(LifecycleTests.continues(world.counts("app.out"), replay: 0) == nil, "\(LifecycleTests.continues(world.counts("app.out"), replay: 0) ?? "")")
+        world.evidence("app.out", "6. broken upgrade rolled back")
         world.delete("app.yaml")
         #expect(world.waitUntil(timeout: 40) { world.processes().isEmpty })
     }

@@ -118,7 +118,9 @@ public enum ClassDataArchives {
         process.arguments = ["-c", watchdog, "sh", String(getpid()), directory + "/pid", plan.argv[0], "-XX:+RecordDynamicDumpInfo"]
             + plan.argv.dropFirst()
         process.environment = ProcessInfo.processInfo.environment.merging(plan.environment) { $1 }
-        FileManager.default.createFile(atPath: directory + "/log", contents: nil)
+        guard FileManager.default.createFile(atPath: directory + "/log", contents: nil) else {
+            throw CocoaError(.fileWriteUnknown, userInfo: [NSFilePathErrorKey: directory + "/log"])
+        }
         let log = try FileHandle(forWritingTo: URL(fileURLWithPath: directory + "/log"))
         process.standardOutput = log
         process.standardError = log

@@ -135,14 +135,14 @@ public enum FlinkCluster {
             jmConfig["execution.shutdown-on-application-finish"] = "false"
             jmConfig["execution.submit-failed-job-on-application-error"] = "true"
         }
-        func programArguments(restorePath: String?) -> [String] {
+        func programArguments(restorePath: String?, allowNonRestoredState: Bool) -> [String] {
             guard mode == .application, let job = spec.job else { return [] }
             var programArguments: [String] = []
             if let jobId { programArguments += ["--job-id", jobId] }
             if let entryClass = job.entryClass { programArguments += ["--job-classname", entryClass] }
             if let restorePath {
                 programArguments += ["--fromSavepoint", restorePath]
-                if job.allowNonRestoredState == true { programArguments += ["--allowNonRestoredState"] }
+                if allowNonRestoredState { programArguments += ["--allowNonRestoredState"] }
             }
             if let jar { programArguments += ["--jars", "local://" + jar] }
             // `--jars` takes many values and Flink's parser would take the program's arguments
@@ -161,16 +161,21 @@ public enum FlinkCluster {
             "jobmanager.memory.jvm-overhead.min": "\(jmMemoryModel.overhead)b",
             "jobmanager.memory.jvm-overhead.max": "\(jmMemoryModel.overhead)b",
         ]
-        func jobManagerPod(restorePath: String?) -> PodPlan {
+        func jobManagerPod(restorePath: String?, allowNonRestoredState: Bool = false) -> PodPlan {
             pod(name: jmName, role: "jobmanager", directory: jmDirectory, distribution: distribution,
                 jvm: jmJVM, mainClass: entryPoint, configuration: jmConfig, dynamic: jmDynamic,
-                arguments: programArguments(restorePath: restorePath), processBytes: jmBytes,
+                arguments: programArguments(restorePath: restorePath, allowNonRestoredState: allowNonRestoredState), processBytes: jmBytes,
                 // An application JobManager that restarted by itself would run its job from
                 // the start, without its state: the planner decides instead.
                 restartPolicy: mode == .session ? .always : .never,
                 readiness: .httpGet(port: restPort, path: "/overview"))
         }
-        let jobManager = jobManagerPod(restorePath: restorePath)
+        // `allowNonRestoredState` matters only as a job starts (an ignore-class change, as
+        // upstream): it is left out of the pod's identity, so flipping it never restarts a
+        // running job — which would start it again from its old snapshot.
+        let allowNonRestoredState = spec.job?.allowNonRestoredState == true
+        var jobManager = jobManagerPod(restorePath: restorePath, allowNonRestoredState: allowNonRestoredState)
+        if allowNonRestoredState { jobManager.identity = jobManagerPod(restorePath: restorePath).planHash }
         // What ties the TaskManagers to their JobManager: its plan, whatever snapshot it starts
         // from (known only once taken, after they have started).
         let jobManagerRevision = restorePath == nil ? jobManager.planHash : jobManagerPod(restorePath: nil).planHash
@@ -234,14 +239,16 @@ public enum FlinkCluster {
             config.merge(processDirectories(directory)) { $1 }
             var arguments = ["run", "--detached"]
             if let entryClass = job.entryClass { arguments += ["--class", entryClass] }
-            if let restorePath {
-                arguments += ["--fromSavepoint", restorePath]
-                if job.allowNonRestoredState == true { arguments += ["--allowNonRestoredState"] }
+            if let restorePath { arguments += ["--fromSavepoint", restorePath] }
+            let submitterPod = { (arguments: [String]) in
+                pod(name: submitterName, role: "submitter", directory: directory, distribution: distribution,
+                    jvm: ["-Xmx\(clientHeap)"], mainClass: "org.apache.flink.client.cli.CliFrontend", configuration: config,
+                    dynamic: [:], arguments: arguments + [jar] + (job.args ?? []), processBytes: nil, restartPolicy: .never, readiness: nil)
             }
-            arguments += [jar] + (job.args ?? [])
-            submitter = pod(name: submitterName, role: "submitter", directory: directory, distribution: distribution,
-                            jvm: ["-Xmx\(clientHeap)"], mainClass: "org.apache.flink.client.cli.CliFrontend", configuration: config,
-                            dynamic: [:], arguments: arguments, processBytes: nil, restartPolicy: .never, readiness: nil)
+            let startOnly = restorePath != nil && allowNonRestoredState
+            var plan = submitterPod(arguments + (startOnly ? ["--allowNonRestoredState"] : []))
+            if startOnly { plan.identity = submitterPod(arguments).planHash }
+            submitter = plan
         }
         return .success(Layout(jobManager: jobManager, taskManagers: taskManagers, submitter: submitter, restPort: restPort))
     }

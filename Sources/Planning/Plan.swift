@@ -19,6 +19,10 @@ public struct PodPlan: Sendable, Hashable, Codable {
     /// Files written into the pod's directory before it starts (path relative to it → content),
     /// as a ConfigMap is mounted: part of the plan, so changing one replaces the pod.
     public var files: [String: String]
+    /// What identifies the pod, when not the whole plan: the hash of the plan without the options
+    /// that matter only as the process starts (see `FlinkCluster`'s restore options), so that
+    /// changing such an option never replaces a pod that already runs. Nil: the whole plan.
+    public var identity: String?
 
     public init(name: String, role: String, argv: [String], environment: [String: String] = [:], memoryLimitBytes: Int64? = nil,
                 restartPolicy: RestartPolicy = .always, readiness: Readiness? = nil, terminationGracePeriod: Duration = .seconds(30),
@@ -35,7 +39,7 @@ public struct PodPlan: Sendable, Hashable, Codable {
     }
 
     /// Identifies what the pod runs: a running pod whose `planHash` differs is replaced.
-    public var planHash: String { StableHash.of(self) }
+    public var planHash: String { identity ?? StableHash.of(self) }
 }
 
 /// A pod as observed: the parts of its status a plan decides on.
@@ -131,10 +135,14 @@ public struct Plan: Sendable, Hashable {
     /// The Flink part of the status (job, cluster); nil leaves what is recorded.
     public var flinkStatus: FlinkStatus?
     public var next: ReconcileAction
+    /// Resources whose plans read this resource's status (session jobs read their session
+    /// cluster's `Ready`): reconciled again once this plan's status is recorded, so they act on
+    /// the change at once instead of at their next poll.
+    public var wake: [ResourceID]
 
     public init(steps: [Step] = [], conditions: [Condition] = [], error: String? = nil,
                 lifecycleState: ResourceLifecycleState? = nil, observedGeneration: Int64? = nil,
-                flinkStatus: FlinkStatus? = nil, next: ReconcileAction = .awaitChange) {
+                flinkStatus: FlinkStatus? = nil, next: ReconcileAction = .awaitChange, wake: [ResourceID] = []) {
         self.steps = steps
         self.conditions = conditions
         self.error = error
@@ -142,6 +150,7 @@ public struct Plan: Sendable, Hashable {
         self.observedGeneration = observedGeneration
         self.flinkStatus = flinkStatus
         self.next = next
+        self.wake = wake
     }
 }
 

@@ -326,6 +326,27 @@ private func events(_ plan: Plan) -> [String] {
         #expect(plan.flinkStatus?.jobStatus?.jobId == newId)
     }
 
+    @Test func flippingAllowNonRestoredStateNeverRestartsTheRunningJob() throws {
+        // Job `newId` runs v2, restored from /sp/1; the manifest now allows non-restored state
+        // (an ignore-class change, read only when a job starts).
+        var v3 = v2
+        v3.spec.job?.allowNonRestoredState = true
+        var o = observation(v3, rest: .answering(taskManagers: 2, slots: 2),
+                            jobs: [ObservedJob(id: newId, name: "app", state: "RUNNING", allTasksRunning: true)],
+                            recorded: JobStatus(jobName: "app", jobId: newId, state: "RUNNING", upgradeSavepointPath: "/sp/1"))
+        o.deployed = .deployment(v2)
+        o.reconciliation = ReconciliationStatus(lastReconciledSpec: JobLifecycle.specJSONOf(.deployment(v2)), state: .deployed)
+        let runningPods = try next(o, restore: "/sp/1")
+        let plan = planner.plan(input(v3, o, pods: ([runningPods.jobManager] + runningPods.taskManagers).map { running($0) }, generation: 3))
+        #expect(!plan.steps.contains { if case .stopPod = $0 { true } else { false } }, "the running JobManager stays")
+        #expect(started(plan).isEmpty)
+        // The option still reaches the next job that starts from a snapshot.
+        let flagged = try FlinkCluster.layout(of: v3, observation: o, distribution: distribution, jobId: newId, jar: "/flink/usrlib/job.jar",
+                                              restorePath: "/sp/1").get()
+        #expect(flagged.jobManager.argv.contains("--allowNonRestoredState"))
+        #expect(!runningPods.jobManager.argv.contains("--allowNonRestoredState"))
+    }
+
     @Test func aSuspensionStartsNothingNew() throws {
         var suspended = v1
         suspended.spec.job?.state = .suspended

@@ -77,7 +77,8 @@ public struct Operator: Sendable {
         let source = DirectorySource(configuration: sourceConfiguration, logger: logger)
         let queue = WorkQueue<ResourceID, ContinuousClock>(clock: ContinuousClock())
         let reconciler = Reconciler(source: source, store: store, driver: driver, planner: planner,
-                                    layout: PodLayout(stateDirectory: configuration.stateDirectory), flink: flink, logger: logger)
+                                    layout: PodLayout(stateDirectory: configuration.stateDirectory), flink: flink, logger: logger,
+                                    wake: { await queue.add($0) })
 
         // List the manifests before any reconcile, then reconcile every resource recorded by an
         // earlier run once (changed or deleted while we were down?). Until a listing succeeds,

@@ -77,9 +77,12 @@ public struct Reconciler: Sendable {
     public let flink: FlinkBackend?
     public let logger: Logger
     public let now: @Sendable () -> Date
+    /// Queues another resource for a reconcile (a plan's `wake`, after its status is recorded).
+    public let wake: @Sendable (ResourceID) async -> Void
 
     public init(source: DirectorySource, store: Store, driver: any ProcessDriver, planner: any ResourcePlanner,
-                layout: PodLayout, flink: FlinkBackend? = nil, logger: Logger, now: @escaping @Sendable () -> Date = { Date() }) {
+                layout: PodLayout, flink: FlinkBackend? = nil, logger: Logger, now: @escaping @Sendable () -> Date = { Date() },
+                wake: @escaping @Sendable (ResourceID) async -> Void = { _ in }) {
         self.source = source
         self.store = store
         self.driver = driver
@@ -88,6 +91,7 @@ public struct Reconciler: Sendable {
         self.flink = flink
         self.logger = logger
         self.now = now
+        self.wake = wake
     }
 
     public func reconcile(_ id: ResourceID) async throws -> ReconcileAction {
@@ -273,6 +277,7 @@ public struct Reconciler: Sendable {
                 _ = try store.upsert(record)
             }
         }
+        for other in plan.wake { await wake(other) }
         return plan.next
     }
 

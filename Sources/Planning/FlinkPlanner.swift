@@ -275,10 +275,15 @@ public struct FlinkPlanner: ResourcePlanner {
         if keepAsIs { finalNext = .requeue(after: .milliseconds(200)) }
         if case .blocked(let reason, _)? = lifecycle?.phase, reason != "Upgrading" { finalNext = .requeue(after: .seconds(10)) }
         if lifecycle?.phase == .suspended { finalNext = diff.steps.isEmpty ? .awaitChange : .requeue(after: progressInterval) }
+        // A session cluster that becomes ready (or stops being ready) wakes its session jobs,
+        // which wait for exactly that.
+        let wasReady = input.conditions.contains { $0.type == Conditions.ready && $0.status == .true }
+        let wake = mode == .session && wasReady != (readyCondition.status == .true)
+            ? observation.sessionJobs.sorted().map { ResourceID(kind: .flinkSessionJob, namespace: input.id.namespace, name: $0) } : []
         return Plan(steps: steps, conditions: Conditions.merge(previous: input.conditions, next: conditions, now: input.now),
                     error: PlanParts.errorText(input) ?? problem?.message, lifecycleState: lifecycleState,
                     observedGeneration: done || problem != nil || diff.steps.isEmpty ? generation : nil,
-                    flinkStatus: status, next: finalNext)
+                    flinkStatus: status, next: finalNext, wake: wake)
     }
 
     func deleteDeployment(_ input: PlanInput) -> Plan {

@@ -7,6 +7,7 @@ import Manifests
 import Planning
 import Runtime
 import Store
+import Synchronization
 import Testing
 @testable import Controller
 
@@ -21,6 +22,9 @@ final class FlinkWorld: @unchecked Sendable {
     let rest = FakeFlinkREST()
     let reconciler: Reconciler
     let backend: FlinkBackend
+    /// Every wake-up the reconciler asked for, with the session clusters whose recorded status
+    /// was Ready at that moment.
+    let wakes = WakeLog()
 
     init(maxSubmissions: Int = 2, maxClusterStarts: Int = 100, jar: Bool = true) throws {
         root = FileManager.default.temporaryDirectory.appendingPathComponent("flinklet-flink-\(UUID().uuidString.prefix(8))").path
@@ -43,7 +47,13 @@ final class FlinkWorld: @unchecked Sendable {
         self.backend = backend
         reconciler = Reconciler(source: source, store: store, driver: driver, planner: FlinkPlanner(),
                                 layout: PodLayout(stateDirectory: root + "/state"), flink: backend, logger: logger,
-                                now: { [clock] in clock.currentDate })
+                                now: { [clock] in clock.currentDate },
+                                wake: { [store, wakes] id in
+                                    let ready = ((try? store.resources(kind: .flinkDeployment)) ?? []).filter { record in
+                                        (try? record.deploymentStatus())??.conditions?.contains { $0.type == "Ready" && $0.status == .true } == true
+                                    }.map(\.name)
+                                    wakes.entries.withLock { $0.append((id, ready)) }
+                                })
     }
 
     deinit { try? FileManager.default.removeItem(atPath: root) }
@@ -102,6 +112,10 @@ final class FlinkWorld: @unchecked Sendable {
         """)
         """
     }
+}
+
+final class WakeLog: Sendable {
+    let entries = Mutex<[(id: ResourceID, readyClusters: [String])]>([])
 }
 
 @Suite struct FlinkReconcilerTests {
@@ -237,6 +251,35 @@ final class FlinkWorld: @unchecked Sendable {
         #expect(await world.pods(role: "jobmanager").isEmpty)
         #expect(try world.store.resource("FlinkDeployment/default/session") == nil)
         #expect(try world.store.ports(owner: "FlinkDeployment/default/session").isEmpty, "ports released")
+    }
+
+    @Test func aSessionClusterThatBecomesReadyWakesItsSessionJobsOnceItsStatusIsRecorded() async throws {
+        let world = try FlinkWorld()
+        try await world.write("session.yaml", FlinkWorld.deployment("session", mode: "session"))
+        try await world.write("job.yaml", """
+            apiVersion: flink.apache.org/v1beta1
+            kind: FlinkSessionJob
+            metadata:
+              name: counter
+            spec:
+              deploymentName: session
+              job:
+                jarURI: local:///opt/flink/usrlib/job.jar
+                entryClass: dev.Example
+            """)
+        try await world.reconcile(.flinkDeployment, "session")
+        try await world.reconcile(.flinkSessionJob, "counter")
+        try await world.reconcile(.flinkDeployment, "session")
+        #expect(world.wakes.entries.withLock { $0.isEmpty }, "not ready yet: nothing to wake")
+
+        try await world.clusterUp("session")
+        try await world.reconcile(.flinkDeployment, "session")
+        let woken = world.wakes.entries.withLock { $0 }
+        #expect(woken.map(\.id) == [ResourceID(kind: .flinkSessionJob, namespace: "default", name: "counter")])
+        #expect(woken.first?.readyClusters == ["session"], "woken after the Ready status is recorded, which the session job reads")
+
+        try await world.reconcile(.flinkDeployment, "session")
+        #expect(world.wakes.entries.withLock { $0.count } == 1, "still ready: no more wake-ups")
     }
 
     @Test func flinksOwnMessageReachesTheEventWhenASubmissionIsRefused() async throws {

@@ -457,3 +457,30 @@ enum PortProbe {
         }
     }
 }
+
+/// The kernel's range of ports for outgoing connections (`net.ipv4.ip_local_port_range`). A port
+/// leased from inside it can be taken at any moment as the source port of some connection, and
+/// the process meant to listen on it then fails to start ("Could not start rest endpoint on any
+/// port"): leases belong below it.
+public enum EphemeralPorts {
+    public static let sysctlPath = "/proc/sys/net/ipv4/ip_local_port_range"
+
+    /// The range as the kernel reports it ("32768\t60999"), or nil when unreadable.
+    public static func parse(_ text: String) -> ClosedRange<Int>? {
+        let numbers = text.split(whereSeparator: { $0 == " " || $0 == "\t" || $0 == "\n" }).compactMap { Int($0) }
+        guard numbers.count == 2, numbers[0] <= numbers[1] else { return nil }
+        return numbers[0]...numbers[1]
+    }
+
+    public static func current() -> ClosedRange<Int>? {
+        (try? String(contentsOfFile: sysctlPath, encoding: .utf8)).flatMap(parse)
+    }
+
+    /// A warning for a lease range that overlaps the ephemeral range, or nil when they are apart.
+    public static func warning(leases: ClosedRange<Int>, ephemeral: ClosedRange<Int>) -> String? {
+        guard leases.overlaps(ephemeral) else { return nil }
+        return "--ports \(leases.lowerBound)-\(leases.upperBound) overlaps the kernel's ephemeral port range "
+            + "\(ephemeral.lowerBound)-\(ephemeral.upperBound) (net.ipv4.ip_local_port_range): an outgoing connection can take a "
+            + "leased port and the JobManager or TaskManager meant to bind it fails to start; choose a range below \(ephemeral.lowerBound)"
+    }
+}

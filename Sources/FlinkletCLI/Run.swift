@@ -112,6 +112,9 @@ struct Run: AsyncParsableCommand {
         var backend = FlinkBackend(distribution: distribution, rest: FlinkRESTClient(), stateDirectory: stateDirectory,
                                    maxConcurrentSubmissions: maxConcurrentSubmissions, maxConcurrentClusterStarts: maxConcurrentClusterStarts)
         backend.portRange = portRange ?? backend.portRange
+        if let ephemeral = EphemeralPorts.current(), let warning = EphemeralPorts.warning(leases: backend.portRange, ephemeral: ephemeral) {
+            logger.warning("\(warning)")
+        }
         let flinklet = switch engine {
         case .flink: Operator(configuration: configuration, planner: FlinkPlanner(), flink: backend, logger: logger)
         case .command: Operator(configuration: configuration, planner: CommandPods.planner, logger: logger)

@@ -67,6 +67,14 @@ import Glibc
         #expect(Self.continues(world.counts("app.out"), replay: 0) == nil, "\(Self.continues(world.counts("app.out"), replay: 0) ?? "")")
         world.evidence("app.out", "1. application, savepoint upgrade")
 
+        // An ignore-class change (read only when a job next starts) restarts nothing.
+        let jobManagerBefore = world.processes(containing: "app-jobmanager-0")
+        try world.apply("app.yaml", manifest(tag: "v2").replacingOccurrences(of: "upgradeMode: savepoint", with: "upgradeMode: savepoint\n    allowNonRestoredState: true"))
+        #expect(world.waitUntil(timeout: 20) { (world.record(.flinkDeployment, "app")?.generation ?? 0) >= 3 })
+        try await Task.sleep(for: .seconds(3))
+        #expect(world.processes(containing: "app-jobmanager-0") == jobManagerBefore, "the JobManager keeps running")
+        #expect(world.deployment("app")?.jobStatus?.jobId == upgraded.jobStatus?.jobId, "the same job runs")
+
         // 3. Suspend: no process left; resume: the counts continue.
         let v2 = try #require(upgraded.jobStatus?.jobId)
         try world.apply("app.yaml", manifest(tag: "v2", state: "suspended"))
@@ -125,6 +133,35 @@ import Glibc
         #expect(Self.continues(world.counts("scaled.out"), replay: 600) == nil, "\(Self.continues(world.counts("scaled.out"), replay: 600) ?? "")")
         world.evidence("scaled.out", "2. last-state, parallelism 1→2")
         world.delete("scaled.yaml")
+        #expect(world.waitUntil(timeout: 40) { world.processes().isEmpty })
+    }
+
+    @Test func perJobSavepointUpgradeResubmitsFromTheSavepointWithTheClient() async throws {
+        let world = try Cluster("per-job-upgrade")
+        defer { world.tearDown() }
+        try world.startOperator()
+        func manifest(tag: String) -> String {
+            E2E.deployment(name: "batch", mode: "per-job", args: ["--rate", "50", "--keys", "4", "--tag", tag, "--output", world.output + "/batch.out"],
+                           upgradeMode: "savepoint")
+        }
+        try world.apply("batch.yaml", manifest(tag: "v1"))
+        try #require(Self.waitRunning(world, "batch"), "\(world.summary(.flinkDeployment, "batch"))")
+        try await Task.sleep(for: .seconds(3))
+        let v1 = try #require(world.deployment("batch")?.jobStatus?.jobId)
+
+        try world.apply("batch.yaml", manifest(tag: "v2"))
+        try #require(Self.waitRunning(world, "batch", jobIdNot: v1), "\(world.summary(.flinkDeployment, "batch"))")
+        #expect(world.waitUntil(timeout: 20) { world.lines("batch.out").contains { $0.last == "v2" } })
+        let savepoint = try #require(world.deployment("batch")?.jobStatus?.upgradeSavepointPath)
+        #expect(savepoint.contains("/savepoints/"), "restored from the upgrade's savepoint: \(savepoint)")
+        let tags = world.lines("batch.out").compactMap { $0.count == 3 ? $0[2] : nil }
+        #expect(tags.firstIndex(of: "v2").map { index in !tags[index...].contains("v1") } == true, "v1 never writes after v2 started")
+        try await Task.sleep(for: .seconds(2))
+        #expect(Self.continues(world.counts("batch.out"), replay: 0) == nil, "\(Self.continues(world.counts("batch.out"), replay: 0) ?? "")")
+        world.evidence("batch.out", "per-job savepoint upgrade")
+        #expect(world.processes(containing: "batch-jobmanager-0").count == 1, "one JobManager")
+
+        world.delete("batch.yaml")
         #expect(world.waitUntil(timeout: 40) { world.processes().isEmpty })
     }
 

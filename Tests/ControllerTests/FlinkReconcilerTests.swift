@@ -112,6 +112,24 @@ final class FlinkWorld: @unchecked Sendable {
         """)
         """
     }
+
+    /// A session job named `counter` on session cluster `session`.
+    static func sessionJob(entryClass: String = "dev.Example", args: [String]? = nil, parallelism: Int? = nil) -> String {
+        """
+        apiVersion: flink.apache.org/v1beta1
+        kind: FlinkSessionJob
+        metadata:
+          name: counter
+        spec:
+          deploymentName: session
+          job:
+            jarURI: local:///opt/flink/usrlib/job.jar
+            entryClass: \(entryClass)
+
+        """
+            + (args.map { "    args: [\($0.map { "\"\($0)\"" }.joined(separator: ", "))]\n" } ?? "")
+            + (parallelism.map { "    parallelism: \($0)\n" } ?? "")
+    }
 }
 
 final class WakeLog: Sendable {
@@ -188,19 +206,7 @@ final class WakeLog: Sendable {
     @Test func aSessionJobIsSubmittedOnceWithItsJobIdAndRetriesNeverStartASecondCopy() async throws {
         let world = try FlinkWorld()
         try await world.write("session.yaml", FlinkWorld.deployment("session", mode: "session"))
-        try await world.write("job.yaml", """
-            apiVersion: flink.apache.org/v1beta1
-            kind: FlinkSessionJob
-            metadata:
-              name: counter
-            spec:
-              deploymentName: session
-              job:
-                jarURI: local:///opt/flink/usrlib/job.jar
-                entryClass: dev.Example
-                args: ["--rate", "5"]
-                parallelism: 1
-            """)
+        try await world.write("job.yaml", FlinkWorld.sessionJob(args: ["--rate", "5"], parallelism: 1))
         try await world.reconcile(.flinkDeployment, "session")
         try await world.reconcile(.flinkSessionJob, "counter")
         #expect(await world.rest.count(.runJar) == 0, "waits for its session cluster")
@@ -256,17 +262,7 @@ final class WakeLog: Sendable {
     @Test func aSessionClusterThatBecomesReadyWakesItsSessionJobsOnceItsStatusIsRecorded() async throws {
         let world = try FlinkWorld()
         try await world.write("session.yaml", FlinkWorld.deployment("session", mode: "session"))
-        try await world.write("job.yaml", """
-            apiVersion: flink.apache.org/v1beta1
-            kind: FlinkSessionJob
-            metadata:
-              name: counter
-            spec:
-              deploymentName: session
-              job:
-                jarURI: local:///opt/flink/usrlib/job.jar
-                entryClass: dev.Example
-            """)
+        try await world.write("job.yaml", FlinkWorld.sessionJob())
         try await world.reconcile(.flinkDeployment, "session")
         try await world.reconcile(.flinkSessionJob, "counter")
         try await world.reconcile(.flinkDeployment, "session")
@@ -285,17 +281,7 @@ final class WakeLog: Sendable {
     @Test func flinksOwnMessageReachesTheEventWhenASubmissionIsRefused() async throws {
         let world = try FlinkWorld()
         try await world.write("session.yaml", FlinkWorld.deployment("session", mode: "session"))
-        try await world.write("job.yaml", """
-            apiVersion: flink.apache.org/v1beta1
-            kind: FlinkSessionJob
-            metadata:
-              name: counter
-            spec:
-              deploymentName: session
-              job:
-                jarURI: local:///opt/flink/usrlib/job.jar
-                entryClass: dev.Missing
-            """)
+        try await world.write("job.yaml", FlinkWorld.sessionJob(entryClass: "dev.Missing"))
         try await world.reconcile(.flinkDeployment, "session")
         try await world.clusterUp("session")
         try await world.reconcile(.flinkDeployment, "session")

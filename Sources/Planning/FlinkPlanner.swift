@@ -360,9 +360,15 @@ public struct FlinkPlanner: ResourcePlanner {
         let job = sessionJob.spec.job ?? JobSpec()
         let previousId = observation.recordedJob?.jobId
         let previous = previousId.flatMap { id in observation.jobs.first { $0.id == id } }
+        // A job seen running that a reachable session cluster no longer lists went with the
+        // cluster's JobManager (no high availability): it is recovered from its newest
+        // checkpoint, never resubmitted from the snapshot it first started from.
+        let recordedState = observation.recordedJob?.state
+        let jobLost = previousId != nil && previous == nil && observation.reconciliation?.state != .upgrading
+            && recordedState.map { $0 != "RECONCILING" && $0 != "SUSPENDED" && !ObservedJob.isTerminal($0) } == true
         let lifecycle = JobLifecycle.decide(
             key: input.id.key, generation: input.generation, desired: .sessionJob(sessionJob), job: job, observation: observation,
-            running: previous, port: port, jobManagerLost: false,
+            running: previous, port: port, jobManagerLost: jobLost,
             savepointDirectory: FlinkCluster.savepointDirectory(observation), now: input.now)
         steps += lifecycle.steps
         let jobId = lifecycle.jobId

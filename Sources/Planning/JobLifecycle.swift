@@ -71,7 +71,8 @@ public struct JobLifecycle: Sendable {
     ///
     /// - `desired`: the manifest's current valid resource.
     /// - `running`: the job's state as observed now (nil: not observed: absent, or unreachable).
-    /// - `jobManagerLost`: the process running the job died (application/per-job JobManager).
+    /// - `jobManagerLost`: the job went with the JobManager that ran it (an application or per-job
+    ///   JobManager that died; a session job missing from its session cluster after it ran).
     /// - `port`: the REST port to stop or cancel the running job on (nil: cannot be reached).
     /// - `standbyReady`: the pods that will run the successor job (`successorJobId`) are up, or
     ///   none are needed. Until then, or `standbyTimeoutMillis` into the upgrade, the running job
@@ -166,12 +167,12 @@ public struct JobLifecycle: Sendable {
                     // Crash loops back off: at most one recovery per `recoveryBackoff` after the
                     // job's last deploy or state change.
                     if let last = recorded.updateTime.flatMap({ Int64($0) }), nowMillis - last < recoveryBackoffMillis {
-                        lifecycle.phase = .blocked(reason: "Upgrading", message: "the JobManager of job \(currentId) is gone; recovering after a back-off")
+                        lifecycle.phase = .blocked(reason: "Upgrading", message: "job \(currentId) is gone with its JobManager; recovering after a back-off")
                         return lifecycle
                     }
                     let restore = observation.latestCheckpoint?.path ?? recorded.upgradeSavepointPath
                     lifecycle.steps.append(.event(type: .warning, reason: "RecoverDeployment",
-                                                  message: "The JobManager of job \(currentId) is gone; redeploying from \(restore ?? "an empty state (no checkpoint or savepoint)")"))
+                                                  message: "Job \(currentId) is gone with its JobManager; redeploying from \(restore ?? "an empty state (no checkpoint or savepoint)")"))
                     return redeploy(lifecycle, key: key, from: currentId, restore: restore, suspended: false, now: nowMillis)
                 }
                 return lifecycle

@@ -29,6 +29,21 @@ import Glibc
         return nil
     }
 
+    /// Per key: after a restore from a checkpoint (the count falls back), the counts go up by one
+    /// at a time — one copy writes; an old copy still writing would interleave a second sequence.
+    static func oneWriterAfterEachFallBack(_ counts: [String: [Int]]) -> String? {
+        for (key, values) in counts.sorted(by: { $0.key < $1.key }) {
+            for index in values.indices.dropFirst() where values[index] != values[index - 1] + 1 {
+                guard values[index] <= values[index - 1] else { continue }  // a gap is `continues`' to report
+                let after = values[index...]
+                if let jump = zip(after, after.dropFirst()).first(where: { $0.1 != $0.0 + 1 }) {
+                    return "\(key): after falling back to \(values[index]) the counts go \(jump.0) → \(jump.1): two copies write"
+                }
+            }
+        }
+        return nil
+    }
+
     static func waitRunning(_ world: Cluster, _ name: String, jobIdNot old: String? = nil, timeout: TimeInterval = 120) -> Bool {
         world.waitUntil(timeout: timeout) {
             guard let status = world.deployment(name) else { return false }
@@ -228,6 +243,22 @@ import Glibc
         let port = try #require(world.restPort("session"))
         let states = try await world.rest.jobs(port: port)
         #expect(states.filter { $0.state == .running }.count == 1, "one copy runs: \(states.map { "\($0.id) \($0.state)" })")
+
+        // kill -9 the session cluster's JobManager: the job goes with it (no high availability)
+        // and is recovered from its newest checkpoint, never from its first snapshot or from zero.
+        try await Task.sleep(for: .seconds(3))  // a checkpoint (every 2 s) of the upgraded job
+        let v2 = try #require(world.sessionJob("counter")?.jobStatus?.jobId)
+        let jobManager = try #require(world.processes(containing: "session-jobmanager-0").first)
+        kill(-jobManager, SIGKILL)
+        try #require(running(v2), "\(world.summary(.flinkSessionJob, "counter"))")
+        #expect(world.events(.flinkSessionJob, "counter").contains { $0.reason == "RecoverDeployment" })
+        #expect(world.sessionJob("counter")?.jobStatus?.upgradeSavepointPath?.contains("/chk-") == true,
+                "restored from a checkpoint: \(world.sessionJob("counter")?.jobStatus?.upgradeSavepointPath ?? "none")")
+        let beforeGrowth = world.lineCount("session.out")
+        #expect(world.waitUntil(timeout: 20) { world.lineCount("session.out") > beforeGrowth + 20 })
+        #expect(Self.continues(world.counts("session.out"), replay: 600) == nil, "\(Self.continues(world.counts("session.out"), replay: 600) ?? "")")
+        #expect(Self.oneWriterAfterEachFallBack(world.counts("session.out")) == nil, "\(Self.oneWriterAfterEachFallBack(world.counts("session.out")) ?? "")")
+        world.evidence("session.out", "kill -9 of the session cluster's JobManager")
 
         world.delete("job.yaml")
         #expect(world.waitUntil(timeout: 30) { world.record(.flinkSessionJob, "counter") == nil })

@@ -448,6 +448,35 @@ private func events(_ plan: Plan) -> [String] {
         #expect(plan.lifecycleState == .stable)
     }
 
+    @Test func aJobLostWithItsSessionClustersJobManagerIsRecoveredFromItsNewestCheckpoint() throws {
+        let jobId = FlinkCluster.jobId(key: job().id.key, generation: 1)
+        /// Job `jobId` was seen in `state`; the cluster (answering again) lists `jobs`.
+        func lost(state: String, jobs: [ObservedJob] = [], upgrading: Bool = false) -> Plan {
+            var input = sessionInput(job(), jobs: jobs, recorded: JobStatus(jobId: jobId, state: state, updateTime: "1799999000000",
+                                                                             upgradeSavepointPath: "/sp/initial"))
+            input.flink?.deployed = .sessionJob(job())
+            input.flink?.reconciliation = ReconciliationStatus(lastReconciledSpec: JobLifecycle.specJSONOf(.sessionJob(job())),
+                                                               state: upgrading ? .upgrading : .deployed)
+            input.flink?.latestCheckpoint = ObservedCheckpoint(path: "/c/checkpoints/\(jobId)/chk-7", timestamp: 1_799_999_990_000)
+            return planner.plan(input)
+        }
+        func submissions(_ plan: Plan) -> [JobSubmission] {
+            plan.steps.compactMap { if case .flink(.submit(_, _, let submission)) = $0 { submission } else { nil } }
+        }
+        let recovered = lost(state: "RUNNING")
+        let submission = try #require(submissions(recovered).first)
+        #expect(submission.savepointPath == "/c/checkpoints/\(jobId)/chk-7", "from its newest checkpoint, not /sp/initial")
+        #expect(submission.jobId != jobId, "a new job id")
+        #expect(events(recovered).contains("RecoverDeployment"))
+        #expect(recovered.flinkStatus?.jobStatus?.upgradeSavepointPath == "/c/checkpoints/\(jobId)/chk-7")
+
+        // Not lost: never submitted yet (or not yet seen), over, or making way for an upgrade.
+        #expect(submissions(lost(state: "RECONCILING")).map(\.savepointPath) == ["/sp/initial"], "a submission retried with its own id")
+        #expect(submissions(lost(state: "FINISHED")).isEmpty)
+        #expect(!events(lost(state: "RUNNING", upgrading: true)).contains("RecoverDeployment"))
+        #expect(submissions(lost(state: "RUNNING", jobs: [ObservedJob(id: jobId, name: "c", state: "RUNNING")])).isEmpty, "still listed: not lost")
+    }
+
     @Test func aNewGenerationCancelsTheOldJobBeforeSubmitting() {
         let old = FlinkCluster.jobId(key: job().id.key, generation: 1)
         let plan = planner.plan(sessionInput(job(), jobs: [ObservedJob(id: old, name: "c", state: "RUNNING")],

@@ -73,8 +73,11 @@ public enum FlinkCluster {
     /// - `jobId`: the job's id (application and per-job modes).
     /// - `jar`: the job jar's local path (application and per-job modes).
     /// - `restorePath`: the savepoint or checkpoint the job starts from (nil: empty state).
+    /// - `jobManagerRestarts`: how often the running JobManager of this plan was restarted in
+    ///   place (a session cluster's): its TaskManagers are started anew with each restart.
     public static func layout(of deployment: FlinkDeployment, observation: FlinkObservation, distribution: FlinkDistribution,
-                              jobId: String?, jar: String?, restorePath: String? = nil) -> Result<Layout, DeploymentProblem> {
+                              jobId: String?, jar: String?, restorePath: String? = nil,
+                              jobManagerRestarts: Int = 0) -> Result<Layout, DeploymentProblem> {
         let spec = deployment.spec
         let name = deployment.metadata.name
         let mode = spec.effectiveMode
@@ -220,6 +223,10 @@ public enum FlinkCluster {
                            // `cluster.registration.error-delay` of the JobManager answering.
                            readiness: .logLine(taskManagerStartedLine))
             plan.environment["FLINKLET_JOBMANAGER_PLAN"] = jobManagerRevision
+            // A JobManager restarted in place (no high availability) has lost its jobs, but its
+            // TaskManagers would run their tasks on until their heartbeat timed out, beside the
+            // jobs recovered in the new JobManager: they restart with it.
+            if jobManagerRestarts > 0 { plan.environment["FLINKLET_JOBMANAGER_RESTARTS"] = String(jobManagerRestarts) }
             return plan
         }
 

@@ -89,11 +89,17 @@ public struct FlinkPlanner: ResourcePlanner {
         }
         let spec = target.spec
         let jobId = lifecycle?.jobId
-        let layout: FlinkCluster.Layout
+        var layout: FlinkCluster.Layout
         switch FlinkCluster.layout(of: target, observation: observation, distribution: distribution, jobId: jobId, jar: jar,
                                    restorePath: lifecycle?.restorePath) {
         case .success(let value): layout = value
         case .failure(let problem): return stalled(input, steps: steps, reason: "DeploymentFailed", message: problem.message)
+        }
+        // The JobManager of this plan restarted in place (a session cluster's): its TaskManagers follow.
+        if let jm = observed[layout.jobManager.name], jm.planHash == layout.jobManager.planHash, jm.restartCount > 0,
+           case .success(let restarted) = FlinkCluster.layout(of: target, observation: observation, distribution: distribution, jobId: jobId,
+                                                              jar: jar, restorePath: lifecycle?.restorePath, jobManagerRestarts: jm.restartCount) {
+            layout = restarted
         }
 
         let recorded = lifecycle?.jobStatus

@@ -249,8 +249,10 @@ import Glibc
         try await Task.sleep(for: .seconds(3))  // a checkpoint (every 2 s) of the upgraded job
         let v2 = try #require(world.sessionJob("counter")?.jobStatus?.jobId)
         let jobManager = try #require(world.processes(containing: "session-jobmanager-0").first)
+        let taskManagers = world.processes(containing: "session-taskmanager")
         kill(-jobManager, SIGKILL)
         try #require(running(v2), "\(world.summary(.flinkSessionJob, "counter"))")
+        #expect(Set(world.processes(containing: "session-taskmanager")).isDisjoint(with: taskManagers), "the TaskManagers restarted with their JobManager")
         #expect(world.events(.flinkSessionJob, "counter").contains { $0.reason == "RecoverDeployment" })
         #expect(world.sessionJob("counter")?.jobStatus?.upgradeSavepointPath?.contains("/chk-") == true,
                 "restored from a checkpoint: \(world.sessionJob("counter")?.jobStatus?.upgradeSavepointPath ?? "none")")

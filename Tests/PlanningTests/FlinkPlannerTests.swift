@@ -498,6 +498,23 @@ private func events(_ plan: Plan) -> [String] {
         #expect(done.steps == [.forget])
     }
 
+    @Test func aSessionJobManagerRestartedInPlaceTakesItsTaskManagersWithIt() throws {
+        let o = observation(cluster, rest: .answering(taskManagers: 1, slots: 1), sessionJobs: ["counter"])
+        let l = try layout(cluster, o)
+        let steady = planner.plan(input(cluster, o, pods: ([l.jobManager] + l.taskManagers).map { running($0) }))
+        #expect(started(steady).isEmpty, "a JobManager never restarted: its TaskManagers stay")
+
+        var jm = running(l.jobManager)
+        jm.restartCount = 1
+        let plan = planner.plan(input(cluster, o, pods: [jm] + l.taskManagers.map { running($0) }))
+        #expect(started(plan).map(\.name) == l.taskManagers.map(\.name), "TaskManagers started anew")
+        let stopped = plan.steps.compactMap { if case .stopPod(let name, _) = $0 { name } else { nil } }
+        #expect(stopped == l.taskManagers.map(\.name), "the JobManager itself stays: \(stopped)")
+        let restartedTaskManagers = started(plan).map { running($0) }
+        let after = planner.plan(input(cluster, o, pods: [jm] + restartedTaskManagers))
+        #expect(started(after).isEmpty && !after.steps.contains { if case .stopPod = $0 { true } else { false } }, "once per restart")
+    }
+
     @Test func aSessionClusterWithSessionJobsIsNotDeleted() throws {
         let o = observation(cluster, rest: .answering(taskManagers: 1, slots: 1), sessionJobs: ["b", "a"])
         let l = try layout(cluster, o)

@@ -177,8 +177,8 @@ public enum FlinkCluster {
         // upstream): it is left out of the pod's identity, so flipping it never restarts a
         // running job — which would start it again from its old snapshot.
         let allowNonRestoredState = spec.job?.allowNonRestoredState == true
-        var jobManager = jobManagerPod(restorePath: restorePath, allowNonRestoredState: allowNonRestoredState)
-        if allowNonRestoredState { jobManager.identity = jobManagerPod(restorePath: restorePath).planHash }
+        let jobManager = identified(jobManagerPod(restorePath: restorePath, allowNonRestoredState: allowNonRestoredState),
+                                    as: jobManagerPod(restorePath: restorePath))
         // What ties the TaskManagers to their JobManager: its plan, whatever snapshot it starts
         // from (known only once taken, after they have started).
         let jobManagerRevision = restorePath == nil ? jobManager.planHash : jobManagerPod(restorePath: nil).planHash
@@ -252,12 +252,19 @@ public enum FlinkCluster {
                     jvm: ["-Xmx\(clientHeap)"], mainClass: "org.apache.flink.client.cli.CliFrontend", configuration: config,
                     dynamic: [:], arguments: arguments + [jar] + (job.args ?? []), processBytes: nil, restartPolicy: .never, readiness: nil)
             }
-            let startOnly = restorePath != nil && allowNonRestoredState
-            var plan = submitterPod(arguments + (startOnly ? ["--allowNonRestoredState"] : []))
-            if startOnly { plan.identity = submitterPod(arguments).planHash }
-            submitter = plan
+            let startOnly = restorePath != nil && allowNonRestoredState ? ["--allowNonRestoredState"] : []
+            submitter = identified(submitterPod(arguments + startOnly), as: submitterPod(arguments))
         }
         return .success(Layout(jobManager: jobManager, taskManagers: taskManagers, submitter: submitter, restPort: restPort))
+    }
+
+    /// `plan`, identified as `base` is: what `plan` adds to `base` matters only as its process
+    /// starts, so a running pod of either is kept.
+    static func identified(_ plan: PodPlan, as base: PodPlan) -> PodPlan {
+        guard plan != base else { return plan }
+        var identified = plan
+        identified.identity = base.planHash
+        return identified
     }
 
     /// What a TaskManager logs once it is up and starts looking for its ResourceManager.

@@ -44,6 +44,15 @@ import Glibc
         return nil
     }
 
+    /// Applies `manifest` as `<name>.yaml`, waits until its job runs and has written for 3 s;
+    /// returns the job's id.
+    static func deployRunning(_ world: Cluster, _ name: String, _ manifest: String) async throws -> String {
+        try world.apply("\(name).yaml", manifest)
+        try #require(waitRunning(world, name), "\(world.summary(.flinkDeployment, name))")
+        try await Task.sleep(for: .seconds(3))
+        return try #require(world.deployment(name)?.jobStatus?.jobId)
+    }
+
     static func waitRunning(_ world: Cluster, _ name: String, jobIdNot old: String? = nil, timeout: TimeInterval = 120) -> Bool {
         world.waitUntil(timeout: timeout) {
             guard let status = world.deployment(name) else { return false }
@@ -61,10 +70,7 @@ import Glibc
             E2E.deployment(name: "app", mode: "application", args: ["--rate", "50", "--keys", "4", "--tag", tag, "--output", world.output + "/app.out"],
                            upgradeMode: "savepoint", state: state)
         }
-        try world.apply("app.yaml", manifest(tag: "v1"))
-        try #require(Self.waitRunning(world, "app"), "\(world.summary(.flinkDeployment, "app"))")
-        try await Task.sleep(for: .seconds(3))
-        let v1 = try #require(world.deployment("app")?.jobStatus?.jobId)
+        let v1 = try await Self.deployRunning(world, "app", manifest(tag: "v1"))
 
         // 1. Savepoint upgrade: new args (tag v2); the counts continue exactly.
         try world.apply("app.yaml", manifest(tag: "v2"))
@@ -159,10 +165,7 @@ import Glibc
             E2E.deployment(name: "batch", mode: "per-job", args: ["--rate", "50", "--keys", "4", "--tag", tag, "--output", world.output + "/batch.out"],
                            upgradeMode: "savepoint")
         }
-        try world.apply("batch.yaml", manifest(tag: "v1"))
-        try #require(Self.waitRunning(world, "batch"), "\(world.summary(.flinkDeployment, "batch"))")
-        try await Task.sleep(for: .seconds(3))
-        let v1 = try #require(world.deployment("batch")?.jobStatus?.jobId)
+        let v1 = try await Self.deployRunning(world, "batch", manifest(tag: "v1"))
 
         try world.apply("batch.yaml", manifest(tag: "v2"))
         try #require(Self.waitRunning(world, "batch", jobIdNot: v1), "\(world.summary(.flinkDeployment, "batch"))")
@@ -278,10 +281,7 @@ import Glibc
             E2E.deployment(name: "app", mode: "application", args: ["--rate", "50", "--keys", "4", "--tag", tag, "--output", world.output + "/app.out"],
                            upgradeMode: "savepoint")
         }
-        try world.apply("app.yaml", manifest(tag: "v1"))
-        try #require(LifecycleTests.waitRunning(world, "app"), "\(world.summary(.flinkDeployment, "app"))")
-        try await Task.sleep(for: .seconds(3))
-        let v1 = try #require(world.deployment("app")?.jobStatus?.jobId)
+        let v1 = try await LifecycleTests.deployRunning(world, "app", manifest(tag: "v1"))
 
         try world.apply("app.yaml", manifest(tag: "v2"))
         // The savepoint is committed; the operator pauses (fault injection) before the new cluster.

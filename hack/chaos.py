@@ -20,8 +20,9 @@ new output file and starts from an empty state).
 Invariants, checked by Flink's REST API, /proc and the job's own output, not by status alone:
   converge   within 120 s of the last operator restart of the phase: status.spec is what was
              written, observedGeneration == generation, lifecycleState STABLE (SUSPENDED when
-             suspended); Flink REST shows exactly one non-terminal job, RUNNING with all tasks
-             running, with the status' job id (and the expected parallelism; a new id after a
+             suspended); Flink REST shows exactly one non-terminal job, RUNNING with every task
+             RUNNING or FINISHED (a source subtask without a split finishes at once when a job is
+             restored at a higher parallelism than its snapshot has splits), with the status' job id (and the expected parallelism; a new id after a
              restartNonce); the first line of the expected tag appeared; then the output grows
              by >= 5 lines under that tag within 20 s while REST still shows that job. Suspended:
              no process of the deployment and no new output for 4 s. Deleted: no record, no
@@ -614,11 +615,15 @@ spec:
             return False, f"{name}: REST {port} /jobs/overview: {overview['_error']} | {self.status_line(obj)}", jid
         jobs = overview.get("jobs", [])
         live = [j for j in jobs if j.get("state") not in TERMINAL]
-        rest_text = f"REST {port}: " + ", ".join(f"{j['jid']} {j['state']} tasks {j['tasks'].get('running')}/{j['tasks'].get('total')}" for j in jobs)
+        rest_text = f"REST {port}: " + ", ".join(f"{j['jid']} {j['state']} tasks {j['tasks'].get('running')}/{j['tasks'].get('total')}"
+                                                 + (f" ({j['tasks']['finished']} finished)" if j["tasks"].get("finished") else "") for j in jobs)
         if len(live) != 1:
             return False, f"{name}: {len(live)} non-terminal jobs | {rest_text} | {self.status_line(obj)}", jid
         j = live[0]
-        if j["state"] != "RUNNING" or j["tasks"].get("running") != j["tasks"].get("total"):
+        # A source subtask with no split FINISHES at once (a job restored at a higher parallelism than
+        # its savepoint's number of splits): running + finished == total is a running job.
+        tasks = j["tasks"]
+        if j["state"] != "RUNNING" or tasks.get("running", 0) < 1 or tasks.get("running", 0) + tasks.get("finished", 0) != tasks.get("total"):
             return False, f"{name}: {rest_text} | {self.status_line(obj)}", jid
         if j["jid"] != jid:
             return False, f"{name}: REST runs {j['jid']}, status names {jid} | {rest_text}", jid

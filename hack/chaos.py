@@ -18,7 +18,8 @@ resume, restartNonce bump, session-job upgrade, delete and re-create (a new inca
 new output file and starts from an empty state).
 
 Invariants, checked by Flink's REST API, /proc and the job's own output, not by status alone:
-  converge   within 120 s of the last operator restart of the phase: status.spec is what was
+  converge   within 120 s of the last operator restart of the phase (a relapse while faults
+             still take effect sends it back to waiting): status.spec is what was
              written, observedGeneration == generation, lifecycleState STABLE (SUSPENDED when
              suspended); Flink REST shows exactly one non-terminal job, RUNNING with every task
              RUNNING or FINISHED (a source subtask without a split finishes at once when a job is
@@ -744,6 +745,7 @@ spec:
                     ev += self.rest_evidence(name, port)
             ev += self.events(kind, name)
         ev += self.flink_log_lines()
+        ev += self.port_evidence()
         ev += self.oplog_tail(8, since=datetime.fromtimestamp(self.round_started, timezone.utc).strftime("%Y-%m-%dT%H:%M:%S"))
         return ev
 
@@ -768,6 +770,44 @@ spec:
                 if root:
                     line += f" | root exception: {root[0][:300]}"
             ev.append(line)
+        return ev
+
+    def port_evidence(self):
+        """The operator's port leases (state.db, read-only) and who listens on this run's ports: a
+        process of this root (by pod), or one outside it."""
+        first, last = (int(x) for x in self.a.ports.split("-"))
+        ev = []
+        try:
+            import sqlite3
+            db = sqlite3.connect(f"file:{self.state}/state.db?mode=ro", uri=True, timeout=2)
+            leases = collections.defaultdict(list)
+            for port, owner in db.execute("SELECT port, owner FROM port_leases ORDER BY port"):
+                leases[owner].append(port)
+            db.close()
+            ev.append("port leases: " + "; ".join(f"{owner} {ports}" for owner, ports in sorted(leases.items())))
+        except Exception as error:  # noqa: BLE001 - evidence is best effort
+            ev.append(f"port leases: unreadable ({error})")
+        inodes = {}
+        for name in ("/proc/net/tcp", "/proc/net/tcp6"):
+            try:
+                with open(name) as f:
+                    for line in f.readlines()[1:]:
+                        fields = line.split()
+                        port = int(fields[1].rsplit(":", 1)[1], 16)
+                        if fields[3] == "0A" and first <= port <= last:
+                            inodes[fields[9]] = port
+            except OSError:
+                pass
+        owners = {}
+        for p in self.procs():
+            try:
+                for fd in os.listdir(f"/proc/{p.pid}/fd"):
+                    target = os.readlink(f"/proc/{p.pid}/fd/{fd}")
+                    if target.startswith("socket:[") and target[8:-1] in inodes:
+                        owners[inodes[target[8:-1]]] = p.pod or p.role or str(p.pid)
+            except OSError:
+                continue
+        ev.append("listening: " + ", ".join(f"{port} {owners.get(port, 'NOT a process of this root')}" for port in sorted(inodes.values())))
         return ev
 
     def events(self, kind, name, n=5):
@@ -808,25 +848,50 @@ spec:
         return picked["strong"][-n:] or picked["weak"][-3:]
 
     def converge(self, pre, t_last_start, phase):
-        """Waits for every resource to reach its desired state; returns the convergence time or None."""
+        """Waits until every resource is in its desired state (status, REST, processes), then until
+        the running jobs' output grows under their tags, then checks the desired state again: a
+        fault still taking effect (a JVM killed just before the first check) sends it back to
+        waiting. Returns the convergence time, or None (a violation) after the deadline."""
         self.phases += 1
         deadline = t_last_start + CONVERGE_TIMEOUT
-        details = []
+        relapses = 0
         while True:
-            self.operator_alive()
+            while True:
+                self.operator_alive()
+                results = [(name, fn()) for name, fn in self.expectations(pre)]
+                if all(ok for _, (ok, _) in results):
+                    break
+                if time.time() > deadline:
+                    self.violation("not-converged", f"phase '{phase}' did not converge within {CONVERGE_TIMEOUT:.0f} s of the last operator restart"
+                                   + (f" ({relapses} relapse(s) after reaching it)" if relapses else ""),
+                                   self.evidence([d for _, (ok, d) in results if not ok]))
+                    return None
+                time.sleep(1)
+            t_ok = time.time()
+            pending = self.growth()
+            if pending:
+                if time.time() > deadline:
+                    self.violation("no-growth", f"phase '{phase}': status and REST converged but the output of {sorted(pending)} did not grow "
+                                                f"by {GROWTH_LINES} lines within {GROWTH_TIMEOUT:.0f} s, {CONVERGE_TIMEOUT:.0f} s after the last operator restart",
+                                   self.evidence([d for _, (_, d) in results]))
+                    return None
+                relapses += 1
+                continue
+            self.quiet_when_suspended()
             results = [(name, fn()) for name, fn in self.expectations(pre)]
-            details = [r[1][1] for r in results]
-            if all(r[1][0] for r in results):
+            if all(ok for _, (ok, _) in results):
                 break
-            if time.time() > deadline:
-                self.violation("not-converged", f"phase '{phase}' did not converge within {CONVERGE_TIMEOUT:.0f} s of the last operator restart",
-                               self.evidence([d for (n, (ok, d)) in results if not ok]))
-                return None
-            time.sleep(1)
-        t_ok = time.time()
+            relapses += 1
+        if relapses:
+            self.note(f"phase '{phase}' left the desired state {relapses} time(s) before it settled (faults still taking effect)")
         elapsed = t_ok - pre["t_write"]
-        # After convergence: the running jobs' output grows under their tag, a suspended job writes
-        # nothing, and the state stays as converged.
+        self.check_savepoints_exist(f"after {phase}")
+        self.phases_converged += 1
+        self.converge_times.append(elapsed)
+        return elapsed
+
+    def growth(self):
+        """The running jobs whose output did not grow by GROWTH_LINES lines of their tag within GROWTH_TIMEOUT."""
         running = []
         if self.app["present"] and self.app["state"] == "running":
             running.append(("app", self.app))
@@ -834,10 +899,9 @@ spec:
             running.append(("sjob", self.sjob))
         with self.lock:
             base = {name: self.checker(name, m["inc"]).tag_count[m["tag"]] for name, m in running}
-            frozen_size = self.checker("app", self.app["inc"]).offset if self.app["present"] and self.app["state"] == "suspended" else None
-        grow_deadline = time.time() + GROWTH_TIMEOUT
+        deadline = time.time() + GROWTH_TIMEOUT
         pending = set(base)
-        while pending and time.time() < grow_deadline:
+        while pending and time.time() < deadline:
             time.sleep(0.5)
             with self.lock:
                 for name, m in running:
@@ -845,27 +909,22 @@ spec:
                     c.poll()
                     if c.tag_count[m["tag"]] - base[name] >= GROWTH_LINES:
                         pending.discard(name)
-        if pending:
-            self.violation("no-growth", f"phase '{phase}' converged but the output of {sorted(pending)} did not grow by {GROWTH_LINES} lines "
-                                        f"within {GROWTH_TIMEOUT:.0f} s", self.evidence(details))
-            return None
-        if frozen_size is not None:
-            time.sleep(4)
-            with self.lock:
-                c = self.checker("app", self.app["inc"])
-                c.poll()
-                if c.offset != frozen_size:
-                    self.violation("suspended-writes", "app is SUSPENDED but its output still grows",
-                                   [f"{c.path}: {frozen_size} -> {c.offset} bytes"] + list(c.recent)[-4:])
-        results = [(name, fn()) for name, fn in self.expectations(pre)]
-        if not all(r[1][0] for r in results):
-            self.violation("unstable", f"phase '{phase}' converged, then left the desired state",
-                           self.evidence([r[1][1] for r in results if not r[1][0]]))
-            return None
-        self.check_savepoints_exist(f"after {phase}")
-        self.phases_converged += 1
-        self.converge_times.append(elapsed)
-        return elapsed
+        return pending
+
+    def quiet_when_suspended(self):
+        """A SUSPENDED app (no process left) writes nothing for 4 s."""
+        if not (self.app["present"] and self.app["state"] == "suspended"):
+            return
+        with self.lock:
+            c = self.checker("app", self.app["inc"])
+            c.poll()
+            size = c.offset
+        time.sleep(4)
+        with self.lock:
+            c.poll()
+            if c.offset != size:
+                self.violation("suspended-writes", "app is SUSPENDED but its output still grows",
+                               [f"{c.path}: {size} -> {c.offset} bytes"] + list(c.recent)[-4:])
 
     # ---- rounds --------------------------------------------------------------------------------
 
@@ -1012,6 +1071,8 @@ spec:
             f"convergence <= {CONVERGE_TIMEOUT:.0f} s")
         threading.Thread(target=self.sampler, daemon=True).start()
         self.start_operator()
+        if a.ports_lock is not None:
+            a.ports_lock.close()
         # Initial deployment (no faults): the baseline everything else is compared with.
         self.write_app()
         if self.session:
@@ -1161,6 +1222,60 @@ spec:
         print("=" * 100)
 
 
+def claimed_port_ranges():
+    """The --ports ranges of every `flinklet run` on the machine (command lines only)."""
+    ranges = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/cmdline", "rb") as f:
+                argv = f.read().decode(errors="replace").split("\0")
+        except OSError:
+            continue
+        if "run" in argv and "--ports" in argv and any(a.endswith("flinklet") for a in argv[:1]):
+            try:
+                first, last = (int(x) for x in argv[argv.index("--ports") + 1].split("-"))
+                ranges.append((first, last))
+            except (IndexError, ValueError):
+                pass
+        elif any(a.endswith("chaos.py") for a in argv[:2]) and "--ports" in argv:
+            try:
+                first, last = (int(x) for x in argv[argv.index("--ports") + 1].split("-"))
+                ranges.append((first, last))
+            except (IndexError, ValueError):
+                pass
+    return ranges
+
+
+def listening_ports():
+    ports = set()
+    for name in ("/proc/net/tcp", "/proc/net/tcp6"):
+        try:
+            with open(name) as f:
+                for line in f.readlines()[1:]:
+                    fields = line.split()
+                    if fields[3] == "0A":
+                        ports.add(int(fields[1].rsplit(":", 1)[1], 16))
+        except OSError:
+            pass
+    return ports
+
+
+def choose_ports():
+    """A 500-port block below the kernel's ephemeral range that no other operator or chaos run on
+    this machine claims and where nothing listens (the tests and benchmarks use 20000-32767)."""
+    claimed, listening = claimed_port_ranges(), listening_ports()
+    for first in list(range(18000, 20000, 500)) + list(range(10000, 18000, 500)):
+        last = first + 499
+        if any(not (last < a or first > b) for a, b in claimed):
+            continue
+        if any(first <= port <= last for port in listening):
+            continue
+        return f"{first}-{last}"
+    raise SystemExit("no free 500-port block in 10000-19999")
+
+
 def self_test():
     """The output checks on synthetic files: each rule fires on its case and stays quiet on legal
     restores (python3 hack/chaos.py --self-test)."""
@@ -1228,7 +1343,7 @@ def main():
     parser.add_argument("--flinklet", required=True)
     parser.add_argument("--flink-home", required=True)
     parser.add_argument("--root", required=True)
-    parser.add_argument("--ports", default="18000-18999")
+    parser.add_argument("--ports", default="auto", help="FIRST-LAST, or auto: a free block no other flinklet or chaos run claims")
     parser.add_argument("--rate", type=int, default=20)
     parser.add_argument("--keys", type=int, default=4)
     parser.add_argument("--mode", default="savepoint", choices=["savepoint", "last-state"])
@@ -1236,6 +1351,14 @@ def main():
     parser.add_argument("--duration", type=float, default=0, help="stop starting rounds after this many seconds (0: no limit)")
     parser.add_argument("--keep", action="store_true", help="keep the root even when nothing failed")
     a = parser.parse_args()
+    a.ports_lock = None
+    if a.ports == "auto":
+        # Runs starting at the same moment choose one at a time: the lock is held until this run's
+        # operator (whose command line names its range) has started.
+        import fcntl
+        a.ports_lock = open("/tmp/flinklet-chaos-ports.lock", "a")
+        fcntl.flock(a.ports_lock, fcntl.LOCK_EX)
+        a.ports = choose_ports()
 
     h = Harness(a)
 

@@ -14,8 +14,9 @@
 # keeps it always). Leaves no process behind: on any exit the operator and every process whose
 # command line names the root are killed.
 # Knobs (environment): SEED (if no 2nd argument; default: random, printed), CHAOS_PORTS
-# (18000-18999, below the kernel's ephemeral range and away from the tests' and benchmarks'
-# ranges), CHAOS_DURATION (seconds after which no new round starts; 0 = none), CHAOS_SESSION=0
+# (FIRST-LAST; default auto: a free 500-port block in 18000-19999, then 10000-17999, that no
+# other `flinklet run` or chaos run on the machine claims: below the kernel's ephemeral range and
+# away from the tests' and benchmarks' 20000-32767), CHAOS_DURATION (seconds after which no new round starts; 0 = none), CHAOS_SESSION=0
 # (no session cluster), CHAOS_MODE (savepoint | last-state: the first upgradeMode), FLINK_HOME
 # (a distribution that has usrlib/flinklet-counter-job.jar; default: hack/install-flink.sh),
 # SWIFT_SCRATCH_PATH (.build).
@@ -42,7 +43,7 @@ FLINKLET="$(swift build --scratch-path "$scratch_path" --show-bin-path)/flinklet
 python3 hack/chaos.py --self-test >/dev/null || { python3 hack/chaos.py --self-test; echo "error: the harness' own checks fail" >&2; exit 2; }
 ROOT=$(mktemp -d /tmp/flinklet-chaos-XXXXXX)
 args=(--rounds "$ROUNDS" --seed "$SEED" --flinklet "$FLINKLET" --flink-home "$FLINK_HOME" --root "$ROOT"
-      --ports "${CHAOS_PORTS:-18000-18999}" --duration "${CHAOS_DURATION:-0}" --mode "${CHAOS_MODE:-savepoint}")
+      --ports "${CHAOS_PORTS:-auto}" --duration "${CHAOS_DURATION:-0}" --mode "${CHAOS_MODE:-savepoint}")
 [ "${CHAOS_SESSION:-1}" = 0 ] && args+=(--no-session)
 [ "${KEEP:-0}" = 1 ] && args+=(--keep)
 echo "chaos: $ROUNDS rounds, seed $SEED, flinklet $(git rev-parse --short HEAD)$(git diff --quiet HEAD -- Sources || echo '+changes'), root $ROOT, load $(cut -d' ' -f1-3 /proc/loadavg)"

@@ -363,7 +363,7 @@ class Harness:
         self.op = subprocess.Popen(
             [self.a.flinklet, "run", "--manifests", self.manifests, "--state-dir", self.state, "--flink-home", self.a.flink_home,
              "--ports", self.a.ports, "--resync", "2", "--empty-grace", "1", "--log-format", "json"],
-            stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True)
+            stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True, preexec_fn=unblock_signals)
         out.close()
 
     def kill_operator(self):
@@ -414,7 +414,7 @@ class Harness:
         """(object, error): object None with error 'NotFound' when there is no record."""
         try:
             r = subprocess.run([self.a.flinklet, "get", kind, name, "-o", "json", "--state-dir", self.state],
-                               capture_output=True, text=True, timeout=30)
+                               capture_output=True, text=True, timeout=30, preexec_fn=unblock_signals)
         except subprocess.TimeoutExpired:
             return None, "flinklet get timed out"
         if r.returncode != 0:
@@ -812,7 +812,8 @@ spec:
 
     def events(self, kind, name, n=5):
         try:
-            r = subprocess.run([self.a.flinklet, "describe", kind, name, "--state-dir", self.state], capture_output=True, text=True, timeout=30)
+            r = subprocess.run([self.a.flinklet, "describe", kind, name, "--state-dir", self.state], capture_output=True, text=True, timeout=30,
+                               preexec_fn=unblock_signals)
         except subprocess.TimeoutExpired:
             return []
         lines = r.stdout.splitlines()
@@ -1222,6 +1223,32 @@ spec:
         print("=" * 100)
 
 
+STOP_SIGNALS = {signal.SIGTERM, signal.SIGINT}
+
+
+def unblock_signals():
+    """In a child: the stop signals the harness blocks (to learn who sends them) are delivered."""
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, STOP_SIGNALS)
+
+
+def watch_stop_signals():
+    """SIGTERM/SIGINT are blocked in every thread and taken here, so the log can say which process
+    asked this run to stop; the main thread then stops as on Ctrl-C (and cleans up)."""
+    import _thread
+    info = signal.sigwaitinfo(STOP_SIGNALS)
+    try:
+        with open(f"/proc/{info.si_pid}/cmdline", "rb") as f:
+            sender = f.read().replace(b"\0", b" ").decode(errors="replace")[:300]
+    except OSError:
+        sender = "(gone)"
+    log(f"received signal {info.si_signo} from pid {info.si_pid} (uid {info.si_uid}): {sender}")
+    STOP_REASON.append(f"signal {info.si_signo} from pid {info.si_pid}: {sender}")
+    _thread.interrupt_main()
+
+
+STOP_REASON = []
+
+
 def claimed_port_ranges():
     """The --ports ranges of every `flinklet run` on the machine (command lines only)."""
     ranges = []
@@ -1362,17 +1389,15 @@ def main():
 
     h = Harness(a)
 
-    def on_signal(signum, _frame):
-        raise KeyboardInterrupt(f"signal {signum}")
-
-    signal.signal(signal.SIGTERM, on_signal)
+    signal.pthread_sigmask(signal.SIG_BLOCK, STOP_SIGNALS)  # before any thread starts: they inherit it
+    threading.Thread(target=watch_stop_signals, daemon=True).start()
     started = time.time()
     aborted = None
     try:
         h.run()
         h.final()
-    except KeyboardInterrupt as stop:
-        aborted = f"interrupted ({stop})"
+    except KeyboardInterrupt:
+        aborted = "interrupted: " + (STOP_REASON[0] if STOP_REASON else "KeyboardInterrupt")
     except Exception:  # noqa: BLE001 - a harness error must still clean up and say so
         aborted = "harness error:\n" + traceback.format_exc()
     finally:

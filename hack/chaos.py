@@ -1097,14 +1097,19 @@ spec:
             self.changes[kind] += 1
             log(f"round {number}/{a.rounds}: {kind}")
             results = self.do_round(kind)
-            fallbacks = [f for c in self.checkers.values() for f in c.fallbacks if f[0] == number]
-            worst = max((f[2] - f[3] + 1 for f in fallbacks), default=0)
+            worst = collections.Counter()
+            restores = 0
+            for c in list(self.checkers.values()):
+                for f in c.fallbacks:
+                    if f[0] == number:
+                        restores += 1
+                        worst[c.resource] = max(worst[c.resource], f[2] - f[3] + 1)
             for label, elapsed, faults in results:
                 log(f"  {label}: faults [{', '.join(faults)}] -> " + (f"converged in {elapsed:.1f} s" if elapsed is not None else "NOT converged"))
-            log(f"  round {number} done in {time.time() - self.round_started:.0f} s; largest fall-back {worst} record(s)"
-                + (f" ({len(fallbacks)} key restore(s))" if fallbacks else ""))
-            if worst and kind == "savepoint-upgrade":
-                self.note(f"savepoint upgrade replayed up to {worst} record(s) per key (restored from a checkpoint: faults interrupted the savepoint)")
+            log(f"  round {number} done in {time.time() - self.round_started:.0f} s; largest fall-back per key: "
+                + (", ".join(f"{name} {n}" for name, n in sorted(worst.items())) + f" ({restores} key restore(s))" if worst else "none"))
+            if worst["app"] and kind == "savepoint-upgrade":
+                self.note(f"app's savepoint upgrade replayed up to {worst['app']} record(s) per key (restored from a checkpoint: faults interrupted the savepoint)")
             self.rounds_done = number
             if results and all(elapsed is not None for _, elapsed, _ in results) \
                     and len(results) == (2 if kind in ("suspend-resume", "delete-recreate") else 1):
@@ -1214,7 +1219,8 @@ spec:
               f"{dict(self.max_jm)}")
         for n in self.notes:
             print(f"note: {n}")
-        print(f"violations: {len(self.violations)}" + (f" (+{sum(self.suppressed.values())} repeats not quoted: {dict(self.suppressed)})" if self.suppressed else ""))
+        by_kind = collections.Counter(v["kind"] for v in self.violations)
+        print(f"violations: {len(self.violations)}" + (" (" + ", ".join(f"{k} {n}" for k, n in sorted(by_kind.items())) + ")" if by_kind else "") + (f" (+{sum(self.suppressed.values())} repeats not quoted: {dict(self.suppressed)})" if self.suppressed else ""))
         for v in self.violations:
             print(f"- [{v['kind']}] round {v['round']}, seed {v['seed']}, at {v['time']}: {v['message']}")
             for line in v["evidence"]:

@@ -15,7 +15,9 @@ rename), while injecting faults on a timeline drawn from the same seed:
   - power-loss: sometimes, instead of op-kill, SIGKILL the operator AND every JVM at once.
 Changes: savepoint upgrade, last-state upgrade (new tag), parallelism 1<->2, suspend then
 resume, restartNonce bump, session-job upgrade, delete and re-create (a new incarnation writes a
-new output file and starts from an empty state).
+new output file and starts from an empty state), and faults only (no change, after the jobs ran
+10-25 s, with JVM kills and power losses likelier: faults hitting bystanders, not just the
+resource being changed).
 
 Invariants, checked by Flink's REST API, /proc and the job's own output, not by status alone:
   converge   within 120 s of the last operator restart of the phase (a relapse while faults
@@ -528,12 +530,13 @@ spec:
 
     # ---- fault injection -----------------------------------------------------------------------
 
-    def plan_faults(self, allow_jvm=True):
-        """The fault timeline of one manifest write, drawn from the seeded generator."""
+    def plan_faults(self, allow_jvm=True, boost=False):
+        """The fault timeline of one manifest write, drawn from the seeded generator (boost: the
+        faults-only round, where JVM kills and power losses are likelier)."""
         rng = self.rng
         kill_at, down = rng.uniform(0, 3), rng.uniform(0, 3)
-        power = rng.random() < P_POWER
-        jvm = rng.random() < P_JVM
+        power = rng.random() < (0.3 if boost else P_POWER)
+        jvm = rng.random() < (0.8 if boost else P_JVM)
         jvm_at, jvm_pick = rng.uniform(0, 4), rng.random()
         late = rng.random() < P_LATE
         late_at, late_down = kill_at + down + rng.uniform(3, 10), rng.uniform(0, 3)
@@ -766,9 +769,11 @@ spec:
                 for v in detail.get("vertices", []):
                     line += f" | {v.get('name')} p{v.get('parallelism')} {v.get('status')} " + str({k: c for k, c in v.get("tasks", {}).items() if c})
                 exceptions = rest(port, f"/jobs/{j['jid']}/exceptions?maxExceptions=1")
-                root = (exceptions.get("root-exception") or "").strip().splitlines()
+                entries = (exceptions.get("exceptionHistory") or {}).get("entries") or []
+                root = (exceptions.get("root-exception") or (entries[0].get("stacktrace") if entries else "") or "").strip().splitlines()
                 if root:
-                    line += f" | root exception: {root[0][:300]}"
+                    cause = next((l.strip() for l in root if "Caused by" in l or "IllegalStateException" in l), "")
+                    line += f" | latest exception: {root[0][:200]}" + (f" ... {cause[:250]}" if cause and cause != root[0] else "")
             ev.append(line)
         return ev
 
@@ -820,13 +825,15 @@ spec:
         if "Events:" not in lines:
             return []
         rows = [l.strip() for l in lines[lines.index("Events:") + 2:] if l.strip()]
-        return [f"event {name}: {row[:300]}" for row in rows[-n:]]
+        return [f"event {name}: {row[:700]}" for row in rows[-n:]]
 
     def flink_log_lines(self, n=6):
         """Distinct failure lines of the current pods' Flink logs: the telling ones first (library
         BLOBs, restore failures, missing files, jobs FAILED), else generic exceptions."""
         strong = re.compile(r"references a different set of library BLOBs|Could not restore|FileNotFound|NoSuchFile|"
-                            r"switched from \w+ to FAILED|Failed to rollback|NoResourceAvailable")
+                            r"switched from \w+ to FAILED|Failed to rollback|NoResourceAvailable|Target file .* already exists|"
+                            r"Registration at ResourceManager .*(failed|refused|timed out)|Fatal error occurred|BindException|"
+                            r"Terminating TaskManagerRunner|Could not finalize the pending checkpoint")
         weak = re.compile(r"Exception:")
         picked = {"strong": [], "weak": []}
         for dirpath, _, files in sorted(os.walk(f"{self.state}/pods")):
@@ -837,7 +844,7 @@ spec:
                     text = f.read()[-400_000:]
             except OSError:
                 continue
-            seen = set()
+            seen, mine = set(), {"strong": [], "weak": []}
             for line in text.splitlines():
                 which = "strong" if strong.search(line) else "weak" if weak.search(line) else None
                 if which is None:
@@ -845,8 +852,10 @@ spec:
                 short = re.sub(r"^\S+ \S+ ", "", line)[:200]
                 if short not in seen:
                     seen.add(short)
-                    picked[which].append(f"{os.path.relpath(dirpath, self.state)}/log: {line[:300]}")
-        return picked["strong"][-n:] or picked["weak"][-3:]
+                    mine[which].append(f"{os.path.relpath(dirpath, self.state)}/log: {line[:300]}")
+            for which in mine:  # the latest two of each pod, so no pod's lines crowd out another's
+                picked[which] += mine[which][-2:]
+        return picked["strong"][-2 * n:] or picked["weak"][-3:]
 
     def converge(self, pre, t_last_start, phase):
         """Waits until every resource is in its desired state (status, REST, processes), then until
@@ -936,11 +945,11 @@ spec:
             jids[name] = ((obj or {}).get("status") or {}).get("jobStatus", {}).get("jobId")
         return jids
 
-    def phase(self, description, apply, restart=None, allow_jvm=True):
+    def phase(self, description, apply, restart=None, allow_jvm=True, boost=False):
         """One manifest write with its faults, then convergence. Returns (converged time or None, faults)."""
         pre = self.current_jids()
         pre.update(restart or {})
-        timeline = self.plan_faults(allow_jvm)
+        timeline = self.plan_faults(allow_jvm, boost)
         pre["t_write"] = t0 = time.time()
         apply()
         faults, last_start = self.run_timeline(t0, timeline)
@@ -955,7 +964,7 @@ spec:
 
     def choose(self):
         kinds = [("savepoint-upgrade", 3), ("last-state-upgrade", 2), ("parallelism", 2), ("suspend-resume", 2),
-                 ("restart-nonce", 1.5), ("delete-recreate", 1.5)]
+                 ("restart-nonce", 1.5), ("delete-recreate", 1.5), ("faults-only", 2)]
         if self.session:
             kinds.append(("session-job-upgrade", 2))
         total = sum(w for _, w in kinds)
@@ -976,6 +985,11 @@ spec:
         elif kind == "parallelism":
             a["p"] = 3 - a["p"]
             results.append((f"parallelism app -> {a['p']}", *self.phase(f"parallelism {a['p']}", self.write_app)))
+        elif kind == "faults-only":
+            # No change: the jobs have run 10-25 s past their last restore (many checkpoints), so a
+            # restore from anything but the newest checkpoint shows as a large fall-back.
+            time.sleep(self.rng.uniform(10, 25))
+            results.append(("faults only (no change)", *self.phase("faults only", lambda: None, boost=True)))
         elif kind == "restart-nonce":
             a["nonce"] += 1
             results.append((f"restartNonce app -> {a['nonce']}",

@@ -51,8 +51,6 @@ public struct FlinkBackend: Sendable {
     public let stateDirectory: String
     /// Ports leased to clusters (REST, RPC, blob, TaskManagers).
     public var portRange: ClosedRange<Int> = 20_000...29_999
-    /// How long a stop-with-savepoint may take on deletion before the job is cancelled instead.
-    public var savepointTimeout: Duration = .seconds(60)
 
     public init(distribution: Result<FlinkDistribution, FlinkHomeError>, rest: any FlinkREST, stateDirectory: String,
                 maxConcurrentSubmissions: Int = 2, maxConcurrentClusterStarts: Int = 2) {
@@ -86,6 +84,8 @@ extension FlinkBackend {
         let recordedStatus = record.flatMap { try? Reconciler.status(of: $0) }
         observation.recordedJob = recordedStatus?.jobStatus
         observation.reconciliation = recordedStatus?.reconciliationStatus
+        observation.recordedClusterInfo = (recordedStatus as? FlinkDeploymentStatus)?.clusterInfo
+        observation.missingSnapshots = Self.missingSnapshots(of: recordedStatus?.jobStatus)
         if let record, let json = recordedStatus?.reconciliationStatus?.lastReconciledSpec {
             var deployed = record
             deployed.spec = json
@@ -123,9 +123,32 @@ extension FlinkBackend {
             }
             observation.clusterStartSlotFree = await clusterStarts.isFree(for: jobManagerName)
             if let jobId = observation.recordedJob?.jobId {
+                let port = observation.rest.isAnswering ? observation.ports.first : nil
                 observation.latestCheckpoint = await latestCheckpoint(
-                    jobId: jobId, port: observation.rest.isAnswering ? observation.ports.first : nil,
+                    jobId: jobId, port: port,
                     directory: Self.checkpointDirectory(of: resource, default: observation.clusterDirectory + "/checkpoints"))
+                observation.pendingSnapshot = await pendingSnapshot(of: observation.recordedJob, port: port,
+                                                                    directory: FlinkCluster.savepointDirectory(observation))
+                if let port, observation.jobs.contains(where: { $0.id == jobId && !$0.isTerminal }) {
+                    observation.restarts = (try? await rest.jobMetrics(port: port, jobId: jobId, names: ["numRestarts"]))?["numRestarts"]
+                        .flatMap { Int($0) }
+                }
+                if let job = observation.jobs.first(where: { $0.id == jobId }), job.state == "CANCELED" || job.state == "FAILED", let jobManager {
+                    // Why the job ended, in the JobManager's words (it may still run).
+                    let name = Reconciler.observed(jobManager).name
+                    if let message = Self.failureMessage(logPath: layout.directory(of: id, pod: name) + "/log") {
+                        observation.podFailures[name] = message
+                    }
+                }
+            }
+            if jobManager == nil || jobManager?.phase != .running {
+                // No JobManager runs: which TaskManagers still hold an earlier one's registration?
+                for pod in pods where pod.labels[PodLabels.role] == "taskmanager" && pod.phase == .running {
+                    let name = Reconciler.observed(pod).name
+                    if Self.hasRegistered(logPath: layout.directory(of: id, pod: name) + "/log") {
+                        observation.registeredTaskManagers.insert(name)
+                    }
+                }
             }
             if current != nil, let job = deployment.spec.job, deployment.spec.effectiveMode != .session {
                 observation.jar = await resolve(job.jarURI, directory: observation.clusterDirectory + "/artifacts")
@@ -159,9 +182,12 @@ extension FlinkBackend {
             }
             if let jobId = observation.recordedJob?.jobId {
                 let sessionDirectory = clusterDirectory(of: clusterID) + "/checkpoints"
+                let answering = observation.rest.isAnswering ? port : nil
                 observation.latestCheckpoint = await latestCheckpoint(
-                    jobId: jobId, port: observation.rest.isAnswering ? port : nil,
+                    jobId: jobId, port: answering,
                     directory: Self.checkpointDirectory(of: resource, default: cluster.map { Self.checkpointDirectory(of: .deployment($0), default: sessionDirectory) } ?? sessionDirectory))
+                observation.pendingSnapshot = await pendingSnapshot(of: observation.recordedJob, port: answering,
+                                                                    directory: FlinkCluster.savepointDirectory(observation))
             }
             if current != nil, let job = sessionJob.spec.job {
                 observation.jar = await resolve(job.jarURI, directory: observation.clusterDirectory + "/artifacts")
@@ -201,7 +227,10 @@ extension FlinkBackend {
     /// The newest completed checkpoint of `jobId`: from Flink while its JobManager answers,
     /// else from the checkpoint directory (`<dir>/<jobId>/chk-N/_metadata`, highest N).
     func latestCheckpoint(jobId: String, port: Int?, directory: String) async -> ObservedCheckpoint? {
-        if let port, let checkpoint = try? await rest.latestCheckpoint(port: port, jobId: jobId) {
+        // Flink's answer counts only when the checkpoint is still there: Flink deletes a job's
+        // checkpoints when it finishes, and subsumed ones as newer complete.
+        if let port, let checkpoint = try? await rest.latestCheckpoint(port: port, jobId: jobId),
+           Self.snapshotExists(checkpoint.externalPath) != false {
             return ObservedCheckpoint(path: checkpoint.externalPath, timestamp: Int64(checkpoint.completedAt.timeIntervalSince1970 * 1000))
         }
         let jobDirectory = directory + "/" + jobId
@@ -214,6 +243,82 @@ extension FlinkBackend {
         guard let newest else { return nil }
         let modified = (try? FileManager.default.attributesOfItem(atPath: newest.1 + "/_metadata")[.modificationDate] as? Date) ?? Date()
         return ObservedCheckpoint(path: "file://" + newest.1, timestamp: Int64(modified.timeIntervalSince1970 * 1000))
+    }
+
+    /// What became of the snapshot trigger `job` records as pending (nil: none is): Flink's
+    /// answer while its JobManager answers; else, or when Flink does not know the trigger, the
+    /// savepoint directory decides (a savepoint of the job that completed after the trigger was
+    /// recorded is the one asked for).
+    func pendingSnapshot(of job: JobStatus?, port: Int?, directory: String) async -> SnapshotOperationState? {
+        guard let job, let jobId = job.jobId, let trigger = SnapshotTrigger(job.savepointInfo) else { return nil }
+        let onDisk = Self.savepointOnDisk(jobId: jobId, directory: directory, notBefore: trigger.timestamp)
+        guard let port else {
+            return onDisk.map { .completed(location: $0) } ?? .unknown("the JobManager does not answer")
+        }
+        do {
+            switch try await rest.savepointStatus(port: port, jobId: jobId, requestId: trigger.id) {
+            case .inProgress: return .inProgress
+            case .completed(let location): return .completed(location: location)
+            case .failed(let cause): return .failed(cause: cause)
+            }
+        } catch let error as FlinkRESTError {
+            if let onDisk { return .completed(location: onDisk) }
+            if error.status == 404 { return .notFound }
+            return .unknown("\(error)")
+        } catch {
+            return onDisk.map { .completed(location: $0) } ?? .unknown("\(error)")
+        }
+    }
+
+    /// The newest savepoint of `jobId` in `directory` (`savepoint-<first 6 of the id>-*` holding
+    /// `_metadata`) written at or after `notBefore` (milliseconds), as Flink names the location.
+    static func savepointOnDisk(jobId: String, directory: String, notBefore: Int64) -> String? {
+        let prefix = "savepoint-\(jobId.prefix(6))-"
+        let entries = (try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []
+        let found = entries.filter { $0.hasPrefix(prefix) }.compactMap { name -> (Date, String)? in
+            let metadata = "\(directory)/\(name)/_metadata"
+            guard let modified = (try? FileManager.default.attributesOfItem(atPath: metadata))?[.modificationDate] as? Date,
+                  Int64(modified.timeIntervalSince1970 * 1000) >= notBefore - 1000 else { return nil }
+            return (modified, "file:\(directory)/\(name)")
+        }
+        return found.max { $0.0 < $1.0 }?.1
+    }
+
+    /// The local directory a snapshot location names (`file:/p`, `file:///p`, `/p`); nil for
+    /// other file systems (s3://, ...), which this machine cannot check.
+    static func localPath(_ location: String) -> String? {
+        if location.hasPrefix("/") { return location }
+        guard location.hasPrefix("file:") else { return nil }
+        var path = Substring(location.dropFirst("file:".count))
+        while path.hasPrefix("//") { path = path.dropFirst() }
+        return path.hasPrefix("/") ? String(path) : nil
+    }
+
+    /// Whether a snapshot's `_metadata` is on disk; nil when the location cannot be checked here.
+    static func snapshotExists(_ location: String) -> Bool? {
+        guard let path = localPath(location) else { return nil }
+        return FileManager.default.fileExists(atPath: path + "/_metadata")
+    }
+
+    /// The restore points `job` records (`upgradeSavepointPath`, the savepoint history) that are
+    /// not on disk.
+    static func missingSnapshots(of job: JobStatus?) -> Set<String> {
+        guard let job else { return [] }
+        let recorded = [job.upgradeSavepointPath].compactMap { $0 } + (job.savepointInfo?.savepointHistory ?? []).map(\.location)
+        return Set(recorded.filter { snapshotExists($0) == false })
+    }
+
+    /// Whether the TaskManager whose log is at `logPath` has registered with a JobManager since
+    /// its process started (the log holds every start of the pod, each opening with its banner).
+    static func hasRegistered(logPath: String) -> Bool {
+        guard let handle = FileHandle(forReadingAtPath: logPath) else { return false }
+        defer { try? handle.close() }
+        let size = (try? handle.seekToEnd()) ?? 0
+        try? handle.seek(toOffset: size > 1 << 20 ? size - (1 << 20) : 0)
+        guard let data = try? handle.readToEnd() else { return false }
+        let log = String(decoding: data, as: UTF8.self)
+        let start = log.range(of: " Starting TaskManager", options: .backwards)?.upperBound ?? log.startIndex
+        return log[start...].contains("Successful registration at resource manager")
     }
 
     /// Where a resource's checkpoints go: its own `execution.checkpointing.dir`, else the default.
@@ -306,27 +411,18 @@ extension FlinkBackend {
 // MARK: - Execute
 
 extension FlinkBackend {
-    /// What a REST step did: events to record, and a snapshot to commit as the restore path.
+    /// What a REST step did: events to record, and whether Flink refused a snapshot request
+    /// (its trigger, on record as pending, is then over).
     struct ActionOutcome {
         var events: [(reason: String, message: String, warning: Bool)] = []
-        /// A savepoint or retained checkpoint the next deployment starts from.
-        var snapshot: (location: String, type: SnapshotTriggerType, isCheckpoint: Bool)?
-        /// A manual or periodic savepoint attempt: its location when it completed.
-        var savepointAttempt: (location: String?, type: SnapshotTriggerType, nonce: Int64?)?
+        var refusedTrigger = false
     }
 
-    /// Carries out one REST step. Failures Flink reports become warning events with Flink's
-    /// message; an unreachable cluster, and a snapshot an upgrade needs but could not get, throw
-    /// (after recording their event), so the reconcile is retried with the job as it was.
+    /// Carries out one REST step: one request, never a wait for what it sets off (later
+    /// reconciles observe that). Failures Flink reports become warning events with Flink's
+    /// message; an unreachable cluster throws, so the reconcile is retried.
     func execute(_ action: FlinkAction, logger: Logger) async throws -> ActionOutcome {
         switch action {
-        case .cancelKeepingCheckpoint(let port, let jobId):
-            try await cancelAndWait(port: port, jobId: jobId)
-            guard let checkpoint = try await rest.latestCheckpoint(port: port, jobId: jobId) else {
-                throw UpgradeError(message: "job \(jobId) was cancelled for a last-state upgrade but has no retained checkpoint")
-            }
-            return ActionOutcome(events: [("Cancel", "Cancelled job \(jobId); its checkpoint \(checkpoint.externalPath) is the new job's starting point", false)],
-                                 snapshot: (checkpoint.externalPath, .upgrade, true))
         case .submit(let port, let jar, let submission):
             var jarId: String?
             do {
@@ -346,97 +442,33 @@ extension FlinkBackend {
                 if case .unreachable = error { throw error }
                 return ActionOutcome(events: [("SubmitFailed", "job \(submission.jobId): \(error)", true)])
             }
-        case .triggerSavepoint(let port, let jobId, let directory, let type, let nonce):
+        case .cancel(let port, let jobId):
             do {
-                let request = try await rest.triggerSavepoint(port: port, jobId: jobId, targetDirectory: directory, cancelJob: false)
-                let location = try await waitForSavepoint(port: port, jobId: jobId, request: request)
-                return ActionOutcome(events: [("SavepointCreated", "\(type.rawValue.capitalized) savepoint of job \(jobId) at \(location)", false)],
-                                     savepointAttempt: (location, type, nonce))
-            } catch let error as UpgradeError {
-                return ActionOutcome(events: [("SavepointError", error.message, true)], savepointAttempt: (nil, type, nonce))
+                try await rest.cancel(port: port, jobId: jobId)
+            } catch let error as FlinkRESTError where error.status == 404 || error.status == 409 {
+                return ActionOutcome()  // unknown, or already over
+            }
+            return ActionOutcome(events: [("Cancel", "Cancelling job \(jobId)", false)])
+        case .triggerSavepoint(let port, let jobId, let directory, let triggerId):
+            do {
+                _ = try await rest.triggerSavepoint(port: port, jobId: jobId, targetDirectory: directory, cancelJob: false, triggerId: triggerId)
+                logger.info("savepoint triggered", metadata: ["job.id": "\(jobId)", "trigger.id": "\(triggerId)"])
+                return ActionOutcome()
             } catch let error as FlinkRESTError {
                 if case .unreachable = error { throw error }
-                return ActionOutcome(events: [("SavepointError", "savepoint of job \(jobId) failed: \(error)", true)], savepointAttempt: (nil, type, nonce))
+                return ActionOutcome(events: [("SavepointError", "savepoint of job \(jobId) refused: \(error)", true)], refusedTrigger: true)
             }
-        case .cancel(let port, let jobId):
-            try await cancelAndWait(port: port, jobId: jobId)
-            return ActionOutcome(events: [("Cancel", "Cancelled job \(jobId)", false)])
-        case .stopWithSavepoint(let port, let jobId, let directory, let purpose):
-            if purpose == .upgrade {
-                let location = try await stopWithSavepoint(port: port, jobId: jobId, directory: directory)
-                return ActionOutcome(events: [("SavepointCreated", "Stopped job \(jobId) with a savepoint at \(location)", false)],
-                                     snapshot: (location, .upgrade, false))
-            }
+        case .stopWithSavepoint(let port, let jobId, let directory, let triggerId):
             do {
-                let request = try await rest.stopWithSavepoint(port: port, jobId: jobId, targetDirectory: directory, drain: false)
-                let deadline = ContinuousClock.now + savepointTimeout
-                while ContinuousClock.now < deadline {
-                    switch try await rest.savepointStatus(port: port, jobId: jobId, requestId: request) {
-                    case .inProgress:
-                        try await Task.sleep(for: .milliseconds(200))
-                    case .completed(let location):
-                        logger.info("savepoint taken on deletion", metadata: ["job.id": "\(jobId)", "savepoint.location": "\(location)"])
-                        return ActionOutcome(events: [("SavepointCreated", "Stopped job \(jobId) with a savepoint at \(location)", false)])
-                    case .failed(let cause):
-                        try? await rest.cancel(port: port, jobId: jobId)
-                        return ActionOutcome(events: [("SavepointError", "Savepoint of job \(jobId) failed: \(cause); the job was cancelled", true)])
-                    }
-                }
-                try? await rest.cancel(port: port, jobId: jobId)
-                return ActionOutcome(events: [("SavepointError", "Savepoint of job \(jobId) did not complete in \(savepointTimeout); the job was cancelled", true)])
+                _ = try await rest.stopWithSavepoint(port: port, jobId: jobId, targetDirectory: directory, drain: false, triggerId: triggerId)
+                logger.info("stop-with-savepoint triggered", metadata: ["job.id": "\(jobId)", "trigger.id": "\(triggerId)"])
+                return ActionOutcome()
             } catch let error as FlinkRESTError {
-                try? await rest.cancel(port: port, jobId: jobId)
-                return ActionOutcome(events: [("SavepointError", "Savepoint of job \(jobId) failed: \(error); the job was cancelled", true)])
+                if case .unreachable = error { throw error }
+                return ActionOutcome(events: [("SavepointError", "stop-with-savepoint of job \(jobId) refused: \(error)", true)], refusedTrigger: true)
             }
         }
     }
-}
-
-extension FlinkBackend {
-    /// Cancels and waits (up to 30 s) until Flink reports the job over; unknown or finished jobs
-    /// count as cancelled.
-    func cancelAndWait(port: Int, jobId: String) async throws {
-        do {
-            try await rest.cancel(port: port, jobId: jobId)
-        } catch let error as FlinkRESTError {
-            if error.status == 404 || error.status == 409 { return }
-            throw error
-        }
-        let deadline = ContinuousClock.now + .seconds(30)
-        while ContinuousClock.now < deadline {
-            guard let job = try await rest.job(port: port, id: jobId), !job.state.isGloballyTerminal else { return }
-            try await Task.sleep(for: .milliseconds(100))
-        }
-        throw UpgradeError(message: "job \(jobId) did not stop within 30 s of being cancelled")
-    }
-
-    /// Stop-with-savepoint for an upgrade: the savepoint's location, or an error with the job
-    /// left as Flink left it (a failed stop keeps the job running).
-    func stopWithSavepoint(port: Int, jobId: String, directory: String) async throws -> String {
-        let request = try await rest.stopWithSavepoint(port: port, jobId: jobId, targetDirectory: directory, drain: false)
-        return try await waitForSavepoint(port: port, jobId: jobId, request: request)
-    }
-
-    /// Polls a savepoint operation until it completes (its location) or fails (`UpgradeError`,
-    /// reason `SavepointError`, with Flink's cause; "completed" with a failure cause is a failure).
-    func waitForSavepoint(port: Int, jobId: String, request: String) async throws -> String {
-        let deadline = ContinuousClock.now + savepointTimeout
-        while ContinuousClock.now < deadline {
-            switch try await rest.savepointStatus(port: port, jobId: jobId, requestId: request) {
-            case .inProgress: try await Task.sleep(for: .milliseconds(100))
-            case .completed(let location): return location
-            case .failed(let cause): throw UpgradeError(message: "savepoint of job \(jobId) failed: \(cause)", reason: "SavepointError")
-            }
-        }
-        throw UpgradeError(message: "savepoint of job \(jobId) did not complete within \(savepointTimeout)", reason: "SavepointError")
-    }
-}
-
-/// A snapshot an upgrade needs could not be taken: the reconcile ends, the job keeps running.
-struct UpgradeError: Error, CustomStringConvertible {
-    var message: String
-    var reason = "UpgradeFailed"
-    var description: String { message }
 }
 
 /// Whether a loopback port can be bound now (another program may hold a port we never leased).

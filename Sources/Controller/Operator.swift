@@ -61,7 +61,11 @@ public struct Operator: Sendable {
         let rows = try store.pods()
         let records = rows.compactMap { try? JSONDecoder().decode(PodRecord.self, from: $0.spec) }
         let adopted = await driver.adopt(records)
-        for status in adopted where status.reason == PodStatus.Reason.lost {
+        // A lost JobManager stays on record, so its resource sees it lost (and recovers its job
+        // under a new id, with fresh TaskManagers) instead of starting a second incarnation of
+        // the same job next to TaskManagers that registered with the first. Other lost pods are
+        // forgotten and started again as missing.
+        for status in adopted where status.reason == PodStatus.Reason.lost && status.labels[PodLabels.role] != "jobmanager" {
             _ = try store.deletePod(name: status.name)
         }
         logger.info("adopted pods", metadata: ["pods.adopted": "\(adopted.filter { $0.reason != PodStatus.Reason.lost }.count)",

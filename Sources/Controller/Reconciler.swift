@@ -155,13 +155,17 @@ public struct Reconciler: Sendable {
         // 3. Execute, recording each effect as it happens. A write-ahead plan commits its status
         // first (an upgrade is on record before anything stops).
         if plan.flinkStatus?.writeAhead == true, var ahead = record {
-            try Self.setStatus(&ahead, kind: id.kind, plan: plan, snapshotCommitted: false)
+            let restoreBefore = try Self.status(of: ahead)?.jobStatus?.upgradeSavepointPath
+            try Self.setStatus(&ahead, kind: id.kind, plan: plan)
             ahead.updatedAt = now()
             record = try store.upsert(ahead)
+            if let pause = Self.faultPauseAfterSnapshot, let restore = plan.flinkStatus?.jobStatus?.upgradeSavepointPath, restore != restoreBefore {
+                logger.warning("fault injection: pausing after the snapshot commit", metadata: ["pause": "\(pause)"])
+                try await Task.sleep(for: pause)
+            }
         }
         var stopped: Set<Int> = []
         var startsRefused = false
-        var snapshotCommitted = false
         for (index, step) in plan.steps.enumerated() {
             switch step {
             case .stopPod:
@@ -214,31 +218,14 @@ public struct Reconciler: Sendable {
             case .flink(let action):
                 guard let flink else { continue }
                 logger.info("flink action", metadata: ["action": "\(action)"])
-                let outcome: FlinkBackend.ActionOutcome
-                do {
-                    outcome = try await flink.execute(action, logger: logger)
-                } catch let error as UpgradeError {
-                    try recordEvent(.event(type: .warning, reason: error.reason, message: error.message), for: id)
-                    throw error
-                }
+                let outcome = try await flink.execute(action, logger: logger)
                 for event in outcome.events {
                     try recordEvent(.event(type: event.warning ? .warning : .normal, reason: event.reason, message: event.message), for: id)
                 }
-                if let attempt = outcome.savepointAttempt, var current = record {
-                    try Self.recordSavepointAttempt(&current, kind: id.kind, location: attempt.location, type: attempt.type,
-                                                    nonce: attempt.nonce, at: now())
+                if outcome.refusedTrigger, var current = record {
+                    // Flink refused the request: the trigger on record is over (its time paces a retry).
+                    try Self.endTrigger(&current, kind: id.kind)
                     record = try store.upsert(current)
-                }
-                if let snapshot = outcome.snapshot, var current = record {
-                    snapshotCommitted = true
-                    // Committed before any later step: the next job's starting point survives a crash.
-                    try Self.commitSnapshot(&current, kind: id.kind, location: snapshot.location, type: snapshot.type,
-                                            isCheckpoint: snapshot.isCheckpoint, at: now())
-                    record = try store.upsert(current)
-                    if let pause = Self.faultPauseAfterSnapshot {
-                        logger.warning("fault injection: pausing after the snapshot commit", metadata: ["pause": "\(pause)"])
-                        try await Task.sleep(for: pause)
-                    }
                 }
             case .disposeSavepoints(let savepoints):
                 guard var current = record else { continue }
@@ -246,8 +233,8 @@ public struct Reconciler: Sendable {
                 record = try store.upsert(current)
                 for savepoint in savepoints {
                     // Only Flinklet's own savepoints are deleted from disk; others only leave the history.
-                    let path = savepoint.location.hasPrefix("file://") ? String(savepoint.location.dropFirst(7)) : savepoint.location
-                    guard path.hasPrefix(layout.stateDirectory + "/"), !path.contains("/../") else { continue }
+                    guard let path = FlinkBackend.localPath(savepoint.location), path.hasPrefix(layout.stateDirectory + "/"),
+                          !path.contains("/../") else { continue }
                     try? FileManager.default.removeItem(atPath: path)
                 }
                 try recordEvent(.event(type: .normal, reason: "SavepointDisposed",
@@ -271,7 +258,7 @@ public struct Reconciler: Sendable {
         // 4. Record the status the plan describes (a write only when it changed).
         if var record {
             let before = record.status
-            try Self.setStatus(&record, kind: id.kind, plan: plan, snapshotCommitted: snapshotCommitted)
+            try Self.setStatus(&record, kind: id.kind, plan: plan)
             if record.status != before {
                 record.updatedAt = now()
                 _ = try store.upsert(record)
@@ -313,48 +300,12 @@ public struct Reconciler: Sendable {
                             spec: try encoder.encode(record), startedAt: record.startedAt)
     }
 
-    /// Records a snapshot as the next deployment's starting point (`upgradeSavepointPath`) and,
-    /// for savepoints, in the savepoint history.
-    static func commitSnapshot(_ record: inout ResourceRecord, kind: ResourceKind, location: String, type: SnapshotTriggerType,
-                               isCheckpoint: Bool, at date: Date) throws {
+    /// Ends the snapshot trigger the record's status holds as pending (Flink refused it).
+    static func endTrigger(_ record: inout ResourceRecord, kind: ResourceKind) throws {
         func update<S: ResourceStatus>(_ statusType: S.Type) throws {
             var status = try record.status.map { try JSONDecoder().decode(S.self, from: Data($0.utf8)) } ?? S()
-            var job = status.jobStatus ?? JobStatus()
-            job.upgradeSavepointPath = location
-            if !isCheckpoint {
-                let savepoint = Savepoint(timeStamp: Int64(date.timeIntervalSince1970 * 1000), location: location, triggerType: type,
-                                          formatType: .canonical)
-                var info = job.savepointInfo ?? SavepointInfo()
-                info.lastSavepoint = savepoint
-                info.savepointHistory = (info.savepointHistory ?? []) + [savepoint]
-                job.savepointInfo = info
-            }
-            status.jobStatus = job
-            record.status = try ResourceRecord.json(status)
-        }
-        try update(kind.statusType)
-    }
-
-    /// Records a manual or periodic savepoint attempt: the history gains it when it completed;
-    /// the attempt (nonce, or time for periodic ones) is kept either way, so it is not retried.
-    static func recordSavepointAttempt(_ record: inout ResourceRecord, kind: ResourceKind, location: String?, type: SnapshotTriggerType,
-                                       nonce: Int64?, at date: Date) throws {
-        func update<S: ResourceStatus>(_ statusType: S.Type) throws {
-            var status = try record.status.map { try JSONDecoder().decode(S.self, from: Data($0.utf8)) } ?? S()
-            var job = status.jobStatus ?? JobStatus()
-            var info = job.savepointInfo ?? SavepointInfo()
-            let millis = Int64(date.timeIntervalSince1970 * 1000)
-            info.triggerType = type
-            info.triggerTimestamp = millis
-            if let nonce { info.triggerId = SavepointPolicy.manualTriggerId(nonce) }
-            if type == .periodic { info.lastPeriodicSavepointTimestamp = millis }
-            if let location {
-                let savepoint = Savepoint(timeStamp: millis, location: location, triggerType: type, formatType: .canonical, triggerNonce: nonce)
-                info.lastSavepoint = savepoint
-                info.savepointHistory = (info.savepointHistory ?? []) + [savepoint]
-            }
-            job.savepointInfo = info
-            status.jobStatus = job
+            guard SnapshotTrigger(status.jobStatus?.savepointInfo) != nil else { return }
+            status.jobStatus?.savepointInfo?.endTrigger()
             record.status = try ResourceRecord.json(status)
         }
         try update(kind.statusType)
@@ -374,30 +325,17 @@ public struct Reconciler: Sendable {
         try record.status.map { try JSONDecoder().decode(record.kind.statusType, from: Data($0.utf8)) }
     }
 
-    /// Writes the status the plan decided (conditions, error, lifecycle, observed generation)
-    /// into the record, keeping fields the planner does not own (job status, cluster info).
-    ///
-    /// `snapshotCommitted`: a step of this reconcile committed a restore point, which the plan
-    /// (decided before) could not know; otherwise the plan's restore point is the truth (an
-    /// upgrade's write-ahead clears the last one).
-    static func setStatus(_ record: inout ResourceRecord, kind: ResourceKind, plan: Plan, snapshotCommitted: Bool) throws {
+    /// Writes the status the plan decided (conditions, error, lifecycle, observed generation,
+    /// and the Flink part: job status with its savepoints and trigger, reconciliation, cluster)
+    /// into the record, keeping what the plan leaves nil.
+    static func setStatus(_ record: inout ResourceRecord, kind: ResourceKind, plan: Plan) throws {
         func update<S: ResourceStatus>(_ type: S.Type) throws {
             var status = try record.status.map { try JSONDecoder().decode(S.self, from: Data($0.utf8)) } ?? S()
             status.conditions = plan.conditions
             status.error = plan.error
             status.lifecycleState = plan.lifecycleState ?? status.lifecycleState
             if let observed = plan.observedGeneration { status.observedGeneration = observed }
-            if var jobStatus = plan.flinkStatus?.jobStatus {
-                // Savepoints are recorded by the steps as they complete, never by the plan: the
-                // record's history is the truth. A snapshot committed during this reconcile wins
-                // over the plan's (older) view of the restore point.
-                jobStatus.savepointInfo = status.jobStatus?.savepointInfo ?? jobStatus.savepointInfo
-                if snapshotCommitted, jobStatus.upgradeSavepointPath == nil, status.jobStatus?.jobId == jobStatus.jobId,
-                   plan.flinkStatus?.reconciliation?.state == .upgrading {
-                    jobStatus.upgradeSavepointPath = status.jobStatus?.upgradeSavepointPath
-                }
-                status.jobStatus = jobStatus
-            }
+            if let jobStatus = plan.flinkStatus?.jobStatus { status.jobStatus = jobStatus }
             if let reconciliation = plan.flinkStatus?.reconciliation {
                 status.reconciliationStatus = reconciliation
                 record.lastReconciledSpec = reconciliation.lastReconciledSpec

@@ -143,9 +143,23 @@ public struct FlinkObservation: Sendable, Hashable {
     /// reconciliation stands (`DEPLOYED`, `UPGRADING`): what an upgrade starts from.
     public var deployed: FlinkResource?
     public var reconciliation: ReconciliationStatus?
-    /// The newest completed checkpoint of the recorded job (from REST, or from the checkpoint
-    /// directory when the JobManager is gone).
+    /// The newest completed checkpoint of the recorded job that exists on disk (from REST, or
+    /// from the checkpoint directory when the JobManager is gone or REST names one that Flink
+    /// has since deleted).
     public var latestCheckpoint: ObservedCheckpoint?
+    /// What became of the snapshot trigger recorded in the status (nil: none is pending).
+    public var pendingSnapshot: SnapshotOperationState?
+    /// Recorded restore points (`upgradeSavepointPath`, the savepoint history) that were looked
+    /// for on this machine and are not there: never restored from.
+    public var missingSnapshots: Set<String> = []
+    /// The recorded `status.clusterInfo` (what the health check remembers lives there).
+    public var recordedClusterInfo: [String: String]?
+    /// Flink's `numRestarts` of the recorded job, when its JobManager answered.
+    public var restarts: Int?
+    /// TaskManager pods (by name) whose current process has registered with a JobManager: they
+    /// hold that JobManager's registration of the job, so a new JobManager for the same job id
+    /// must not meet them.
+    public var registeredTaskManagers: Set<String> = []
 
     public init(distribution: FlinkDistribution?, distributionProblem: String? = nil, podRoot: String, clusterDirectory: String,
                 ports: [Int] = [], jar: Result<String, DeploymentProblem>? = nil, rest: RESTObservation = .notChecked,
@@ -186,26 +200,16 @@ public enum FlinkAction: Sendable, Hashable {
     /// Uploads the jar and runs it with the given job id; a job of that id that already exists
     /// counts as success (so a retry never starts a second copy).
     case submit(port: Int, jar: String, JobSubmission)
-    /// Cancels the job; an unknown or finished job counts as success.
+    /// Asks the job to cancel and returns: a later reconcile sees it CANCELED. An unknown or
+    /// finished job counts as success.
     case cancel(port: Int, jobId: String)
-    /// Stops the job with a savepoint into `directory`, waiting for it. For `.deletion` a
-    /// failure cancels the job and the steps go on; for `.upgrade` the savepoint's location is
-    /// committed (`jobStatus.upgradeSavepointPath`, savepoint history) before any later step, and
-    /// a failure ends the reconcile with the job still running.
-    case stopWithSavepoint(port: Int, jobId: String, directory: String, purpose: SnapshotPurpose = .deletion)
-    /// Cancels the job and commits its newest retained checkpoint as the restore path (last-state
-    /// upgrades); no checkpoint ends the reconcile with an error.
-    case cancelKeepingCheckpoint(port: Int, jobId: String)
-    /// Takes a savepoint of the running job (it keeps running) and records it in the history
-    /// (`MANUAL` with its nonce, or `PERIODIC`); a failure — including Flink's "completed with a
-    /// failure cause" — is a `SavepointError` event and never a restore point. The attempt is
-    /// recorded either way, so a failing nonce is not retried in a loop.
-    case triggerSavepoint(port: Int, jobId: String, directory: String, type: SnapshotTriggerType, nonce: Int64?)
-}
-
-/// Why a snapshot is taken, which decides how it is recorded.
-public enum SnapshotPurpose: String, Sendable, Hashable {
-    case deletion, upgrade
+    /// Asks for stop-with-savepoint into `directory` under `triggerId` (recorded in the status
+    /// before this step) and returns; later reconciles follow the trigger. A refused request
+    /// ends the trigger with a `SavepointError` event.
+    case stopWithSavepoint(port: Int, jobId: String, directory: String, triggerId: String)
+    /// Asks for a savepoint of the running job (it keeps running) under `triggerId`, as
+    /// `stopWithSavepoint` does.
+    case triggerSavepoint(port: Int, jobId: String, directory: String, triggerId: String)
 }
 
 /// A job to run on a session cluster through `POST /jars/{id}/run`.

@@ -68,6 +68,7 @@ public struct FlinkPlanner: ResourcePlanner {
         var target = deployment
         // During an upgrade, the TaskManagers of the job that replaces the running one.
         var standby: [PodPlan] = []
+        var health: ClusterHealth.Evaluation?
         if hasJob, let job = deployment.spec.job {
             let recordedId = observation.recordedJob?.jobId
             let running = recordedId.flatMap { id in observation.jobs.first { $0.id == id } }
@@ -77,10 +78,15 @@ public struct FlinkPlanner: ResourcePlanner {
                 standby = next.taskManagers
             }
             let standbyReady = standby.allSatisfy { plan in observed[plan.name].map { $0.planHash == plan.planHash && $0.ready } ?? false }
+            health = ClusterHealth.evaluate(configuration: deployment.spec.flinkConfiguration ?? FlinkConfiguration(),
+                                            recorded: ClusterHealth.Info(clusterInfo: observation.recordedClusterInfo),
+                                            job: running, restarts: observation.restarts, latestCheckpoint: observation.latestCheckpoint,
+                                            now: input.now)
             let decided = JobLifecycle.decide(
                 key: input.id.key, generation: input.generation, desired: .deployment(deployment), job: job, observation: observation,
                 running: running, port: observation.rest.isAnswering ? observation.ports.first : nil,
                 jobManagerLost: jm?.phase == .failed && observation.reconciliation?.state != .upgrading, standbyReady: standbyReady,
+                unhealthy: health?.unhealthy, jobManagerGone: jm == nil || jm?.phase == .failed || jm?.phase == .succeeded,
                 savepointDirectory: FlinkCluster.savepointDirectory(observation), now: input.now)
             lifecycle = decided
             if case .deployment(let d) = decided.target { target = d }
@@ -141,7 +147,20 @@ public struct FlinkPlanner: ResourcePlanner {
             steps.append(.event(type: .normal, reason: "Scheduled",
                                 message: "Starting \(standbyDiff.starting.count) TaskManager(s) for job \(next) while job \(jobId ?? "") still runs"))
         }
-        let diff = keepAsIs ? PodDiff(wanted: [], observed: []) : PodDiff(wanted: wanted, observed: input.pods)
+        var diff = keepAsIs ? PodDiff(wanted: [], observed: []) : PodDiff(wanted: wanted, observed: input.pods)
+        if diff.starting.contains(layout.jobManager.name) {
+            // A new JobManager never meets TaskManagers that registered with an earlier one: they
+            // would hold the earlier incarnation's registration of the job (Flink then fails
+            // every deployment of its tasks with "library registration references a different
+            // set of library BLOBs"). They restart with it.
+            for plan in layout.taskManagers where observation.registeredTaskManagers.contains(plan.name) && !diff.starting.contains(plan.name) {
+                diff.steps.append(.stopPod(name: plan.name, reason: "registered with an earlier JobManager"))
+                diff.stopping.append(plan.name)
+                diff.steps.append(.startPod(plan))
+                diff.starting.append(plan.name)
+                diff.current.removeAll { $0.name == plan.name }
+            }
+        }
         steps += diff.steps
         if !diff.stopping.isEmpty {
             steps.append(.event(type: .normal, reason: "Killing", message: "Stopping pod(s) \(diff.stopping.joined(separator: ", "))"))
@@ -166,11 +185,14 @@ public struct FlinkPlanner: ResourcePlanner {
         if hasJob, let observedJob { steps += Self.follow(observedJob, into: &jobStatus, now: input.now) }
 
         // Manual and periodic savepoints of a running job, and the history's cleanup.
+        var savepointsWriteAhead = false
         if let lifecycle, lifecycle.phase == .run, !lifecycle.redeploying, let job = spec.job, let observedJob, observedJob.state == "RUNNING",
            observedJob.allTasksRunning, let port = observation.ports.first, observation.rest.isAnswering {
-            steps += SavepointPolicy.steps(job: job, configuration: spec.flinkConfiguration ?? FlinkConfiguration(), recorded: jobStatus,
-                                           port: port, jobId: observedJob.id, savepointDirectory: FlinkCluster.savepointDirectory(observation),
-                                           now: input.now)
+            let policySteps = SavepointPolicy.steps(job: job, configuration: spec.flinkConfiguration ?? FlinkConfiguration(), status: &jobStatus,
+                                                    pending: observation.pendingSnapshot, port: port, jobId: observedJob.id,
+                                                    savepointDirectory: FlinkCluster.savepointDirectory(observation), now: input.now)
+            savepointsWriteAhead = SavepointPolicy.needsWriteAhead(policySteps)
+            steps += policySteps
         }
 
         // Status.
@@ -195,6 +217,12 @@ public struct FlinkPlanner: ResourcePlanner {
                        + (observation.podFailures[stuck.name].map { ": \($0)" } ?? ""))
         } else if jobStatus.state == "FAILED" {
             problem = ("JobFailed", "job \(jobId ?? "") FAILED" + (observation.podFailures[layout.jobManager.name].map { ": \($0)" } ?? ""))
+        } else if mode == .application, jobStatus.state == "CANCELED", lifecycle?.phase == .run, lifecycle?.redeploying == false {
+            // Nobody here asked for it: the job ended by itself (e.g. its main() failed after
+            // submitting, or someone cancelled it through the REST API). Say so; never "deploying".
+            problem = ("JobCancelled", "job \(jobId ?? "") was CANCELED without Flinklet asking"
+                       + (observation.podFailures[layout.jobManager.name].map { ": \($0)" } ?? "")
+                       + "; change the spec (or spec.restartNonce) to deploy it again")
         }
         if let problem, !(input.conditions.contains { $0.type == Conditions.stalled && $0.reason == problem.reason }) {
             steps.append(.event(type: .warning, reason: problem.reason, message: problem.message))
@@ -249,6 +277,9 @@ public struct FlinkPlanner: ResourcePlanner {
         var clusterInfo = ["flink-version": distribution.version, "rest-port": String(layout.restPort),
                            "rest-url": "http://127.0.0.1:\(layout.restPort)", "mode": mode.rawValue]
         if let image = spec.image { clusterInfo["image"] = image }
+        if let remembered = health?.info.encoded ?? observation.recordedClusterInfo?[ClusterHealth.Info.clusterInfoKey] {
+            clusterInfo[ClusterHealth.Info.clusterInfoKey] = remembered
+        }
         if let jar { clusterInfo["jar"] = jar }
         let flinkStatus = FlinkStatus(jobStatus: hasJob ? jobStatus : nil, clusterInfo: clusterInfo, jobManagerDeploymentStatus: jmStatus,
                                       taskManager: TaskManagerInfo(labelSelector: "flinklet.dev/owner=\(input.id.key),flinklet.dev/role=taskmanager",
@@ -276,7 +307,7 @@ public struct FlinkPlanner: ResourcePlanner {
             else { .requeue(after: progressInterval) }
         var status = flinkStatus
         status.reconciliation = reconciliation
-        status.writeAhead = lifecycle?.writeAhead ?? false
+        status.writeAhead = (lifecycle?.writeAhead ?? false) || savepointsWriteAhead
         var finalNext = next
         if keepAsIs { finalNext = .requeue(after: .milliseconds(200)) }
         if case .blocked(let reason, _)? = lifecycle?.phase, reason != "Upgrading" { finalNext = .requeue(after: .seconds(10)) }
@@ -308,12 +339,45 @@ public struct FlinkPlanner: ResourcePlanner {
                         error: message, lifecycleState: .deleting, next: .requeue(after: .seconds(5)))
         }
         if let observation, case .answering = observation.rest, let port = observation.ports.first {
+            let nowMillis = Int64(input.now.timeIntervalSince1970 * 1000)
+            var jobStatus = observation.recordedJob ?? JobStatus()
             for job in observation.jobs where !job.isTerminal {
-                if configuration[Self.savepointOnDeletionKey] == "true" {
-                    steps.append(.flink(.stopWithSavepoint(port: port, jobId: job.id, directory: FlinkCluster.savepointDirectory(observation))))
-                } else {
+                guard configuration[Self.savepointOnDeletionKey] == "true", job.id == jobStatus.jobId, job.state == "RUNNING" else {
                     steps.append(.flink(.cancel(port: port, jobId: job.id)))
+                    continue
                 }
+                // Stop-with-savepoint, followed across reconciles (never waited for): on record
+                // first, then asked for; the pods stop once it completed, failed or timed out.
+                let directory = FlinkCluster.savepointDirectory(observation)
+                var info = jobStatus.savepointInfo ?? SavepointInfo()
+                guard let trigger = SnapshotTrigger(info), trigger.stopsJob else {
+                    let trigger = SnapshotTrigger.make(jobId: job.id, type: .upgrade, now: nowMillis)
+                    jobStatus.savepointInfo = trigger.recorded(in: info)
+                    return deleting(input, steps: steps + [.flink(.stopWithSavepoint(port: port, jobId: job.id, directory: directory, triggerId: trigger.id))],
+                                    jobStatus: jobStatus, message: "stopping job \(job.id) with a savepoint before its cluster is deleted")
+                }
+                switch observation.pendingSnapshot {
+                case .completed(let location)?:
+                    info.append(Savepoint(timeStamp: nowMillis, location: location, triggerType: .upgrade, formatType: .canonical))
+                    info.endTrigger()
+                    steps.append(.event(type: .normal, reason: "SavepointCreated", message: "Stopped job \(job.id) with a savepoint at \(location)"))
+                case .failed(let cause)?:
+                    info.endTrigger()
+                    steps.append(.flink(.cancel(port: port, jobId: job.id)))
+                    steps.append(.event(type: .warning, reason: "SavepointError", message: "Savepoint of job \(job.id) failed: \(cause); the job was cancelled"))
+                case .notFound?:
+                    return deleting(input, steps: steps + [.flink(.stopWithSavepoint(port: port, jobId: job.id, directory: directory, triggerId: trigger.id))],
+                                    jobStatus: jobStatus, message: "stopping job \(job.id) with a savepoint before its cluster is deleted")
+                case .inProgress?, .unknown?, nil:
+                    if nowMillis - trigger.timestamp < Self.deletionSavepointTimeoutMillis {
+                        return deleting(input, steps: steps, jobStatus: jobStatus, message: "waiting for the savepoint of job \(job.id) before its cluster is deleted")
+                    }
+                    info.endTrigger()
+                    steps.append(.flink(.cancel(port: port, jobId: job.id)))
+                    steps.append(.event(type: .warning, reason: "SavepointError",
+                                        message: "Savepoint of job \(job.id) did not complete within \(Self.deletionSavepointTimeoutMillis / 1000) s; the job was cancelled"))
+                }
+                jobStatus.savepointInfo = info
             }
         }
         for pod in input.pods.sorted(by: { $0.name < $1.name }) {
@@ -329,6 +393,19 @@ public struct FlinkPlanner: ResourcePlanner {
         }
         steps.append(.forget)
         return Plan(steps: steps, next: .awaitChange)
+    }
+
+    /// How long a deleted deployment's stop-with-savepoint may take before the job is cancelled.
+    public static let deletionSavepointTimeoutMillis: Int64 = 60_000
+
+    /// A deletion waiting on its job: nothing stops yet; the job status (with its trigger) is
+    /// recorded before the steps.
+    func deleting(_ input: PlanInput, steps: [Step], jobStatus: JobStatus, message: String) -> Plan {
+        Plan(steps: steps, conditions: Conditions.merge(previous: input.conditions, next: [
+            Condition(type: Conditions.ready, status: .false, reason: "Deleting", message: message, observedGeneration: input.generation),
+            Condition(type: Conditions.reconciling, status: .true, reason: "Deleting", message: message, observedGeneration: input.generation),
+        ], now: input.now), lifecycleState: .deleting, flinkStatus: FlinkStatus(jobStatus: jobStatus, writeAhead: true),
+        next: .requeue(after: .milliseconds(200)))
     }
 
     // MARK: - FlinkSessionJob
@@ -385,7 +462,16 @@ public struct FlinkPlanner: ResourcePlanner {
             // The job this spec runs is not there yet: make way (a job of an earlier deployment
             // that still runs is cancelled first), then submit.
             if let previous, previous.id != jobId, !previous.isTerminal {
-                steps.append(.flink(.cancel(port: port, jobId: previous.id)))
+                // Never two copies: the new job is submitted once the old one is seen ended.
+                if previous.state != "CANCELLING" { steps.append(.flink(.cancel(port: port, jobId: previous.id))) }
+                return Plan(steps: steps, conditions: Conditions.merge(previous: input.conditions, next: [
+                    Condition(type: Conditions.ready, status: .false, reason: "Upgrading", message: "waiting for job \(previous.id) to be cancelled",
+                              observedGeneration: input.generation),
+                    Condition(type: Conditions.reconciling, status: .true, reason: "Upgrading",
+                              message: "waiting for job \(previous.id) to be cancelled before job \(jobId) is submitted", observedGeneration: input.generation),
+                ], now: input.now), lifecycleState: .upgrading, next: .requeue(after: .milliseconds(200)))
+                // The new job id is recorded only once the old job has ended: until then the old
+                // one is the recorded job, which is how it is found again after a restart.
             }
             let configuration = (sessionJob.spec.flinkConfiguration ?? FlinkConfiguration()).entries.filter { !FlinkCluster.isOperatorKey($0.key) }
             steps.append(.flink(.submit(port: port, jar: jar, JobSubmission(
@@ -397,10 +483,13 @@ public struct FlinkPlanner: ResourcePlanner {
         }
         if let observedJob { steps += Self.follow(observedJob, into: &jobStatus, now: input.now) }
         let running = lifecycle.phase == .run && (observedJob.map { $0.state == "RUNNING" && $0.allTasksRunning } ?? false)
+        var savepointsWriteAhead = false
         if running, !lifecycle.redeploying, let observedJob {
-            steps += SavepointPolicy.steps(job: job, configuration: sessionJob.spec.flinkConfiguration ?? FlinkConfiguration(), recorded: jobStatus,
-                                           port: port, jobId: observedJob.id, savepointDirectory: FlinkCluster.savepointDirectory(observation),
-                                           now: input.now)
+            let policySteps = SavepointPolicy.steps(job: job, configuration: sessionJob.spec.flinkConfiguration ?? FlinkConfiguration(),
+                                                    status: &jobStatus, pending: observation.pendingSnapshot, port: port, jobId: observedJob.id,
+                                                    savepointDirectory: FlinkCluster.savepointDirectory(observation), now: input.now)
+            savepointsWriteAhead = SavepointPolicy.needsWriteAhead(policySteps)
+            steps += policySteps
         }
         let failed = jobStatus.state == "FAILED"
         let finished = jobStatus.state.map(ObservedJob.isTerminal) ?? false
@@ -452,7 +541,7 @@ public struct FlinkPlanner: ResourcePlanner {
                     error: PlanParts.errorText(input) ?? (failed ? "job \(jobId) FAILED" : nil),
                     lifecycleState: lifecycleState,
                     observedGeneration: done ? generation : nil,
-                    flinkStatus: FlinkStatus(jobStatus: jobStatus, reconciliation: reconciliation, writeAhead: lifecycle.writeAhead),
+                    flinkStatus: FlinkStatus(jobStatus: jobStatus, reconciliation: reconciliation, writeAhead: lifecycle.writeAhead || savepointsWriteAhead),
                     next: next)
     }
 

@@ -56,6 +56,9 @@ public struct JobLifecycle: Sendable {
     /// The shortest time between two recoveries of a lost JobManager (a crash loop backs off).
     public static let recoveryBackoffMillis: Int64 = 10_000
 
+    /// The shortest time between a failed upgrade savepoint and the next attempt.
+    public static let savepointRetryMillis: Int64 = 10_000
+
     /// The id of the job that replaces `previous`: derived, so a retry after a crash picks the
     /// same; on the other side of the cluster (`FlinkCluster.side(ofJob:)`) from `previous`.
     public static func nextJobId(key: String, previous: String) -> String {
@@ -77,9 +80,57 @@ public struct JobLifecycle: Sendable {
     /// - `standbyReady`: the pods that will run the successor job (`successorJobId`) are up, or
     ///   none are needed. Until then, or `standbyTimeoutMillis` into the upgrade, the running job
     ///   is left alone: its snapshot is taken when the new job can start at once.
+    /// - `unhealthy`: why the cluster health check finds the running job unhealthy (it keeps
+    ///   restarting, or stopped completing checkpoints); it is then redeployed from its newest
+    ///   checkpoint under a new job id (so with fresh TaskManagers).
+    /// - `jobManagerGone`: no JobManager runs for the job (it exited or was lost): a recorded
+    ///   stop-with-savepoint that neither Flink nor the savepoint directory can confirm is over.
+    ///
+    /// A restore point is never a guess: a recorded one that is missing on disk
+    /// (`observation.missingSnapshots`) is replaced by the newest snapshot that exists, with a
+    /// `RestorePointMissing` event; with none left, a stateful job waits (`Stalled`).
     public static func decide(key: String, generation: Int64, desired: FlinkResource, job: JobSpec,
                               observation: FlinkObservation, running: ObservedJob?, port: Int?,
-                              jobManagerLost: Bool, standbyReady: Bool = true, savepointDirectory: String, now: Date) -> JobLifecycle {
+                              jobManagerLost: Bool, standbyReady: Bool = true, unhealthy: String? = nil, jobManagerGone: Bool = false,
+                              savepointDirectory: String, now: Date) -> JobLifecycle {
+        var lifecycle = decideUnverified(key: key, generation: generation, desired: desired, job: job, observation: observation,
+                                         running: running, port: port, jobManagerLost: jobManagerLost, standbyReady: standbyReady,
+                                         unhealthy: unhealthy, jobManagerGone: jobManagerGone, savepointDirectory: savepointDirectory, now: now)
+        lifecycle.verifyRestorePoint(observation: observation, job: job)
+        return lifecycle
+    }
+
+    /// Replaces a restore point that is gone from disk by the newest snapshot that exists, when
+    /// the job is (re)deployed from it now.
+    mutating func verifyRestorePoint(observation: FlinkObservation, job: JobSpec) {
+        guard redeploying, phase == .run || phase == .suspended, let path = restorePath, observation.missingSnapshots.contains(path) else { return }
+        let history = (jobStatus.savepointInfo?.savepointHistory ?? []).sorted { $0.timeStamp > $1.timeStamp }
+        let fallback = observation.latestCheckpoint.map(\.path).flatMap { observation.missingSnapshots.contains($0) ? nil : $0 }
+            ?? history.map(\.location).first { $0 != path && !observation.missingSnapshots.contains($0) }
+        if let fallback {
+            steps.append(.event(type: .warning, reason: "RestorePointMissing",
+                                message: "The recorded restore point \(path) does not exist; restoring from the newest snapshot that does: \(fallback)"))
+            restorePath = fallback
+            jobStatus.upgradeSavepointPath = fallback
+            return
+        }
+        if job.effectiveUpgradeMode == .stateless {
+            steps.append(.event(type: .warning, reason: "RestorePointMissing",
+                                message: "The recorded restore point \(path) does not exist and no other snapshot does; starting without state (upgradeMode: stateless)"))
+            restorePath = nil
+            jobStatus.upgradeSavepointPath = nil
+            return
+        }
+        phase = .blocked(reason: "RestorePointMissing",
+                         message: "the recorded restore point \(path) does not exist and no other checkpoint or savepoint of the job does; "
+                             + "set spec.job.initialSavepointPath to a snapshot, or upgradeMode: stateless to start without state")
+        redeploying = false
+    }
+
+    static func decideUnverified(key: String, generation: Int64, desired: FlinkResource, job: JobSpec,
+                                 observation: FlinkObservation, running: ObservedJob?, port: Int?,
+                                 jobManagerLost: Bool, standbyReady: Bool, unhealthy: String?, jobManagerGone: Bool,
+                                 savepointDirectory: String, now: Date) -> JobLifecycle {
         let nowMillis = Int64(now.timeIntervalSince1970 * 1000)
         let configuration = configurationOf(desired)
         var recorded = observation.recordedJob ?? JobStatus()
@@ -163,6 +214,16 @@ public struct JobLifecycle: Sendable {
                                                   message: "Job \(currentId) FAILED; resubmitting it from \(restore ?? "an empty state")"))
                     return redeploy(lifecycle, key: key, from: currentId, restore: restore, suspended: false, now: nowMillis)
                 }
+                if let unhealthy, let running, !running.isTerminal {
+                    if let last = recorded.updateTime.flatMap({ Int64($0) }), nowMillis - last < recoveryBackoffMillis {
+                        return lifecycle
+                    }
+                    let restore = observation.latestCheckpoint?.path ?? recorded.upgradeSavepointPath
+                    if let port { lifecycle.steps.append(.flink(.cancel(port: port, jobId: running.id))) }
+                    lifecycle.steps.append(.event(type: .warning, reason: "RestartUnhealthyJob",
+                                                  message: "Restarting unhealthy job \(currentId) (\(unhealthy)): redeploying from \(restore ?? "an empty state") as a new job with fresh TaskManagers"))
+                    return redeploy(lifecycle, key: key, from: currentId, restore: restore, suspended: false, now: nowMillis)
+                }
                 if jobManagerLost && !terminal {
                     // Crash loops back off: at most one recovery per `recoveryBackoff` after the
                     // job's last deploy or state change.
@@ -207,6 +268,53 @@ public struct JobLifecycle: Sendable {
         }
         let upgradeAge = nowMillis - (reconciliation.reconciliationTimestamp ?? nowMillis)
         let standbyPending = !wantsSuspended && !standbyReady && upgradeAge < standbyTimeoutMillis
+        let isRunning = running.map { $0.state == "RUNNING" } ?? false
+        // A stop-with-savepoint asked for earlier (on record before it was sent): follow it.
+        if let trigger = SnapshotTrigger(recorded.savepointInfo), trigger.stopsJob {
+            lifecycle.phase = .snapshotting
+            if !wantsSuspended { lifecycle.successorJobId = nextJobId(key: key, previous: currentId) }
+            var info = recorded.savepointInfo ?? SavepointInfo()
+            switch observation.pendingSnapshot {
+            case .completed(let location)?:
+                info.append(Savepoint(timeStamp: nowMillis, location: location, triggerType: .upgrade, formatType: .canonical))
+                info.endTrigger()
+                lifecycle.jobStatus.savepointInfo = info
+                lifecycle.jobStatus.upgradeSavepointPath = location
+                lifecycle.writeAhead = true
+                lifecycle.steps.append(.event(type: .normal, reason: "SavepointCreated", message: "Stopped job \(currentId) with a savepoint at \(location)"))
+                return redeploy(lifecycle, key: key, from: currentId, restore: location, suspended: wantsSuspended, now: nowMillis)
+            case .inProgress?:
+                return lifecycle
+            case .failed(let cause)?:
+                info.endTrigger()
+                lifecycle.jobStatus.savepointInfo = info
+                lifecycle.steps.append(.event(type: .warning, reason: "SavepointError",
+                                              message: "stop-with-savepoint of job \(currentId) failed: \(cause); the job keeps running and the upgrade is retried"))
+                lifecycle.phase = .blocked(reason: "Upgrading", message: "the savepoint of job \(currentId) failed; retrying")
+                return lifecycle
+            case .notFound?:
+                if isRunning, let port, let running {
+                    // On record, but Flink never got the request: send it (the same operation).
+                    lifecycle.steps.append(.flink(.stopWithSavepoint(port: port, jobId: running.id, directory: savepointDirectory, triggerId: trigger.id)))
+                    return lifecycle
+                }
+                info.endTrigger()
+                lifecycle.jobStatus.savepointInfo = info
+            case .unknown(let reason)?:
+                guard jobManagerGone else { return lifecycle }  // it may still answer: look again
+                info.endTrigger()
+                lifecycle.jobStatus.savepointInfo = info
+                lifecycle.steps.append(.event(type: .warning, reason: "SavepointError",
+                                              message: "stop-with-savepoint \(trigger.id) of job \(currentId) cannot be confirmed (\(reason)) and no savepoint of the job is in \(savepointDirectory); falling back to its newest checkpoint"))
+            case nil:
+                guard jobManagerGone else { return lifecycle }
+                info.endTrigger()
+                lifecycle.jobStatus.savepointInfo = info
+            }
+            lifecycle.phase = .run
+            lifecycle.successorJobId = nil
+            recorded = lifecycle.jobStatus
+        }
         if mode == .stateless {
             if standbyPending, let running, !running.isTerminal {
                 lifecycle.phase = .snapshotting  // nothing to snapshot: just wait for the new pods
@@ -218,7 +326,12 @@ public struct JobLifecycle: Sendable {
             }
             return redeploy(lifecycle, key: key, from: currentId, restore: nil, suspended: wantsSuspended, now: nowMillis)
         }
-        let isRunning = running.map { $0.state == "RUNNING" } ?? false
+        if running?.state == "CANCELLING" {
+            // A last-state cancel on its way: its newest checkpoint is final once it is CANCELED.
+            lifecycle.phase = .snapshotting
+            if !wantsSuspended { lifecycle.successorJobId = nextJobId(key: key, previous: currentId) }
+            return lifecycle
+        }
         if isRunning, let port, let running {
             lifecycle.phase = .snapshotting
             if !wantsSuspended { lifecycle.successorJobId = nextJobId(key: key, previous: currentId) }
@@ -226,9 +339,21 @@ public struct JobLifecycle: Sendable {
             let maxAge = configuration["kubernetes.operator.job.upgrade.last-state.max.allowed.checkpoint.age"].flatMap(FlinkDuration.milliseconds)
             let checkpointFresh = observation.latestCheckpoint.map { checkpoint in maxAge.map { nowMillis - checkpoint.timestamp <= $0 } ?? true } ?? false
             if mode == .lastState && checkpointFresh {
-                lifecycle.steps.append(.flink(.cancelKeepingCheckpoint(port: port, jobId: running.id)))
+                // Cancel (checkpoints are retained on cancellation); once it is CANCELED its
+                // newest checkpoint is the new job's starting point.
+                lifecycle.steps.append(.flink(.cancel(port: port, jobId: running.id)))
+                lifecycle.steps.append(.event(type: .normal, reason: "Cancel",
+                                              message: "Cancelling job \(currentId): its newest checkpoint will be the new job's starting point"))
             } else {
-                lifecycle.steps.append(.flink(.stopWithSavepoint(port: port, jobId: running.id, directory: savepointDirectory, purpose: .upgrade)))
+                if let last = recorded.savepointInfo?.failedAttemptTimestamp, recorded.savepointInfo?.triggerType == .upgrade,
+                   nowMillis - last < savepointRetryMillis, nowMillis >= last {
+                    lifecycle.phase = .blocked(reason: "Upgrading", message: "the savepoint of job \(currentId) failed; retrying")
+                    return lifecycle
+                }
+                let trigger = SnapshotTrigger.make(jobId: running.id, type: .upgrade, now: nowMillis)
+                lifecycle.jobStatus.savepointInfo = trigger.recorded(in: lifecycle.jobStatus.savepointInfo)
+                lifecycle.writeAhead = true
+                lifecycle.steps.append(.flink(.stopWithSavepoint(port: port, jobId: running.id, directory: savepointDirectory, triggerId: trigger.id)))
             }
             return lifecycle
         }
@@ -263,8 +388,10 @@ public struct JobLifecycle: Sendable {
         }
         next.phase = .run
         next.jobId = nextJobId(key: key, previous: previous)
+        var info = lifecycle.jobStatus.savepointInfo
+        if SnapshotTrigger(info) != nil { info?.endTrigger() }  // a trigger of the old job is over with it
         next.jobStatus = JobStatus(jobName: lifecycle.jobStatus.jobName, jobId: next.jobId, state: "RECONCILING",
-                                   updateTime: String(now), upgradeSavepointPath: restore, savepointInfo: lifecycle.jobStatus.savepointInfo)
+                                   updateTime: String(now), upgradeSavepointPath: restore, savepointInfo: info)
         return next
     }
 

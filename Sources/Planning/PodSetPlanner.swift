@@ -109,6 +109,13 @@ public struct PodDiff: Sendable {
                 stopping.append(pod.name)
                 steps.append(.startPod(plan))
                 starting.append(plan.name)
+            case let pod? where pod.reason == "Lost" && plan.restartPolicy != .never:
+                // Its process ended while no operator watched, and nobody restarts a pod it
+                // cannot supervise: start it again.
+                steps.append(.stopPod(name: pod.name, reason: "lost"))
+                stopping.append(pod.name)
+                steps.append(.startPod(plan))
+                starting.append(plan.name)
             case let pod? where pod.phase == .succeeded && plan.restartPolicy == .always:
                 steps.append(.startPod(plan))  // a long-running pod that exited cleanly: run it again
                 starting.append(plan.name)

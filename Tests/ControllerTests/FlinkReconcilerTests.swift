@@ -59,6 +59,7 @@ final class FlinkWorld: @unchecked Sendable {
     deinit { try? FileManager.default.removeItem(atPath: root) }
 
     func write(_ file: String, _ text: String) async throws {
+        await rest.writeSnapshotFiles(true)  // savepoints and checkpoints exist on disk, as Flink leaves them
         try text.write(toFile: root + "/manifests/" + file, atomically: true, encoding: .utf8)
         _ = await source.relist()
     }
@@ -374,11 +375,13 @@ final class WakeLog: Sendable {
             #expect(await world.pods(role: "jobmanager").first?.pid == oldJobManager.pid, "\(tag): the old job keeps running meanwhile")
 
             for name in standby { await world.driver.setReady(name: name, true) }
-            try await world.reconcile(.flinkDeployment, "app")  // the savepoint
+            try await world.reconcile(.flinkDeployment, "app")  // the savepoint is asked for, on record first
             #expect(await world.rest.count(.stopWithSavepoint) == restored.count + 1)
+            let trigger = try #require(SnapshotTrigger(try world.store.resource(key)?.deploymentStatus()?.jobStatus?.savepointInfo))
+            #expect(await world.rest.operations(port: port)[trigger.id] == jobId, "\(tag): Flink runs the operation under the recorded id")
+            try await world.reconcile(.flinkDeployment, "app")  // it completed: committed, and the new JobManager starts from it
             let path = try #require(try world.store.resource(key)?.deploymentStatus()?.jobStatus?.upgradeSavepointPath)
             #expect(!restored.contains(path), "\(tag): a new savepoint, not the one the old job started from")
-            try await world.reconcile(.flinkDeployment, "app")  // the new JobManager
             #expect(Set(await world.pods(role: "taskmanager").map(\.name)) == standby, "\(tag): the old TaskManager stopped, the warm one kept")
             let jobManager = try #require(await world.pods(role: "jobmanager").first)
             #expect(jobManager.pid != oldJobManager.pid)

@@ -307,7 +307,9 @@ private func events(_ plan: Plan) -> [String] {
         let starting = planner.plan(input(v2, o, pods: try oldPods + standby.map { running($0, ready: false) }, generation: 2))
         #expect(flinkSteps(starting).isEmpty && starting.steps.isEmpty)
         let up = planner.plan(input(v2, o, pods: try oldPods + standby.map { running($0) }, generation: 2))
-        #expect(flinkSteps(up) == [.stopWithSavepoint(port: 20_000, jobId: oldId, directory: "/state/clusters/default/app/savepoints", purpose: .upgrade)])
+        #expect(flinkSteps(up) == [.stopWithSavepoint(port: 20_000, jobId: oldId, directory: "/state/clusters/default/app/savepoints",
+                                                      triggerId: SnapshotTrigger.make(jobId: oldId, type: .upgrade, now: 1_800_000_000_000).id)])
+        #expect(up.flinkStatus?.writeAhead == true, "the trigger is on record before the request")
         #expect(started(up).isEmpty)
         let late = world(upgrading: true, since: 1_800_000_000_000 - JobLifecycle.standbyTimeoutMillis - 1)
         let stuck = planner.plan(input(v2, late, pods: try oldPods + standby.map { running($0, ready: false) }, generation: 2))
@@ -482,9 +484,15 @@ private func events(_ plan: Plan) -> [String] {
         let plan = planner.plan(sessionInput(job(), jobs: [ObservedJob(id: old, name: "c", state: "RUNNING")],
                                              recorded: JobStatus(jobId: old, state: "RUNNING"), generation: 2))
         let flinkSteps = plan.steps.compactMap { if case .flink(let action) = $0 { action } else { nil } }
-        #expect(flinkSteps.count == 2)
-        #expect(flinkSteps.first == .cancel(port: 20_000, jobId: old), "the old job is cancelled (and waited for) before the new one is submitted")
-        if case .submit(_, _, let submission)? = flinkSteps.last { #expect(submission.jobId != old) } else { Issue.record("no submit") }
+        #expect(flinkSteps == [.cancel(port: 20_000, jobId: old)], "the old job is cancelled; nothing is submitted beside it")
+        #expect(plan.flinkStatus == nil, "the old job stays the recorded one until it is seen ended")
+        let cancelling = planner.plan(sessionInput(job(), jobs: [ObservedJob(id: old, name: "c", state: "CANCELLING")],
+                                                   recorded: JobStatus(jobId: old, state: "RUNNING"), generation: 2))
+        #expect(!cancelling.steps.contains { if case .flink = $0 { true } else { false } }, "on its way out: neither cancelled again nor replaced yet")
+        let ended = planner.plan(sessionInput(job(), jobs: [ObservedJob(id: old, name: "c", state: "CANCELED")],
+                                              recorded: JobStatus(jobId: old, state: "RUNNING"), generation: 2))
+        let submitted = ended.steps.compactMap { if case .flink(.submit(_, _, let submission)) = $0 { submission } else { nil } }
+        #expect(submitted.count == 1 && submitted.first?.jobId != old, "submitted once the old job is seen CANCELED")
     }
 
     @Test func deletingASessionJobCancelsItsJobThenForgetsIt() {
@@ -542,11 +550,23 @@ private func events(_ plan: Plan) -> [String] {
                                                         "/state/clusters/default/app/artifacts"])))
         #expect(plan.steps.last == .forget)
 
+        // With a savepoint: asked for (on record first), followed, and only then the pods stop.
         let withSavepoint = deployment(configuration: [FlinkPlanner.savepointOnDeletionKey: "true"])
-        let savepointPlan = planner.plan(input(withSavepoint, observation(withSavepoint, rest: .answering(taskManagers: 2, slots: 2),
-                                                                           jobs: [ObservedJob(id: jobId, name: "c", state: "RUNNING")]),
-                                               pods: pods, defined: false))
-        #expect(savepointPlan.steps.first == .flink(.stopWithSavepoint(port: 20_000, jobId: jobId, directory: "/state/clusters/default/app/savepoints")))
+        var o2 = observation(withSavepoint, rest: .answering(taskManagers: 2, slots: 2),
+                             jobs: [ObservedJob(id: jobId, name: "c", state: "RUNNING")], recorded: JobStatus(jobId: jobId, state: "RUNNING"))
+        let trigger = SnapshotTrigger.make(jobId: jobId, type: .upgrade, now: 1_800_000_000_000)
+        let asking = planner.plan(input(withSavepoint, o2, pods: pods, defined: false))
+        #expect(asking.steps == [.flink(.stopWithSavepoint(port: 20_000, jobId: jobId, directory: "/state/clusters/default/app/savepoints",
+                                                           triggerId: trigger.id))])
+        #expect(asking.flinkStatus?.writeAhead == true && SnapshotTrigger(asking.flinkStatus?.jobStatus?.savepointInfo) == trigger)
+        o2.recordedJob?.savepointInfo = trigger.recorded(in: nil)
+        o2.pendingSnapshot = .inProgress
+        let waiting = planner.plan(input(withSavepoint, o2, pods: pods, defined: false))
+        #expect(waiting.steps.isEmpty && waiting.lifecycleState == .deleting, "never a wait inside the reconcile: look again")
+        o2.pendingSnapshot = .completed(location: "file:/state/clusters/default/app/savepoints/savepoint-1")
+        let done = planner.plan(input(withSavepoint, o2, pods: pods, defined: false))
+        #expect(events(done).first == "SavepointCreated" && done.steps.last == .forget)
+        #expect(!done.steps.contains(.flink(.cancel(port: 20_000, jobId: jobId))))
     }
 }
 

@@ -33,6 +33,8 @@ public actor ConcurrencyGate {
 
     public func isFree(for pod: String) -> Bool { holders.contains(pod) || holders.count < limit }
 
+    public func holds(_ holder: String) -> Bool { holders.contains(holder) }
+
     public var inUse: Int { holders.count }
 }
 
@@ -46,8 +48,13 @@ public struct FlinkBackend: Sendable {
     public let submissions: ConcurrencyGate
     /// Clusters whose JobManager is up but not yet ready with all its TaskManagers registered.
     public let clusterStarts: ConcurrencyGate
-    /// How long a starting cluster may hold its slot (one that never gets ready must not block others).
-    public var clusterStartLimit: Duration = .seconds(90)
+    /// The slots of `gate`.
+    public func gate(_ gate: AdmissionGate) -> ConcurrencyGate {
+        switch gate {
+        case .clusterStart: clusterStarts
+        case .submission: submissions
+        }
+    }
     public let stateDirectory: String
     /// Ports leased to clusters (REST, RPC, blob, TaskManagers).
     public var portRange: ClosedRange<Int> = 20_000...29_999
@@ -75,7 +82,7 @@ extension FlinkBackend {
     /// defined), the jar's local path (fetched here), what the cluster's REST API says, and the
     /// neighbours (session cluster ↔ session jobs). Never starts, stops or changes a job.
     func observe(_ id: ResourceID, desired: DesiredObject?, record: ResourceRecord?, pods: [PodStatus],
-                 layout: PodLayout, store: Store, now: Date = Date(), isDefined: @Sendable (ResourceID) async -> Bool) async -> FlinkObservation {
+                 layout: PodLayout, store: Store, now: Date = Date(), isDefined: @Sendable (ResourceID) async -> Bool) async throws -> FlinkObservation {
         var observation = FlinkObservation(distribution: try? distribution.get(), podRoot: layout.directory(of: id),
                                            clusterDirectory: clusterDirectory(of: id))
         if case .failure(let error) = distribution { observation.distributionProblem = error.message }
@@ -96,32 +103,14 @@ extension FlinkBackend {
 
         switch resource {
         case .deployment(let deployment)?:
-            if current != nil {
-                do {
-                    observation.ports = try leasePorts(owner: id.key, count: FlinkCluster.portCount(deployment.spec), store: store)
-                } catch {
-                    observation.distributionProblem = "cannot lease ports: \(error)"
-                    observation.distribution = nil
-                }
-            } else {
-                observation.ports = (try? store.ports(owner: id.key)) ?? []
-            }
+            observation.ports = try store.ports(owner: id.key)
             let jobManager = pods.first { $0.labels[PodLabels.role] == "jobmanager" }
             if let port = observation.ports.first, jobManager?.phase == .running {
                 await observeREST(port: port, into: &observation)
             }
-            // A cluster holds a start slot from its JobManager's start until it is ready with
-            // all its TaskManagers registered (or `clusterStartLimit` has passed).
-            let jobManagerName = layout.runtimeName(of: id, pod: FlinkCluster.jobManagerName(id.name))
-            let registered = if case .answering(let count, _) = observation.rest { count } else { 0 }
-            if let jobManager, jobManager.phase == .running,
-               !(jobManager.ready && registered >= FlinkCluster.taskManagerReplicas(deployment.spec)),
-               let started = jobManager.startedAt, now.timeIntervalSince(started) < Double(clusterStartLimit.components.seconds) {
-                await clusterStarts.hold(jobManagerName)
-            } else {
-                await clusterStarts.release(jobManagerName)
-            }
-            observation.clusterStartSlotFree = await clusterStarts.isFree(for: jobManagerName)
+            // Read only: the planner takes and gives back slots as steps.
+            observation.clusterStartSlotFree = await clusterStarts.isFree(for: id.key)
+            if await clusterStarts.holds(id.key) { observation.admissionsHeld.insert(.clusterStart) }
             if let jobId = observation.recordedJob?.jobId {
                 let port = observation.rest.isAnswering ? observation.ports.first : nil
                 observation.latestCheckpoint = await latestCheckpoint(
@@ -151,28 +140,21 @@ extension FlinkBackend {
                 }
             }
             if current != nil, let job = deployment.spec.job, deployment.spec.effectiveMode != .session {
-                observation.jar = await resolve(job.jarURI, directory: observation.clusterDirectory + "/artifacts")
+                (observation.jar, observation.jarFetch) = await locate(job.jarURI, directory: observation.clusterDirectory + "/artifacts")
             }
             if deployment.spec.effectiveMode == .session {
-                observation.sessionJobs = sessionJobs(naming: id, store: store)
+                observation.sessionJobs = try sessionJobs(naming: id, store: store)
             }
-            if deployment.spec.effectiveMode == .perJob {
-                let name = layout.runtimeName(of: id, pod: FlinkCluster.submitterName(id.name))
-                if let submitter = pods.first(where: { $0.name == name }), submitter.phase == .running || submitter.phase == .pending {
-                    await submissions.hold(name)
-                } else {
-                    await submissions.release(name)
-                }
-                observation.submissionSlotFree = await submissions.isFree(for: name)
-            }
+            observation.submissionSlotFree = await submissions.isFree(for: id.key)
+            if await submissions.holds(id.key) { observation.admissionsHeld.insert(.submission) }
         case .sessionJob(let sessionJob)?:
             let deploymentName = sessionJob.spec.deploymentName ?? ""
             let clusterID = ResourceID(kind: .flinkDeployment, namespace: id.namespace, name: deploymentName)
-            let clusterRecord = try? store.resource(clusterID.key)
+            let clusterRecord = try store.resource(clusterID.key)
             let cluster: FlinkDeployment? = if case .deployment(let d)? = clusterRecord.flatMap(Self.decode) { d } else { nil }
             let status = clusterRecord.flatMap { try? $0.deploymentStatus() }
             let ready = status?.conditions?.contains { $0.type == Conditions.ready && $0.status == .true } ?? false
-            let port = (try? store.ports(owner: clusterID.key))?.first
+            let port = try store.ports(owner: clusterID.key).first
             let clusterDefined = cluster == nil ? false : await isDefined(clusterID)
             observation.session = SessionClusterObservation(
                 name: deploymentName, isDefined: clusterDefined,
@@ -190,7 +172,7 @@ extension FlinkBackend {
                                                                     directory: FlinkCluster.savepointDirectory(observation))
             }
             if current != nil, let job = sessionJob.spec.job {
-                observation.jar = await resolve(job.jarURI, directory: observation.clusterDirectory + "/artifacts")
+                (observation.jar, observation.jarFetch) = await locate(job.jarURI, directory: observation.clusterDirectory + "/artifacts")
             }
         case nil:
             break
@@ -332,12 +314,16 @@ extension FlinkBackend {
         return configured.hasPrefix("file://") ? String(configured.dropFirst("file://".count)) : configured
     }
 
-    func resolve(_ uri: String?, directory: String) async -> Result<String, DeploymentProblem>? {
-        guard let uri else { return nil }
+    /// The jar `uri` names, read-only: its path when ready, or what to fetch first.
+    func locate(_ uri: String?, directory: String) async -> (Result<String, DeploymentProblem>?, ArtifactFetch?) {
+        guard let uri else { return (nil, nil) }
         do {
-            return .success(try await artifacts.resolve(uri, artifactsDirectory: directory).path)
+            switch try await artifacts.locate(uri, artifactsDirectory: directory) {
+            case .ready(let artifact): return (.success(artifact.path), nil)
+            case .needsFetch: return (nil, ArtifactFetch(uri: uri, directory: directory))
+            }
         } catch {
-            return .failure(DeploymentProblem("\(error)"))
+            return (.failure(DeploymentProblem("\(error)")), nil)
         }
     }
 
@@ -347,8 +333,9 @@ extension FlinkBackend {
     }
 
     /// Names of the session jobs (recorded by the operator) that name this session cluster.
-    func sessionJobs(naming cluster: ResourceID, store: Store) -> [String] {
-        let records = (try? store.resources(kind: .flinkSessionJob)) ?? []
+    /// A store that cannot be read is an error, never an empty answer.
+    func sessionJobs(naming cluster: ResourceID, store: Store) throws -> [String] {
+        let records = try store.resources(kind: .flinkSessionJob)
         return records.filter { record in
             guard record.namespace == cluster.namespace, case .sessionJob(let job)? = Self.decode(record) else { return false }
             return job.spec.deploymentName == cluster.name

@@ -105,7 +105,12 @@ public struct Reconciler: Sendable {
         // never a scan of every pod the driver runs.
         var pods: [PodStatus] = []
         for row in try store.pods(owner: id.key) {
-            if let status = await driver.status(row.name) { pods.append(status) }
+            if let status = await driver.status(row.name) {
+                pods.append(status)
+            } else {
+                // Stopped and forgotten by the driver: no process of it is left, nor its record.
+                _ = try store.deletePod(name: row.name)
+            }
         }
         if desired == nil, record == nil, pods.isEmpty { return .awaitChange }
         if desired == nil, await source.holdsDeletions {
@@ -140,7 +145,7 @@ public struct Reconciler: Sendable {
         var observation: FlinkObservation?
         if let flink {
             let source = self.source
-            observation = await flink.observe(id, desired: desired, record: record, pods: pods, layout: layout, store: store, now: now(),
+            observation = try await flink.observe(id, desired: desired, record: record, pods: pods, layout: layout, store: store, now: now(),
                                               isDefined: { await source.object($0)?.resource != nil })
         }
 
@@ -164,40 +169,15 @@ public struct Reconciler: Sendable {
                 try await Task.sleep(for: pause)
             }
         }
-        var stopped: Set<Int> = []
-        var startsRefused = false
-        for (index, step) in plan.steps.enumerated() {
+        for step in plan.steps {
             switch step {
-            case .stopPod:
-                guard !stopped.contains(index) else { continue }
-                // A run of stops goes at once: each pod's grace period runs alongside the others'.
-                let run = plan.steps[index...].enumerated().prefix { if case .stopPod = $0.element { true } else { false } }
-                let names = run.compactMap { item -> (String, String)? in
-                    guard case .stopPod(let name, let reason) = item.element else { return nil }
-                    return (layout.runtimeName(of: id, pod: name), reason)
-                }
-                stopped.formUnion(run.map { index + $0.offset })
-                let driver = self.driver
-                await withTaskGroup(of: Void.self) { group in
-                    for (runtimeName, reason) in names {
-                        logger.info("stopping pod", metadata: ["pod.name": "\(runtimeName)", "reason": "\(reason)"])
-                        group.addTask { await driver.stop(runtimeName) }
-                    }
-                }
-                for (runtimeName, _) in names {
-                    _ = try store.deletePod(name: runtimeName)
-                    await flink?.submissions.release(runtimeName)
-                    await flink?.clusterStarts.release(runtimeName)
-                }
+            case .stopPod(let name, let reason):
+                // Asked, not waited for: the pod's `.stopped` event wakes the resource once it is gone.
+                let runtimeName = layout.runtimeName(of: id, pod: name)
+                logger.info("stopping pod", metadata: ["pod.name": "\(runtimeName)", "reason": "\(reason)"])
+                await driver.terminate(runtimeName)
             case .startPod(let podPlan):
                 let spec = layout.spec(for: podPlan, of: id)
-                if podPlan.role == "submitter", let flink, !(await flink.submissions.tryAcquire(spec.name)) {
-                    continue  // every submission slot is taken: the planner waits for one
-                }
-                if podPlan.role == "jobmanager", let flink, !(await flink.clusterStarts.tryAcquire(spec.name)) {
-                    startsRefused = true  // every start slot is taken: the cluster waits for one
-                }
-                if startsRefused && (podPlan.role == "jobmanager" || podPlan.role == "taskmanager") { continue }
                 do {
                     let directory = layout.directory(of: id, pod: podPlan.name)
                     try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
@@ -247,7 +227,30 @@ public struct Reconciler: Sendable {
                         logger.warning("cannot remove a directory", metadata: ["path": "\(path)", "error": "\(error)"])
                     }
                 }
+            case .leasePorts(let count):
+                guard let flink else { continue }
+                _ = try flink.leasePorts(owner: id.key, count: count, store: store)
+            case .fetchArtifact(let uri, let directory):
+                guard let flink else { continue }
+                do {
+                    _ = try await flink.artifacts.resolve(uri, artifactsDirectory: directory)
+                } catch {
+                    try recordEvent(.event(type: .warning, reason: "JarNotFound", message: "\(error)"), for: id)
+                    throw error
+                }
+            case .admit(let gate, let holder, let force):
+                guard let flink else { continue }
+                if force {
+                    await flink.gate(gate).hold(holder)
+                } else if !(await flink.gate(gate).tryAcquire(holder)) {
+                    // Taken since the plan saw it free: stop here; the next reconcile plans again.
+                    logger.info("no free admission slot; planning again", metadata: ["gate": "\(gate.rawValue)"])
+                    return .requeue(after: .seconds(1))
+                }
+            case .release(let gate, let holder):
+                await flink?.gate(gate).release(holder)
             case .forget:
+                for gate in AdmissionGate.allCases { await flink?.gate(gate).release(id.key) }
                 _ = try store.deleteResource(id.key)
                 try store.releasePorts(owner: id.key)
                 logger.info("resource deleted")
@@ -289,7 +292,7 @@ public struct Reconciler: Sendable {
         }
         return ObservedPod(name: String(pod.name.split(separator: "/", maxSplits: 1).last ?? Substring(pod.name)),
                            phase: phase, ready: pod.ready, planHash: pod.labels[PodLabels.planHash] ?? "",
-                           restartCount: pod.restartCount, reason: pod.reason, exitCode: pod.exitCode)
+                           restartCount: pod.restartCount, reason: pod.reason, exitCode: pod.exitCode, startedAt: pod.startedAt)
     }
 
     static func row(for record: PodRecord, owner: String) throws -> PodRecordRow {

@@ -119,8 +119,11 @@ public struct FlinkObservation: Sendable, Hashable {
     public var clusterDirectory: String
     /// Ports leased to the resource, in lease order (see `FlinkCluster.portCount`).
     public var ports: [Int]
-    /// The local path of the job's jar, or why there is none; nil when the resource has no job.
+    /// The local path of the job's jar, or why there is none; nil when the resource has no job
+    /// or it must be fetched first (`jarFetch`).
     public var jar: Result<String, DeploymentProblem>?
+    /// The job's jar must be copied or downloaded before it can be used: its URI and directory.
+    public var jarFetch: ArtifactFetch?
     public var rest: RESTObservation
     /// The jobs the cluster (or, for a session job, its session cluster) reports.
     public var jobs: [ObservedJob]
@@ -132,10 +135,14 @@ public struct FlinkObservation: Sendable, Hashable {
     public var sessionJobs: [String]
     /// Flink's own message from a failed pod's log, by pod name (e.g. the client's exception).
     public var podFailures: [String: String]
-    /// For per-job clusters: false while the submitter must wait for a free submission slot.
+    /// For per-job clusters: false while the submitter must wait for a free submission slot
+    /// (true when the resource holds one).
     public var submissionSlotFree: Bool
-    /// False while a cluster that is not yet started must wait for a free cluster-start slot.
+    /// False while a cluster that is not yet started must wait for a free cluster-start slot
+    /// (true when the resource holds one).
     public var clusterStartSlotFree = true
+    /// The admission slots the resource holds now.
+    public var admissionsHeld: Set<AdmissionGate> = []
     /// The last valid version the operator stored: what a deleted resource was (the manifest is
     /// gone), e.g. whether it asked for a savepoint on deletion.
     public var lastKnown: FlinkResource?
@@ -184,6 +191,16 @@ public struct FlinkObservation: Sendable, Hashable {
         self.deployed = deployed
         self.reconciliation = reconciliation
         self.latestCheckpoint = latestCheckpoint
+    }
+}
+
+/// A jar to copy or download before a cluster or job can use it.
+public struct ArtifactFetch: Sendable, Hashable {
+    public var uri: String
+    public var directory: String
+    public init(uri: String, directory: String) {
+        self.uri = uri
+        self.directory = directory
     }
 }
 

@@ -52,6 +52,14 @@ public struct FlinkPlanner: ResourcePlanner {
         }
         let mode = deployment.spec.effectiveMode
         let hasJob = mode != .session && deployment.spec.job != nil
+        // What the cluster needs before anything can be decided about it: its ports, its jar.
+        let portsNeeded = FlinkCluster.portCount(deployment.spec)
+        if observation.ports.count < portsNeeded {
+            return preparing(input, steps: steps + [.leasePorts(count: portsNeeded)])
+        }
+        if hasJob, let fetch = observation.jarFetch {
+            return preparing(input, steps: steps + [.fetchArtifact(uri: fetch.uri, directory: fetch.directory)])
+        }
         var jar: String?
         if hasJob {
             switch observation.jar {
@@ -161,6 +169,8 @@ public struct FlinkPlanner: ResourcePlanner {
                 diff.current.removeAll { $0.name == plan.name }
             }
         }
+        diff.steps = Self.admissions(diff.steps, input: input, layout: layout, observed: observed, observation: observation,
+                                     starting: diff.starting)
         steps += diff.steps
         if !diff.stopping.isEmpty {
             steps.append(.event(type: .normal, reason: "Killing", message: "Stopping pod(s) \(diff.stopping.joined(separator: ", "))"))
@@ -323,6 +333,53 @@ public struct FlinkPlanner: ResourcePlanner {
                     flinkStatus: status, next: finalNext, wake: wake)
     }
 
+    /// How long a starting cluster may hold its start slot (one that never gets ready must not
+    /// block the others).
+    public static let clusterStartLimit: TimeInterval = 90
+
+    /// The admission steps around `steps`: a slot is taken right before the JobManager (or the
+    /// submitter) starts; a slot is held (forced) while that work is found under way without one
+    /// (after an operator restart), and given back once it is over.
+    static func admissions(_ steps: [Step], input: PlanInput, layout: FlinkCluster.Layout, observed: [String: ObservedPod],
+                           observation: FlinkObservation, starting: [String]) -> [Step] {
+        var steps = steps
+        let holder = input.id.key
+        func insertBefore(_ pod: String, _ step: Step) {
+            let index = steps.firstIndex { if case .startPod(let plan) = $0 { plan.name == pod } else { false } } ?? steps.endIndex
+            steps.insert(step, at: index)
+        }
+        let held = observation.admissionsHeld
+        // A cluster start: the JobManager's start until it is ready with its TaskManagers.
+        let registered: Int = if case .answering(let count, _) = observation.rest { count } else { 0 }
+        let jm = observed[layout.jobManager.name].flatMap { $0.planHash == layout.jobManager.planHash && !$0.isTerminating ? $0 : nil }
+        let clusterStarting = jm.map { pod in
+            pod.phase == .running && !(pod.ready && registered >= layout.taskManagers.count)
+                && input.now.timeIntervalSince(pod.startedAt ?? input.now) < clusterStartLimit
+        } ?? false
+        if starting.contains(layout.jobManager.name) {
+            if !held.contains(.clusterStart) { insertBefore(layout.jobManager.name, .admit(.clusterStart, holder: holder, force: false)) }
+        } else if clusterStarting {
+            if !held.contains(.clusterStart) { steps.append(.admit(.clusterStart, holder: holder, force: true)) }
+        } else if held.contains(.clusterStart) {
+            steps.append(.release(.clusterStart, holder: holder))
+        }
+        // A Flink client: while the submitter runs.
+        if let submitter = layout.submitter {
+            let pod = observed[submitter.name].flatMap { $0.planHash == submitter.planHash && !$0.isTerminating ? $0 : nil }
+            let running = pod.map { $0.phase == .running || $0.phase == .pending } ?? false
+            if starting.contains(submitter.name) {
+                if !held.contains(.submission) { insertBefore(submitter.name, .admit(.submission, holder: holder, force: false)) }
+            } else if running {
+                if !held.contains(.submission) { steps.append(.admit(.submission, holder: holder, force: true)) }
+            } else if held.contains(.submission) {
+                steps.append(.release(.submission, holder: holder))
+            }
+        } else if held.contains(.submission) {
+            steps.append(.release(.submission, holder: holder))
+        }
+        return steps
+    }
+
     func deleteDeployment(_ input: PlanInput) -> Plan {
         var steps: [Step] = []
         let observation = input.flink
@@ -380,11 +437,9 @@ public struct FlinkPlanner: ResourcePlanner {
                 jobStatus.savepointInfo = info
             }
         }
-        for pod in input.pods.sorted(by: { $0.name < $1.name }) {
-            steps.append(.stopPod(name: pod.name, reason: "resource deleted"))
-        }
-        if !input.pods.isEmpty {
-            steps.append(.event(type: .normal, reason: "Cleanup", message: "Stopping \(input.pods.count) pod(s): the manifest was removed"))
+        if var stopping = PlanParts.stopAll(input, reason: "resource deleted") {
+            stopping.steps = steps + stopping.steps
+            return stopping
         }
         if let observation {
             // Savepoints stay (they are how a deleted job's state is kept); everything else goes.
@@ -433,6 +488,9 @@ public struct FlinkPlanner: ResourcePlanner {
             // Never act on what could not be seen: a job that looks absent may be running.
             return waiting(input, steps: steps, reason: "SessionClusterUnreachable",
                            message: "waiting for the REST API of session cluster \"\(deploymentName)\" to answer")
+        }
+        if let fetch = observation.jarFetch {
+            return preparing(input, steps: steps + [.fetchArtifact(uri: fetch.uri, directory: fetch.directory)])
         }
         let jar: String
         switch observation.jar {
@@ -570,6 +628,11 @@ public struct FlinkPlanner: ResourcePlanner {
         status.state = job.state
         status.startTime = job.startTime.map(String.init)
         return steps
+    }
+
+    /// Getting what the resource needs (ports, a jar): the steps, then at once a new look.
+    func preparing(_ input: PlanInput, steps: [Step]) -> Plan {
+        Plan(steps: steps, conditions: input.conditions, next: .requeue(after: .zero))
     }
 
     /// Nothing can run until the manifest (or the machine) changes: say why, once.

@@ -56,7 +56,15 @@ public struct ObservedPod: Sendable, Hashable {
     public var reason: String?
     public var exitCode: Int32?
 
-    public init(name: String, phase: Phase, ready: Bool, planHash: String, restartCount: Int = 0, reason: String? = nil, exitCode: Int32? = nil) {
+    /// When its current process started.
+    public var startedAt: Date?
+
+    /// Asked to stop and not gone yet (reason `Terminating`).
+    public var isTerminating: Bool { reason == "Terminating" }
+
+    public init(name: String, phase: Phase, ready: Bool, planHash: String, restartCount: Int = 0, reason: String? = nil, exitCode: Int32? = nil,
+                startedAt: Date? = nil) {
+        self.startedAt = startedAt
         self.name = name
         self.phase = phase
         self.ready = ready
@@ -99,6 +107,8 @@ public struct PlanInput: Sendable {
 
 /// One effect, to be carried out in order by the executor.
 public enum Step: Sendable, Hashable {
+    /// Asks the pod to stop (SIGTERM, SIGKILL after its grace period) without waiting: later
+    /// reconciles see it `Terminating`, then gone.
     case stopPod(name: String, reason: String)
     case startPod(PodPlan)
     case event(type: EventKind, reason: String, message: String)
@@ -109,10 +119,32 @@ public enum Step: Sendable, Hashable {
     /// Drops savepoints from `jobStatus.savepointInfo.savepointHistory` and deletes their
     /// directories when they are Flinklet's (under the state directory).
     case disposeSavepoints([Savepoint])
-    /// The resource is gone and so are its pods: forget its record.
+    /// Leases loopback ports to the resource until it holds `count` (what it holds is kept).
+    case leasePorts(count: Int)
+    /// Makes a local copy or download of the artifact `uri` (into `directory` for copies), so a
+    /// later reconcile finds it ready.
+    case fetchArtifact(uri: String, directory: String)
+    /// Takes a slot of `gate` for `holder` (the resource key) before the heavy work the later
+    /// steps start; with `force`, even beyond the limit (work found already under way, e.g.
+    /// after an operator restart). When no slot is free the reconcile ends here: nothing after
+    /// it is done, and the next reconcile plans again from what it then sees.
+    case admit(AdmissionGate, holder: String, force: Bool)
+    /// Gives `holder`'s slot of `gate` back (the work is over).
+    case release(AdmissionGate, holder: String)
+    /// The resource is gone and so are its pods: forget its record (and any slot it holds).
     case forget
 
     public enum EventKind: String, Sendable, Hashable { case normal = "Normal", warning = "Warning" }
+}
+
+/// Kinds of heavy work whose concurrency the operator bounds: each is one or more JVMs busy
+/// starting, and on a small machine a burst of manifests must queue rather than start them all.
+public enum AdmissionGate: String, Sendable, Hashable, CaseIterable {
+    /// A cluster starting: from its JobManager's start until it is ready with every TaskManager
+    /// registered (or `FlinkPlanner.clusterStartLimit` has passed).
+    case clusterStart
+    /// A Flink client (the per-job submitter) running `main()` on the operator's side.
+    case submission
 }
 
 /// What to do after a reconcile: the reconciler's return value (kube-rs' `Action`).

@@ -21,16 +21,10 @@ public struct PodSetPlanner: ResourcePlanner {
     public func plan(_ input: PlanInput) -> Plan {
         var steps: [Step] = []
 
-        // Deleted: stop every pod, then forget the resource.
+        // Deleted: stop every pod; once none is left, forget the resource.
         guard input.isDefined else {
-            for pod in input.pods.sorted(by: { $0.name < $1.name }) {
-                steps.append(.stopPod(name: pod.name, reason: "resource deleted"))
-            }
-            if !input.pods.isEmpty {
-                steps.append(.event(type: .normal, reason: "Cleanup", message: "Stopping \(input.pods.count) pod(s): the manifest was removed"))
-            }
-            steps.append(.forget)
-            return Plan(steps: steps, next: .awaitChange)
+            if let stopping = PlanParts.stopAll(input, reason: "resource deleted") { return stopping }
+            return Plan(steps: [.forget], next: .awaitChange)
         }
 
         let validationEvents = PlanParts.validationEvents(input)
@@ -92,15 +86,21 @@ public struct PodDiff: Sendable {
     /// The observed pods that run a wanted plan and are kept, by name.
     public var current: [ObservedPod] = []
 
+    /// Wanted pods whose name is still held by a pod on its way out: started once it is gone
+    /// (its `.stopped` event wakes the resource).
+    public var waiting: [String] = []
+
     public init(wanted: [PodPlan], observed pods: [ObservedPod]) {
         let observed = Dictionary(pods.map { ($0.name, $0) }, uniquingKeysWith: { first, _ in first })
         let wantedNames = Set(wanted.map(\.name))
-        for pod in pods.sorted(by: { $0.name < $1.name }) where !wantedNames.contains(pod.name) {
+        for pod in pods.sorted(by: { $0.name < $1.name }) where !wantedNames.contains(pod.name) && !pod.isTerminating {
             steps.append(.stopPod(name: pod.name, reason: "no longer wanted"))
             stopping.append(pod.name)
         }
         for plan in wanted {
             switch observed[plan.name] {
+            case let pod? where pod.isTerminating:
+                waiting.append(pod.name)
             case nil:
                 steps.append(.startPod(plan))
                 starting.append(plan.name)
@@ -128,6 +128,19 @@ public struct PodDiff: Sendable {
 
 /// Plan pieces every planner shares.
 public enum PlanParts {
+    /// A deleted resource's pods: every pod still running is asked to stop, and the resource is
+    /// looked at again until none is left (their `.stopped` events wake it). Nil once no pod is
+    /// left: then the resource's files and record may go.
+    public static func stopAll(_ input: PlanInput, reason: String) -> Plan? {
+        guard !input.pods.isEmpty else { return nil }
+        let live = input.pods.filter { !$0.isTerminating }.sorted { $0.name < $1.name }
+        var steps: [Step] = live.map { .stopPod(name: $0.name, reason: reason) }
+        if !live.isEmpty {
+            steps.append(.event(type: .normal, reason: "Cleanup", message: "Stopping \(live.count) pod(s): the manifest was removed"))
+        }
+        return Plan(steps: steps, conditions: input.conditions, lifecycleState: .deleting, next: .requeue(after: .seconds(1)))
+    }
+
     /// `status.error` for validation errors: the first, and how many more.
     public static func errorText(_ input: PlanInput) -> String? {
         input.validationErrors.first.map { first in

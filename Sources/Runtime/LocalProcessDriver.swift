@@ -198,6 +198,56 @@ public actor LocalProcessDriver: ProcessDriver {
         logger.info("pod stopped", metadata: metadata)
     }
 
+    public func terminate(_ name: String) {
+        guard let pod = table[name] else { return }
+        switch pod.state {
+        case .terminating:
+            return
+        case .backingOff, .ended:
+            let gone = status(of: pod)
+            forget(name, generation: pod.generation)
+            emit(.stopped(gone))
+            return
+        case .running:
+            break
+        }
+        guard let process = pod.process else {
+            let gone = status(of: pod)
+            forget(name, generation: pod.generation)
+            emit(.stopped(gone))
+            return
+        }
+        let killAt = ContinuousClock.now + max(.zero, pod.spec.terminationGracePeriod)
+        table[name]?.state = .terminating(killAt: killAt)
+        table[name]?.ready = false
+        logger.info("stopping pod", metadata: ["pod.name": "\(name)", "pod.pid": "\(process.pid)", "pod.grace": "\(pod.spec.terminationGracePeriod)"])
+        signalGroup(process, SIGTERM)
+    }
+
+    /// Terminations begun by `terminate`: a group that is gone is reaped and forgotten (with
+    /// `.stopped`); one past its grace period gets SIGKILL.
+    private func finishTerminations() {
+        let now = ContinuousClock.now
+        for name in table.keys.sorted() {
+            guard let pod = table[name], case .terminating(let killAt) = pod.state, let process = pod.process else { continue }
+            if groupIsGone(process) {
+                // A JVM's leader stays a zombie until its other threads are gone: reap it on a
+                // later tick rather than wait here.
+                if process.isChild && !Self.reap(process.pid) { continue }
+                var gone = status(of: pod)
+                gone.reason = PodStatus.Reason.completed
+                forget(name, generation: pod.generation)
+                logger.info("pod stopped", metadata: ["pod.name": "\(name)", "pod.pid": "\(process.pid)"])
+                emit(.stopped(gone))
+            } else if now >= killAt {
+                if now - killAt < configuration.tickInterval * 2 {
+                    logger.info("grace period over; sending SIGKILL to the pod's group", metadata: ["pod.name": "\(name)", "pod.pid": "\(process.pid)"])
+                }
+                signalGroup(process, SIGKILL)
+            }
+        }
+    }
+
     public func status(_ name: String) -> PodStatus? {
         table[name].map(status(of:))
     }
@@ -288,6 +338,7 @@ public actor LocalProcessDriver: ProcessDriver {
     public func supervise(sampling: Bool = true) {
         if sampling { applyMemory(ProcessInfoReader.residentBytes(ofGroups: limitedGroups())) }
         reapExits()
+        finishTerminations()
         scanLogProbes()
         if sampling { rotateLogs() }
         restartDue()

@@ -69,9 +69,15 @@ final class FlinkWorld: @unchecked Sendable {
         _ = await source.relist()
     }
 
+    /// One reconcile, as the work queue runs it: an immediate requeue (ports leased, a jar
+    /// fetched) runs again at once.
     @discardableResult
     func reconcile(_ kind: ResourceKind, _ name: String) async throws -> ReconcileAction {
-        try await reconciler.reconcile(ResourceID(kind: kind, namespace: "default", name: name))
+        var action = try await reconciler.reconcile(ResourceID(kind: kind, namespace: "default", name: name))
+        for _ in 0..<10 where action == .requeue(after: .zero) {
+            action = try await reconciler.reconcile(ResourceID(kind: kind, namespace: "default", name: name))
+        }
+        return action
     }
 
     func pods(role: String) async -> [PodStatus] {
@@ -256,6 +262,7 @@ final class WakeLog: Sendable {
         #expect(try world.store.resource("FlinkSessionJob/default/counter") == nil)
         try await world.reconcile(.flinkDeployment, "session")
         #expect(await world.pods(role: "jobmanager").isEmpty)
+        try await world.reconcile(.flinkDeployment, "session")  // its pods are gone: forgotten
         #expect(try world.store.resource("FlinkDeployment/default/session") == nil)
         #expect(try world.store.ports(owner: "FlinkDeployment/default/session").isEmpty, "ports released")
     }

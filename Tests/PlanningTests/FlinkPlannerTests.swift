@@ -535,7 +535,7 @@ private func events(_ plan: Plan) -> [String] {
         optOut.spec.flinkConfiguration?[FlinkPlanner.blockOnSessionJobsKey] = "false"
         let deleted = planner.plan(input(optOut, observation(optOut, rest: .answering(taskManagers: 1, slots: 1), sessionJobs: ["a"]),
                                          pods: pods, defined: false))
-        #expect(deleted.steps.last == .forget)
+        #expect(deleted.steps.contains(.stopPod(name: l.jobManager.name, reason: "resource deleted")))
     }
 
     @Test func deletingADeploymentCancelsItsJobOrStopsItWithASavepointWhenAsked() throws {
@@ -546,9 +546,11 @@ private func events(_ plan: Plan) -> [String] {
         let pods = ([l.jobManager] + l.taskManagers).map { running($0) }
         let plan = planner.plan(input(d, o, pods: pods, defined: false))
         #expect(plan.steps.first == .flink(.cancel(port: 20_000, jobId: jobId)))
-        #expect(plan.steps.contains(.removeDirectories(["/state/pods/default/app", "/state/clusters/default/app/checkpoints",
-                                                        "/state/clusters/default/app/artifacts"])))
-        #expect(plan.steps.last == .forget)
+        #expect(plan.steps.filter { if case .stopPod = $0 { true } else { false } }.count == pods.count)
+        #expect(!plan.steps.contains(.forget), "the record stays until no pod is left")
+        let gone = planner.plan(input(d, observation(d), pods: [], defined: false))
+        #expect(gone.steps == [.removeDirectories(["/state/pods/default/app", "/state/clusters/default/app/checkpoints",
+                                                   "/state/clusters/default/app/artifacts"]), .forget])
 
         // With a savepoint: asked for (on record first), followed, and only then the pods stop.
         let withSavepoint = deployment(configuration: [FlinkPlanner.savepointOnDeletionKey: "true"])
@@ -565,7 +567,7 @@ private func events(_ plan: Plan) -> [String] {
         #expect(waiting.steps.isEmpty && waiting.lifecycleState == .deleting, "never a wait inside the reconcile: look again")
         o2.pendingSnapshot = .completed(location: "file:/state/clusters/default/app/savepoints/savepoint-1")
         let done = planner.plan(input(withSavepoint, o2, pods: pods, defined: false))
-        #expect(events(done).first == "SavepointCreated" && done.steps.last == .forget)
+        #expect(events(done).first == "SavepointCreated" && done.steps.contains(.stopPod(name: l.jobManager.name, reason: "resource deleted")))
         #expect(!done.steps.contains(.flink(.cancel(port: 20_000, jobId: jobId))))
     }
 }

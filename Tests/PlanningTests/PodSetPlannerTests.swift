@@ -77,15 +77,27 @@ func input(_ resource: FlinkResource?, pods: [ObservedPod], defined: Bool = true
         ])
     }
 
-    @Test func aDeletedResourceStopsEveryPodThenIsForgotten() {
-        let plan = sleepPods.plan(input(nil, pods: wanted(app()).map { running($0) }, defined: false))
+    @Test func aDeletedResourceStopsEveryPodThenIsForgottenOnceTheyAreGone() {
+        let pods = wanted(app()).map { running($0) }
+        let plan = sleepPods.plan(input(nil, pods: pods, defined: false))
         #expect(plan.steps == [
             .stopPod(name: "app-jobmanager-0", reason: "resource deleted"),
             .stopPod(name: "app-taskmanager-0", reason: "resource deleted"),
             .event(type: .normal, reason: "Cleanup", message: "Stopping 2 pod(s): the manifest was removed"),
-            .forget,
         ])
+        #expect(plan.lifecycleState == .deleting && plan.next != .awaitChange, "looked at again until no pod is left")
+        var stopping = pods
+        for index in stopping.indices { stopping[index].reason = "Terminating" }
+        #expect(sleepPods.plan(input(nil, pods: stopping, defined: false)).steps.isEmpty, "asked once, never waited for")
         #expect(sleepPods.plan(input(nil, pods: [], defined: false)).steps == [.forget])
+    }
+
+    @Test func aPodOnItsWayOutIsNeitherStoppedAgainNorReplacedUntilItIsGone() {
+        var old = running(wanted(app())[0])
+        old.planHash = "older"
+        old.reason = "Terminating"
+        let diff = PodDiff(wanted: [wanted(app())[0]], observed: [old])
+        #expect(diff.steps.isEmpty && diff.waiting == ["app-jobmanager-0"])
     }
 
     @Test func aManifestThatWasNeverValidRunsNothingAndIsStalled() {

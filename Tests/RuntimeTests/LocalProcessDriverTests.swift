@@ -269,6 +269,27 @@ struct LocalProcessDriverTests {
         }
     }
 
+    @Test func terminateReturnsAtOnceAndTheSupervisionLoopFinishesTheStop() async throws {
+        try await withHarness { h in
+            let record = try await h.driver.start(h.shell("stubborn", "trap '' TERM; sleep 60 & echo child $!; wait", grace: .milliseconds(300), tmp: true))
+            #expect(await eventually { h.log("stubborn").contains("child ") })
+            let members = ProcessInfoReader.processes(inGroup: record.pgid)
+            let start = ContinuousClock.now
+            await h.driver.terminate("stubborn")
+            #expect(ContinuousClock.now - start < .milliseconds(100), "never waits for the grace period")
+            let terminating = try #require(await h.driver.status("stubborn"))
+            #expect(terminating.reason == PodStatus.Reason.terminating && !terminating.ready)
+            await h.driver.terminate("stubborn")  // again: left as it is
+            let stopped = await h.events.of("stubborn") { events in events.contains { if case .stopped = $0 { true } else { false } } }
+            #expect(stopped.contains { if case .stopped = $0 { true } else { false } }, "\(stopped.map(\.kind))")
+            #expect(ContinuousClock.now - start >= .milliseconds(300), "SIGTERM ignored: killed once the grace was over")
+            #expect(await h.driver.status("stubborn") == nil)
+            #expect(members.allSatisfy { !isAlive($0.pid) } && isGone(record.pid))
+            #expect(!FileManager.default.fileExists(atPath: h.directory + "/stubborn-tmp"))
+            await h.driver.terminate("never-started")
+        }
+    }
+
     @Test func stragglersDieWithTheMainProcess() async throws {
         try await withHarness { h in
             let record = try await h.driver.start(h.shell("leader", "sleep 60 & echo $! > bg.pid; sleep 0.2; exit 0"))
@@ -477,6 +498,7 @@ extension PodEvent {
         case .oomKilled: "oomKilled"
         case .restarting: "restarting"
         case .ready: "ready"
+        case .stopped: "stopped"
         }
     }
 }

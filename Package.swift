@@ -57,6 +57,12 @@ let package = Package(
         // Benchmarks: run through hack/bench-*.sh, which build them in release mode.
         .executableTarget(name: "bench-validate", dependencies: ["Manifests", "FlinkResources"], path: "Benchmarks/bench-validate"),
         .executableTarget(
+            name: "bench-reconcile",
+            dependencies: ["Controller", "Planning", "Store", "Runtime", "FlinkResources", "FlinkClient", "FlinkletTesting",
+                           .product(name: "Logging", package: "swift-log")],
+            path: "Benchmarks/bench-reconcile"
+        ),
+        .executableTarget(
             name: "bench-controller",
             dependencies: ["Manifests", .product(name: "Logging", package: "swift-log")],
             path: "Benchmarks/bench-controller"

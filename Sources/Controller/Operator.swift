@@ -37,6 +37,9 @@ public struct Operator: Sendable {
     public let logger: Logger
     /// Builds the process driver; tests and benchmarks pass their own.
     public let makeDriver: @Sendable (Logger) -> any ProcessDriver & RunnableDriver
+    /// Called after every reconcile with its key, how long it took and how it ended (for
+    /// measurements; it must return quickly).
+    public var onReconcile: (@Sendable (ResourceID, Duration, Bool) -> Void)?
 
     public init(configuration: Configuration, planner: any ResourcePlanner, flink: FlinkBackend? = nil, logger: Logger,
                 makeDriver: @escaping @Sendable (Logger) -> any ProcessDriver & RunnableDriver = { LocalProcessDriver(logger: $0) }) {
@@ -93,6 +96,7 @@ public struct Operator: Sendable {
         let workers = configuration.workers
         let requeueInterval = configuration.requeueInterval
         let logger = self.logger
+        let onReconcile = self.onReconcile
         try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask { try await driver.run() }
             group.addTask { try await source.run() }
@@ -122,13 +126,17 @@ public struct Operator: Sendable {
                     var logger = logger
                     logger[metadataKey: "worker"] = "\(worker)"
                     while let id = await queue.next() {
+                        let began = ContinuousClock.now
                         do {
-                            switch try await reconciler.reconcile(id) {
+                            let action = try await reconciler.reconcile(id)
+                            onReconcile?(id, ContinuousClock.now - began, true)
+                            switch action {
                             case .requeue(let delay): await queue.addAfter(id, delay)
                             case .awaitChange: await queue.addAfter(id, requeueInterval)
                             }
                             await queue.forget(id)
                         } catch {
+                            onReconcile?(id, ContinuousClock.now - began, false)
                             let delay = await queue.addRateLimited(id)
                             logger.error("reconcile failed; retrying", metadata: [
                                 "resource.key": "\(id.key)", "error": "\(error)", "retry.in": "\(delay)",

@@ -4,8 +4,14 @@
 #include <unistd.h>
 #include "CSystemShims.h"
 
+extern char **environ;
+
 const short flinklet_posix_spawn_setsid = POSIX_SPAWN_SETSID;
 
 int flinklet_pipe_cloexec(int fds[2]) {
     return pipe2(fds, O_CLOEXEC);
+}
+
+char *const *flinklet_environ(void) {
+    return environ;
 }

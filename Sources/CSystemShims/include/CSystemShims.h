@@ -16,4 +16,8 @@ extern const short flinklet_posix_spawn_setsid;
 /// another thread at the same moment can never inherit them.
 int flinklet_pipe_cloexec(int fds[2]);
 
+/// This process's environment (`environ`), which Swift's Glibc module does not export: what a
+/// child spawned with "this process's environment" gets, read at the moment of the spawn.
+char *const *flinklet_environ(void);
+
 #endif

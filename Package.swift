@@ -58,7 +58,7 @@ let package = Package(
         .executableTarget(name: "bench-validate", dependencies: ["Manifests", "FlinkResources"], path: "Benchmarks/bench-validate"),
         .executableTarget(
             name: "bench-controller",
-            dependencies: ["Manifests", .product(name: "Logging", package: "swift-log")],
+            dependencies: ["Manifests", "Runtime", .product(name: "Logging", package: "swift-log")],
             path: "Benchmarks/bench-controller"
         ),
 
@@ -69,14 +69,14 @@ let package = Package(
             name: "ManifestsTests",
             dependencies: ["Manifests", "FlinkResources", "YAML", "FlinkletTesting", .product(name: "Logging", package: "swift-log")]
         ),
-        .testTarget(name: "FlinkletCLITests", dependencies: ["FlinkletCLI", "flinklet", "Store", "FlinkResources"]),
+        .testTarget(name: "FlinkletCLITests", dependencies: ["FlinkletCLI", "flinklet", "Store", "FlinkResources", "Runtime", "FlinkletTesting"]),
         .testTarget(name: "PlanningTests", dependencies: ["Planning", "FlinkResources"]),
-        .testTarget(name: "StoreTests", dependencies: ["Store", "FlinkResources"]),
+        .testTarget(name: "StoreTests", dependencies: ["Store", "FlinkResources", "Runtime"]),
         .testTarget(name: "RuntimeTests", dependencies: ["Runtime", "FlinkletTesting"]),
         .testTarget(name: "FlinkClientTests", dependencies: ["FlinkClient", "FlinkletTesting"]),
         .testTarget(name: "ArtifactsTests", dependencies: ["Artifacts", "FlinkletTesting"]),
         // Real Flink: run by hack/test.sh after installing Flink and building the counter job.
-        .testTarget(name: "EndToEndTests", dependencies: ["flinklet", "Store", "FlinkResources", "FlinkClient"]),
+        .testTarget(name: "EndToEndTests", dependencies: ["flinklet", "Store", "FlinkResources", "FlinkClient", "Runtime", "FlinkletTesting"]),
         .testTarget(
             name: "ControllerTests",
             dependencies: ["Controller", "Manifests", "Planning", "Store", "Runtime", "FlinkResources", "FlinkletTesting", "FlinkClient",

@@ -15,6 +15,7 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-collections", from: "1.6.0"),
     ],
     targets: [
         .systemLibrary(
@@ -43,7 +44,9 @@ let package = Package(
         .target(
             name: "Controller",
             dependencies: ["Manifests", "Planning", "Store", "Runtime", "FlinkResources", "FlinkClient", "Artifacts", "YAML",
-                           .product(name: "Logging", package: "swift-log")]
+                           .product(name: "Logging", package: "swift-log"),
+                           .product(name: "DequeModule", package: "swift-collections"),
+                           .product(name: "HeapModule", package: "swift-collections")]
         ),
         .target(
             name: "FlinkletCLI",

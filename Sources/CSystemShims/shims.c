@@ -15,3 +15,7 @@ int flinklet_pipe_cloexec(int fds[2]) {
 char *const *flinklet_environ(void) {
     return environ;
 }
+
+const char *flinklet_dirent_name(const struct dirent *entry) {
+    return entry->d_name;
+}

@@ -15,6 +15,7 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-collections", from: "1.6.0"),
     ],
     targets: [
         .systemLibrary(
@@ -43,7 +44,9 @@ let package = Package(
         .target(
             name: "Controller",
             dependencies: ["Manifests", "Planning", "Store", "Runtime", "FlinkResources", "FlinkClient", "Artifacts", "YAML",
-                           .product(name: "Logging", package: "swift-log")]
+                           .product(name: "Logging", package: "swift-log"),
+                           .product(name: "DequeModule", package: "swift-collections"),
+                           .product(name: "HeapModule", package: "swift-collections")]
         ),
         .target(
             name: "FlinkletCLI",
@@ -64,7 +67,7 @@ let package = Package(
         ),
         .executableTarget(
             name: "bench-controller",
-            dependencies: ["Manifests", .product(name: "Logging", package: "swift-log")],
+            dependencies: ["Manifests", "Runtime", .product(name: "Logging", package: "swift-log")],
             path: "Benchmarks/bench-controller"
         ),
 
@@ -75,14 +78,14 @@ let package = Package(
             name: "ManifestsTests",
             dependencies: ["Manifests", "FlinkResources", "YAML", "FlinkletTesting", .product(name: "Logging", package: "swift-log")]
         ),
-        .testTarget(name: "FlinkletCLITests", dependencies: ["FlinkletCLI", "flinklet", "Store", "FlinkResources"]),
+        .testTarget(name: "FlinkletCLITests", dependencies: ["FlinkletCLI", "flinklet", "Store", "FlinkResources", "Runtime", "FlinkletTesting"]),
         .testTarget(name: "PlanningTests", dependencies: ["Planning", "FlinkResources"]),
-        .testTarget(name: "StoreTests", dependencies: ["Store", "FlinkResources"]),
+        .testTarget(name: "StoreTests", dependencies: ["Store", "FlinkResources", "Runtime"]),
         .testTarget(name: "RuntimeTests", dependencies: ["Runtime", "FlinkletTesting"]),
         .testTarget(name: "FlinkClientTests", dependencies: ["FlinkClient", "FlinkletTesting"]),
         .testTarget(name: "ArtifactsTests", dependencies: ["Artifacts", "FlinkletTesting"]),
         // Real Flink: run by hack/test.sh after installing Flink and building the counter job.
-        .testTarget(name: "EndToEndTests", dependencies: ["flinklet", "Store", "FlinkResources", "FlinkClient"]),
+        .testTarget(name: "EndToEndTests", dependencies: ["flinklet", "Store", "FlinkResources", "FlinkClient", "Runtime", "FlinkletTesting"]),
         .testTarget(
             name: "ControllerTests",
             dependencies: ["Controller", "Manifests", "Planning", "Store", "Runtime", "FlinkResources", "FlinkletTesting", "FlinkClient",

@@ -22,7 +22,7 @@ import Runtime
 import Store
 import Synchronization
 
-extension InMemoryProcessDriver: @retroactive RunnableDriver {
+extension InMemoryProcessDriver: RunnableDriver {
     public func run() async throws {
         while !Task.isCancelled {
             supervise()

@@ -160,14 +160,9 @@ public struct Reconciler: Sendable {
         // 3. Execute, recording each effect as it happens. A write-ahead plan commits its status
         // first (an upgrade is on record before anything stops).
         if plan.flinkStatus?.writeAhead == true, var ahead = record {
-            let restoreBefore = try Self.status(of: ahead)?.jobStatus?.upgradeSavepointPath
             try Self.setStatus(&ahead, kind: id.kind, plan: plan)
             ahead.updatedAt = now()
             record = try store.upsert(ahead)
-            if let pause = Self.faultPauseAfterSnapshot, let restore = plan.flinkStatus?.jobStatus?.upgradeSavepointPath, restore != restoreBefore {
-                logger.warning("fault injection: pausing after the snapshot commit", metadata: ["pause": "\(pause)"])
-                try await Task.sleep(for: pause)
-            }
         }
         for step in plan.steps {
             switch step {
@@ -203,14 +198,11 @@ public struct Reconciler: Sendable {
                     try recordEvent(.event(type: event.warning ? .warning : .normal, reason: event.reason, message: event.message), for: id)
                 }
                 if outcome.refusedTrigger, var current = record {
-                    // Flink refused the request: the trigger on record is over (its time paces a retry).
-                    try Self.endTrigger(&current, kind: id.kind)
+                    try current.setStatus(StatusReducer.reduce(try current.typedStatus(), outcome: .snapshotTriggerRefused))
                     record = try store.upsert(current)
                 }
             case .disposeSavepoints(let savepoints):
-                guard var current = record else { continue }
-                try Self.dropFromHistory(&current, kind: id.kind, savepoints)
-                record = try store.upsert(current)
+                // The plan's status, recorded ahead, no longer lists them.
                 for savepoint in savepoints {
                     // Only Flinklet's own savepoints are deleted from disk; others only leave the history.
                     guard let path = FlinkBackend.localPath(savepoint.location), path.hasPrefix(layout.stateDirectory + "/"),
@@ -277,12 +269,6 @@ public struct Reconciler: Sendable {
                                               message: message, firstTimestamp: now()))
     }
 
-    /// Test-only fault injection: `FLINKLET_FAULT_PAUSE_AFTER_SNAPSHOT=<seconds>` makes an upgrade
-    /// pause right after its snapshot is committed (before the old pods stop), so an end-to-end
-    /// test can kill the operator at that moment.
-    static let faultPauseAfterSnapshot: Duration? = ProcessInfo.processInfo.environment["FLINKLET_FAULT_PAUSE_AFTER_SNAPSHOT"]
-        .flatMap(Double.init).map { .milliseconds(Int64($0 * 1000)) }
-
     static func observed(_ pod: PodStatus) -> ObservedPod {
         let phase: ObservedPod.Phase = switch pod.phase {
         case .pending: .pending
@@ -303,56 +289,15 @@ public struct Reconciler: Sendable {
                             spec: try encoder.encode(record), startedAt: record.startedAt)
     }
 
-    /// Ends the snapshot trigger the record's status holds as pending (Flink refused it).
-    static func endTrigger(_ record: inout ResourceRecord, kind: ResourceKind) throws {
-        func update<S: ResourceStatus>(_ statusType: S.Type) throws {
-            var status = try record.status.map { try JSONDecoder().decode(S.self, from: Data($0.utf8)) } ?? S()
-            guard SnapshotTrigger(status.jobStatus?.savepointInfo) != nil else { return }
-            status.jobStatus?.savepointInfo?.endTrigger()
-            record.status = try ResourceRecord.json(status)
-        }
-        try update(kind.statusType)
-    }
-
-    static func dropFromHistory(_ record: inout ResourceRecord, kind: ResourceKind, _ savepoints: [Savepoint]) throws {
-        func update<S: ResourceStatus>(_ statusType: S.Type) throws {
-            var status = try record.status.map { try JSONDecoder().decode(S.self, from: Data($0.utf8)) } ?? S()
-            status.jobStatus?.savepointInfo?.savepointHistory?.removeAll { savepoints.contains($0) }
-            record.status = try ResourceRecord.json(status)
-        }
-        try update(kind.statusType)
-    }
-
     /// The record's status, whatever its kind (nil when it has none yet).
     static func status(of record: ResourceRecord) throws -> (any ResourceStatus)? {
         try record.status.map { try JSONDecoder().decode(record.kind.statusType, from: Data($0.utf8)) }
     }
 
-    /// Writes the status the plan decided (conditions, error, lifecycle, observed generation,
-    /// and the Flink part: job status with its savepoints and trigger, reconciliation, cluster)
-    /// into the record, keeping what the plan leaves nil.
+    /// Records the status `plan` describes (the reducer decides it; this only stores it).
     static func setStatus(_ record: inout ResourceRecord, kind: ResourceKind, plan: Plan) throws {
-        func update<S: ResourceStatus>(_ type: S.Type) throws {
-            var status = try record.status.map { try JSONDecoder().decode(S.self, from: Data($0.utf8)) } ?? S()
-            status.conditions = plan.conditions
-            status.error = plan.error
-            status.lifecycleState = plan.lifecycleState ?? status.lifecycleState
-            if let observed = plan.observedGeneration { status.observedGeneration = observed }
-            if let jobStatus = plan.flinkStatus?.jobStatus { status.jobStatus = jobStatus }
-            if let reconciliation = plan.flinkStatus?.reconciliation {
-                status.reconciliationStatus = reconciliation
-                record.lastReconciledSpec = reconciliation.lastReconciledSpec
-            }
-            if var deployment = status as? FlinkDeploymentStatus, let flink = plan.flinkStatus {
-                deployment.clusterInfo = flink.clusterInfo ?? deployment.clusterInfo
-                deployment.jobManagerDeploymentStatus = flink.jobManagerDeploymentStatus ?? deployment.jobManagerDeploymentStatus
-                deployment.taskManager = flink.taskManager ?? deployment.taskManager
-                record.status = try ResourceRecord.json(deployment)
-                return
-            }
-            record.status = try ResourceRecord.json(status)
-        }
-        try update(kind.statusType)
+        try record.setStatus(StatusReducer.reduce(try record.typedStatus(), plan: plan))
+        if let reconciliation = plan.flinkStatus?.reconciliation { record.lastReconciledSpec = reconciliation.lastReconciledSpec }
     }
 }
 

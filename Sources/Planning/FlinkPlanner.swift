@@ -134,7 +134,7 @@ public struct FlinkPlanner: ResourcePlanner {
         }
         // While the old job's snapshot is taken (or an upgrade waits), its pods stay exactly as
         // they are: none is started, stopped or replaced.
-        let keepAsIs: Bool = switch lifecycle?.phase { case .snapshotting?, .blocked?: true; default: false }
+        let keepAsIs: Bool = switch lifecycle?.phase { case .snapshotting?, .waiting?, .blocked?: true; default: false }
         if mode == .perJob, !keepAsIs, lifecycle?.phase != .suspended {
             if outcome != nil {
                 wanted = []  // the job is over: tear the cluster down, keep the outcome
@@ -264,8 +264,9 @@ public struct FlinkPlanner: ResourcePlanner {
                                         observedGeneration: generation))
         }
         if case .blocked(let reason, let message)? = lifecycle?.phase {
-            conditions.append(Condition(type: reason == "Upgrading" ? Conditions.reconciling : Conditions.stalled, status: .true,
-                                        reason: reason, message: message, observedGeneration: generation))
+            conditions.append(Condition(type: Conditions.stalled, status: .true, reason: reason, message: message, observedGeneration: generation))
+        } else if case .waiting(let message)? = lifecycle?.phase {
+            conditions.append(Condition(type: Conditions.reconciling, status: .true, reason: "Upgrading", message: message, observedGeneration: generation))
         } else if lifecycle?.phase == .snapshotting {
             conditions.append(Condition(type: Conditions.reconciling, status: .true, reason: "Upgrading",
                                         message: "taking a snapshot of job \(jobId ?? "") before it is replaced", observedGeneration: generation))
@@ -299,9 +300,10 @@ public struct FlinkPlanner: ResourcePlanner {
         switch lifecycle?.phase {
         case .snapshotting?: lifecycleState = .upgrading
         case .suspended?: lifecycleState = .suspended
+        case .waiting?: lifecycleState = .upgrading
         case .blocked(let reason, let message)?:
-            lifecycleState = reason == "Upgrading" ? .upgrading : .failed
-            if reason != "Upgrading", !(input.conditions.contains { $0.type == Conditions.stalled && $0.reason == reason }) {
+            lifecycleState = .failed
+            if !(input.conditions.contains { $0.type == Conditions.stalled && $0.reason == reason }) {
                 steps.append(.event(type: .warning, reason: reason, message: message))
             }
         default: break
@@ -320,7 +322,8 @@ public struct FlinkPlanner: ResourcePlanner {
         status.writeAhead = (lifecycle?.writeAhead ?? false) || savepointsWriteAhead
         var finalNext = next
         if keepAsIs { finalNext = .requeue(after: .milliseconds(200)) }
-        if case .blocked(let reason, _)? = lifecycle?.phase, reason != "Upgrading" { finalNext = .requeue(after: .seconds(10)) }
+        if case .waiting? = lifecycle?.phase { finalNext = .requeue(after: .seconds(1)) }
+        if case .blocked? = lifecycle?.phase { finalNext = .requeue(after: .seconds(10)) }
         if lifecycle?.phase == .suspended { finalNext = diff.steps.isEmpty ? .awaitChange : .requeue(after: progressInterval) }
         // A session cluster that becomes ready (or stops being ready) wakes its session jobs,
         // which wait for exactly that.
@@ -570,15 +573,17 @@ public struct FlinkPlanner: ResourcePlanner {
         case .suspended:
             lifecycleState = .suspended
             next = .awaitChange
+        case .waiting(let message):
+            lifecycleState = .upgrading
+            conditions.append(Condition(type: Conditions.reconciling, status: .true, reason: "Upgrading", message: message, observedGeneration: generation))
+            next = .requeue(after: .seconds(1))
         case .blocked(let reason, let message):
-            lifecycleState = reason == "Upgrading" ? .upgrading : .failed
-            if reason != "Upgrading" {
-                conditions.append(Condition(type: Conditions.stalled, status: .true, reason: reason, message: message, observedGeneration: generation))
-                if !(input.conditions.contains { $0.type == Conditions.stalled && $0.reason == reason }) {
-                    steps.append(.event(type: .warning, reason: reason, message: message))
-                }
+            lifecycleState = .failed
+            conditions.append(Condition(type: Conditions.stalled, status: .true, reason: reason, message: message, observedGeneration: generation))
+            if !(input.conditions.contains { $0.type == Conditions.stalled && $0.reason == reason }) {
+                steps.append(.event(type: .warning, reason: reason, message: message))
             }
-            next = .requeue(after: .seconds(reason == "Upgrading" ? 1 : 10))
+            next = .requeue(after: .seconds(10))
         case .run:
             if lifecycle.redeploying { next = .requeue(after: .milliseconds(200)) }
         }

@@ -26,7 +26,11 @@ public struct JobLifecycle: Sendable {
         case snapshotting
         /// Nothing runs: the job is suspended.
         case suspended
-        /// Waiting with a reason (no snapshot to start from, ...); nothing changes.
+        /// Waiting a moment (a back-off, a retry, a job not yet seen); nothing changes, and the
+        /// resource is reported as still on its way (`Reconciling`).
+        case waiting(message: String)
+        /// Cannot go on until the manifest (or the machine) changes (no snapshot to start from,
+        /// ...); nothing changes, and the resource is reported `Stalled` with `reason`.
         case blocked(reason: String, message: String)
     }
 
@@ -206,7 +210,7 @@ public struct JobLifecycle: Sendable {
                 // A FAILED job is resubmitted from its latest checkpoint or savepoint, when asked.
                 if let running, running.state == "FAILED", configuration["kubernetes.operator.job.restart.failed"] == "true" {
                     if let last = recorded.updateTime.flatMap({ Int64($0) }), nowMillis - last < recoveryBackoffMillis {
-                        lifecycle.phase = .blocked(reason: "Upgrading", message: "job \(currentId) FAILED; restarting it after a back-off")
+                        lifecycle.phase = .waiting(message: "job \(currentId) FAILED; restarting it after a back-off")
                         return lifecycle
                     }
                     let restore = observation.latestCheckpoint?.path ?? recorded.upgradeSavepointPath
@@ -228,7 +232,7 @@ public struct JobLifecycle: Sendable {
                     // Crash loops back off: at most one recovery per `recoveryBackoff` after the
                     // job's last deploy or state change.
                     if let last = recorded.updateTime.flatMap({ Int64($0) }), nowMillis - last < recoveryBackoffMillis {
-                        lifecycle.phase = .blocked(reason: "Upgrading", message: "job \(currentId) is gone with its JobManager; recovering after a back-off")
+                        lifecycle.phase = .waiting(message: "job \(currentId) is gone with its JobManager; recovering after a back-off")
                         return lifecycle
                     }
                     let restore = observation.latestCheckpoint?.path ?? recorded.upgradeSavepointPath
@@ -290,7 +294,7 @@ public struct JobLifecycle: Sendable {
                 lifecycle.jobStatus.savepointInfo = info
                 lifecycle.steps.append(.event(type: .warning, reason: "SavepointError",
                                               message: "stop-with-savepoint of job \(currentId) failed: \(cause); the job keeps running and the upgrade is retried"))
-                lifecycle.phase = .blocked(reason: "Upgrading", message: "the savepoint of job \(currentId) failed; retrying")
+                lifecycle.phase = .waiting(message: "the savepoint of job \(currentId) failed; retrying")
                 return lifecycle
             case .notFound?:
                 if isRunning, let port, let running {
@@ -347,7 +351,7 @@ public struct JobLifecycle: Sendable {
             } else {
                 if let last = recorded.savepointInfo?.failedAttemptTimestamp, recorded.savepointInfo?.triggerType == .upgrade,
                    nowMillis - last < savepointRetryMillis, nowMillis >= last {
-                    lifecycle.phase = .blocked(reason: "Upgrading", message: "the savepoint of job \(currentId) failed; retrying")
+                    lifecycle.phase = .waiting(message: "the savepoint of job \(currentId) failed; retrying")
                     return lifecycle
                 }
                 let trigger = SnapshotTrigger.make(jobId: running.id, type: .upgrade, now: nowMillis)
@@ -365,7 +369,7 @@ public struct JobLifecycle: Sendable {
             return redeploy(lifecycle, key: key, from: currentId, restore: checkpoint.path, suspended: wantsSuspended, now: nowMillis)
         }
         if running == nil && port != nil && !jobManagerLost && (recorded.state == nil || recorded.state == "RECONCILING") {
-            lifecycle.phase = .blocked(reason: "Upgrading", message: "waiting for job \(currentId) to be observed before upgrading it")
+            lifecycle.phase = .waiting(message: "waiting for job \(currentId) to be observed before upgrading it")
             return lifecycle
         }
         lifecycle.phase = .blocked(reason: "UpgradeBlocked",

@@ -77,11 +77,12 @@ public enum SavepointPolicy {
         return steps
     }
 
-    /// Whether `steps` send a snapshot request whose trigger must be on record first.
+    /// Whether `steps` must find the status on record first: a snapshot request (its trigger),
+    /// or savepoints to dispose of (the history no longer names them before they go).
     public static func needsWriteAhead(_ steps: [Step]) -> Bool {
         steps.contains { step in
             switch step {
-            case .flink(.triggerSavepoint), .flink(.stopWithSavepoint): true
+            case .flink(.triggerSavepoint), .flink(.stopWithSavepoint), .disposeSavepoints: true
             default: false
             }
         }

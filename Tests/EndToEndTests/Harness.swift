@@ -186,11 +186,11 @@ final class Cluster {
 
     /// Polls `condition` every 200 ms until it holds or `timeout` passes.
     @discardableResult
-    func waitUntil(timeout: TimeInterval, _ condition: () -> Bool) -> Bool {
+    func waitUntil(timeout: TimeInterval, interval: TimeInterval = 0.2, _ condition: () -> Bool) -> Bool {
         let deadline = Date().addingTimeInterval(timeout)
         while Date() < deadline {
             if condition() { return true }
-            usleep(200_000)
+            usleep(useconds_t(interval * 1_000_000))
         }
         return condition()
     }

@@ -15,6 +15,7 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
         .package(url: "https://github.com/apple/swift-collections", from: "1.6.0"),
     ],
     targets: [
@@ -45,6 +46,7 @@ let package = Package(
             name: "Controller",
             dependencies: ["Manifests", "Planning", "Store", "Runtime", "FlinkResources", "FlinkClient", "Artifacts", "YAML",
                            .product(name: "Logging", package: "swift-log"),
+                           .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                            .product(name: "DequeModule", package: "swift-collections"),
                            .product(name: "HeapModule", package: "swift-collections")]
         ),
@@ -54,6 +56,7 @@ let package = Package(
                 "Manifests", "FlinkResources", "YAML", "Controller", "Store", "Runtime", "Planning", "FlinkClient",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
         ),
         .executableTarget(name: "flinklet", dependencies: ["FlinkletCLI"]),

@@ -4,6 +4,7 @@ import Logging
 import Manifests
 import Planning
 import Runtime
+import ServiceLifecycle
 import Store
 
 /// The operator: manifests in, pods out, status recorded — until cancelled.
@@ -53,10 +54,42 @@ public struct Operator: Sendable {
         self.makeDriver = makeDriver
     }
 
+    /// Runs until cancelled (its own `ServiceGroup`; `services()` gives the parts to run in a
+    /// group of the caller's, e.g. with signal handling).
     public func run() async throws {
+        let running = try await start()
+        defer { running.lock.release() }
+        try await ServiceGroup(configuration: ServiceGroupConfiguration(services: running.services, logger: logger)).run()
+    }
+
+    /// The operator, started: what it holds, and its long-running parts.
+    public struct Running: Sendable {
+        /// The state directory's lock: release it once the services have stopped.
+        public let lock: OperatorLock
+        /// In start order; a `ServiceGroup` stops them in reverse: the queue's timers, the
+        /// workers (after their reconciles end), the feeds, the watcher, the pod supervision. Pods
+        /// keep running. One that ends by itself (the closed queue's timers, say) shuts the
+        /// group down gracefully.
+        public let services: [ServiceGroupConfiguration.ServiceConfiguration]
+    }
+
+    /// Takes the state directory, adopts the pods an earlier run left, lists the manifests and
+    /// queues every recorded resource; returns the services to run.
+    public func start() async throws -> Running {
         let stateDirectory = StateDirectory(path: configuration.stateDirectory)
         let lock = try stateDirectory.lockForOperator()
-        defer { lock.release() }
+        do {
+            let services = try await prepare().map { service in
+                ServiceGroupConfiguration.ServiceConfiguration(service: service, successTerminationBehavior: .gracefullyShutdownGroup)
+            }
+            return Running(lock: lock, services: services)
+        } catch {
+            lock.release()
+            throw error
+        }
+    }
+
+    private func prepare() async throws -> [any Service] {
         let store = try Store.open(stateDirectory: configuration.stateDirectory)
         let driver = makeDriver(logger)
 
@@ -93,24 +126,17 @@ public struct Operator: Sendable {
         await source.relist()
         for record in stored { await queue.add(record.id) }
 
-        let workers = configuration.workers
-        let requeueInterval = configuration.requeueInterval
         let logger = self.logger
-        let onReconcile = self.onReconcile
-        try await withThrowingTaskGroup(of: Void.self) { group in
-            group.addTask { try await driver.run() }
-            group.addTask { try await source.run() }
-            group.addTask { await queue.runTimers() }
-            group.addTask {
-                // Cancellation (SIGINT/SIGTERM) becomes a queue shutdown, which releases the workers.
-                while !Task.isCancelled { try? await Task.sleep(for: .seconds(3600)) }
-                await queue.shutDown()
-            }
-            group.addTask {
-                for await id in source.changes { await queue.add(id) }
-            }
-            group.addTask {
-                for await event in driver.events {
+        let workers = ReconcileWorkers(count: configuration.workers, queue: queue, reconciler: reconciler,
+                                       requeueInterval: configuration.requeueInterval, onReconcile: onReconcile, logger: logger)
+        return [
+            ServiceTask("pod-supervision") { try await cancelWhenGracefulShutdown { try await driver.run() } },
+            ServiceTask("manifest-watch") { try await cancelWhenGracefulShutdown { try await source.run() } },
+            ServiceTask("manifest-changes") {
+                for await id in source.changes.cancelOnGracefulShutdown() { await queue.add(id) }
+            },
+            ServiceTask("pod-events") {
+                for await event in driver.events.cancelOnGracefulShutdown() {
                     guard let owner = event.status.labels[PodLabels.owner], let id = ResourceID(key: owner) else { continue }
                     if case .started(let status) = event, status.restartCount > 0 {
                         // A restart by the driver gives the pod a new process: record it, or a
@@ -120,41 +146,76 @@ public struct Operator: Sendable {
                     }
                     await queue.add(id)
                 }
-            }
-            for worker in 0..<workers {
-                group.addTask {
-                    var logger = logger
-                    logger[metadataKey: "worker"] = "\(worker)"
-                    while let id = await queue.next() {
-                        let began = ContinuousClock.now
-                        do {
-                            let action = try await reconciler.reconcile(id)
-                            onReconcile?(id, ContinuousClock.now - began, true)
-                            switch action {
-                            case .requeue(let delay): await queue.addAfter(id, delay)
-                            case .awaitChange: await queue.addAfter(id, requeueInterval)
-                            }
-                            await queue.forget(id)
-                        } catch {
-                            onReconcile?(id, ContinuousClock.now - began, false)
-                            let delay = await queue.addRateLimited(id)
-                            logger.error("reconcile failed; retrying", metadata: [
-                                "resource.key": "\(id.key)", "error": "\(error)", "retry.in": "\(delay)",
-                            ])
-                        }
-                        await queue.done(id)
-                    }
-                }
-            }
-            // Runs until cancelled (SIGINT/SIGTERM): then everything stops, pods keep running.
-            do {
-                try await group.next()
-            } catch {
+            },
+            workers,
+            // Last, so stopped first: the queue's delayed keys matter no more once shutting down,
+            // and its timers must not end by themselves when the workers close the queue.
+            ServiceTask("work-queue-timers") { await cancelWhenGracefulShutdown { await queue.runTimers() } },
+        ]
+    }
+}
+
+/// A long-running part of the operator as a `Service`, named for the group's logs.
+struct ServiceTask: Service, CustomStringConvertible {
+    let description: String
+    let body: @Sendable () async throws -> Void
+
+    init(_ name: String, _ body: @escaping @Sendable () async throws -> Void) {
+        self.description = name
+        self.body = body
+    }
+
+    func run() async throws { try await body() }
+}
+
+/// The workers: each takes a key from the queue and reconciles it, one worker per key at a
+/// time. On graceful shutdown the queue closes: every reconcile under way ends normally, then
+/// the workers return.
+struct ReconcileWorkers: Service, CustomStringConvertible {
+    let count: Int
+    let queue: WorkQueue<ResourceID, ContinuousClock>
+    let reconciler: Reconciler
+    let requeueInterval: Duration
+    let onReconcile: (@Sendable (ResourceID, Duration, Bool) -> Void)?
+    let logger: Logger
+    var description: String { "reconcile-workers" }
+
+    func run() async throws {
+        let queue = self.queue
+        await withTaskGroup(of: Void.self) { closer in
+            closer.addTask {
+                // Graceful shutdown or cancellation closes the queue: the workers drain and return.
+                try? await gracefulShutdown()
                 await queue.shutDown()
-                throw error
             }
-            await queue.shutDown()
-            group.cancelAll()
+            await withTaskGroup(of: Void.self) { workers in
+                for worker in 0..<count { workers.addTask { await work(worker) } }
+            }
+            closer.cancelAll()
+        }
+    }
+
+    private func work(_ worker: Int) async {
+        var logger = logger
+        logger[metadataKey: "worker"] = "\(worker)"
+        while let id = await queue.next() {
+            let began = ContinuousClock.now
+            do {
+                let action = try await reconciler.reconcile(id)
+                onReconcile?(id, ContinuousClock.now - began, true)
+                switch action {
+                case .requeue(let delay): await queue.addAfter(id, delay)
+                case .awaitChange: await queue.addAfter(id, requeueInterval)
+                }
+                await queue.forget(id)
+            } catch {
+                onReconcile?(id, ContinuousClock.now - began, false)
+                let delay = await queue.addRateLimited(id)
+                logger.error("reconcile failed; retrying", metadata: [
+                    "resource.key": "\(id.key)", "error": "\(error)", "retry.in": "\(delay)",
+                ])
+            }
+            await queue.done(id)
         }
     }
 }

@@ -19,11 +19,11 @@ import Runtime
 /// - Archives are written under a temporary name and renamed into place, so a JVM never maps a
 ///   partial one; two operators generating at once each rename a complete archive.
 public enum ClassDataArchives {
-    public static let roles = ["jobmanager", "taskmanager"]
+    public static let roles: [PodRole] = [.jobManager, .taskManager]
 
     /// The archives' paths for `distribution`, in `<flink home>/flinklet-cds/` (nil: the
     /// distribution's directory is not writable, so there will be none).
-    public static func paths(for distribution: FlinkDistribution) -> [String: String]? {
+    public static func paths(for distribution: FlinkDistribution) -> [PodRole: String]? {
         let directory = distribution.home + "/flinklet-cds"
         let fileManager = FileManager.default
         if !fileManager.fileExists(atPath: directory) {
@@ -38,7 +38,7 @@ public enum ClassDataArchives {
             identity += "\n\(jar) \(size) \(Int64(modified))"
         }
         let key = StableHash.of(bytes: Array(identity.utf8))
-        return Dictionary(uniqueKeysWithValues: roles.map { ($0, "\(directory)/\(distribution.version)-\(key)-\($0).jsa") })
+        return Dictionary(uniqueKeysWithValues: roles.map { ($0, "\(directory)/\(distribution.version)-\(key)-\($0.rawValue).jsa") })
     }
 
     /// Writes the archives that are missing: runs a session JobManager and a TaskManager that

@@ -104,7 +104,7 @@ extension FlinkBackend {
         switch resource {
         case .deployment(let deployment)?:
             observation.ports = try store.ports(owner: id.key)
-            let jobManager = pods.first { $0.labels[PodLabels.role] == "jobmanager" }
+            let jobManager = pods.first { $0.labels[PodLabels.role] == PodRole.jobManager.rawValue }
             if let port = observation.ports.first, jobManager?.phase == .running {
                 await observeREST(port: port, into: &observation)
             }
@@ -122,7 +122,7 @@ extension FlinkBackend {
                     observation.restarts = (try? await rest.jobMetrics(port: port, jobId: jobId, names: ["numRestarts"]))?["numRestarts"]
                         .flatMap { Int($0) }
                 }
-                if let job = observation.jobs.first(where: { $0.id == jobId }), job.state == "CANCELED" || job.state == "FAILED", let jobManager {
+                if let job = observation.jobs.first(where: { $0.id == jobId }), job.state == .canceled || job.state == .failed, let jobManager {
                     // Why the job ended, in the JobManager's words (it may still run).
                     let name = Reconciler.observed(jobManager).name
                     if let message = Self.failureMessage(logPath: layout.directory(of: id, pod: name) + "/log") {
@@ -132,7 +132,7 @@ extension FlinkBackend {
             }
             if jobManager == nil || jobManager?.phase != .running {
                 // No JobManager runs: which TaskManagers still hold an earlier one's registration?
-                for pod in pods where pod.labels[PodLabels.role] == "taskmanager" && pod.phase == .running {
+                for pod in pods where pod.labels[PodLabels.role] == PodRole.taskManager.rawValue && pod.phase == .running {
                     let name = Reconciler.observed(pod).name
                     if Self.hasRegistered(logPath: layout.directory(of: id, pod: name) + "/log") {
                         observation.registeredTaskManagers.insert(name)
@@ -192,7 +192,7 @@ extension FlinkBackend {
             observation.rest = .answering(taskManagers: overview.taskManagers, slots: overview.slotsTotal)
             var jobs: [ObservedJob] = []
             for job in try await rest.jobs(port: port) {
-                var observed = ObservedJob(id: job.id, name: job.name, state: job.state.rawValue,
+                var observed = ObservedJob(id: job.id, name: job.name, state: FlinkJobState(flink: job.state.rawValue),
                                            startTime: job.startTime.map { Int64($0.timeIntervalSince1970 * 1000) },
                                            endTime: job.endTime.map { Int64($0.timeIntervalSince1970 * 1000) })
                 if job.state == .running, let details = try await rest.job(port: port, id: job.id) {

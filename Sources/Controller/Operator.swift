@@ -101,7 +101,7 @@ public struct Operator: Sendable {
         // under a new id, with fresh TaskManagers) instead of starting a second incarnation of
         // the same job next to TaskManagers that registered with the first. Other lost pods are
         // forgotten and started again as missing.
-        for status in adopted where status.reason == PodStatus.Reason.lost && status.labels[PodLabels.role] != "jobmanager" {
+        for status in adopted where status.reason == PodStatus.Reason.lost && status.labels[PodLabels.role] != PodRole.jobManager.rawValue {
             _ = try store.deletePod(name: status.name)
         }
         logger.info("adopted pods", metadata: ["pods.adopted": "\(adopted.filter { $0.reason != PodStatus.Reason.lost }.count)",

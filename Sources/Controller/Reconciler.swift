@@ -55,7 +55,7 @@ public struct PodLayout: Sendable {
         }
         spec.terminationGracePeriod = plan.terminationGracePeriod
         spec.tmpDirectory = directory + "/tmp"
-        spec.labels = [PodLabels.owner: id.key, PodLabels.role: plan.role, PodLabels.planHash: plan.planHash]
+        spec.labels = [PodLabels.owner: id.key, PodLabels.role: plan.role.rawValue, PodLabels.planHash: plan.planHash]
         return spec
     }
 }

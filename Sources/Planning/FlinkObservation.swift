@@ -12,9 +12,9 @@ public struct FlinkDistribution: Sendable, Hashable {
     public var classpath: [String]
     /// The `--add-opens`/`--add-exports` list of the shipped `env.java.opts.all`.
     public var jvmOptions: [String]
-    /// Class data sharing archives by pod role (`jobmanager`, `taskmanager`): each JVM of the
-    /// role names its archive, which may not exist yet (the JVM then runs without one).
-    public var classDataArchives: [String: String] = [:]
+    /// Class data sharing archives by pod role: each JVM of the role names its archive, which
+    /// may not exist yet (the JVM then runs without one).
+    public var classDataArchives: [PodRole: String] = [:]
 
     public init(home: String, version: String, java: String, classpath: [String], jvmOptions: [String]) {
         self.home = home
@@ -32,19 +32,47 @@ public struct FlinkDistribution: Sendable, Hashable {
     }
 }
 
+/// A Flink job's state (Flink's `JobStatus`), as its REST API names it.
+public enum FlinkJobState: String, Sendable, Hashable, CaseIterable, CustomStringConvertible {
+    case initializing = "INITIALIZING"
+    case created = "CREATED"
+    case running = "RUNNING"
+    case failing = "FAILING"
+    case failed = "FAILED"
+    case cancelling = "CANCELLING"
+    case canceled = "CANCELED"
+    case finished = "FINISHED"
+    case restarting = "RESTARTING"
+    case suspended = "SUSPENDED"
+    case reconciling = "RECONCILING"
+
+    /// Flink's globally terminal states: the job will never run again.
+    public var isTerminal: Bool { self == .finished || self == .failed || self == .canceled }
+
+    /// The state Flink names; a name this version does not know reads as `RECONCILING` (under
+    /// way: nothing is decided on it).
+    public init(flink name: String) { self = Self(rawValue: name) ?? .reconciling }
+
+    public var description: String { rawValue }
+}
+
+extension JobStatus {
+    /// The recorded `state` (upstream keeps it as a string), as a `FlinkJobState`.
+    public var flinkState: FlinkJobState? { state.map(FlinkJobState.init(flink:)) }
+}
+
 /// A job as Flink's REST API reports it.
 public struct ObservedJob: Sendable, Hashable {
     public var id: String
     public var name: String
-    /// `CREATED`, `RUNNING`, `FINISHED`, `FAILED`, `CANCELED`, ...
-    public var state: String
+    public var state: FlinkJobState
     /// Milliseconds since the epoch; nil when Flink gave none (-1).
     public var startTime: Int64?
     public var endTime: Int64?
     /// False while tasks still deploy although the job says RUNNING.
     public var allTasksRunning: Bool
 
-    public init(id: String, name: String, state: String, startTime: Int64? = nil, endTime: Int64? = nil, allTasksRunning: Bool = false) {
+    public init(id: String, name: String, state: FlinkJobState, startTime: Int64? = nil, endTime: Int64? = nil, allTasksRunning: Bool = false) {
         self.id = id
         self.name = name
         self.state = state
@@ -53,12 +81,8 @@ public struct ObservedJob: Sendable, Hashable {
         self.allTasksRunning = allTasksRunning
     }
 
-    /// Flink's globally terminal states: the job will never run again.
-    public var isTerminal: Bool { Self.isTerminal(state) }
-
-    public static func isTerminal(_ state: String) -> Bool {
-        ["FINISHED", "FAILED", "CANCELED"].contains(state)
-    }
+    /// The job will never run again.
+    public var isTerminal: Bool { state.isTerminal }
 }
 
 /// A completed checkpoint a job can be restored from.

@@ -118,7 +118,7 @@ public struct FlinkPlanner: ResourcePlanner {
 
         let recorded = lifecycle?.jobStatus
         let observedJob = jobId.flatMap { id in observation.jobs.first { $0.id == id } }
-        let recordedOutcome = recorded.flatMap { $0.jobId == jobId && $0.state.map(ObservedJob.isTerminal) == true ? $0.state : nil }
+        let recordedOutcome = recorded.flatMap { $0.jobId == jobId && $0.flinkState?.isTerminal == true ? $0.flinkState : nil }
         let outcome = observedJob.flatMap { $0.isTerminal ? $0.state : nil } ?? recordedOutcome
         let jobManager = observed[layout.jobManager.name].flatMap { $0.planHash == layout.jobManager.planHash ? $0 : nil }
 
@@ -129,7 +129,7 @@ public struct FlinkPlanner: ResourcePlanner {
         // A cluster starts only in a free start slot (its pods that already run stay).
         var waitingForStart = false
         if jobManager == nil, !observation.clusterStartSlotFree, !wanted.isEmpty {
-            wanted = wanted.filter { $0.role != "jobmanager" && observed[$0.name]?.planHash == $0.planHash }
+            wanted = wanted.filter { $0.role != .jobManager && observed[$0.name]?.planHash == $0.planHash }
             waitingForStart = true
         }
         // While the old job's snapshot is taken (or an upgrade waits), its pods stay exactly as
@@ -196,7 +196,7 @@ public struct FlinkPlanner: ResourcePlanner {
 
         // Manual and periodic savepoints of a running job, and the history's cleanup.
         var savepointsWriteAhead = false
-        if let lifecycle, lifecycle.phase == .run, !lifecycle.redeploying, let job = spec.job, let observedJob, observedJob.state == "RUNNING",
+        if let lifecycle, lifecycle.phase == .run, !lifecycle.redeploying, let job = spec.job, let observedJob, observedJob.state == .running,
            observedJob.allTasksRunning, let port = observation.ports.first, observation.rest.isAnswering {
             let policySteps = SavepointPolicy.steps(job: job, configuration: spec.flinkConfiguration ?? FlinkConfiguration(), status: &jobStatus,
                                                     pending: observation.pendingSnapshot, port: port, jobId: observedJob.id,
@@ -209,7 +209,7 @@ public struct FlinkPlanner: ResourcePlanner {
         let submitterPod = layout.submitter.flatMap { plan in observed[plan.name].flatMap { $0.planHash == plan.planHash ? $0 : nil } }
         let taskManagersRegistered: Int = if case .answering(let count, _) = observation.rest { count } else { 0 }
         let clusterReady = jobManager?.ready == true && taskManagersRegistered >= layout.taskManagers.count
-        let jobRunning = observedJob.map { $0.state == "RUNNING" && $0.allTasksRunning } ?? false
+        let jobRunning = observedJob.map { $0.state == .running && $0.allTasksRunning } ?? false
         var problem: (reason: String, message: String)?
         let jobManagerReplaced = keepAsIs || (observed[layout.jobManager.name].map { $0.planHash != layout.jobManager.planHash } ?? false)
         if jobManagerReplaced {
@@ -225,9 +225,9 @@ public struct FlinkPlanner: ResourcePlanner {
         } else if let stuck = diff.current.first(where: { $0.reason == "CrashLoopBackOff" }) {
             problem = ("CrashLoopBackOff", "pod \(stuck.name) keeps failing" + (stuck.exitCode.map { " (exit code \($0))" } ?? "")
                        + (observation.podFailures[stuck.name].map { ": \($0)" } ?? ""))
-        } else if jobStatus.state == "FAILED" {
+        } else if jobStatus.flinkState == .failed {
             problem = ("JobFailed", "job \(jobId ?? "") FAILED" + (observation.podFailures[layout.jobManager.name].map { ": \($0)" } ?? ""))
-        } else if mode == .application, jobStatus.state == "CANCELED", lifecycle?.phase == .run, lifecycle?.redeploying == false {
+        } else if mode == .application, jobStatus.flinkState == .canceled, lifecycle?.phase == .run, lifecycle?.redeploying == false {
             // Nobody here asked for it: the job ended by itself (e.g. its main() failed after
             // submitting, or someone cancelled it through the REST API). Say so; never "deploying".
             problem = ("JobCancelled", "job \(jobId ?? "") was CANCELED without Flinklet asking"
@@ -243,7 +243,7 @@ public struct FlinkPlanner: ResourcePlanner {
         let generation = input.generation
         if let outcome, mode == .perJob {
             done = diff.steps.isEmpty
-            readyCondition = Condition(type: Conditions.ready, status: outcome == "FINISHED" ? .true : .false, reason: "Job\(outcome.capitalized)",
+            readyCondition = Condition(type: Conditions.ready, status: outcome == .finished ? .true : .false, reason: "Job\(outcome.rawValue.capitalized)",
                                        message: "job \(jobId ?? "") is \(outcome); the cluster is torn down", observedGeneration: generation)
         } else if !hasJob {
             done = clusterReady
@@ -251,7 +251,7 @@ public struct FlinkPlanner: ResourcePlanner {
                                        message: "JobManager \(jobManager?.ready == true ? "ready" : "not ready"), \(taskManagersRegistered) of \(layout.taskManagers.count) TaskManager(s) registered",
                                        observedGeneration: generation)
         } else {
-            let finished = outcome == "FINISHED"
+            let finished = outcome == .finished
             done = clusterReady && (jobRunning || finished)
             readyCondition = Condition(type: Conditions.ready, status: done ? .true : .false, reason: done ? (finished ? "JobFinished" : "JobRunning") : "Deploying",
                                        message: "JobManager \(jobManager?.ready == true ? "ready" : "not ready"), \(taskManagersRegistered) of \(layout.taskManagers.count) TaskManager(s) registered, job \(jobStatus.state ?? "RECONCILING")",
@@ -402,7 +402,7 @@ public struct FlinkPlanner: ResourcePlanner {
             let nowMillis = Int64(input.now.timeIntervalSince1970 * 1000)
             var jobStatus = observation.recordedJob ?? JobStatus()
             for job in observation.jobs where !job.isTerminal {
-                guard configuration[Self.savepointOnDeletionKey] == "true", job.id == jobStatus.jobId, job.state == "RUNNING" else {
+                guard configuration[Self.savepointOnDeletionKey] == "true", job.id == jobStatus.jobId, job.state == .running else {
                     steps.append(.flink(.cancel(port: port, jobId: job.id)))
                     continue
                 }
@@ -507,9 +507,9 @@ public struct FlinkPlanner: ResourcePlanner {
         // A job seen running that a reachable session cluster no longer lists went with the
         // cluster's JobManager (no high availability): it is recovered from its newest
         // checkpoint, never resubmitted from the snapshot it first started from.
-        let recordedState = observation.recordedJob?.state
+        let recordedState = observation.recordedJob?.flinkState
         let jobLost = previousId != nil && previous == nil && observation.reconciliation?.state != .upgrading
-            && recordedState.map { $0 != "RECONCILING" && $0 != "SUSPENDED" && !ObservedJob.isTerminal($0) } == true
+            && recordedState.map { $0 != .reconciling && $0 != .suspended && !$0.isTerminal } == true
         let lifecycle = JobLifecycle.decide(
             key: input.id.key, generation: input.generation, desired: .sessionJob(sessionJob), job: job, observation: observation,
             running: previous, port: port, jobManagerLost: jobLost,
@@ -519,12 +519,12 @@ public struct FlinkPlanner: ResourcePlanner {
         let observedJob = observation.jobs.first { $0.id == jobId }
         var jobStatus = lifecycle.jobStatus
 
-        if lifecycle.phase == .run, observedJob == nil, !(jobStatus.state.map(ObservedJob.isTerminal) ?? false) {
+        if lifecycle.phase == .run, observedJob == nil, !(jobStatus.flinkState?.isTerminal ?? false) {
             // The job this spec runs is not there yet: make way (a job of an earlier deployment
             // that still runs is cancelled first), then submit.
             if let previous, previous.id != jobId, !previous.isTerminal {
                 // Never two copies: the new job is submitted once the old one is seen ended.
-                if previous.state != "CANCELLING" { steps.append(.flink(.cancel(port: port, jobId: previous.id))) }
+                if previous.state != .cancelling { steps.append(.flink(.cancel(port: port, jobId: previous.id))) }
                 return Plan(steps: steps, conditions: Conditions.merge(previous: input.conditions, next: [
                     Condition(type: Conditions.ready, status: .false, reason: "Upgrading", message: "waiting for job \(previous.id) to be cancelled",
                               observedGeneration: input.generation),
@@ -543,7 +543,7 @@ public struct FlinkPlanner: ResourcePlanner {
                                 + (lifecycle.restorePath.map { " from \($0)" } ?? "")))
         }
         if let observedJob { steps += Self.follow(observedJob, into: &jobStatus, now: input.now) }
-        let running = lifecycle.phase == .run && (observedJob.map { $0.state == "RUNNING" && $0.allTasksRunning } ?? false)
+        let running = lifecycle.phase == .run && (observedJob.map { $0.state == .running && $0.allTasksRunning } ?? false)
         var savepointsWriteAhead = false
         if running, !lifecycle.redeploying, let observedJob {
             let policySteps = SavepointPolicy.steps(job: job, configuration: sessionJob.spec.flinkConfiguration ?? FlinkConfiguration(),
@@ -552,12 +552,12 @@ public struct FlinkPlanner: ResourcePlanner {
             savepointsWriteAhead = SavepointPolicy.needsWriteAhead(policySteps)
             steps += policySteps
         }
-        let failed = jobStatus.state == "FAILED"
-        let finished = jobStatus.state.map(ObservedJob.isTerminal) ?? false
+        let failed = jobStatus.flinkState == .failed
+        let finished = jobStatus.flinkState?.isTerminal ?? false
         let suspended = lifecycle.phase == .suspended
         let generation = input.generation
         var conditions = [
-            Condition(type: Conditions.ready, status: running || suspended || jobStatus.state == "FINISHED" ? .true : .false,
+            Condition(type: Conditions.ready, status: running || suspended || jobStatus.flinkState == .finished ? .true : .false,
                       reason: running ? "JobRunning" : suspended ? "Suspended" : (jobStatus.state ?? "RECONCILING"),
                       message: "job \(jobId) is \(jobStatus.state ?? "RECONCILING") in session cluster \"\(deploymentName)\"", observedGeneration: generation),
             Condition(type: "Running", status: running ? .true : .false, reason: jobStatus.state ?? "RECONCILING",
@@ -624,13 +624,13 @@ public struct FlinkPlanner: ResourcePlanner {
     /// The job status as Flink reports it; a `JobStatusChanged` event when its state changed.
     static func follow(_ job: ObservedJob, into status: inout JobStatus, now: Date) -> [Step] {
         var steps: [Step] = []
-        if job.state != status.state {
-            steps.append(.event(type: job.state == "FAILED" ? .warning : .normal, reason: "JobStatusChanged",
+        if job.state != status.flinkState {
+            steps.append(.event(type: job.state == .failed ? .warning : .normal, reason: "JobStatusChanged",
                                 message: "Job status changed from \(status.state ?? "RECONCILING") to \(job.state)"))
             status.updateTime = String(Int64(now.timeIntervalSince1970 * 1000))
         }
         status.jobName = job.name
-        status.state = job.state
+        status.state = job.state.rawValue
         status.startTime = job.startTime.map(String.init)
         return steps
     }

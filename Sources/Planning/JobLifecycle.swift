@@ -187,17 +187,17 @@ public struct JobLifecycle: Sendable {
                 }
                 // A JobManager that died takes the job with it (no high availability): redeploy
                 // from the newest checkpoint, or the snapshot the job started from.
-                let terminal = recorded.state.map(ObservedJob.isTerminal) ?? false
+                let terminal = recorded.flinkState?.isTerminal ?? false
                 // Rollback: a changed spec whose job is not running within the readiness
                 // timeout goes back to the last stable spec, from the savepoint taken at the upgrade.
-                let jobReady = running.map { $0.state == "RUNNING" && $0.allTasksRunning } ?? false
+                let jobReady = running.map { $0.state == .running && $0.allTasksRunning } ?? false
                 if configuration["kubernetes.operator.deployment.rollback.enabled"] == "true", !jobReady,
                    let stableJSON = reconciliation.lastStableSpec, stableJSON != reconciliation.lastReconciledSpec,
                    let stable = decodeSpec(stableJSON, like: desired), let since = reconciliation.reconciliationTimestamp,
                    nowMillis - since > (configuration["kubernetes.operator.deployment.readiness.timeout"].flatMap(FlinkDuration.milliseconds) ?? 300_000) {
                     if let running, !running.isTerminal, let port { lifecycle.steps.append(.flink(.cancel(port: port, jobId: running.id))) }
                     lifecycle.steps.append(.event(type: .warning, reason: "Rollback",
-                                                  message: "Job \(currentId) of the new spec is \(running?.state ?? "not running") after the readiness timeout; rolling back to the last stable spec from \(recorded.upgradeSavepointPath ?? "an empty state")"))
+                                                  message: "Job \(currentId) of the new spec is \(running?.state.rawValue ?? "not running") after the readiness timeout; rolling back to the last stable spec from \(recorded.upgradeSavepointPath ?? "an empty state")"))
                     lifecycle.target = stable
                     lifecycle.reconciliation.state = .rolledBack
                     lifecycle.reconciliation.reconciliationTimestamp = nowMillis
@@ -208,7 +208,7 @@ public struct JobLifecycle: Sendable {
                     return rolled
                 }
                 // A FAILED job is resubmitted from its latest checkpoint or savepoint, when asked.
-                if let running, running.state == "FAILED", configuration["kubernetes.operator.job.restart.failed"] == "true" {
+                if let running, running.state == .failed, configuration["kubernetes.operator.job.restart.failed"] == "true" {
                     if let last = recorded.updateTime.flatMap({ Int64($0) }), nowMillis - last < recoveryBackoffMillis {
                         lifecycle.phase = .waiting(message: "job \(currentId) FAILED; restarting it after a back-off")
                         return lifecycle
@@ -272,7 +272,7 @@ public struct JobLifecycle: Sendable {
         }
         let upgradeAge = nowMillis - (reconciliation.reconciliationTimestamp ?? nowMillis)
         let standbyPending = !wantsSuspended && !standbyReady && upgradeAge < standbyTimeoutMillis
-        let isRunning = running.map { $0.state == "RUNNING" } ?? false
+        let isRunning = running?.state == .running
         // A stop-with-savepoint asked for earlier (on record before it was sent): follow it.
         if let trigger = SnapshotTrigger(recorded.savepointInfo), trigger.stopsJob {
             lifecycle.phase = .snapshotting
@@ -330,7 +330,7 @@ public struct JobLifecycle: Sendable {
             }
             return redeploy(lifecycle, key: key, from: currentId, restore: nil, suspended: wantsSuspended, now: nowMillis)
         }
-        if running?.state == "CANCELLING" {
+        if running?.state == .cancelling {
             // A last-state cancel on its way: its newest checkpoint is final once it is CANCELED.
             lifecycle.phase = .snapshotting
             if !wantsSuspended { lifecycle.successorJobId = nextJobId(key: key, previous: currentId) }
@@ -368,12 +368,12 @@ public struct JobLifecycle: Sendable {
                                           message: "Job \(currentId) is not running: restoring the new job from its latest checkpoint \(checkpoint.path)"))
             return redeploy(lifecycle, key: key, from: currentId, restore: checkpoint.path, suspended: wantsSuspended, now: nowMillis)
         }
-        if running == nil && port != nil && !jobManagerLost && (recorded.state == nil || recorded.state == "RECONCILING") {
+        if running == nil && port != nil && !jobManagerLost && (recorded.flinkState == nil || recorded.flinkState == .reconciling) {
             lifecycle.phase = .waiting(message: "waiting for job \(currentId) to be observed before upgrading it")
             return lifecycle
         }
         lifecycle.phase = .blocked(reason: "UpgradeBlocked",
-                                   message: "cannot upgrade job \(currentId) in \(mode.rawValue) mode: it is \(running?.state ?? recorded.state ?? "not running") and has no checkpoint to restore from; it keeps its last spec (set upgradeMode: stateless to start without state)")
+                                   message: "cannot upgrade job \(currentId) in \(mode.rawValue) mode: it is \(running?.state.rawValue ?? recorded.state ?? "not running") and has no checkpoint to restore from; it keeps its last spec (set upgradeMode: stateless to start without state)")
         return lifecycle
     }
 

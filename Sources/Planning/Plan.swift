@@ -1,6 +1,16 @@
 import FlinkResources
 import Foundation
 
+/// What a pod is for: `get pods` and `logs --pod` show it, the `flinklet.dev/role` label holds it.
+public enum PodRole: String, Sendable, Hashable, Codable, CaseIterable {
+    case jobManager = "jobmanager"
+    case taskManager = "taskmanager"
+    /// The Flink client of a per-job cluster (`flink run`).
+    case submitter
+    /// A plain pod of the command engine.
+    case main
+}
+
 /// A pod as a plan describes it: what to run, with no means of running it.
 public struct PodPlan: Sendable, Hashable, Codable {
     public enum RestartPolicy: String, Sendable, Hashable, Codable { case always = "Always", onFailure = "OnFailure", never = "Never" }
@@ -8,8 +18,7 @@ public struct PodPlan: Sendable, Hashable, Codable {
 
     /// `<resource>-<role>[-<index>]`, e.g. `counter-app-jobmanager-0`; unique per namespace.
     public var name: String
-    /// `jobmanager`, `taskmanager`, `submitter`, ... (shown by `get pods` and `logs --pod`).
-    public var role: String
+    public var role: PodRole
     public var argv: [String]
     public var environment: [String: String]
     public var memoryLimitBytes: Int64?
@@ -24,7 +33,7 @@ public struct PodPlan: Sendable, Hashable, Codable {
     /// changing such an option never replaces a pod that already runs. Nil: the whole plan.
     public var identity: String?
 
-    public init(name: String, role: String, argv: [String], environment: [String: String] = [:], memoryLimitBytes: Int64? = nil,
+    public init(name: String, role: PodRole, argv: [String], environment: [String: String] = [:], memoryLimitBytes: Int64? = nil,
                 restartPolicy: RestartPolicy = .always, readiness: Readiness? = nil, terminationGracePeriod: Duration = .seconds(30),
                 files: [String: String] = [:]) {
         self.name = name

@@ -80,8 +80,8 @@ final class FlinkWorld: @unchecked Sendable {
         return action
     }
 
-    func pods(role: String) async -> [PodStatus] {
-        await driver.pods().filter { $0.labels[PodLabels.role] == role && ($0.phase == .running || $0.phase == .pending) }
+    func pods(role: PodRole) async -> [PodStatus] {
+        await driver.pods().filter { $0.labels[PodLabels.role] == role.rawValue && ($0.phase == .running || $0.phase == .pending) }
     }
 
     func restPort(_ name: String) throws -> Int { try #require(try store.ports(owner: "FlinkDeployment/default/\(name)").first) }
@@ -149,12 +149,12 @@ final class WakeLog: Sendable {
         let names = (0..<5).map { "batch-\($0)" }
         for name in names { try await world.write("\(name).yaml", FlinkWorld.deployment(name, mode: "per-job")) }
         for name in names { try await world.reconcile(.flinkDeployment, name) }
-        #expect(await world.pods(role: "jobmanager").count == 5)
-        #expect(await world.pods(role: "submitter").isEmpty, "no client before its cluster answers")
+        #expect(await world.pods(role: .jobManager).count == 5)
+        #expect(await world.pods(role: .submitter).isEmpty, "no client before its cluster answers")
 
         for name in names { try await world.clusterUp(name) }
         for name in names { try await world.reconcile(.flinkDeployment, name) }
-        let first = await world.pods(role: "submitter").map(\.name)
+        let first = await world.pods(role: .submitter).map(\.name)
         #expect(first.count == 2, "\(first)")
         let waiting = try #require(names.first { name in !first.contains("default/\(name)-submitter") })
         let status = try #require(try world.store.resource("FlinkDeployment/default/\(waiting)")?.deploymentStatus())
@@ -168,7 +168,7 @@ final class WakeLog: Sendable {
         await world.driver.simulateExit(name: done, code: 0)
         try await world.reconcile(.flinkDeployment, doneName)
         for name in names { try await world.reconcile(.flinkDeployment, name) }
-        let second = await world.pods(role: "submitter").map(\.name)
+        let second = await world.pods(role: .submitter).map(\.name)
         #expect(second.count == 2 && !second.contains(done), "\(second)")
     }
 
@@ -177,9 +177,9 @@ final class WakeLog: Sendable {
         let names = (0..<4).map { "app-\($0)" }
         for name in names { try await world.write("\(name).yaml", FlinkWorld.deployment(name, mode: "application")) }
         for name in names { try await world.reconcile(.flinkDeployment, name) }
-        let first = await world.pods(role: "jobmanager").map(\.name)
+        let first = await world.pods(role: .jobManager).map(\.name)
         #expect(first.count == 2, "\(first)")
-        #expect(await world.pods(role: "taskmanager").count == 2, "a waiting cluster starts none of its pods")
+        #expect(await world.pods(role: .taskManager).count == 2, "a waiting cluster starts none of its pods")
         let waiting = try #require(names.first { name in !first.contains("default/\(name)-jobmanager-0") })
         let status = try #require(try world.store.resource("FlinkDeployment/default/\(waiting)")?.deploymentStatus())
         #expect(status.conditions?.contains { $0.reason == "WaitingForStartSlot" } == true)
@@ -189,12 +189,12 @@ final class WakeLog: Sendable {
         await world.driver.setReady(name: "default/\(up)-jobmanager-0", true)
         await world.rest.addCluster(port: try world.restPort(up), taskManagers: 0, slots: 0)
         for name in names { try await world.reconcile(.flinkDeployment, name) }
-        #expect(await world.pods(role: "jobmanager").count == 2)
+        #expect(await world.pods(role: .jobManager).count == 2)
         // Every TaskManager registered: the slot goes to the next cluster.
         try await world.clusterUp(up)
         try await world.reconcile(.flinkDeployment, up)
         for name in names { try await world.reconcile(.flinkDeployment, name) }
-        #expect(await world.pods(role: "jobmanager").count == 3)
+        #expect(await world.pods(role: .jobManager).count == 3)
     }
 
     @Test func aMissingJarIsAnEventWithThePathAndNoPodStarts() async throws {
@@ -252,7 +252,7 @@ final class WakeLog: Sendable {
         await world.remove("session.yaml")
         try await world.reconcile(.flinkDeployment, "session")
         #expect(try world.events(.flinkDeployment, "session").contains { $0.reason == "CleanupFailed" })
-        #expect(await world.pods(role: "jobmanager").count == 1)
+        #expect(await world.pods(role: .jobManager).count == 1)
 
         // Deleting the job cancels it, then forgets it; then the cluster goes.
         await world.remove("job.yaml")
@@ -261,7 +261,7 @@ final class WakeLog: Sendable {
         try await world.reconcile(.flinkSessionJob, "counter")
         #expect(try world.store.resource("FlinkSessionJob/default/counter") == nil)
         try await world.reconcile(.flinkDeployment, "session")
-        #expect(await world.pods(role: "jobmanager").isEmpty)
+        #expect(await world.pods(role: .jobManager).isEmpty)
         try await world.reconcile(.flinkDeployment, "session")  // its pods are gone: forgotten
         #expect(try world.store.resource("FlinkDeployment/default/session") == nil)
         #expect(try world.store.ports(owner: "FlinkDeployment/default/session").isEmpty, "ports released")
@@ -370,16 +370,16 @@ final class WakeLog: Sendable {
             await world.rest.addJob(port: port, jobId: jobId)
             _ = await world.rest.setVertexStatus(port: port, jobId: jobId, .running)
             try await world.reconcile(.flinkDeployment, "app")
-            let oldTaskManagers = Set(await world.pods(role: "taskmanager").map(\.name))
-            let oldJobManager = try #require(await world.pods(role: "jobmanager").first)
+            let oldTaskManagers = Set(await world.pods(role: .taskManager).map(\.name))
+            let oldJobManager = try #require(await world.pods(role: .jobManager).first)
 
             try await world.write("app.yaml", manifest(tag))
             try await world.reconcile(.flinkDeployment, "app")
-            let standby = Set(await world.pods(role: "taskmanager").map(\.name)).subtracting(oldTaskManagers)
+            let standby = Set(await world.pods(role: .taskManager).map(\.name)).subtracting(oldTaskManagers)
             #expect(standby.count == 1, "\(tag): the new job's TaskManager starts beside the old job")
             #expect(await world.rest.count(.stopWithSavepoint) == restored.count, "\(tag): no savepoint before it is up")
             try await world.reconcile(.flinkDeployment, "app")
-            #expect(await world.pods(role: "jobmanager").first?.pid == oldJobManager.pid, "\(tag): the old job keeps running meanwhile")
+            #expect(await world.pods(role: .jobManager).first?.pid == oldJobManager.pid, "\(tag): the old job keeps running meanwhile")
 
             for name in standby { await world.driver.setReady(name: name, true) }
             try await world.reconcile(.flinkDeployment, "app")  // the savepoint is asked for, on record first
@@ -389,8 +389,8 @@ final class WakeLog: Sendable {
             try await world.reconcile(.flinkDeployment, "app")  // it completed: committed, and the new JobManager starts from it
             let path = try #require(try world.store.resource(key)?.deploymentStatus()?.jobStatus?.upgradeSavepointPath)
             #expect(!restored.contains(path), "\(tag): a new savepoint, not the one the old job started from")
-            #expect(Set(await world.pods(role: "taskmanager").map(\.name)) == standby, "\(tag): the old TaskManager stopped, the warm one kept")
-            let jobManager = try #require(await world.pods(role: "jobmanager").first)
+            #expect(Set(await world.pods(role: .taskManager).map(\.name)) == standby, "\(tag): the old TaskManager stopped, the warm one kept")
+            let jobManager = try #require(await world.pods(role: .jobManager).first)
             #expect(jobManager.pid != oldJobManager.pid)
             jobId = JobLifecycle.nextJobId(key: key, previous: jobId)
             #expect(try world.store.resource(key)?.deploymentStatus()?.jobStatus?.jobId == jobId)

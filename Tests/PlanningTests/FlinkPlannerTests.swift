@@ -179,7 +179,7 @@ private func events(_ plan: Plan) -> [String] {
         let d = deployment()
         let jobId = FlinkCluster.jobId(key: d.id.key, generation: 1)
         let o = observation(d, rest: .answering(taskManagers: 2, slots: 2),
-                            jobs: [ObservedJob(id: jobId, name: "counter", state: "RUNNING", startTime: 1_799_999_990_000, allTasksRunning: true)],
+                            jobs: [ObservedJob(id: jobId, name: "counter", state: .running, startTime: 1_799_999_990_000, allTasksRunning: true)],
                             recorded: JobStatus(jobName: "app", jobId: jobId, state: "RECONCILING"))
         let l = try layout(d, o)
         let plan = planner.plan(input(d, o, pods: ([l.jobManager] + l.taskManagers).map { running($0) }))
@@ -197,7 +197,7 @@ private func events(_ plan: Plan) -> [String] {
     @Test func runningButTasksStillDeployingIsNotReady() throws {
         let d = deployment()
         let jobId = FlinkCluster.jobId(key: d.id.key, generation: 1)
-        let o = observation(d, rest: .answering(taskManagers: 2, slots: 2), jobs: [ObservedJob(id: jobId, name: "c", state: "RUNNING", allTasksRunning: false)])
+        let o = observation(d, rest: .answering(taskManagers: 2, slots: 2), jobs: [ObservedJob(id: jobId, name: "c", state: .running, allTasksRunning: false)])
         let l = try layout(d, o)
         let plan = planner.plan(input(d, o, pods: ([l.jobManager] + l.taskManagers).map { running($0) }))
         #expect(plan.conditions.first { $0.type == "Running" }?.status == .false)
@@ -247,9 +247,9 @@ private func events(_ plan: Plan) -> [String] {
     var newId: String { JobLifecycle.nextJobId(key: v1.id.key, previous: oldId) }
 
     /// Job `oldId` runs v1; the manifest says v2 (`upgrading`: the upgrade is on record).
-    func world(upgrading: Bool, since: Int64 = 1_800_000_000_000, savepoint: String? = nil, jobState: String = "RUNNING") -> FlinkObservation {
+    func world(upgrading: Bool, since: Int64 = 1_800_000_000_000, savepoint: String? = nil, jobState: FlinkJobState = .running) -> FlinkObservation {
         var o = observation(v2, rest: .answering(taskManagers: 2, slots: 2),
-                            jobs: [ObservedJob(id: oldId, name: "app", state: jobState, allTasksRunning: jobState == "RUNNING")],
+                            jobs: [ObservedJob(id: oldId, name: "app", state: jobState, allTasksRunning: jobState == .running)],
                             recorded: JobStatus(jobName: "app", jobId: oldId, state: "RUNNING", upgradeSavepointPath: savepoint))
         o.deployed = .deployment(upgrading ? v2 : v1)
         o.reconciliation = ReconciliationStatus(reconciliationTimestamp: since, lastReconciledSpec: JobLifecycle.specJSONOf(.deployment(upgrading ? v2 : v1)),
@@ -317,7 +317,7 @@ private func events(_ plan: Plan) -> [String] {
     }
 
     @Test func afterTheSavepointOnlyTheJobManagerStartsAndTheWarmTaskManagersStay() throws {
-        let o = world(upgrading: true, savepoint: "/sp/1", jobState: "FINISHED")
+        let o = world(upgrading: true, savepoint: "/sp/1", jobState: .finished)
         let new = try next(o, restore: "/sp/1")
         let pods = try oldPods + new.taskManagers.map { running($0) }
         let plan = planner.plan(input(v2, o, pods: pods, generation: 2))
@@ -334,7 +334,7 @@ private func events(_ plan: Plan) -> [String] {
         var v3 = v2
         v3.spec.job?.allowNonRestoredState = true
         var o = observation(v3, rest: .answering(taskManagers: 2, slots: 2),
-                            jobs: [ObservedJob(id: newId, name: "app", state: "RUNNING", allTasksRunning: true)],
+                            jobs: [ObservedJob(id: newId, name: "app", state: .running, allTasksRunning: true)],
                             recorded: JobStatus(jobName: "app", jobId: newId, state: "RUNNING", upgradeSavepointPath: "/sp/1"))
         o.deployed = .deployment(v2)
         o.reconciliation = ReconciliationStatus(lastReconciledSpec: JobLifecycle.specJSONOf(.deployment(v2)), state: .deployed)
@@ -392,7 +392,7 @@ private func events(_ plan: Plan) -> [String] {
 
     @Test func aFinishedJobTearsTheClusterDownAndKeepsTheOutcome() throws {
         let jobId = FlinkCluster.jobId(key: d.id.key, generation: 1)
-        let o = observation(d, rest: .answering(taskManagers: 1, slots: 1), jobs: [ObservedJob(id: jobId, name: "c", state: "FINISHED")],
+        let o = observation(d, rest: .answering(taskManagers: 1, slots: 1), jobs: [ObservedJob(id: jobId, name: "c", state: .finished)],
                             recorded: JobStatus(jobName: "c", jobId: jobId, state: "RUNNING"))
         let l = try layout(d, o)
         let submitter = running(try #require(l.submitter), ready: true, phase: .succeeded)
@@ -444,7 +444,7 @@ private func events(_ plan: Plan) -> [String] {
 
     @Test func aSubmittedJobIsNotSubmittedAgain() {
         let jobId = FlinkCluster.jobId(key: job().id.key, generation: 1)
-        let plan = planner.plan(sessionInput(job(), jobs: [ObservedJob(id: jobId, name: "c", state: "RUNNING", allTasksRunning: true)],
+        let plan = planner.plan(sessionInput(job(), jobs: [ObservedJob(id: jobId, name: "c", state: .running, allTasksRunning: true)],
                                              recorded: JobStatus(jobId: jobId, state: "RECONCILING")))
         #expect(!plan.steps.contains { if case .flink = $0 { true } else { false } })
         #expect(plan.lifecycleState == .stable)
@@ -476,20 +476,20 @@ private func events(_ plan: Plan) -> [String] {
         #expect(submissions(lost(state: "RECONCILING")).map(\.savepointPath) == ["/sp/initial"], "a submission retried with its own id")
         #expect(submissions(lost(state: "FINISHED")).isEmpty)
         #expect(!events(lost(state: "RUNNING", upgrading: true)).contains("RecoverDeployment"))
-        #expect(submissions(lost(state: "RUNNING", jobs: [ObservedJob(id: jobId, name: "c", state: "RUNNING")])).isEmpty, "still listed: not lost")
+        #expect(submissions(lost(state: "RUNNING", jobs: [ObservedJob(id: jobId, name: "c", state: .running)])).isEmpty, "still listed: not lost")
     }
 
     @Test func aNewGenerationCancelsTheOldJobBeforeSubmitting() {
         let old = FlinkCluster.jobId(key: job().id.key, generation: 1)
-        let plan = planner.plan(sessionInput(job(), jobs: [ObservedJob(id: old, name: "c", state: "RUNNING")],
+        let plan = planner.plan(sessionInput(job(), jobs: [ObservedJob(id: old, name: "c", state: .running)],
                                              recorded: JobStatus(jobId: old, state: "RUNNING"), generation: 2))
         let flinkSteps = plan.steps.compactMap { if case .flink(let action) = $0 { action } else { nil } }
         #expect(flinkSteps == [.cancel(port: 20_000, jobId: old)], "the old job is cancelled; nothing is submitted beside it")
         #expect(plan.flinkStatus == nil, "the old job stays the recorded one until it is seen ended")
-        let cancelling = planner.plan(sessionInput(job(), jobs: [ObservedJob(id: old, name: "c", state: "CANCELLING")],
+        let cancelling = planner.plan(sessionInput(job(), jobs: [ObservedJob(id: old, name: "c", state: .cancelling)],
                                                    recorded: JobStatus(jobId: old, state: "RUNNING"), generation: 2))
         #expect(!cancelling.steps.contains { if case .flink = $0 { true } else { false } }, "on its way out: neither cancelled again nor replaced yet")
-        let ended = planner.plan(sessionInput(job(), jobs: [ObservedJob(id: old, name: "c", state: "CANCELED")],
+        let ended = planner.plan(sessionInput(job(), jobs: [ObservedJob(id: old, name: "c", state: .canceled)],
                                               recorded: JobStatus(jobId: old, state: "RUNNING"), generation: 2))
         let submitted = ended.steps.compactMap { if case .flink(.submit(_, _, let submission)) = $0 { submission } else { nil } }
         #expect(submitted.count == 1 && submitted.first?.jobId != old, "submitted once the old job is seen CANCELED")
@@ -497,11 +497,11 @@ private func events(_ plan: Plan) -> [String] {
 
     @Test func deletingASessionJobCancelsItsJobThenForgetsIt() {
         let jobId = FlinkCluster.jobId(key: job().id.key, generation: 1)
-        let live = planner.plan(sessionInput(job(), jobs: [ObservedJob(id: jobId, name: "c", state: "RUNNING")],
+        let live = planner.plan(sessionInput(job(), jobs: [ObservedJob(id: jobId, name: "c", state: .running)],
                                              recorded: JobStatus(jobId: jobId, state: "RUNNING"), defined: false))
         #expect(live.steps.first == .flink(.cancel(port: 20_000, jobId: jobId)))
         #expect(!live.steps.contains(.forget))
-        let done = planner.plan(sessionInput(job(), jobs: [ObservedJob(id: jobId, name: "c", state: "CANCELED")],
+        let done = planner.plan(sessionInput(job(), jobs: [ObservedJob(id: jobId, name: "c", state: .canceled)],
                                              recorded: JobStatus(jobId: jobId, state: "RUNNING"), defined: false))
         #expect(done.steps == [.forget])
     }
@@ -541,7 +541,7 @@ private func events(_ plan: Plan) -> [String] {
     @Test func deletingADeploymentCancelsItsJobOrStopsItWithASavepointWhenAsked() throws {
         let d = deployment()
         let jobId = FlinkCluster.jobId(key: d.id.key, generation: 1)
-        let o = observation(d, rest: .answering(taskManagers: 2, slots: 2), jobs: [ObservedJob(id: jobId, name: "c", state: "RUNNING")])
+        let o = observation(d, rest: .answering(taskManagers: 2, slots: 2), jobs: [ObservedJob(id: jobId, name: "c", state: .running)])
         let l = try layout(d, o)
         let pods = ([l.jobManager] + l.taskManagers).map { running($0) }
         let plan = planner.plan(input(d, o, pods: pods, defined: false))
@@ -555,7 +555,7 @@ private func events(_ plan: Plan) -> [String] {
         // With a savepoint: asked for (on record first), followed, and only then the pods stop.
         let withSavepoint = deployment(configuration: [FlinkPlanner.savepointOnDeletionKey: "true"])
         var o2 = observation(withSavepoint, rest: .answering(taskManagers: 2, slots: 2),
-                             jobs: [ObservedJob(id: jobId, name: "c", state: "RUNNING")], recorded: JobStatus(jobId: jobId, state: "RUNNING"))
+                             jobs: [ObservedJob(id: jobId, name: "c", state: .running)], recorded: JobStatus(jobId: jobId, state: "RUNNING"))
         let trigger = SnapshotTrigger.make(jobId: jobId, type: .upgrade, now: 1_800_000_000_000)
         let asking = planner.plan(input(withSavepoint, o2, pods: pods, defined: false))
         #expect(asking.steps == [.flink(.stopWithSavepoint(port: 20_000, jobId: jobId, directory: "/state/clusters/default/app/savepoints",

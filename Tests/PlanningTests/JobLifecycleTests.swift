@@ -34,7 +34,7 @@ import Testing
                          latestCheckpoint: checkpoint)
     }
 
-    func decide(_ desired: FlinkResource, _ observation: FlinkObservation, running: String? = "RUNNING", port: Int? = 8081,
+    func decide(_ desired: FlinkResource, _ observation: FlinkObservation, running: FlinkJobState? = .running, port: Int? = 8081,
                 lost: Bool = false, standbyReady: Bool = true) -> JobLifecycle {
         JobLifecycle.decide(key: key, generation: 2, desired: desired, job: job(desired), observation: observation,
                             running: running.map { ObservedJob(id: "old", name: "app", state: $0, allTasksRunning: true) },
@@ -89,7 +89,7 @@ import Testing
     }
 
     @Test func onceTheSnapshotIsCommittedTheNewJobStartsFromIt() {
-        let lifecycle = decide(app(tag: "v2"), observation(deployed: app(tag: "v2"), state: .upgrading, path: "/sp/upgrade"), running: "FINISHED")
+        let lifecycle = decide(app(tag: "v2"), observation(deployed: app(tag: "v2"), state: .upgrading, path: "/sp/upgrade"), running: .finished)
         #expect(lifecycle.phase == .run)
         #expect(lifecycle.restorePath == "/sp/upgrade")
         #expect(lifecycle.jobId == JobLifecycle.nextJobId(key: key, previous: "old"))
@@ -125,17 +125,17 @@ import Testing
 
     @Test func aJobThatIsNotRunningFallsBackToItsLatestCheckpointOrWaits() {
         let checkpoint = ObservedCheckpoint(path: "file:///c/checkpoints/old/chk-3", timestamp: nowMillis - 5_000)
-        let fallback = decide(app(tag: "v2"), observation(deployed: app(), checkpoint: checkpoint), running: "FAILED")
+        let fallback = decide(app(tag: "v2"), observation(deployed: app(), checkpoint: checkpoint), running: .failed)
         #expect(fallback.phase == .run && fallback.restorePath == checkpoint.path)
 
         let disabled = ["kubernetes.operator.job.upgrade.last-state-fallback.enabled": "false"]
         let blocked = decide(app(tag: "v2", configuration: disabled), observation(deployed: app(configuration: disabled), checkpoint: checkpoint),
-                             running: "FAILED")
+                             running: .failed)
         guard case .blocked(let reason, let message) = blocked.phase else { Issue.record("\(blocked.phase)"); return }
         #expect(reason == "UpgradeBlocked")
         #expect(message.contains("it keeps its last spec"), "never silently downgraded to stateless: \(message)")
 
-        let nothing = decide(app(tag: "v2"), observation(deployed: app()), running: "FAILED")
+        let nothing = decide(app(tag: "v2"), observation(deployed: app()), running: .failed)
         if case .blocked(let reason, _) = nothing.phase { #expect(reason == "UpgradeBlocked") } else { Issue.record("\(nothing.phase)") }
     }
 
@@ -165,7 +165,7 @@ import Testing
         let suspending = decide(app(state: .suspended), observation(deployed: app()))
         #expect(suspending.phase == .snapshotting)
         #expect(suspending.steps.contains(.event(type: .normal, reason: "SpecChanged", message: "Suspending (savepoint): spec.job.state")))
-        let suspended = decide(app(state: .suspended), observation(deployed: app(state: .suspended), state: .upgrading, path: "/sp/s"), running: "FINISHED")
+        let suspended = decide(app(state: .suspended), observation(deployed: app(state: .suspended), state: .upgrading, path: "/sp/s"), running: .finished)
         #expect(suspended.phase == .suspended && suspended.jobStatus.state == "SUSPENDED" && suspended.reconciliation.state == .deployed)
         #expect(suspended.jobStatus.upgradeSavepointPath == "/sp/s")
 
@@ -295,10 +295,10 @@ import Testing
 
     @Test func anUpgradeThatIsNotRunningWithinTheTimeoutRollsBackToTheLastStableSpecFromItsSavepoint() {
         let desired = base.app(tag: "broken", configuration: enabled)
-        let early = base.decide(desired, rollbackObservation(since: base.nowMillis - 10_000), running: "FAILED")
+        let early = base.decide(desired, rollbackObservation(since: base.nowMillis - 10_000), running: .failed)
         #expect(early.rolledBack == false, "within the readiness timeout: wait")
 
-        let late = base.decide(desired, rollbackObservation(since: base.nowMillis - 60_000), running: "FAILED")
+        let late = base.decide(desired, rollbackObservation(since: base.nowMillis - 60_000), running: .failed)
         #expect(late.rolledBack && late.reconciliation.state == .rolledBack && late.writeAhead)
         #expect(base.events(late) == ["Rollback"])
         #expect(late.restorePath == "/sp/upgrade", "from the savepoint taken at the upgrade")
@@ -309,11 +309,11 @@ import Testing
     @Test func rolledBackStaysUntilANewerSpecArrives() {
         var observation = rollbackObservation(since: base.nowMillis - 60_000)
         observation.reconciliation?.state = .rolledBack
-        let same = base.decide(base.app(tag: "broken", configuration: enabled), observation, running: "RUNNING")
+        let same = base.decide(base.app(tag: "broken", configuration: enabled), observation, running: .running)
         #expect(same.rolledBack && same.steps.isEmpty && same.jobId == "old")
         if case .deployment(let d) = same.target { #expect(d.spec.job?.args == ["--tag", "v1"]) } else { Issue.record("target") }
 
-        let newer = base.decide(base.app(tag: "fixed", configuration: enabled), observation, running: "RUNNING")
+        let newer = base.decide(base.app(tag: "fixed", configuration: enabled), observation, running: .running)
         #expect(!newer.rolledBack && newer.reconciliation.state == .upgrading, "a newer spec breaks out of the rollback")
         #expect(base.flinkSteps(newer) == [base.upgradeStop])
     }
@@ -322,10 +322,10 @@ import Testing
         let restart = ["kubernetes.operator.job.restart.failed": "true"]
         let checkpoint = ObservedCheckpoint(path: "file:///c/checkpoints/old/chk-4", timestamp: base.nowMillis - 1_000)
         let lifecycle = base.decide(base.app(configuration: restart),
-                                    base.observation(deployed: base.app(configuration: restart), checkpoint: checkpoint), running: "FAILED")
+                                    base.observation(deployed: base.app(configuration: restart), checkpoint: checkpoint), running: .failed)
         #expect(base.events(lifecycle) == ["RestartFailedJob"])
         #expect(lifecycle.phase == .run && lifecycle.restorePath == checkpoint.path && lifecycle.jobId != "old")
-        let notAsked = base.decide(base.app(), base.observation(deployed: base.app(), checkpoint: checkpoint), running: "FAILED")
+        let notAsked = base.decide(base.app(), base.observation(deployed: base.app(), checkpoint: checkpoint), running: .failed)
         #expect(notAsked.jobId == "old" && notAsked.steps.isEmpty)
     }
 }

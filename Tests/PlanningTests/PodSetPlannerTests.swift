@@ -6,9 +6,9 @@ import FlinkResources
 /// Two `sleep` pods per resource; the TaskManager count follows `taskManager.replicas`.
 let sleepPods = PodSetPlanner { id, resource in
     guard case .deployment(let d) = resource else { return [] }
-    let jm = PodPlan(name: "\(id.name)-jobmanager-0", role: "jobmanager", argv: ["sleep", "1000"])
+    let jm = PodPlan(name: "\(id.name)-jobmanager-0", role: .jobManager, argv: ["sleep", "1000"])
     let tms = (0..<(d.spec.taskManager?.replicas ?? 1)).map {
-        PodPlan(name: "\(id.name)-taskmanager-\($0)", role: "taskmanager", argv: ["sleep", "1000"])
+        PodPlan(name: "\(id.name)-taskmanager-\($0)", role: .taskManager, argv: ["sleep", "1000"])
     }
     return [jm] + tms
 }

@@ -29,7 +29,7 @@ import Testing
         #expect(base.events(lifecycle).contains("SavepointCreated"))
 
         let suspended = base.decide(base.app(state: .suspended), upgrading(base.app(state: .suspended), pending: .completed(location: location)),
-                                    running: "FINISHED", port: nil)
+                                    running: .finished, port: nil)
         #expect(suspended.phase == .suspended && suspended.jobStatus.upgradeSavepointPath == location,
                 "a suspend interrupted by an operator crash keeps the savepoint it took, not a checkpoint Flink deleted")
     }
@@ -93,7 +93,7 @@ import Testing
         let desired = base.app()
         let lifecycle = JobLifecycle.decide(key: base.key, generation: 2, desired: desired, job: base.job(desired),
                                             observation: base.observation(deployed: desired, path: "/sp/0", checkpoint: checkpoint),
-                                            running: ObservedJob(id: "old", name: "app", state: "RESTARTING"), port: 8081, jobManagerLost: false,
+                                            running: ObservedJob(id: "old", name: "app", state: .restarting), port: 8081, jobManagerLost: false,
                                             unhealthy: "job RESTARTING: no checkpoint completed for 700 s", savepointDirectory: "/c/savepoints", now: base.now)
         #expect(base.events(lifecycle) == ["RestartUnhealthyJob"])
         #expect(base.flinkSteps(lifecycle) == [.cancel(port: 8081, jobId: "old")])
@@ -104,9 +104,9 @@ import Testing
     @Test func aLastStateCancelIsFollowedUntilTheJobIsCanceled() {
         let checkpoint = ObservedCheckpoint(path: "file:/c/checkpoints/old/chk-7", timestamp: nowMillis - 2_000)
         let observation = base.observation(deployed: base.app(tag: "v2", mode: .lastState), state: .upgrading, checkpoint: checkpoint)
-        let cancelling = base.decide(base.app(tag: "v2", mode: .lastState), observation, running: "CANCELLING")
+        let cancelling = base.decide(base.app(tag: "v2", mode: .lastState), observation, running: .cancelling)
         #expect(cancelling.phase == .snapshotting && cancelling.steps.isEmpty)
-        let canceled = base.decide(base.app(tag: "v2", mode: .lastState), observation, running: "CANCELED")
+        let canceled = base.decide(base.app(tag: "v2", mode: .lastState), observation, running: .canceled)
         #expect(canceled.phase == .run && canceled.restorePath == checkpoint.path)
     }
 }
@@ -115,14 +115,14 @@ import Testing
     let now = Date(timeIntervalSince1970: 1_800_000_000)
     var nowMillis: Int64 { Int64(now.timeIntervalSince1970 * 1000) }
 
-    func job(_ state: String = "RUNNING", started: Int64) -> ObservedJob { ObservedJob(id: "j", name: "c", state: state, startTime: started) }
+    func job(_ state: FlinkJobState = .running, started: Int64) -> ObservedJob { ObservedJob(id: "j", name: "c", state: state, startTime: started) }
 
     @Test func restartsBeyondTheThresholdWithinTheWindowAreUnhealthy() {
         let configuration: FlinkConfiguration = [ClusterHealth.restartsThresholdKey: "5"]
         let first = ClusterHealth.evaluate(configuration: configuration, recorded: nil, job: job(started: nowMillis - 10_000), restarts: 3,
                                            latestCheckpoint: nil, now: now)!
         #expect(first.unhealthy == nil && first.info.numRestarts == 3)
-        let later = ClusterHealth.evaluate(configuration: configuration, recorded: first.info, job: job("RESTARTING", started: nowMillis - 10_000),
+        let later = ClusterHealth.evaluate(configuration: configuration, recorded: first.info, job: job(.restarting, started: nowMillis - 10_000),
                                            restarts: 8, latestCheckpoint: nil, now: now.addingTimeInterval(30))!
         #expect(later.unhealthy?.contains("5 restarts") == true)
         let slow = ClusterHealth.evaluate(configuration: configuration, recorded: first.info, job: job(started: nowMillis - 10_000),
@@ -138,7 +138,7 @@ import Testing
         let stale = ObservedCheckpoint(path: "/c/chk-1", timestamp: nowMillis - 90_000)
         #expect(ClusterHealth.evaluate(configuration: on, recorded: nil, job: job(started: nowMillis - 600_000), restarts: nil,
                                        latestCheckpoint: fresh, now: now)?.unhealthy == nil)
-        #expect(ClusterHealth.evaluate(configuration: on, recorded: nil, job: job("RESTARTING", started: nowMillis - 600_000), restarts: nil,
+        #expect(ClusterHealth.evaluate(configuration: on, recorded: nil, job: job(.restarting, started: nowMillis - 600_000), restarts: nil,
                                        latestCheckpoint: stale, now: now)?.unhealthy?.contains("no checkpoint completed for 90 s") == true)
         #expect(ClusterHealth.evaluate(configuration: on, recorded: nil, job: job(started: nowMillis - 20_000), restarts: nil,
                                        latestCheckpoint: nil, now: now)?.unhealthy == nil, "a young job has time")

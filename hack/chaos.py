@@ -1,0 +1,1273 @@
+#!/usr/bin/env python3
+"""Chaos test of the real operator and real Flink 2.3 (stdlib only; run through hack/chaos.sh).
+
+World: a fresh root (manifests/, state/, output/, operator.log) and one `flinklet run` child on
+its own port range. Resources: an application FlinkDeployment `app` running the counter job
+(checkpoints every 2 s, --rate 20 over 4 keys, tag vN) and, unless --no-session, a session
+FlinkDeployment `session` with a FlinkSessionJob `sjob` (the same job, its own output file).
+
+Each round picks, from the seed, one lifecycle change and writes it atomically (dot-file +
+rename), while injecting faults on a timeline drawn from the same seed:
+  - op-kill:    SIGKILL the operator 0-3 s after the write, restart it 0-3 s later (every write);
+  - late-kill:  sometimes a second SIGKILL 3-10 s after that restart (mid-restore);
+  - jvm-kill:   sometimes kill -9 one random JVM of any resource (pid from /proc cmdlines naming
+                the state dir's pod directories) 0-4 s after the write;
+  - power-loss: sometimes, instead of op-kill, SIGKILL the operator AND every JVM at once.
+Changes: savepoint upgrade, last-state upgrade (new tag), parallelism 1<->2, suspend then
+resume, restartNonce bump, session-job upgrade, delete and re-create (a new incarnation writes a
+new output file and starts from an empty state).
+
+Invariants, checked by Flink's REST API, /proc and the job's own output, not by status alone:
+  converge   within 120 s of the last operator restart of the phase: status.spec is what was
+             written, observedGeneration == generation, lifecycleState STABLE (SUSPENDED when
+             suspended); Flink REST shows exactly one non-terminal job, RUNNING with every task
+             RUNNING or FINISHED (a source subtask without a split finishes at once when a job is
+             restored at a higher parallelism than its snapshot has splits), with the status' job id (and the expected parallelism; a new id after a
+             restartNonce); the first line of the expected tag appeared; then the output grows
+             by >= 5 lines under that tag within 20 s while REST still shows that job. Suspended:
+             no process of the deployment and no new output for 4 s. Deleted: no record, no
+             process, (session job) no non-terminal job in the session cluster.
+  counts     per key and output file, in file order: the first count is 1; each next count is
+             last+1, or a fall-back (restore) to c <= last. A jump (c > last+1) means lost
+             output or two writers interleaving. A fall-back to 1 after the key passed
+             RESET_AFTER, or replaying more than REPLAY_BOUND records, is a violation.
+  tags       after the first line of tag vK, no line with an older tag vJ (J < K).
+  one JM     /proc is sampled every 0.5 s: at most one JobManager JVM per resource.
+  frozen     the output of a deleted incarnation never grows after its deletion converged.
+  savepoints every location in status.jobStatus.savepointInfo exists on disk at each
+             convergence; when SUSPENDED, the recorded restore point (upgradeSavepointPath)
+             exists on disk; after the final delete, every savepoint path of the last status.
+  leftovers  after the final delete and the operator's stop, no process whose command line or
+             working directory is under the root remains.
+
+Bounds (per key rate r = rate/keys = 5/s with the defaults):
+  REPLAY_BOUND = ceil(r * (checkpoint interval 2 s + heartbeat.timeout 10 s + 4 s slack)) = 80.
+    A restore replays what was counted after the restored checkpoint: at most one interval plus
+    the checkpoint's own latency, plus however long the old writer ran on after the fault. A
+    killed JVM or a power loss stops writing at once; a cancel stops it within a second; a
+    JobManager killed (while the operator may be down up to 3 s) leaves its TaskManagers
+    writing until the operator stops them or Flink's heartbeat (10 s, set by Flinklet) times
+    out. Anything beyond is a restore from a stale snapshot.
+  RESET_AFTER = r * (2 s + 4 s) = 30: a key that reached 30 has been through at least one
+    completed checkpoint, so coming back to 1 means its state was lost.
+A savepoint upgrade interrupted by faults may legitimately fall back to the newest checkpoint
+(`last-state-fallback`); fall-backs in savepoint rounds are reported as notes, not violations.
+"""
+import argparse
+import collections
+import json
+import math
+import os
+import random
+import re
+import signal
+import statistics
+import subprocess
+import sys
+import threading
+import time
+import traceback
+import urllib.request
+from datetime import datetime, timezone
+
+ENTRY_CLASS = "dev.flinklet.examples.CounterJob"
+JAR_URI = "local:///opt/flink/usrlib/flinklet-counter-job.jar"
+TERMINAL = {"FINISHED", "CANCELED", "FAILED", "SUSPENDED"}
+CHECKPOINT_S = 2
+HEARTBEAT_TIMEOUT_S = 10
+CONVERGE_TIMEOUT = 120.0
+GROWTH_TIMEOUT = 20.0
+GROWTH_LINES = 5
+P_POWER = 0.15
+P_JVM = 0.4
+P_LATE = 0.3
+MAX_DETAILED = 3  # per (file, kind) violations quoted in full; the rest are counted
+
+
+def now_iso():
+    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+
+
+def log(msg):
+    print(f"[{datetime.now().strftime('%H:%M:%S')}] {msg}", flush=True)
+
+
+def fs_path(location):
+    """A Flink location (`file:/x`, `file:///x` or `/x`) as a local path."""
+    if location is None:
+        return None
+    if location.startswith("file://"):
+        return location[len("file://"):]
+    if location.startswith("file:"):
+        return location[len("file:"):]
+    return location
+
+
+def rest(port, path, timeout=3):
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=timeout) as answer:
+            return json.load(answer)
+    except Exception as error:  # noqa: BLE001 - any failure is "no answer"
+        return {"_error": f"{type(error).__name__}: {error}"}
+
+
+class Proc:
+    __slots__ = ("pid", "pgid", "ppid", "start", "cmd", "namespace", "resource", "pod", "role")
+
+    def __repr__(self):
+        return f"pid {self.pid} ({self.pod or 'operator?'} {self.role or ''})"
+
+
+def scan(root, state, exclude_parent=None, include_cwd=False):
+    """Live (non-zombie) processes whose command line (or, with include_cwd, working directory)
+    is under `root`. Processes whose parent is `exclude_parent` (the harness' own `flinklet get`
+    clients) are left out. Other users' environments are never read."""
+    pod_re = re.compile(re.escape(state) + r"/pods/([^/\s]+)/([^/\s]+)/([^/\s]+)/")
+    found = []
+    me = os.getpid()
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit() or int(entry) == me:
+            continue
+        try:
+            with open(f"/proc/{entry}/stat", "rb") as f:
+                stat = f.read().decode(errors="replace")
+            fields = stat.rsplit(")", 1)[1].split()
+            if fields[0] == "Z":
+                continue
+            with open(f"/proc/{entry}/cmdline", "rb") as f:
+                cmd = f.read().replace(b"\0", b" ").decode(errors="replace").strip()
+        except (OSError, IndexError):
+            continue
+        hit = root in cmd
+        if not hit and include_cwd:
+            try:
+                hit = os.readlink(f"/proc/{entry}/cwd").startswith(root)
+            except OSError:
+                pass
+        if not hit:
+            continue
+        p = Proc()
+        p.pid, p.ppid, p.pgid, p.start, p.cmd = int(entry), int(fields[1]), int(fields[2]), int(fields[19]), cmd
+        if exclude_parent is not None and p.ppid == exclude_parent and " run " not in f" {cmd} ":
+            continue
+        m = pod_re.search(cmd)
+        p.namespace, p.resource, p.pod = (m.group(1), m.group(2), m.group(3)) if m else (None, None, None)
+        low = cmd.lower()
+        p.role = "jobmanager" if "clusterentrypoint" in low else "taskmanager" if "taskmanagerrunner" in low else \
+            ("operator" if " run " in f" {cmd} " and "--manifests" in cmd else None)
+        found.append(p)
+    return found
+
+
+class OutputChecker:
+    """One output file (one incarnation of one job), read incrementally and checked line by line."""
+
+    def __init__(self, h, resource, incarnation, path):
+        self.h, self.resource, self.incarnation, self.path = h, resource, incarnation, path
+        self.offset, self.partial, self.lineno = 0, b"", 0
+        self.keys = {}
+        self.tag_first = {}  # tag -> (lineno, time read)
+        self.tag_count = collections.Counter()
+        self.max_tag = None
+        self.frozen = None  # (size, round) once the incarnation's deletion converged
+        self.fallbacks = []  # (round, key, high, to, lineno)
+        self.reported = collections.Counter()
+        self.recent = collections.deque(maxlen=8)
+
+    def label(self):
+        return f"{self.resource}#{self.incarnation} ({os.path.basename(self.path)})"
+
+    def poll(self):
+        try:
+            with open(self.path, "rb") as f:
+                f.seek(self.offset)
+                data = f.read()
+        except FileNotFoundError:
+            return
+        if not data:
+            return
+        if self.frozen is not None:
+            extra = (self.partial + data).decode(errors="replace").splitlines()
+            self.violation("frozen", f"output of deleted incarnation {self.label()} grew after its deletion converged "
+                                     f"(round {self.frozen[1]}): {len(extra)} new line(s)",
+                           [f"{self.path}: +{line}" for line in extra[:6]])
+        self.offset += len(data)
+        lines = (self.partial + data).split(b"\n")
+        self.partial = lines.pop()
+        seen = time.time()
+        for raw in lines:
+            self.feed(raw.decode(errors="replace"), seen)
+
+    def violation(self, kind, message, evidence):
+        self.reported[kind] += 1
+        if self.reported[kind] <= MAX_DETAILED:
+            self.h.violation(kind, message, evidence)
+        else:
+            self.h.suppressed[kind] += 1
+
+    def feed(self, line, seen):
+        self.lineno += 1
+        here = f"{os.path.basename(self.path)}:{self.lineno}: {line}"
+        parts = line.split()
+        if len(parts) != 3 or not parts[1].isdigit() or not re.fullmatch(r"v\d+", parts[2]):
+            self.violation("malformed", f"{self.label()}: malformed output line", list(self.recent) + [here])
+            return
+        key, count, tag = parts[0], int(parts[1]), parts[2]
+        tag_n = int(tag[1:])
+        self.tag_count[tag] += 1
+        if tag not in self.tag_first:
+            self.tag_first[tag] = (self.lineno, seen)
+        if self.max_tag is not None and tag_n < self.max_tag:
+            first = self.tag_first[f"v{self.max_tag}"]
+            self.violation("superseded-tag", f"{self.label()}: line of superseded tag {tag} after the first line of v{self.max_tag} "
+                                             f"(line {first[0]}): two versions wrote",
+                           list(self.recent) + [here])
+        self.max_tag = tag_n if self.max_tag is None else max(self.max_tag, tag_n)
+        st = self.keys.get(key)
+        if st is None:
+            st = self.keys[key] = {"last": None, "high": 0, "recent": collections.deque(maxlen=6)}
+        if st["last"] is None:
+            if count != 1:
+                self.violation("starts-not-at-1", f"{self.label()}: {key} starts at {count}, not 1 (a fresh incarnation must start empty)",
+                               list(st["recent"]) + [here])
+        elif count == st["last"] + 1:
+            pass
+        elif count > st["last"] + 1:
+            self.violation("jump", f"{self.label()}: {key} jumps from {st['last']} to {count} (lost output, or two writers interleaving)",
+                           list(st["recent"]) + [here])
+        else:
+            replay = st["high"] - count + 1
+            self.fallbacks.append((self.h.round, key, st["high"], count, self.lineno))
+            if count == 1 and st["high"] >= self.h.reset_after:
+                self.violation("reset", f"{self.label()}: {key} resets to 1 after reaching {st['high']} (state lost)",
+                               list(st["recent"]) + [here])
+            elif replay > self.h.replay_bound:
+                self.violation("replay", f"{self.label()}: {key} falls back from {st['high']} to {count}: {replay} records replayed "
+                                         f"> bound {self.h.replay_bound}", list(st["recent"]) + [here])
+        st["last"] = count
+        st["high"] = max(st["high"], count)
+        st["recent"].append(here)
+        self.recent.append(here)
+
+
+class Harness:
+    def __init__(self, a):
+        self.a = a
+        self.seed = a.seed
+        self.rng = random.Random(a.seed)
+        self.root = a.root
+        self.manifests = f"{self.root}/manifests"
+        self.state = f"{self.root}/state"
+        self.outdir = f"{self.root}/output"
+        self.oplog = f"{self.root}/operator.log"
+        for d in (self.manifests, self.state, self.outdir):
+            os.makedirs(d, exist_ok=True)
+        per_key = a.rate / a.keys
+        self.replay_bound = math.ceil(per_key * (CHECKPOINT_S + HEARTBEAT_TIMEOUT_S + 4))
+        self.reset_after = math.ceil(per_key * (CHECKPOINT_S + 4))
+        self.lock = threading.RLock()
+        self.op = None
+        self.op_starts = 0
+        self.round = 0
+        self.round_started = time.time()
+        self.violations = []
+        self.notes = []
+        self.suppressed = collections.Counter()
+        self.injections = collections.Counter()
+        self.changes = collections.Counter()
+        self.converge_times = []
+        self.phases = 0
+        self.phases_converged = 0
+        self.rounds_done = 0
+        self.rounds_converged = 0
+        self.sjob_recreate = True
+        self.tag_seq = 0
+        self.checkers = {}
+        self.jm_reported = set()
+        self.max_jm = collections.Counter()
+        self.stop_sampler = threading.Event()
+        # desired state
+        self.app = {"present": True, "inc": 1, "tag": self.next_tag(), "mode": a.mode, "p": 1, "state": "running", "nonce": 0}
+        self.session = a.session
+        self.sjob = {"present": a.session, "inc": 1, "tag": self.next_tag(), "mode": "savepoint"} if a.session else None
+
+    # ---- bookkeeping ---------------------------------------------------------------------------
+
+    def next_tag(self):
+        self.tag_seq += 1
+        return f"v{self.tag_seq}"
+
+    def violation(self, kind, message, evidence):
+        with self.lock:
+            record = {"round": self.round, "seed": self.seed, "kind": kind, "message": message, "evidence": evidence,
+                      "oplog": self.oplog, "time": now_iso()}
+            self.violations.append(record)
+        log(f"VIOLATION [{kind}] round {self.round}: {message}")
+        for line in evidence:
+            print(f"      | {line}", flush=True)
+
+    def note(self, message):
+        self.notes.append(f"round {self.round}: {message}")
+        log(f"note: {message}")
+
+    def output_path(self, name, inc):
+        return f"{self.outdir}/{name}.{inc}.out"
+
+    def checker(self, name, inc):
+        with self.lock:
+            key = (name, inc)
+            if key not in self.checkers:
+                self.checkers[key] = OutputChecker(self, name, inc, self.output_path(name, inc))
+            return self.checkers[key]
+
+    # ---- processes -----------------------------------------------------------------------------
+
+    def procs(self):
+        return scan(self.root, self.state, exclude_parent=os.getpid())
+
+    def jvms(self, resource=None):
+        return [p for p in self.procs() if p.pod and (resource is None or p.resource == resource)]
+
+    def sample(self):
+        with self.lock:
+            procs = self.procs()
+            jms = collections.defaultdict(list)
+            for p in procs:
+                if p.role == "jobmanager" and p.resource:
+                    jms[p.resource].append(p)
+            for resource, group in jms.items():
+                self.max_jm[resource] = max(self.max_jm[resource], len(group))
+                if len(group) > 1 and (self.round, resource) not in self.jm_reported:
+                    self.jm_reported.add((self.round, resource))
+                    self.violation("two-jobmanagers", f"{len(group)} JobManager JVMs of {resource} alive at once",
+                                   [f"pid {p.pid} pgid {p.pgid} start {p.start} pod {p.pod}: {p.cmd[-160:]}" for p in group])
+            for c in list(self.checkers.values()):
+                c.poll()
+
+    def sampler(self):
+        while not self.stop_sampler.is_set():
+            try:
+                self.sample()
+            except Exception:  # noqa: BLE001 - the sampler must not die silently
+                log("sampler error:\n" + traceback.format_exc())
+            self.stop_sampler.wait(0.5)
+
+    # ---- the operator --------------------------------------------------------------------------
+
+    def start_operator(self):
+        self.op_starts += 1
+        with open(self.oplog, "a") as f:
+            f.write(json.dumps({"chaos": "operator start", "n": self.op_starts, "round": self.round, "time": now_iso()}) + "\n")
+        out = open(self.oplog, "ab")
+        self.op = subprocess.Popen(
+            [self.a.flinklet, "run", "--manifests", self.manifests, "--state-dir", self.state, "--flink-home", self.a.flink_home,
+             "--ports", self.a.ports, "--resync", "2", "--empty-grace", "1", "--log-format", "json"],
+            stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True)
+        out.close()
+
+    def kill_operator(self):
+        if self.op is None:
+            return
+        try:
+            os.kill(self.op.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        self.op.wait()
+        with open(self.oplog, "a") as f:
+            f.write(json.dumps({"chaos": "operator SIGKILL", "round": self.round, "time": now_iso()}) + "\n")
+        self.op = None
+
+    def operator_alive(self):
+        """Restarts an operator that exited by itself (and says so: that is an operator bug)."""
+        if self.op is not None and self.op.poll() is not None:
+            code = self.op.returncode
+            self.violation("operator-exited", f"the operator exited by itself with status {code}", self.oplog_tail(8, levels=None))
+            self.op = None
+            self.start_operator()
+
+    def oplog_tail(self, n, levels=("warning", "error", "critical"), since=None):
+        try:
+            with open(self.oplog, errors="replace") as f:
+                lines = f.read().splitlines()
+        except OSError:
+            return []
+        picked = []
+        for line in lines:
+            try:
+                entry = json.loads(line)
+            except ValueError:
+                if levels is None:
+                    picked.append(line)
+                continue
+            if "chaos" in entry:
+                continue
+            if since and entry.get("time", "") < since:
+                continue
+            if levels is None or entry.get("level") in levels:
+                picked.append(line)
+        return [f"operator.log: {line[:400]}" for line in picked[-n:]]
+
+    # ---- status and REST -----------------------------------------------------------------------
+
+    def get(self, kind, name):
+        """(object, error): object None with error 'NotFound' when there is no record."""
+        try:
+            r = subprocess.run([self.a.flinklet, "get", kind, name, "-o", "json", "--state-dir", self.state],
+                               capture_output=True, text=True, timeout=30)
+        except subprocess.TimeoutExpired:
+            return None, "flinklet get timed out"
+        if r.returncode != 0:
+            return None, ("NotFound" if "NotFound" in r.stderr else r.stderr.strip()[:300])
+        try:
+            return json.loads(r.stdout), None
+        except ValueError:
+            return None, "unparsable: " + r.stdout[:200]
+
+    @staticmethod
+    def status_line(obj):
+        if obj is None:
+            return "no record"
+        st = obj.get("status") or {}
+        js = st.get("jobStatus") or {}
+        conditions = "; ".join(f"{c.get('type')}={c.get('status')} {c.get('reason')}: {c.get('message')}" for c in st.get("conditions") or [])
+        return (f"generation {obj['metadata'].get('generation')} observed {st.get('observedGeneration')} "
+                f"lifecycle {st.get('lifecycleState')} jm {st.get('jobManagerDeploymentStatus')} job {js.get('jobId')} {js.get('state')} "
+                f"restore {js.get('upgradeSavepointPath')} error {st.get('error')} | {conditions}")
+
+    # ---- manifests -----------------------------------------------------------------------------
+
+    def write(self, file, text):
+        path = f"{self.manifests}/{file}"
+        temporary = f"{self.manifests}/.{file}.tmp"
+        with open(temporary, "w") as f:
+            f.write(text)
+            f.flush()
+            os.fsync(f.fileno())
+        os.rename(temporary, path)
+
+    def remove(self, file):
+        try:
+            os.unlink(f"{self.manifests}/{file}")
+        except FileNotFoundError:
+            pass
+
+    def args(self, name, m):
+        return ["--rate", str(self.a.rate), "--keys", str(self.a.keys), "--tag", m["tag"], "--output", self.output_path(name, m["inc"])]
+
+    def app_manifest(self):
+        m = self.app
+        nonce = f"  restartNonce: {m['nonce']}\n" if m["nonce"] else ""
+        return f"""apiVersion: flink.apache.org/v1beta1
+kind: FlinkDeployment
+metadata:
+  name: app
+spec:
+  flinkVersion: v2_3
+  mode: application
+{nonce}  flinkConfiguration:
+    execution.checkpointing.interval: "{CHECKPOINT_S}s"
+    taskmanager.numberOfTaskSlots: "2"
+  jobManager:
+    resource:
+      memory: 768m
+  taskManager:
+    resource:
+      memory: 1024m
+  job:
+    jarURI: {JAR_URI}
+    entryClass: {ENTRY_CLASS}
+    args: {json.dumps(self.args("app", m))}
+    parallelism: {m['p']}
+    upgradeMode: {m['mode']}
+    state: {m['state']}
+"""
+
+    def session_manifest(self):
+        return """apiVersion: flink.apache.org/v1beta1
+kind: FlinkDeployment
+metadata:
+  name: session
+spec:
+  flinkVersion: v2_3
+  mode: session
+  flinkConfiguration:
+    taskmanager.numberOfTaskSlots: "2"
+  jobManager:
+    resource:
+      memory: 768m
+  taskManager:
+    replicas: 1
+    resource:
+      memory: 1024m
+"""
+
+    def sjob_manifest(self):
+        m = self.sjob
+        return f"""apiVersion: flink.apache.org/v1beta1
+kind: FlinkSessionJob
+metadata:
+  name: sjob
+spec:
+  deploymentName: session
+  flinkConfiguration:
+    execution.checkpointing.interval: "{CHECKPOINT_S}s"
+  job:
+    jarURI: {JAR_URI}
+    entryClass: {ENTRY_CLASS}
+    args: {json.dumps(self.args("sjob", m))}
+    parallelism: 1
+    upgradeMode: {m['mode']}
+"""
+
+    def write_app(self):
+        self.write("app.yaml", self.app_manifest())
+
+    def write_sjob(self):
+        self.write("sjob.yaml", self.sjob_manifest())
+
+    # ---- fault injection -----------------------------------------------------------------------
+
+    def plan_faults(self, allow_jvm=True):
+        """The fault timeline of one manifest write, drawn from the seeded generator."""
+        rng = self.rng
+        kill_at, down = rng.uniform(0, 3), rng.uniform(0, 3)
+        power = rng.random() < P_POWER
+        jvm = rng.random() < P_JVM
+        jvm_at, jvm_pick = rng.uniform(0, 4), rng.random()
+        late = rng.random() < P_LATE
+        late_at, late_down = kill_at + down + rng.uniform(3, 10), rng.uniform(0, 3)
+        timeline = [(kill_at, "power-loss" if power else "op-kill", None), (kill_at + down, "op-start", None)]
+        if jvm and not power and allow_jvm:
+            timeline.append((jvm_at, "jvm-kill", jvm_pick))
+        if late:
+            timeline += [(late_at, "late-op-kill", None), (late_at + late_down, "op-start", None)]
+        return sorted(timeline, key=lambda t: t[0])
+
+    def run_timeline(self, t0, timeline):
+        """Executes the timeline (offsets from t0); returns a description and the last restart time."""
+        done, last_start = [], time.time()
+        for at, action, arg in timeline:
+            delay = t0 + at - time.time()
+            if delay > 0:
+                time.sleep(delay)
+            if action in ("op-kill", "late-op-kill"):
+                self.kill_operator()
+                self.injections["operator-kill"] += 1
+                done.append(f"{action}@{at:.1f}s")
+            elif action == "power-loss":
+                self.kill_operator()
+                victims = self.jvms()
+                for p in victims:
+                    try:
+                        os.kill(p.pid, signal.SIGKILL)
+                    except ProcessLookupError:
+                        pass
+                self.injections["power-loss"] += 1
+                with open(self.oplog, "a") as f:
+                    f.write(json.dumps({"chaos": "power loss", "round": self.round, "killed": [p.pod for p in victims], "time": now_iso()}) + "\n")
+                done.append(f"power-loss@{at:.1f}s({len(victims)} JVMs)")
+            elif action == "op-start":
+                self.start_operator()
+                last_start = time.time()
+                done.append(f"op-start@{at:.1f}s")
+            elif action == "jvm-kill":
+                candidates = sorted(self.jvms(), key=lambda p: (p.resource, p.pod, p.pid))
+                if not candidates:
+                    done.append(f"jvm-kill@{at:.1f}s(no JVM alive: skipped)")
+                    continue
+                victim = candidates[min(int(arg * len(candidates)), len(candidates) - 1)]
+                try:
+                    os.kill(victim.pid, signal.SIGKILL)
+                    self.injections["jvm-kill"] += 1
+                    done.append(f"jvm-kill@{at:.1f}s({victim.pod} pid {victim.pid})")
+                    with open(self.oplog, "a") as f:
+                        f.write(json.dumps({"chaos": "jvm kill", "round": self.round, "pod": victim.pod, "pid": victim.pid, "time": now_iso()}) + "\n")
+                except ProcessLookupError:
+                    done.append(f"jvm-kill@{at:.1f}s({victim.pod} already gone)")
+        return done, last_start
+
+    # ---- convergence ---------------------------------------------------------------------------
+
+    def check_deployment_job(self, name, m, expect_args, pre_jid, restart_expected, t_write, kind="flinkdep", port_from=None):
+        """(ok, detail, jid) for a running job: a FlinkDeployment (application) or a session job."""
+        obj, err = self.get(kind, name)
+        if obj is None:
+            return False, f"{name}: no record ({err})", None
+        spec, st = obj.get("spec") or {}, obj.get("status") or {}
+        job = spec.get("job") or {}
+        if job.get("args") != expect_args or (kind == "flinkdep" and (job.get("parallelism") != m["p"] or job.get("state") != "running"
+                                                                      or (spec.get("restartNonce") or 0) != m["nonce"])) \
+                or job.get("upgradeMode") != m["mode"]:
+            return False, f"{name}: the operator has not read the written spec yet | {self.status_line(obj)}", None
+        if st.get("observedGeneration") != obj["metadata"].get("generation"):
+            return False, f"{name}: {self.status_line(obj)}", None
+        if st.get("lifecycleState") != "STABLE":
+            return False, f"{name}: {self.status_line(obj)}", None
+        jid = (st.get("jobStatus") or {}).get("jobId")
+        if kind == "flinkdep":
+            port = (st.get("clusterInfo") or {}).get("rest-port")
+        else:
+            port = port_from
+        if not port:
+            return False, f"{name}: no REST port | {self.status_line(obj)}", jid
+        overview = rest(port, "/jobs/overview")
+        if "_error" in overview:
+            return False, f"{name}: REST {port} /jobs/overview: {overview['_error']} | {self.status_line(obj)}", jid
+        jobs = overview.get("jobs", [])
+        live = [j for j in jobs if j.get("state") not in TERMINAL]
+        rest_text = f"REST {port}: " + ", ".join(f"{j['jid']} {j['state']} tasks {j['tasks'].get('running')}/{j['tasks'].get('total')}"
+                                                 + (f" ({j['tasks']['finished']} finished)" if j["tasks"].get("finished") else "") for j in jobs)
+        if len(live) != 1:
+            return False, f"{name}: {len(live)} non-terminal jobs | {rest_text} | {self.status_line(obj)}", jid
+        j = live[0]
+        # A source subtask with no split FINISHES at once (a job restored at a higher parallelism than
+        # its savepoint's number of splits): running + finished == total is a running job.
+        tasks = j["tasks"]
+        if j["state"] != "RUNNING" or tasks.get("running", 0) < 1 or tasks.get("running", 0) + tasks.get("finished", 0) != tasks.get("total"):
+            return False, f"{name}: {rest_text} | {self.status_line(obj)}", jid
+        if j["jid"] != jid:
+            return False, f"{name}: REST runs {j['jid']}, status names {jid} | {rest_text}", jid
+        if restart_expected and jid == pre_jid:
+            return False, f"{name}: still job {jid}, a restart was asked for | {rest_text}", jid
+        if kind == "flinkdep":
+            details = rest(port, f"/jobs/{jid}")
+            parallelism = sorted({v.get("parallelism") for v in details.get("vertices", [])}) if "_error" not in details else None
+            if parallelism != [m["p"]]:
+                return False, f"{name}: vertex parallelism {parallelism}, want {m['p']} | {rest_text}", jid
+        c = self.checker(name, m["inc"])
+        with self.lock:
+            c.poll()
+            first = c.tag_first.get(m["tag"])
+        if first is None:
+            return False, f"{name}: no output line of {m['tag']} yet | {rest_text}", jid
+        if first[1] < t_write and c.tag_count[m["tag"]] and restart_expected:
+            pass  # a tag that already ran (resume, nonce): the REST job id proves the restart
+        return True, f"{name}: job {jid} RUNNING ({rest_text})", jid
+
+    def session_port(self):
+        obj, _ = self.get("flinkdep", "session")
+        return ((obj or {}).get("status") or {}).get("clusterInfo", {}).get("rest-port"), obj
+
+    def check_session(self):
+        obj, err = self.get("flinkdep", "session")
+        if obj is None:
+            return False, f"session: no record ({err})"
+        st = obj.get("status") or {}
+        if st.get("observedGeneration") != obj["metadata"].get("generation") or st.get("lifecycleState") != "STABLE":
+            return False, f"session: {self.status_line(obj)}"
+        port = (st.get("clusterInfo") or {}).get("rest-port")
+        overview = rest(port, "/overview") if port else {"_error": "no port"}
+        if "_error" in overview or overview.get("taskmanagers", 0) < 1:
+            return False, f"session: REST {port} /overview: {overview}"
+        return True, "session: STABLE"
+
+    def check_gone(self, kind, name):
+        obj, err = self.get(kind, name)
+        if obj is not None or err != "NotFound":
+            return False, f"{name}: record still there ({err or self.status_line(obj)})"
+        if kind == "flinkdep":
+            left = self.jvms(name)
+            if left:
+                return False, f"{name}: record gone but processes remain: {left}"
+        else:
+            port, _ = self.session_port()
+            overview = rest(port, "/jobs/overview") if port else {"_error": "no session port"}
+            live = [j for j in overview.get("jobs", []) if j.get("state") not in TERMINAL]
+            if live:
+                return False, f"{name}: record gone but the session cluster runs {[(j['jid'], j['state']) for j in live]}"
+        return True, f"{name}: gone"
+
+    def check_suspended(self):
+        obj, err = self.get("flinkdep", "app")
+        if obj is None:
+            return False, f"app: no record ({err})"
+        st = obj.get("status") or {}
+        if (obj.get("spec") or {}).get("job", {}).get("state") != "suspended":
+            return False, f"app: the operator has not read the written spec yet | {self.status_line(obj)}"
+        if st.get("observedGeneration") != obj["metadata"].get("generation") or st.get("lifecycleState") != "SUSPENDED":
+            return False, f"app: {self.status_line(obj)}"
+        left = self.jvms("app")
+        if left:
+            return False, f"app: SUSPENDED but processes remain: {left}"
+        return True, "app: SUSPENDED"
+
+    def expectations(self, pre):
+        """The checks of the desired state of every resource: list of (name, function)."""
+        checks = []
+        a = self.app
+        if not a["present"]:
+            checks.append(("app", lambda: self.check_gone("flinkdep", "app")[:2]))
+        elif a["state"] == "suspended":
+            checks.append(("app", self.check_suspended))
+        else:
+            checks.append(("app", lambda: self.check_deployment_job("app", a, self.args("app", a), pre.get("app"),
+                                                                    pre.get("app-restart", False), pre["t_write"])[:2]))
+        if self.session:
+            checks.append(("session", self.check_session))
+            s = self.sjob
+            if not s["present"]:
+                checks.append(("sjob", lambda: self.check_gone("sessionjob", "sjob")))
+            else:
+                checks.append(("sjob", lambda: self.check_deployment_job("sjob", s, self.args("sjob", s), pre.get("sjob"),
+                                                                         pre.get("sjob-restart", False), pre["t_write"], kind="sessionjob",
+                                                                         port_from=self.session_port()[0])[:2]))
+        return checks
+
+    def savepoint_paths(self, obj, with_restore=False):
+        js = ((obj or {}).get("status") or {}).get("jobStatus") or {}
+        info = js.get("savepointInfo") or {}
+        paths = [s.get("location") for s in info.get("savepointHistory") or []]
+        if info.get("lastSavepoint"):
+            paths.append(info["lastSavepoint"].get("location"))
+        if with_restore and js.get("upgradeSavepointPath"):
+            paths.append(js["upgradeSavepointPath"])
+        return sorted({p for p in paths if p})
+
+    def check_savepoints_exist(self, when):
+        for kind, name in [("flinkdep", "app"), ("sessionjob", "sjob")]:
+            obj, _ = self.get(kind, name)
+            if obj is None:
+                continue
+            for location in self.savepoint_paths(obj):
+                if not os.path.exists(fs_path(location)):
+                    self.violation("savepoint-missing", f"{name}: status ({when}) names a savepoint that is not on disk: {location}",
+                                   [self.status_line(obj)] + self.oplog_tail(4, since=None))
+
+    def evidence(self, details):
+        ev = [f"last check: {d}" for d in details]
+        for kind, name in [("flinkdep", "app"), ("flinkdep", "session"), ("sessionjob", "sjob")]:
+            obj, _ = self.get(kind, name)
+            if obj is not None:
+                ev.append(f"status {name}: {self.status_line(obj)}")
+                port = ((obj.get("status") or {}).get("clusterInfo") or {}).get("rest-port")
+                if port:
+                    ev += self.rest_evidence(name, port)
+            ev += self.events(kind, name)
+        ev += self.flink_log_lines()
+        ev += self.oplog_tail(8, since=datetime.fromtimestamp(self.round_started, timezone.utc).strftime("%Y-%m-%dT%H:%M:%S"))
+        return ev
+
+    def rest_evidence(self, name, port):
+        """What Flink's REST API says about a cluster: its jobs, their vertices' task states, the
+        TaskManagers and each live job's root exception."""
+        ev = []
+        overview = rest(port, "/jobs/overview")
+        if "_error" in overview:
+            return [f"REST {name} {port}: {overview['_error']}"]
+        tms = rest(port, "/taskmanagers")
+        ev.append(f"REST {name} {port} taskmanagers: " + (", ".join(f"{t.get('id')} slots {t.get('freeSlots')}/{t.get('slotsNumber')}"
+                                                                  for t in tms.get("taskmanagers", [])) if "_error" not in tms else tms["_error"]))
+        for j in overview.get("jobs", []):
+            line = f"REST {name} {port} job {j['jid']} {j['state']} tasks " + str({k: v for k, v in j["tasks"].items() if v})
+            if j["state"] not in TERMINAL:
+                detail = rest(port, f"/jobs/{j['jid']}")
+                for v in detail.get("vertices", []):
+                    line += f" | {v.get('name')} p{v.get('parallelism')} {v.get('status')} " + str({k: c for k, c in v.get("tasks", {}).items() if c})
+                exceptions = rest(port, f"/jobs/{j['jid']}/exceptions?maxExceptions=1")
+                root = (exceptions.get("root-exception") or "").strip().splitlines()
+                if root:
+                    line += f" | root exception: {root[0][:300]}"
+            ev.append(line)
+        return ev
+
+    def events(self, kind, name, n=5):
+        try:
+            r = subprocess.run([self.a.flinklet, "describe", kind, name, "--state-dir", self.state], capture_output=True, text=True, timeout=30)
+        except subprocess.TimeoutExpired:
+            return []
+        lines = r.stdout.splitlines()
+        if "Events:" not in lines:
+            return []
+        rows = [l.strip() for l in lines[lines.index("Events:") + 2:] if l.strip()]
+        return [f"event {name}: {row[:300]}" for row in rows[-n:]]
+
+    def flink_log_lines(self, n=6):
+        """Distinct failure lines of the current pods' Flink logs: the telling ones first (library
+        BLOBs, restore failures, missing files, jobs FAILED), else generic exceptions."""
+        strong = re.compile(r"references a different set of library BLOBs|Could not restore|FileNotFound|NoSuchFile|"
+                            r"switched from \w+ to FAILED|Failed to rollback|NoResourceAvailable")
+        weak = re.compile(r"Exception:")
+        picked = {"strong": [], "weak": []}
+        for dirpath, _, files in sorted(os.walk(f"{self.state}/pods")):
+            if "log" not in files:
+                continue
+            try:
+                with open(f"{dirpath}/log", errors="replace") as f:
+                    text = f.read()[-400_000:]
+            except OSError:
+                continue
+            seen = set()
+            for line in text.splitlines():
+                which = "strong" if strong.search(line) else "weak" if weak.search(line) else None
+                if which is None:
+                    continue
+                short = re.sub(r"^\S+ \S+ ", "", line)[:200]
+                if short not in seen:
+                    seen.add(short)
+                    picked[which].append(f"{os.path.relpath(dirpath, self.state)}/log: {line[:300]}")
+        return picked["strong"][-n:] or picked["weak"][-3:]
+
+    def converge(self, pre, t_last_start, phase):
+        """Waits for every resource to reach its desired state; returns the convergence time or None."""
+        self.phases += 1
+        deadline = t_last_start + CONVERGE_TIMEOUT
+        details = []
+        while True:
+            self.operator_alive()
+            results = [(name, fn()) for name, fn in self.expectations(pre)]
+            details = [r[1][1] for r in results]
+            if all(r[1][0] for r in results):
+                break
+            if time.time() > deadline:
+                self.violation("not-converged", f"phase '{phase}' did not converge within {CONVERGE_TIMEOUT:.0f} s of the last operator restart",
+                               self.evidence([d for (n, (ok, d)) in results if not ok]))
+                return None
+            time.sleep(1)
+        t_ok = time.time()
+        elapsed = t_ok - pre["t_write"]
+        # After convergence: the running jobs' output grows under their tag, a suspended job writes
+        # nothing, and the state stays as converged.
+        running = []
+        if self.app["present"] and self.app["state"] == "running":
+            running.append(("app", self.app))
+        if self.session and self.sjob["present"]:
+            running.append(("sjob", self.sjob))
+        with self.lock:
+            base = {name: self.checker(name, m["inc"]).tag_count[m["tag"]] for name, m in running}
+            frozen_size = self.checker("app", self.app["inc"]).offset if self.app["present"] and self.app["state"] == "suspended" else None
+        grow_deadline = time.time() + GROWTH_TIMEOUT
+        pending = set(base)
+        while pending and time.time() < grow_deadline:
+            time.sleep(0.5)
+            with self.lock:
+                for name, m in running:
+                    c = self.checker(name, m["inc"])
+                    c.poll()
+                    if c.tag_count[m["tag"]] - base[name] >= GROWTH_LINES:
+                        pending.discard(name)
+        if pending:
+            self.violation("no-growth", f"phase '{phase}' converged but the output of {sorted(pending)} did not grow by {GROWTH_LINES} lines "
+                                        f"within {GROWTH_TIMEOUT:.0f} s", self.evidence(details))
+            return None
+        if frozen_size is not None:
+            time.sleep(4)
+            with self.lock:
+                c = self.checker("app", self.app["inc"])
+                c.poll()
+                if c.offset != frozen_size:
+                    self.violation("suspended-writes", "app is SUSPENDED but its output still grows",
+                                   [f"{c.path}: {frozen_size} -> {c.offset} bytes"] + list(c.recent)[-4:])
+        results = [(name, fn()) for name, fn in self.expectations(pre)]
+        if not all(r[1][0] for r in results):
+            self.violation("unstable", f"phase '{phase}' converged, then left the desired state",
+                           self.evidence([r[1][1] for r in results if not r[1][0]]))
+            return None
+        self.check_savepoints_exist(f"after {phase}")
+        self.phases_converged += 1
+        self.converge_times.append(elapsed)
+        return elapsed
+
+    # ---- rounds --------------------------------------------------------------------------------
+
+    def current_jids(self):
+        jids = {}
+        for kind, name in [("flinkdep", "app"), ("sessionjob", "sjob")]:
+            obj, _ = self.get(kind, name)
+            jids[name] = ((obj or {}).get("status") or {}).get("jobStatus", {}).get("jobId")
+        return jids
+
+    def phase(self, description, apply, restart=None, allow_jvm=True):
+        """One manifest write with its faults, then convergence. Returns (converged time or None, faults)."""
+        pre = self.current_jids()
+        pre.update(restart or {})
+        timeline = self.plan_faults(allow_jvm)
+        pre["t_write"] = t0 = time.time()
+        apply()
+        faults, last_start = self.run_timeline(t0, timeline)
+        elapsed = self.converge(pre, last_start, description)
+        return elapsed, faults
+
+    def freeze(self, name, inc):
+        with self.lock:
+            c = self.checker(name, inc)
+            c.poll()
+            c.frozen = (c.offset, self.round)
+
+    def choose(self):
+        kinds = [("savepoint-upgrade", 3), ("last-state-upgrade", 2), ("parallelism", 2), ("suspend-resume", 2),
+                 ("restart-nonce", 1.5), ("delete-recreate", 1.5)]
+        if self.session:
+            kinds.append(("session-job-upgrade", 2))
+        total = sum(w for _, w in kinds)
+        x = self.rng.uniform(0, total)
+        for kind, w in kinds:
+            x -= w
+            if x <= 0:
+                return kind
+        return kinds[-1][0]
+
+    def do_round(self, kind):
+        a, s = self.app, self.sjob
+        results = []
+        if kind in ("savepoint-upgrade", "last-state-upgrade"):
+            a["mode"] = "savepoint" if kind == "savepoint-upgrade" else "last-state"
+            a["tag"] = self.next_tag()
+            results.append((f"{kind} app -> {a['tag']}", *self.phase(f"{kind} {a['tag']}", self.write_app)))
+        elif kind == "parallelism":
+            a["p"] = 3 - a["p"]
+            results.append((f"parallelism app -> {a['p']}", *self.phase(f"parallelism {a['p']}", self.write_app)))
+        elif kind == "restart-nonce":
+            a["nonce"] += 1
+            results.append((f"restartNonce app -> {a['nonce']}",
+                            *self.phase(f"restartNonce {a['nonce']}", self.write_app, restart={"app-restart": True})))
+        elif kind == "suspend-resume":
+            a["state"] = "suspended"
+            r1 = self.phase("suspend", self.write_app)
+            results.append(("suspend app", *r1))
+            if r1[0] is None:
+                return results
+            obj, _ = self.get("flinkdep", "app")
+            restore = ((obj or {}).get("status") or {}).get("jobStatus", {}).get("upgradeSavepointPath")
+            if restore and not os.path.exists(fs_path(restore)):
+                self.violation("restore-point-missing", f"app is SUSPENDED with restore point {restore}, which is not on disk: resume cannot restore it",
+                               [self.status_line(obj), f"ls {os.path.dirname(fs_path(restore))}: {sorted(os.listdir(os.path.dirname(fs_path(restore)))) if os.path.isdir(os.path.dirname(fs_path(restore))) else 'missing'}"]
+                               + self.oplog_tail(6, since=datetime.fromtimestamp(self.round_started, timezone.utc).strftime("%Y-%m-%dT%H:%M:%S")))
+            elif not restore:
+                self.note("app SUSPENDED with no restore point recorded")
+            a["state"] = "running"
+            results.append(("resume app", *self.phase("resume", self.write_app, restart={"app-restart": True})))
+        elif kind == "session-job-upgrade":
+            s["mode"] = self.rng.choice(["savepoint", "last-state"])
+            s["tag"] = self.next_tag()
+            results.append((f"session-job {s['mode']} upgrade -> {s['tag']}", *self.phase(f"sjob upgrade {s['tag']}", self.write_sjob)))
+        elif kind == "delete-recreate":
+            target = "sjob" if self.session and self.rng.random() < 0.35 and self.sjob_recreate else "app"
+            m = s if target == "sjob" else a
+            m["present"] = False
+            r1 = self.phase(f"delete {target}", lambda: self.remove(f"{target}.yaml"))
+            results.append((f"delete {target}", *r1))
+            if r1[0] is None:
+                return results
+            self.freeze(target, m["inc"])
+            m.update(present=True, inc=m["inc"] + 1, tag=self.next_tag())
+            if target == "app":
+                m.update(p=1, nonce=0, state="running")
+            results.append((f"re-create {target} #{m['inc']} {m['tag']}",
+                            *self.phase(f"re-create {target}", self.write_app if target == "app" else self.write_sjob)))
+            if target == "sjob" and results[-1][1] is None:
+                self.sjob_recreate = False
+                self.note("session-job re-creation failed to converge: later delete-recreate rounds target the app only")
+        return results
+
+    def recover(self):
+        """After a non-converged phase: delete everything (the session job first) and start fresh
+        incarnations (a fresh session cluster too), so later rounds test the operator again rather
+        than repeat one failure. Returns False if that is impossible."""
+        log("recovery: deleting every resource and re-creating fresh incarnations")
+        self.remove("sjob.yaml")
+        if self.session and not self.wait_for(lambda: self.check_gone("sessionjob", "sjob"), 120):
+            return False
+        self.remove("app.yaml")
+        self.remove("session.yaml")
+        if not self.wait_for(lambda: self.check_gone("flinkdep", "app"), 120):
+            return False
+        if self.session and not self.wait_for(lambda: self.check_gone("flinkdep", "session"), 120):
+            return False
+        self.freeze("app", self.app["inc"])
+        self.app.update(present=True, inc=self.app["inc"] + 1, tag=self.next_tag(), p=1, nonce=0, state="running")
+        self.write_app()
+        if self.session:
+            self.freeze("sjob", self.sjob["inc"])
+            self.sjob.update(present=True, inc=self.sjob["inc"] + 1, tag=self.next_tag())
+            self.write("session.yaml", self.session_manifest())
+            self.write_sjob()
+        pre = self.current_jids()
+        pre["t_write"] = time.time()
+        ok = self.wait_for(lambda: self.all_ok(pre), 180)
+        log(f"recovery {'done' if ok else 'FAILED'}")
+        return ok
+
+    def all_ok(self, pre):
+        results = [fn() for _, fn in self.expectations(pre)]
+        return all(r[0] for r in results), "; ".join(r[1] for r in results if not r[0])
+
+    def wait_for(self, fn, timeout, kind="recovery-failed", what="a recovery step"):
+        deadline = time.time() + timeout
+        detail = ""
+        while time.time() < deadline:
+            self.operator_alive()
+            ok, detail = fn()
+            if ok:
+                return True
+            time.sleep(1)
+        self.violation(kind, f"{what} did not finish within {timeout} s", self.evidence([detail]))
+        return False
+
+    # ---- the run -------------------------------------------------------------------------------
+
+    def run(self):
+        a = self.a
+        log(f"root {self.root}, seed {self.seed}, rounds {a.rounds}, ports {a.ports}, session {'on' if self.session else 'off'}")
+        log(f"bounds: replay <= {self.replay_bound} records per key, reset-to-1 forbidden after {self.reset_after}, "
+            f"convergence <= {CONVERGE_TIMEOUT:.0f} s")
+        threading.Thread(target=self.sampler, daemon=True).start()
+        self.start_operator()
+        # Initial deployment (no faults): the baseline everything else is compared with.
+        self.write_app()
+        if self.session:
+            self.write("session.yaml", self.session_manifest())
+            self.write_sjob()
+        pre = self.current_jids()
+        pre["t_write"] = time.time()
+        self.round_started = time.time()
+        if self.converge(pre, time.time(), "initial deployment") is None:
+            log("the initial deployment did not converge: stopping")
+            return
+        time.sleep(3)
+        started = time.time()
+        for number in range(1, a.rounds + 1):
+            if a.duration and time.time() - started > a.duration:
+                log(f"time budget of {a.duration:.0f} s used: stopping after {number - 1} rounds")
+                break
+            self.round = number
+            self.round_started = time.time()
+            kind = self.choose()
+            self.changes[kind] += 1
+            log(f"round {number}/{a.rounds}: {kind}")
+            results = self.do_round(kind)
+            fallbacks = [f for c in self.checkers.values() for f in c.fallbacks if f[0] == number]
+            worst = max((f[2] - f[3] + 1 for f in fallbacks), default=0)
+            for label, elapsed, faults in results:
+                log(f"  {label}: faults [{', '.join(faults)}] -> " + (f"converged in {elapsed:.1f} s" if elapsed is not None else "NOT converged"))
+            log(f"  round {number} done in {time.time() - self.round_started:.0f} s; largest fall-back {worst} record(s)"
+                + (f" ({len(fallbacks)} key restore(s))" if fallbacks else ""))
+            if worst and kind == "savepoint-upgrade":
+                self.note(f"savepoint upgrade replayed up to {worst} record(s) per key (restored from a checkpoint: faults interrupted the savepoint)")
+            self.rounds_done = number
+            if results and all(elapsed is not None for _, elapsed, _ in results) \
+                    and len(results) == (2 if kind in ("suspend-resume", "delete-recreate") else 1):
+                self.rounds_converged += 1
+            if any(elapsed is None for _, elapsed, _ in results) or len(results) < (2 if kind in ("suspend-resume", "delete-recreate") else 1):
+                if not self.recover():
+                    log("recovery failed: stopping the run")
+                    break
+            time.sleep(self.rng.uniform(2, 6))
+
+    def final(self):
+        """Deletes everything, checks the savepoints and that nothing is left."""
+        self.round = "final"
+        self.round_started = time.time()
+        self.operator_alive()
+        last = {}
+        for kind, name in [("flinkdep", "app"), ("sessionjob", "sjob")]:
+            obj, _ = self.get(kind, name)
+            if obj is not None:
+                last[name] = obj
+        self.remove("sjob.yaml")
+        if self.session:
+            self.wait_for(lambda: self.check_gone("sessionjob", "sjob"), 120, "not-deleted", "the final delete of sjob")
+        self.remove("app.yaml")
+        self.remove("session.yaml")
+        self.wait_for(lambda: self.check_gone("flinkdep", "app"), 120, "not-deleted", "the final delete of app")
+        if self.session:
+            self.wait_for(lambda: self.check_gone("flinkdep", "session"), 120, "not-deleted", "the final delete of session")
+        self.freeze("app", self.app["inc"])
+        if self.session:
+            self.freeze("sjob", self.sjob["inc"])
+        checked = 0
+        for name, obj in last.items():
+            for location in self.savepoint_paths(obj, with_restore=False):
+                checked += 1
+                if not os.path.exists(fs_path(location)):
+                    self.violation("savepoint-missing", f"{name}: the last status names a savepoint not on disk after the delete: {location}",
+                                   [self.status_line(obj)])
+            restore = ((obj.get("status") or {}).get("jobStatus") or {}).get("upgradeSavepointPath")
+            if restore and "/savepoints/" in fs_path(restore):
+                checked += 1
+                if not os.path.exists(fs_path(restore)):
+                    self.violation("savepoint-missing", f"{name}: upgradeSavepointPath of the last status not on disk after the delete: {restore}",
+                                   [self.status_line(obj)])
+        log(f"final delete done; {checked} savepoint path(s) of the last status checked on disk")
+        time.sleep(1)
+        left = [p for p in self.procs() if p.role != "operator"]
+        if left:
+            self.violation("leftover", "processes under the root remain after the final delete converged",
+                           [f"pid {p.pid} {p.pod}: {p.cmd[-160:]}" for p in left])
+        if self.op is not None:
+            self.op.send_signal(signal.SIGTERM)
+            try:
+                self.op.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.violation("leftover", "the operator did not stop within 15 s of SIGTERM", [])
+                self.kill_operator()
+            self.op = None
+        time.sleep(1)
+        left = scan(self.root, self.state, include_cwd=True)
+        if left:
+            self.violation("leftover", "processes under the root remain after the operator stopped",
+                           [f"pid {p.pid}: {p.cmd[-160:]}" for p in left])
+
+    def kill_everything(self):
+        """Whatever state things are in: the operator and every process under the root, by pid."""
+        self.stop_sampler.set()
+        if self.op is not None:
+            try:
+                os.kill(self.op.pid, signal.SIGKILL)
+                self.op.wait(timeout=10)
+            except (ProcessLookupError, subprocess.TimeoutExpired):
+                pass
+            self.op = None
+        for _ in range(10):
+            left = scan(self.root, self.state, include_cwd=True)
+            if not left:
+                return True
+            for p in left:
+                try:
+                    if p.pgid == p.pid:
+                        os.killpg(p.pgid, signal.SIGKILL)
+                    else:
+                        os.kill(p.pid, signal.SIGKILL)
+                except (ProcessLookupError, PermissionError):
+                    pass
+            time.sleep(0.5)
+        return not scan(self.root, self.state, include_cwd=True)
+
+    def summary(self, elapsed):
+        total = sum(self.injections.values())
+        times = sorted(self.converge_times)
+        print()
+        print("=" * 100)
+        print(f"chaos summary (seed {self.seed}, root {self.root}, {elapsed / 60:.1f} min)")
+        print(f"rounds: {self.rounds_done}")
+        print("changes: " + ", ".join(f"{k} {v}" for k, v in sorted(self.changes.items())))
+        print(f"injections: operator-kill {self.injections['operator-kill']}, jvm-kill {self.injections['jvm-kill']}, "
+              f"power-loss {self.injections['power-loss']} (total {total})")
+        print(f"converged: {self.rounds_converged}/{self.rounds_done} rounds ({self.phases_converged}/{self.phases} phases, "
+              f"the initial deployment included)")
+        if times:
+            print(f"convergence time (manifest written -> converged): p50 {statistics.median(times):.1f} s, max {times[-1]:.1f} s")
+        fallbacks = [f for c in self.checkers.values() for f in c.fallbacks]
+        print(f"restores seen in the output: {len(fallbacks)} key fall-backs, largest replay "
+              f"{max((f[2] - f[3] + 1 for f in fallbacks), default=0)} (bound {self.replay_bound}); max JobManagers per resource "
+              f"{dict(self.max_jm)}")
+        for n in self.notes:
+            print(f"note: {n}")
+        print(f"violations: {len(self.violations)}" + (f" (+{sum(self.suppressed.values())} repeats not quoted: {dict(self.suppressed)})" if self.suppressed else ""))
+        for v in self.violations:
+            print(f"- [{v['kind']}] round {v['round']}, seed {v['seed']}, at {v['time']}: {v['message']}")
+            for line in v["evidence"]:
+                print(f"    | {line}")
+            print(f"    operator log: {v['oplog']}")
+        print("=" * 100)
+
+
+def self_test():
+    """The output checks on synthetic files: each rule fires on its case and stays quiet on legal
+    restores (python3 hack/chaos.py --self-test)."""
+    import tempfile
+
+    class Fake:
+        round, replay_bound, reset_after = 1, 80, 30
+
+        def __init__(self):
+            self.got, self.suppressed = [], collections.Counter()
+
+        def violation(self, kind, message, evidence):
+            self.got.append(kind)
+
+    def run(lines):
+        fake = Fake()
+        with tempfile.NamedTemporaryFile("w", suffix=".out", delete=False) as f:
+            f.write("".join(line + "\n" for line in lines))
+        c = OutputChecker(fake, "t", 1, f.name)
+        c.poll()
+        os.unlink(f.name)
+        return fake.got, c
+
+    seq = lambda key, a, b, tag: [f"{key} {i} {tag}" for i in range(a, b + 1)]
+    cases = [
+        ("savepoint upgrade", seq("k", 1, 50, "v1") + seq("k", 51, 60, "v2"), []),
+        ("checkpoint restore within the bound", seq("k", 1, 50, "v1") + seq("k", 41, 60, "v2"), []),
+        ("replay beyond the bound", seq("k", 1, 200, "v1") + seq("k", 100, 110, "v1"), ["replay"]),
+        ("reset to 1", seq("k", 1, 40, "v1") + seq("k", 1, 5, "v1"), ["reset"]),
+        ("early restart to 1 is legal", seq("k", 1, 8, "v1") + seq("k", 1, 5, "v1"), []),
+        ("lost records", seq("k", 1, 10, "v1") + seq("k", 12, 15, "v1"), ["jump"]),
+        ("two writers", seq("k", 1, 10, "v1") + ["k 8 v1", "k 11 v1"], ["jump"]),
+        ("superseded tag", seq("k", 1, 10, "v1") + ["k 11 v2", "k 12 v1"], ["superseded-tag"]),
+        ("fresh incarnation must start at 1", seq("k", 5, 10, "v1"), ["starts-not-at-1"]),
+        ("malformed", ["k 1 v1", "garbage"], ["malformed"]),
+        ("keys are independent", seq("a", 1, 10, "v1") + seq("b", 1, 10, "v1") + seq("a", 11, 12, "v2"), []),
+    ]
+    failed = 0
+    for name, lines, want in cases:
+        got, _ = run(lines)
+        ok = sorted(set(got)) == sorted(set(want))
+        failed += not ok
+        print(f"{'ok  ' if ok else 'FAIL'} {name}: got {got}, want {want}")
+    fake = Fake()
+    with tempfile.TemporaryDirectory() as d:
+        path = f"{d}/x.out"
+        open(path, "w").write("k 1 v1\n")
+        c = OutputChecker(fake, "t", 1, path)
+        c.poll()
+        c.frozen = (c.offset, 1)
+        open(path, "a").write("k 2 v1\n")
+        c.poll()
+    ok = fake.got == ["frozen"]
+    failed += not ok
+    print(f"{'ok  ' if ok else 'FAIL'} frozen output grows: got {fake.got}")
+    return 1 if failed else 0
+
+
+def main():
+    if "--self-test" in sys.argv:
+        return self_test()
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--rounds", type=int, default=25)
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--flinklet", required=True)
+    parser.add_argument("--flink-home", required=True)
+    parser.add_argument("--root", required=True)
+    parser.add_argument("--ports", default="18000-18999")
+    parser.add_argument("--rate", type=int, default=20)
+    parser.add_argument("--keys", type=int, default=4)
+    parser.add_argument("--mode", default="savepoint", choices=["savepoint", "last-state"])
+    parser.add_argument("--no-session", dest="session", action="store_false")
+    parser.add_argument("--duration", type=float, default=0, help="stop starting rounds after this many seconds (0: no limit)")
+    parser.add_argument("--keep", action="store_true", help="keep the root even when nothing failed")
+    a = parser.parse_args()
+
+    h = Harness(a)
+
+    def on_signal(signum, _frame):
+        raise KeyboardInterrupt(f"signal {signum}")
+
+    signal.signal(signal.SIGTERM, on_signal)
+    started = time.time()
+    aborted = None
+    try:
+        h.run()
+        h.final()
+    except KeyboardInterrupt as stop:
+        aborted = f"interrupted ({stop})"
+    except Exception:  # noqa: BLE001 - a harness error must still clean up and say so
+        aborted = "harness error:\n" + traceback.format_exc()
+    finally:
+        clean = h.kill_everything()
+    h.summary(time.time() - started)
+    if aborted:
+        print(f"run aborted: {aborted}")
+    if not clean:
+        print("WARNING: some processes under the root could not be killed")
+    failed = bool(h.violations) or aborted is not None or not clean
+    if failed or a.keep:
+        print(f"root kept for inspection: {h.root}")
+    else:
+        import shutil
+        shutil.rmtree(h.root, ignore_errors=True)
+        print(f"root removed: {h.root}")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

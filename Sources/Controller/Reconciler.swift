@@ -107,9 +107,13 @@ public struct Reconciler: Sendable {
         for row in try store.pods(owner: id.key) {
             if let status = await driver.status(row.name) {
                 pods.append(status)
-            } else {
-                // Stopped and forgotten by the driver: no process of it is left, nor its record.
+            } else if ProcessInfoReader.stat(pid: row.pid).map({ $0.startTicks == row.processStartTicks && !$0.isZombie }) != true {
+                // Stopped and forgotten by the driver, and its process is gone: so goes its record.
                 _ = try store.deletePod(name: row.name)
+            } else {
+                // A record the driver does not know whose process lives (one it could not adopt):
+                // kept, so the process is never forgotten.
+                logger.warning("a recorded pod's process lives but the driver does not know it", metadata: ["pod.name": "\(row.name)", "pod.pid": "\(row.pid)"])
             }
         }
         if desired == nil, record == nil, pods.isEmpty { return .awaitChange }

@@ -400,3 +400,19 @@ final class WakeLog: Sendable {
         #expect(Set(restored).count == 2)
     }
 }
+
+@Suite struct TaskManagerRegistrationTests {
+    @Test func aTaskManagerHasRegisteredOnlyIfItsCurrentProcessSaidSo() throws {
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("tm-\(UUID().uuidString.prefix(8)).log").path
+        defer { unlink(path) }
+        let banner = "2026-12-06 03:50:32,547 INFO  org.apache.flink.runtime.taskexecutor.TaskManagerRunner      [] -  Starting TaskManager (Version: 2.3.0)\n"
+        let registered = "2026-12-06 03:50:40,986 INFO  org.apache.flink.runtime.taskexecutor.TaskExecutor           [] - Successful registration at resource manager pekko.tcp://flink@127.0.0.1:18012/user/rpc/resourcemanager_*\n"
+        try (banner + "2026-12-06 03:50:33,000 INFO  x [] - Connecting to ResourceManager\n").write(toFile: path, atomically: true, encoding: .utf8)
+        #expect(!FlinkBackend.hasRegistered(logPath: path), "warm: started, not registered")
+        try (banner + registered).write(toFile: path, atomically: true, encoding: .utf8)
+        #expect(FlinkBackend.hasRegistered(logPath: path))
+        try (banner + registered + banner).write(toFile: path, atomically: true, encoding: .utf8)
+        #expect(!FlinkBackend.hasRegistered(logPath: path), "a registration of an earlier process of the pod does not count")
+        #expect(!FlinkBackend.hasRegistered(logPath: path + ".missing"))
+    }
+}

@@ -146,6 +146,26 @@ private func events(_ plan: Plan) -> [String] {
         #expect(plan == planner.plan(input(d, o)), "pure: the same input gives the same plan")
     }
 
+    @Test func aNewJobManagerNeverMeetsTaskManagersThatRegisteredWithAnEarlierOne() throws {
+        let d = deployment()
+        let jobId = FlinkCluster.jobId(key: d.id.key, generation: 1)
+        var o = observation(d, recorded: JobStatus(jobId: jobId, state: "RECONCILING"))
+        let l = try layout(d, o)
+        let taskManagers = l.taskManagers.map { running($0) }
+        // Warm TaskManagers that never registered (started ahead of their JobManager) are kept.
+        let warm = planner.plan(input(d, o, pods: taskManagers))
+        #expect(started(warm) == [l.jobManager])
+        // Ones that registered with a JobManager that is gone are restarted with the new one.
+        o.registeredTaskManagers = Set(l.taskManagers.map(\.name))
+        let plan = planner.plan(input(d, o, pods: taskManagers))
+        #expect(started(plan) == [l.jobManager] + l.taskManagers)
+        #expect(plan.steps.filter { if case .stopPod(_, "registered with an earlier JobManager") = $0 { true } else { false } }.count
+                == l.taskManagers.count)
+        let admit = plan.steps.firstIndex(of: .admit(.clusterStart, holder: d.id.key, force: false))
+        let jobManagerStart = plan.steps.firstIndex(of: .startPod(l.jobManager))
+        #expect(admit != nil && jobManagerStart != nil && admit! < jobManagerStart!, "a start slot is taken right before the JobManager starts")
+    }
+
     @Test func aMissingJarStartsNothingAndSaysSoOnce() {
         let d = deployment()
         let o = observation(d, jar: .failure(DeploymentProblem("jar \"local:///opt/flink/usrlib/job.jar\" not found: /flink/usrlib/job.jar does not exist")))

@@ -12,12 +12,14 @@
 //
 //   bench-reconcile [--upgrading 8] [--hold 30] [--probes 60] [--workers 4]
 import Controller
+import Engine
 import FlinkClient
 import FlinkletTesting
 import FlinkResources
 import Foundation
 import Logging
 import Planning
+import Reconciliation
 import Runtime
 import Store
 import Synchronization
@@ -164,12 +166,12 @@ let distribution = FlinkDistribution(home: flinkHome, version: "2.3.0", java: "/
                                      jvmOptions: [])
 var backend = FlinkBackend(distribution: .success(distribution), rest: rest, stateDirectory: state, maxConcurrentClusterStarts: 100)
 backend.portRange = 42_000...44_999
-var configuration = Operator.Configuration(manifests: manifests)
+var configuration = OperatorConfiguration(manifests: manifests)
 configuration.stateDirectory = state
 configuration.workers = options.workers
 configuration.allowEmpty = true
 let logger = Logger(label: "bench", factory: { _ in SwiftLogNoOpLogHandler() })
-var flinklet = Operator(configuration: configuration, planner: FlinkPlanner(), flink: backend, logger: logger, makeDriver: { _ in driver })
+var flinklet = Operator(configuration: configuration, planner: FlinkPlanner(), backend: backend, logger: logger, makeDriver: { _ in driver })
 let reconciles = ReconcileLog()
 flinklet.onReconcile = { reconciles.record($0, $1, $2) }
 let operatorTask = Task { try await flinklet.run() }

@@ -2,6 +2,7 @@ import FlinkResources
 import Foundation
 import Logging
 import Planning
+import Reconciliation
 import Runtime
 
 /// Class data sharing (AppCDS) for the Flink JVMs: an archive of the classes a JobManager and a

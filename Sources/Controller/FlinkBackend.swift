@@ -1,42 +1,14 @@
 import Artifacts
+import Engine
 import FlinkClient
 import FlinkResources
 import Foundation
 import Logging
 import Manifests
 import Planning
+import Reconciliation
 import Runtime
 import Store
-
-/// Bounds how many of one kind of heavy work run at once: Flink clients (per-job submitters),
-/// and clusters starting up. Each is one or more JVMs busy with startup, and on a small machine
-/// a burst of manifests must queue rather than start them all (40 JVMs starting at once on 2
-/// cores miss Flink's own startup timeouts).
-public actor ConcurrencyGate {
-    public let limit: Int
-    private var holders: Set<String> = []
-
-    public init(limit: Int) { self.limit = max(1, limit) }
-
-    /// Takes a slot for `pod` (true), or says none is free (false). Idempotent per pod.
-    public func tryAcquire(_ pod: String) -> Bool {
-        if holders.contains(pod) { return true }
-        guard holders.count < limit else { return false }
-        holders.insert(pod)
-        return true
-    }
-
-    /// Counts a holder found running (e.g. adopted after a restart) even beyond the limit.
-    public func hold(_ pod: String) { holders.insert(pod) }
-
-    public func release(_ pod: String) { holders.remove(pod) }
-
-    public func isFree(for pod: String) -> Bool { holders.contains(pod) || holders.count < limit }
-
-    public func holds(_ holder: String) -> Bool { holders.contains(holder) }
-
-    public var inUse: Int { holders.count }
-}
 
 /// Everything the controller needs to run Flink: the distribution, the REST client, the jar
 /// store and the submission gate. The observer half gathers a `FlinkObservation`; the executor
@@ -49,12 +21,15 @@ public struct FlinkBackend: Sendable {
     /// Clusters whose JobManager is up but not yet ready with all its TaskManagers registered.
     public let clusterStarts: ConcurrencyGate
     /// The slots of `gate`.
-    public func gate(_ gate: AdmissionGate) -> ConcurrencyGate {
+    public func gate(_ gate: AdmissionGate) -> ConcurrencyGate? {
         switch gate {
         case .clusterStart: clusterStarts
         case .submission: submissions
+        default: nil
         }
     }
+
+    public var gates: [AdmissionGate] { AdmissionGate.flinkGates }
     public let stateDirectory: String
     /// Ports leased to clusters (REST, RPC, blob, TaskManagers).
     public var portRange: ClosedRange<Int> = 20_000...29_999
@@ -88,7 +63,7 @@ extension FlinkBackend {
         if case .failure(let error) = distribution { observation.distributionProblem = error.message }
         let lastKnown = record.flatMap { Self.decode($0) }
         observation.lastKnown = lastKnown
-        let recordedStatus = record.flatMap { try? Reconciler.status(of: $0) }
+        let recordedStatus = record.flatMap { try? PodRecords.status(of: $0) }
         observation.recordedJob = recordedStatus?.jobStatus
         observation.reconciliation = recordedStatus?.reconciliationStatus
         observation.recordedClusterInfo = (recordedStatus as? FlinkDeploymentStatus)?.clusterInfo
@@ -124,7 +99,7 @@ extension FlinkBackend {
                 }
                 if let job = observation.jobs.first(where: { $0.id == jobId }), job.state == .canceled || job.state == .failed, let jobManager {
                     // Why the job ended, in the JobManager's words (it may still run).
-                    let name = Reconciler.observed(jobManager).name
+                    let name = PodRecords.observed(jobManager).name
                     if let message = Self.failureMessage(logPath: layout.directory(of: id, pod: name) + "/log") {
                         observation.podFailures[name] = message
                     }
@@ -133,7 +108,7 @@ extension FlinkBackend {
             if jobManager == nil || jobManager?.phase != .running {
                 // No JobManager runs: which TaskManagers still hold an earlier one's registration?
                 for pod in pods where pod.labels[PodLabels.role] == PodRole.taskManager.rawValue && pod.phase == .running {
-                    let name = Reconciler.observed(pod).name
+                    let name = PodRecords.observed(pod).name
                     if Self.hasRegistered(logPath: layout.directory(of: id, pod: name) + "/log") {
                         observation.registeredTaskManagers.insert(name)
                     }
@@ -178,7 +153,7 @@ extension FlinkBackend {
             break
         }
         for pod in pods where pod.phase == .failed || pod.reason == PodStatus.Reason.crashLoopBackOff {
-            let name = Reconciler.observed(pod).name
+            let name = PodRecords.observed(pod).name
             if let message = Self.failureMessage(logPath: layout.directory(of: id, pod: name) + "/log") {
                 observation.podFailures[name] = message
             }
@@ -328,8 +303,8 @@ extension FlinkBackend {
     }
 
     /// Leases the cluster's ports; a newly leased port that another program holds is skipped.
-    func leasePorts(owner: String, count: Int, store: Store) throws -> [Int] {
-        try store.leasePorts(owner: owner, count: count, range: portRange, usable: { PortProbe.isFree($0) })
+    public func leasePorts(owner: String, count: Int, store: Store) throws {
+        _ = try store.leasePorts(owner: owner, count: count, range: portRange, usable: { PortProbe.isFree($0) })
     }
 
     /// Names of the session jobs (recorded by the operator) that name this session cluster.
@@ -397,18 +372,26 @@ extension FlinkBackend {
 
 // MARK: - Execute
 
-extension FlinkBackend {
-    /// What a REST step did: events to record, and whether Flink refused a snapshot request
-    /// (its trigger, on record as pending, is then over).
-    struct ActionOutcome {
-        var events: [(reason: String, message: String, warning: Bool)] = []
-        var refusedTrigger = false
+extension FlinkBackend: ReconcilerBackend {
+    public typealias Observation = FlinkObservation
+    public typealias Action = FlinkAction
+    public typealias Status = FlinkStatus
+    public typealias Outcome = FlinkOutcome
+
+    public func observe(_ context: ObservationContext) async throws -> FlinkObservation? {
+        try await observe(context.id, desired: context.desired, record: context.record, pods: context.pods, layout: context.layout,
+                          store: context.store, now: context.now, isDefined: context.isDefined)
     }
 
-    /// Carries out one REST step: one request, never a wait for what it sets off (later
-    /// reconciles observe that). Failures Flink reports become warning events with Flink's
-    /// message; an unreachable cluster throws, so the reconcile is retried.
-    func execute(_ action: FlinkAction, logger: Logger) async throws -> ActionOutcome {
+    public func reduce(_ status: AnyResourceStatus, outcome: FlinkOutcome) -> AnyResourceStatus {
+        FlinkStatusReducer.reduce(status, outcome: outcome)
+    }
+
+    /// Carries out one Flink step: one request (never a wait for what it sets off: later
+    /// reconciles observe that), a jar fetch, or savepoints deleted. Failures Flink reports
+    /// become warning events with Flink's message; an unreachable cluster throws, so the
+    /// reconcile is retried.
+    public func execute(_ action: FlinkAction, for id: ResourceID, logger: Logger) async throws -> ActionResult<FlinkOutcome> {
         switch action {
         case .submit(let port, let jar, let submission):
             var jarId: String?
@@ -420,40 +403,57 @@ extension FlinkBackend {
                     entryClass: submission.entryClass, flinkConfiguration: submission.configuration)
                 _ = try await rest.runJar(port: port, jarId: jarId!, submission: request)
                 if let jarId { try? await rest.deleteJar(port: port, jarId: jarId) }
-                return ActionOutcome()
+                return ActionResult()
             } catch let error as FlinkRESTError {
                 if let jarId { try? await rest.deleteJar(port: port, jarId: jarId) }
                 if error.isDuplicateSubmission {
-                    return ActionOutcome()  // a retry of a submission that went through: the job runs once
+                    return ActionResult()  // a retry of a submission that went through: the job runs once
                 }
                 if case .unreachable = error { throw error }
-                return ActionOutcome(events: [("SubmitFailed", "job \(submission.jobId): \(error)", true)])
+                return ActionResult(events: [(.warning, "SubmitFailed", "job \(submission.jobId): \(error)")])
             }
         case .cancel(let port, let jobId):
             do {
                 try await rest.cancel(port: port, jobId: jobId)
             } catch let error as FlinkRESTError where error.status == 404 || error.status == 409 {
-                return ActionOutcome()  // unknown, or already over
+                return ActionResult()  // unknown, or already over
             }
-            return ActionOutcome(events: [("Cancel", "Cancelling job \(jobId)", false)])
+            return ActionResult(events: [(.normal, "Cancel", "Cancelling job \(jobId)")])
         case .triggerSavepoint(let port, let jobId, let directory, let triggerId):
             do {
                 _ = try await rest.triggerSavepoint(port: port, jobId: jobId, targetDirectory: directory, cancelJob: false, triggerId: triggerId)
                 logger.info("savepoint triggered", metadata: ["job.id": "\(jobId)", "trigger.id": "\(triggerId)"])
-                return ActionOutcome()
+                return ActionResult()
             } catch let error as FlinkRESTError {
                 if case .unreachable = error { throw error }
-                return ActionOutcome(events: [("SavepointError", "savepoint of job \(jobId) refused: \(error)", true)], refusedTrigger: true)
+                return ActionResult(events: [(.warning, "SavepointError", "savepoint of job \(jobId) refused: \(error)")], outcome: .snapshotTriggerRefused)
             }
         case .stopWithSavepoint(let port, let jobId, let directory, let triggerId):
             do {
                 _ = try await rest.stopWithSavepoint(port: port, jobId: jobId, targetDirectory: directory, drain: false, triggerId: triggerId)
                 logger.info("stop-with-savepoint triggered", metadata: ["job.id": "\(jobId)", "trigger.id": "\(triggerId)"])
-                return ActionOutcome()
+                return ActionResult()
             } catch let error as FlinkRESTError {
                 if case .unreachable = error { throw error }
-                return ActionOutcome(events: [("SavepointError", "stop-with-savepoint of job \(jobId) refused: \(error)", true)], refusedTrigger: true)
+                return ActionResult(events: [(.warning, "SavepointError", "stop-with-savepoint of job \(jobId) refused: \(error)")], outcome: .snapshotTriggerRefused)
             }
+        case .fetchArtifact(let uri, let directory):
+            do {
+                _ = try await artifacts.resolve(uri, artifactsDirectory: directory)
+                return ActionResult()
+            } catch {
+                // Said as an event, and the reconcile retried with backoff.
+                return ActionResult(events: [(.warning, "JarNotFound", "\(error)")], error: error)
+            }
+        case .disposeSavepoints(let savepoints):
+            // The plan's status, recorded ahead, no longer lists them.
+            for savepoint in savepoints {
+                // Only Flinklet's own savepoints are deleted from disk; others only leave the history.
+                guard let path = Self.localPath(savepoint.location), path.hasPrefix(stateDirectory + "/"), !path.contains("/../") else { continue }
+                try? FileManager.default.removeItem(atPath: path)
+            }
+            return ActionResult(events: [(.normal, "SavepointDisposed",
+                                          "Disposed \(savepoints.count) savepoint(s) beyond the history's limits: \(savepoints.map(\.location).joined(separator: ", "))")])
         }
     }
 }

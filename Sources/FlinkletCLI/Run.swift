@@ -1,10 +1,12 @@
 import ArgumentParser
 import Controller
+import Engine
 import FlinkClient
 import FlinkResources
 import Foundation
 import Logging
 import Planning
+import Reconciliation
 import ServiceLifecycle
 import Store
 
@@ -89,7 +91,7 @@ struct Run: AsyncParsableCommand {
         }
         // Pods run in their own directories: every path handed to them must be absolute.
         let stateDirectory = URL(fileURLWithPath: state.stateDirectory).standardizedFileURL.path
-        var configuration = Operator.Configuration(manifests: manifests)
+        var configuration = OperatorConfiguration(manifests: manifests)
         configuration.stateDirectory = stateDirectory
         configuration.recursive = recursive
         configuration.resync = .milliseconds(Int64(resync * 1000))
@@ -117,15 +119,13 @@ struct Run: AsyncParsableCommand {
         if let ephemeral = EphemeralPorts.current(), let warning = EphemeralPorts.warning(leases: backend.portRange, ephemeral: ephemeral) {
             logger.warning("\(warning)")
         }
-        let flinklet = switch engine {
-        case .flink: Operator(configuration: configuration, planner: FlinkPlanner(), flink: backend, logger: logger)
-        case .command: Operator(configuration: configuration, planner: CommandPods.planner, logger: logger)
-        }
-
         logger.info("starting", metadata: ["manifests.directory": "\(manifests)", "state.directory": "\(state.stateDirectory)"])
-        let running: Operator.Running
+        let running: OperatorRunning
         do {
-            running = try await flinklet.start()
+            running = switch engine {
+            case .flink: try await Operator(configuration: configuration, planner: FlinkPlanner(), backend: backend, logger: logger).start()
+            case .command: try await Operator(configuration: configuration, planner: CommandPods.planner, backend: NoBackend(), logger: logger).start()
+            }
         } catch let error as StoreError {
             var stderr = StandardError()
             print("error: \(error)", to: &stderr)

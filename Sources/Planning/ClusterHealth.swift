@@ -1,4 +1,5 @@
 import FlinkResources
+import Reconciliation
 import Foundation
 
 /// The cluster health check of the upstream operator (its `kubernetes.operator.cluster.health-check.*`

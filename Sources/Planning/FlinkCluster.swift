@@ -1,4 +1,5 @@
 import FlinkResources
+import Reconciliation
 import Foundation
 
 /// How a `FlinkDeployment` becomes pods: a JobManager, TaskManagers and, in per-job mode, a

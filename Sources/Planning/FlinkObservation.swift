@@ -1,4 +1,5 @@
 import FlinkResources
+import Reconciliation
 
 /// The Flink distribution the operator runs every cluster from, as found at start.
 public struct FlinkDistribution: Sendable, Hashable {
@@ -236,7 +237,8 @@ public struct DeploymentProblem: Error, Sendable, Hashable, CustomStringConverti
     public var description: String { message }
 }
 
-/// A call to a cluster's REST API, carried out by the controller.
+/// A Flink step carried out by the controller: a call to a cluster's REST API, a jar to fetch,
+/// savepoints to dispose of.
 public enum FlinkAction: Sendable, Hashable {
     /// Uploads the jar and runs it with the given job id; a job of that id that already exists
     /// counts as success (so a retry never starts a second copy).
@@ -251,6 +253,12 @@ public enum FlinkAction: Sendable, Hashable {
     /// Asks for a savepoint of the running job (it keeps running) under `triggerId`, as
     /// `stopWithSavepoint` does.
     case triggerSavepoint(port: Int, jobId: String, directory: String, triggerId: String)
+    /// Makes a local copy or download of the artifact `uri` (into `directory` for copies), so a
+    /// later reconcile finds it ready.
+    case fetchArtifact(uri: String, directory: String)
+    /// Deletes savepoints' directories when they are Flinklet's (under the state directory); the
+    /// plan's status (recorded first) no longer lists them.
+    case disposeSavepoints([Savepoint])
 }
 
 /// A job to run on a session cluster through `POST /jars/{id}/run`.

@@ -1,4 +1,5 @@
 import FlinkResources
+import Reconciliation
 import Foundation
 
 /// Decides, for a `FlinkDeployment` or a `FlinkSessionJob`, what runs and what the status says:
@@ -39,7 +40,7 @@ public struct FlinkPlanner: ResourcePlanner {
     func planDeployment(_ input: PlanInput) -> Plan {
         guard input.isDefined else { return deleteDeployment(input) }
         guard let resource = input.resource, case .deployment(let deployment) = resource else { return PlanParts.neverValid(input) }
-        var steps = PlanParts.validationEvents(input)
+        var steps: [Step] = PlanParts.validationEvents(input)
         guard let observation = input.flink else {
             return stalled(input, steps: steps, reason: "NotObserved", message: "the Flink side of the resource was not observed")
         }
@@ -58,7 +59,7 @@ public struct FlinkPlanner: ResourcePlanner {
             return preparing(input, steps: steps + [.leasePorts(count: portsNeeded)])
         }
         if hasJob, let fetch = observation.jarFetch {
-            return preparing(input, steps: steps + [.fetchArtifact(uri: fetch.uri, directory: fetch.directory)])
+            return preparing(input, steps: steps + [.flink(.fetchArtifact(uri: fetch.uri, directory: fetch.directory))])
         }
         var jar: String?
         if hasJob {
@@ -140,7 +141,9 @@ public struct FlinkPlanner: ResourcePlanner {
                 wanted = []  // the job is over: tear the cluster down, keep the outcome
             } else if let submitter = layout.submitter {
                 if let pod = observed[submitter.name], pod.planHash == submitter.planHash {
-                    wanted.append(submitter)  // running or done: leave it (a failed one keeps its log)
+                    // Running or done: leave it (a failed one keeps its log). A lost one (it ended
+                    // while no operator watched) is forgotten, then started again if its job is not there.
+                    if pod.reason != "Lost" { wanted.append(submitter) }
                 } else if observedJob == nil, jobManager?.ready == true, observation.rest.isAnswering {
                     if observation.submissionSlotFree { wanted.append(submitter) } else { waitingForSlot = true }
                 }
@@ -219,7 +222,7 @@ public struct FlinkPlanner: ResourcePlanner {
         } else if mode != .perJob || outcome == nil, let jm = observed[layout.jobManager.name], jm.phase == .failed {
             problem = ("JobManagerFailed", "JobManager \(jm.name) exited" + (jm.exitCode.map { " with code \($0)" } ?? "")
                        + (observation.podFailures[jm.name].map { ": \($0)" } ?? ""))
-        } else if let pod = submitterPod, pod.phase == .failed {
+        } else if let pod = submitterPod, pod.phase == .failed, pod.reason != "Lost" {
             problem = ("SubmitFailed", "the Flink client could not submit the job" + (pod.exitCode.map { " (exit code \($0))" } ?? "")
                        + (observation.podFailures[pod.name].map { ": \($0)" } ?? ""))
         } else if let stuck = diff.current.first(where: { $0.reason == "CrashLoopBackOff" }) {
@@ -333,7 +336,7 @@ public struct FlinkPlanner: ResourcePlanner {
         return Plan(steps: steps, conditions: Conditions.merge(previous: input.conditions, next: conditions, now: input.now),
                     error: PlanParts.errorText(input) ?? problem?.message, lifecycleState: lifecycleState,
                     observedGeneration: done || problem != nil || diff.steps.isEmpty ? generation : nil,
-                    flinkStatus: status, next: finalNext, wake: wake)
+                    domainStatus: status, next: finalNext, wake: wake)
     }
 
     /// How long a starting cluster may hold its start slot (one that never gets ready must not
@@ -440,7 +443,7 @@ public struct FlinkPlanner: ResourcePlanner {
                 jobStatus.savepointInfo = info
             }
         }
-        if var stopping = PlanParts.stopAll(input, reason: "resource deleted") {
+        if var stopping: Plan = PlanParts.stopAll(input, reason: "resource deleted") {
             stopping.steps = steps + stopping.steps
             return stopping
         }
@@ -462,7 +465,7 @@ public struct FlinkPlanner: ResourcePlanner {
         Plan(steps: steps, conditions: Conditions.merge(previous: input.conditions, next: [
             Condition(type: Conditions.ready, status: .false, reason: "Deleting", message: message, observedGeneration: input.generation),
             Condition(type: Conditions.reconciling, status: .true, reason: "Deleting", message: message, observedGeneration: input.generation),
-        ], now: input.now), lifecycleState: .deleting, flinkStatus: FlinkStatus(jobStatus: jobStatus, writeAhead: true),
+        ], now: input.now), lifecycleState: .deleting, domainStatus: FlinkStatus(jobStatus: jobStatus, writeAhead: true),
         next: .requeue(after: .milliseconds(200)))
     }
 
@@ -471,7 +474,7 @@ public struct FlinkPlanner: ResourcePlanner {
     func planSessionJob(_ input: PlanInput) -> Plan {
         guard input.isDefined else { return deleteSessionJob(input) }
         guard let resource = input.resource, case .sessionJob(let sessionJob) = resource else { return PlanParts.neverValid(input) }
-        var steps = PlanParts.validationEvents(input)
+        var steps: [Step] = PlanParts.validationEvents(input)
         guard let observation = input.flink else {
             return stalled(input, steps: steps, reason: "NotObserved", message: "the Flink side of the resource was not observed")
         }
@@ -493,7 +496,7 @@ public struct FlinkPlanner: ResourcePlanner {
                            message: "waiting for the REST API of session cluster \"\(deploymentName)\" to answer")
         }
         if let fetch = observation.jarFetch {
-            return preparing(input, steps: steps + [.fetchArtifact(uri: fetch.uri, directory: fetch.directory)])
+            return preparing(input, steps: steps + [.flink(.fetchArtifact(uri: fetch.uri, directory: fetch.directory))])
         }
         let jar: String
         switch observation.jar {
@@ -604,7 +607,7 @@ public struct FlinkPlanner: ResourcePlanner {
                     error: PlanParts.errorText(input) ?? (failed ? "job \(jobId) FAILED" : nil),
                     lifecycleState: lifecycleState,
                     observedGeneration: done ? generation : nil,
-                    flinkStatus: FlinkStatus(jobStatus: jobStatus, reconciliation: reconciliation, writeAhead: lifecycle.writeAhead || savepointsWriteAhead),
+                    domainStatus: FlinkStatus(jobStatus: jobStatus, reconciliation: reconciliation, writeAhead: lifecycle.writeAhead || savepointsWriteAhead),
                     next: next)
     }
 

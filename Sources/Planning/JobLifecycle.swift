@@ -1,4 +1,5 @@
 import FlinkResources
+import Reconciliation
 import Foundation
 
 /// Where a job's deployment stands and what to do next: first deploy, keep running, scale, move

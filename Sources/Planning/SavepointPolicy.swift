@@ -1,4 +1,5 @@
 import FlinkResources
+import Reconciliation
 import Foundation
 
 /// Savepoints a running job gets besides upgrades: manual (`spec.job.savepointTriggerNonce`),
@@ -71,7 +72,7 @@ public enum SavepointPolicy {
         let disposable = expired(history: info.savepointHistory ?? [], keep: status.upgradeSavepointPath, configuration: configuration, now: nowMillis)
         if !disposable.isEmpty {
             info.savepointHistory?.removeAll { disposable.contains($0) }
-            steps.append(.disposeSavepoints(disposable))
+            steps.append(.flink(.disposeSavepoints(disposable)))
         }
         status.savepointInfo = info
         return steps
@@ -82,7 +83,7 @@ public enum SavepointPolicy {
     public static func needsWriteAhead(_ steps: [Step]) -> Bool {
         steps.contains { step in
             switch step {
-            case .flink(.triggerSavepoint), .flink(.stopWithSavepoint), .disposeSavepoints: true
+            case .domain(.triggerSavepoint), .domain(.stopWithSavepoint), .domain(.disposeSavepoints): true
             default: false
             }
         }

@@ -1,4 +1,5 @@
 import FlinkResources
+import Reconciliation
 import Foundation
 
 /// A savepoint Flinklet asked Flink for, recorded in `jobStatus.savepointInfo` (`triggerId`,

@@ -5,11 +5,13 @@ import Foundation
 import Logging
 import Manifests
 import Planning
+import Reconciliation
 import Runtime
 import Store
 import Synchronization
 import Testing
 @testable import Controller
+import Engine
 
 /// The reconciler with the Flink planner, observer and REST steps, against fakes: an in-memory
 /// process driver and a fake Flink REST API. No JVM starts.
@@ -20,7 +22,7 @@ final class FlinkWorld: @unchecked Sendable {
     let clock = ManualClock()
     let driver: InMemoryProcessDriver
     let rest = FakeFlinkREST()
-    let reconciler: Reconciler
+    let reconciler: Reconciler<FlinkBackend>
     let backend: FlinkBackend
     /// Every wake-up the reconciler asked for, with the session clusters whose recorded status
     /// was Ready at that moment.
@@ -46,7 +48,7 @@ final class FlinkWorld: @unchecked Sendable {
         backend.portRange = 41_000...41_999
         self.backend = backend
         reconciler = Reconciler(source: source, store: store, driver: driver, planner: FlinkPlanner(),
-                                layout: PodLayout(stateDirectory: root + "/state"), flink: backend, logger: logger,
+                                layout: PodLayout(stateDirectory: root + "/state"), backend: backend, logger: logger,
                                 now: { [clock] in clock.currentDate },
                                 wake: { [store, wakes] id in
                                     let ready = ((try? store.resources(kind: .flinkDeployment)) ?? []).filter { record in
@@ -244,7 +246,7 @@ final class WakeLog: Sendable {
         // A submission Flink refuses as a duplicate of its own job id went through before.
         let again = try await world.backend.execute(.submit(port: try world.restPort("session"), jar: world.root + "/flink/usrlib/job.jar",
                                                             Planning.JobSubmission(jobId: jobId, entryClass: "dev.Example", args: [], parallelism: 1)),
-                                                    logger: Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() }))
+                                                    for: ResourceID(kind: .flinkSessionJob, namespace: "default", name: "counter"), logger: Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() }))
         #expect(again.events.isEmpty, "no SubmitFailed event")
         #expect(await world.rest.submissions.count == 1)
 
@@ -305,9 +307,10 @@ final class WakeLog: Sendable {
     /// Pods run in their own directories: a relative state directory (the default `.flinklet`)
     /// handed to them would resolve inside each pod's directory (found with `hack/run.sh`).
     @Test func theStateDirectoryIsMadeAbsolute() {
-        var configuration = Operator.Configuration(manifests: "manifests")
+        var configuration = OperatorConfiguration(manifests: "manifests")
         configuration.stateDirectory = ".flinklet"
-        let flinklet = Operator(configuration: configuration, planner: FlinkPlanner(), logger: Logger(label: "test"))
+        let backend = FlinkBackend(distribution: .failure(FlinkHomeError(message: "none")), rest: FakeFlinkREST(), stateDirectory: "/tmp/none")
+        let flinklet = Operator(configuration: configuration, planner: FlinkPlanner(), backend: backend, logger: Logger(label: "test"))
         #expect(flinklet.configuration.stateDirectory == FileManager.default.currentDirectoryPath + "/.flinklet")
     }
 }

@@ -2,6 +2,7 @@ import FlinkResources
 import Foundation
 import Testing
 @testable import Planning
+@testable import Reconciliation
 
 private let distribution = FlinkDistribution(home: "/flink", version: "2.3.0", java: "/usr/bin/java",
                                              classpath: ["/flink/lib/a.jar", "/flink/lib/flink-dist-2.3.0.jar"], jvmOptions: ["--add-opens=x"])
@@ -33,7 +34,7 @@ private func observation(_ d: FlinkDeployment, jar: Result<String, DeploymentPro
 private func input(_ d: FlinkDeployment, _ observation: FlinkObservation, pods: [ObservedPod] = [], defined: Bool = true,
                    conditions: [Condition] = [], generation: Int64 = 1) -> PlanInput {
     PlanInput(id: d.id, resource: defined ? .deployment(d) : nil, isDefined: defined, generation: generation, pods: pods,
-              conditions: conditions, flink: observation, now: Date(timeIntervalSince1970: 1_800_000_000))
+              conditions: conditions, domain: observation, now: Date(timeIntervalSince1970: 1_800_000_000))
 }
 
 private func layout(_ d: FlinkDeployment, _ o: FlinkObservation, generation: Int64 = 1) throws -> FlinkCluster.Layout {
@@ -289,7 +290,7 @@ private func events(_ plan: Plan) -> [String] {
     }
 
     func flinkSteps(_ plan: Plan) -> [FlinkAction] {
-        plan.steps.compactMap { if case .flink(let action) = $0 { action } else { nil } }
+        plan.steps.compactMap { if case .domain(let action) = $0 { action } else { nil } }
     }
 
     @Test func successiveJobsUseAlternateSidesSoTheirPodsNeverShareNamesOrPorts() throws {
@@ -446,7 +447,7 @@ private func events(_ plan: Plan) -> [String] {
                                  rest: ready ? .answering(taskManagers: 1, slots: 2) : .notChecked, jobs: jobs, recordedJob: recorded,
                                  session: SessionClusterObservation(name: "session", isDefined: true, isSession: true, restPort: 20_000, isReady: ready))
         return PlanInput(id: job.id, resource: defined ? .sessionJob(job) : nil, isDefined: defined, generation: generation, pods: [],
-                         flink: o, now: Date(timeIntervalSince1970: 1_800_000_000))
+                         domain: o, now: Date(timeIntervalSince1970: 1_800_000_000))
     }
 
     @Test func aSessionJobWaitsForItsClusterThenSubmitsWithItsOwnJobId() {
@@ -466,7 +467,7 @@ private func events(_ plan: Plan) -> [String] {
         let jobId = FlinkCluster.jobId(key: job().id.key, generation: 1)
         let plan = planner.plan(sessionInput(job(), jobs: [ObservedJob(id: jobId, name: "c", state: .running, allTasksRunning: true)],
                                              recorded: JobStatus(jobId: jobId, state: "RECONCILING")))
-        #expect(!plan.steps.contains { if case .flink = $0 { true } else { false } })
+        #expect(!plan.steps.contains { if case .domain = $0 { true } else { false } })
         #expect(plan.lifecycleState == .stable)
     }
 
@@ -483,7 +484,7 @@ private func events(_ plan: Plan) -> [String] {
             return planner.plan(input)
         }
         func submissions(_ plan: Plan) -> [JobSubmission] {
-            plan.steps.compactMap { if case .flink(.submit(_, _, let submission)) = $0 { submission } else { nil } }
+            plan.steps.compactMap { if case .domain(.submit(_, _, let submission)) = $0 { submission } else { nil } }
         }
         let recovered = lost(state: "RUNNING")
         let submission = try #require(submissions(recovered).first)
@@ -503,15 +504,15 @@ private func events(_ plan: Plan) -> [String] {
         let old = FlinkCluster.jobId(key: job().id.key, generation: 1)
         let plan = planner.plan(sessionInput(job(), jobs: [ObservedJob(id: old, name: "c", state: .running)],
                                              recorded: JobStatus(jobId: old, state: "RUNNING"), generation: 2))
-        let flinkSteps = plan.steps.compactMap { if case .flink(let action) = $0 { action } else { nil } }
+        let flinkSteps = plan.steps.compactMap { if case .domain(let action) = $0 { action } else { nil } }
         #expect(flinkSteps == [.cancel(port: 20_000, jobId: old)], "the old job is cancelled; nothing is submitted beside it")
         #expect(plan.flinkStatus == nil, "the old job stays the recorded one until it is seen ended")
         let cancelling = planner.plan(sessionInput(job(), jobs: [ObservedJob(id: old, name: "c", state: .cancelling)],
                                                    recorded: JobStatus(jobId: old, state: "RUNNING"), generation: 2))
-        #expect(!cancelling.steps.contains { if case .flink = $0 { true } else { false } }, "on its way out: neither cancelled again nor replaced yet")
+        #expect(!cancelling.steps.contains { if case .domain = $0 { true } else { false } }, "on its way out: neither cancelled again nor replaced yet")
         let ended = planner.plan(sessionInput(job(), jobs: [ObservedJob(id: old, name: "c", state: .canceled)],
                                               recorded: JobStatus(jobId: old, state: "RUNNING"), generation: 2))
-        let submitted = ended.steps.compactMap { if case .flink(.submit(_, _, let submission)) = $0 { submission } else { nil } }
+        let submitted = ended.steps.compactMap { if case .domain(.submit(_, _, let submission)) = $0 { submission } else { nil } }
         #expect(submitted.count == 1 && submitted.first?.jobId != old, "submitted once the old job is seen CANCELED")
     }
 

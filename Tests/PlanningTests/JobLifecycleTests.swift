@@ -2,6 +2,7 @@ import FlinkResources
 import Foundation
 import Testing
 @testable import Planning
+@testable import Reconciliation
 
 /// The lifecycle decisions for every upgrade mode × job state × failure, with the fake world a
 /// `FlinkObservation` describes (no I/O).
@@ -48,7 +49,7 @@ import Testing
     }
 
     func flinkSteps(_ lifecycle: JobLifecycle) -> [FlinkAction] {
-        lifecycle.steps.compactMap { if case .flink(let action) = $0 { action } else { nil } }
+        lifecycle.steps.compactMap { if case .domain(let action) = $0 { action } else { nil } }
     }
 
     func events(_ lifecycle: JobLifecycle) -> [String] {

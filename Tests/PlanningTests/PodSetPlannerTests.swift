@@ -2,6 +2,7 @@ import Foundation
 import Testing
 import FlinkResources
 @testable import Planning
+@testable import Reconciliation
 
 /// Two `sleep` pods per resource; the TaskManager count follows `taskManager.replicas`.
 let sleepPods = PodSetPlanner { id, resource in
@@ -28,8 +29,8 @@ func running(_ plan: PodPlan, ready: Bool = true) -> ObservedPod {
 func wanted(_ resource: FlinkResource) -> [PodPlan] { sleepPods.template(id, resource) }
 
 func input(_ resource: FlinkResource?, pods: [ObservedPod], defined: Bool = true, errors: [String] = [],
-           conditions: [Condition] = [], generation: Int64 = 1, now: Date = t0) -> PlanInput {
-    PlanInput(id: id, resource: resource, isDefined: defined, generation: generation, validationErrors: errors,
+           conditions: [Condition] = [], generation: Int64 = 1, now: Date = t0) -> PlanInputOf<NoObservation> {
+    PlanInputOf(id: id, resource: resource, isDefined: defined, generation: generation, validationErrors: errors,
               pods: pods, conditions: conditions, now: now)
 }
 

@@ -2,6 +2,7 @@ import FlinkResources
 import Foundation
 import Testing
 @testable import Planning
+@testable import Reconciliation
 
 /// A restore point is never a guess: recorded triggers are followed across reconciles (and
 /// operator restarts), recorded points are checked to exist, and an unhealthy job is redeployed.

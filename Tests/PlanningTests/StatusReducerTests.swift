@@ -2,6 +2,7 @@ import FlinkResources
 import Foundation
 import Testing
 @testable import Planning
+@testable import Reconciliation
 
 /// The one status writer: a plan's status and step outcomes fold into the recorded status.
 @Suite struct StatusReducerTests {
@@ -14,7 +15,7 @@ import Testing
         recorded.lifecycleState = .deployed
         recorded.jobStatus = JobStatus(jobId: "old", state: "RUNNING")
         let plan = Plan(conditions: [condition], lifecycleState: nil, observedGeneration: nil,
-                        flinkStatus: FlinkStatus(jobStatus: JobStatus(jobId: "new", state: "RECONCILING"),
+                        domainStatus: FlinkStatus(jobStatus: JobStatus(jobId: "new", state: "RECONCILING"),
                                                  jobManagerDeploymentStatus: .deploying))
         guard case .deployment(let status) = StatusReducer.reduce(.deployment(recorded), plan: plan) else { Issue.record("kind"); return }
         #expect(status.conditions == [condition] && status.error == nil)
@@ -28,10 +29,10 @@ import Testing
         var job = JobStatus(jobId: "j", state: "RUNNING")
         job.savepointInfo = trigger.recorded(in: SavepointInfo(savepointHistory: [Savepoint(timeStamp: 1, location: "/sp/1")]))
         let recorded = AnyResourceStatus.sessionJob(FlinkSessionJobStatus(jobStatus: job))
-        let reduced = StatusReducer.reduce(recorded, outcome: .snapshotTriggerRefused)
+        let reduced = FlinkStatusReducer.reduce(recorded, outcome: .snapshotTriggerRefused)
         let info = reduced.common.jobStatus?.savepointInfo
         #expect(SnapshotTrigger(info) == nil && info?.triggerTimestamp == 1_000 && info?.savepointHistory?.count == 1)
         let none = AnyResourceStatus.sessionJob(FlinkSessionJobStatus(jobStatus: JobStatus(jobId: "j")))
-        #expect(StatusReducer.reduce(none, outcome: .snapshotTriggerRefused) == none)
+        #expect(FlinkStatusReducer.reduce(none, outcome: .snapshotTriggerRefused) == none)
     }
 }

@@ -2,13 +2,25 @@ import FlinkResources
 import Foundation
 
 /// What a pod is for: `get pods` and `logs --pod` show it, the `flinklet.dev/role` label holds it.
-public enum PodRole: String, Sendable, Hashable, Codable, CaseIterable {
-    case jobManager = "jobmanager"
-    case taskManager = "taskmanager"
-    /// The Flink client of a per-job cluster (`flink run`).
-    case submitter
+/// The engine treats roles as names; a domain names its own (`PodRole.jobManager`, ... in
+/// Planning). Encoded as the plain string.
+public struct PodRole: RawRepresentable, Sendable, Hashable, Codable, CustomStringConvertible {
+    public let rawValue: String
+    public init(rawValue: String) { self.rawValue = rawValue }
+
     /// A plain pod of the command engine.
-    case main
+    public static let main = PodRole(rawValue: "main")
+
+    public var description: String { rawValue }
+
+    public init(from decoder: any Decoder) throws {
+        rawValue = try decoder.singleValueContainer().decode(String.self)
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.singleValueContainer()
+        try container.encode(rawValue)
+    }
 }
 
 /// A pod as a plan describes it: what to run, with no means of running it.
@@ -84,8 +96,9 @@ public struct ObservedPod: Sendable, Hashable {
     }
 }
 
-/// Everything a plan is made from. No clock, no I/O: `now` is given.
-public struct PlanInput: Sendable {
+/// Everything a plan is made from. No clock, no I/O: `now` is given. `Observation` is what
+/// the domain side (a `ReconcilerBackend`) saw beyond pods.
+public struct PlanInputOf<Observation: Sendable>: Sendable {
     public var id: ResourceID
     /// The last valid resource from the manifests; nil when there is none (never valid, or deleted).
     public var resource: FlinkResource?
@@ -96,12 +109,12 @@ public struct PlanInput: Sendable {
     public var validationErrors: [String]
     public var pods: [ObservedPod]
     public var conditions: [Condition]
-    /// What the Flink side looks like (nil for planners that need none).
-    public var flink: FlinkObservation?
+    /// What the domain side looks like (nil: not observed, or a planner that needs none).
+    public var domain: Observation?
     public var now: Date
 
     public init(id: ResourceID, resource: FlinkResource?, isDefined: Bool, generation: Int64, validationErrors: [String] = [],
-                pods: [ObservedPod], conditions: [Condition] = [], flink: FlinkObservation? = nil, now: Date) {
+                pods: [ObservedPod], conditions: [Condition] = [], domain: Observation? = nil, now: Date) {
         self.id = id
         self.resource = resource
         self.isDefined = isDefined
@@ -109,30 +122,30 @@ public struct PlanInput: Sendable {
         self.validationErrors = validationErrors
         self.pods = pods
         self.conditions = conditions
-        self.flink = flink
+        self.domain = domain
         self.now = now
     }
 }
 
-/// One effect, to be carried out in order by the executor.
-public enum Step: Sendable, Hashable {
+/// `type` of an event a plan records.
+public enum EventKind: String, Sendable, Hashable { case normal = "Normal", warning = "Warning" }
+
+/// One effect, to be carried out in order by the executor. `Action` is what only the domain
+/// side knows how to do (a REST call, a jar to fetch, ...).
+public enum PlanStep<Action: Sendable & Hashable>: Sendable, Hashable {
+    public typealias EventKind = Reconciliation.EventKind
+
     /// Asks the pod to stop (SIGTERM, SIGKILL after its grace period) without waiting: later
     /// reconciles see it `Terminating`, then gone.
     case stopPod(name: String, reason: String)
     case startPod(PodPlan)
     case event(type: EventKind, reason: String, message: String)
-    /// A call to a cluster's REST API.
-    case flink(FlinkAction)
+    /// An action of the domain side (its backend performs it).
+    case domain(Action)
     /// Removes directories (and everything in them) that belonged to the resource.
     case removeDirectories([String])
-    /// Drops savepoints from `jobStatus.savepointInfo.savepointHistory` and deletes their
-    /// directories when they are Flinklet's (under the state directory).
-    case disposeSavepoints([Savepoint])
     /// Leases loopback ports to the resource until it holds `count` (what it holds is kept).
     case leasePorts(count: Int)
-    /// Makes a local copy or download of the artifact `uri` (into `directory` for copies), so a
-    /// later reconcile finds it ready.
-    case fetchArtifact(uri: String, directory: String)
     /// Takes a slot of `gate` for `holder` (the resource key) before the heavy work the later
     /// steps start; with `force`, even beyond the limit (work found already under way, e.g.
     /// after an operator restart). When no slot is free the reconcile ends here: nothing after
@@ -142,18 +155,14 @@ public enum Step: Sendable, Hashable {
     case release(AdmissionGate, holder: String)
     /// The resource is gone and so are its pods: forget its record (and any slot it holds).
     case forget
-
-    public enum EventKind: String, Sendable, Hashable { case normal = "Normal", warning = "Warning" }
 }
 
-/// Kinds of heavy work whose concurrency the operator bounds: each is one or more JVMs busy
-/// starting, and on a small machine a burst of manifests must queue rather than start them all.
-public enum AdmissionGate: String, Sendable, Hashable, CaseIterable {
-    /// A cluster starting: from its JobManager's start until it is ready with every TaskManager
-    /// registered (or `FlinkPlanner.clusterStartLimit` has passed).
-    case clusterStart
-    /// A Flink client (the per-job submitter) running `main()` on the operator's side.
-    case submission
+/// A kind of heavy work whose concurrency the operator bounds (its backend holds the slots);
+/// a domain names its own (`AdmissionGate.clusterStart`, ... in Planning).
+public struct AdmissionGate: RawRepresentable, Sendable, Hashable, CustomStringConvertible {
+    public let rawValue: String
+    public init(rawValue: String) { self.rawValue = rawValue }
+    public var description: String { rawValue }
 }
 
 /// What to do after a reconcile: the reconciler's return value (kube-rs' `Action`).
@@ -162,9 +171,17 @@ public enum ReconcileAction: Sendable, Hashable {
     case awaitChange
 }
 
+/// The domain side's part of a plan's status (Flink's job and cluster, say).
+public protocol DomainStatus: Sendable, Hashable {
+    /// Record the plan's status before taking any step (write-ahead).
+    var writeAhead: Bool { get }
+    /// Folds this part into `status` (pure).
+    func apply(to status: inout AnyResourceStatus)
+}
+
 /// A plan: steps to take now, and the status that describes the resource once they are taken.
-public struct Plan: Sendable, Hashable {
-    public var steps: [Step]
+public struct ResourcePlan<Action: Sendable & Hashable, Status: DomainStatus>: Sendable, Hashable {
+    public var steps: [PlanStep<Action>]
     public var conditions: [Condition]
     /// `status.error`: why the resource is not as the manifest says, when it is not.
     public var error: String?
@@ -173,29 +190,46 @@ public struct Plan: Sendable, Hashable {
     /// The generation to record as `status.observedGeneration`, or nil to leave it as it is
     /// (the plan still has work to do for this generation).
     public var observedGeneration: Int64?
-    /// The Flink part of the status (job, cluster); nil leaves what is recorded.
-    public var flinkStatus: FlinkStatus?
+    /// The domain part of the status; nil leaves what is recorded.
+    public var domainStatus: Status?
     public var next: ReconcileAction
     /// Resources whose plans read this resource's status (session jobs read their session
     /// cluster's `Ready`): reconciled again once this plan's status is recorded, so they act on
     /// the change at once instead of at their next poll.
     public var wake: [ResourceID]
 
-    public init(steps: [Step] = [], conditions: [Condition] = [], error: String? = nil,
+    public init(steps: [PlanStep<Action>] = [], conditions: [Condition] = [], error: String? = nil,
                 lifecycleState: ResourceLifecycleState? = nil, observedGeneration: Int64? = nil,
-                flinkStatus: FlinkStatus? = nil, next: ReconcileAction = .awaitChange, wake: [ResourceID] = []) {
+                domainStatus: Status? = nil, next: ReconcileAction = .awaitChange, wake: [ResourceID] = []) {
         self.steps = steps
         self.conditions = conditions
         self.error = error
         self.lifecycleState = lifecycleState
         self.observedGeneration = observedGeneration
-        self.flinkStatus = flinkStatus
+        self.domainStatus = domainStatus
         self.next = next
         self.wake = wake
     }
+
+    /// Record the status before any step.
+    public var writeAhead: Bool { domainStatus?.writeAhead ?? false }
 }
 
 /// Decides, for one resource, what to do next. Pure: the same input gives the same plan.
-public protocol ResourcePlanner: Sendable {
-    func plan(_ input: PlanInput) -> Plan
+public protocol ResourcePlanner<Observation, Action, Status>: Sendable {
+    associatedtype Observation: Sendable
+    associatedtype Action: Sendable & Hashable
+    associatedtype Status: DomainStatus
+    func plan(_ input: PlanInputOf<Observation>) -> ResourcePlan<Action, Status>
+}
+
+/// For planners with no domain side (the command engine): nothing to observe, no action, no
+/// status of its own.
+public struct NoObservation: Sendable, Hashable {}
+/// A planner with no domain side never plans one.
+public struct NoAction: Sendable, Hashable {}
+public struct NoStatus: DomainStatus {
+    public init() {}
+    public var writeAhead: Bool { false }
+    public func apply(to status: inout AnyResourceStatus) {}
 }

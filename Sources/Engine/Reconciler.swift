@@ -2,63 +2,9 @@ import FlinkResources
 import Foundation
 import Logging
 import Manifests
-import Planning
+import Reconciliation
 import Runtime
 import Store
-
-/// Labels Flinklet puts on every pod it starts, to find a resource's pods and what they run.
-public enum PodLabels {
-    /// The resource key (`FlinkDeployment/default/app`) that owns the pod.
-    public static let owner = "flinklet.dev/owner"
-    /// The pod's role (`jobmanager`, `taskmanager`, ...).
-    public static let role = "flinklet.dev/role"
-    /// The `planHash` of the `PodPlan` the pod was started from.
-    public static let planHash = "flinklet.dev/plan-hash"
-}
-
-/// Where a resource's pods keep their files: `<state-dir>/pods/<namespace>/<name>/<pod>/`.
-public struct PodLayout: Sendable {
-    public let stateDirectory: String
-
-    public init(stateDirectory: String) { self.stateDirectory = stateDirectory }
-
-    /// `<state-dir>/pods/<namespace>/<name>`: the directory of all the resource's pods.
-    public func directory(of id: ResourceID) -> String {
-        "\(stateDirectory)/pods/\(id.namespace)/\(id.name)"
-    }
-
-    public func directory(of id: ResourceID, pod: String) -> String {
-        directory(of: id) + "/" + pod
-    }
-
-    /// The driver's name for a pod: unique across namespaces, as kubectl writes it.
-    public func runtimeName(of id: ResourceID, pod: String) -> String { "\(id.namespace)/\(pod)" }
-
-    /// The `PodSpec` that runs `plan`: its working directory, log and tmp directory under the
-    /// state directory, and the labels that tie it to its resource.
-    public func spec(for plan: PodPlan, of id: ResourceID) -> PodSpec {
-        let directory = directory(of: id, pod: plan.name)
-        var spec = PodSpec(name: runtimeName(of: id, pod: plan.name), argv: plan.argv, workingDirectory: directory,
-                           logPath: directory + "/log")
-        spec.environment = plan.environment
-        spec.memoryLimitBytes = plan.memoryLimitBytes
-        spec.restartPolicy = switch plan.restartPolicy {
-        case .always: .always
-        case .onFailure: .onFailure
-        case .never: .never
-        }
-        spec.readiness = plan.readiness.map { readiness in
-            switch readiness {
-            case .httpGet(let port, let path): .httpGet(port: port, path: path)
-            case .logLine(let line): .logLine(line)
-            }
-        }
-        spec.terminationGracePeriod = plan.terminationGracePeriod
-        spec.tmpDirectory = directory + "/tmp"
-        spec.labels = [PodLabels.owner: id.key, PodLabels.role: plan.role.rawValue, PodLabels.planHash: plan.planHash]
-        return spec
-    }
-}
 
 /// Reconciles one resource: observe → plan → execute → record (architecture.md).
 ///
@@ -67,28 +13,29 @@ public struct PodLayout: Sendable {
 /// effect is persisted (pod records, events) as soon as it happens, so an operator that dies
 /// mid-way resumes from what is recorded. A failed step ends the reconcile with an error, and
 /// the queue retries with backoff.
-public struct Reconciler: Sendable {
+public struct Reconciler<Backend: ReconcilerBackend>: Sendable {
+    public typealias Planner = any ResourcePlanner<Backend.Observation, Backend.Action, Backend.Status>
     public let source: DirectorySource
     public let store: Store
     public let driver: any ProcessDriver
-    public let planner: any ResourcePlanner
+    public let planner: Planner
     public let layout: PodLayout
-    /// The Flink side (observation and REST steps); nil for planners that run plain pods.
-    public let flink: FlinkBackend?
+    /// The domain side (observation and its steps).
+    public let backend: Backend
     public let logger: Logger
     public let now: @Sendable () -> Date
     /// Queues another resource for a reconcile (a plan's `wake`, after its status is recorded).
     public let wake: @Sendable (ResourceID) async -> Void
 
-    public init(source: DirectorySource, store: Store, driver: any ProcessDriver, planner: any ResourcePlanner,
-                layout: PodLayout, flink: FlinkBackend? = nil, logger: Logger, now: @escaping @Sendable () -> Date = { Date() },
+    public init(source: DirectorySource, store: Store, driver: any ProcessDriver, planner: Planner,
+                layout: PodLayout, backend: Backend, logger: Logger, now: @escaping @Sendable () -> Date = { Date() },
                 wake: @escaping @Sendable (ResourceID) async -> Void = { _ in }) {
         self.source = source
         self.store = store
         self.driver = driver
         self.planner = planner
         self.layout = layout
-        self.flink = flink
+        self.backend = backend
         self.logger = logger
         self.now = now
         self.wake = wake
@@ -146,25 +93,23 @@ public struct Reconciler: Sendable {
             record = try store.upsert(ResourceRecord(id: id, generation: 0, specHash: "", spec: "{}", file: desired.file, createdAt: now()))
         }
 
-        var observation: FlinkObservation?
-        if let flink {
-            let source = self.source
-            observation = try await flink.observe(id, desired: desired, record: record, pods: pods, layout: layout, store: store, now: now(),
-                                              isDefined: { await source.object($0)?.resource != nil })
-        }
+        let source = self.source
+        let observation = try await backend.observe(ObservationContext(
+            id: id, desired: desired, record: record, pods: pods, layout: layout, store: store, now: now(),
+            isDefined: { await source.object($0)?.resource != nil }))
 
         // 2. Plan.
-        let previous = record.flatMap { try? Self.status(of: $0) }
-        let input = PlanInput(
+        let previous = record.flatMap { try? PodRecords.status(of: $0) }
+        let input = PlanInputOf<Backend.Observation>(
             id: id, resource: desired?.resource, isDefined: desired != nil, generation: record?.generation ?? 0,
             validationErrors: desired?.diagnostics.filter(\.isError).map(\.description) ?? [],
-            pods: pods.map(Self.observed), conditions: previous?.conditions ?? [], flink: observation, now: now())
+            pods: pods.map(PodRecords.observed), conditions: previous?.conditions ?? [], domain: observation, now: now())
         let plan = planner.plan(input)
 
         // 3. Execute, recording each effect as it happens. A write-ahead plan commits its status
         // first (an upgrade is on record before anything stops).
-        if plan.flinkStatus?.writeAhead == true, var ahead = record {
-            try Self.setStatus(&ahead, kind: id.kind, plan: plan)
+        if plan.writeAhead, var ahead = record {
+            try Self.setStatus(&ahead, plan: plan)
             ahead.updatedAt = now()
             record = try store.upsert(ahead)
         }
@@ -186,35 +131,25 @@ public struct Reconciler: Sendable {
                         try Data(content.utf8).write(to: URL(fileURLWithPath: file), options: .atomic)
                     }
                     let started = try await driver.start(spec)
-                    try store.savePod(try Self.row(for: started, owner: id.key))
+                    try store.savePod(try PodRecords.row(for: started, owner: id.key))
                     logger.info("started pod", metadata: ["pod.name": "\(spec.name)", "pod.pid": "\(started.pid)"])
                 } catch {
-                    try recordEvent(Step.event(type: .warning, reason: "FailedStart", message: "pod \(podPlan.name): \(error)"), for: id)
+                    try recordEvent(type: .warning, reason: "FailedStart", message: "pod \(podPlan.name): \(error)", for: id)
                     throw error
                 }
-            case .event:
-                try recordEvent(step, for: id)
-            case .flink(let action):
-                guard let flink else { continue }
-                logger.info("flink action", metadata: ["action": "\(action)"])
-                let outcome = try await flink.execute(action, logger: logger)
-                for event in outcome.events {
-                    try recordEvent(.event(type: event.warning ? .warning : .normal, reason: event.reason, message: event.message), for: id)
+            case .event(let type, let reason, let message):
+                try recordEvent(type: type, reason: reason, message: message, for: id)
+            case .domain(let action):
+                logger.info("action", metadata: ["action": "\(action)"])
+                let result = try await backend.execute(action, for: id, logger: logger)
+                for event in result.events {
+                    try recordEvent(type: event.type, reason: event.reason, message: event.message, for: id)
                 }
-                if outcome.refusedTrigger, var current = record {
-                    try current.setStatus(StatusReducer.reduce(try current.typedStatus(), outcome: .snapshotTriggerRefused))
+                if let outcome = result.outcome, var current = record {
+                    try current.setStatus(backend.reduce(try current.typedStatus(), outcome: outcome))
                     record = try store.upsert(current)
                 }
-            case .disposeSavepoints(let savepoints):
-                // The plan's status, recorded ahead, no longer lists them.
-                for savepoint in savepoints {
-                    // Only Flinklet's own savepoints are deleted from disk; others only leave the history.
-                    guard let path = FlinkBackend.localPath(savepoint.location), path.hasPrefix(layout.stateDirectory + "/"),
-                          !path.contains("/../") else { continue }
-                    try? FileManager.default.removeItem(atPath: path)
-                }
-                try recordEvent(.event(type: .normal, reason: "SavepointDisposed",
-                                       message: "Disposed \(savepoints.count) savepoint(s) beyond the history's limits: \(savepoints.map(\.location).joined(separator: ", "))"), for: id)
+                if let error = result.error { throw error }
             case .removeDirectories(let paths):
                 for path in paths where FileManager.default.fileExists(atPath: path) {
                     do {
@@ -224,29 +159,20 @@ public struct Reconciler: Sendable {
                     }
                 }
             case .leasePorts(let count):
-                guard let flink else { continue }
-                _ = try flink.leasePorts(owner: id.key, count: count, store: store)
-            case .fetchArtifact(let uri, let directory):
-                guard let flink else { continue }
-                do {
-                    _ = try await flink.artifacts.resolve(uri, artifactsDirectory: directory)
-                } catch {
-                    try recordEvent(.event(type: .warning, reason: "JarNotFound", message: "\(error)"), for: id)
-                    throw error
-                }
+                try backend.leasePorts(owner: id.key, count: count, store: store)
             case .admit(let gate, let holder, let force):
-                guard let flink else { continue }
+                guard let slots = backend.gate(gate) else { continue }
                 if force {
-                    await flink.gate(gate).hold(holder)
-                } else if !(await flink.gate(gate).tryAcquire(holder)) {
+                    await slots.hold(holder)
+                } else if !(await slots.tryAcquire(holder)) {
                     // Taken since the plan saw it free: stop here; the next reconcile plans again.
-                    logger.info("no free admission slot; planning again", metadata: ["gate": "\(gate.rawValue)"])
+                    logger.info("no free admission slot; planning again", metadata: ["gate": "\(gate)"])
                     return .requeue(after: .seconds(1))
                 }
             case .release(let gate, let holder):
-                await flink?.gate(gate).release(holder)
+                await backend.gate(gate)?.release(holder)
             case .forget:
-                for gate in AdmissionGate.allCases { await flink?.gate(gate).release(id.key) }
+                for gate in backend.gates { await backend.gate(gate)?.release(id.key) }
                 _ = try store.deleteResource(id.key)
                 try store.releasePorts(owner: id.key)
                 logger.info("resource deleted")
@@ -257,7 +183,7 @@ public struct Reconciler: Sendable {
         // 4. Record the status the plan describes (a write only when it changed).
         if var record {
             let before = record.status
-            try Self.setStatus(&record, kind: id.kind, plan: plan)
+            try Self.setStatus(&record, plan: plan)
             if record.status != before {
                 record.updatedAt = now()
                 _ = try store.upsert(record)
@@ -267,41 +193,16 @@ public struct Reconciler: Sendable {
         return plan.next
     }
 
-    private func recordEvent(_ step: Step, for id: ResourceID) throws {
-        guard case .event(let type, let reason, let message) = step else { return }
+    private func recordEvent(type: EventKind, reason: String, message: String, for id: ResourceID) throws {
         _ = try store.recordEvent(EventRecord(key: id.key, type: type == .warning ? .warning : .normal, reason: reason,
                                               message: message, firstTimestamp: now()))
     }
 
-    static func observed(_ pod: PodStatus) -> ObservedPod {
-        let phase: ObservedPod.Phase = switch pod.phase {
-        case .pending: .pending
-        case .running: .running
-        case .succeeded: .succeeded
-        case .failed: .failed
-        }
-        return ObservedPod(name: String(pod.name.split(separator: "/", maxSplits: 1).last ?? Substring(pod.name)),
-                           phase: phase, ready: pod.ready, planHash: pod.labels[PodLabels.planHash] ?? "",
-                           restartCount: pod.restartCount, reason: pod.reason, exitCode: pod.exitCode, startedAt: pod.startedAt)
-    }
-
-    static func row(for record: PodRecord, owner: String) throws -> PodRecordRow {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys]
-        return PodRecordRow(name: record.name, owner: owner, pid: record.pid, pgid: record.pgid,
-                            processStartTicks: record.processStartTicks, specHash: record.spec.specHash,
-                            spec: try encoder.encode(record), startedAt: record.startedAt)
-    }
-
-    /// The record's status, whatever its kind (nil when it has none yet).
-    static func status(of record: ResourceRecord) throws -> (any ResourceStatus)? {
-        try record.status.map { try JSONDecoder().decode(record.kind.statusType, from: Data($0.utf8)) }
-    }
-
     /// Records the status `plan` describes (the reducer decides it; this only stores it).
-    static func setStatus(_ record: inout ResourceRecord, kind: ResourceKind, plan: Plan) throws {
-        try record.setStatus(StatusReducer.reduce(try record.typedStatus(), plan: plan))
-        if let reconciliation = plan.flinkStatus?.reconciliation { record.lastReconciledSpec = reconciliation.lastReconciledSpec }
+    static func setStatus(_ record: inout ResourceRecord, plan: ResourcePlan<Backend.Action, Backend.Status>) throws {
+        let status = StatusReducer.reduce(try record.typedStatus(), plan: plan)
+        try record.setStatus(status)
+        if let spec = status.common.reconciliationStatus?.lastReconciledSpec { record.lastReconciledSpec = spec }
     }
 }
 

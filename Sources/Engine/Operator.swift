@@ -2,12 +2,39 @@ import FlinkResources
 import Foundation
 import Logging
 import Manifests
-import Planning
+import Reconciliation
 import Runtime
 import ServiceLifecycle
 import Store
 
-/// The operator: manifests in, pods out, status recorded — until cancelled.
+/// An operator, started: what it holds, and its long-running parts.
+public struct OperatorRunning: Sendable {
+    /// The state directory's lock: release it once the services have stopped.
+    public let lock: OperatorLock
+    /// In start order; a `ServiceGroup` stops them in reverse: the queue's timers, the
+    /// workers (after their reconciles end), the feeds, the watcher, the pod supervision. Pods
+    /// keep running. One that ends by itself (the closed queue's timers, say) shuts the
+    /// group down gracefully.
+    public let services: [ServiceGroupConfiguration.ServiceConfiguration]
+}
+
+/// What an operator watches and how it works.
+public struct OperatorConfiguration: Sendable {
+    public var manifests: String
+    public var stateDirectory: String = StateDirectory.defaultPath
+    public var recursive = false
+    public var resync: Duration = .seconds(10)
+    public var emptyGrace: Duration = .seconds(30)
+    public var allowEmpty = false
+    public var workers = 4
+    /// Periodic requeue of every resource, as a safety net for missed wake-ups.
+    public var requeueInterval: Duration = .seconds(60)
+
+    public init(manifests: String) { self.manifests = manifests }
+}
+
+/// The operator: manifests in, pods out, status recorded — until cancelled. `Backend` is its
+/// domain side (`FlinkBackend` for Flink clusters, `NoBackend` for the command engine).
 ///
 /// Guarantees:
 /// - One operator per state directory (the store's lock); a second fails at once.
@@ -16,25 +43,13 @@ import Store
 ///   and every resource is reconciled once, so changes made while it was down are applied.
 /// - Every key is reconciled by one worker at a time; manifest changes and pod events wake the
 ///   key at once, ahead of periodic requeues; failed reconciles retry with backoff.
-public struct Operator: Sendable {
-    public struct Configuration: Sendable {
-        public var manifests: String
-        public var stateDirectory: String = StateDirectory.defaultPath
-        public var recursive = false
-        public var resync: Duration = .seconds(10)
-        public var emptyGrace: Duration = .seconds(30)
-        public var allowEmpty = false
-        public var workers = 4
-        /// Periodic requeue of every resource, as a safety net for missed wake-ups.
-        public var requeueInterval: Duration = .seconds(60)
-
-        public init(manifests: String) { self.manifests = manifests }
-    }
+public struct Operator<Backend: ReconcilerBackend>: Sendable {
+    public typealias Configuration = OperatorConfiguration
 
     public let configuration: Configuration
-    public let planner: any ResourcePlanner
-    /// The Flink side (REST, jars, distribution); nil when the planner runs plain pods.
-    public let flink: FlinkBackend?
+    public let planner: Reconciler<Backend>.Planner
+    /// The domain side (observation and its steps).
+    public let backend: Backend
     public let logger: Logger
     /// Builds the process driver; tests and benchmarks pass their own.
     public let makeDriver: @Sendable (Logger) -> any ProcessDriver & RunnableDriver
@@ -42,14 +57,14 @@ public struct Operator: Sendable {
     /// measurements; it must return quickly).
     public var onReconcile: (@Sendable (ResourceID, Duration, Bool) -> Void)?
 
-    public init(configuration: Configuration, planner: any ResourcePlanner, flink: FlinkBackend? = nil, logger: Logger,
+    public init(configuration: Configuration, planner: Reconciler<Backend>.Planner, backend: Backend, logger: Logger,
                 makeDriver: @escaping @Sendable (Logger) -> any ProcessDriver & RunnableDriver = { LocalProcessDriver(logger: $0) }) {
         var configuration = configuration
         // Pods run in their own directories: the paths they are given must be absolute.
         configuration.stateDirectory = URL(fileURLWithPath: configuration.stateDirectory).standardizedFileURL.path
         self.configuration = configuration
         self.planner = planner
-        self.flink = flink
+        self.backend = backend
         self.logger = logger
         self.makeDriver = makeDriver
     }
@@ -62,16 +77,7 @@ public struct Operator: Sendable {
         try await ServiceGroup(configuration: ServiceGroupConfiguration(services: running.services, logger: logger)).run()
     }
 
-    /// The operator, started: what it holds, and its long-running parts.
-    public struct Running: Sendable {
-        /// The state directory's lock: release it once the services have stopped.
-        public let lock: OperatorLock
-        /// In start order; a `ServiceGroup` stops them in reverse: the queue's timers, the
-        /// workers (after their reconciles end), the feeds, the watcher, the pod supervision. Pods
-        /// keep running. One that ends by itself (the closed queue's timers, say) shuts the
-        /// group down gracefully.
-        public let services: [ServiceGroupConfiguration.ServiceConfiguration]
-    }
+    public typealias Running = OperatorRunning
 
     /// Takes the state directory, adopts the pods an earlier run left, lists the manifests and
     /// queues every recorded resource; returns the services to run.
@@ -97,13 +103,9 @@ public struct Operator: Sendable {
         let rows = try store.pods()
         let records = rows.compactMap { try? JSONDecoder().decode(PodRecord.self, from: $0.spec) }
         let adopted = await driver.adopt(records)
-        // A lost JobManager stays on record, so its resource sees it lost (and recovers its job
-        // under a new id, with fresh TaskManagers) instead of starting a second incarnation of
-        // the same job next to TaskManagers that registered with the first. Other lost pods are
-        // forgotten and started again as missing.
-        for status in adopted where status.reason == PodStatus.Reason.lost && status.labels[PodLabels.role] != PodRole.jobManager.rawValue {
-            _ = try store.deletePod(name: status.name)
-        }
+        // A lost pod stays on record: its resource's planner sees it lost and decides (a Flink
+        // JobManager's job is recovered under a new id with fresh TaskManagers, never started
+        // again next to TaskManagers that registered with the first incarnation).
         logger.info("adopted pods", metadata: ["pods.adopted": "\(adopted.filter { $0.reason != PodStatus.Reason.lost }.count)",
                                                "pods.lost": "\(adopted.filter { $0.reason == PodStatus.Reason.lost }.count)"])
 
@@ -117,7 +119,7 @@ public struct Operator: Sendable {
         let source = DirectorySource(configuration: sourceConfiguration, logger: logger)
         let queue = WorkQueue<ResourceID, ContinuousClock>(clock: ContinuousClock())
         let reconciler = Reconciler(source: source, store: store, driver: driver, planner: planner,
-                                    layout: PodLayout(stateDirectory: configuration.stateDirectory), flink: flink, logger: logger,
+                                    layout: PodLayout(stateDirectory: configuration.stateDirectory), backend: backend, logger: logger,
                                     wake: { await queue.add($0) })
 
         // List the manifests before any reconcile, then reconcile every resource recorded by an
@@ -171,10 +173,10 @@ struct ServiceTask: Service, CustomStringConvertible {
 /// The workers: each takes a key from the queue and reconciles it, one worker per key at a
 /// time. On graceful shutdown the queue closes: every reconcile under way ends normally, then
 /// the workers return.
-struct ReconcileWorkers: Service, CustomStringConvertible {
+struct ReconcileWorkers<Backend: ReconcilerBackend>: Service, CustomStringConvertible {
     let count: Int
     let queue: WorkQueue<ResourceID, ContinuousClock>
-    let reconciler: Reconciler
+    let reconciler: Reconciler<Backend>
     let requeueInterval: Duration
     let onReconcile: (@Sendable (ResourceID, Duration, Bool) -> Void)?
     let logger: Logger
@@ -224,7 +226,7 @@ extension Operator {
     static func persistRecord(of pod: String, owner: String, driver: any ProcessDriver, store: Store, logger: Logger) async {
         guard let record = await driver.records().first(where: { $0.name == pod }) else { return }
         do {
-            try store.savePod(try Reconciler.row(for: record, owner: owner))
+            try store.savePod(try PodRecords.row(for: record, owner: owner))
         } catch {
             logger.error("cannot record a restarted pod", metadata: ["pod.name": "\(pod)", "error": "\(error)"])
         }

@@ -43,8 +43,10 @@ let package = Package(
         .target(name: "Planning", dependencies: ["Reconciliation", "FlinkResources"]),
         // Flink's REST API over loopback HTTP: the only way the operator talks to a cluster.
         .target(name: "FlinkClient"),
+        // libcurl, loaded when the first http(s) jar is downloaded (not linked: see its header).
+        .target(name: "CLibCurl"),
         // Jars named by jarURI: local files, copies, and a content-addressed download cache.
-        .target(name: "Artifacts"),
+        .target(name: "Artifacts", dependencies: ["CLibCurl"]),
         .target(name: "FlinkletTesting", dependencies: ["Runtime", "FlinkClient"]),
         // The generic controller: work queue, reconciler/executor, operator services, admission
         // slots, pod records. Knows no Flink: its domain side is a `ReconcilerBackend`.

@@ -84,6 +84,10 @@ public actor LocalProcessDriver: ProcessDriver {
 
     public nonisolated let events: AsyncStream<PodEvent>
     private let continuation: AsyncStream<PodEvent>.Continuation
+    /// `terminate` wakes the termination loop: a stop is seen done within milliseconds, not at
+    /// the next supervision tick.
+    private nonisolated let terminations: AsyncStream<Void>
+    private let terminationRequested: AsyncStream<Void>.Continuation
     private let configuration: Configuration
     private let clock: any RuntimeClock
     private let logger: Logger
@@ -97,10 +101,12 @@ public actor LocalProcessDriver: ProcessDriver {
         self.clock = clock
         self.logger = logger
         (events, continuation) = AsyncStream.makeStream(of: PodEvent.self, bufferingPolicy: .bufferingNewest(max(1, configuration.eventBufferSize)))
+        (terminations, terminationRequested) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
     }
 
     deinit {
         continuation.finish()
+        terminationRequested.finish()
     }
 
     // MARK: ProcessDriver
@@ -222,6 +228,7 @@ public actor LocalProcessDriver: ProcessDriver {
         table[name]?.ready = false
         logger.info("stopping pod", metadata: ["pod.name": "\(name)", "pod.pid": "\(process.pid)", "pod.grace": "\(pod.spec.terminationGracePeriod)"])
         signalGroup(process, SIGTERM)
+        terminationRequested.yield()
     }
 
     /// Terminations begun by `terminate`: a group that is gone is reaped and forgotten (with
@@ -329,6 +336,7 @@ public actor LocalProcessDriver: ProcessDriver {
         await withTaskGroup(of: Void.self) { group in
             group.addTask { await self.supervisionLoop() }
             group.addTask { await self.probeLoop() }
+            group.addTask { await self.terminationLoop() }
         }
         logger.debug("pod supervision stopped; pods keep running")
     }
@@ -360,6 +368,24 @@ public actor LocalProcessDriver: ProcessDriver {
             if sampling { rotateLogs() }
             do { try await Task.sleep(for: configuration.tickInterval) } catch { break }
         }
+    }
+
+    /// While stops begun by `terminate` are under way, looks for their end every few
+    /// milliseconds (backing off to the tick), so a replaced pod's successor starts at once.
+    private func terminationLoop() async {
+        for await _ in terminations {
+            var interval = Duration.milliseconds(2)
+            while hasTerminations, !Task.isCancelled {
+                finishTerminations()
+                try? await Task.sleep(for: interval)
+                interval = min(interval * 2, configuration.tickInterval)
+            }
+            if Task.isCancelled { break }
+        }
+    }
+
+    private var hasTerminations: Bool {
+        table.values.contains { if case .terminating = $0.state { $0.process != nil } else { false } }
     }
 
     /// Resident memory of the given groups, measured on the caller's executor (not the actor's).

@@ -290,6 +290,19 @@ struct LocalProcessDriverTests {
         }
     }
 
+    @Test func aStopIsSeenDoneWithinMillisecondsNotAtTheNextTick() async throws {
+        var slowTicks = LocalProcessDriver.Configuration.fast
+        slowTicks.tickInterval = .seconds(2)
+        try await withHarness(slowTicks) { h in
+            _ = try await h.driver.start(h.shell("quick", "exec sleep 60"))
+            let start = ContinuousClock.now
+            await h.driver.terminate("quick")
+            let stopped = await eventually(timeout: .seconds(5)) { await h.driver.status("quick") == nil }
+            #expect(stopped)
+            #expect(ContinuousClock.now - start < .milliseconds(500), "a SIGTERM'd process is gone in milliseconds; the tick is 2 s")
+        }
+    }
+
     @Test func stragglersDieWithTheMainProcess() async throws {
         try await withHarness { h in
             let record = try await h.driver.start(h.shell("leader", "sleep 60 & echo $! > bg.pid; sleep 0.2; exit 0"))

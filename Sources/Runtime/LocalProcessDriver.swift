@@ -371,14 +371,14 @@ public actor LocalProcessDriver: ProcessDriver {
     }
 
     /// While stops begun by `terminate` are under way, looks for their end every few
-    /// milliseconds (backing off to the tick), so a replaced pod's successor starts at once.
+    /// milliseconds (2 ms, backing off to 50 ms), so a replaced pod's successor starts at once.
     private func terminationLoop() async {
         for await _ in terminations {
             var interval = Duration.milliseconds(2)
             while hasTerminations, !Task.isCancelled {
                 finishTerminations()
                 try? await Task.sleep(for: interval)
-                interval = min(interval * 2, configuration.tickInterval)
+                interval = min(interval * 2, .milliseconds(50))
             }
             if Task.isCancelled { break }
         }

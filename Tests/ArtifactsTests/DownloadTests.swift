@@ -188,8 +188,10 @@ import Glibc
             let cancelled = ContinuousClock.now
             download.cancel()
             #expect(await download.value == .downloadFailed(uri: url.absoluteString, reason: "cancelled"))
-            // libcurl asks whether to go on at least once a second, even while nothing arrives.
-            #expect(ContinuousClock.now - cancelled < .seconds(3))
+            // libcurl asks whether to go on about once a second while nothing arrives; on a busy
+            // 2-core machine its thread may wait seconds more for a core (4.1 s seen at load 8).
+            // Well before the stall's 10 s: the cancel, not the server, ended it.
+            #expect(ContinuousClock.now - cancelled < .seconds(8))
             #expect(!FileManager.default.fileExists(atPath: temporary))
         }
     }

@@ -61,6 +61,10 @@ public struct JobLifecycle: Sendable {
     /// The shortest time between two recoveries of a lost JobManager (a crash loop backs off).
     public static let recoveryBackoffMillis: Int64 = 10_000
 
+    /// How long an upgrade waits for a running JobManager's REST API before the job counts as
+    /// not running (and its newest checkpoint as the restore point).
+    public static let restUnreachableGraceMillis: Int64 = 60_000
+
     /// The shortest time between a failed upgrade savepoint and the next attempt.
     public static let savepointRetryMillis: Int64 = 10_000
 
@@ -319,6 +323,12 @@ public struct JobLifecycle: Sendable {
             lifecycle.phase = .run
             lifecycle.successorJobId = nil
             recorded = lifecycle.jobStatus
+        }
+        // The JobManager runs but its REST API does not answer: the job may well be running, and
+        // a snapshot of it is worth a look again (for a while) before it counts as not running.
+        if port == nil, !jobManagerGone, !jobManagerLost, mode != .stateless, upgradeAge < restUnreachableGraceMillis {
+            lifecycle.phase = .waiting(message: "the JobManager runs but its REST API does not answer; job \(currentId) is upgraded once it does")
+            return lifecycle
         }
         if mode == .stateless {
             if standbyPending, let running, !running.isTerminal {

@@ -102,6 +102,22 @@ import Testing
         #expect(FlinkCluster.side(ofJob: lifecycle.jobId) != FlinkCluster.side(ofJob: "old"), "fresh TaskManagers on the other side")
     }
 
+    @Test func anUnansweringJobManagerIsLookedAtAgainBeforeItsJobCountsAsNotRunning() {
+        let checkpoint = ObservedCheckpoint(path: "file:/c/checkpoints/old/chk-7", timestamp: nowMillis - 2_000)
+        let desired = base.app(tag: "v2")
+        func decide(since: Int64, gone: Bool) -> JobLifecycle {
+            JobLifecycle.decide(key: base.key, generation: 2, desired: desired, job: base.job(desired),
+                                observation: base.observation(deployed: desired, state: .upgrading, checkpoint: checkpoint, timestamp: since),
+                                running: nil, port: nil, jobManagerLost: false, jobManagerGone: gone, savepointDirectory: "/c/savepoints", now: base.now)
+        }
+        let fresh = decide(since: nowMillis - 5_000, gone: false)
+        if case .waiting = fresh.phase {} else { Issue.record("\(fresh.phase)") }
+        #expect(fresh.steps.isEmpty, "nothing destructive while the job cannot be seen")
+        #expect(decide(since: nowMillis - 5_000, gone: true).restorePath == checkpoint.path, "no JobManager: nothing to wait for")
+        #expect(decide(since: nowMillis - JobLifecycle.restUnreachableGraceMillis - 1, gone: false).restorePath == checkpoint.path,
+                "not for ever")
+    }
+
     @Test func aLastStateCancelIsFollowedUntilTheJobIsCanceled() {
         let checkpoint = ObservedCheckpoint(path: "file:/c/checkpoints/old/chk-7", timestamp: nowMillis - 2_000)
         let observation = base.observation(deployed: base.app(tag: "v2", mode: .lastState), state: .upgrading, checkpoint: checkpoint)

@@ -90,7 +90,8 @@ extension FlinkBackend {
                 let port = observation.rest.isAnswering ? observation.ports.first : nil
                 observation.latestCheckpoint = await latestCheckpoint(
                     jobId: jobId, port: port,
-                    directory: Self.checkpointDirectory(of: resource, default: observation.clusterDirectory + "/checkpoints"))
+                    directory: Self.checkpointDirectory(of: resource, default: observation.clusterDirectory + "/checkpoints"),
+                    notBefore: observation.recordedJob?.startTime.flatMap { Int64($0) })
                 observation.pendingSnapshot = await pendingSnapshot(of: observation.recordedJob, port: port,
                                                                     directory: FlinkCluster.savepointDirectory(observation))
                 if let port, observation.jobs.contains(where: { $0.id == jobId && !$0.isTerminal }) {
@@ -142,7 +143,8 @@ extension FlinkBackend {
                 let answering = observation.rest.isAnswering ? port : nil
                 observation.latestCheckpoint = await latestCheckpoint(
                     jobId: jobId, port: answering,
-                    directory: Self.checkpointDirectory(of: resource, default: cluster.map { Self.checkpointDirectory(of: .deployment($0), default: sessionDirectory) } ?? sessionDirectory))
+                    directory: Self.checkpointDirectory(of: resource, default: cluster.map { Self.checkpointDirectory(of: .deployment($0), default: sessionDirectory) } ?? sessionDirectory),
+                    notBefore: observation.recordedJob?.startTime.flatMap { Int64($0) })
                 observation.pendingSnapshot = await pendingSnapshot(of: observation.recordedJob, port: answering,
                                                                     directory: FlinkCluster.savepointDirectory(observation))
             }
@@ -183,7 +185,9 @@ extension FlinkBackend {
 
     /// The newest completed checkpoint of `jobId`: from Flink while its JobManager answers,
     /// else from the checkpoint directory (`<dir>/<jobId>/chk-N/_metadata`, highest N).
-    func latestCheckpoint(jobId: String, port: Int?, directory: String) async -> ObservedCheckpoint? {
+    /// The directory scan takes only checkpoints written since `notBefore` (the job's start, in
+    /// milliseconds): a directory of the same job id may hold older ones that are not this job's.
+    func latestCheckpoint(jobId: String, port: Int?, directory: String, notBefore: Int64? = nil) async -> ObservedCheckpoint? {
         // Flink's answer counts only when the checkpoint is still there: Flink deletes a job's
         // checkpoints when it finishes, and subsumed ones as newer complete.
         if let port, let checkpoint = try? await rest.latestCheckpoint(port: port, jobId: jobId),
@@ -192,14 +196,16 @@ extension FlinkBackend {
         }
         let jobDirectory = directory + "/" + jobId
         let entries = (try? FileManager.default.contentsOfDirectory(atPath: jobDirectory)) ?? []
-        let newest = entries.compactMap { name -> (Int, String)? in
-            guard name.hasPrefix("chk-"), let n = Int(name.dropFirst(4)),
-                  FileManager.default.fileExists(atPath: "\(jobDirectory)/\(name)/_metadata") else { return nil }
-            return (n, "\(jobDirectory)/\(name)")
+        let newest = entries.compactMap { name -> (Int64, String)? in
+            guard name.hasPrefix("chk-"), Int(name.dropFirst(4)) != nil,
+                  let modified = (try? FileManager.default.attributesOfItem(atPath: "\(jobDirectory)/\(name)/_metadata"))?[.modificationDate] as? Date
+            else { return nil }
+            let millis = Int64(modified.timeIntervalSince1970 * 1000)
+            if let notBefore, millis < notBefore - 1000 { return nil }
+            return (millis, "\(jobDirectory)/\(name)")
         }.max { $0.0 < $1.0 }
         guard let newest else { return nil }
-        let modified = (try? FileManager.default.attributesOfItem(atPath: newest.1 + "/_metadata")[.modificationDate] as? Date) ?? Date()
-        return ObservedCheckpoint(path: "file://" + newest.1, timestamp: Int64(modified.timeIntervalSince1970 * 1000))
+        return ObservedCheckpoint(path: "file://" + newest.1, timestamp: newest.0)
     }
 
     /// What became of the snapshot trigger `job` records as pending (nil: none is): Flink's

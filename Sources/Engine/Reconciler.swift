@@ -101,7 +101,7 @@ public struct Reconciler<Backend: ReconcilerBackend>: Sendable {
         // 2. Plan.
         let previous = record.flatMap { try? PodRecords.status(of: $0) }
         let input = PlanInputOf<Backend.Observation>(
-            id: id, resource: desired?.resource, isDefined: desired != nil, generation: record?.generation ?? 0,
+            id: id, uid: record?.uid ?? "", resource: desired?.resource, isDefined: desired != nil, generation: record?.generation ?? 0,
             validationErrors: desired?.diagnostics.filter(\.isError).map(\.description) ?? [],
             pods: pods.map(PodRecords.observed), conditions: previous?.conditions ?? [], domain: observation, now: now())
         let plan = planner.plan(input)

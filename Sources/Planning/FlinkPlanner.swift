@@ -83,7 +83,7 @@ public struct FlinkPlanner: ResourcePlanner {
             let running = recordedId.flatMap { id in observation.jobs.first { $0.id == id } }
             let jm = observed[jobManagerName]
             if let recordedId, case .success(let next) = FlinkCluster.layout(of: deployment, observation: observation, distribution: distribution,
-                                                             jobId: JobLifecycle.nextJobId(key: input.id.key, previous: recordedId), jar: jar) {
+                                                             jobId: JobLifecycle.nextJobId(key: JobLifecycle.lineage(input), previous: recordedId), jar: jar) {
                 standby = next.taskManagers
             }
             let standbyReady = standby.allSatisfy { plan in observed[plan.name].map { $0.planHash == plan.planHash && $0.ready } ?? false }
@@ -92,7 +92,7 @@ public struct FlinkPlanner: ResourcePlanner {
                                             job: running, restarts: observation.restarts, latestCheckpoint: observation.latestCheckpoint,
                                             now: input.now)
             let decided = JobLifecycle.decide(
-                key: input.id.key, generation: input.generation, desired: .deployment(deployment), job: job, observation: observation,
+                key: JobLifecycle.lineage(input), generation: input.generation, desired: .deployment(deployment), job: job, observation: observation,
                 running: running, port: observation.rest.isAnswering ? observation.ports.first : nil,
                 jobManagerLost: jm?.phase == .failed && observation.reconciliation?.state != .upgrading, standbyReady: standbyReady,
                 unhealthy: health?.unhealthy, jobManagerGone: jm == nil || jm?.phase == .failed || jm?.phase == .succeeded,
@@ -514,7 +514,7 @@ public struct FlinkPlanner: ResourcePlanner {
         let jobLost = previousId != nil && previous == nil && observation.reconciliation?.state != .upgrading
             && recordedState.map { $0 != .reconciling && $0 != .suspended && !$0.isTerminal } == true
         let lifecycle = JobLifecycle.decide(
-            key: input.id.key, generation: input.generation, desired: .sessionJob(sessionJob), job: job, observation: observation,
+            key: JobLifecycle.lineage(input), generation: input.generation, desired: .sessionJob(sessionJob), job: job, observation: observation,
             running: previous, port: port, jobManagerLost: jobLost,
             savepointDirectory: FlinkCluster.savepointDirectory(observation), now: input.now)
         steps += lifecycle.steps

@@ -68,6 +68,13 @@ public struct JobLifecycle: Sendable {
     /// The shortest time between a failed upgrade savepoint and the next attempt.
     public static let savepointRetryMillis: Int64 = 10_000
 
+    /// What a resource's job ids are derived from: its key and its uid, so a resource deleted and
+    /// created again (a new uid, its generation back at 1) never reuses an earlier incarnation's
+    /// job ids, whose checkpoints may still be on disk (a restore must never cross incarnations).
+    public static func lineage<O>(_ input: PlanInputOf<O>) -> String {
+        input.uid.isEmpty ? input.id.key : "\(input.id.key)@\(input.uid)"
+    }
+
     /// The id of the job that replaces `previous`: derived, so a retry after a crash picks the
     /// same; on the other side of the cluster (`FlinkCluster.side(ofJob:)`) from `previous`.
     public static func nextJobId(key: String, previous: String) -> String {

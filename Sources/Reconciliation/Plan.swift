@@ -100,6 +100,9 @@ public struct ObservedPod: Sendable, Hashable {
 /// the domain side (a `ReconcilerBackend`) saw beyond pods.
 public struct PlanInputOf<Observation: Sendable>: Sendable {
     public var id: ResourceID
+    /// The resource's uid: one per incarnation (a resource deleted and created again gets a new
+    /// one); empty before it is first stored.
+    public var uid: String
     /// The last valid resource from the manifests; nil when there is none (never valid, or deleted).
     public var resource: FlinkResource?
     /// True when a manifest still defines the resource (false: it was deleted).
@@ -113,9 +116,10 @@ public struct PlanInputOf<Observation: Sendable>: Sendable {
     public var domain: Observation?
     public var now: Date
 
-    public init(id: ResourceID, resource: FlinkResource?, isDefined: Bool, generation: Int64, validationErrors: [String] = [],
+    public init(id: ResourceID, uid: String = "", resource: FlinkResource?, isDefined: Bool, generation: Int64, validationErrors: [String] = [],
                 pods: [ObservedPod], conditions: [Condition] = [], domain: Observation? = nil, now: Date) {
         self.id = id
+        self.uid = uid
         self.resource = resource
         self.isDefined = isDefined
         self.generation = generation

@@ -86,6 +86,12 @@ final class FlinkWorld: @unchecked Sendable {
         await driver.pods().filter { $0.labels[PodLabels.role] == role.rawValue && ($0.phase == .running || $0.phase == .pending) }
     }
 
+    /// The id of a resource's first job: derived from its key and its uid (its incarnation).
+    func firstJobId(_ key: String) throws -> String {
+        let uid = try #require(try store.resource(key)?.uid)
+        return FlinkCluster.jobId(key: "\(key)@\(uid)", generation: 1)
+    }
+
     func restPort(_ name: String) throws -> Int { try #require(try store.ports(owner: "FlinkDeployment/default/\(name)").first) }
 
     func events(_ kind: ResourceKind, _ name: String) throws -> [EventRecord] {
@@ -165,7 +171,7 @@ final class WakeLog: Sendable {
         // One client finishes (its job now on its cluster): the next one may start.
         let done = try #require(first.first)
         let doneName = String(done.dropFirst("default/".count).dropLast("-submitter".count))
-        let generationOne = FlinkCluster.jobId(key: "FlinkDeployment/default/\(doneName)", generation: 1)
+        let generationOne = try world.firstJobId("FlinkDeployment/default/\(doneName)")
         await world.rest.addJob(port: try world.restPort(doneName), jobId: generationOne)
         await world.driver.simulateExit(name: done, code: 0)
         try await world.reconcile(.flinkDeployment, doneName)
@@ -226,7 +232,7 @@ final class WakeLog: Sendable {
         await world.rest.failNext(.runJar, with: .unreachable(port: try world.restPort("session"), reason: "timed out"))
         await #expect(throws: FlinkRESTError.self) { try await world.reconcile(.flinkSessionJob, "counter") }
         try await world.reconcile(.flinkSessionJob, "counter")
-        let jobId = FlinkCluster.jobId(key: "FlinkSessionJob/default/counter", generation: 1)
+        let jobId = try world.firstJobId("FlinkSessionJob/default/counter")
         let submissions = await world.rest.submissions
         #expect(submissions.map(\.jobId) == [jobId])
         #expect(submissions.first?.submission.programArgs == ["--rate", "5"])
@@ -324,7 +330,7 @@ final class WakeLog: Sendable {
         try await world.write("app.yaml", manifest(nonce: nil))
         try await world.reconcile(.flinkDeployment, "app")
         try await world.clusterUp("app")
-        let jobId = FlinkCluster.jobId(key: "FlinkDeployment/default/app", generation: 1)
+        let jobId = try world.firstJobId("FlinkDeployment/default/app")
         let port = try world.restPort("app")
         await world.rest.addJob(port: port, jobId: jobId)
         _ = await world.rest.setVertexStatus(port: port, jobId: jobId, .running)
@@ -367,7 +373,7 @@ final class WakeLog: Sendable {
         try await world.reconcile(.flinkDeployment, "app")
         try await world.clusterUp("app")
         let port = try world.restPort("app")
-        var jobId = FlinkCluster.jobId(key: key, generation: 1)
+        var jobId = try world.firstJobId(key)
         var restored: [String] = []
         for tag in ["v2", "v3"] {
             await world.rest.addJob(port: port, jobId: jobId)
@@ -395,7 +401,7 @@ final class WakeLog: Sendable {
             #expect(Set(await world.pods(role: .taskManager).map(\.name)) == standby, "\(tag): the old TaskManager stopped, the warm one kept")
             let jobManager = try #require(await world.pods(role: .jobManager).first)
             #expect(jobManager.pid != oldJobManager.pid)
-            jobId = JobLifecycle.nextJobId(key: key, previous: jobId)
+            jobId = JobLifecycle.nextJobId(key: "\(key)@\(try #require(try world.store.resource(key)?.uid))", previous: jobId)
             #expect(try world.store.resource(key)?.deploymentStatus()?.jobStatus?.jobId == jobId)
             restored.append(path)
             try await world.clusterUp("app")
@@ -417,5 +423,29 @@ final class WakeLog: Sendable {
         try (banner + registered + banner).write(toFile: path, atomically: true, encoding: .utf8)
         #expect(!FlinkBackend.hasRegistered(logPath: path), "a registration of an earlier process of the pod does not count")
         #expect(!FlinkBackend.hasRegistered(logPath: path + ".missing"))
+    }
+}
+
+@Suite struct CheckpointDirectoryTests {
+    /// A job id's checkpoint directory may hold checkpoints this job did not write (an earlier
+    /// run under the same id): only those written since the job started count, newest first.
+    @Test func onlyCheckpointsWrittenSinceTheJobStartedCount() async throws {
+        let world = try FlinkWorld()
+        let directory = world.root + "/checkpoints"
+        let job = directory + "/j"
+        for (name, age) in [("chk-50", 3_600.0), ("chk-2", 60.0), ("chk-3", 30.0)] {
+            try FileManager.default.createDirectory(atPath: "\(job)/\(name)", withIntermediateDirectories: true)
+            let metadata = "\(job)/\(name)/_metadata"
+            _ = FileManager.default.createFile(atPath: metadata, contents: Data("x".utf8))
+            try FileManager.default.setAttributes([.modificationDate: Date().addingTimeInterval(-age)], ofItemAtPath: metadata)
+        }
+        let started = Int64(Date().addingTimeInterval(-120).timeIntervalSince1970 * 1000)
+        let found = await world.backend.latestCheckpoint(jobId: "j", port: nil, directory: directory, notBefore: started)
+        #expect(found?.path == "file://\(job)/chk-3", "the newest written since the start, not the highest number")
+        let any = await world.backend.latestCheckpoint(jobId: "j", port: nil, directory: directory)
+        #expect(any?.path == "file://\(job)/chk-3")
+        let none = await world.backend.latestCheckpoint(jobId: "j", port: nil, directory: directory,
+                                                        notBefore: Int64(Date().timeIntervalSince1970 * 1000))
+        #expect(none == nil)
     }
 }

@@ -118,6 +118,20 @@ import Testing
                 "not for ever")
     }
 
+    @Test func aResourceCreatedAgainNeverReusesAnEarlierIncarnationsJobIds() {
+        let desired = base.app()
+        func firstJob(uid: String) -> String {
+            let input = PlanInput(id: ResourceID(kind: .flinkDeployment, namespace: "default", name: "app"), uid: uid, resource: desired,
+                                  isDefined: true, generation: 1, pods: [], now: base.now)
+            return JobLifecycle.decide(key: JobLifecycle.lineage(input), generation: 1, desired: desired, job: base.job(desired),
+                                       observation: FlinkObservation(distribution: nil, podRoot: "/p", clusterDirectory: "/c"),
+                                       running: nil, port: nil, jobManagerLost: false, savepointDirectory: "/c/savepoints", now: base.now).jobId
+        }
+        #expect(firstJob(uid: "a") == firstJob(uid: "a"), "a retry of the same incarnation: the same id")
+        #expect(firstJob(uid: "a") != firstJob(uid: "b"),
+                "deleted and created again (generation 1 again): a new id, so its restores never find the earlier one's checkpoints")
+    }
+
     @Test func aLastStateCancelIsFollowedUntilTheJobIsCanceled() {
         let checkpoint = ObservedCheckpoint(path: "file:/c/checkpoints/old/chk-7", timestamp: nowMillis - 2_000)
         let observation = base.observation(deployed: base.app(tag: "v2", mode: .lastState), state: .upgrading, checkpoint: checkpoint)

@@ -2,10 +2,11 @@
 import PackageDescription
 
 // Dependencies point one way, top to bottom:
-//   CLibYAML → YAML → FlinkResources → Validation → Manifests ─┐
-//                     FlinkResources → Planning (pure) ────────┤
-//   CSQLite → Store (FlinkResources) ──────────────────────────┼→ Controller → FlinkletCLI → flinklet
-//   CSystemShims → Runtime ────────────────────────────────────┘
+//   CLibYAML → YAML → FlinkResources → Validation → Manifests ───────────────────┐
+//                     FlinkResources → Reconciliation (pure, generic) ──────────┼→ Engine (generic) ─┐
+//                                      Reconciliation → Planning (pure, Flink) ──────────────────────┼→ Controller (Flink)
+//   CSQLite → Store (FlinkResources) ───────────────────────────────────────────┤      FlinkClient, Artifacts ┘   │
+//   CSystemShims → Runtime ─────────────────────────────────────────────────────┘              FlinkletCLI → flinklet
 let package = Package(
     name: "flinklet",
     platforms: [.macOS(.v15)],
@@ -15,6 +16,8 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
+        .package(url: "https://github.com/apple/swift-collections", from: "1.6.0"),
     ],
     targets: [
         .systemLibrary(
@@ -33,32 +36,57 @@ let package = Package(
         .target(name: "Store", dependencies: ["CSQLite", "FlinkResources"]),
         .target(name: "CSystemShims"),
         .target(name: "Runtime", dependencies: ["CSystemShims", .product(name: "Logging", package: "swift-log")]),
-        // Decisions only: imports nothing that can act, so a plan can never have a side effect.
-        .target(name: "Planning", dependencies: ["FlinkResources"]),
+        // The engine's plan model and its generic planners (pods, conditions, the status
+        // reducer): decisions only, no Flink.
+        .target(name: "Reconciliation", dependencies: ["FlinkResources"]),
+        // Flink's decisions: imports nothing that can act, so a plan can never have a side effect.
+        .target(name: "Planning", dependencies: ["Reconciliation", "FlinkResources"]),
         // Flink's REST API over loopback HTTP: the only way the operator talks to a cluster.
         .target(name: "FlinkClient"),
+        // libcurl, loaded when the first http(s) jar is downloaded (not linked: see its header).
+        .target(name: "CLibCurl"),
         // Jars named by jarURI: local files, copies, and a content-addressed download cache.
-        .target(name: "Artifacts"),
+        .target(name: "Artifacts", dependencies: ["CLibCurl"]),
         .target(name: "FlinkletTesting", dependencies: ["Runtime", "FlinkClient"]),
+        // The generic controller: work queue, reconciler/executor, operator services, admission
+        // slots, pod records. Knows no Flink: its domain side is a `ReconcilerBackend`.
+        .target(
+            name: "Engine",
+            dependencies: ["Manifests", "Reconciliation", "Store", "Runtime", "FlinkResources",
+                           .product(name: "Logging", package: "swift-log"),
+                           .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                           .product(name: "DequeModule", package: "swift-collections"),
+                           .product(name: "HeapModule", package: "swift-collections")]
+        ),
+        // The Flink controller: the backend (observation, REST steps, jars), the distribution,
+        // class-data archives.
         .target(
             name: "Controller",
-            dependencies: ["Manifests", "Planning", "Store", "Runtime", "FlinkResources", "FlinkClient", "Artifacts", "YAML",
-                           .product(name: "Logging", package: "swift-log")]
+            dependencies: ["Engine", "Manifests", "Planning", "Reconciliation", "Store", "Runtime", "FlinkResources", "FlinkClient", "Artifacts", "YAML",
+                           .product(name: "Logging", package: "swift-log"),
+                           .product(name: "ServiceLifecycle", package: "swift-service-lifecycle")]
         ),
         .target(
             name: "FlinkletCLI",
             dependencies: [
-                "Manifests", "FlinkResources", "YAML", "Controller", "Store", "Runtime", "Planning", "FlinkClient",
+                "Manifests", "FlinkResources", "YAML", "Engine", "Controller", "Store", "Runtime", "Reconciliation", "Planning", "FlinkClient",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
         ),
         .executableTarget(name: "flinklet", dependencies: ["FlinkletCLI"]),
         // Benchmarks: run through hack/bench-*.sh, which build them in release mode.
         .executableTarget(name: "bench-validate", dependencies: ["Manifests", "FlinkResources"], path: "Benchmarks/bench-validate"),
         .executableTarget(
+            name: "bench-reconcile",
+            dependencies: ["Engine", "Controller", "Reconciliation", "Planning", "Store", "Runtime", "FlinkResources", "FlinkClient", "FlinkletTesting",
+                           .product(name: "Logging", package: "swift-log")],
+            path: "Benchmarks/bench-reconcile"
+        ),
+        .executableTarget(
             name: "bench-controller",
-            dependencies: ["Manifests", .product(name: "Logging", package: "swift-log")],
+            dependencies: ["Manifests", "Runtime", .product(name: "Logging", package: "swift-log")],
             path: "Benchmarks/bench-controller"
         ),
 
@@ -69,17 +97,17 @@ let package = Package(
             name: "ManifestsTests",
             dependencies: ["Manifests", "FlinkResources", "YAML", "FlinkletTesting", .product(name: "Logging", package: "swift-log")]
         ),
-        .testTarget(name: "FlinkletCLITests", dependencies: ["FlinkletCLI", "flinklet", "Store", "FlinkResources"]),
-        .testTarget(name: "PlanningTests", dependencies: ["Planning", "FlinkResources"]),
-        .testTarget(name: "StoreTests", dependencies: ["Store", "FlinkResources"]),
+        .testTarget(name: "FlinkletCLITests", dependencies: ["FlinkletCLI", "flinklet", "Store", "FlinkResources", "Runtime", "FlinkletTesting"]),
+        .testTarget(name: "PlanningTests", dependencies: ["Reconciliation", "Planning", "FlinkResources"]),
+        .testTarget(name: "StoreTests", dependencies: ["Store", "FlinkResources", "Runtime"]),
         .testTarget(name: "RuntimeTests", dependencies: ["Runtime", "FlinkletTesting"]),
         .testTarget(name: "FlinkClientTests", dependencies: ["FlinkClient", "FlinkletTesting"]),
         .testTarget(name: "ArtifactsTests", dependencies: ["Artifacts", "FlinkletTesting"]),
         // Real Flink: run by hack/test.sh after installing Flink and building the counter job.
-        .testTarget(name: "EndToEndTests", dependencies: ["flinklet", "Store", "FlinkResources", "FlinkClient"]),
+        .testTarget(name: "EndToEndTests", dependencies: ["flinklet", "Store", "FlinkResources", "FlinkClient", "Runtime", "FlinkletTesting"]),
         .testTarget(
             name: "ControllerTests",
-            dependencies: ["Controller", "Manifests", "Planning", "Store", "Runtime", "FlinkResources", "FlinkletTesting", "FlinkClient",
+            dependencies: ["Engine", "Controller", "Manifests", "Reconciliation", "Planning", "Store", "Runtime", "FlinkResources", "FlinkletTesting", "FlinkClient",
                            .product(name: "Logging", package: "swift-log")]
         ),
     ],

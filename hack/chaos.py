@@ -308,6 +308,13 @@ class Harness:
         log(f"VIOLATION [{kind}] round {self.round}: {message}")
         for line in evidence:
             print(f"      | {line}", flush=True)
+        # The pods' own logs, before a recovery deletes them: where a violation is explained.
+        kept = f"{self.root}/evidence/round-{self.round}-{kind}"
+        try:
+            shutil.copytree(f"{self.root}/state/pods", kept, dirs_exist_ok=True)
+            log(f"pod logs kept in {kept}")
+        except OSError as error:
+            log(f"pod logs not kept: {error}")
 
     def note(self, message):
         self.notes.append(f"round {self.round}: {message}")

@@ -38,5 +38,11 @@ swift test --skip-build --skip "$process_suites|$e2e_suites"
 echo "==> swift test: real processes and inotify" >&2
 swift test --skip-build --filter "$process_suites"
 
+# A short seeded chaos run (operator SIGKILLs, JVM kills, power losses around lifecycle
+# changes, checked by Flink's REST API and the job's output); long campaigns: hack/chaos.sh.
+echo "==> chaos smoke: hack/chaos.sh ${CHAOS_ROUNDS:-3} ${CHAOS_SEED:-1}" >&2
+bash hack/chaos.sh "${CHAOS_ROUNDS:-3}" "${CHAOS_SEED:-1}"
+
 echo "==> swift test: end to end, real Flink" >&2
 FLINKLET_E2E=1 swift test --skip-build --no-parallel --filter "$e2e_suites"
+

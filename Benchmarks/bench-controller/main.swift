@@ -7,6 +7,7 @@
 import Foundation
 import Logging
 import Manifests
+import Runtime
 
 struct Options {
     var flinklet = ""
@@ -83,16 +84,11 @@ struct Workspace {
 
     func markCount() -> Int { ((try? FileManager.default.contentsOfDirectory(atPath: marks)) ?? []).count }
 
-    func startOperator(_ flinklet: String, log: String) throws -> Process {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: flinklet)
-        process.arguments = ["run", "--manifests", manifests, "--state-dir", state, "--log-format", "json", "--engine", "command"]
-        _ = FileManager.default.createFile(atPath: root + "/" + log, contents: nil)
-        let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: root + "/" + log))
-        process.standardError = handle
-        process.standardOutput = handle
-        try process.run()
-        return process
+    func startOperator(_ flinklet: String, log: String) throws -> ChildProcess {
+        let logPath = root + "/" + log
+        return try ChildProcess.spawn(
+            [flinklet, "run", "--manifests", manifests, "--state-dir", state, "--log-format", "json", "--engine", "command"],
+            options: .init(standardOutput: .file(logPath), standardError: .file(logPath), newProcessGroup: true))
     }
 
     /// Pods of this benchmark: process-group leaders running `sleep 3600`, started by us.
@@ -178,8 +174,8 @@ do {
         }
         edits.append(Double(started - saved) / 1e6)
     }
-    flinklet.terminate()
-    flinklet.waitUntilExit()
+    flinklet.signal(SIGTERM)
+    _ = flinklet.wait()
     ws.killPods(ws.pods())
     ws.remove()
     latencies.sort()
@@ -203,18 +199,18 @@ do {
     let coldSeconds = Date().timeIntervalSince(coldStart)
     print("scale: cold start, \(n) manifests → \(n) pods running: \(fmt(coldSeconds, 2)) s")
     usleep(3_000_000)  // let status writes and readiness settle
-    let memory = residentKiB(first.processIdentifier)
+    let memory = residentKiB(first.pid)
     print("scale: operator resident memory with \(n) resources and pods: \(mib(memory.rss)) (peak \(mib(memory.peak)); target ≤ 40 MB)")
-    let cpuBefore = cpuSeconds(first.processIdentifier)
+    let cpuBefore = cpuSeconds(first.pid)
     usleep(10_000_000)
-    let idle = cpuSeconds(first.processIdentifier) - cpuBefore
+    let idle = cpuSeconds(first.pid) - cpuBefore
     print("scale: operator CPU while idle with \(n) resources: \(fmt(idle * 10, 1)) % of one core over 10 s (relist every 10 s, requeue every 60 s)")
-    let settled = residentKiB(first.processIdentifier)
+    let settled = residentKiB(first.pid)
     print("scale: operator resident memory after 10 s idle: \(mib(settled.rss)) (peak since start \(mib(settled.peak)))")
 
     let before = ws.pods()
-    first.terminate()
-    first.waitUntilExit()
+    first.signal(SIGTERM)
+    _ = first.wait()
     let restart = Date()
     let second = try ws.startOperator(options.flinklet, log: "scale-2.log")
     let adopted = waitFor(timeout: 60, poll: 2_000) {
@@ -224,8 +220,8 @@ do {
     usleep(5_000_000)
     let after = ws.pods()
     print("scale: restart → \(n) pods re-adopted: \(adopted ? fmt(adoptSeconds, 2) + " s" : "not within 60 s") (target ≤ 2 s); pods before \(before.count), after \(after.count), identical: \(Set(before) == Set(after))")
-    second.terminate()
-    second.waitUntilExit()
+    second.signal(SIGTERM)
+    _ = second.wait()
 
     // One relist with no change, in this process, on the same directory the operator read.
     var configuration = DirectorySource.Configuration(directory: ws.manifests)

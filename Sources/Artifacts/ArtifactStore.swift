@@ -87,6 +87,39 @@ public actor ArtifactStore {
         }
     }
 
+    /// Where `uri` stands, without changing anything (no copy, no download, no directory made).
+    public enum Location: Sendable, Hashable {
+        /// The file to use: a local file, an up-to-date copy, or a cached download.
+        case ready(ResolvedArtifact)
+        /// A copy or a download must be made first (`resolve` makes it).
+        case needsFetch
+    }
+
+    /// Looks `uri` up read-only: what `resolve` would return if it needed no copy or download,
+    /// else `.needsFetch`. Errors are those `resolve` gives for a missing or unreadable source.
+    public func locate(_ uri: String, artifactsDirectory: String?) throws(ArtifactError) -> Location {
+        switch try ArtifactLocation.parse(uri, flinkHome: flinkHome) {
+        case .local(let path):
+            let stamp = try FileOperations.readableFile(path, uri: uri)
+            return .ready(ResolvedArtifact(path: path, sha256: nil, size: stamp.size, source: .local))
+        case .file(let path):
+            guard let artifactsDirectory else {
+                throw .invalidURI(uri: uri, reason: "file:// jars need an artifacts directory to be copied into")
+            }
+            let stamp = try FileOperations.readableFile(path, uri: uri)
+            let destination = Self.copyDestination(uri: uri, source: path, artifactsDirectory: artifactsDirectory)
+            guard FileOperations.regularFile(destination) == stamp else { return .needsFetch }
+            return .ready(ResolvedArtifact(path: destination, sha256: nil, size: stamp.size, source: .file))
+        case .http:
+            return cache.lookup(uri: uri).map { .ready($0) } ?? .needsFetch
+        }
+    }
+
+    /// Where a `file://` jar is copied: a subdirectory named by the URI, the source's file name.
+    static func copyDestination(uri: String, source: String, artifactsDirectory: String) -> String {
+        "\(artifactsDirectory)/\(String(SHA256.hexDigest(of: Array(uri.utf8)).prefix(16)))/\((source as NSString).lastPathComponent)"
+    }
+
     /// The path a `local:`, `file:` or plain-path URI points at (for `local:///opt/flink/...`,
     /// inside `flinkHome`), without touching the file system; nil for `http(s)` and for URIs
     /// that cannot be parsed. For `file:` it is the source, not the copy.
@@ -101,8 +134,8 @@ public actor ArtifactStore {
     @concurrent
     private static func copy(uri: String, from source: String, into artifactsDirectory: String) async throws(ArtifactError) -> ResolvedArtifact {
         let stamp = try FileOperations.readableFile(source, uri: uri)
-        let directory = "\(artifactsDirectory)/\(String(SHA256.hexDigest(of: Array(uri.utf8)).prefix(16)))"
-        let destination = "\(directory)/\((source as NSString).lastPathComponent)"
+        let destination = copyDestination(uri: uri, source: source, artifactsDirectory: artifactsDirectory)
+        let directory = (destination as NSString).deletingLastPathComponent
         if FileOperations.regularFile(destination) != stamp {
             try FileOperations.makeDirectories(directory, uri: uri)
             FileOperations.removeStaleTemporaries(in: directory, olderThan: .seconds(3600))

@@ -1,8 +1,6 @@
+import CLibCurl
 import Foundation
 import Synchronization
-#if canImport(FoundationNetworking)
-import FoundationNetworking
-#endif
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
@@ -13,7 +11,14 @@ import Darwin
 ///
 /// Guarantees: on success the file holds exactly the body of a 2xx answer, fsynced, with
 /// `size` and `sha256` computed over the bytes written; a body shorter than its
-/// `Content-Length` is a failure. On any failure the file is removed. Redirects are followed.
+/// `Content-Length` is a failure. On any failure the file is removed. Redirects are followed
+/// (to http and https only).
+///
+/// Through libcurl's easy interface, loaded on the first download: not linked, and not through
+/// URLSession, whose FoundationNetworking would map libcurl and its TLS, Kerberos, LDAP and SSH
+/// libraries into every flinklet process from the start (CLibCurl.h). URLSession runs on the
+/// same libcurl on Linux. A transfer blocks its thread, so each runs on a thread of its own,
+/// never on one of the concurrency pool's few.
 enum Download {
     struct Outcome: Sendable {
         var sha256: String
@@ -24,45 +29,22 @@ enum Download {
     /// `timeout` bounds the whole transfer, and so also any stall.
     @concurrent
     static func fetch(_ url: URL, uri: String, into temporary: String, timeout: Duration) async throws(ArtifactError) -> Outcome {
+        if let reason = flinklet_curl_load() {
+            throw .downloadFailed(uri: uri, reason: "libcurl is not usable: \(String(cString: reason))")
+        }
         let fd = try FileOperations.createTemporary(temporary, uri: uri)
-        let receiver = Receiver(fd: fd, uri: uri, temporary: temporary)
-
-        // The deadline is kept here: URLSession's own timeouts are per idle interval, and
-        // swift-corelibs-foundation truncates them to whole seconds; they are set past ours.
-        let configuration = URLSessionConfiguration.ephemeral
-        configuration.timeoutIntervalForRequest = timeout.seconds.rounded(.up) + 1
-        configuration.timeoutIntervalForResource = timeout.seconds.rounded(.up) + 1
-        configuration.requestCachePolicy = .reloadIgnoringLocalCacheData
-        configuration.urlCache = nil
-        let queue = OperationQueue()
-        queue.maxConcurrentOperationCount = 1
-        let session = URLSession(configuration: configuration, delegate: receiver, delegateQueue: queue)
-        defer { session.invalidateAndCancel() }
-
-        var request = URLRequest(url: url)
-        request.setValue("flinklet", forHTTPHeaderField: "User-Agent")
-        let task = session.dataTask(with: request)
-        await withTaskGroup(of: Void.self) { group in
-            group.addTask {
-                await withTaskCancellationHandler {
-                    await withCheckedContinuation { continuation in
-                        receiver.start(task, continuation)
-                    }
-                } onCancel: {
-                    task.cancel()
+        let transfer = Transfer(fd: fd)
+        let code = await withTaskCancellationHandler {
+            await withCheckedContinuation { continuation in
+                Thread.detachNewThread {
+                    continuation.resume(returning: transfer.run(url.absoluteString, timeout: timeout))
                 }
             }
-            group.addTask {
-                guard (try? await Task.sleep(for: timeout)) != nil else { return }
-                receiver.deadlinePassed()
-                task.cancel()
-            }
-            await group.next()
-            group.cancelAll()
+        } onCancel: {
+            transfer.cancel()
         }
 
-        let result = receiver.result(timeout: timeout)
-        switch result {
+        switch transfer.result(code, uri: uri, temporary: temporary, timeout: timeout) {
         case .success(let outcome):
             try FileOperations.syncAndClose(fd, temporary: temporary, uri: uri)
             return outcome
@@ -74,122 +56,126 @@ enum Download {
     }
 }
 
-/// The session delegate: writes each chunk to the file and the hasher, records the answer's
-/// status, and wakes the waiting task when the transfer ends. URLSession calls it on a serial
-/// queue; the mutex makes the state readable by the waiting task afterwards.
-private final class Receiver: NSObject, URLSessionDataDelegate, Sendable {
+/// One transfer's state: libcurl's callbacks write each chunk to the file and the hasher on
+/// the transfer's thread; `cancel` may come from any thread; the mutex makes the state
+/// readable by the waiting task afterwards.
+private final class Transfer: Sendable {
     private struct State {
         var hasher = SHA256()
         var received: Int64 = 0
         var expected: Int64?
-        var status: Int?
+        var status = 0
         var writeError: Int32?
-        var transportError: URLError?
-        var continuation: CheckedContinuation<Void, Never>?
-        var completed = false
-        var deadlinePassed = false
+        var cancelled = false
     }
 
     private let fd: Int32
-    private let uri: String
-    private let temporary: String
     private let state = Mutex(State())
 
-    init(fd: Int32, uri: String, temporary: String) {
+    init(fd: Int32) {
         self.fd = fd
-        self.uri = uri
-        self.temporary = temporary
     }
 
-    func start(_ task: URLSessionDataTask, _ continuation: CheckedContinuation<Void, Never>) {
-        let done = state.withLock { state in
-            if state.completed { return true }
-            state.continuation = continuation
-            return false
+    /// Stops the transfer at libcurl's next progress call (within about a second).
+    func cancel() {
+        state.withLock { $0.cancelled = true }
+    }
+
+    /// Runs the transfer on the calling thread, blocking it; returns libcurl's result code.
+    func run(_ url: String, timeout: Duration) -> Int32 {
+        guard let handle = flinklet_curl_easy_init() else { return FLINKLET_CURLE_FAILED_INIT }
+        defer { flinklet_curl_easy_cleanup(handle) }
+        let context = Unmanaged.passUnretained(self).toOpaque()
+        // libcurl copies string options, so each may live only for its call.
+        flinklet_curl_easy_setopt_string(handle, FLINKLET_CURLOPT_URL, url)
+        flinklet_curl_easy_setopt_string(handle, FLINKLET_CURLOPT_USERAGENT, "flinklet")
+        // Older libcurl (< 7.85) lacks these two and keeps its defaults (redirects to FTP too).
+        flinklet_curl_easy_setopt_string(handle, FLINKLET_CURLOPT_PROTOCOLS_STR, "http,https")
+        flinklet_curl_easy_setopt_string(handle, FLINKLET_CURLOPT_REDIR_PROTOCOLS_STR, "http,https")
+        flinklet_curl_easy_setopt_long(handle, FLINKLET_CURLOPT_FOLLOWLOCATION, 1)
+        flinklet_curl_easy_setopt_long(handle, FLINKLET_CURLOPT_MAXREDIRS, 20)
+        // A status of 400 or more ends the transfer before its body.
+        flinklet_curl_easy_setopt_long(handle, FLINKLET_CURLOPT_FAILONERROR, 1)
+        // No SIGALRM for timeouts: this process has other threads.
+        flinklet_curl_easy_setopt_long(handle, FLINKLET_CURLOPT_NOSIGNAL, 1)
+        flinklet_curl_easy_setopt_long(handle, FLINKLET_CURLOPT_TIMEOUT_MS, max(1, Int(timeout.seconds * 1000)))
+        flinklet_curl_easy_setopt_write_function(handle) { data, size, count, context in
+            let transfer = Unmanaged<Transfer>.fromOpaque(context!).takeUnretainedValue()
+            return transfer.write(UnsafeRawBufferPointer(start: data, count: size * count)) ? size * count : 0
         }
-        if done { continuation.resume() } else { task.resume() }
+        flinklet_curl_easy_setopt_pointer(handle, FLINKLET_CURLOPT_WRITEDATA, context)
+        flinklet_curl_easy_setopt_xferinfo_function(handle) { context, _, _, _, _ in
+            Unmanaged<Transfer>.fromOpaque(context!).takeUnretainedValue().state.withLock { $0.cancelled } ? 1 : 0
+        }
+        flinklet_curl_easy_setopt_pointer(handle, FLINKLET_CURLOPT_XFERINFODATA, context)
+        flinklet_curl_easy_setopt_long(handle, FLINKLET_CURLOPT_NOPROGRESS, 0)
+
+        let code = flinklet_curl_easy_perform(handle)
+        var status = 0
+        var length: Int64 = -1
+        flinklet_curl_easy_getinfo_long(handle, FLINKLET_CURLINFO_RESPONSE_CODE, &status)
+        flinklet_curl_easy_getinfo_off_t(handle, FLINKLET_CURLINFO_CONTENT_LENGTH_DOWNLOAD_T, &length)
+        state.withLock { state in
+            state.status = status
+            state.expected = length >= 0 ? length : nil
+        }
+        return code
     }
 
-    /// Marks the transfer as timed out; the caller then cancels it.
-    func deadlinePassed() {
+    /// Writes one chunk to the file and the hasher; false stops the transfer.
+    private func write(_ bytes: UnsafeRawBufferPointer) -> Bool {
         state.withLock { state in
-            if !state.completed { state.deadlinePassed = true }
+            guard state.writeError == nil else { return false }
+            let code = FileOperations.writeAll(fd, bytes)
+            if code != 0 {
+                state.writeError = code
+                return false
+            }
+            state.hasher.update(bytes)
+            state.received += Int64(bytes.count)
+            return true
         }
     }
 
-    /// What the transfer came to; valid once the continuation has been resumed.
-    func result(timeout: Duration) -> Result<Download.Outcome, ArtifactError> {
+    /// What the transfer came to, once `run` has returned `code`.
+    func result(_ code: Int32, uri: String, temporary: String, timeout: Duration) -> Result<Download.Outcome, ArtifactError> {
         state.withLock { state in
-            if let status = state.status, !(200..<300).contains(status) {
-                return .failure(.httpStatus(uri: uri, status: status))
+            if state.status != 0, !(200..<300).contains(state.status) {
+                return .failure(.httpStatus(uri: uri, status: state.status))
             }
-            if let code = state.writeError {
-                return .failure(.system(uri: uri, path: temporary, operation: "write", errno: code))
+            if let error = state.writeError {
+                return .failure(.system(uri: uri, path: temporary, operation: "write", errno: error))
             }
-            if state.deadlinePassed {
+            switch code {
+            case FLINKLET_CURLE_OK:
+                break
+            case FLINKLET_CURLE_OPERATION_TIMEDOUT:
                 return .failure(.downloadFailed(uri: uri, reason: "timed out after \(Self.format(timeout)) (\(state.received) bytes received)"))
+            case FLINKLET_CURLE_ABORTED_BY_CALLBACK:
+                return .failure(.downloadFailed(uri: uri, reason: "cancelled"))
+            default:
+                if let expected = state.expected, expected != state.received {
+                    return .failure(.downloadFailed(uri: uri, reason: "connection closed after \(state.received) of \(expected) bytes"))
+                }
+                return .failure(.downloadFailed(uri: uri, reason: Self.reason(code, received: state.received)))
             }
-            if state.transportError?.code != .timedOut, let expected = state.expected, expected != state.received {
-                return .failure(.downloadFailed(uri: uri, reason: "connection closed after \(state.received) of \(expected) bytes"))
-            }
-            if let error = state.transportError {
-                return .failure(.downloadFailed(uri: uri, reason: Self.reason(error, received: state.received, timeout: timeout)))
-            }
-            guard state.status != nil else {
+            guard state.status != 0 else {
                 return .failure(.downloadFailed(uri: uri, reason: "no HTTP answer"))
             }
             return .success(Download.Outcome(sha256: state.hasher.hexDigest(), size: state.received))
         }
     }
 
-    func urlSession(_ session: URLSession, dataTask: URLSessionDataTask, didReceive response: URLResponse,
-                    completionHandler: @escaping (URLSession.ResponseDisposition) -> Void) {
-        let status = (response as? HTTPURLResponse)?.statusCode ?? 200
-        state.withLock { state in
-            state.status = status
-            state.expected = response.expectedContentLength >= 0 ? response.expectedContentLength : nil
-        }
-        completionHandler((200..<300).contains(status) ? .allow : .cancel)
-    }
-
-    func urlSession(_ session: URLSession, dataTask: URLSessionDataTask, didReceive data: Data) {
-        let failed = state.withLock { state -> Bool in
-            guard state.writeError == nil else { return true }
-            let code = data.withUnsafeBytes { FileOperations.writeAll(fd, $0) }
-            if code != 0 {
-                state.writeError = code
-                return true
-            }
-            state.hasher.update(data)
-            state.received += Int64(data.count)
-            return false
-        }
-        if failed { dataTask.cancel() }
-    }
-
-    func urlSession(_ session: URLSession, task: URLSessionTask, didCompleteWithError error: (any Error)?) {
-        let continuation = state.withLock { state in
-            if let error, state.writeError == nil, state.status.map({ (200..<300).contains($0) }) ?? true {
-                state.transportError = (error as? URLError) ?? URLError(.unknown, userInfo: [NSUnderlyingErrorKey: error])
-            }
-            state.completed = true
-            defer { state.continuation = nil }
-            return state.continuation
-        }
-        continuation?.resume()
-    }
-
-    private static func reason(_ error: URLError, received: Int64, timeout: Duration) -> String {
-        switch error.code {
-        case .timedOut: "timed out after \(format(timeout)) (\(received) bytes received)"
-        case .cannotConnectToHost: "connection refused"
-        case .cannotFindHost, .dnsLookupFailed: "host not found"
-        case .networkConnectionLost: "connection lost after \(received) bytes"
-        case .cancelled: "cancelled"
-        case .secureConnectionFailed, .serverCertificateUntrusted, .serverCertificateHasBadDate,
-             .serverCertificateNotYetValid, .serverCertificateHasUnknownRoot:
+    private static func reason(_ code: Int32, received: Int64) -> String {
+        switch code {
+        case FLINKLET_CURLE_COULDNT_CONNECT: "connection refused"
+        case FLINKLET_CURLE_COULDNT_RESOLVE_HOST, FLINKLET_CURLE_COULDNT_RESOLVE_PROXY: "host not found"
+        case FLINKLET_CURLE_PARTIAL_FILE, FLINKLET_CURLE_GOT_NOTHING, FLINKLET_CURLE_SEND_ERROR, FLINKLET_CURLE_RECV_ERROR:
+            "connection lost after \(received) bytes"
+        case FLINKLET_CURLE_SSL_CONNECT_ERROR, FLINKLET_CURLE_SSL_CERTPROBLEM, FLINKLET_CURLE_SSL_CIPHER,
+             FLINKLET_CURLE_PEER_FAILED_VERIFICATION, FLINKLET_CURLE_SSL_CACERT_BADFILE, FLINKLET_CURLE_SSL_ISSUER_ERROR:
             "TLS handshake failed"
-        default: "\(error.localizedDescription) (URL error \(error.code.rawValue))"
+        default: "\(String(cString: flinklet_curl_easy_strerror(code))) (curl error \(code))"
         }
     }
 

@@ -2,6 +2,8 @@ import FlinkResources
 import Foundation
 import Logging
 import Planning
+import Reconciliation
+import Runtime
 
 /// Class data sharing (AppCDS) for the Flink JVMs: an archive of the classes a JobManager and a
 /// TaskManager load at startup, mapped in by every later JVM of that role instead of being
@@ -18,11 +20,11 @@ import Planning
 /// - Archives are written under a temporary name and renamed into place, so a JVM never maps a
 ///   partial one; two operators generating at once each rename a complete archive.
 public enum ClassDataArchives {
-    public static let roles = ["jobmanager", "taskmanager"]
+    public static let roles: [PodRole] = [.jobManager, .taskManager]
 
     /// The archives' paths for `distribution`, in `<flink home>/flinklet-cds/` (nil: the
     /// distribution's directory is not writable, so there will be none).
-    public static func paths(for distribution: FlinkDistribution) -> [String: String]? {
+    public static func paths(for distribution: FlinkDistribution) -> [PodRole: String]? {
         let directory = distribution.home + "/flinklet-cds"
         let fileManager = FileManager.default
         if !fileManager.fileExists(atPath: directory) {
@@ -37,7 +39,7 @@ public enum ClassDataArchives {
             identity += "\n\(jar) \(size) \(Int64(modified))"
         }
         let key = StableHash.of(bytes: Array(identity.utf8))
-        return Dictionary(uniqueKeysWithValues: roles.map { ($0, "\(directory)/\(distribution.version)-\(key)-\($0).jsa") })
+        return Dictionary(uniqueKeysWithValues: roles.map { ($0, "\(directory)/\(distribution.version)-\(key)-\($0.rawValue).jsa") })
     }
 
     /// Writes the archives that are missing: runs a session JobManager and a TaskManager that
@@ -69,11 +71,13 @@ public enum ClassDataArchives {
         logger.info("writing class data archives for faster JVM starts (once per Flink distribution)",
                     metadata: ["archives": "\(archives.values.sorted())"])
         let started = ContinuousClock.now
-        var running: [(watchdog: Process, directory: String, archive: String)] = []
+        var running: [(watchdog: ChildProcess, directory: String, archive: String)] = []
         defer {
             for pod in running {
                 if let pid = javaPID(pod.directory) { kill(pid, SIGKILL) }
-                if pod.watchdog.isRunning { kill(pod.watchdog.processIdentifier, SIGKILL) }
+                // The watchdog's group holds the JVM too; the watchdog is reaped here, never left a zombie.
+                pod.watchdog.signalGroup(SIGKILL)
+                _ = pod.watchdog.wait()
             }
         }
         for plan in [layout.jobManager, taskManager] {
@@ -88,14 +92,10 @@ public enum ClassDataArchives {
         for pod in running {
             guard let pid = javaPID(pod.directory) else { continue }
             let temporary = pod.archive + ".\(UUID().uuidString.prefix(8)).tmp"
-            let dump = Process()
-            dump.executableURL = URL(fileURLWithPath: jcmd)
-            dump.arguments = [String(pid), "VM.cds", "dynamic_dump", temporary]
-            dump.standardOutput = FileHandle.nullDevice
-            dump.standardError = FileHandle.nullDevice
-            guard (try? dump.run()) != nil else { continue }
-            await waitForExit(dump, timeout: .seconds(60))
-            if dump.terminationStatus == 0, FileManager.default.fileExists(atPath: temporary) {
+            let dump = try? await ChildProcess.run([jcmd, String(pid), "VM.cds", "dynamic_dump", temporary],
+                                                   options: .init(standardInput: .null, standardOutput: .null, standardError: .null),
+                                                   timeout: .seconds(60))
+            if dump == .exited(0), FileManager.default.fileExists(atPath: temporary) {
                 rename(temporary, pod.archive)
             } else {
                 unlink(temporary)
@@ -105,28 +105,22 @@ public enum ClassDataArchives {
                                                             "written": "\(archives.values.filter { FileManager.default.fileExists(atPath: $0) }.count)"])
     }
 
-    /// Starts `plan`'s JVM (recording what it loads) under a watchdog shell, which writes the
-    /// JVM's pid to `directory/pid`.
-    static func launch(_ plan: PodPlan, directory: String) throws -> Process {
+    /// Starts `plan`'s JVM (recording what it loads) under a watchdog shell, in a process group
+    /// of their own; the watchdog writes the JVM's pid to `directory/pid`.
+    static func launch(_ plan: PodPlan, directory: String) throws -> ChildProcess {
         for (path, content) in plan.files {
             let file = directory + "/" + path
             try FileManager.default.createDirectory(atPath: (file as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
             try Data(content.utf8).write(to: URL(fileURLWithPath: file))
         }
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/bin/sh")
-        process.arguments = ["-c", watchdog, "sh", String(getpid()), directory + "/pid", plan.argv[0], "-XX:+RecordDynamicDumpInfo"]
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        // The JVM's argv reaches it as the script's arguments ("$@"), never as shell text.
+        let arguments = ["/bin/sh", "-c", watchdog, "sh", String(getpid()), directory + "/pid", plan.argv[0], "-XX:+RecordDynamicDumpInfo"]
             + plan.argv.dropFirst()
-        process.environment = ProcessInfo.processInfo.environment.merging(plan.environment) { $1 }
-        guard FileManager.default.createFile(atPath: directory + "/log", contents: nil) else {
-            throw CocoaError(.fileWriteUnknown, userInfo: [NSFilePathErrorKey: directory + "/log"])
-        }
-        let log = try FileHandle(forWritingTo: URL(fileURLWithPath: directory + "/log"))
-        process.standardOutput = log
-        process.standardError = log
-        process.standardInput = FileHandle.nullDevice
-        try process.run()
-        return process
+        let log = directory + "/log"
+        return try ChildProcess.spawn(arguments, options: .init(
+            environment: .inherit(adding: plan.environment), standardInput: .null,
+            standardOutput: .file(log), standardError: .file(log), newProcessGroup: true))
     }
 
     /// Runs the JVM (`$3...`), writes its pid to `$2`, and kills it when the operator (`$1`) is
@@ -154,12 +148,6 @@ public enum ClassDataArchives {
             try? await Task.sleep(for: .milliseconds(200))
         }
         return false
-    }
-
-    static func waitForExit(_ process: Process, timeout: Duration) async {
-        let deadline = ContinuousClock.now + timeout
-        while process.isRunning && ContinuousClock.now < deadline { try? await Task.sleep(for: .milliseconds(50)) }
-        if process.isRunning { kill(process.processIdentifier, SIGKILL) }
     }
 
     /// A loopback port the kernel considers free now.

@@ -1,40 +1,14 @@
 import Artifacts
+import Engine
 import FlinkClient
 import FlinkResources
 import Foundation
 import Logging
 import Manifests
 import Planning
+import Reconciliation
 import Runtime
 import Store
-
-/// Bounds how many of one kind of heavy work run at once: Flink clients (per-job submitters),
-/// and clusters starting up. Each is one or more JVMs busy with startup, and on a small machine
-/// a burst of manifests must queue rather than start them all (40 JVMs starting at once on 2
-/// cores miss Flink's own startup timeouts).
-public actor ConcurrencyGate {
-    public let limit: Int
-    private var holders: Set<String> = []
-
-    public init(limit: Int) { self.limit = max(1, limit) }
-
-    /// Takes a slot for `pod` (true), or says none is free (false). Idempotent per pod.
-    public func tryAcquire(_ pod: String) -> Bool {
-        if holders.contains(pod) { return true }
-        guard holders.count < limit else { return false }
-        holders.insert(pod)
-        return true
-    }
-
-    /// Counts a holder found running (e.g. adopted after a restart) even beyond the limit.
-    public func hold(_ pod: String) { holders.insert(pod) }
-
-    public func release(_ pod: String) { holders.remove(pod) }
-
-    public func isFree(for pod: String) -> Bool { holders.contains(pod) || holders.count < limit }
-
-    public var inUse: Int { holders.count }
-}
 
 /// Everything the controller needs to run Flink: the distribution, the REST client, the jar
 /// store and the submission gate. The observer half gathers a `FlinkObservation`; the executor
@@ -46,13 +20,19 @@ public struct FlinkBackend: Sendable {
     public let submissions: ConcurrencyGate
     /// Clusters whose JobManager is up but not yet ready with all its TaskManagers registered.
     public let clusterStarts: ConcurrencyGate
-    /// How long a starting cluster may hold its slot (one that never gets ready must not block others).
-    public var clusterStartLimit: Duration = .seconds(90)
+    /// The slots of `gate`.
+    public func gate(_ gate: AdmissionGate) -> ConcurrencyGate? {
+        switch gate {
+        case .clusterStart: clusterStarts
+        case .submission: submissions
+        default: nil
+        }
+    }
+
+    public var gates: [AdmissionGate] { AdmissionGate.flinkGates }
     public let stateDirectory: String
     /// Ports leased to clusters (REST, RPC, blob, TaskManagers).
     public var portRange: ClosedRange<Int> = 20_000...29_999
-    /// How long a stop-with-savepoint may take on deletion before the job is cancelled instead.
-    public var savepointTimeout: Duration = .seconds(60)
 
     public init(distribution: Result<FlinkDistribution, FlinkHomeError>, rest: any FlinkREST, stateDirectory: String,
                 maxConcurrentSubmissions: Int = 2, maxConcurrentClusterStarts: Int = 2) {
@@ -77,15 +57,17 @@ extension FlinkBackend {
     /// defined), the jar's local path (fetched here), what the cluster's REST API says, and the
     /// neighbours (session cluster ↔ session jobs). Never starts, stops or changes a job.
     func observe(_ id: ResourceID, desired: DesiredObject?, record: ResourceRecord?, pods: [PodStatus],
-                 layout: PodLayout, store: Store, now: Date = Date(), isDefined: @Sendable (ResourceID) async -> Bool) async -> FlinkObservation {
+                 layout: PodLayout, store: Store, now: Date = Date(), isDefined: @Sendable (ResourceID) async -> Bool) async throws -> FlinkObservation {
         var observation = FlinkObservation(distribution: try? distribution.get(), podRoot: layout.directory(of: id),
                                            clusterDirectory: clusterDirectory(of: id))
         if case .failure(let error) = distribution { observation.distributionProblem = error.message }
         let lastKnown = record.flatMap { Self.decode($0) }
         observation.lastKnown = lastKnown
-        let recordedStatus = record.flatMap { try? Reconciler.status(of: $0) }
+        let recordedStatus = record.flatMap { try? PodRecords.status(of: $0) }
         observation.recordedJob = recordedStatus?.jobStatus
         observation.reconciliation = recordedStatus?.reconciliationStatus
+        observation.recordedClusterInfo = (recordedStatus as? FlinkDeploymentStatus)?.clusterInfo
+        observation.missingSnapshots = Self.missingSnapshots(of: recordedStatus?.jobStatus)
         if let record, let json = recordedStatus?.reconciliationStatus?.lastReconciledSpec {
             var deployed = record
             deployed.spec = json
@@ -96,60 +78,59 @@ extension FlinkBackend {
 
         switch resource {
         case .deployment(let deployment)?:
-            if current != nil {
-                do {
-                    observation.ports = try leasePorts(owner: id.key, count: FlinkCluster.portCount(deployment.spec), store: store)
-                } catch {
-                    observation.distributionProblem = "cannot lease ports: \(error)"
-                    observation.distribution = nil
-                }
-            } else {
-                observation.ports = (try? store.ports(owner: id.key)) ?? []
-            }
-            let jobManager = pods.first { $0.labels[PodLabels.role] == "jobmanager" }
+            observation.ports = try store.ports(owner: id.key)
+            let jobManager = pods.first { $0.labels[PodLabels.role] == PodRole.jobManager.rawValue }
             if let port = observation.ports.first, jobManager?.phase == .running {
                 await observeREST(port: port, into: &observation)
             }
-            // A cluster holds a start slot from its JobManager's start until it is ready with
-            // all its TaskManagers registered (or `clusterStartLimit` has passed).
-            let jobManagerName = layout.runtimeName(of: id, pod: FlinkCluster.jobManagerName(id.name))
-            let registered = if case .answering(let count, _) = observation.rest { count } else { 0 }
-            if let jobManager, jobManager.phase == .running,
-               !(jobManager.ready && registered >= FlinkCluster.taskManagerReplicas(deployment.spec)),
-               let started = jobManager.startedAt, now.timeIntervalSince(started) < Double(clusterStartLimit.components.seconds) {
-                await clusterStarts.hold(jobManagerName)
-            } else {
-                await clusterStarts.release(jobManagerName)
-            }
-            observation.clusterStartSlotFree = await clusterStarts.isFree(for: jobManagerName)
+            // Read only: the planner takes and gives back slots as steps.
+            observation.clusterStartSlotFree = await clusterStarts.isFree(for: id.key)
+            if await clusterStarts.holds(id.key) { observation.admissionsHeld.insert(.clusterStart) }
             if let jobId = observation.recordedJob?.jobId {
+                let port = observation.rest.isAnswering ? observation.ports.first : nil
                 observation.latestCheckpoint = await latestCheckpoint(
-                    jobId: jobId, port: observation.rest.isAnswering ? observation.ports.first : nil,
-                    directory: Self.checkpointDirectory(of: resource, default: observation.clusterDirectory + "/checkpoints"))
+                    jobId: jobId, port: port,
+                    directory: Self.checkpointDirectory(of: resource, default: observation.clusterDirectory + "/checkpoints"),
+                    notBefore: observation.recordedJob?.startTime.flatMap { Int64($0) })
+                observation.pendingSnapshot = await pendingSnapshot(of: observation.recordedJob, port: port,
+                                                                    directory: FlinkCluster.savepointDirectory(observation))
+                if let port, observation.jobs.contains(where: { $0.id == jobId && !$0.isTerminal }) {
+                    observation.restarts = (try? await rest.jobMetrics(port: port, jobId: jobId, names: ["numRestarts"]))?["numRestarts"]
+                        .flatMap { Int($0) }
+                }
+                if let job = observation.jobs.first(where: { $0.id == jobId }), job.state == .canceled || job.state == .failed, let jobManager {
+                    // Why the job ended, in the JobManager's words (it may still run).
+                    let name = PodRecords.observed(jobManager).name
+                    if let message = Self.failureMessage(logPath: layout.directory(of: id, pod: name) + "/log") {
+                        observation.podFailures[name] = message
+                    }
+                }
+            }
+            if jobManager == nil || jobManager?.phase != .running {
+                // No JobManager runs: which TaskManagers still hold an earlier one's registration?
+                for pod in pods where pod.labels[PodLabels.role] == PodRole.taskManager.rawValue && pod.phase == .running {
+                    let name = PodRecords.observed(pod).name
+                    if Self.hasRegistered(logPath: layout.directory(of: id, pod: name) + "/log") {
+                        observation.registeredTaskManagers.insert(name)
+                    }
+                }
             }
             if current != nil, let job = deployment.spec.job, deployment.spec.effectiveMode != .session {
-                observation.jar = await resolve(job.jarURI, directory: observation.clusterDirectory + "/artifacts")
+                (observation.jar, observation.jarFetch) = await locate(job.jarURI, directory: observation.clusterDirectory + "/artifacts")
             }
             if deployment.spec.effectiveMode == .session {
-                observation.sessionJobs = sessionJobs(naming: id, store: store)
+                observation.sessionJobs = try sessionJobs(naming: id, store: store)
             }
-            if deployment.spec.effectiveMode == .perJob {
-                let name = layout.runtimeName(of: id, pod: FlinkCluster.submitterName(id.name))
-                if let submitter = pods.first(where: { $0.name == name }), submitter.phase == .running || submitter.phase == .pending {
-                    await submissions.hold(name)
-                } else {
-                    await submissions.release(name)
-                }
-                observation.submissionSlotFree = await submissions.isFree(for: name)
-            }
+            observation.submissionSlotFree = await submissions.isFree(for: id.key)
+            if await submissions.holds(id.key) { observation.admissionsHeld.insert(.submission) }
         case .sessionJob(let sessionJob)?:
             let deploymentName = sessionJob.spec.deploymentName ?? ""
             let clusterID = ResourceID(kind: .flinkDeployment, namespace: id.namespace, name: deploymentName)
-            let clusterRecord = try? store.resource(clusterID.key)
+            let clusterRecord = try store.resource(clusterID.key)
             let cluster: FlinkDeployment? = if case .deployment(let d)? = clusterRecord.flatMap(Self.decode) { d } else { nil }
             let status = clusterRecord.flatMap { try? $0.deploymentStatus() }
             let ready = status?.conditions?.contains { $0.type == Conditions.ready && $0.status == .true } ?? false
-            let port = (try? store.ports(owner: clusterID.key))?.first
+            let port = try store.ports(owner: clusterID.key).first
             let clusterDefined = cluster == nil ? false : await isDefined(clusterID)
             observation.session = SessionClusterObservation(
                 name: deploymentName, isDefined: clusterDefined,
@@ -159,18 +140,22 @@ extension FlinkBackend {
             }
             if let jobId = observation.recordedJob?.jobId {
                 let sessionDirectory = clusterDirectory(of: clusterID) + "/checkpoints"
+                let answering = observation.rest.isAnswering ? port : nil
                 observation.latestCheckpoint = await latestCheckpoint(
-                    jobId: jobId, port: observation.rest.isAnswering ? port : nil,
-                    directory: Self.checkpointDirectory(of: resource, default: cluster.map { Self.checkpointDirectory(of: .deployment($0), default: sessionDirectory) } ?? sessionDirectory))
+                    jobId: jobId, port: answering,
+                    directory: Self.checkpointDirectory(of: resource, default: cluster.map { Self.checkpointDirectory(of: .deployment($0), default: sessionDirectory) } ?? sessionDirectory),
+                    notBefore: observation.recordedJob?.startTime.flatMap { Int64($0) })
+                observation.pendingSnapshot = await pendingSnapshot(of: observation.recordedJob, port: answering,
+                                                                    directory: FlinkCluster.savepointDirectory(observation))
             }
             if current != nil, let job = sessionJob.spec.job {
-                observation.jar = await resolve(job.jarURI, directory: observation.clusterDirectory + "/artifacts")
+                (observation.jar, observation.jarFetch) = await locate(job.jarURI, directory: observation.clusterDirectory + "/artifacts")
             }
         case nil:
             break
         }
         for pod in pods where pod.phase == .failed || pod.reason == PodStatus.Reason.crashLoopBackOff {
-            let name = Reconciler.observed(pod).name
+            let name = PodRecords.observed(pod).name
             if let message = Self.failureMessage(logPath: layout.directory(of: id, pod: name) + "/log") {
                 observation.podFailures[name] = message
             }
@@ -184,7 +169,7 @@ extension FlinkBackend {
             observation.rest = .answering(taskManagers: overview.taskManagers, slots: overview.slotsTotal)
             var jobs: [ObservedJob] = []
             for job in try await rest.jobs(port: port) {
-                var observed = ObservedJob(id: job.id, name: job.name, state: job.state.rawValue,
+                var observed = ObservedJob(id: job.id, name: job.name, state: FlinkJobState(flink: job.state.rawValue),
                                            startTime: job.startTime.map { Int64($0.timeIntervalSince1970 * 1000) },
                                            endTime: job.endTime.map { Int64($0.timeIntervalSince1970 * 1000) })
                 if job.state == .running, let details = try await rest.job(port: port, id: job.id) {
@@ -200,20 +185,103 @@ extension FlinkBackend {
 
     /// The newest completed checkpoint of `jobId`: from Flink while its JobManager answers,
     /// else from the checkpoint directory (`<dir>/<jobId>/chk-N/_metadata`, highest N).
-    func latestCheckpoint(jobId: String, port: Int?, directory: String) async -> ObservedCheckpoint? {
-        if let port, let checkpoint = try? await rest.latestCheckpoint(port: port, jobId: jobId) {
+    /// The directory scan takes only checkpoints written since `notBefore` (the job's start, in
+    /// milliseconds): a directory of the same job id may hold older ones that are not this job's.
+    func latestCheckpoint(jobId: String, port: Int?, directory: String, notBefore: Int64? = nil) async -> ObservedCheckpoint? {
+        // Flink's answer counts only when the checkpoint is still there: Flink deletes a job's
+        // checkpoints when it finishes, and subsumed ones as newer complete.
+        if let port, let checkpoint = try? await rest.latestCheckpoint(port: port, jobId: jobId),
+           Self.snapshotExists(checkpoint.externalPath) != false {
             return ObservedCheckpoint(path: checkpoint.externalPath, timestamp: Int64(checkpoint.completedAt.timeIntervalSince1970 * 1000))
         }
         let jobDirectory = directory + "/" + jobId
         let entries = (try? FileManager.default.contentsOfDirectory(atPath: jobDirectory)) ?? []
-        let newest = entries.compactMap { name -> (Int, String)? in
-            guard name.hasPrefix("chk-"), let n = Int(name.dropFirst(4)),
-                  FileManager.default.fileExists(atPath: "\(jobDirectory)/\(name)/_metadata") else { return nil }
-            return (n, "\(jobDirectory)/\(name)")
+        let newest = entries.compactMap { name -> (Int64, String)? in
+            guard name.hasPrefix("chk-"), Int(name.dropFirst(4)) != nil,
+                  let modified = (try? FileManager.default.attributesOfItem(atPath: "\(jobDirectory)/\(name)/_metadata"))?[.modificationDate] as? Date
+            else { return nil }
+            let millis = Int64(modified.timeIntervalSince1970 * 1000)
+            if let notBefore, millis < notBefore - 1000 { return nil }
+            return (millis, "\(jobDirectory)/\(name)")
         }.max { $0.0 < $1.0 }
         guard let newest else { return nil }
-        let modified = (try? FileManager.default.attributesOfItem(atPath: newest.1 + "/_metadata")[.modificationDate] as? Date) ?? Date()
-        return ObservedCheckpoint(path: "file://" + newest.1, timestamp: Int64(modified.timeIntervalSince1970 * 1000))
+        return ObservedCheckpoint(path: "file://" + newest.1, timestamp: newest.0)
+    }
+
+    /// What became of the snapshot trigger `job` records as pending (nil: none is): Flink's
+    /// answer while its JobManager answers; else, or when Flink does not know the trigger, the
+    /// savepoint directory decides (a savepoint of the job that completed after the trigger was
+    /// recorded is the one asked for).
+    func pendingSnapshot(of job: JobStatus?, port: Int?, directory: String) async -> SnapshotOperationState? {
+        guard let job, let jobId = job.jobId, let trigger = SnapshotTrigger(job.savepointInfo) else { return nil }
+        let onDisk = Self.savepointOnDisk(jobId: jobId, directory: directory, notBefore: trigger.timestamp)
+        guard let port else {
+            return onDisk.map { .completed(location: $0) } ?? .unknown("the JobManager does not answer")
+        }
+        do {
+            switch try await rest.savepointStatus(port: port, jobId: jobId, requestId: trigger.id) {
+            case .inProgress: return .inProgress
+            case .completed(let location): return .completed(location: location)
+            case .failed(let cause): return .failed(cause: cause)
+            }
+        } catch let error as FlinkRESTError {
+            if let onDisk { return .completed(location: onDisk) }
+            if error.status == 404 { return .notFound }
+            return .unknown("\(error)")
+        } catch {
+            return onDisk.map { .completed(location: $0) } ?? .unknown("\(error)")
+        }
+    }
+
+    /// The newest savepoint of `jobId` in `directory` (`savepoint-<first 6 of the id>-*` holding
+    /// `_metadata`) written at or after `notBefore` (milliseconds), as Flink names the location.
+    static func savepointOnDisk(jobId: String, directory: String, notBefore: Int64) -> String? {
+        let prefix = "savepoint-\(jobId.prefix(6))-"
+        let entries = (try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []
+        let found = entries.filter { $0.hasPrefix(prefix) }.compactMap { name -> (Date, String)? in
+            let metadata = "\(directory)/\(name)/_metadata"
+            guard let modified = (try? FileManager.default.attributesOfItem(atPath: metadata))?[.modificationDate] as? Date,
+                  Int64(modified.timeIntervalSince1970 * 1000) >= notBefore - 1000 else { return nil }
+            return (modified, "file:\(directory)/\(name)")
+        }
+        return found.max { $0.0 < $1.0 }?.1
+    }
+
+    /// The local directory a snapshot location names (`file:/p`, `file:///p`, `/p`); nil for
+    /// other file systems (s3://, ...), which this machine cannot check.
+    static func localPath(_ location: String) -> String? {
+        if location.hasPrefix("/") { return location }
+        guard location.hasPrefix("file:") else { return nil }
+        var path = Substring(location.dropFirst("file:".count))
+        while path.hasPrefix("//") { path = path.dropFirst() }
+        return path.hasPrefix("/") ? String(path) : nil
+    }
+
+    /// Whether a snapshot's `_metadata` is on disk; nil when the location cannot be checked here.
+    static func snapshotExists(_ location: String) -> Bool? {
+        guard let path = localPath(location) else { return nil }
+        return FileManager.default.fileExists(atPath: path + "/_metadata")
+    }
+
+    /// The restore points `job` records (`upgradeSavepointPath`, the savepoint history) that are
+    /// not on disk.
+    static func missingSnapshots(of job: JobStatus?) -> Set<String> {
+        guard let job else { return [] }
+        let recorded = [job.upgradeSavepointPath].compactMap { $0 } + (job.savepointInfo?.savepointHistory ?? []).map(\.location)
+        return Set(recorded.filter { snapshotExists($0) == false })
+    }
+
+    /// Whether the TaskManager whose log is at `logPath` has registered with a JobManager since
+    /// its process started (the log holds every start of the pod, each opening with its banner).
+    static func hasRegistered(logPath: String) -> Bool {
+        guard let handle = FileHandle(forReadingAtPath: logPath) else { return false }
+        defer { try? handle.close() }
+        let size = (try? handle.seekToEnd()) ?? 0
+        try? handle.seek(toOffset: size > 1 << 20 ? size - (1 << 20) : 0)
+        guard let data = try? handle.readToEnd() else { return false }
+        let log = String(decoding: data, as: UTF8.self)
+        let start = log.range(of: " Starting TaskManager", options: .backwards)?.upperBound ?? log.startIndex
+        return log[start...].contains("Successful registration at resource manager")
     }
 
     /// Where a resource's checkpoints go: its own `execution.checkpointing.dir`, else the default.
@@ -227,23 +295,28 @@ extension FlinkBackend {
         return configured.hasPrefix("file://") ? String(configured.dropFirst("file://".count)) : configured
     }
 
-    func resolve(_ uri: String?, directory: String) async -> Result<String, DeploymentProblem>? {
-        guard let uri else { return nil }
+    /// The jar `uri` names, read-only: its path when ready, or what to fetch first.
+    func locate(_ uri: String?, directory: String) async -> (Result<String, DeploymentProblem>?, ArtifactFetch?) {
+        guard let uri else { return (nil, nil) }
         do {
-            return .success(try await artifacts.resolve(uri, artifactsDirectory: directory).path)
+            switch try await artifacts.locate(uri, artifactsDirectory: directory) {
+            case .ready(let artifact): return (.success(artifact.path), nil)
+            case .needsFetch: return (nil, ArtifactFetch(uri: uri, directory: directory))
+            }
         } catch {
-            return .failure(DeploymentProblem("\(error)"))
+            return (.failure(DeploymentProblem("\(error)")), nil)
         }
     }
 
     /// Leases the cluster's ports; a newly leased port that another program holds is skipped.
-    func leasePorts(owner: String, count: Int, store: Store) throws -> [Int] {
-        try store.leasePorts(owner: owner, count: count, range: portRange, usable: { PortProbe.isFree($0) })
+    public func leasePorts(owner: String, count: Int, store: Store) throws {
+        _ = try store.leasePorts(owner: owner, count: count, range: portRange, usable: { PortProbe.isFree($0) })
     }
 
     /// Names of the session jobs (recorded by the operator) that name this session cluster.
-    func sessionJobs(naming cluster: ResourceID, store: Store) -> [String] {
-        let records = (try? store.resources(kind: .flinkSessionJob)) ?? []
+    /// A store that cannot be read is an error, never an empty answer.
+    func sessionJobs(naming cluster: ResourceID, store: Store) throws -> [String] {
+        let records = try store.resources(kind: .flinkSessionJob)
         return records.filter { record in
             guard record.namespace == cluster.namespace, case .sessionJob(let job)? = Self.decode(record) else { return false }
             return job.spec.deploymentName == cluster.name
@@ -305,28 +378,27 @@ extension FlinkBackend {
 
 // MARK: - Execute
 
-extension FlinkBackend {
-    /// What a REST step did: events to record, and a snapshot to commit as the restore path.
-    struct ActionOutcome {
-        var events: [(reason: String, message: String, warning: Bool)] = []
-        /// A savepoint or retained checkpoint the next deployment starts from.
-        var snapshot: (location: String, type: SnapshotTriggerType, isCheckpoint: Bool)?
-        /// A manual or periodic savepoint attempt: its location when it completed.
-        var savepointAttempt: (location: String?, type: SnapshotTriggerType, nonce: Int64?)?
+extension FlinkBackend: ReconcilerBackend {
+    public typealias Observation = FlinkObservation
+    public typealias Action = FlinkAction
+    public typealias Status = FlinkStatus
+    public typealias Outcome = FlinkOutcome
+
+    public func observe(_ context: ObservationContext) async throws -> FlinkObservation? {
+        try await observe(context.id, desired: context.desired, record: context.record, pods: context.pods, layout: context.layout,
+                          store: context.store, now: context.now, isDefined: context.isDefined)
     }
 
-    /// Carries out one REST step. Failures Flink reports become warning events with Flink's
-    /// message; an unreachable cluster, and a snapshot an upgrade needs but could not get, throw
-    /// (after recording their event), so the reconcile is retried with the job as it was.
-    func execute(_ action: FlinkAction, logger: Logger) async throws -> ActionOutcome {
+    public func reduce(_ status: AnyResourceStatus, outcome: FlinkOutcome) -> AnyResourceStatus {
+        FlinkStatusReducer.reduce(status, outcome: outcome)
+    }
+
+    /// Carries out one Flink step: one request (never a wait for what it sets off: later
+    /// reconciles observe that), a jar fetch, or savepoints deleted. Failures Flink reports
+    /// become warning events with Flink's message; an unreachable cluster throws, so the
+    /// reconcile is retried.
+    public func execute(_ action: FlinkAction, for id: ResourceID, logger: Logger) async throws -> ActionResult<FlinkOutcome> {
         switch action {
-        case .cancelKeepingCheckpoint(let port, let jobId):
-            try await cancelAndWait(port: port, jobId: jobId)
-            guard let checkpoint = try await rest.latestCheckpoint(port: port, jobId: jobId) else {
-                throw UpgradeError(message: "job \(jobId) was cancelled for a last-state upgrade but has no retained checkpoint")
-            }
-            return ActionOutcome(events: [("Cancel", "Cancelled job \(jobId); its checkpoint \(checkpoint.externalPath) is the new job's starting point", false)],
-                                 snapshot: (checkpoint.externalPath, .upgrade, true))
         case .submit(let port, let jar, let submission):
             var jarId: String?
             do {
@@ -337,106 +409,59 @@ extension FlinkBackend {
                     entryClass: submission.entryClass, flinkConfiguration: submission.configuration)
                 _ = try await rest.runJar(port: port, jarId: jarId!, submission: request)
                 if let jarId { try? await rest.deleteJar(port: port, jarId: jarId) }
-                return ActionOutcome()
+                return ActionResult()
             } catch let error as FlinkRESTError {
                 if let jarId { try? await rest.deleteJar(port: port, jarId: jarId) }
                 if error.isDuplicateSubmission {
-                    return ActionOutcome()  // a retry of a submission that went through: the job runs once
+                    return ActionResult()  // a retry of a submission that went through: the job runs once
                 }
                 if case .unreachable = error { throw error }
-                return ActionOutcome(events: [("SubmitFailed", "job \(submission.jobId): \(error)", true)])
-            }
-        case .triggerSavepoint(let port, let jobId, let directory, let type, let nonce):
-            do {
-                let request = try await rest.triggerSavepoint(port: port, jobId: jobId, targetDirectory: directory, cancelJob: false)
-                let location = try await waitForSavepoint(port: port, jobId: jobId, request: request)
-                return ActionOutcome(events: [("SavepointCreated", "\(type.rawValue.capitalized) savepoint of job \(jobId) at \(location)", false)],
-                                     savepointAttempt: (location, type, nonce))
-            } catch let error as UpgradeError {
-                return ActionOutcome(events: [("SavepointError", error.message, true)], savepointAttempt: (nil, type, nonce))
-            } catch let error as FlinkRESTError {
-                if case .unreachable = error { throw error }
-                return ActionOutcome(events: [("SavepointError", "savepoint of job \(jobId) failed: \(error)", true)], savepointAttempt: (nil, type, nonce))
+                return ActionResult(events: [(.warning, "SubmitFailed", "job \(submission.jobId): \(error)")])
             }
         case .cancel(let port, let jobId):
-            try await cancelAndWait(port: port, jobId: jobId)
-            return ActionOutcome(events: [("Cancel", "Cancelled job \(jobId)", false)])
-        case .stopWithSavepoint(let port, let jobId, let directory, let purpose):
-            if purpose == .upgrade {
-                let location = try await stopWithSavepoint(port: port, jobId: jobId, directory: directory)
-                return ActionOutcome(events: [("SavepointCreated", "Stopped job \(jobId) with a savepoint at \(location)", false)],
-                                     snapshot: (location, .upgrade, false))
-            }
             do {
-                let request = try await rest.stopWithSavepoint(port: port, jobId: jobId, targetDirectory: directory, drain: false)
-                let deadline = ContinuousClock.now + savepointTimeout
-                while ContinuousClock.now < deadline {
-                    switch try await rest.savepointStatus(port: port, jobId: jobId, requestId: request) {
-                    case .inProgress:
-                        try await Task.sleep(for: .milliseconds(200))
-                    case .completed(let location):
-                        logger.info("savepoint taken on deletion", metadata: ["job.id": "\(jobId)", "savepoint.location": "\(location)"])
-                        return ActionOutcome(events: [("SavepointCreated", "Stopped job \(jobId) with a savepoint at \(location)", false)])
-                    case .failed(let cause):
-                        try? await rest.cancel(port: port, jobId: jobId)
-                        return ActionOutcome(events: [("SavepointError", "Savepoint of job \(jobId) failed: \(cause); the job was cancelled", true)])
-                    }
-                }
-                try? await rest.cancel(port: port, jobId: jobId)
-                return ActionOutcome(events: [("SavepointError", "Savepoint of job \(jobId) did not complete in \(savepointTimeout); the job was cancelled", true)])
+                try await rest.cancel(port: port, jobId: jobId)
+            } catch let error as FlinkRESTError where error.status == 404 || error.status == 409 {
+                return ActionResult()  // unknown, or already over
+            }
+            return ActionResult(events: [(.normal, "Cancel", "Cancelling job \(jobId)")])
+        case .triggerSavepoint(let port, let jobId, let directory, let triggerId):
+            do {
+                _ = try await rest.triggerSavepoint(port: port, jobId: jobId, targetDirectory: directory, cancelJob: false, triggerId: triggerId)
+                logger.info("savepoint triggered", metadata: ["job.id": "\(jobId)", "trigger.id": "\(triggerId)"])
+                return ActionResult()
             } catch let error as FlinkRESTError {
-                try? await rest.cancel(port: port, jobId: jobId)
-                return ActionOutcome(events: [("SavepointError", "Savepoint of job \(jobId) failed: \(error); the job was cancelled", true)])
+                if case .unreachable = error { throw error }
+                return ActionResult(events: [(.warning, "SavepointError", "savepoint of job \(jobId) refused: \(error)")], outcome: .snapshotTriggerRefused)
             }
-        }
-    }
-}
-
-extension FlinkBackend {
-    /// Cancels and waits (up to 30 s) until Flink reports the job over; unknown or finished jobs
-    /// count as cancelled.
-    func cancelAndWait(port: Int, jobId: String) async throws {
-        do {
-            try await rest.cancel(port: port, jobId: jobId)
-        } catch let error as FlinkRESTError {
-            if error.status == 404 || error.status == 409 { return }
-            throw error
-        }
-        let deadline = ContinuousClock.now + .seconds(30)
-        while ContinuousClock.now < deadline {
-            guard let job = try await rest.job(port: port, id: jobId), !job.state.isGloballyTerminal else { return }
-            try await Task.sleep(for: .milliseconds(100))
-        }
-        throw UpgradeError(message: "job \(jobId) did not stop within 30 s of being cancelled")
-    }
-
-    /// Stop-with-savepoint for an upgrade: the savepoint's location, or an error with the job
-    /// left as Flink left it (a failed stop keeps the job running).
-    func stopWithSavepoint(port: Int, jobId: String, directory: String) async throws -> String {
-        let request = try await rest.stopWithSavepoint(port: port, jobId: jobId, targetDirectory: directory, drain: false)
-        return try await waitForSavepoint(port: port, jobId: jobId, request: request)
-    }
-
-    /// Polls a savepoint operation until it completes (its location) or fails (`UpgradeError`,
-    /// reason `SavepointError`, with Flink's cause; "completed" with a failure cause is a failure).
-    func waitForSavepoint(port: Int, jobId: String, request: String) async throws -> String {
-        let deadline = ContinuousClock.now + savepointTimeout
-        while ContinuousClock.now < deadline {
-            switch try await rest.savepointStatus(port: port, jobId: jobId, requestId: request) {
-            case .inProgress: try await Task.sleep(for: .milliseconds(100))
-            case .completed(let location): return location
-            case .failed(let cause): throw UpgradeError(message: "savepoint of job \(jobId) failed: \(cause)", reason: "SavepointError")
+        case .stopWithSavepoint(let port, let jobId, let directory, let triggerId):
+            do {
+                _ = try await rest.stopWithSavepoint(port: port, jobId: jobId, targetDirectory: directory, drain: false, triggerId: triggerId)
+                logger.info("stop-with-savepoint triggered", metadata: ["job.id": "\(jobId)", "trigger.id": "\(triggerId)"])
+                return ActionResult()
+            } catch let error as FlinkRESTError {
+                if case .unreachable = error { throw error }
+                return ActionResult(events: [(.warning, "SavepointError", "stop-with-savepoint of job \(jobId) refused: \(error)")], outcome: .snapshotTriggerRefused)
             }
+        case .fetchArtifact(let uri, let directory):
+            do {
+                _ = try await artifacts.resolve(uri, artifactsDirectory: directory)
+                return ActionResult()
+            } catch {
+                // Said as an event, and the reconcile retried with backoff.
+                return ActionResult(events: [(.warning, "JarNotFound", "\(error)")], error: error)
+            }
+        case .disposeSavepoints(let savepoints):
+            // The plan's status, recorded ahead, no longer lists them.
+            for savepoint in savepoints {
+                // Only Flinklet's own savepoints are deleted from disk; others only leave the history.
+                guard let path = Self.localPath(savepoint.location), path.hasPrefix(stateDirectory + "/"), !path.contains("/../") else { continue }
+                try? FileManager.default.removeItem(atPath: path)
+            }
+            return ActionResult(events: [(.normal, "SavepointDisposed",
+                                          "Disposed \(savepoints.count) savepoint(s) beyond the history's limits: \(savepoints.map(\.location).joined(separator: ", "))")])
         }
-        throw UpgradeError(message: "savepoint of job \(jobId) did not complete within \(savepointTimeout)", reason: "SavepointError")
     }
-}
-
-/// A snapshot an upgrade needs could not be taken: the reconcile ends, the job keeps running.
-struct UpgradeError: Error, CustomStringConvertible {
-    var message: String
-    var reason = "UpgradeFailed"
-    var description: String { message }
 }
 
 /// Whether a loopback port can be bound now (another program may hold a port we never leased).

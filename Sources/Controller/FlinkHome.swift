@@ -1,5 +1,6 @@
 import Foundation
 import Planning
+import Reconciliation
 import YAML
 
 /// Finds the Flink distribution the operator runs: `--flink-home`, then `$FLINK_HOME`, then the

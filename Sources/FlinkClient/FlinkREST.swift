@@ -49,12 +49,17 @@ public protocol FlinkREST: Sendable {
     /// id for `savepointStatus`. With `targetDirectory` nil the cluster's
     /// `execution.checkpointing.savepoint-dir` is used (`.http(400)` if it has none).
     /// With `cancelJob` the job is cancelled once the savepoint is complete.
-    func triggerSavepoint(port: Int, jobId: String, targetDirectory: String?, cancelJob: Bool) async throws -> String
+    ///
+    /// `triggerId` (32 hex digits, Flink's `TriggerId`): the caller's own id for the operation,
+    /// so it can be recorded before the request is sent and polled after a crash. Flink treats a
+    /// second request with the same id as the same operation (it starts nothing new).
+    func triggerSavepoint(port: Int, jobId: String, targetDirectory: String?, cancelJob: Bool, triggerId: String?) async throws -> String
 
     /// `POST /jobs/{id}/stop` (canonical format): savepoint, then the job FINISHES; returns the
     /// request id for `savepointStatus`. With `drain` the sources emit MAX_WATERMARK first.
     /// Flink accepts this for any job id; an unknown job only shows up as `.failed` when polled.
-    func stopWithSavepoint(port: Int, jobId: String, targetDirectory: String?, drain: Bool) async throws -> String
+    /// `triggerId` as for `triggerSavepoint`.
+    func stopWithSavepoint(port: Int, jobId: String, targetDirectory: String?, drain: Bool, triggerId: String?) async throws -> String
 
     /// `GET /jobs/{id}/savepoints/{requestId}`: the state of a savepoint or stop request.
     func savepointStatus(port: Int, jobId: String, requestId: String) async throws -> SavepointOperation
@@ -63,6 +68,21 @@ public protocol FlinkREST: Sendable {
     /// from (it has an external path), or nil when there is none yet. Savepoints are not
     /// included (Flink lists them separately). Throws `.http(404)` for an unknown job.
     func latestCheckpoint(port: Int, jobId: String) async throws -> CompletedCheckpoint?
+
+    /// `GET /jobs/{id}/metrics?get=...`: the job's JobManager-side metrics by name (e.g.
+    /// `numRestarts`); a metric Flink does not report is absent. Throws `.http(404)` for an
+    /// unknown job.
+    func jobMetrics(port: Int, jobId: String, names: [String]) async throws -> [String: String]
+}
+
+extension FlinkREST {
+    public func triggerSavepoint(port: Int, jobId: String, targetDirectory: String?, cancelJob: Bool) async throws -> String {
+        try await triggerSavepoint(port: port, jobId: jobId, targetDirectory: targetDirectory, cancelJob: cancelJob, triggerId: nil)
+    }
+
+    public func stopWithSavepoint(port: Int, jobId: String, targetDirectory: String?, drain: Bool) async throws -> String {
+        try await stopWithSavepoint(port: port, jobId: jobId, targetDirectory: targetDirectory, drain: drain, triggerId: nil)
+    }
 }
 
 // MARK: - Values

@@ -74,14 +74,14 @@ public struct FlinkRESTClient: FlinkREST {
         _ = try await send(port, .patch, "/jobs/\(segment(jobId))?mode=cancel")
     }
 
-    public func triggerSavepoint(port: Int, jobId: String, targetDirectory: String?, cancelJob: Bool) async throws -> String {
-        let request = SavepointRequest(targetDirectory: targetDirectory, cancelJob: cancelJob, formatType: "CANONICAL")
+    public func triggerSavepoint(port: Int, jobId: String, targetDirectory: String?, cancelJob: Bool, triggerId: String?) async throws -> String {
+        let request = SavepointRequest(targetDirectory: targetDirectory, cancelJob: cancelJob, formatType: "CANONICAL", triggerId: triggerId)
         let wire: TriggerWire = try await call(port, .post, "/jobs/\(segment(jobId))/savepoints", json: request)
         return wire.requestId
     }
 
-    public func stopWithSavepoint(port: Int, jobId: String, targetDirectory: String?, drain: Bool) async throws -> String {
-        let request = StopRequest(targetDirectory: targetDirectory, drain: drain, formatType: "CANONICAL")
+    public func stopWithSavepoint(port: Int, jobId: String, targetDirectory: String?, drain: Bool, triggerId: String?) async throws -> String {
+        let request = StopRequest(targetDirectory: targetDirectory, drain: drain, formatType: "CANONICAL", triggerId: triggerId)
         let wire: TriggerWire = try await call(port, .post, "/jobs/\(segment(jobId))/stop", json: request)
         return wire.requestId
     }
@@ -112,6 +112,12 @@ public struct FlinkRESTClient: FlinkREST {
         guard let completed = wire.latest?.completed, let path = completed.externalPath, Self.isAddressable(path) else { return nil }
         let millis: Int64 = [completed.latestAckTimestamp, completed.triggerTimestamp].compactMap { $0 }.first { $0 > 0 } ?? 0
         return CompletedCheckpoint(id: completed.id, externalPath: path, completedAt: Date(timeIntervalSince1970: Double(millis) / 1000))
+    }
+
+    public func jobMetrics(port: Int, jobId: String, names: [String]) async throws -> [String: String] {
+        let query = names.map { $0.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? $0 }.joined(separator: ",")
+        let wire: [MetricWire] = try await call(port, .get, "/jobs/\(segment(jobId))/metrics?get=\(query)")
+        return Dictionary(wire.compactMap { metric in metric.value.map { (metric.id, $0) } }, uniquingKeysWith: { first, _ in first })
     }
 
     // MARK: - Plumbing
@@ -329,11 +335,13 @@ private struct SavepointRequest: Encodable {
     var targetDirectory: String?
     var cancelJob: Bool
     var formatType: String
+    var triggerId: String?
 
     enum CodingKeys: String, CodingKey {
         case targetDirectory = "target-directory"
         case cancelJob = "cancel-job"
         case formatType
+        case triggerId
     }
 }
 
@@ -341,6 +349,13 @@ private struct StopRequest: Encodable {
     var targetDirectory: String?
     var drain: Bool
     var formatType: String
+    var triggerId: String?
+}
+
+/// One entry of `GET /jobs/{id}/metrics?get=...`: `{"id": "numRestarts", "value": "3"}`.
+private struct MetricWire: Decodable {
+    var id: String
+    var value: String?
 }
 
 private struct TriggerWire: Decodable {

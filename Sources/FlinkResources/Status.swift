@@ -288,3 +288,39 @@ extension ResourceKind {
         }
     }
 }
+
+/// A resource's status, typed by its kind: what the Store returns and the reducer folds.
+public enum AnyResourceStatus: Sendable, Hashable {
+    case deployment(FlinkDeploymentStatus)
+    case sessionJob(FlinkSessionJobStatus)
+
+    /// An empty status of `kind`.
+    public init(empty kind: ResourceKind) {
+        switch kind {
+        case .flinkDeployment: self = .deployment(FlinkDeploymentStatus())
+        case .flinkSessionJob: self = .sessionJob(FlinkSessionJobStatus())
+        }
+    }
+
+    /// The fields every kind has.
+    public var common: any ResourceStatus {
+        switch self {
+        case .deployment(let status): status
+        case .sessionJob(let status): status
+        }
+    }
+
+    /// Changes the fields every kind has.
+    public mutating func updateCommon(_ change: (inout any ResourceStatus) -> Void) {
+        switch self {
+        case .deployment(let status):
+            var common: any ResourceStatus = status
+            change(&common)
+            self = .deployment(common as! FlinkDeploymentStatus)
+        case .sessionJob(let status):
+            var common: any ResourceStatus = status
+            change(&common)
+            self = .sessionJob(common as! FlinkSessionJobStatus)
+        }
+    }
+}

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Controller
+import Engine
 import FlinkResources
 import Foundation
 import Runtime

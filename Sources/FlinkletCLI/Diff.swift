@@ -2,6 +2,7 @@ import ArgumentParser
 import FlinkResources
 import Foundation
 import Planning
+import Runtime
 import Store
 
 /// `flinklet diff -f FILE|DIR|-`: what applying the files would change, against what the
@@ -114,6 +115,11 @@ struct Diff: ParsableCommand {
     /// Writes both sides into `LIVE` and `MERGED` directories (one file per resource, named as
     /// kubectl names them; no LIVE file for a new resource) and runs the program on them.
     /// Returns its exit status: 0 same, 1 different, anything else an error (a signal is 2).
+    ///
+    /// `command` is split on whitespace into a program (looked up on `PATH` unless it holds a
+    /// slash) and its first arguments, the directories follow; no shell is involved, so quotes
+    /// and `$` in it are plain characters. The program inherits this process's standard streams,
+    /// environment and process group (an interactive diff program can use the terminal).
     static func runExternal(_ command: String, _ pairs: [Pair]) throws -> Int32 {
         let base = FileManager.default.temporaryDirectory.appendingPathComponent("flinklet-diff-\(UUID().uuidString)")
         let live = base.appendingPathComponent("LIVE"), merged = base.appendingPathComponent("MERGED")
@@ -126,13 +132,12 @@ struct Diff: ParsableCommand {
             try ObjectRendering.yaml(pair.new).write(to: merged.appendingPathComponent(name), atomically: false, encoding: .utf8)
         }
         let words = command.split(whereSeparator: \.isWhitespace).map(String.init)
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = words + [live.path, merged.path]
+        // Our buffered output first, so the program's follows it.
         fflush(nil)
-        try process.run()
-        process.waitUntilExit()
-        if process.terminationReason != .exit { return 2 }
-        return process.terminationStatus
+        let program = try ChildProcess.spawn(words + [live.path, merged.path])
+        switch program.wait() {
+        case .exited(let status): return status
+        case .signaled: return 2
+        }
     }
 }

@@ -1,10 +1,13 @@
 import ArgumentParser
 import Controller
+import Engine
 import FlinkClient
 import FlinkResources
 import Foundation
 import Logging
 import Planning
+import Reconciliation
+import ServiceLifecycle
 import Store
 
 /// `flinklet run`: the operator.
@@ -88,7 +91,7 @@ struct Run: AsyncParsableCommand {
         }
         // Pods run in their own directories: every path handed to them must be absolute.
         let stateDirectory = URL(fileURLWithPath: state.stateDirectory).standardizedFileURL.path
-        var configuration = Operator.Configuration(manifests: manifests)
+        var configuration = OperatorConfiguration(manifests: manifests)
         configuration.stateDirectory = stateDirectory
         configuration.recursive = recursive
         configuration.resync = .milliseconds(Int64(resync * 1000))
@@ -100,11 +103,12 @@ struct Run: AsyncParsableCommand {
             found.classDataArchives = ClassDataArchives.paths(for: found) ?? [:]
             return found
         }
+        var archives: [any Service] = []
         switch distribution {
         case .success(let found):
             logger.info("Flink distribution", metadata: ["flink.home": "\(found.home)", "flink.version": "\(found.version)", "java": "\(found.java)"])
-            // In the background: clusters start meanwhile, without the archives' speed-up.
-            Task.detached { await ClassDataArchives.ensure(found, logger: logger) }
+            // Beside the operator: clusters start meanwhile, without the archives' speed-up.
+            archives.append(ClassDataArchiveService(distribution: found, logger: logger))
         case .failure(let error):
             // Not fatal: resources get a clear error until a distribution is installed.
             logger.error("no Flink distribution; clusters cannot start", metadata: ["error": "\(error)"])
@@ -115,28 +119,42 @@ struct Run: AsyncParsableCommand {
         if let ephemeral = EphemeralPorts.current(), let warning = EphemeralPorts.warning(leases: backend.portRange, ephemeral: ephemeral) {
             logger.warning("\(warning)")
         }
-        let flinklet = switch engine {
-        case .flink: Operator(configuration: configuration, planner: FlinkPlanner(), flink: backend, logger: logger)
-        case .command: Operator(configuration: configuration, planner: CommandPods.planner, logger: logger)
-        }
-
         logger.info("starting", metadata: ["manifests.directory": "\(manifests)", "state.directory": "\(state.stateDirectory)"])
-        let operatorTask: Task<Void, any Error> = Task { try await flinklet.run() }
-        let signals = SignalWatcher(signals: [SIGINT, SIGTERM]) { signal in
-            logger.info("stopping; pods keep running", metadata: ["signal": "\(signal)"])
-            operatorTask.cancel()
-        }
-        defer { signals.cancel() }
+        let running: OperatorRunning
         do {
-            try await operatorTask.value
-            logger.info("stopped")
-        } catch is CancellationError {
-            logger.info("stopped")
+            running = switch engine {
+            case .flink: try await Operator(configuration: configuration, planner: FlinkPlanner(), backend: backend, logger: logger).start()
+            case .command: try await Operator(configuration: configuration, planner: CommandPods.planner, backend: NoBackend(), logger: logger).start()
+            }
         } catch let error as StoreError {
             var stderr = StandardError()
             print("error: \(error)", to: &stderr)
             throw ExitCode.failure
         }
+        defer { running.lock.release() }
+        // One group: SIGINT or SIGTERM shuts it down gracefully (reconciles under way finish);
+        // pods keep running.
+        let services = running.services
+            + archives.map { ServiceGroupConfiguration.ServiceConfiguration(service: $0, successTerminationBehavior: .ignore,
+                                                                           failureTerminationBehavior: .ignore) }
+        let group = ServiceGroup(configuration: ServiceGroupConfiguration(
+            services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+        do {
+            try await group.run()
+        } catch is CancellationError {}
+        logger.info("stopped; pods keep running")
+    }
+}
+
+/// Makes the distribution's class-data-sharing archives once, then ends (a `Service` of the
+/// operator's group, so it never outlives it as a stray task).
+struct ClassDataArchiveService: Service, CustomStringConvertible {
+    let distribution: FlinkDistribution
+    let logger: Logger
+    var description: String { "class-data-archives" }
+
+    func run() async throws {
+        await cancelWhenGracefulShutdown { await ClassDataArchives.ensure(distribution, logger: logger) }
     }
 }
 
@@ -144,25 +162,6 @@ struct Run: AsyncParsableCommand {
 struct StateOptions: ParsableArguments {
     @Option(name: .customLong("state-dir"), help: ArgumentHelp("The state directory.", valueName: "dir"))
     var stateDirectory: String = StateDirectory.defaultPath
-}
-
-/// Turns signals into a callback, on a dispatch queue (never in a signal handler).
-final class SignalWatcher {
-    private let sources: [any DispatchSourceSignal]
-
-    init(signals: [Int32], handler: @escaping @Sendable (Int32) -> Void) {
-        sources = signals.map { number in
-            signal(number, SIG_IGN)
-            let source = DispatchSource.makeSignalSource(signal: number, queue: .global())
-            source.setEventHandler { handler(number) }
-            source.resume()
-            return source
-        }
-    }
-
-    func cancel() {
-        for source in sources { source.cancel() }
-    }
 }
 
 /// One JSON object per line on standard error: time, level, label, message and metadata.

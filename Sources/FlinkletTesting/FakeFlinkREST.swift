@@ -12,16 +12,20 @@ import Foundation
 /// - savepoint and stop requests are accepted for unknown jobs and fail when polled;
 /// - cancelling a CANCELED job succeeds; one that ended otherwise answers 409.
 ///
+/// - a savepoint or stop request with a `triggerId` Flink already knows starts nothing new.
+///
 /// Simplifications: state changes are immediate (cancel goes straight to CANCELED); a savepoint
-/// or stop completes on its first status poll; `uploadJar` does not read the file; jobs run
-/// whatever the free slots; ids come from a seeded generator, so runs are reproducible.
+/// or stop completes on its first status poll (unless `holdSavepoints` keeps it in progress);
+/// `uploadJar` does not read the file; jobs run whatever the free slots; ids come from a seeded
+/// generator, so runs are reproducible. With `writesSnapshotFiles`, a completed savepoint or
+/// checkpoint is written to disk as a directory holding `_metadata`, as Flink leaves it.
 ///
 /// Every protocol call is appended to `calls` before anything else happens, failed or not.
 public actor FakeFlinkREST: FlinkREST {
     /// The protocol's methods, for `calls` and `failNext`.
     public enum Method: String, Sendable, Hashable, CaseIterable {
         case overview, jobs, job, uploadJar, runJar, deleteJar, cancel
-        case triggerSavepoint, stopWithSavepoint, savepointStatus, latestCheckpoint
+        case triggerSavepoint, stopWithSavepoint, savepointStatus, latestCheckpoint, jobMetrics
     }
 
     /// A `runJar` call that submitted a job.
@@ -48,6 +52,8 @@ public actor FakeFlinkREST: FlinkREST {
     private var clusters: [Int: Cluster] = [:]
     private var injected: [Method: [FlinkRESTError]] = [:]
     private var savepointFailures: [String] = []
+    private var savepointsHeld = false
+    private var writesSnapshotFiles = false
     private var random: SplitMix64
 
     /// The directory the fake claims uploaded jars live in (it appears in Flink's messages).
@@ -113,6 +119,7 @@ public actor FakeFlinkREST: FlinkREST {
         let id = (job.checkpoint?.id ?? 0) + 1
         let checkpoint = CompletedCheckpoint(id: id, externalPath: externalPath ?? "/fake/checkpoints/\(jobId)/chk-\(id)", completedAt: Date())
         clusters[port]!.jobs[jobId]!.checkpoint = checkpoint
+        if writesSnapshotFiles { Self.materialize(checkpoint.externalPath) }
         return checkpoint
     }
 
@@ -126,6 +133,27 @@ public actor FakeFlinkREST: FlinkREST {
     /// failed stop leaves the job RUNNING, as in Flink.
     public func failSavepoints(cause: String, times: Int = 1) {
         savepointFailures.append(contentsOf: repeatElement(cause, count: max(0, times)))
+    }
+
+    /// While on, savepoint and stop operations stay IN_PROGRESS when polled (a slow savepoint);
+    /// turned off, they complete on their next poll.
+    public func holdSavepoints(_ on: Bool) {
+        savepointsHeld = on
+    }
+
+    /// Completed savepoints and checkpoints appear on disk (`<location>/_metadata`).
+    public func writeSnapshotFiles(_ on: Bool) {
+        writesSnapshotFiles = on
+    }
+
+    /// Sets the job's `numRestarts` metric.
+    public func setRestarts(port: Int, jobId: String, _ count: Int) {
+        clusters[port]?.jobs[jobId]?.restarts = count
+    }
+
+    /// The ids of the savepoint and stop operations a cluster knows, with their job ids.
+    public func operations(port: Int) -> [String: String] {
+        clusters[port]?.operations.mapValues(\.jobId) ?? [:]
     }
 
     /// A job's state without recording a call; nil when there is no such job.
@@ -226,13 +254,24 @@ public actor FakeFlinkREST: FlinkREST {
         clusters[port]!.jobs[jobId]!.set(.canceled, now: Date())
     }
 
-    public func triggerSavepoint(port: Int, jobId: String, targetDirectory: String?, cancelJob: Bool) async throws -> String {
+    public func triggerSavepoint(port: Int, jobId: String, targetDirectory: String?, cancelJob: Bool, triggerId: String?) async throws -> String {
         try startOperation(.triggerSavepoint, port: port, jobId: jobId, targetDirectory: targetDirectory,
-                           then: cancelJob ? .canceled : nil)
+                           then: cancelJob ? .canceled : nil, triggerId: triggerId)
     }
 
-    public func stopWithSavepoint(port: Int, jobId: String, targetDirectory: String?, drain: Bool) async throws -> String {
-        try startOperation(.stopWithSavepoint, port: port, jobId: jobId, targetDirectory: targetDirectory, then: .finished)
+    public func stopWithSavepoint(port: Int, jobId: String, targetDirectory: String?, drain: Bool, triggerId: String?) async throws -> String {
+        try startOperation(.stopWithSavepoint, port: port, jobId: jobId, targetDirectory: targetDirectory, then: .finished, triggerId: triggerId)
+    }
+
+    public func jobMetrics(port: Int, jobId: String, names: [String]) async throws -> [String: String] {
+        let cluster = try enter(.jobMetrics, port)
+        guard let job = cluster.jobs[jobId] else {
+            throw FlinkRESTError.http(status: 404, errors: [
+                "org.apache.flink.runtime.rest.NotFoundException: Job \(jobId) not found; caused by: \(Self.jobNotFound(jobId))",
+            ])
+        }
+        let known = ["numRestarts": String(job.restarts)]
+        return known.filter { names.contains($0.key) }
     }
 
     public func savepointStatus(port: Int, jobId: String, requestId: String) async throws -> SavepointOperation {
@@ -243,6 +282,7 @@ public actor FakeFlinkREST: FlinkREST {
             ])
         }
         if let result = operation.result { return result }
+        if savepointsHeld, cluster.jobs[jobId].map({ !$0.state.isGloballyTerminal }) == true { return .inProgress }
         let result: SavepointOperation
         if let job = cluster.jobs[jobId], !job.state.isGloballyTerminal {
             if let cause = operation.failure {
@@ -251,6 +291,7 @@ public actor FakeFlinkREST: FlinkREST {
                 result = .failed(cause: "java.util.concurrent.CompletionException: org.apache.flink.runtime.checkpoint.CheckpointException: Checkpoint triggering task of job \(jobId) is not being executed at the moment. Aborting checkpoint. Failure reason: Not all required tasks are currently running.")
             } else {
                 result = .completed(location: "\(operation.directory)/savepoint-\(jobId.prefix(6))-\(hex(12))")
+                if writesSnapshotFiles, case .completed(let location) = result { Self.materialize(location) }
                 if let next = operation.then { clusters[port]!.jobs[jobId]!.set(next, now: Date()) }
             }
         } else {
@@ -291,6 +332,7 @@ public actor FakeFlinkREST: FlinkREST {
         var lastModification: Date
         var vertices: [JobVertex]
         var checkpoint: CompletedCheckpoint?
+        var restarts = 0
 
         init(id: String, name: String, parallelism: Int, state: JobState, now: Date) {
             self.id = id
@@ -347,19 +389,29 @@ public actor FakeFlinkREST: FlinkREST {
         return cluster
     }
 
-    private func startOperation(_ method: Method, port: Int, jobId: String, targetDirectory: String?, then: JobState?) throws -> String {
+    private func startOperation(_ method: Method, port: Int, jobId: String, targetDirectory: String?, then: JobState?,
+                                triggerId: String?) throws -> String {
         let cluster = try enter(method, port)
+        if let triggerId, cluster.operations[triggerId] != nil { return triggerId }  // the same operation, again
         guard let directory = targetDirectory ?? cluster.savepointDirectory else {
             throw FlinkRESTError.http(status: 400, errors: [
                 "org.apache.flink.runtime.rest.handler.RestHandlerException: Config key [execution.checkpointing.savepoint-dir] is not set. Property [target-directory] must be provided.",
             ])
         }
-        let requestId = hex(32)
+        let requestId = triggerId ?? hex(32)
         let failure = savepointFailures.isEmpty ? nil : savepointFailures.removeFirst()
         var trimmed = directory
         while trimmed.count > 1 && trimmed.hasSuffix("/") { trimmed.removeLast() }
         clusters[port]!.operations[requestId] = Operation(jobId: jobId, directory: trimmed, then: then, failure: failure)
         return requestId
+    }
+
+    /// `<path>/_metadata`, as a completed Flink snapshot leaves it (a `file://` prefix is a path).
+    private static func materialize(_ location: String) {
+        let path = location.hasPrefix("file://") ? String(location.dropFirst("file://".count)) : location
+        guard path.hasPrefix("/"), !path.hasPrefix("/fake/") else { return }
+        try? FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+        _ = FileManager.default.createFile(atPath: path + "/_metadata", contents: Data("fake".utf8))
     }
 
     private static func jobNotFound(_ jobId: String) -> String {

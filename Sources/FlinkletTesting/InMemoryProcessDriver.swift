@@ -15,6 +15,7 @@ public actor InMemoryProcessDriver: ProcessDriver {
     public enum Call: Sendable, Hashable {
         case start(name: String, specHash: String)
         case stop(name: String, grace: Duration?)
+        case terminate(name: String)
         case adopt(names: [String])
     }
 
@@ -70,6 +71,13 @@ public actor InMemoryProcessDriver: ProcessDriver {
     public func stop(_ name: String, grace: Duration?) async {
         calls.append(.stop(name: name, grace: grace))
         table[name] = nil
+    }
+
+    /// Stops at once, as `stop` does (no process to wait for), and sends `.stopped`.
+    public func terminate(_ name: String) async {
+        calls.append(.terminate(name: name))
+        guard let pod = table.removeValue(forKey: name) else { return }
+        continuation.yield(.stopped(pod.status))
     }
 
     public func status(_ name: String) -> PodStatus? { table[name]?.status }

@@ -1,3 +1,4 @@
+import CSystemShims
 import Foundation
 #if canImport(Glibc)
 import Glibc
@@ -150,9 +151,8 @@ public enum ManifestFiles {
         var files: [String] = []
         var subdirectories: [String] = []
         while let entry = readdir(stream) {
-            let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in
-                String(decoding: raw.prefix { $0 != 0 }, as: UTF8.self)
-            }
+            // In place: a copy of d_name would read 256 bytes, past the end of short records.
+            let name = String(cString: flinklet_dirent_name(entry))
             if name == "." || name == ".." { continue }
             var type = entry.pointee.d_type
             if type == UInt8(DT_LNK) || type == UInt8(DT_UNKNOWN) {

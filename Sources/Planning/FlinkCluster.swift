@@ -1,4 +1,5 @@
 import FlinkResources
+import Reconciliation
 import Foundation
 
 /// How a `FlinkDeployment` becomes pods: a JobManager, TaskManagers and, in per-job mode, a
@@ -165,7 +166,7 @@ public enum FlinkCluster {
             "jobmanager.memory.jvm-overhead.max": "\(jmMemoryModel.overhead)b",
         ]
         func jobManagerPod(restorePath: String?, allowNonRestoredState: Bool = false) -> PodPlan {
-            pod(name: jmName, role: "jobmanager", directory: jmDirectory, distribution: distribution,
+            pod(name: jmName, role: .jobManager, directory: jmDirectory, distribution: distribution,
                 jvm: jmJVM, mainClass: entryPoint, configuration: jmConfig, dynamic: jmDynamic,
                 arguments: programArguments(restorePath: restorePath, allowNonRestoredState: allowNonRestoredState), processBytes: jmBytes,
                 // An application JobManager that restarted by itself would run its job from
@@ -216,7 +217,7 @@ public enum FlinkCluster {
             config["taskmanager.data.port"] = String(ports[5 + 4 * index + 2 * side])
             config["taskmanager.resource-id"] = tmName
             config.merge(processDirectories(directory)) { $1 }
-            var plan = pod(name: tmName, role: "taskmanager", directory: directory, distribution: distribution, jvm: tmJVM,
+            var plan = pod(name: tmName, role: .taskManager, directory: directory, distribution: distribution, jvm: tmJVM,
                            mainClass: "org.apache.flink.runtime.taskexecutor.TaskManagerRunner", configuration: config,
                            dynamic: tmDynamic, arguments: [], processBytes: tmBytes, restartPolicy: .always,
                            // Up and looking for its ResourceManager: from here it registers within
@@ -248,7 +249,7 @@ public enum FlinkCluster {
             if let entryClass = job.entryClass { arguments += ["--class", entryClass] }
             if let restorePath { arguments += ["--fromSavepoint", restorePath] }
             let submitterPod = { (arguments: [String]) in
-                pod(name: submitterName, role: "submitter", directory: directory, distribution: distribution,
+                pod(name: submitterName, role: .submitter, directory: directory, distribution: distribution,
                     jvm: ["-Xmx\(clientHeap)"], mainClass: "org.apache.flink.client.cli.CliFrontend", configuration: config,
                     dynamic: [:], arguments: arguments + [jar] + (job.args ?? []), processBytes: nil, restartPolicy: .never, readiness: nil)
             }
@@ -286,7 +287,7 @@ public enum FlinkCluster {
         ]
     }
 
-    static func pod(name: String, role: String, directory: String, distribution: FlinkDistribution, jvm: [String],
+    static func pod(name: String, role: PodRole, directory: String, distribution: FlinkDistribution, jvm: [String],
                     mainClass: String, configuration: [String: String], dynamic: [String: String], arguments: [String],
                     processBytes: Int64?, restartPolicy: PodPlan.RestartPolicy, readiness: PodPlan.Readiness?) -> PodPlan {
         var argv = [distribution.java] + distribution.jvmOptions + jvm

@@ -1,4 +1,5 @@
 import FlinkResources
+import Reconciliation
 
 /// The Flink distribution the operator runs every cluster from, as found at start.
 public struct FlinkDistribution: Sendable, Hashable {
@@ -12,9 +13,9 @@ public struct FlinkDistribution: Sendable, Hashable {
     public var classpath: [String]
     /// The `--add-opens`/`--add-exports` list of the shipped `env.java.opts.all`.
     public var jvmOptions: [String]
-    /// Class data sharing archives by pod role (`jobmanager`, `taskmanager`): each JVM of the
-    /// role names its archive, which may not exist yet (the JVM then runs without one).
-    public var classDataArchives: [String: String] = [:]
+    /// Class data sharing archives by pod role: each JVM of the role names its archive, which
+    /// may not exist yet (the JVM then runs without one).
+    public var classDataArchives: [PodRole: String] = [:]
 
     public init(home: String, version: String, java: String, classpath: [String], jvmOptions: [String]) {
         self.home = home
@@ -32,19 +33,47 @@ public struct FlinkDistribution: Sendable, Hashable {
     }
 }
 
+/// A Flink job's state (Flink's `JobStatus`), as its REST API names it.
+public enum FlinkJobState: String, Sendable, Hashable, CaseIterable, CustomStringConvertible {
+    case initializing = "INITIALIZING"
+    case created = "CREATED"
+    case running = "RUNNING"
+    case failing = "FAILING"
+    case failed = "FAILED"
+    case cancelling = "CANCELLING"
+    case canceled = "CANCELED"
+    case finished = "FINISHED"
+    case restarting = "RESTARTING"
+    case suspended = "SUSPENDED"
+    case reconciling = "RECONCILING"
+
+    /// Flink's globally terminal states: the job will never run again.
+    public var isTerminal: Bool { self == .finished || self == .failed || self == .canceled }
+
+    /// The state Flink names; a name this version does not know reads as `RECONCILING` (under
+    /// way: nothing is decided on it).
+    public init(flink name: String) { self = Self(rawValue: name) ?? .reconciling }
+
+    public var description: String { rawValue }
+}
+
+extension JobStatus {
+    /// The recorded `state` (upstream keeps it as a string), as a `FlinkJobState`.
+    public var flinkState: FlinkJobState? { state.map(FlinkJobState.init(flink:)) }
+}
+
 /// A job as Flink's REST API reports it.
 public struct ObservedJob: Sendable, Hashable {
     public var id: String
     public var name: String
-    /// `CREATED`, `RUNNING`, `FINISHED`, `FAILED`, `CANCELED`, ...
-    public var state: String
+    public var state: FlinkJobState
     /// Milliseconds since the epoch; nil when Flink gave none (-1).
     public var startTime: Int64?
     public var endTime: Int64?
     /// False while tasks still deploy although the job says RUNNING.
     public var allTasksRunning: Bool
 
-    public init(id: String, name: String, state: String, startTime: Int64? = nil, endTime: Int64? = nil, allTasksRunning: Bool = false) {
+    public init(id: String, name: String, state: FlinkJobState, startTime: Int64? = nil, endTime: Int64? = nil, allTasksRunning: Bool = false) {
         self.id = id
         self.name = name
         self.state = state
@@ -53,12 +82,8 @@ public struct ObservedJob: Sendable, Hashable {
         self.allTasksRunning = allTasksRunning
     }
 
-    /// Flink's globally terminal states: the job will never run again.
-    public var isTerminal: Bool { Self.isTerminal(state) }
-
-    public static func isTerminal(_ state: String) -> Bool {
-        ["FINISHED", "FAILED", "CANCELED"].contains(state)
-    }
+    /// The job will never run again.
+    public var isTerminal: Bool { state.isTerminal }
 }
 
 /// A completed checkpoint a job can be restored from.
@@ -119,8 +144,11 @@ public struct FlinkObservation: Sendable, Hashable {
     public var clusterDirectory: String
     /// Ports leased to the resource, in lease order (see `FlinkCluster.portCount`).
     public var ports: [Int]
-    /// The local path of the job's jar, or why there is none; nil when the resource has no job.
+    /// The local path of the job's jar, or why there is none; nil when the resource has no job
+    /// or it must be fetched first (`jarFetch`).
     public var jar: Result<String, DeploymentProblem>?
+    /// The job's jar must be copied or downloaded before it can be used: its URI and directory.
+    public var jarFetch: ArtifactFetch?
     public var rest: RESTObservation
     /// The jobs the cluster (or, for a session job, its session cluster) reports.
     public var jobs: [ObservedJob]
@@ -132,10 +160,14 @@ public struct FlinkObservation: Sendable, Hashable {
     public var sessionJobs: [String]
     /// Flink's own message from a failed pod's log, by pod name (e.g. the client's exception).
     public var podFailures: [String: String]
-    /// For per-job clusters: false while the submitter must wait for a free submission slot.
+    /// For per-job clusters: false while the submitter must wait for a free submission slot
+    /// (true when the resource holds one).
     public var submissionSlotFree: Bool
-    /// False while a cluster that is not yet started must wait for a free cluster-start slot.
+    /// False while a cluster that is not yet started must wait for a free cluster-start slot
+    /// (true when the resource holds one).
     public var clusterStartSlotFree = true
+    /// The admission slots the resource holds now.
+    public var admissionsHeld: Set<AdmissionGate> = []
     /// The last valid version the operator stored: what a deleted resource was (the manifest is
     /// gone), e.g. whether it asked for a savepoint on deletion.
     public var lastKnown: FlinkResource?
@@ -143,9 +175,23 @@ public struct FlinkObservation: Sendable, Hashable {
     /// reconciliation stands (`DEPLOYED`, `UPGRADING`): what an upgrade starts from.
     public var deployed: FlinkResource?
     public var reconciliation: ReconciliationStatus?
-    /// The newest completed checkpoint of the recorded job (from REST, or from the checkpoint
-    /// directory when the JobManager is gone).
+    /// The newest completed checkpoint of the recorded job that exists on disk (from REST, or
+    /// from the checkpoint directory when the JobManager is gone or REST names one that Flink
+    /// has since deleted).
     public var latestCheckpoint: ObservedCheckpoint?
+    /// What became of the snapshot trigger recorded in the status (nil: none is pending).
+    public var pendingSnapshot: SnapshotOperationState?
+    /// Recorded restore points (`upgradeSavepointPath`, the savepoint history) that were looked
+    /// for on this machine and are not there: never restored from.
+    public var missingSnapshots: Set<String> = []
+    /// The recorded `status.clusterInfo` (what the health check remembers lives there).
+    public var recordedClusterInfo: [String: String]?
+    /// Flink's `numRestarts` of the recorded job, when its JobManager answered.
+    public var restarts: Int?
+    /// TaskManager pods (by name) whose current process has registered with a JobManager: they
+    /// hold that JobManager's registration of the job, so a new JobManager for the same job id
+    /// must not meet them.
+    public var registeredTaskManagers: Set<String> = []
 
     public init(distribution: FlinkDistribution?, distributionProblem: String? = nil, podRoot: String, clusterDirectory: String,
                 ports: [Int] = [], jar: Result<String, DeploymentProblem>? = nil, rest: RESTObservation = .notChecked,
@@ -173,6 +219,16 @@ public struct FlinkObservation: Sendable, Hashable {
     }
 }
 
+/// A jar to copy or download before a cluster or job can use it.
+public struct ArtifactFetch: Sendable, Hashable {
+    public var uri: String
+    public var directory: String
+    public init(uri: String, directory: String) {
+        self.uri = uri
+        self.directory = directory
+    }
+}
+
 /// Why a cluster cannot be made as the spec says (a jar that is missing, memory Flink cannot
 /// divide, ...): the message names the URI, path or field.
 public struct DeploymentProblem: Error, Sendable, Hashable, CustomStringConvertible {
@@ -181,31 +237,28 @@ public struct DeploymentProblem: Error, Sendable, Hashable, CustomStringConverti
     public var description: String { message }
 }
 
-/// A call to a cluster's REST API, carried out by the controller.
+/// A Flink step carried out by the controller: a call to a cluster's REST API, a jar to fetch,
+/// savepoints to dispose of.
 public enum FlinkAction: Sendable, Hashable {
     /// Uploads the jar and runs it with the given job id; a job of that id that already exists
     /// counts as success (so a retry never starts a second copy).
     case submit(port: Int, jar: String, JobSubmission)
-    /// Cancels the job; an unknown or finished job counts as success.
+    /// Asks the job to cancel and returns: a later reconcile sees it CANCELED. An unknown or
+    /// finished job counts as success.
     case cancel(port: Int, jobId: String)
-    /// Stops the job with a savepoint into `directory`, waiting for it. For `.deletion` a
-    /// failure cancels the job and the steps go on; for `.upgrade` the savepoint's location is
-    /// committed (`jobStatus.upgradeSavepointPath`, savepoint history) before any later step, and
-    /// a failure ends the reconcile with the job still running.
-    case stopWithSavepoint(port: Int, jobId: String, directory: String, purpose: SnapshotPurpose = .deletion)
-    /// Cancels the job and commits its newest retained checkpoint as the restore path (last-state
-    /// upgrades); no checkpoint ends the reconcile with an error.
-    case cancelKeepingCheckpoint(port: Int, jobId: String)
-    /// Takes a savepoint of the running job (it keeps running) and records it in the history
-    /// (`MANUAL` with its nonce, or `PERIODIC`); a failure — including Flink's "completed with a
-    /// failure cause" — is a `SavepointError` event and never a restore point. The attempt is
-    /// recorded either way, so a failing nonce is not retried in a loop.
-    case triggerSavepoint(port: Int, jobId: String, directory: String, type: SnapshotTriggerType, nonce: Int64?)
-}
-
-/// Why a snapshot is taken, which decides how it is recorded.
-public enum SnapshotPurpose: String, Sendable, Hashable {
-    case deletion, upgrade
+    /// Asks for stop-with-savepoint into `directory` under `triggerId` (recorded in the status
+    /// before this step) and returns; later reconciles follow the trigger. A refused request
+    /// ends the trigger with a `SavepointError` event.
+    case stopWithSavepoint(port: Int, jobId: String, directory: String, triggerId: String)
+    /// Asks for a savepoint of the running job (it keeps running) under `triggerId`, as
+    /// `stopWithSavepoint` does.
+    case triggerSavepoint(port: Int, jobId: String, directory: String, triggerId: String)
+    /// Makes a local copy or download of the artifact `uri` (into `directory` for copies), so a
+    /// later reconcile finds it ready.
+    case fetchArtifact(uri: String, directory: String)
+    /// Deletes savepoints' directories when they are Flinklet's (under the state directory); the
+    /// plan's status (recorded first) no longer lists them.
+    case disposeSavepoints([Savepoint])
 }
 
 /// A job to run on a session cluster through `POST /jars/{id}/run`.

@@ -1,4 +1,5 @@
 import FlinkResources
+import Reconciliation
 import Foundation
 
 /// Decides, for a `FlinkDeployment` or a `FlinkSessionJob`, what runs and what the status says:
@@ -39,7 +40,7 @@ public struct FlinkPlanner: ResourcePlanner {
     func planDeployment(_ input: PlanInput) -> Plan {
         guard input.isDefined else { return deleteDeployment(input) }
         guard let resource = input.resource, case .deployment(let deployment) = resource else { return PlanParts.neverValid(input) }
-        var steps = PlanParts.validationEvents(input)
+        var steps: [Step] = PlanParts.validationEvents(input)
         guard let observation = input.flink else {
             return stalled(input, steps: steps, reason: "NotObserved", message: "the Flink side of the resource was not observed")
         }
@@ -52,6 +53,14 @@ public struct FlinkPlanner: ResourcePlanner {
         }
         let mode = deployment.spec.effectiveMode
         let hasJob = mode != .session && deployment.spec.job != nil
+        // What the cluster needs before anything can be decided about it: its ports, its jar.
+        let portsNeeded = FlinkCluster.portCount(deployment.spec)
+        if observation.ports.count < portsNeeded {
+            return preparing(input, steps: steps + [.leasePorts(count: portsNeeded)])
+        }
+        if hasJob, let fetch = observation.jarFetch {
+            return preparing(input, steps: steps + [.flink(.fetchArtifact(uri: fetch.uri, directory: fetch.directory))])
+        }
         var jar: String?
         if hasJob {
             switch observation.jar {
@@ -68,19 +77,25 @@ public struct FlinkPlanner: ResourcePlanner {
         var target = deployment
         // During an upgrade, the TaskManagers of the job that replaces the running one.
         var standby: [PodPlan] = []
+        var health: ClusterHealth.Evaluation?
         if hasJob, let job = deployment.spec.job {
             let recordedId = observation.recordedJob?.jobId
             let running = recordedId.flatMap { id in observation.jobs.first { $0.id == id } }
             let jm = observed[jobManagerName]
             if let recordedId, case .success(let next) = FlinkCluster.layout(of: deployment, observation: observation, distribution: distribution,
-                                                             jobId: JobLifecycle.nextJobId(key: input.id.key, previous: recordedId), jar: jar) {
+                                                             jobId: JobLifecycle.nextJobId(key: JobLifecycle.lineage(input), previous: recordedId), jar: jar) {
                 standby = next.taskManagers
             }
             let standbyReady = standby.allSatisfy { plan in observed[plan.name].map { $0.planHash == plan.planHash && $0.ready } ?? false }
+            health = ClusterHealth.evaluate(configuration: deployment.spec.flinkConfiguration ?? FlinkConfiguration(),
+                                            recorded: ClusterHealth.Info(clusterInfo: observation.recordedClusterInfo),
+                                            job: running, restarts: observation.restarts, latestCheckpoint: observation.latestCheckpoint,
+                                            now: input.now)
             let decided = JobLifecycle.decide(
-                key: input.id.key, generation: input.generation, desired: .deployment(deployment), job: job, observation: observation,
+                key: JobLifecycle.lineage(input), generation: input.generation, desired: .deployment(deployment), job: job, observation: observation,
                 running: running, port: observation.rest.isAnswering ? observation.ports.first : nil,
                 jobManagerLost: jm?.phase == .failed && observation.reconciliation?.state != .upgrading, standbyReady: standbyReady,
+                unhealthy: health?.unhealthy, jobManagerGone: jm == nil || jm?.phase == .failed || jm?.phase == .succeeded,
                 savepointDirectory: FlinkCluster.savepointDirectory(observation), now: input.now)
             lifecycle = decided
             if case .deployment(let d) = decided.target { target = d }
@@ -104,7 +119,7 @@ public struct FlinkPlanner: ResourcePlanner {
 
         let recorded = lifecycle?.jobStatus
         let observedJob = jobId.flatMap { id in observation.jobs.first { $0.id == id } }
-        let recordedOutcome = recorded.flatMap { $0.jobId == jobId && $0.state.map(ObservedJob.isTerminal) == true ? $0.state : nil }
+        let recordedOutcome = recorded.flatMap { $0.jobId == jobId && $0.flinkState?.isTerminal == true ? $0.flinkState : nil }
         let outcome = observedJob.flatMap { $0.isTerminal ? $0.state : nil } ?? recordedOutcome
         let jobManager = observed[layout.jobManager.name].flatMap { $0.planHash == layout.jobManager.planHash ? $0 : nil }
 
@@ -115,18 +130,20 @@ public struct FlinkPlanner: ResourcePlanner {
         // A cluster starts only in a free start slot (its pods that already run stay).
         var waitingForStart = false
         if jobManager == nil, !observation.clusterStartSlotFree, !wanted.isEmpty {
-            wanted = wanted.filter { $0.role != "jobmanager" && observed[$0.name]?.planHash == $0.planHash }
+            wanted = wanted.filter { $0.role != .jobManager && observed[$0.name]?.planHash == $0.planHash }
             waitingForStart = true
         }
         // While the old job's snapshot is taken (or an upgrade waits), its pods stay exactly as
         // they are: none is started, stopped or replaced.
-        let keepAsIs: Bool = switch lifecycle?.phase { case .snapshotting?, .blocked?: true; default: false }
+        let keepAsIs: Bool = switch lifecycle?.phase { case .snapshotting?, .waiting?, .blocked?: true; default: false }
         if mode == .perJob, !keepAsIs, lifecycle?.phase != .suspended {
             if outcome != nil {
                 wanted = []  // the job is over: tear the cluster down, keep the outcome
             } else if let submitter = layout.submitter {
                 if let pod = observed[submitter.name], pod.planHash == submitter.planHash {
-                    wanted.append(submitter)  // running or done: leave it (a failed one keeps its log)
+                    // Running or done: leave it (a failed one keeps its log). A lost one (it ended
+                    // while no operator watched) is forgotten, then started again if its job is not there.
+                    if pod.reason != "Lost" { wanted.append(submitter) }
                 } else if observedJob == nil, jobManager?.ready == true, observation.rest.isAnswering {
                     if observation.submissionSlotFree { wanted.append(submitter) } else { waitingForSlot = true }
                 }
@@ -141,7 +158,22 @@ public struct FlinkPlanner: ResourcePlanner {
             steps.append(.event(type: .normal, reason: "Scheduled",
                                 message: "Starting \(standbyDiff.starting.count) TaskManager(s) for job \(next) while job \(jobId ?? "") still runs"))
         }
-        let diff = keepAsIs ? PodDiff(wanted: [], observed: []) : PodDiff(wanted: wanted, observed: input.pods)
+        var diff = keepAsIs ? PodDiff(wanted: [], observed: []) : PodDiff(wanted: wanted, observed: input.pods)
+        if diff.starting.contains(layout.jobManager.name) {
+            // A new JobManager never meets TaskManagers that registered with an earlier one: they
+            // would hold the earlier incarnation's registration of the job (Flink then fails
+            // every deployment of its tasks with "library registration references a different
+            // set of library BLOBs"). They restart with it.
+            for plan in layout.taskManagers where observation.registeredTaskManagers.contains(plan.name) && !diff.starting.contains(plan.name) {
+                diff.steps.append(.stopPod(name: plan.name, reason: "registered with an earlier JobManager"))
+                diff.stopping.append(plan.name)
+                diff.steps.append(.startPod(plan))
+                diff.starting.append(plan.name)
+                diff.current.removeAll { $0.name == plan.name }
+            }
+        }
+        diff.steps = Self.admissions(diff.steps, input: input, layout: layout, observed: observed, observation: observation,
+                                     starting: diff.starting)
         steps += diff.steps
         if !diff.stopping.isEmpty {
             steps.append(.event(type: .normal, reason: "Killing", message: "Stopping pod(s) \(diff.stopping.joined(separator: ", "))"))
@@ -166,18 +198,21 @@ public struct FlinkPlanner: ResourcePlanner {
         if hasJob, let observedJob { steps += Self.follow(observedJob, into: &jobStatus, now: input.now) }
 
         // Manual and periodic savepoints of a running job, and the history's cleanup.
-        if let lifecycle, lifecycle.phase == .run, !lifecycle.redeploying, let job = spec.job, let observedJob, observedJob.state == "RUNNING",
+        var savepointsWriteAhead = false
+        if let lifecycle, lifecycle.phase == .run, !lifecycle.redeploying, let job = spec.job, let observedJob, observedJob.state == .running,
            observedJob.allTasksRunning, let port = observation.ports.first, observation.rest.isAnswering {
-            steps += SavepointPolicy.steps(job: job, configuration: spec.flinkConfiguration ?? FlinkConfiguration(), recorded: jobStatus,
-                                           port: port, jobId: observedJob.id, savepointDirectory: FlinkCluster.savepointDirectory(observation),
-                                           now: input.now)
+            let policySteps = SavepointPolicy.steps(job: job, configuration: spec.flinkConfiguration ?? FlinkConfiguration(), status: &jobStatus,
+                                                    pending: observation.pendingSnapshot, port: port, jobId: observedJob.id,
+                                                    savepointDirectory: FlinkCluster.savepointDirectory(observation), now: input.now)
+            savepointsWriteAhead = SavepointPolicy.needsWriteAhead(policySteps)
+            steps += policySteps
         }
 
         // Status.
         let submitterPod = layout.submitter.flatMap { plan in observed[plan.name].flatMap { $0.planHash == plan.planHash ? $0 : nil } }
         let taskManagersRegistered: Int = if case .answering(let count, _) = observation.rest { count } else { 0 }
         let clusterReady = jobManager?.ready == true && taskManagersRegistered >= layout.taskManagers.count
-        let jobRunning = observedJob.map { $0.state == "RUNNING" && $0.allTasksRunning } ?? false
+        let jobRunning = observedJob.map { $0.state == .running && $0.allTasksRunning } ?? false
         var problem: (reason: String, message: String)?
         let jobManagerReplaced = keepAsIs || (observed[layout.jobManager.name].map { $0.planHash != layout.jobManager.planHash } ?? false)
         if jobManagerReplaced {
@@ -187,14 +222,20 @@ public struct FlinkPlanner: ResourcePlanner {
         } else if mode != .perJob || outcome == nil, let jm = observed[layout.jobManager.name], jm.phase == .failed {
             problem = ("JobManagerFailed", "JobManager \(jm.name) exited" + (jm.exitCode.map { " with code \($0)" } ?? "")
                        + (observation.podFailures[jm.name].map { ": \($0)" } ?? ""))
-        } else if let pod = submitterPod, pod.phase == .failed {
+        } else if let pod = submitterPod, pod.phase == .failed, pod.reason != "Lost" {
             problem = ("SubmitFailed", "the Flink client could not submit the job" + (pod.exitCode.map { " (exit code \($0))" } ?? "")
                        + (observation.podFailures[pod.name].map { ": \($0)" } ?? ""))
         } else if let stuck = diff.current.first(where: { $0.reason == "CrashLoopBackOff" }) {
             problem = ("CrashLoopBackOff", "pod \(stuck.name) keeps failing" + (stuck.exitCode.map { " (exit code \($0))" } ?? "")
                        + (observation.podFailures[stuck.name].map { ": \($0)" } ?? ""))
-        } else if jobStatus.state == "FAILED" {
+        } else if jobStatus.flinkState == .failed {
             problem = ("JobFailed", "job \(jobId ?? "") FAILED" + (observation.podFailures[layout.jobManager.name].map { ": \($0)" } ?? ""))
+        } else if mode == .application, jobStatus.flinkState == .canceled, lifecycle?.phase == .run, lifecycle?.redeploying == false {
+            // Nobody here asked for it: the job ended by itself (e.g. its main() failed after
+            // submitting, or someone cancelled it through the REST API). Say so; never "deploying".
+            problem = ("JobCancelled", "job \(jobId ?? "") was CANCELED without Flinklet asking"
+                       + (observation.podFailures[layout.jobManager.name].map { ": \($0)" } ?? "")
+                       + "; change the spec (or spec.restartNonce) to deploy it again")
         }
         if let problem, !(input.conditions.contains { $0.type == Conditions.stalled && $0.reason == problem.reason }) {
             steps.append(.event(type: .warning, reason: problem.reason, message: problem.message))
@@ -205,7 +246,7 @@ public struct FlinkPlanner: ResourcePlanner {
         let generation = input.generation
         if let outcome, mode == .perJob {
             done = diff.steps.isEmpty
-            readyCondition = Condition(type: Conditions.ready, status: outcome == "FINISHED" ? .true : .false, reason: "Job\(outcome.capitalized)",
+            readyCondition = Condition(type: Conditions.ready, status: outcome == .finished ? .true : .false, reason: "Job\(outcome.rawValue.capitalized)",
                                        message: "job \(jobId ?? "") is \(outcome); the cluster is torn down", observedGeneration: generation)
         } else if !hasJob {
             done = clusterReady
@@ -213,7 +254,7 @@ public struct FlinkPlanner: ResourcePlanner {
                                        message: "JobManager \(jobManager?.ready == true ? "ready" : "not ready"), \(taskManagersRegistered) of \(layout.taskManagers.count) TaskManager(s) registered",
                                        observedGeneration: generation)
         } else {
-            let finished = outcome == "FINISHED"
+            let finished = outcome == .finished
             done = clusterReady && (jobRunning || finished)
             readyCondition = Condition(type: Conditions.ready, status: done ? .true : .false, reason: done ? (finished ? "JobFinished" : "JobRunning") : "Deploying",
                                        message: "JobManager \(jobManager?.ready == true ? "ready" : "not ready"), \(taskManagersRegistered) of \(layout.taskManagers.count) TaskManager(s) registered, job \(jobStatus.state ?? "RECONCILING")",
@@ -226,8 +267,9 @@ public struct FlinkPlanner: ResourcePlanner {
                                         observedGeneration: generation))
         }
         if case .blocked(let reason, let message)? = lifecycle?.phase {
-            conditions.append(Condition(type: reason == "Upgrading" ? Conditions.reconciling : Conditions.stalled, status: .true,
-                                        reason: reason, message: message, observedGeneration: generation))
+            conditions.append(Condition(type: Conditions.stalled, status: .true, reason: reason, message: message, observedGeneration: generation))
+        } else if case .waiting(let message)? = lifecycle?.phase {
+            conditions.append(Condition(type: Conditions.reconciling, status: .true, reason: "Upgrading", message: message, observedGeneration: generation))
         } else if lifecycle?.phase == .snapshotting {
             conditions.append(Condition(type: Conditions.reconciling, status: .true, reason: "Upgrading",
                                         message: "taking a snapshot of job \(jobId ?? "") before it is replaced", observedGeneration: generation))
@@ -249,6 +291,9 @@ public struct FlinkPlanner: ResourcePlanner {
         var clusterInfo = ["flink-version": distribution.version, "rest-port": String(layout.restPort),
                            "rest-url": "http://127.0.0.1:\(layout.restPort)", "mode": mode.rawValue]
         if let image = spec.image { clusterInfo["image"] = image }
+        if let remembered = health?.info.encoded ?? observation.recordedClusterInfo?[ClusterHealth.Info.clusterInfoKey] {
+            clusterInfo[ClusterHealth.Info.clusterInfoKey] = remembered
+        }
         if let jar { clusterInfo["jar"] = jar }
         let flinkStatus = FlinkStatus(jobStatus: hasJob ? jobStatus : nil, clusterInfo: clusterInfo, jobManagerDeploymentStatus: jmStatus,
                                       taskManager: TaskManagerInfo(labelSelector: "flinklet.dev/owner=\(input.id.key),flinklet.dev/role=taskmanager",
@@ -258,9 +303,10 @@ public struct FlinkPlanner: ResourcePlanner {
         switch lifecycle?.phase {
         case .snapshotting?: lifecycleState = .upgrading
         case .suspended?: lifecycleState = .suspended
+        case .waiting?: lifecycleState = .upgrading
         case .blocked(let reason, let message)?:
-            lifecycleState = reason == "Upgrading" ? .upgrading : .failed
-            if reason != "Upgrading", !(input.conditions.contains { $0.type == Conditions.stalled && $0.reason == reason }) {
+            lifecycleState = .failed
+            if !(input.conditions.contains { $0.type == Conditions.stalled && $0.reason == reason }) {
                 steps.append(.event(type: .warning, reason: reason, message: message))
             }
         default: break
@@ -276,10 +322,11 @@ public struct FlinkPlanner: ResourcePlanner {
             else { .requeue(after: progressInterval) }
         var status = flinkStatus
         status.reconciliation = reconciliation
-        status.writeAhead = lifecycle?.writeAhead ?? false
+        status.writeAhead = (lifecycle?.writeAhead ?? false) || savepointsWriteAhead
         var finalNext = next
         if keepAsIs { finalNext = .requeue(after: .milliseconds(200)) }
-        if case .blocked(let reason, _)? = lifecycle?.phase, reason != "Upgrading" { finalNext = .requeue(after: .seconds(10)) }
+        if case .waiting? = lifecycle?.phase { finalNext = .requeue(after: .seconds(1)) }
+        if case .blocked? = lifecycle?.phase { finalNext = .requeue(after: .seconds(10)) }
         if lifecycle?.phase == .suspended { finalNext = diff.steps.isEmpty ? .awaitChange : .requeue(after: progressInterval) }
         // A session cluster that becomes ready (or stops being ready) wakes its session jobs,
         // which wait for exactly that.
@@ -289,7 +336,54 @@ public struct FlinkPlanner: ResourcePlanner {
         return Plan(steps: steps, conditions: Conditions.merge(previous: input.conditions, next: conditions, now: input.now),
                     error: PlanParts.errorText(input) ?? problem?.message, lifecycleState: lifecycleState,
                     observedGeneration: done || problem != nil || diff.steps.isEmpty ? generation : nil,
-                    flinkStatus: status, next: finalNext, wake: wake)
+                    domainStatus: status, next: finalNext, wake: wake)
+    }
+
+    /// How long a starting cluster may hold its start slot (one that never gets ready must not
+    /// block the others).
+    public static let clusterStartLimit: TimeInterval = 90
+
+    /// The admission steps around `steps`: a slot is taken right before the JobManager (or the
+    /// submitter) starts; a slot is held (forced) while that work is found under way without one
+    /// (after an operator restart), and given back once it is over.
+    static func admissions(_ steps: [Step], input: PlanInput, layout: FlinkCluster.Layout, observed: [String: ObservedPod],
+                           observation: FlinkObservation, starting: [String]) -> [Step] {
+        var steps = steps
+        let holder = input.id.key
+        func insertBefore(_ pod: String, _ step: Step) {
+            let index = steps.firstIndex { if case .startPod(let plan) = $0 { plan.name == pod } else { false } } ?? steps.endIndex
+            steps.insert(step, at: index)
+        }
+        let held = observation.admissionsHeld
+        // A cluster start: the JobManager's start until it is ready with its TaskManagers.
+        let registered: Int = if case .answering(let count, _) = observation.rest { count } else { 0 }
+        let jm = observed[layout.jobManager.name].flatMap { $0.planHash == layout.jobManager.planHash && !$0.isTerminating ? $0 : nil }
+        let clusterStarting = jm.map { pod in
+            pod.phase == .running && !(pod.ready && registered >= layout.taskManagers.count)
+                && input.now.timeIntervalSince(pod.startedAt ?? input.now) < clusterStartLimit
+        } ?? false
+        if starting.contains(layout.jobManager.name) {
+            if !held.contains(.clusterStart) { insertBefore(layout.jobManager.name, .admit(.clusterStart, holder: holder, force: false)) }
+        } else if clusterStarting {
+            if !held.contains(.clusterStart) { steps.append(.admit(.clusterStart, holder: holder, force: true)) }
+        } else if held.contains(.clusterStart) {
+            steps.append(.release(.clusterStart, holder: holder))
+        }
+        // A Flink client: while the submitter runs.
+        if let submitter = layout.submitter {
+            let pod = observed[submitter.name].flatMap { $0.planHash == submitter.planHash && !$0.isTerminating ? $0 : nil }
+            let running = pod.map { $0.phase == .running || $0.phase == .pending } ?? false
+            if starting.contains(submitter.name) {
+                if !held.contains(.submission) { insertBefore(submitter.name, .admit(.submission, holder: holder, force: false)) }
+            } else if running {
+                if !held.contains(.submission) { steps.append(.admit(.submission, holder: holder, force: true)) }
+            } else if held.contains(.submission) {
+                steps.append(.release(.submission, holder: holder))
+            }
+        } else if held.contains(.submission) {
+            steps.append(.release(.submission, holder: holder))
+        }
+        return steps
     }
 
     func deleteDeployment(_ input: PlanInput) -> Plan {
@@ -308,19 +402,50 @@ public struct FlinkPlanner: ResourcePlanner {
                         error: message, lifecycleState: .deleting, next: .requeue(after: .seconds(5)))
         }
         if let observation, case .answering = observation.rest, let port = observation.ports.first {
+            let nowMillis = Int64(input.now.timeIntervalSince1970 * 1000)
+            var jobStatus = observation.recordedJob ?? JobStatus()
             for job in observation.jobs where !job.isTerminal {
-                if configuration[Self.savepointOnDeletionKey] == "true" {
-                    steps.append(.flink(.stopWithSavepoint(port: port, jobId: job.id, directory: FlinkCluster.savepointDirectory(observation))))
-                } else {
+                guard configuration[Self.savepointOnDeletionKey] == "true", job.id == jobStatus.jobId, job.state == .running else {
                     steps.append(.flink(.cancel(port: port, jobId: job.id)))
+                    continue
                 }
+                // Stop-with-savepoint, followed across reconciles (never waited for): on record
+                // first, then asked for; the pods stop once it completed, failed or timed out.
+                let directory = FlinkCluster.savepointDirectory(observation)
+                var info = jobStatus.savepointInfo ?? SavepointInfo()
+                guard let trigger = SnapshotTrigger(info), trigger.stopsJob else {
+                    let trigger = SnapshotTrigger.make(jobId: job.id, type: .upgrade, now: nowMillis)
+                    jobStatus.savepointInfo = trigger.recorded(in: info)
+                    return deleting(input, steps: steps + [.flink(.stopWithSavepoint(port: port, jobId: job.id, directory: directory, triggerId: trigger.id))],
+                                    jobStatus: jobStatus, message: "stopping job \(job.id) with a savepoint before its cluster is deleted")
+                }
+                switch observation.pendingSnapshot {
+                case .completed(let location)?:
+                    info.append(Savepoint(timeStamp: nowMillis, location: location, triggerType: .upgrade, formatType: .canonical))
+                    info.endTrigger()
+                    steps.append(.event(type: .normal, reason: "SavepointCreated", message: "Stopped job \(job.id) with a savepoint at \(location)"))
+                case .failed(let cause)?:
+                    info.endTrigger()
+                    steps.append(.flink(.cancel(port: port, jobId: job.id)))
+                    steps.append(.event(type: .warning, reason: "SavepointError", message: "Savepoint of job \(job.id) failed: \(cause); the job was cancelled"))
+                case .notFound?:
+                    return deleting(input, steps: steps + [.flink(.stopWithSavepoint(port: port, jobId: job.id, directory: directory, triggerId: trigger.id))],
+                                    jobStatus: jobStatus, message: "stopping job \(job.id) with a savepoint before its cluster is deleted")
+                case .inProgress?, .unknown?, nil:
+                    if nowMillis - trigger.timestamp < Self.deletionSavepointTimeoutMillis {
+                        return deleting(input, steps: steps, jobStatus: jobStatus, message: "waiting for the savepoint of job \(job.id) before its cluster is deleted")
+                    }
+                    info.endTrigger()
+                    steps.append(.flink(.cancel(port: port, jobId: job.id)))
+                    steps.append(.event(type: .warning, reason: "SavepointError",
+                                        message: "Savepoint of job \(job.id) did not complete within \(Self.deletionSavepointTimeoutMillis / 1000) s; the job was cancelled"))
+                }
+                jobStatus.savepointInfo = info
             }
         }
-        for pod in input.pods.sorted(by: { $0.name < $1.name }) {
-            steps.append(.stopPod(name: pod.name, reason: "resource deleted"))
-        }
-        if !input.pods.isEmpty {
-            steps.append(.event(type: .normal, reason: "Cleanup", message: "Stopping \(input.pods.count) pod(s): the manifest was removed"))
+        if var stopping: Plan = PlanParts.stopAll(input, reason: "resource deleted") {
+            stopping.steps = steps + stopping.steps
+            return stopping
         }
         if let observation {
             // Savepoints stay (they are how a deleted job's state is kept); everything else goes.
@@ -331,12 +456,25 @@ public struct FlinkPlanner: ResourcePlanner {
         return Plan(steps: steps, next: .awaitChange)
     }
 
+    /// How long a deleted deployment's stop-with-savepoint may take before the job is cancelled.
+    public static let deletionSavepointTimeoutMillis: Int64 = 60_000
+
+    /// A deletion waiting on its job: nothing stops yet; the job status (with its trigger) is
+    /// recorded before the steps.
+    func deleting(_ input: PlanInput, steps: [Step], jobStatus: JobStatus, message: String) -> Plan {
+        Plan(steps: steps, conditions: Conditions.merge(previous: input.conditions, next: [
+            Condition(type: Conditions.ready, status: .false, reason: "Deleting", message: message, observedGeneration: input.generation),
+            Condition(type: Conditions.reconciling, status: .true, reason: "Deleting", message: message, observedGeneration: input.generation),
+        ], now: input.now), lifecycleState: .deleting, domainStatus: FlinkStatus(jobStatus: jobStatus, writeAhead: true),
+        next: .requeue(after: .milliseconds(200)))
+    }
+
     // MARK: - FlinkSessionJob
 
     func planSessionJob(_ input: PlanInput) -> Plan {
         guard input.isDefined else { return deleteSessionJob(input) }
         guard let resource = input.resource, case .sessionJob(let sessionJob) = resource else { return PlanParts.neverValid(input) }
-        var steps = PlanParts.validationEvents(input)
+        var steps: [Step] = PlanParts.validationEvents(input)
         guard let observation = input.flink else {
             return stalled(input, steps: steps, reason: "NotObserved", message: "the Flink side of the resource was not observed")
         }
@@ -357,6 +495,9 @@ public struct FlinkPlanner: ResourcePlanner {
             return waiting(input, steps: steps, reason: "SessionClusterUnreachable",
                            message: "waiting for the REST API of session cluster \"\(deploymentName)\" to answer")
         }
+        if let fetch = observation.jarFetch {
+            return preparing(input, steps: steps + [.flink(.fetchArtifact(uri: fetch.uri, directory: fetch.directory))])
+        }
         let jar: String
         switch observation.jar {
         case .success(let path)?: jar = path
@@ -369,11 +510,11 @@ public struct FlinkPlanner: ResourcePlanner {
         // A job seen running that a reachable session cluster no longer lists went with the
         // cluster's JobManager (no high availability): it is recovered from its newest
         // checkpoint, never resubmitted from the snapshot it first started from.
-        let recordedState = observation.recordedJob?.state
+        let recordedState = observation.recordedJob?.flinkState
         let jobLost = previousId != nil && previous == nil && observation.reconciliation?.state != .upgrading
-            && recordedState.map { $0 != "RECONCILING" && $0 != "SUSPENDED" && !ObservedJob.isTerminal($0) } == true
+            && recordedState.map { $0 != .reconciling && $0 != .suspended && !$0.isTerminal } == true
         let lifecycle = JobLifecycle.decide(
-            key: input.id.key, generation: input.generation, desired: .sessionJob(sessionJob), job: job, observation: observation,
+            key: JobLifecycle.lineage(input), generation: input.generation, desired: .sessionJob(sessionJob), job: job, observation: observation,
             running: previous, port: port, jobManagerLost: jobLost,
             savepointDirectory: FlinkCluster.savepointDirectory(observation), now: input.now)
         steps += lifecycle.steps
@@ -381,11 +522,20 @@ public struct FlinkPlanner: ResourcePlanner {
         let observedJob = observation.jobs.first { $0.id == jobId }
         var jobStatus = lifecycle.jobStatus
 
-        if lifecycle.phase == .run, observedJob == nil, !(jobStatus.state.map(ObservedJob.isTerminal) ?? false) {
+        if lifecycle.phase == .run, observedJob == nil, !(jobStatus.flinkState?.isTerminal ?? false) {
             // The job this spec runs is not there yet: make way (a job of an earlier deployment
             // that still runs is cancelled first), then submit.
             if let previous, previous.id != jobId, !previous.isTerminal {
-                steps.append(.flink(.cancel(port: port, jobId: previous.id)))
+                // Never two copies: the new job is submitted once the old one is seen ended.
+                if previous.state != .cancelling { steps.append(.flink(.cancel(port: port, jobId: previous.id))) }
+                return Plan(steps: steps, conditions: Conditions.merge(previous: input.conditions, next: [
+                    Condition(type: Conditions.ready, status: .false, reason: "Upgrading", message: "waiting for job \(previous.id) to be cancelled",
+                              observedGeneration: input.generation),
+                    Condition(type: Conditions.reconciling, status: .true, reason: "Upgrading",
+                              message: "waiting for job \(previous.id) to be cancelled before job \(jobId) is submitted", observedGeneration: input.generation),
+                ], now: input.now), lifecycleState: .upgrading, next: .requeue(after: .milliseconds(200)))
+                // The new job id is recorded only once the old job has ended: until then the old
+                // one is the recorded job, which is how it is found again after a restart.
             }
             let configuration = (sessionJob.spec.flinkConfiguration ?? FlinkConfiguration()).entries.filter { !FlinkCluster.isOperatorKey($0.key) }
             steps.append(.flink(.submit(port: port, jar: jar, JobSubmission(
@@ -396,18 +546,21 @@ public struct FlinkPlanner: ResourcePlanner {
                                 + (lifecycle.restorePath.map { " from \($0)" } ?? "")))
         }
         if let observedJob { steps += Self.follow(observedJob, into: &jobStatus, now: input.now) }
-        let running = lifecycle.phase == .run && (observedJob.map { $0.state == "RUNNING" && $0.allTasksRunning } ?? false)
+        let running = lifecycle.phase == .run && (observedJob.map { $0.state == .running && $0.allTasksRunning } ?? false)
+        var savepointsWriteAhead = false
         if running, !lifecycle.redeploying, let observedJob {
-            steps += SavepointPolicy.steps(job: job, configuration: sessionJob.spec.flinkConfiguration ?? FlinkConfiguration(), recorded: jobStatus,
-                                           port: port, jobId: observedJob.id, savepointDirectory: FlinkCluster.savepointDirectory(observation),
-                                           now: input.now)
+            let policySteps = SavepointPolicy.steps(job: job, configuration: sessionJob.spec.flinkConfiguration ?? FlinkConfiguration(),
+                                                    status: &jobStatus, pending: observation.pendingSnapshot, port: port, jobId: observedJob.id,
+                                                    savepointDirectory: FlinkCluster.savepointDirectory(observation), now: input.now)
+            savepointsWriteAhead = SavepointPolicy.needsWriteAhead(policySteps)
+            steps += policySteps
         }
-        let failed = jobStatus.state == "FAILED"
-        let finished = jobStatus.state.map(ObservedJob.isTerminal) ?? false
+        let failed = jobStatus.flinkState == .failed
+        let finished = jobStatus.flinkState?.isTerminal ?? false
         let suspended = lifecycle.phase == .suspended
         let generation = input.generation
         var conditions = [
-            Condition(type: Conditions.ready, status: running || suspended || jobStatus.state == "FINISHED" ? .true : .false,
+            Condition(type: Conditions.ready, status: running || suspended || jobStatus.flinkState == .finished ? .true : .false,
                       reason: running ? "JobRunning" : suspended ? "Suspended" : (jobStatus.state ?? "RECONCILING"),
                       message: "job \(jobId) is \(jobStatus.state ?? "RECONCILING") in session cluster \"\(deploymentName)\"", observedGeneration: generation),
             Condition(type: "Running", status: running ? .true : .false, reason: jobStatus.state ?? "RECONCILING",
@@ -423,15 +576,17 @@ public struct FlinkPlanner: ResourcePlanner {
         case .suspended:
             lifecycleState = .suspended
             next = .awaitChange
+        case .waiting(let message):
+            lifecycleState = .upgrading
+            conditions.append(Condition(type: Conditions.reconciling, status: .true, reason: "Upgrading", message: message, observedGeneration: generation))
+            next = .requeue(after: .seconds(1))
         case .blocked(let reason, let message):
-            lifecycleState = reason == "Upgrading" ? .upgrading : .failed
-            if reason != "Upgrading" {
-                conditions.append(Condition(type: Conditions.stalled, status: .true, reason: reason, message: message, observedGeneration: generation))
-                if !(input.conditions.contains { $0.type == Conditions.stalled && $0.reason == reason }) {
-                    steps.append(.event(type: .warning, reason: reason, message: message))
-                }
+            lifecycleState = .failed
+            conditions.append(Condition(type: Conditions.stalled, status: .true, reason: reason, message: message, observedGeneration: generation))
+            if !(input.conditions.contains { $0.type == Conditions.stalled && $0.reason == reason }) {
+                steps.append(.event(type: .warning, reason: reason, message: message))
             }
-            next = .requeue(after: .seconds(reason == "Upgrading" ? 1 : 10))
+            next = .requeue(after: .seconds(10))
         case .run:
             if lifecycle.redeploying { next = .requeue(after: .milliseconds(200)) }
         }
@@ -452,7 +607,7 @@ public struct FlinkPlanner: ResourcePlanner {
                     error: PlanParts.errorText(input) ?? (failed ? "job \(jobId) FAILED" : nil),
                     lifecycleState: lifecycleState,
                     observedGeneration: done ? generation : nil,
-                    flinkStatus: FlinkStatus(jobStatus: jobStatus, reconciliation: reconciliation, writeAhead: lifecycle.writeAhead),
+                    domainStatus: FlinkStatus(jobStatus: jobStatus, reconciliation: reconciliation, writeAhead: lifecycle.writeAhead || savepointsWriteAhead),
                     next: next)
     }
 
@@ -472,15 +627,20 @@ public struct FlinkPlanner: ResourcePlanner {
     /// The job status as Flink reports it; a `JobStatusChanged` event when its state changed.
     static func follow(_ job: ObservedJob, into status: inout JobStatus, now: Date) -> [Step] {
         var steps: [Step] = []
-        if job.state != status.state {
-            steps.append(.event(type: job.state == "FAILED" ? .warning : .normal, reason: "JobStatusChanged",
+        if job.state != status.flinkState {
+            steps.append(.event(type: job.state == .failed ? .warning : .normal, reason: "JobStatusChanged",
                                 message: "Job status changed from \(status.state ?? "RECONCILING") to \(job.state)"))
             status.updateTime = String(Int64(now.timeIntervalSince1970 * 1000))
         }
         status.jobName = job.name
-        status.state = job.state
+        status.state = job.state.rawValue
         status.startTime = job.startTime.map(String.init)
         return steps
+    }
+
+    /// Getting what the resource needs (ports, a jar): the steps, then at once a new look.
+    func preparing(_ input: PlanInput, steps: [Step]) -> Plan {
+        Plan(steps: steps, conditions: input.conditions, next: .requeue(after: .zero))
     }
 
     /// Nothing can run until the manifest (or the machine) changes: say why, once.

@@ -1,4 +1,5 @@
 import FlinkResources
+import Reconciliation
 import Foundation
 
 /// Where a job's deployment stands and what to do next: first deploy, keep running, scale, move
@@ -26,7 +27,11 @@ public struct JobLifecycle: Sendable {
         case snapshotting
         /// Nothing runs: the job is suspended.
         case suspended
-        /// Waiting with a reason (no snapshot to start from, ...); nothing changes.
+        /// Waiting a moment (a back-off, a retry, a job not yet seen); nothing changes, and the
+        /// resource is reported as still on its way (`Reconciling`).
+        case waiting(message: String)
+        /// Cannot go on until the manifest (or the machine) changes (no snapshot to start from,
+        /// ...); nothing changes, and the resource is reported `Stalled` with `reason`.
         case blocked(reason: String, message: String)
     }
 
@@ -56,6 +61,20 @@ public struct JobLifecycle: Sendable {
     /// The shortest time between two recoveries of a lost JobManager (a crash loop backs off).
     public static let recoveryBackoffMillis: Int64 = 10_000
 
+    /// How long an upgrade waits for a running JobManager's REST API before the job counts as
+    /// not running (and its newest checkpoint as the restore point).
+    public static let restUnreachableGraceMillis: Int64 = 60_000
+
+    /// The shortest time between a failed upgrade savepoint and the next attempt.
+    public static let savepointRetryMillis: Int64 = 10_000
+
+    /// What a resource's job ids are derived from: its key and its uid, so a resource deleted and
+    /// created again (a new uid, its generation back at 1) never reuses an earlier incarnation's
+    /// job ids, whose checkpoints may still be on disk (a restore must never cross incarnations).
+    public static func lineage<O>(_ input: PlanInputOf<O>) -> String {
+        input.uid.isEmpty ? input.id.key : "\(input.id.key)@\(input.uid)"
+    }
+
     /// The id of the job that replaces `previous`: derived, so a retry after a crash picks the
     /// same; on the other side of the cluster (`FlinkCluster.side(ofJob:)`) from `previous`.
     public static func nextJobId(key: String, previous: String) -> String {
@@ -77,9 +96,57 @@ public struct JobLifecycle: Sendable {
     /// - `standbyReady`: the pods that will run the successor job (`successorJobId`) are up, or
     ///   none are needed. Until then, or `standbyTimeoutMillis` into the upgrade, the running job
     ///   is left alone: its snapshot is taken when the new job can start at once.
+    /// - `unhealthy`: why the cluster health check finds the running job unhealthy (it keeps
+    ///   restarting, or stopped completing checkpoints); it is then redeployed from its newest
+    ///   checkpoint under a new job id (so with fresh TaskManagers).
+    /// - `jobManagerGone`: no JobManager runs for the job (it exited or was lost): a recorded
+    ///   stop-with-savepoint that neither Flink nor the savepoint directory can confirm is over.
+    ///
+    /// A restore point is never a guess: a recorded one that is missing on disk
+    /// (`observation.missingSnapshots`) is replaced by the newest snapshot that exists, with a
+    /// `RestorePointMissing` event; with none left, a stateful job waits (`Stalled`).
     public static func decide(key: String, generation: Int64, desired: FlinkResource, job: JobSpec,
                               observation: FlinkObservation, running: ObservedJob?, port: Int?,
-                              jobManagerLost: Bool, standbyReady: Bool = true, savepointDirectory: String, now: Date) -> JobLifecycle {
+                              jobManagerLost: Bool, standbyReady: Bool = true, unhealthy: String? = nil, jobManagerGone: Bool = false,
+                              savepointDirectory: String, now: Date) -> JobLifecycle {
+        var lifecycle = decideUnverified(key: key, generation: generation, desired: desired, job: job, observation: observation,
+                                         running: running, port: port, jobManagerLost: jobManagerLost, standbyReady: standbyReady,
+                                         unhealthy: unhealthy, jobManagerGone: jobManagerGone, savepointDirectory: savepointDirectory, now: now)
+        lifecycle.verifyRestorePoint(observation: observation, job: job)
+        return lifecycle
+    }
+
+    /// Replaces a restore point that is gone from disk by the newest snapshot that exists, when
+    /// the job is (re)deployed from it now.
+    mutating func verifyRestorePoint(observation: FlinkObservation, job: JobSpec) {
+        guard redeploying, phase == .run || phase == .suspended, let path = restorePath, observation.missingSnapshots.contains(path) else { return }
+        let history = (jobStatus.savepointInfo?.savepointHistory ?? []).sorted { $0.timeStamp > $1.timeStamp }
+        let fallback = observation.latestCheckpoint.map(\.path).flatMap { observation.missingSnapshots.contains($0) ? nil : $0 }
+            ?? history.map(\.location).first { $0 != path && !observation.missingSnapshots.contains($0) }
+        if let fallback {
+            steps.append(.event(type: .warning, reason: "RestorePointMissing",
+                                message: "The recorded restore point \(path) does not exist; restoring from the newest snapshot that does: \(fallback)"))
+            restorePath = fallback
+            jobStatus.upgradeSavepointPath = fallback
+            return
+        }
+        if job.effectiveUpgradeMode == .stateless {
+            steps.append(.event(type: .warning, reason: "RestorePointMissing",
+                                message: "The recorded restore point \(path) does not exist and no other snapshot does; starting without state (upgradeMode: stateless)"))
+            restorePath = nil
+            jobStatus.upgradeSavepointPath = nil
+            return
+        }
+        phase = .blocked(reason: "RestorePointMissing",
+                         message: "the recorded restore point \(path) does not exist and no other checkpoint or savepoint of the job does; "
+                             + "set spec.job.initialSavepointPath to a snapshot, or upgradeMode: stateless to start without state")
+        redeploying = false
+    }
+
+    static func decideUnverified(key: String, generation: Int64, desired: FlinkResource, job: JobSpec,
+                                 observation: FlinkObservation, running: ObservedJob?, port: Int?,
+                                 jobManagerLost: Bool, standbyReady: Bool, unhealthy: String?, jobManagerGone: Bool,
+                                 savepointDirectory: String, now: Date) -> JobLifecycle {
         let nowMillis = Int64(now.timeIntervalSince1970 * 1000)
         let configuration = configurationOf(desired)
         var recorded = observation.recordedJob ?? JobStatus()
@@ -132,17 +199,17 @@ public struct JobLifecycle: Sendable {
                 }
                 // A JobManager that died takes the job with it (no high availability): redeploy
                 // from the newest checkpoint, or the snapshot the job started from.
-                let terminal = recorded.state.map(ObservedJob.isTerminal) ?? false
+                let terminal = recorded.flinkState?.isTerminal ?? false
                 // Rollback: a changed spec whose job is not running within the readiness
                 // timeout goes back to the last stable spec, from the savepoint taken at the upgrade.
-                let jobReady = running.map { $0.state == "RUNNING" && $0.allTasksRunning } ?? false
+                let jobReady = running.map { $0.state == .running && $0.allTasksRunning } ?? false
                 if configuration["kubernetes.operator.deployment.rollback.enabled"] == "true", !jobReady,
                    let stableJSON = reconciliation.lastStableSpec, stableJSON != reconciliation.lastReconciledSpec,
                    let stable = decodeSpec(stableJSON, like: desired), let since = reconciliation.reconciliationTimestamp,
                    nowMillis - since > (configuration["kubernetes.operator.deployment.readiness.timeout"].flatMap(FlinkDuration.milliseconds) ?? 300_000) {
                     if let running, !running.isTerminal, let port { lifecycle.steps.append(.flink(.cancel(port: port, jobId: running.id))) }
                     lifecycle.steps.append(.event(type: .warning, reason: "Rollback",
-                                                  message: "Job \(currentId) of the new spec is \(running?.state ?? "not running") after the readiness timeout; rolling back to the last stable spec from \(recorded.upgradeSavepointPath ?? "an empty state")"))
+                                                  message: "Job \(currentId) of the new spec is \(running?.state.rawValue ?? "not running") after the readiness timeout; rolling back to the last stable spec from \(recorded.upgradeSavepointPath ?? "an empty state")"))
                     lifecycle.target = stable
                     lifecycle.reconciliation.state = .rolledBack
                     lifecycle.reconciliation.reconciliationTimestamp = nowMillis
@@ -153,9 +220,9 @@ public struct JobLifecycle: Sendable {
                     return rolled
                 }
                 // A FAILED job is resubmitted from its latest checkpoint or savepoint, when asked.
-                if let running, running.state == "FAILED", configuration["kubernetes.operator.job.restart.failed"] == "true" {
+                if let running, running.state == .failed, configuration["kubernetes.operator.job.restart.failed"] == "true" {
                     if let last = recorded.updateTime.flatMap({ Int64($0) }), nowMillis - last < recoveryBackoffMillis {
-                        lifecycle.phase = .blocked(reason: "Upgrading", message: "job \(currentId) FAILED; restarting it after a back-off")
+                        lifecycle.phase = .waiting(message: "job \(currentId) FAILED; restarting it after a back-off")
                         return lifecycle
                     }
                     let restore = observation.latestCheckpoint?.path ?? recorded.upgradeSavepointPath
@@ -163,11 +230,21 @@ public struct JobLifecycle: Sendable {
                                                   message: "Job \(currentId) FAILED; resubmitting it from \(restore ?? "an empty state")"))
                     return redeploy(lifecycle, key: key, from: currentId, restore: restore, suspended: false, now: nowMillis)
                 }
+                if let unhealthy, let running, !running.isTerminal {
+                    if let last = recorded.updateTime.flatMap({ Int64($0) }), nowMillis - last < recoveryBackoffMillis {
+                        return lifecycle
+                    }
+                    let restore = observation.latestCheckpoint?.path ?? recorded.upgradeSavepointPath
+                    if let port { lifecycle.steps.append(.flink(.cancel(port: port, jobId: running.id))) }
+                    lifecycle.steps.append(.event(type: .warning, reason: "RestartUnhealthyJob",
+                                                  message: "Restarting unhealthy job \(currentId) (\(unhealthy)): redeploying from \(restore ?? "an empty state") as a new job with fresh TaskManagers"))
+                    return redeploy(lifecycle, key: key, from: currentId, restore: restore, suspended: false, now: nowMillis)
+                }
                 if jobManagerLost && !terminal {
                     // Crash loops back off: at most one recovery per `recoveryBackoff` after the
                     // job's last deploy or state change.
                     if let last = recorded.updateTime.flatMap({ Int64($0) }), nowMillis - last < recoveryBackoffMillis {
-                        lifecycle.phase = .blocked(reason: "Upgrading", message: "job \(currentId) is gone with its JobManager; recovering after a back-off")
+                        lifecycle.phase = .waiting(message: "job \(currentId) is gone with its JobManager; recovering after a back-off")
                         return lifecycle
                     }
                     let restore = observation.latestCheckpoint?.path ?? recorded.upgradeSavepointPath
@@ -207,6 +284,59 @@ public struct JobLifecycle: Sendable {
         }
         let upgradeAge = nowMillis - (reconciliation.reconciliationTimestamp ?? nowMillis)
         let standbyPending = !wantsSuspended && !standbyReady && upgradeAge < standbyTimeoutMillis
+        let isRunning = running?.state == .running
+        // A stop-with-savepoint asked for earlier (on record before it was sent): follow it.
+        if let trigger = SnapshotTrigger(recorded.savepointInfo), trigger.stopsJob {
+            lifecycle.phase = .snapshotting
+            if !wantsSuspended { lifecycle.successorJobId = nextJobId(key: key, previous: currentId) }
+            var info = recorded.savepointInfo ?? SavepointInfo()
+            switch observation.pendingSnapshot {
+            case .completed(let location)?:
+                info.append(Savepoint(timeStamp: nowMillis, location: location, triggerType: .upgrade, formatType: .canonical))
+                info.endTrigger()
+                lifecycle.jobStatus.savepointInfo = info
+                lifecycle.jobStatus.upgradeSavepointPath = location
+                lifecycle.writeAhead = true
+                lifecycle.steps.append(.event(type: .normal, reason: "SavepointCreated", message: "Stopped job \(currentId) with a savepoint at \(location)"))
+                return redeploy(lifecycle, key: key, from: currentId, restore: location, suspended: wantsSuspended, now: nowMillis)
+            case .inProgress?:
+                return lifecycle
+            case .failed(let cause)?:
+                info.endTrigger()
+                lifecycle.jobStatus.savepointInfo = info
+                lifecycle.steps.append(.event(type: .warning, reason: "SavepointError",
+                                              message: "stop-with-savepoint of job \(currentId) failed: \(cause); the job keeps running and the upgrade is retried"))
+                lifecycle.phase = .waiting(message: "the savepoint of job \(currentId) failed; retrying")
+                return lifecycle
+            case .notFound?:
+                if isRunning, let port, let running {
+                    // On record, but Flink never got the request: send it (the same operation).
+                    lifecycle.steps.append(.flink(.stopWithSavepoint(port: port, jobId: running.id, directory: savepointDirectory, triggerId: trigger.id)))
+                    return lifecycle
+                }
+                info.endTrigger()
+                lifecycle.jobStatus.savepointInfo = info
+            case .unknown(let reason)?:
+                guard jobManagerGone else { return lifecycle }  // it may still answer: look again
+                info.endTrigger()
+                lifecycle.jobStatus.savepointInfo = info
+                lifecycle.steps.append(.event(type: .warning, reason: "SavepointError",
+                                              message: "stop-with-savepoint \(trigger.id) of job \(currentId) cannot be confirmed (\(reason)) and no savepoint of the job is in \(savepointDirectory); falling back to its newest checkpoint"))
+            case nil:
+                guard jobManagerGone else { return lifecycle }
+                info.endTrigger()
+                lifecycle.jobStatus.savepointInfo = info
+            }
+            lifecycle.phase = .run
+            lifecycle.successorJobId = nil
+            recorded = lifecycle.jobStatus
+        }
+        // The JobManager runs but its REST API does not answer: the job may well be running, and
+        // a snapshot of it is worth a look again (for a while) before it counts as not running.
+        if port == nil, !jobManagerGone, !jobManagerLost, mode != .stateless, upgradeAge < restUnreachableGraceMillis {
+            lifecycle.phase = .waiting(message: "the JobManager runs but its REST API does not answer; job \(currentId) is upgraded once it does")
+            return lifecycle
+        }
         if mode == .stateless {
             if standbyPending, let running, !running.isTerminal {
                 lifecycle.phase = .snapshotting  // nothing to snapshot: just wait for the new pods
@@ -218,7 +348,12 @@ public struct JobLifecycle: Sendable {
             }
             return redeploy(lifecycle, key: key, from: currentId, restore: nil, suspended: wantsSuspended, now: nowMillis)
         }
-        let isRunning = running.map { $0.state == "RUNNING" } ?? false
+        if running?.state == .cancelling {
+            // A last-state cancel on its way: its newest checkpoint is final once it is CANCELED.
+            lifecycle.phase = .snapshotting
+            if !wantsSuspended { lifecycle.successorJobId = nextJobId(key: key, previous: currentId) }
+            return lifecycle
+        }
         if isRunning, let port, let running {
             lifecycle.phase = .snapshotting
             if !wantsSuspended { lifecycle.successorJobId = nextJobId(key: key, previous: currentId) }
@@ -226,9 +361,21 @@ public struct JobLifecycle: Sendable {
             let maxAge = configuration["kubernetes.operator.job.upgrade.last-state.max.allowed.checkpoint.age"].flatMap(FlinkDuration.milliseconds)
             let checkpointFresh = observation.latestCheckpoint.map { checkpoint in maxAge.map { nowMillis - checkpoint.timestamp <= $0 } ?? true } ?? false
             if mode == .lastState && checkpointFresh {
-                lifecycle.steps.append(.flink(.cancelKeepingCheckpoint(port: port, jobId: running.id)))
+                // Cancel (checkpoints are retained on cancellation); once it is CANCELED its
+                // newest checkpoint is the new job's starting point.
+                lifecycle.steps.append(.flink(.cancel(port: port, jobId: running.id)))
+                lifecycle.steps.append(.event(type: .normal, reason: "Cancel",
+                                              message: "Cancelling job \(currentId): its newest checkpoint will be the new job's starting point"))
             } else {
-                lifecycle.steps.append(.flink(.stopWithSavepoint(port: port, jobId: running.id, directory: savepointDirectory, purpose: .upgrade)))
+                if let last = recorded.savepointInfo?.failedAttemptTimestamp, recorded.savepointInfo?.triggerType == .upgrade,
+                   nowMillis - last < savepointRetryMillis, nowMillis >= last {
+                    lifecycle.phase = .waiting(message: "the savepoint of job \(currentId) failed; retrying")
+                    return lifecycle
+                }
+                let trigger = SnapshotTrigger.make(jobId: running.id, type: .upgrade, now: nowMillis)
+                lifecycle.jobStatus.savepointInfo = trigger.recorded(in: lifecycle.jobStatus.savepointInfo)
+                lifecycle.writeAhead = true
+                lifecycle.steps.append(.flink(.stopWithSavepoint(port: port, jobId: running.id, directory: savepointDirectory, triggerId: trigger.id)))
             }
             return lifecycle
         }
@@ -239,12 +386,12 @@ public struct JobLifecycle: Sendable {
                                           message: "Job \(currentId) is not running: restoring the new job from its latest checkpoint \(checkpoint.path)"))
             return redeploy(lifecycle, key: key, from: currentId, restore: checkpoint.path, suspended: wantsSuspended, now: nowMillis)
         }
-        if running == nil && port != nil && !jobManagerLost && (recorded.state == nil || recorded.state == "RECONCILING") {
-            lifecycle.phase = .blocked(reason: "Upgrading", message: "waiting for job \(currentId) to be observed before upgrading it")
+        if running == nil && port != nil && !jobManagerLost && (recorded.flinkState == nil || recorded.flinkState == .reconciling) {
+            lifecycle.phase = .waiting(message: "waiting for job \(currentId) to be observed before upgrading it")
             return lifecycle
         }
         lifecycle.phase = .blocked(reason: "UpgradeBlocked",
-                                   message: "cannot upgrade job \(currentId) in \(mode.rawValue) mode: it is \(running?.state ?? recorded.state ?? "not running") and has no checkpoint to restore from; it keeps its last spec (set upgradeMode: stateless to start without state)")
+                                   message: "cannot upgrade job \(currentId) in \(mode.rawValue) mode: it is \(running?.state.rawValue ?? recorded.state ?? "not running") and has no checkpoint to restore from; it keeps its last spec (set upgradeMode: stateless to start without state)")
         return lifecycle
     }
 
@@ -263,8 +410,10 @@ public struct JobLifecycle: Sendable {
         }
         next.phase = .run
         next.jobId = nextJobId(key: key, previous: previous)
+        var info = lifecycle.jobStatus.savepointInfo
+        if SnapshotTrigger(info) != nil { info?.endTrigger() }  // a trigger of the old job is over with it
         next.jobStatus = JobStatus(jobName: lifecycle.jobStatus.jobName, jobId: next.jobId, state: "RECONCILING",
-                                   updateTime: String(now), upgradeSavepointPath: restore, savepointInfo: lifecycle.jobStatus.savepointInfo)
+                                   updateTime: String(now), upgradeSavepointPath: restore, savepointInfo: info)
         return next
     }
 

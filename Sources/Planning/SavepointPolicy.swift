@@ -1,4 +1,5 @@
 import FlinkResources
+import Reconciliation
 import Foundation
 
 /// Savepoints a running job gets besides upgrades: manual (`spec.job.savepointTriggerNonce`),
@@ -13,23 +14,79 @@ public enum SavepointPolicy {
     /// `savepointInfo.triggerId` of a manual savepoint attempt for `nonce`.
     public static func manualTriggerId(_ nonce: Int64) -> String { "manual:\(nonce)" }
 
-    /// Steps for a job that runs with all its tasks (`port`, `jobId`), and the history cleanup.
-    public static func steps(job: JobSpec, configuration: FlinkConfiguration, recorded: JobStatus, port: Int, jobId: String,
-                             savepointDirectory: String, now: Date) -> [Step] {
+    /// How long a manual or periodic savepoint may stay unresolved before the attempt is given
+    /// up (a `SavepointError` event; a manual nonce is not retried, a periodic one is, later).
+    public static let triggerTimeoutMillis: Int64 = 600_000
+    /// The shortest time between the end of one attempt and the next trigger.
+    public static let retryMillis: Int64 = 10_000
+
+    /// For a job that runs with all its tasks (`port`, `jobId`): follows the manual or periodic
+    /// savepoint recorded as pending (`pending` is what became of it), or triggers the next one
+    /// due, recording it in `status` first; and drops the history beyond its limits (the steps
+    /// dispose of them). `status` is the job status to record.
+    public static func steps(job: JobSpec, configuration: FlinkConfiguration, status: inout JobStatus, pending: SnapshotOperationState?,
+                             port: Int, jobId: String, savepointDirectory: String, now: Date) -> [Step] {
         let nowMillis = Int64(now.timeIntervalSince1970 * 1000)
-        let info = recorded.savepointInfo ?? SavepointInfo()
+        var info = status.savepointInfo ?? SavepointInfo()
         var steps: [Step] = []
-        if let nonce = job.savepointTriggerNonce, info.triggerId != manualTriggerId(nonce) {
-            steps.append(.flink(.triggerSavepoint(port: port, jobId: jobId, directory: savepointDirectory, type: .manual, nonce: nonce)))
+        if let trigger = SnapshotTrigger(info) {
+            guard !trigger.stopsJob else { return [] }  // a stop is the lifecycle's to follow
+            let mark = trigger.type == .manual ? job.savepointTriggerNonce.map(manualTriggerId) : nil
+            switch pending {
+            case .completed(let location)?:
+                info.append(Savepoint(timeStamp: nowMillis, location: location, triggerType: trigger.type, formatType: .canonical,
+                                      triggerNonce: trigger.type == .manual ? job.savepointTriggerNonce : nil))
+                info.endTrigger(mark: mark)
+                if trigger.type == .periodic { info.lastPeriodicSavepointTimestamp = trigger.timestamp }
+                steps.append(.event(type: .normal, reason: "SavepointCreated",
+                                    message: "\(trigger.type.rawValue.capitalized) savepoint of job \(jobId) at \(location)"))
+            case .failed(let cause)?:
+                info.endTrigger(mark: mark)
+                if trigger.type == .periodic { info.lastPeriodicSavepointTimestamp = trigger.timestamp }
+                steps.append(.event(type: .warning, reason: "SavepointError", message: "savepoint of job \(jobId) failed: \(cause)"))
+            case .notFound?:
+                // Recorded, but the request never reached Flink: send it (the same operation).
+                steps.append(.flink(.triggerSavepoint(port: port, jobId: jobId, directory: savepointDirectory, triggerId: trigger.id)))
+            case .inProgress?, .unknown?, nil:
+                if nowMillis - trigger.timestamp > triggerTimeoutMillis {
+                    info.endTrigger(mark: mark)
+                    if trigger.type == .periodic { info.lastPeriodicSavepointTimestamp = trigger.timestamp }
+                    steps.append(.event(type: .warning, reason: "SavepointError",
+                                        message: "savepoint \(trigger.id) of job \(jobId) did not complete within \(triggerTimeoutMillis / 60_000) minutes"))
+                }
+            }
+        } else if let last = info.failedAttemptTimestamp, nowMillis - last < retryMillis, nowMillis >= last {
+            // The last attempt ended a moment ago (refused or failed): pace the next.
+        } else if let nonce = job.savepointTriggerNonce, info.triggerId != manualTriggerId(nonce) {
+            let trigger = SnapshotTrigger.make(jobId: jobId, type: .manual, now: nowMillis, salt: String(nonce))
+            info = trigger.recorded(in: info)
+            steps.append(.flink(.triggerSavepoint(port: port, jobId: jobId, directory: savepointDirectory, triggerId: trigger.id)))
         } else if let interval = configuration[intervalKey].flatMap(FlinkDuration.milliseconds), interval > 0 {
-            let last = info.lastPeriodicSavepointTimestamp ?? recorded.startTime.flatMap { Int64($0) } ?? nowMillis
+            let last = info.lastPeriodicSavepointTimestamp ?? status.startTime.flatMap { Int64($0) } ?? nowMillis
             if nowMillis - last >= interval {
-                steps.append(.flink(.triggerSavepoint(port: port, jobId: jobId, directory: savepointDirectory, type: .periodic, nonce: nil)))
+                let trigger = SnapshotTrigger.make(jobId: jobId, type: .periodic, now: nowMillis)
+                info = trigger.recorded(in: info)
+                steps.append(.flink(.triggerSavepoint(port: port, jobId: jobId, directory: savepointDirectory, triggerId: trigger.id)))
             }
         }
-        let disposable = expired(history: info.savepointHistory ?? [], keep: recorded.upgradeSavepointPath, configuration: configuration, now: nowMillis)
-        if !disposable.isEmpty { steps.append(.disposeSavepoints(disposable)) }
+        let disposable = expired(history: info.savepointHistory ?? [], keep: status.upgradeSavepointPath, configuration: configuration, now: nowMillis)
+        if !disposable.isEmpty {
+            info.savepointHistory?.removeAll { disposable.contains($0) }
+            steps.append(.flink(.disposeSavepoints(disposable)))
+        }
+        status.savepointInfo = info
         return steps
+    }
+
+    /// Whether `steps` must find the status on record first: a snapshot request (its trigger),
+    /// or savepoints to dispose of (the history no longer names them before they go).
+    public static func needsWriteAhead(_ steps: [Step]) -> Bool {
+        steps.contains { step in
+            switch step {
+            case .domain(.triggerSavepoint), .domain(.stopWithSavepoint), .domain(.disposeSavepoints): true
+            default: false
+            }
+        }
     }
 
     /// The savepoints beyond the history's count or age, oldest first; never the newest one nor

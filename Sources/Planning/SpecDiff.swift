@@ -1,4 +1,5 @@
 import FlinkResources
+import Reconciliation
 import Foundation
 
 /// How much a spec change asks of a running job, as the upstream operator classifies it: the

@@ -308,10 +308,12 @@ public enum PodEvent: Sendable, Hashable {
     case restarting(PodStatus)
     /// Readiness changed, either way: `status.ready` says which.
     case ready(PodStatus)
+    /// A `terminate` finished: no process of the group is left and the pod is forgotten.
+    case stopped(PodStatus)
 
     public var status: PodStatus {
         switch self {
-        case .started(let s), .exited(let s), .oomKilled(let s), .restarting(let s), .ready(let s): s
+        case .started(let s), .exited(let s), .oomKilled(let s), .restarting(let s), .ready(let s), .stopped(let s): s
         }
     }
 }

@@ -30,6 +30,14 @@ public protocol ProcessDriver: Sendable {
     /// forgotten (no signal); an unknown name is a no-op. Sends no event.
     func stop(_ name: String, grace: Duration?) async
 
+    /// Begins stopping the pod and returns at once: SIGTERM to the whole group now, SIGKILL to
+    /// the group once the spec's `terminationGracePeriod` is over, and, when no process of the
+    /// group is left, the pod's tmp directory is removed, the pod forgotten and `.stopped` sent.
+    /// Until then `status` reports it with reason `Terminating` (not ready). A pod that has no
+    /// running process is forgotten at once (with `.stopped`); an unknown name, or a pod already
+    /// terminating, is left as it is.
+    func terminate(_ name: String) async
+
     func status(_ name: String) async -> PodStatus?
 
     /// Every pod the driver knows, sorted by name.

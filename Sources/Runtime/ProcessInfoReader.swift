@@ -1,3 +1,4 @@
+import CSystemShims
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -120,17 +121,19 @@ public enum ProcessInfoReader {
         guard let dir = opendir(directory) else { return }
         defer { closedir(dir) }
         while let entry = readdir(dir) {
-            let value: Int32? = withUnsafeBytes(of: entry.pointee.d_name) { raw in
+            // In place: a copy of d_name would read 256 bytes, past the end of short records.
+            let name = UnsafeRawPointer(flinklet_dirent_name(entry)).assumingMemoryBound(to: UInt8.self)
+            let value: Int32? = {
                 var n: Int64 = 0
                 var digits = 0
-                for byte in raw {
-                    if byte == 0 { break }
+                while name[digits] != 0 {
+                    let byte = name[digits]
                     guard byte >= 0x30 && byte <= 0x39, digits < 10 else { return nil }
                     n = n * 10 + Int64(byte - 0x30)
                     digits += 1
                 }
                 return digits > 0 && n <= Int64(Int32.max) ? Int32(n) : nil
-            }
+            }()
             if let value { body(value) }
         }
     }

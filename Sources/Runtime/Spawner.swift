@@ -57,51 +57,16 @@ enum Spawner {
         var info = Glibc.stat()
         let logOffset: Int64 = fstat(logFD, &info) == 0 ? Int64(info.st_size) : 0
 
-        var actions = posix_spawn_file_actions_t()
-        posix_spawn_file_actions_init(&actions)
-        defer { posix_spawn_file_actions_destroy(&actions) }
-        var attributes = posix_spawnattr_t()
-        posix_spawnattr_init(&attributes)
-        defer { posix_spawnattr_destroy(&attributes) }
-
-        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
-        posix_spawn_file_actions_adddup2(&actions, logFD, 1)
-        posix_spawn_file_actions_adddup2(&actions, logFD, 2)
-        // Closes everything else, including descriptors other code opened without O_CLOEXEC.
-        if let closeFrom = GNUSpawnActions.addCloseFrom {
-            let rc = closeFrom(&actions, 3)
-            guard rc == 0 else { throw .spawnFailed(name: name, operation: "posix_spawn_file_actions_addclosefrom_np", errno: rc) }
-        } else {
-            for fd in ProcessInfoReader.openFileDescriptors(pid: getpid()) where fd > 2 {
-                posix_spawn_file_actions_addclose(&actions, fd)
-            }
-        }
-        guard let addChdir = GNUSpawnActions.addChdir else {
+        guard GNUSpawnActions.addChdir != nil else {
             throw .spawnFailed(name: name, operation: "posix_spawn_file_actions_addchdir_np (glibc 2.29 or newer)", errno: ENOSYS)
         }
-        let rc = spec.workingDirectory.withCString { addChdir(&actions, $0) }
-        guard rc == 0 else { throw .spawnFailed(name: name, operation: "posix_spawn_file_actions_addchdir_np", errno: rc) }
-
-        let flags = Int32(flinklet_posix_spawn_setsid) | Int32(POSIX_SPAWN_SETSIGMASK) | Int32(POSIX_SPAWN_SETSIGDEF)
-        posix_spawnattr_setflags(&attributes, Int16(flags))
-        var noSignals = sigset_t()
-        sigemptyset(&noSignals)
-        posix_spawnattr_setsigmask(&attributes, &noSignals)
-        // Ignored dispositions survive exec: reset every signal (SIGPIPE above all) to default.
-        var allSignals = sigset_t()
-        sigfillset(&allSignals)
-        posix_spawnattr_setsigdefault(&attributes, &allSignals)
-
-        let argv = CStringArray(spec.argv)
-        let envp = CStringArray(environment.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" })
-        var pid: pid_t = 0
-        let spawnResult = argv.withPointer { argvPointer in
-            envp.withPointer { envpPointer in
-                posix_spawn(&pid, program, &actions, &attributes, argvPointer, envpPointer)
-            }
-        }
-        guard spawnResult == 0 else {
-            throw .spawnFailed(name: name, operation: "posix_spawn \(program) in \(spec.workingDirectory)", errno: spawnResult)
+        let envp = environment.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }
+        let pid: pid_t
+        switch ChildSpawn.spawn(program: program, argv: spec.argv, environment: envp,
+                                standardStreams: [.open("/dev/null", O_RDONLY), .descriptor(logFD), .descriptor(logFD)],
+                                workingDirectory: spec.workingDirectory, placement: .newSession) {
+        case .success(let spawned): pid = spawned
+        case .failure(let failure): throw .spawnFailed(name: name, operation: failure.operation, errno: failure.errno)
         }
         // The child is ours and unreaped, so its stat exists (as a zombie at worst).
         let stat = ProcessInfoReader.stat(pid: pid)
@@ -137,6 +102,116 @@ enum Spawner {
             }
         }
         throw .executableNotFound(name: name, program: program)
+    }
+}
+
+/// The one `posix_spawn` of this module, for pods (`Spawner`) and helper processes
+/// (`ChildProcess`) alike. What every child gets: default signal dispositions (an ignored
+/// SIGPIPE would survive exec), an empty signal mask, only descriptors 0, 1 and 2 of ours
+/// (everything else closed in the child, including descriptors other code opened without
+/// `O_CLOEXEC`), and `argv` exactly as given: never a shell in between.
+enum ChildSpawn {
+    /// What one of the child's descriptors 0, 1 and 2 is.
+    enum StandardStream {
+        /// This process's own.
+        case inherit
+        /// A file opened in the child (`/dev/null`).
+        case open(String, Int32)
+        /// A copy of one of this process's descriptors.
+        case descriptor(Int32)
+    }
+
+    enum Placement {
+        /// This process's group and session (a terminal's Ctrl-C reaches the child too).
+        case inherit
+        /// A process group of its own whose id is the child's pid.
+        case newGroup
+        /// A session, and so a process group, of its own (pods).
+        case newSession
+    }
+
+    struct Failure: Error {
+        var operation: String
+        var errno: Int32
+    }
+
+    /// Spawns `program` (a path: callers resolve names on `PATH`) with `argv`, and `environment`
+    /// as `NAME=value` strings (nil: this process's own). Returns the child's pid.
+    static func spawn(program: String, argv: [String], environment: [String]?, standardStreams: [StandardStream],
+                      workingDirectory: String?, placement: Placement) -> Result<pid_t, Failure> {
+        precondition(standardStreams.count == 3, "one stream each for descriptors 0, 1 and 2")
+        // A source descriptor must lie above 2, so no dup2 overwrites another's source and
+        // dup2(fd, fd), which keeps FD_CLOEXEC set, never happens.
+        var sources: [Int32: Int32] = [:]
+        defer { for moved in sources.values { close(moved) } }
+        for case .descriptor(let fd) in standardStreams where fd <= 2 && sources[fd] == nil {
+            let moved = fcntl(fd, F_DUPFD_CLOEXEC, 3)
+            guard moved >= 0 else { return .failure(Failure(operation: "fcntl(F_DUPFD_CLOEXEC)", errno: errno)) }
+            sources[fd] = moved
+        }
+
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        var attributes = posix_spawnattr_t()
+        posix_spawnattr_init(&attributes)
+        defer { posix_spawnattr_destroy(&attributes) }
+
+        for (target, stream) in zip(Int32(0)..., standardStreams) {
+            switch stream {
+            case .inherit: break
+            case .open(let path, let flags): posix_spawn_file_actions_addopen(&actions, target, path, flags, 0)
+            case .descriptor(let fd): posix_spawn_file_actions_adddup2(&actions, sources[fd] ?? fd, target)
+            }
+        }
+        // Closes everything else, including descriptors other code opened without O_CLOEXEC.
+        if let closeFrom = GNUSpawnActions.addCloseFrom {
+            let rc = closeFrom(&actions, 3)
+            guard rc == 0 else { return .failure(Failure(operation: "posix_spawn_file_actions_addclosefrom_np", errno: rc)) }
+        } else {
+            for fd in ProcessInfoReader.openFileDescriptors(pid: getpid()) where fd > 2 {
+                posix_spawn_file_actions_addclose(&actions, fd)
+            }
+        }
+        if let workingDirectory {
+            guard let addChdir = GNUSpawnActions.addChdir else {
+                return .failure(Failure(operation: "posix_spawn_file_actions_addchdir_np (glibc 2.29 or newer)", errno: ENOSYS))
+            }
+            let rc = workingDirectory.withCString { addChdir(&actions, $0) }
+            guard rc == 0 else { return .failure(Failure(operation: "posix_spawn_file_actions_addchdir_np", errno: rc)) }
+        }
+
+        var flags = Int32(POSIX_SPAWN_SETSIGMASK) | Int32(POSIX_SPAWN_SETSIGDEF)
+        switch placement {
+        case .inherit: break
+        case .newGroup:
+            flags |= Int32(POSIX_SPAWN_SETPGROUP)
+            posix_spawnattr_setpgroup(&attributes, 0)
+        case .newSession: flags |= Int32(flinklet_posix_spawn_setsid)
+        }
+        posix_spawnattr_setflags(&attributes, Int16(flags))
+        var noSignals = sigset_t()
+        sigemptyset(&noSignals)
+        posix_spawnattr_setsigmask(&attributes, &noSignals)
+        // Ignored dispositions survive exec: reset every signal (SIGPIPE above all) to default.
+        var allSignals = sigset_t()
+        sigfillset(&allSignals)
+        posix_spawnattr_setsigdefault(&attributes, &allSignals)
+
+        let argvStrings = CStringArray(argv)
+        let envpStrings = environment.map(CStringArray.init)
+        var pid: pid_t = 0
+        let spawnResult = argvStrings.withPointer { argvPointer in
+            if let envpStrings {
+                envpStrings.withPointer { posix_spawn(&pid, program, &actions, &attributes, argvPointer, $0) }
+            } else {
+                posix_spawn(&pid, program, &actions, &attributes, argvPointer, flinklet_environ())
+            }
+        }
+        guard spawnResult == 0 else {
+            return .failure(Failure(operation: "posix_spawn \(program)" + (workingDirectory.map { " in \($0)" } ?? ""), errno: spawnResult))
+        }
+        return .success(pid)
     }
 }
 

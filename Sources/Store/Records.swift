@@ -80,6 +80,22 @@ extension ResourceRecord {
         try status.map { json throws(StoreError) in try decode(FlinkSessionJobStatus.self, from: json, field: "status") }
     }
 
+    /// The status typed by the record's kind (an empty one when none is stored).
+    public func typedStatus() throws(StoreError) -> AnyResourceStatus {
+        switch kind {
+        case .flinkDeployment: .deployment(try deploymentStatus() ?? FlinkDeploymentStatus())
+        case .flinkSessionJob: .sessionJob(try sessionJobStatus() ?? FlinkSessionJobStatus())
+        }
+    }
+
+    /// Replaces the status with a typed one.
+    public mutating func setStatus(_ status: AnyResourceStatus) throws {
+        switch status {
+        case .deployment(let value): try setStatus(value)
+        case .sessionJob(let value): try setStatus(value)
+        }
+    }
+
     /// Replaces the status (nil clears it).
     public mutating func setStatus(_ status: FlinkDeploymentStatus?) throws {
         self.status = try status.map(Self.json)

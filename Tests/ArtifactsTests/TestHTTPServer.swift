@@ -19,6 +19,8 @@ final class TestHTTPServer: Sendable {
         case trickle([UInt8], chunks: Int, interval: Duration)
         /// 200 announcing `length` bytes, then silence for `duration`, then a close.
         case stall(length: Int, duration: Duration)
+        /// 302 to `path` on this server.
+        case redirect(String)
     }
 
     private struct State {
@@ -123,6 +125,8 @@ final class TestHTTPServer: Sendable {
         case .stall(let length, let duration):
             send(fd, header(200, length: length))
             sleep(duration)
+        case .redirect(let location):
+            send(fd, Array("HTTP/1.1 302 Found\r\nLocation: \(location)\r\nContent-Length: 0\r\nConnection: close\r\n\r\n".utf8))
         case nil:
             let body = Array("no route\n".utf8)
             send(fd, header(404, length: body.count) + body)

@@ -1,5 +1,6 @@
 import Testing
 @testable import Controller
+import Engine
 
 @Suite struct EphemeralPortsTests {
     @Test func theKernelsRangeIsReadAsItIsWritten() {

@@ -1,5 +1,6 @@
 import Testing
 @testable import Controller
+import Engine
 
 /// What a failed Flink process's log says went wrong (excerpts of real Flink 2.3 logs).
 @Suite struct FailureMessageTests {

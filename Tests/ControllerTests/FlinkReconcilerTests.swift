@@ -5,11 +5,13 @@ import Foundation
 import Logging
 import Manifests
 import Planning
+import Reconciliation
 import Runtime
 import Store
 import Synchronization
 import Testing
 @testable import Controller
+import Engine
 
 /// The reconciler with the Flink planner, observer and REST steps, against fakes: an in-memory
 /// process driver and a fake Flink REST API. No JVM starts.
@@ -20,7 +22,7 @@ final class FlinkWorld: @unchecked Sendable {
     let clock = ManualClock()
     let driver: InMemoryProcessDriver
     let rest = FakeFlinkREST()
-    let reconciler: Reconciler
+    let reconciler: Reconciler<FlinkBackend>
     let backend: FlinkBackend
     /// Every wake-up the reconciler asked for, with the session clusters whose recorded status
     /// was Ready at that moment.
@@ -46,7 +48,7 @@ final class FlinkWorld: @unchecked Sendable {
         backend.portRange = 41_000...41_999
         self.backend = backend
         reconciler = Reconciler(source: source, store: store, driver: driver, planner: FlinkPlanner(),
-                                layout: PodLayout(stateDirectory: root + "/state"), flink: backend, logger: logger,
+                                layout: PodLayout(stateDirectory: root + "/state"), backend: backend, logger: logger,
                                 now: { [clock] in clock.currentDate },
                                 wake: { [store, wakes] id in
                                     let ready = ((try? store.resources(kind: .flinkDeployment)) ?? []).filter { record in
@@ -59,6 +61,7 @@ final class FlinkWorld: @unchecked Sendable {
     deinit { try? FileManager.default.removeItem(atPath: root) }
 
     func write(_ file: String, _ text: String) async throws {
+        await rest.writeSnapshotFiles(true)  // savepoints and checkpoints exist on disk, as Flink leaves them
         try text.write(toFile: root + "/manifests/" + file, atomically: true, encoding: .utf8)
         _ = await source.relist()
     }
@@ -68,13 +71,25 @@ final class FlinkWorld: @unchecked Sendable {
         _ = await source.relist()
     }
 
+    /// One reconcile, as the work queue runs it: an immediate requeue (ports leased, a jar
+    /// fetched) runs again at once.
     @discardableResult
     func reconcile(_ kind: ResourceKind, _ name: String) async throws -> ReconcileAction {
-        try await reconciler.reconcile(ResourceID(kind: kind, namespace: "default", name: name))
+        var action = try await reconciler.reconcile(ResourceID(kind: kind, namespace: "default", name: name))
+        for _ in 0..<10 where action == .requeue(after: .zero) {
+            action = try await reconciler.reconcile(ResourceID(kind: kind, namespace: "default", name: name))
+        }
+        return action
     }
 
-    func pods(role: String) async -> [PodStatus] {
-        await driver.pods().filter { $0.labels[PodLabels.role] == role && ($0.phase == .running || $0.phase == .pending) }
+    func pods(role: PodRole) async -> [PodStatus] {
+        await driver.pods().filter { $0.labels[PodLabels.role] == role.rawValue && ($0.phase == .running || $0.phase == .pending) }
+    }
+
+    /// The id of a resource's first job: derived from its key and its uid (its incarnation).
+    func firstJobId(_ key: String) throws -> String {
+        let uid = try #require(try store.resource(key)?.uid)
+        return FlinkCluster.jobId(key: "\(key)@\(uid)", generation: 1)
     }
 
     func restPort(_ name: String) throws -> Int { try #require(try store.ports(owner: "FlinkDeployment/default/\(name)").first) }
@@ -142,12 +157,12 @@ final class WakeLog: Sendable {
         let names = (0..<5).map { "batch-\($0)" }
         for name in names { try await world.write("\(name).yaml", FlinkWorld.deployment(name, mode: "per-job")) }
         for name in names { try await world.reconcile(.flinkDeployment, name) }
-        #expect(await world.pods(role: "jobmanager").count == 5)
-        #expect(await world.pods(role: "submitter").isEmpty, "no client before its cluster answers")
+        #expect(await world.pods(role: .jobManager).count == 5)
+        #expect(await world.pods(role: .submitter).isEmpty, "no client before its cluster answers")
 
         for name in names { try await world.clusterUp(name) }
         for name in names { try await world.reconcile(.flinkDeployment, name) }
-        let first = await world.pods(role: "submitter").map(\.name)
+        let first = await world.pods(role: .submitter).map(\.name)
         #expect(first.count == 2, "\(first)")
         let waiting = try #require(names.first { name in !first.contains("default/\(name)-submitter") })
         let status = try #require(try world.store.resource("FlinkDeployment/default/\(waiting)")?.deploymentStatus())
@@ -156,12 +171,12 @@ final class WakeLog: Sendable {
         // One client finishes (its job now on its cluster): the next one may start.
         let done = try #require(first.first)
         let doneName = String(done.dropFirst("default/".count).dropLast("-submitter".count))
-        let generationOne = FlinkCluster.jobId(key: "FlinkDeployment/default/\(doneName)", generation: 1)
+        let generationOne = try world.firstJobId("FlinkDeployment/default/\(doneName)")
         await world.rest.addJob(port: try world.restPort(doneName), jobId: generationOne)
         await world.driver.simulateExit(name: done, code: 0)
         try await world.reconcile(.flinkDeployment, doneName)
         for name in names { try await world.reconcile(.flinkDeployment, name) }
-        let second = await world.pods(role: "submitter").map(\.name)
+        let second = await world.pods(role: .submitter).map(\.name)
         #expect(second.count == 2 && !second.contains(done), "\(second)")
     }
 
@@ -170,9 +185,9 @@ final class WakeLog: Sendable {
         let names = (0..<4).map { "app-\($0)" }
         for name in names { try await world.write("\(name).yaml", FlinkWorld.deployment(name, mode: "application")) }
         for name in names { try await world.reconcile(.flinkDeployment, name) }
-        let first = await world.pods(role: "jobmanager").map(\.name)
+        let first = await world.pods(role: .jobManager).map(\.name)
         #expect(first.count == 2, "\(first)")
-        #expect(await world.pods(role: "taskmanager").count == 2, "a waiting cluster starts none of its pods")
+        #expect(await world.pods(role: .taskManager).count == 2, "a waiting cluster starts none of its pods")
         let waiting = try #require(names.first { name in !first.contains("default/\(name)-jobmanager-0") })
         let status = try #require(try world.store.resource("FlinkDeployment/default/\(waiting)")?.deploymentStatus())
         #expect(status.conditions?.contains { $0.reason == "WaitingForStartSlot" } == true)
@@ -182,12 +197,12 @@ final class WakeLog: Sendable {
         await world.driver.setReady(name: "default/\(up)-jobmanager-0", true)
         await world.rest.addCluster(port: try world.restPort(up), taskManagers: 0, slots: 0)
         for name in names { try await world.reconcile(.flinkDeployment, name) }
-        #expect(await world.pods(role: "jobmanager").count == 2)
+        #expect(await world.pods(role: .jobManager).count == 2)
         // Every TaskManager registered: the slot goes to the next cluster.
         try await world.clusterUp(up)
         try await world.reconcile(.flinkDeployment, up)
         for name in names { try await world.reconcile(.flinkDeployment, name) }
-        #expect(await world.pods(role: "jobmanager").count == 3)
+        #expect(await world.pods(role: .jobManager).count == 3)
     }
 
     @Test func aMissingJarIsAnEventWithThePathAndNoPodStarts() async throws {
@@ -217,7 +232,7 @@ final class WakeLog: Sendable {
         await world.rest.failNext(.runJar, with: .unreachable(port: try world.restPort("session"), reason: "timed out"))
         await #expect(throws: FlinkRESTError.self) { try await world.reconcile(.flinkSessionJob, "counter") }
         try await world.reconcile(.flinkSessionJob, "counter")
-        let jobId = FlinkCluster.jobId(key: "FlinkSessionJob/default/counter", generation: 1)
+        let jobId = try world.firstJobId("FlinkSessionJob/default/counter")
         let submissions = await world.rest.submissions
         #expect(submissions.map(\.jobId) == [jobId])
         #expect(submissions.first?.submission.programArgs == ["--rate", "5"])
@@ -237,7 +252,7 @@ final class WakeLog: Sendable {
         // A submission Flink refuses as a duplicate of its own job id went through before.
         let again = try await world.backend.execute(.submit(port: try world.restPort("session"), jar: world.root + "/flink/usrlib/job.jar",
                                                             Planning.JobSubmission(jobId: jobId, entryClass: "dev.Example", args: [], parallelism: 1)),
-                                                    logger: Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() }))
+                                                    for: ResourceID(kind: .flinkSessionJob, namespace: "default", name: "counter"), logger: Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() }))
         #expect(again.events.isEmpty, "no SubmitFailed event")
         #expect(await world.rest.submissions.count == 1)
 
@@ -245,7 +260,7 @@ final class WakeLog: Sendable {
         await world.remove("session.yaml")
         try await world.reconcile(.flinkDeployment, "session")
         #expect(try world.events(.flinkDeployment, "session").contains { $0.reason == "CleanupFailed" })
-        #expect(await world.pods(role: "jobmanager").count == 1)
+        #expect(await world.pods(role: .jobManager).count == 1)
 
         // Deleting the job cancels it, then forgets it; then the cluster goes.
         await world.remove("job.yaml")
@@ -254,7 +269,8 @@ final class WakeLog: Sendable {
         try await world.reconcile(.flinkSessionJob, "counter")
         #expect(try world.store.resource("FlinkSessionJob/default/counter") == nil)
         try await world.reconcile(.flinkDeployment, "session")
-        #expect(await world.pods(role: "jobmanager").isEmpty)
+        #expect(await world.pods(role: .jobManager).isEmpty)
+        try await world.reconcile(.flinkDeployment, "session")  // its pods are gone: forgotten
         #expect(try world.store.resource("FlinkDeployment/default/session") == nil)
         #expect(try world.store.ports(owner: "FlinkDeployment/default/session").isEmpty, "ports released")
     }
@@ -297,9 +313,10 @@ final class WakeLog: Sendable {
     /// Pods run in their own directories: a relative state directory (the default `.flinklet`)
     /// handed to them would resolve inside each pod's directory (found with `hack/run.sh`).
     @Test func theStateDirectoryIsMadeAbsolute() {
-        var configuration = Operator.Configuration(manifests: "manifests")
+        var configuration = OperatorConfiguration(manifests: "manifests")
         configuration.stateDirectory = ".flinklet"
-        let flinklet = Operator(configuration: configuration, planner: FlinkPlanner(), logger: Logger(label: "test"))
+        let backend = FlinkBackend(distribution: .failure(FlinkHomeError(message: "none")), rest: FakeFlinkREST(), stateDirectory: "/tmp/none")
+        let flinklet = Operator(configuration: configuration, planner: FlinkPlanner(), backend: backend, logger: Logger(label: "test"))
         #expect(flinklet.configuration.stateDirectory == FileManager.default.currentDirectoryPath + "/.flinklet")
     }
 }
@@ -313,7 +330,7 @@ final class WakeLog: Sendable {
         try await world.write("app.yaml", manifest(nonce: nil))
         try await world.reconcile(.flinkDeployment, "app")
         try await world.clusterUp("app")
-        let jobId = FlinkCluster.jobId(key: "FlinkDeployment/default/app", generation: 1)
+        let jobId = try world.firstJobId("FlinkDeployment/default/app")
         let port = try world.restPort("app")
         await world.rest.addJob(port: port, jobId: jobId)
         _ = await world.rest.setVertexStatus(port: port, jobId: jobId, .running)
@@ -356,37 +373,79 @@ final class WakeLog: Sendable {
         try await world.reconcile(.flinkDeployment, "app")
         try await world.clusterUp("app")
         let port = try world.restPort("app")
-        var jobId = FlinkCluster.jobId(key: key, generation: 1)
+        var jobId = try world.firstJobId(key)
         var restored: [String] = []
         for tag in ["v2", "v3"] {
             await world.rest.addJob(port: port, jobId: jobId)
             _ = await world.rest.setVertexStatus(port: port, jobId: jobId, .running)
             try await world.reconcile(.flinkDeployment, "app")
-            let oldTaskManagers = Set(await world.pods(role: "taskmanager").map(\.name))
-            let oldJobManager = try #require(await world.pods(role: "jobmanager").first)
+            let oldTaskManagers = Set(await world.pods(role: .taskManager).map(\.name))
+            let oldJobManager = try #require(await world.pods(role: .jobManager).first)
 
             try await world.write("app.yaml", manifest(tag))
             try await world.reconcile(.flinkDeployment, "app")
-            let standby = Set(await world.pods(role: "taskmanager").map(\.name)).subtracting(oldTaskManagers)
+            let standby = Set(await world.pods(role: .taskManager).map(\.name)).subtracting(oldTaskManagers)
             #expect(standby.count == 1, "\(tag): the new job's TaskManager starts beside the old job")
             #expect(await world.rest.count(.stopWithSavepoint) == restored.count, "\(tag): no savepoint before it is up")
             try await world.reconcile(.flinkDeployment, "app")
-            #expect(await world.pods(role: "jobmanager").first?.pid == oldJobManager.pid, "\(tag): the old job keeps running meanwhile")
+            #expect(await world.pods(role: .jobManager).first?.pid == oldJobManager.pid, "\(tag): the old job keeps running meanwhile")
 
             for name in standby { await world.driver.setReady(name: name, true) }
-            try await world.reconcile(.flinkDeployment, "app")  // the savepoint
+            try await world.reconcile(.flinkDeployment, "app")  // the savepoint is asked for, on record first
             #expect(await world.rest.count(.stopWithSavepoint) == restored.count + 1)
+            let trigger = try #require(SnapshotTrigger(try world.store.resource(key)?.deploymentStatus()?.jobStatus?.savepointInfo))
+            #expect(await world.rest.operations(port: port)[trigger.id] == jobId, "\(tag): Flink runs the operation under the recorded id")
+            try await world.reconcile(.flinkDeployment, "app")  // it completed: committed, and the new JobManager starts from it
             let path = try #require(try world.store.resource(key)?.deploymentStatus()?.jobStatus?.upgradeSavepointPath)
             #expect(!restored.contains(path), "\(tag): a new savepoint, not the one the old job started from")
-            try await world.reconcile(.flinkDeployment, "app")  // the new JobManager
-            #expect(Set(await world.pods(role: "taskmanager").map(\.name)) == standby, "\(tag): the old TaskManager stopped, the warm one kept")
-            let jobManager = try #require(await world.pods(role: "jobmanager").first)
+            #expect(Set(await world.pods(role: .taskManager).map(\.name)) == standby, "\(tag): the old TaskManager stopped, the warm one kept")
+            let jobManager = try #require(await world.pods(role: .jobManager).first)
             #expect(jobManager.pid != oldJobManager.pid)
-            jobId = JobLifecycle.nextJobId(key: key, previous: jobId)
+            jobId = JobLifecycle.nextJobId(key: "\(key)@\(try #require(try world.store.resource(key)?.uid))", previous: jobId)
             #expect(try world.store.resource(key)?.deploymentStatus()?.jobStatus?.jobId == jobId)
             restored.append(path)
             try await world.clusterUp("app")
         }
         #expect(Set(restored).count == 2)
+    }
+}
+
+@Suite struct TaskManagerRegistrationTests {
+    @Test func aTaskManagerHasRegisteredOnlyIfItsCurrentProcessSaidSo() throws {
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("tm-\(UUID().uuidString.prefix(8)).log").path
+        defer { unlink(path) }
+        let banner = "2026-12-06 03:50:32,547 INFO  org.apache.flink.runtime.taskexecutor.TaskManagerRunner      [] -  Starting TaskManager (Version: 2.3.0)\n"
+        let registered = "2026-12-06 03:50:40,986 INFO  org.apache.flink.runtime.taskexecutor.TaskExecutor           [] - Successful registration at resource manager pekko.tcp://flink@127.0.0.1:18012/user/rpc/resourcemanager_*\n"
+        try (banner + "2026-12-06 03:50:33,000 INFO  x [] - Connecting to ResourceManager\n").write(toFile: path, atomically: true, encoding: .utf8)
+        #expect(!FlinkBackend.hasRegistered(logPath: path), "warm: started, not registered")
+        try (banner + registered).write(toFile: path, atomically: true, encoding: .utf8)
+        #expect(FlinkBackend.hasRegistered(logPath: path))
+        try (banner + registered + banner).write(toFile: path, atomically: true, encoding: .utf8)
+        #expect(!FlinkBackend.hasRegistered(logPath: path), "a registration of an earlier process of the pod does not count")
+        #expect(!FlinkBackend.hasRegistered(logPath: path + ".missing"))
+    }
+}
+
+@Suite struct CheckpointDirectoryTests {
+    /// A job id's checkpoint directory may hold checkpoints this job did not write (an earlier
+    /// run under the same id): only those written since the job started count, newest first.
+    @Test func onlyCheckpointsWrittenSinceTheJobStartedCount() async throws {
+        let world = try FlinkWorld()
+        let directory = world.root + "/checkpoints"
+        let job = directory + "/j"
+        for (name, age) in [("chk-50", 3_600.0), ("chk-2", 60.0), ("chk-3", 30.0)] {
+            try FileManager.default.createDirectory(atPath: "\(job)/\(name)", withIntermediateDirectories: true)
+            let metadata = "\(job)/\(name)/_metadata"
+            _ = FileManager.default.createFile(atPath: metadata, contents: Data("x".utf8))
+            try FileManager.default.setAttributes([.modificationDate: Date().addingTimeInterval(-age)], ofItemAtPath: metadata)
+        }
+        let started = Int64(Date().addingTimeInterval(-120).timeIntervalSince1970 * 1000)
+        let found = await world.backend.latestCheckpoint(jobId: "j", port: nil, directory: directory, notBefore: started)
+        #expect(found?.path == "file://\(job)/chk-3", "the newest written since the start, not the highest number")
+        let any = await world.backend.latestCheckpoint(jobId: "j", port: nil, directory: directory)
+        #expect(any?.path == "file://\(job)/chk-3")
+        let none = await world.backend.latestCheckpoint(jobId: "j", port: nil, directory: directory,
+                                                        notBefore: Int64(Date().timeIntervalSince1970 * 1000))
+        #expect(none == nil)
     }
 }

@@ -4,9 +4,11 @@ import Logging
 import Testing
 import FlinkResources
 import Planning
+import Reconciliation
 import Runtime
 import Store
 @testable import Controller
+import Engine
 
 /// A manifest directory, a state directory and an operator running on them, with real pods.
 final class OperatorHarness: @unchecked Sendable {
@@ -21,15 +23,15 @@ final class OperatorHarness: @unchecked Sendable {
     }
 
     var configuration: Operator.Configuration {
-        var configuration = Operator.Configuration(manifests: manifests)
+        var configuration = OperatorConfiguration(manifests: manifests)
         configuration.stateDirectory = stateDirectory
         configuration.resync = .seconds(3600)  // inotify must do the work
         configuration.workers = 2
         return configuration
     }
 
-    func makeOperator() -> Operator {
-        Operator(configuration: configuration, planner: CommandPods.planner,
+    func makeOperator() -> Operator<NoBackend> {
+        Operator(configuration: configuration, planner: CommandPods.planner, backend: NoBackend(),
                  logger: Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() }))
     }
 

@@ -1,6 +1,6 @@
 import FlinkletTesting
 import Testing
-@testable import Controller
+@testable import Engine
 
 @Suite struct WorkQueueTests {
     typealias Queue = WorkQueue<String, TestClock>

@@ -1,6 +1,8 @@
 import FlinkClient
 import FlinkResources
+import FlinkletTesting
 import Foundation
+import Runtime
 import Store
 import Testing
 
@@ -57,7 +59,7 @@ final class Cluster {
     var manifests: String { root + "/manifests" }
     var state: String { root + "/state" }
     var output: String { root + "/out" }
-    private(set) var operatorProcess: Process?
+    private(set) var operatorProcess: ChildProcess?
     private var runs = 0
     /// A port range of this world's own, so worlds never lease each other's ports even if run
     /// at the same time (each operator's Store knows only its own leases).
@@ -77,25 +79,18 @@ final class Cluster {
     /// Starts `flinklet run`; its log goes to `<root>/operator-N.log`.
     func startOperator(extra: [String] = [], environment: [String: String] = [:]) throws {
         runs += 1
-        let process = Process()
-        if !environment.isEmpty { process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 } }
-        process.executableURL = E2E.executable
-        process.arguments = ["run", "--manifests", manifests, "--state-dir", state, "--flink-home", E2E.flinkHome!,
-                             "--resync", "2", "--empty-grace", "1", "--ports", ports] + extra
         let log = root + "/operator-\(runs).log"
-        _ = FileManager.default.createFile(atPath: log, contents: nil)
-        let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: log))
-        process.standardOutput = handle
-        process.standardError = handle
-        process.standardInput = FileHandle.nullDevice
-        try process.run()
-        operatorProcess = process
+        operatorProcess = try ChildProcess.spawn(
+            [E2E.executable.path, "run", "--manifests", manifests, "--state-dir", state, "--flink-home", E2E.flinkHome!,
+             "--resync", "2", "--empty-grace", "1", "--ports", ports] + extra,
+            options: .init(environment: .inherit(adding: environment), standardInput: .null,
+                           standardOutput: .file(log), standardError: .file(log), newProcessGroup: true))
     }
 
     func killOperator(signal: Int32 = SIGKILL) {
         guard let process = operatorProcess else { return }
-        kill(process.processIdentifier, signal)
-        process.waitUntilExit()
+        process.signal(signal)
+        _ = process.wait()
         operatorProcess = nil
     }
 
@@ -191,11 +186,11 @@ final class Cluster {
 
     /// Polls `condition` every 200 ms until it holds or `timeout` passes.
     @discardableResult
-    func waitUntil(timeout: TimeInterval, _ condition: () -> Bool) -> Bool {
+    func waitUntil(timeout: TimeInterval, interval: TimeInterval = 0.2, _ condition: () -> Bool) -> Bool {
         let deadline = Date().addingTimeInterval(timeout)
         while Date() < deadline {
             if condition() { return true }
-            usleep(200_000)
+            usleep(useconds_t(interval * 1_000_000))
         }
         return condition()
     }

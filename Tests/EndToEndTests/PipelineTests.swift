@@ -1,5 +1,7 @@
 import FlinkResources
+import FlinkletTesting
 import Foundation
+import Runtime
 import Testing
 
 #if canImport(Glibc)
@@ -10,24 +12,11 @@ extension Cluster {
     /// Runs the `flinklet` client in this world's directory (manifests in `manifests/`, state in
     /// `state/`), as a pipeline step would.
     func flinklet(_ arguments: [String], stdin: String? = nil) throws -> (status: Int32, stdout: String, stderr: String) {
-        let process = Process()
-        process.executableURL = E2E.executable
         // `apply` writes manifests only; the other verbs also read the Store.
-        process.arguments = arguments + ["--manifests", manifests] + (arguments.first == "apply" ? [] : ["--state-dir", state])
-        process.currentDirectoryURL = URL(fileURLWithPath: root)
-        let out = Pipe(), err = Pipe(), input = Pipe()
-        process.standardOutput = out
-        process.standardError = err
-        process.standardInput = stdin == nil ? FileHandle.nullDevice : input
-        try process.run()
-        if let stdin {
-            input.fileHandleForWriting.write(Data(stdin.utf8))
-            try input.fileHandleForWriting.close()
-        }
-        let stdout = out.fileHandleForReading.readDataToEndOfFile()
-        let stderr = err.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return (process.terminationStatus, String(decoding: stdout, as: UTF8.self), String(decoding: stderr, as: UTF8.self))
+        let output = try ChildProcess.collect(
+            [E2E.executable.path] + arguments + ["--manifests", manifests] + (arguments.first == "apply" ? [] : ["--state-dir", state]),
+            workingDirectory: root, input: stdin.map { Array($0.utf8) })
+        return (output.status, output.standardOutput, output.standardError)
     }
 }
 

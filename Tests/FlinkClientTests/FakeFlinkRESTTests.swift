@@ -247,6 +247,7 @@ struct FakeFlinkRESTTests {
             (.stopWithSavepoint, { _ = try await fake.stopWithSavepoint(port: p, jobId: "j", targetDirectory: "/s", drain: false) }),
             (.savepointStatus, { _ = try await fake.savepointStatus(port: p, jobId: "j", requestId: "r") }),
             (.latestCheckpoint, { _ = try await fake.latestCheckpoint(port: p, jobId: "j") }),
+            (.jobMetrics, { _ = try await fake.jobMetrics(port: p, jobId: "j", names: ["numRestarts"]) }),
         ]
         #expect(Set(calls.map(\.0)) == Set(FakeFlinkREST.Method.allCases))
         for (method, call) in calls {

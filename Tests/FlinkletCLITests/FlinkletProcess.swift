@@ -1,4 +1,6 @@
+import FlinkletTesting
 import Foundation
+import Runtime
 import Testing
 
 #if canImport(Glibc)
@@ -56,68 +58,15 @@ enum FlinkletBinary {
         return repositoryRoot.appendingPathComponent(".build-clitests/debug/flinklet")
     }()
 
-    /// Writes to a pipe whose reader has gone must fail with EPIPE, not kill the test process.
-    private static let ignoreSIGPIPE: Void = { _ = signal(SIGPIPE, SIG_IGN) }()
-
     /// Runs `flinklet arguments…` in `directory`, feeding `stdin` (or nothing) to its standard
     /// input, and collects standard output and standard error separately. `environment` is
     /// added to this process's environment.
     static func run(_ arguments: [String], in directory: URL? = nil, stdin: Data? = nil,
                     environment: [String: String] = [:]) throws -> FlinkletResult {
-        _ = ignoreSIGPIPE
-        let process = Process()
-        process.executableURL = executable
-        process.arguments = arguments
-        if let directory { process.currentDirectoryURL = directory }
-        if !environment.isEmpty {
-            process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
-        }
-
-        let outPipe = Pipe(), errPipe = Pipe()
-        process.standardOutput = outPipe
-        process.standardError = errPipe
-        let inPipe: Pipe?
-        if stdin != nil {
-            inPipe = Pipe()
-            process.standardInput = inPipe
-        } else {
-            inPipe = nil
-            process.standardInput = FileHandle.nullDevice
-        }
-
-        try process.run()
-
-        // Drain both outputs (and feed the input) at once so that no pipe can fill up and block.
-        let group = DispatchGroup()
-        let errData = DataBox()
-        DispatchQueue.global().async(group: group) {
-            errData.set(errPipe.fileHandleForReading.readDataToEndOfFile())
-        }
-        if let inPipe, let stdin {
-            DispatchQueue.global().async(group: group) {
-                let writer = inPipe.fileHandleForWriting
-                try? writer.write(contentsOf: stdin)
-                try? writer.close()
-            }
-        }
-        let outData = outPipe.fileHandleForReading.readDataToEndOfFile()
-        group.wait()
-        process.waitUntilExit()
-
-        return FlinkletResult(
-            status: process.terminationStatus,
-            exited: process.terminationReason == .exit,
-            stdout: String(decoding: outData, as: UTF8.self),
-            stderr: String(decoding: errData.get(), as: UTF8.self))
+        let output = try ChildProcess.collect([executable.path] + arguments, workingDirectory: directory?.path,
+                                              environment: .inherit(adding: environment), input: stdin.map { Array($0) })
+        return FlinkletResult(status: output.status, exited: output.exited, stdout: output.standardOutput, stderr: output.standardError)
     }
-}
-
-/// Data handed from a reader thread back to the caller.
-private final class DataBox: @unchecked Sendable {
-    private let lock = NSLock()
-    private var data = Data()
-    func set(_ value: Data) { lock.withLock { data = value } }
-    func get() -> Data { lock.withLock { data } }
 }
 
 /// A fresh directory under the system's temporary directory, removed by `remove()`.

@@ -1,4 +1,5 @@
 import FlinkResources
+import FlinkletTesting
 import Foundation
 import Store
 import Testing
@@ -567,42 +568,28 @@ import Darwin
     @Test func followPrintsLinesAppendedLaterAndFollowsARotation() throws {
         try withSeededState { state in
             let logPath = state.state + "/pods/default/a/a-jobmanager-0/log"
-            let process = Process()
-            process.executableURL = FlinkletBinary.executable
-            process.arguments = ["logs", "a", "-f", "--state-dir", state.state]
-            process.currentDirectoryURL = state.dir.url
-            process.standardInput = FileHandle.nullDevice
-            process.standardError = FileHandle.nullDevice
-            let output = Pipe()
-            process.standardOutput = output
-            let collected = OutputCollector()
-            output.fileHandleForReading.readabilityHandler = { handle in collected.append(handle.availableData) }
-            try process.run()
-            defer {
-                if process.isRunning { process.terminate() }
-                process.waitUntilExit()
-                output.fileHandleForReading.readabilityHandler = nil
-            }
+            let follower = try BackgroundProcess([FlinkletBinary.executable.path, "logs", "a", "-f", "--state-dir", state.state],
+                                                 workingDirectory: state.dir.path)
+            defer { follower.stop() }
 
-            #expect(Self.waitUntil { collected.text.hasSuffix("jm 5\n") }, "\(collected.text)")
+            #expect(Self.waitUntil { follower.standardOutput.hasSuffix("jm 5\n") }, "\(follower.standardOutput)")
             // The follower takes the file's size just after printing it: give it time to.
             usleep(400_000)
             let handle = try #require(FileHandle(forWritingAtPath: logPath))
             try handle.seekToEnd()
             try handle.write(contentsOf: Data("jm 6\njm 7\n".utf8))
             try handle.close()
-            #expect(Self.waitUntil { collected.text.hasSuffix("jm 7\n") }, "\(collected.text)")
+            #expect(Self.waitUntil { follower.standardOutput.hasSuffix("jm 7\n") }, "\(follower.standardOutput)")
 
             // Rotated as the driver does it: the log becomes log.1 and a new log starts.
             try FileManager.default.removeItem(atPath: logPath + ".1")
             try FileManager.default.moveItem(atPath: logPath, toPath: logPath + ".1")
             try Data("jm 8\n".utf8).write(to: URL(fileURLWithPath: logPath))
-            #expect(Self.waitUntil { collected.text.hasSuffix("jm 8\n") }, "\(collected.text)")
+            #expect(Self.waitUntil { follower.standardOutput.hasSuffix("jm 8\n") }, "\(follower.standardOutput)")
 
-            #expect(process.isRunning, "logs -f exited by itself")
-            process.terminate()
-            process.waitUntilExit()
-            #expect(collected.text == "jm 1\njm 2\njm 3\njm 4\njm 5\njm 6\njm 7\njm 8\n")
+            #expect(follower.process.isRunning, "logs -f exited by itself")
+            follower.stop()
+            #expect(follower.standardOutput == "jm 1\njm 2\njm 3\njm 4\njm 5\njm 6\njm 7\njm 8\n")
         }
     }
 
@@ -740,12 +727,4 @@ struct SeededState {
 /// Runs `body` with a freshly seeded state directory, removed afterwards.
 func withSeededState<T>(_ body: (SeededState) throws -> T) throws -> T {
     try withScratchDirectory { dir in try body(try SeededState(dir)) }
-}
-
-/// What a child process writes, collected from a reader callback on another thread.
-private final class OutputCollector: @unchecked Sendable {
-    private let lock = NSLock()
-    private var data = Data()
-    func append(_ more: Data) { lock.withLock { data.append(more) } }
-    var text: String { lock.withLock { String(decoding: data, as: UTF8.self) } }
 }

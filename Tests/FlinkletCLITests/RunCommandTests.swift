@@ -1,22 +1,18 @@
+import FlinkletTesting
 import Foundation
+import Runtime
 import Testing
 
 /// `flinklet run` as a user runs it: a real operator process, real pods, `ps` (here: /proc) as
 /// the judge of what runs.
 @Suite(.serialized) struct RunCommandTests {
     /// Starts `flinklet run` in the background; its output goes to files in the scratch directory.
-    static func startOperator(in dir: ScratchDirectory, log: String) throws -> Process {
-        let process = Process()
-        process.executableURL = FlinkletBinary.executable
-        process.arguments = ["run", "--manifests", "manifests", "--state-dir", "state", "--engine", "command"]
-        process.currentDirectoryURL = dir.url
-        _ = FileManager.default.createFile(atPath: dir.path + "/" + log, contents: nil)
-        let output = try FileHandle(forWritingTo: dir.url.appendingPathComponent(log))
-        process.standardOutput = output
-        process.standardError = output
-        process.standardInput = FileHandle.nullDevice
-        try process.run()
-        return process
+    static func startOperator(in dir: ScratchDirectory, log: String) throws -> ChildProcess {
+        let logPath = dir.path + "/" + log
+        return try ChildProcess.spawn(
+            [FlinkletBinary.executable.path, "run", "--manifests", "manifests", "--state-dir", "state", "--engine", "command"],
+            options: .init(workingDirectory: dir.path, standardInput: .null, standardOutput: .file(logPath), standardError: .file(logPath),
+                           newProcessGroup: true))
     }
 
     /// Live pods (process-group leaders) whose command line contains `marker`. Leaders only: a
@@ -65,16 +61,16 @@ import Testing
                   mode: session
                 """)
             let first = try Self.startOperator(in: dir, log: "run-1.log")
-            defer { if first.isRunning { first.terminate() } }
+            defer { first.terminate() }
             #expect(Self.waitUntil { Self.ready(dir, "demo") && Self.processes(marker).count == 2 })
             let pods = Self.processes(marker)
 
-            kill(first.processIdentifier, SIGKILL)
-            first.waitUntilExit()
+            first.signal(SIGKILL)
+            _ = first.wait()
             #expect(Self.processes(marker) == pods, "pods outlive a killed operator")
 
             let second = try Self.startOperator(in: dir, log: "run-2.log")
-            defer { if second.isRunning { second.terminate() } }
+            defer { second.terminate() }
             #expect(Self.waitUntil {
                 (try? String(contentsOfFile: dir.path + "/run-2.log", encoding: .utf8))?.contains("pods.adopted=2") == true
             })
@@ -87,9 +83,8 @@ import Testing
             #expect(describe.stdout.contains("demo-main-0   main   Running"), "\(describe.stdout)")
 
             // SIGTERM: graceful, exit 0, pods keep running.
-            second.terminate()
-            second.waitUntilExit()
-            #expect(second.terminationStatus == 0)
+            second.signal(SIGTERM)
+            #expect(second.wait() == .exited(0))
             #expect(Self.processes(marker) == pods)
 
             for pid in pods { kill(-pid, SIGKILL) }

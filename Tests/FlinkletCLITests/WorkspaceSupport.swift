@@ -1,5 +1,7 @@
 import FlinkResources
+import FlinkletTesting
 import Foundation
+import Runtime
 import Store
 import Testing
 import YAML
@@ -117,59 +119,35 @@ func status(_ lifecycle: ResourceLifecycleState, observed: Int64?, ready: Condit
 }
 
 /// A `flinklet` process running in the background, its output collected as it comes.
-final class RunningFlinklet: @unchecked Sendable {
-    let process = Process()
-    private let lock = NSLock()
-    private var out = Data()
-    private var err = Data()
-    private let outPipe = Pipe(), errPipe = Pipe()
+final class RunningFlinklet: Sendable {
+    private let running: BackgroundProcess
+    var process: ChildProcess { running.process }
 
     init(_ arguments: [String], in directory: URL, environment: [String: String]) throws {
-        process.executableURL = FlinkletBinary.executable
-        process.arguments = arguments
-        process.currentDirectoryURL = directory
-        process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
-        process.standardInput = FileHandle.nullDevice
-        process.standardOutput = outPipe
-        process.standardError = errPipe
-        outPipe.fileHandleForReading.readabilityHandler = { [weak self] handle in
-            let data = handle.availableData
-            self?.lock.withLock { self?.out.append(data) }
-        }
-        errPipe.fileHandleForReading.readabilityHandler = { [weak self] handle in
-            let data = handle.availableData
-            self?.lock.withLock { self?.err.append(data) }
-        }
-        try process.run()
+        running = try BackgroundProcess([FlinkletBinary.executable.path] + arguments, workingDirectory: directory.path,
+                                        environment: .inherit(adding: environment))
     }
 
-    var stdout: String { lock.withLock { String(decoding: out, as: UTF8.self) } }
-    var stderr: String { lock.withLock { String(decoding: err, as: UTF8.self) } }
+    var stdout: String { running.standardOutput }
+    var stderr: String { running.standardError }
     var stdoutLines: [String] { FlinkletResult.lines(stdout) }
 
     /// Waits up to `timeout` seconds for the process to exit; true when it did.
     func waitForExit(timeout: TimeInterval) -> Bool {
-        let deadline = Date().addingTimeInterval(timeout)
-        while process.isRunning, Date() < deadline { usleep(20_000) }
-        if process.isRunning { return false }
-        process.waitUntilExit()
-        // Collect what is still in the pipes.
-        usleep(50_000)
-        return true
+        running.waitForExit(timeout: .milliseconds(Int(timeout * 1000))) != nil
     }
 
-    var status: Int32 { process.terminationStatus }
-
-    func stop() {
-        if process.isRunning { process.terminate() }
-        process.waitUntilExit()
-        outPipe.fileHandleForReading.readabilityHandler = nil
-        errPipe.fileHandleForReading.readabilityHandler = nil
+    /// The exit status (the signal's number if it was killed); -1 while it runs.
+    var status: Int32 {
+        switch process.poll() {
+        case .exited(let status)?, .signaled(let status)?: status
+        case nil: -1
+        }
     }
+
+    func stop() { running.stop() }
 
     var description: String { "--- stdout ---\n\(stdout)--- stderr ---\n\(stderr)" }
-
-    deinit { stop() }
 }
 
 /// Polls `condition` every 20 ms for up to `timeout` seconds.

@@ -2,6 +2,7 @@ import FlinkResources
 import Foundation
 import Testing
 @testable import Planning
+@testable import Reconciliation
 
 private let distribution = FlinkDistribution(home: "/flink", version: "2.3.0", java: "/usr/bin/java",
                                              classpath: ["/flink/lib/a.jar", "/flink/lib/flink-dist-2.3.0.jar"], jvmOptions: ["--add-opens=x"])
@@ -33,7 +34,7 @@ private func observation(_ d: FlinkDeployment, jar: Result<String, DeploymentPro
 private func input(_ d: FlinkDeployment, _ observation: FlinkObservation, pods: [ObservedPod] = [], defined: Bool = true,
                    conditions: [Condition] = [], generation: Int64 = 1) -> PlanInput {
     PlanInput(id: d.id, resource: defined ? .deployment(d) : nil, isDefined: defined, generation: generation, pods: pods,
-              conditions: conditions, flink: observation, now: Date(timeIntervalSince1970: 1_800_000_000))
+              conditions: conditions, domain: observation, now: Date(timeIntervalSince1970: 1_800_000_000))
 }
 
 private func layout(_ d: FlinkDeployment, _ o: FlinkObservation, generation: Int64 = 1) throws -> FlinkCluster.Layout {
@@ -146,6 +147,26 @@ private func events(_ plan: Plan) -> [String] {
         #expect(plan == planner.plan(input(d, o)), "pure: the same input gives the same plan")
     }
 
+    @Test func aNewJobManagerNeverMeetsTaskManagersThatRegisteredWithAnEarlierOne() throws {
+        let d = deployment()
+        let jobId = FlinkCluster.jobId(key: d.id.key, generation: 1)
+        var o = observation(d, recorded: JobStatus(jobId: jobId, state: "RECONCILING"))
+        let l = try layout(d, o)
+        let taskManagers = l.taskManagers.map { running($0) }
+        // Warm TaskManagers that never registered (started ahead of their JobManager) are kept.
+        let warm = planner.plan(input(d, o, pods: taskManagers))
+        #expect(started(warm) == [l.jobManager])
+        // Ones that registered with a JobManager that is gone are restarted with the new one.
+        o.registeredTaskManagers = Set(l.taskManagers.map(\.name))
+        let plan = planner.plan(input(d, o, pods: taskManagers))
+        #expect(started(plan) == [l.jobManager] + l.taskManagers)
+        #expect(plan.steps.filter { if case .stopPod(_, "registered with an earlier JobManager") = $0 { true } else { false } }.count
+                == l.taskManagers.count)
+        let admit = plan.steps.firstIndex(of: .admit(.clusterStart, holder: d.id.key, force: false))
+        let jobManagerStart = plan.steps.firstIndex(of: .startPod(l.jobManager))
+        #expect(admit != nil && jobManagerStart != nil && admit! < jobManagerStart!, "a start slot is taken right before the JobManager starts")
+    }
+
     @Test func aMissingJarStartsNothingAndSaysSoOnce() {
         let d = deployment()
         let o = observation(d, jar: .failure(DeploymentProblem("jar \"local:///opt/flink/usrlib/job.jar\" not found: /flink/usrlib/job.jar does not exist")))
@@ -179,7 +200,7 @@ private func events(_ plan: Plan) -> [String] {
         let d = deployment()
         let jobId = FlinkCluster.jobId(key: d.id.key, generation: 1)
         let o = observation(d, rest: .answering(taskManagers: 2, slots: 2),
-                            jobs: [ObservedJob(id: jobId, name: "counter", state: "RUNNING", startTime: 1_799_999_990_000, allTasksRunning: true)],
+                            jobs: [ObservedJob(id: jobId, name: "counter", state: .running, startTime: 1_799_999_990_000, allTasksRunning: true)],
                             recorded: JobStatus(jobName: "app", jobId: jobId, state: "RECONCILING"))
         let l = try layout(d, o)
         let plan = planner.plan(input(d, o, pods: ([l.jobManager] + l.taskManagers).map { running($0) }))
@@ -197,7 +218,7 @@ private func events(_ plan: Plan) -> [String] {
     @Test func runningButTasksStillDeployingIsNotReady() throws {
         let d = deployment()
         let jobId = FlinkCluster.jobId(key: d.id.key, generation: 1)
-        let o = observation(d, rest: .answering(taskManagers: 2, slots: 2), jobs: [ObservedJob(id: jobId, name: "c", state: "RUNNING", allTasksRunning: false)])
+        let o = observation(d, rest: .answering(taskManagers: 2, slots: 2), jobs: [ObservedJob(id: jobId, name: "c", state: .running, allTasksRunning: false)])
         let l = try layout(d, o)
         let plan = planner.plan(input(d, o, pods: ([l.jobManager] + l.taskManagers).map { running($0) }))
         #expect(plan.conditions.first { $0.type == "Running" }?.status == .false)
@@ -247,9 +268,9 @@ private func events(_ plan: Plan) -> [String] {
     var newId: String { JobLifecycle.nextJobId(key: v1.id.key, previous: oldId) }
 
     /// Job `oldId` runs v1; the manifest says v2 (`upgrading`: the upgrade is on record).
-    func world(upgrading: Bool, since: Int64 = 1_800_000_000_000, savepoint: String? = nil, jobState: String = "RUNNING") -> FlinkObservation {
+    func world(upgrading: Bool, since: Int64 = 1_800_000_000_000, savepoint: String? = nil, jobState: FlinkJobState = .running) -> FlinkObservation {
         var o = observation(v2, rest: .answering(taskManagers: 2, slots: 2),
-                            jobs: [ObservedJob(id: oldId, name: "app", state: jobState, allTasksRunning: jobState == "RUNNING")],
+                            jobs: [ObservedJob(id: oldId, name: "app", state: jobState, allTasksRunning: jobState == .running)],
                             recorded: JobStatus(jobName: "app", jobId: oldId, state: "RUNNING", upgradeSavepointPath: savepoint))
         o.deployed = .deployment(upgrading ? v2 : v1)
         o.reconciliation = ReconciliationStatus(reconciliationTimestamp: since, lastReconciledSpec: JobLifecycle.specJSONOf(.deployment(upgrading ? v2 : v1)),
@@ -269,7 +290,7 @@ private func events(_ plan: Plan) -> [String] {
     }
 
     func flinkSteps(_ plan: Plan) -> [FlinkAction] {
-        plan.steps.compactMap { if case .flink(let action) = $0 { action } else { nil } }
+        plan.steps.compactMap { if case .domain(let action) = $0 { action } else { nil } }
     }
 
     @Test func successiveJobsUseAlternateSidesSoTheirPodsNeverShareNamesOrPorts() throws {
@@ -307,7 +328,9 @@ private func events(_ plan: Plan) -> [String] {
         let starting = planner.plan(input(v2, o, pods: try oldPods + standby.map { running($0, ready: false) }, generation: 2))
         #expect(flinkSteps(starting).isEmpty && starting.steps.isEmpty)
         let up = planner.plan(input(v2, o, pods: try oldPods + standby.map { running($0) }, generation: 2))
-        #expect(flinkSteps(up) == [.stopWithSavepoint(port: 20_000, jobId: oldId, directory: "/state/clusters/default/app/savepoints", purpose: .upgrade)])
+        #expect(flinkSteps(up) == [.stopWithSavepoint(port: 20_000, jobId: oldId, directory: "/state/clusters/default/app/savepoints",
+                                                      triggerId: SnapshotTrigger.make(jobId: oldId, type: .upgrade, now: 1_800_000_000_000).id)])
+        #expect(up.flinkStatus?.writeAhead == true, "the trigger is on record before the request")
         #expect(started(up).isEmpty)
         let late = world(upgrading: true, since: 1_800_000_000_000 - JobLifecycle.standbyTimeoutMillis - 1)
         let stuck = planner.plan(input(v2, late, pods: try oldPods + standby.map { running($0, ready: false) }, generation: 2))
@@ -315,7 +338,7 @@ private func events(_ plan: Plan) -> [String] {
     }
 
     @Test func afterTheSavepointOnlyTheJobManagerStartsAndTheWarmTaskManagersStay() throws {
-        let o = world(upgrading: true, savepoint: "/sp/1", jobState: "FINISHED")
+        let o = world(upgrading: true, savepoint: "/sp/1", jobState: .finished)
         let new = try next(o, restore: "/sp/1")
         let pods = try oldPods + new.taskManagers.map { running($0) }
         let plan = planner.plan(input(v2, o, pods: pods, generation: 2))
@@ -332,7 +355,7 @@ private func events(_ plan: Plan) -> [String] {
         var v3 = v2
         v3.spec.job?.allowNonRestoredState = true
         var o = observation(v3, rest: .answering(taskManagers: 2, slots: 2),
-                            jobs: [ObservedJob(id: newId, name: "app", state: "RUNNING", allTasksRunning: true)],
+                            jobs: [ObservedJob(id: newId, name: "app", state: .running, allTasksRunning: true)],
                             recorded: JobStatus(jobName: "app", jobId: newId, state: "RUNNING", upgradeSavepointPath: "/sp/1"))
         o.deployed = .deployment(v2)
         o.reconciliation = ReconciliationStatus(lastReconciledSpec: JobLifecycle.specJSONOf(.deployment(v2)), state: .deployed)
@@ -390,7 +413,7 @@ private func events(_ plan: Plan) -> [String] {
 
     @Test func aFinishedJobTearsTheClusterDownAndKeepsTheOutcome() throws {
         let jobId = FlinkCluster.jobId(key: d.id.key, generation: 1)
-        let o = observation(d, rest: .answering(taskManagers: 1, slots: 1), jobs: [ObservedJob(id: jobId, name: "c", state: "FINISHED")],
+        let o = observation(d, rest: .answering(taskManagers: 1, slots: 1), jobs: [ObservedJob(id: jobId, name: "c", state: .finished)],
                             recorded: JobStatus(jobName: "c", jobId: jobId, state: "RUNNING"))
         let l = try layout(d, o)
         let submitter = running(try #require(l.submitter), ready: true, phase: .succeeded)
@@ -424,7 +447,7 @@ private func events(_ plan: Plan) -> [String] {
                                  rest: ready ? .answering(taskManagers: 1, slots: 2) : .notChecked, jobs: jobs, recordedJob: recorded,
                                  session: SessionClusterObservation(name: "session", isDefined: true, isSession: true, restPort: 20_000, isReady: ready))
         return PlanInput(id: job.id, resource: defined ? .sessionJob(job) : nil, isDefined: defined, generation: generation, pods: [],
-                         flink: o, now: Date(timeIntervalSince1970: 1_800_000_000))
+                         domain: o, now: Date(timeIntervalSince1970: 1_800_000_000))
     }
 
     @Test func aSessionJobWaitsForItsClusterThenSubmitsWithItsOwnJobId() {
@@ -442,9 +465,9 @@ private func events(_ plan: Plan) -> [String] {
 
     @Test func aSubmittedJobIsNotSubmittedAgain() {
         let jobId = FlinkCluster.jobId(key: job().id.key, generation: 1)
-        let plan = planner.plan(sessionInput(job(), jobs: [ObservedJob(id: jobId, name: "c", state: "RUNNING", allTasksRunning: true)],
+        let plan = planner.plan(sessionInput(job(), jobs: [ObservedJob(id: jobId, name: "c", state: .running, allTasksRunning: true)],
                                              recorded: JobStatus(jobId: jobId, state: "RECONCILING")))
-        #expect(!plan.steps.contains { if case .flink = $0 { true } else { false } })
+        #expect(!plan.steps.contains { if case .domain = $0 { true } else { false } })
         #expect(plan.lifecycleState == .stable)
     }
 
@@ -461,7 +484,7 @@ private func events(_ plan: Plan) -> [String] {
             return planner.plan(input)
         }
         func submissions(_ plan: Plan) -> [JobSubmission] {
-            plan.steps.compactMap { if case .flink(.submit(_, _, let submission)) = $0 { submission } else { nil } }
+            plan.steps.compactMap { if case .domain(.submit(_, _, let submission)) = $0 { submission } else { nil } }
         }
         let recovered = lost(state: "RUNNING")
         let submission = try #require(submissions(recovered).first)
@@ -474,26 +497,32 @@ private func events(_ plan: Plan) -> [String] {
         #expect(submissions(lost(state: "RECONCILING")).map(\.savepointPath) == ["/sp/initial"], "a submission retried with its own id")
         #expect(submissions(lost(state: "FINISHED")).isEmpty)
         #expect(!events(lost(state: "RUNNING", upgrading: true)).contains("RecoverDeployment"))
-        #expect(submissions(lost(state: "RUNNING", jobs: [ObservedJob(id: jobId, name: "c", state: "RUNNING")])).isEmpty, "still listed: not lost")
+        #expect(submissions(lost(state: "RUNNING", jobs: [ObservedJob(id: jobId, name: "c", state: .running)])).isEmpty, "still listed: not lost")
     }
 
     @Test func aNewGenerationCancelsTheOldJobBeforeSubmitting() {
         let old = FlinkCluster.jobId(key: job().id.key, generation: 1)
-        let plan = planner.plan(sessionInput(job(), jobs: [ObservedJob(id: old, name: "c", state: "RUNNING")],
+        let plan = planner.plan(sessionInput(job(), jobs: [ObservedJob(id: old, name: "c", state: .running)],
                                              recorded: JobStatus(jobId: old, state: "RUNNING"), generation: 2))
-        let flinkSteps = plan.steps.compactMap { if case .flink(let action) = $0 { action } else { nil } }
-        #expect(flinkSteps.count == 2)
-        #expect(flinkSteps.first == .cancel(port: 20_000, jobId: old), "the old job is cancelled (and waited for) before the new one is submitted")
-        if case .submit(_, _, let submission)? = flinkSteps.last { #expect(submission.jobId != old) } else { Issue.record("no submit") }
+        let flinkSteps = plan.steps.compactMap { if case .domain(let action) = $0 { action } else { nil } }
+        #expect(flinkSteps == [.cancel(port: 20_000, jobId: old)], "the old job is cancelled; nothing is submitted beside it")
+        #expect(plan.flinkStatus == nil, "the old job stays the recorded one until it is seen ended")
+        let cancelling = planner.plan(sessionInput(job(), jobs: [ObservedJob(id: old, name: "c", state: .cancelling)],
+                                                   recorded: JobStatus(jobId: old, state: "RUNNING"), generation: 2))
+        #expect(!cancelling.steps.contains { if case .domain = $0 { true } else { false } }, "on its way out: neither cancelled again nor replaced yet")
+        let ended = planner.plan(sessionInput(job(), jobs: [ObservedJob(id: old, name: "c", state: .canceled)],
+                                              recorded: JobStatus(jobId: old, state: "RUNNING"), generation: 2))
+        let submitted = ended.steps.compactMap { if case .domain(.submit(_, _, let submission)) = $0 { submission } else { nil } }
+        #expect(submitted.count == 1 && submitted.first?.jobId != old, "submitted once the old job is seen CANCELED")
     }
 
     @Test func deletingASessionJobCancelsItsJobThenForgetsIt() {
         let jobId = FlinkCluster.jobId(key: job().id.key, generation: 1)
-        let live = planner.plan(sessionInput(job(), jobs: [ObservedJob(id: jobId, name: "c", state: "RUNNING")],
+        let live = planner.plan(sessionInput(job(), jobs: [ObservedJob(id: jobId, name: "c", state: .running)],
                                              recorded: JobStatus(jobId: jobId, state: "RUNNING"), defined: false))
         #expect(live.steps.first == .flink(.cancel(port: 20_000, jobId: jobId)))
         #expect(!live.steps.contains(.forget))
-        let done = planner.plan(sessionInput(job(), jobs: [ObservedJob(id: jobId, name: "c", state: "CANCELED")],
+        let done = planner.plan(sessionInput(job(), jobs: [ObservedJob(id: jobId, name: "c", state: .canceled)],
                                              recorded: JobStatus(jobId: jobId, state: "RUNNING"), defined: false))
         #expect(done.steps == [.forget])
     }
@@ -527,26 +556,40 @@ private func events(_ plan: Plan) -> [String] {
         optOut.spec.flinkConfiguration?[FlinkPlanner.blockOnSessionJobsKey] = "false"
         let deleted = planner.plan(input(optOut, observation(optOut, rest: .answering(taskManagers: 1, slots: 1), sessionJobs: ["a"]),
                                          pods: pods, defined: false))
-        #expect(deleted.steps.last == .forget)
+        #expect(deleted.steps.contains(.stopPod(name: l.jobManager.name, reason: "resource deleted")))
     }
 
     @Test func deletingADeploymentCancelsItsJobOrStopsItWithASavepointWhenAsked() throws {
         let d = deployment()
         let jobId = FlinkCluster.jobId(key: d.id.key, generation: 1)
-        let o = observation(d, rest: .answering(taskManagers: 2, slots: 2), jobs: [ObservedJob(id: jobId, name: "c", state: "RUNNING")])
+        let o = observation(d, rest: .answering(taskManagers: 2, slots: 2), jobs: [ObservedJob(id: jobId, name: "c", state: .running)])
         let l = try layout(d, o)
         let pods = ([l.jobManager] + l.taskManagers).map { running($0) }
         let plan = planner.plan(input(d, o, pods: pods, defined: false))
         #expect(plan.steps.first == .flink(.cancel(port: 20_000, jobId: jobId)))
-        #expect(plan.steps.contains(.removeDirectories(["/state/pods/default/app", "/state/clusters/default/app/checkpoints",
-                                                        "/state/clusters/default/app/artifacts"])))
-        #expect(plan.steps.last == .forget)
+        #expect(plan.steps.filter { if case .stopPod = $0 { true } else { false } }.count == pods.count)
+        #expect(!plan.steps.contains(.forget), "the record stays until no pod is left")
+        let gone = planner.plan(input(d, observation(d), pods: [], defined: false))
+        #expect(gone.steps == [.removeDirectories(["/state/pods/default/app", "/state/clusters/default/app/checkpoints",
+                                                   "/state/clusters/default/app/artifacts"]), .forget])
 
+        // With a savepoint: asked for (on record first), followed, and only then the pods stop.
         let withSavepoint = deployment(configuration: [FlinkPlanner.savepointOnDeletionKey: "true"])
-        let savepointPlan = planner.plan(input(withSavepoint, observation(withSavepoint, rest: .answering(taskManagers: 2, slots: 2),
-                                                                           jobs: [ObservedJob(id: jobId, name: "c", state: "RUNNING")]),
-                                               pods: pods, defined: false))
-        #expect(savepointPlan.steps.first == .flink(.stopWithSavepoint(port: 20_000, jobId: jobId, directory: "/state/clusters/default/app/savepoints")))
+        var o2 = observation(withSavepoint, rest: .answering(taskManagers: 2, slots: 2),
+                             jobs: [ObservedJob(id: jobId, name: "c", state: .running)], recorded: JobStatus(jobId: jobId, state: "RUNNING"))
+        let trigger = SnapshotTrigger.make(jobId: jobId, type: .upgrade, now: 1_800_000_000_000)
+        let asking = planner.plan(input(withSavepoint, o2, pods: pods, defined: false))
+        #expect(asking.steps == [.flink(.stopWithSavepoint(port: 20_000, jobId: jobId, directory: "/state/clusters/default/app/savepoints",
+                                                           triggerId: trigger.id))])
+        #expect(asking.flinkStatus?.writeAhead == true && SnapshotTrigger(asking.flinkStatus?.jobStatus?.savepointInfo) == trigger)
+        o2.recordedJob?.savepointInfo = trigger.recorded(in: nil)
+        o2.pendingSnapshot = .inProgress
+        let waiting = planner.plan(input(withSavepoint, o2, pods: pods, defined: false))
+        #expect(waiting.steps.isEmpty && waiting.lifecycleState == .deleting, "never a wait inside the reconcile: look again")
+        o2.pendingSnapshot = .completed(location: "file:/state/clusters/default/app/savepoints/savepoint-1")
+        let done = planner.plan(input(withSavepoint, o2, pods: pods, defined: false))
+        #expect(events(done).first == "SavepointCreated" && done.steps.contains(.stopPod(name: l.jobManager.name, reason: "resource deleted")))
+        #expect(!done.steps.contains(.flink(.cancel(port: 20_000, jobId: jobId))))
     }
 }
 

@@ -2,6 +2,7 @@ import FlinkResources
 import Foundation
 import Testing
 @testable import Planning
+@testable import Reconciliation
 
 /// The lifecycle decisions for every upgrade mode × job state × failure, with the fake world a
 /// `FlinkObservation` describes (no I/O).
@@ -34,15 +35,21 @@ import Testing
                          latestCheckpoint: checkpoint)
     }
 
-    func decide(_ desired: FlinkResource, _ observation: FlinkObservation, running: String? = "RUNNING", port: Int? = 8081,
+    func decide(_ desired: FlinkResource, _ observation: FlinkObservation, running: FlinkJobState? = .running, port: Int? = 8081,
                 lost: Bool = false, standbyReady: Bool = true) -> JobLifecycle {
         JobLifecycle.decide(key: key, generation: 2, desired: desired, job: job(desired), observation: observation,
                             running: running.map { ObservedJob(id: "old", name: "app", state: $0, allTasksRunning: true) },
                             port: port, jobManagerLost: lost, standbyReady: standbyReady, savepointDirectory: "/c/savepoints", now: now)
     }
 
+    /// The stop-with-savepoint an upgrade decided now asks for (its trigger derived from job and time).
+    var upgradeStop: FlinkAction {
+        .stopWithSavepoint(port: 8081, jobId: "old", directory: "/c/savepoints",
+                           triggerId: SnapshotTrigger.make(jobId: "old", type: .upgrade, now: nowMillis).id)
+    }
+
     func flinkSteps(_ lifecycle: JobLifecycle) -> [FlinkAction] {
-        lifecycle.steps.compactMap { if case .flink(let action) = $0 { action } else { nil } }
+        lifecycle.steps.compactMap { if case .domain(let action) = $0 { action } else { nil } }
     }
 
     func events(_ lifecycle: JobLifecycle) -> [String] {
@@ -76,12 +83,14 @@ import Testing
         #expect(lifecycle.reconciliation.state == .upgrading)
         #expect(lifecycle.jobStatus.upgradeSavepointPath == nil, "the restore point of the next job is still to be taken")
         #expect(lifecycle.phase == .snapshotting)
-        #expect(flinkSteps(lifecycle) == [.stopWithSavepoint(port: 8081, jobId: "old", directory: "/c/savepoints", purpose: .upgrade)])
+        #expect(flinkSteps(lifecycle) == [upgradeStop])
+        #expect(SnapshotTrigger(lifecycle.jobStatus.savepointInfo)?.id == SnapshotTrigger.make(jobId: "old", type: .upgrade, now: nowMillis).id,
+                "the trigger is on record (write-ahead) before the request is sent")
         #expect(lifecycle.steps.contains(.event(type: .normal, reason: "SpecChanged", message: "Upgrading (savepoint): spec.job.args")))
     }
 
     @Test func onceTheSnapshotIsCommittedTheNewJobStartsFromIt() {
-        let lifecycle = decide(app(tag: "v2"), observation(deployed: app(tag: "v2"), state: .upgrading, path: "/sp/upgrade"), running: "FINISHED")
+        let lifecycle = decide(app(tag: "v2"), observation(deployed: app(tag: "v2"), state: .upgrading, path: "/sp/upgrade"), running: .finished)
         #expect(lifecycle.phase == .run)
         #expect(lifecycle.restorePath == "/sp/upgrade")
         #expect(lifecycle.jobId == JobLifecycle.nextJobId(key: key, previous: "old"))
@@ -93,7 +102,7 @@ import Testing
     @Test func anOperatorThatDiedMidUpgradeTakesTheSnapshotAgainOrFinishesFromTheRecordedOne() {
         // Died after committing UPGRADING, before the savepoint: the job still runs; take it now.
         let before = decide(app(tag: "v2"), observation(deployed: app(tag: "v2"), state: .upgrading))
-        #expect(flinkSteps(before) == [.stopWithSavepoint(port: 8081, jobId: "old", directory: "/c/savepoints", purpose: .upgrade)])
+        #expect(flinkSteps(before) == [upgradeStop])
         // Died after the savepoint was committed, before the new cluster was up: deploy from it.
         let after = decide(app(tag: "v2"), observation(deployed: app(tag: "v2"), state: .upgrading, path: "/sp/taken"), running: nil, port: nil)
         #expect(after.phase == .run && after.restorePath == "/sp/taken")
@@ -102,32 +111,32 @@ import Testing
     @Test func lastStateCancelsAndRestoresFromTheRetainedCheckpointUnlessItIsTooOld() {
         let fresh = ObservedCheckpoint(path: "file:///c/checkpoints/old/chk-7", timestamp: nowMillis - 5_000)
         let lifecycle = decide(app(tag: "v2", mode: .lastState), observation(deployed: app(mode: .lastState), checkpoint: fresh))
-        #expect(flinkSteps(lifecycle) == [.cancelKeepingCheckpoint(port: 8081, jobId: "old")])
+        #expect(flinkSteps(lifecycle) == [.cancel(port: 8081, jobId: "old")])
 
         let limit = ["kubernetes.operator.job.upgrade.last-state.max.allowed.checkpoint.age": "1 min"]
         let stale = ObservedCheckpoint(path: "file:///c/checkpoints/old/chk-1", timestamp: nowMillis - 600_000)
         let old = decide(app(tag: "v2", mode: .lastState, configuration: limit),
                          observation(deployed: app(mode: .lastState, configuration: limit), checkpoint: stale))
-        #expect(flinkSteps(old) == [.stopWithSavepoint(port: 8081, jobId: "old", directory: "/c/savepoints", purpose: .upgrade)],
+        #expect(flinkSteps(old) == [upgradeStop],
                 "a checkpoint older than the limit: a savepoint instead")
 
         let none = decide(app(tag: "v2", mode: .lastState), observation(deployed: app(mode: .lastState)))
-        #expect(flinkSteps(none) == [.stopWithSavepoint(port: 8081, jobId: "old", directory: "/c/savepoints", purpose: .upgrade)])
+        #expect(flinkSteps(none) == [upgradeStop])
     }
 
     @Test func aJobThatIsNotRunningFallsBackToItsLatestCheckpointOrWaits() {
         let checkpoint = ObservedCheckpoint(path: "file:///c/checkpoints/old/chk-3", timestamp: nowMillis - 5_000)
-        let fallback = decide(app(tag: "v2"), observation(deployed: app(), checkpoint: checkpoint), running: "FAILED")
+        let fallback = decide(app(tag: "v2"), observation(deployed: app(), checkpoint: checkpoint), running: .failed)
         #expect(fallback.phase == .run && fallback.restorePath == checkpoint.path)
 
         let disabled = ["kubernetes.operator.job.upgrade.last-state-fallback.enabled": "false"]
         let blocked = decide(app(tag: "v2", configuration: disabled), observation(deployed: app(configuration: disabled), checkpoint: checkpoint),
-                             running: "FAILED")
+                             running: .failed)
         guard case .blocked(let reason, let message) = blocked.phase else { Issue.record("\(blocked.phase)"); return }
         #expect(reason == "UpgradeBlocked")
         #expect(message.contains("it keeps its last spec"), "never silently downgraded to stateless: \(message)")
 
-        let nothing = decide(app(tag: "v2"), observation(deployed: app()), running: "FAILED")
+        let nothing = decide(app(tag: "v2"), observation(deployed: app()), running: .failed)
         if case .blocked(let reason, _) = nothing.phase { #expect(reason == "UpgradeBlocked") } else { Issue.record("\(nothing.phase)") }
     }
 
@@ -144,7 +153,7 @@ import Testing
         }
         let suspending = decide(app(state: .suspended), observation(deployed: app(state: .suspended), state: .upgrading), standbyReady: false)
         #expect(suspending.successorJobId == nil)
-        #expect(flinkSteps(suspending) == [.stopWithSavepoint(port: 8081, jobId: "old", directory: "/c/savepoints", purpose: .upgrade)])
+        #expect(flinkSteps(suspending) == [upgradeStop])
     }
 
     @Test func aStatelessUpgradeCancelsAndStartsFresh() {
@@ -157,7 +166,7 @@ import Testing
         let suspending = decide(app(state: .suspended), observation(deployed: app()))
         #expect(suspending.phase == .snapshotting)
         #expect(suspending.steps.contains(.event(type: .normal, reason: "SpecChanged", message: "Suspending (savepoint): spec.job.state")))
-        let suspended = decide(app(state: .suspended), observation(deployed: app(state: .suspended), state: .upgrading, path: "/sp/s"), running: "FINISHED")
+        let suspended = decide(app(state: .suspended), observation(deployed: app(state: .suspended), state: .upgrading, path: "/sp/s"), running: .finished)
         #expect(suspended.phase == .suspended && suspended.jobStatus.state == "SUSPENDED" && suspended.reconciliation.state == .deployed)
         #expect(suspended.jobStatus.upgradeSavepointPath == "/sp/s")
 
@@ -177,7 +186,7 @@ import Testing
         var recent = observation(deployed: app(), path: "/sp/0", checkpoint: checkpoint)
         recent.recordedJob?.updateTime = String(nowMillis - 2_000)
         let tooSoon = decide(app(), recent, running: nil, port: nil, lost: true)
-        if case .blocked(let reason, _) = tooSoon.phase { #expect(reason == "Upgrading") } else { Issue.record("\(tooSoon.phase)") }
+        if case .waiting = tooSoon.phase {} else { Issue.record("\(tooSoon.phase)") }
 
         let noCheckpoint = decide(app(), observation(deployed: app(), path: "/sp/0"), running: nil, port: nil, lost: true)
         #expect(noCheckpoint.restorePath == "/sp/0", "the snapshot the job started from, when no checkpoint completed")
@@ -201,24 +210,63 @@ import Testing
     let now = Date(timeIntervalSince1970: 1_800_000_000)
     var nowMillis: Int64 { Int64(now.timeIntervalSince1970 * 1000) }
 
-    func steps(nonce: Int64? = nil, configuration: [String: String] = [:], info: SavepointInfo? = nil, keep: String? = nil,
-               started: Int64? = nil) -> [Step] {
-        SavepointPolicy.steps(job: JobSpec(savepointTriggerNonce: nonce), configuration: FlinkConfiguration(configuration),
-                              recorded: JobStatus(jobId: "j", state: "RUNNING", startTime: started.map(String.init), upgradeSavepointPath: keep,
-                                                  savepointInfo: info),
-                              port: 1, jobId: "j", savepointDirectory: "/sp", now: now)
+    func run(nonce: Int64? = nil, configuration: [String: String] = [:], info: SavepointInfo? = nil, keep: String? = nil,
+             started: Int64? = nil, pending: SnapshotOperationState? = nil) -> (steps: [Step], status: JobStatus) {
+        var status = JobStatus(jobId: "j", state: "RUNNING", startTime: started.map(String.init), upgradeSavepointPath: keep, savepointInfo: info)
+        let steps = SavepointPolicy.steps(job: JobSpec(savepointTriggerNonce: nonce), configuration: FlinkConfiguration(configuration),
+                                          status: &status, pending: pending, port: 1, jobId: "j", savepointDirectory: "/sp", now: now)
+        return (steps, status)
     }
 
-    @Test func aNewNonceTriggersOneManualSavepoint() {
-        #expect(steps(nonce: 1) == [.flink(.triggerSavepoint(port: 1, jobId: "j", directory: "/sp", type: .manual, nonce: 1))])
+    func steps(nonce: Int64? = nil, configuration: [String: String] = [:], info: SavepointInfo? = nil, keep: String? = nil,
+               started: Int64? = nil) -> [Step] {
+        run(nonce: nonce, configuration: configuration, info: info, keep: keep, started: started).steps
+    }
+
+    func trigger(_ type: SnapshotTriggerType, at millis: Int64? = nil, salt: String = "") -> SnapshotTrigger {
+        SnapshotTrigger.make(jobId: "j", type: type, now: millis ?? nowMillis, salt: salt)
+    }
+
+    @Test func aNewNonceTriggersOneManualSavepointOnRecordFirst() {
+        let first = run(nonce: 1)
+        #expect(first.steps == [.flink(.triggerSavepoint(port: 1, jobId: "j", directory: "/sp", triggerId: trigger(.manual, salt: "1").id))])
+        #expect(SnapshotTrigger(first.status.savepointInfo) == trigger(.manual, salt: "1"), "recorded as pending before it is sent")
         #expect(steps(nonce: 1, info: SavepointInfo(triggerId: "manual:1")).isEmpty, "attempted already (even if it failed)")
         #expect(steps(nonce: 2, info: SavepointInfo(triggerId: "manual:1")).count == 1)
+    }
+
+    @Test func aPendingSavepointIsFollowedUntilItEndsNeverTriggeredTwice() {
+        let pending = trigger(.manual, at: nowMillis - 2_000)
+        let info = pending.recorded(in: nil)
+        #expect(run(nonce: 1, info: info, pending: .inProgress).steps.isEmpty)
+        let done = run(nonce: 1, info: info, pending: .completed(location: "file:/sp/savepoint-j-1"))
+        #expect(done.status.savepointInfo?.savepointHistory?.map(\.location) == ["file:/sp/savepoint-j-1"])
+        #expect(done.status.savepointInfo?.lastSavepoint?.triggerNonce == 1)
+        #expect(done.status.savepointInfo?.triggerId == "manual:1" && SnapshotTrigger(done.status.savepointInfo) == nil)
+        let failed = run(nonce: 1, info: info, pending: .failed(cause: "disk full"))
+        #expect(failed.steps.contains { if case .event(.warning, "SavepointError", _) = $0 { true } else { false } })
+        #expect(failed.status.savepointInfo?.triggerId == "manual:1", "a failed nonce is not retried")
+        let lost = run(nonce: 1, info: info, pending: .notFound)
+        #expect(lost.steps == [.flink(.triggerSavepoint(port: 1, jobId: "j", directory: "/sp", triggerId: pending.id))],
+                "Flink never got it: the same operation is asked for again")
+        let stale = trigger(.periodic, at: nowMillis - SavepointPolicy.triggerTimeoutMillis - 1)
+        let gaveUp = run(configuration: [SavepointPolicy.intervalKey: "1 min"], info: stale.recorded(in: nil), started: 0, pending: .unknown("unreachable"))
+        #expect(SnapshotTrigger(gaveUp.status.savepointInfo) == nil && gaveUp.status.savepointInfo?.lastPeriodicSavepointTimestamp == stale.timestamp)
+    }
+
+    @Test func aRefusedAttemptIsRetriedOnlyAfterAPause() {
+        var info = trigger(.periodic, at: nowMillis - 3_000).recorded(in: nil)
+        info.endTrigger()
+        #expect(steps(configuration: [SavepointPolicy.intervalKey: "1 min"], info: info, started: 0).isEmpty)
+        var older = trigger(.periodic, at: nowMillis - 30_000).recorded(in: nil)
+        older.endTrigger()
+        #expect(steps(configuration: [SavepointPolicy.intervalKey: "1 min"], info: older, started: 0).count == 1)
     }
 
     @Test func periodicSavepointsFollowTheInterval() {
         let interval = [SavepointPolicy.intervalKey: "1 min"]
         #expect(steps(configuration: interval, started: nowMillis - 30_000).isEmpty)
-        #expect(steps(configuration: interval, started: nowMillis - 61_000) == [.flink(.triggerSavepoint(port: 1, jobId: "j", directory: "/sp", type: .periodic, nonce: nil))])
+        #expect(steps(configuration: interval, started: nowMillis - 61_000) == [.flink(.triggerSavepoint(port: 1, jobId: "j", directory: "/sp", triggerId: trigger(.periodic).id))])
         #expect(steps(configuration: interval, info: SavepointInfo(lastPeriodicSavepointTimestamp: nowMillis - 10_000), started: 0).isEmpty)
     }
 
@@ -248,10 +296,10 @@ import Testing
 
     @Test func anUpgradeThatIsNotRunningWithinTheTimeoutRollsBackToTheLastStableSpecFromItsSavepoint() {
         let desired = base.app(tag: "broken", configuration: enabled)
-        let early = base.decide(desired, rollbackObservation(since: base.nowMillis - 10_000), running: "FAILED")
+        let early = base.decide(desired, rollbackObservation(since: base.nowMillis - 10_000), running: .failed)
         #expect(early.rolledBack == false, "within the readiness timeout: wait")
 
-        let late = base.decide(desired, rollbackObservation(since: base.nowMillis - 60_000), running: "FAILED")
+        let late = base.decide(desired, rollbackObservation(since: base.nowMillis - 60_000), running: .failed)
         #expect(late.rolledBack && late.reconciliation.state == .rolledBack && late.writeAhead)
         #expect(base.events(late) == ["Rollback"])
         #expect(late.restorePath == "/sp/upgrade", "from the savepoint taken at the upgrade")
@@ -262,23 +310,23 @@ import Testing
     @Test func rolledBackStaysUntilANewerSpecArrives() {
         var observation = rollbackObservation(since: base.nowMillis - 60_000)
         observation.reconciliation?.state = .rolledBack
-        let same = base.decide(base.app(tag: "broken", configuration: enabled), observation, running: "RUNNING")
+        let same = base.decide(base.app(tag: "broken", configuration: enabled), observation, running: .running)
         #expect(same.rolledBack && same.steps.isEmpty && same.jobId == "old")
         if case .deployment(let d) = same.target { #expect(d.spec.job?.args == ["--tag", "v1"]) } else { Issue.record("target") }
 
-        let newer = base.decide(base.app(tag: "fixed", configuration: enabled), observation, running: "RUNNING")
+        let newer = base.decide(base.app(tag: "fixed", configuration: enabled), observation, running: .running)
         #expect(!newer.rolledBack && newer.reconciliation.state == .upgrading, "a newer spec breaks out of the rollback")
-        #expect(base.flinkSteps(newer) == [.stopWithSavepoint(port: 8081, jobId: "old", directory: "/c/savepoints", purpose: .upgrade)])
+        #expect(base.flinkSteps(newer) == [base.upgradeStop])
     }
 
     @Test func aFailedJobIsResubmittedWhenAsked() {
         let restart = ["kubernetes.operator.job.restart.failed": "true"]
         let checkpoint = ObservedCheckpoint(path: "file:///c/checkpoints/old/chk-4", timestamp: base.nowMillis - 1_000)
         let lifecycle = base.decide(base.app(configuration: restart),
-                                    base.observation(deployed: base.app(configuration: restart), checkpoint: checkpoint), running: "FAILED")
+                                    base.observation(deployed: base.app(configuration: restart), checkpoint: checkpoint), running: .failed)
         #expect(base.events(lifecycle) == ["RestartFailedJob"])
         #expect(lifecycle.phase == .run && lifecycle.restorePath == checkpoint.path && lifecycle.jobId != "old")
-        let notAsked = base.decide(base.app(), base.observation(deployed: base.app(), checkpoint: checkpoint), running: "FAILED")
+        let notAsked = base.decide(base.app(), base.observation(deployed: base.app(), checkpoint: checkpoint), running: .failed)
         #expect(notAsked.jobId == "old" && notAsked.steps.isEmpty)
     }
 }

@@ -2,13 +2,14 @@ import Foundation
 import Testing
 import FlinkResources
 @testable import Planning
+@testable import Reconciliation
 
 /// Two `sleep` pods per resource; the TaskManager count follows `taskManager.replicas`.
 let sleepPods = PodSetPlanner { id, resource in
     guard case .deployment(let d) = resource else { return [] }
-    let jm = PodPlan(name: "\(id.name)-jobmanager-0", role: "jobmanager", argv: ["sleep", "1000"])
+    let jm = PodPlan(name: "\(id.name)-jobmanager-0", role: .jobManager, argv: ["sleep", "1000"])
     let tms = (0..<(d.spec.taskManager?.replicas ?? 1)).map {
-        PodPlan(name: "\(id.name)-taskmanager-\($0)", role: "taskmanager", argv: ["sleep", "1000"])
+        PodPlan(name: "\(id.name)-taskmanager-\($0)", role: .taskManager, argv: ["sleep", "1000"])
     }
     return [jm] + tms
 }
@@ -28,8 +29,8 @@ func running(_ plan: PodPlan, ready: Bool = true) -> ObservedPod {
 func wanted(_ resource: FlinkResource) -> [PodPlan] { sleepPods.template(id, resource) }
 
 func input(_ resource: FlinkResource?, pods: [ObservedPod], defined: Bool = true, errors: [String] = [],
-           conditions: [Condition] = [], generation: Int64 = 1, now: Date = t0) -> PlanInput {
-    PlanInput(id: id, resource: resource, isDefined: defined, generation: generation, validationErrors: errors,
+           conditions: [Condition] = [], generation: Int64 = 1, now: Date = t0) -> PlanInputOf<NoObservation> {
+    PlanInputOf(id: id, resource: resource, isDefined: defined, generation: generation, validationErrors: errors,
               pods: pods, conditions: conditions, now: now)
 }
 
@@ -77,15 +78,27 @@ func input(_ resource: FlinkResource?, pods: [ObservedPod], defined: Bool = true
         ])
     }
 
-    @Test func aDeletedResourceStopsEveryPodThenIsForgotten() {
-        let plan = sleepPods.plan(input(nil, pods: wanted(app()).map { running($0) }, defined: false))
+    @Test func aDeletedResourceStopsEveryPodThenIsForgottenOnceTheyAreGone() {
+        let pods = wanted(app()).map { running($0) }
+        let plan = sleepPods.plan(input(nil, pods: pods, defined: false))
         #expect(plan.steps == [
             .stopPod(name: "app-jobmanager-0", reason: "resource deleted"),
             .stopPod(name: "app-taskmanager-0", reason: "resource deleted"),
             .event(type: .normal, reason: "Cleanup", message: "Stopping 2 pod(s): the manifest was removed"),
-            .forget,
         ])
+        #expect(plan.lifecycleState == .deleting && plan.next != .awaitChange, "looked at again until no pod is left")
+        var stopping = pods
+        for index in stopping.indices { stopping[index].reason = "Terminating" }
+        #expect(sleepPods.plan(input(nil, pods: stopping, defined: false)).steps.isEmpty, "asked once, never waited for")
         #expect(sleepPods.plan(input(nil, pods: [], defined: false)).steps == [.forget])
+    }
+
+    @Test func aPodOnItsWayOutIsNeitherStoppedAgainNorReplacedUntilItIsGone() {
+        var old = running(wanted(app())[0])
+        old.planHash = "older"
+        old.reason = "Terminating"
+        let diff = PodDiff(wanted: [wanted(app())[0]], observed: [old])
+        #expect(diff.steps.isEmpty && diff.waiting == ["app-jobmanager-0"])
     }
 
     @Test func aManifestThatWasNeverValidRunsNothingAndIsStalled() {

@@ -1,6 +1,7 @@
 import FlinkResources
 import Testing
 @testable import Planning
+@testable import Reconciliation
 
 @Suite struct SpecDiffTests {
     func app(args: [String] = ["--v", "1"], parallelism: Int = 1, replicas: Int? = nil, upgradeMode: UpgradeMode = .savepoint,

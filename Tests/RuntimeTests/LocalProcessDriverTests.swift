@@ -269,6 +269,47 @@ struct LocalProcessDriverTests {
         }
     }
 
+    @Test func terminateReturnsAtOnceAndTheSupervisionLoopFinishesTheStop() async throws {
+        try await withHarness { h in
+            let record = try await h.driver.start(h.shell("stubborn", "trap '' TERM; sleep 60 & echo child $!; wait", grace: .milliseconds(300), tmp: true))
+            #expect(await eventually { h.log("stubborn").contains("child ") })
+            let members = ProcessInfoReader.processes(inGroup: record.pgid)
+            let start = ContinuousClock.now
+            await h.driver.terminate("stubborn")
+            #expect(ContinuousClock.now - start < .milliseconds(100), "never waits for the grace period")
+            let terminating = try #require(await h.driver.status("stubborn"))
+            #expect(terminating.reason == PodStatus.Reason.terminating && !terminating.ready)
+            await h.driver.terminate("stubborn")  // again: left as it is
+            // 300 ms of grace, then SIGKILL; on a loaded 2-core machine the group may take seconds
+            // more to be gone and reaped (CI saw over 2 s beside two Flink clusters starting).
+            func hasStopped() -> Bool { h.events.of("stubborn").contains(where: { event in if case .stopped = event { true } else { false } }) }
+            var stopped = hasStopped()
+            for _ in 0..<1_500 where !stopped {
+                try await Task.sleep(for: .milliseconds(10))
+                stopped = hasStopped()
+            }
+            #expect(stopped, "\(h.events.of("stubborn").map(\.kind))")
+            #expect(ContinuousClock.now - start >= .milliseconds(300), "SIGTERM ignored: killed once the grace was over")
+            #expect(await h.driver.status("stubborn") == nil)
+            #expect(members.allSatisfy { !isAlive($0.pid) } && isGone(record.pid))
+            #expect(!FileManager.default.fileExists(atPath: h.directory + "/stubborn-tmp"))
+            await h.driver.terminate("never-started")
+        }
+    }
+
+    @Test func aStopIsSeenDoneWithinMillisecondsNotAtTheNextTick() async throws {
+        var slowTicks = LocalProcessDriver.Configuration.fast
+        slowTicks.tickInterval = .seconds(10)
+        try await withHarness(slowTicks) { h in
+            _ = try await h.driver.start(h.shell("quick", "exec sleep 60"))
+            let start = ContinuousClock.now
+            await h.driver.terminate("quick")
+            let stopped = await eventually(timeout: .seconds(8)) { await h.driver.status("quick") == nil }
+            #expect(stopped)
+            #expect(ContinuousClock.now - start < .milliseconds(2_000), "a SIGTERM'd process is gone in milliseconds; the tick is 10 s")
+        }
+    }
+
     @Test func stragglersDieWithTheMainProcess() async throws {
         try await withHarness { h in
             let record = try await h.driver.start(h.shell("leader", "sleep 60 & echo $! > bg.pid; sleep 0.2; exit 0"))
@@ -477,6 +518,7 @@ extension PodEvent {
         case .oomKilled: "oomKilled"
         case .restarting: "restarting"
         case .ready: "ready"
+        case .stopped: "stopped"
         }
     }
 }

@@ -1,4 +1,5 @@
 import Foundation
+import Runtime
 import Store
 import Testing
 
@@ -57,26 +58,22 @@ struct OperatorLockTests {
             let directory = StateDirectory(path: dir)
             try directory.create()
             // Another operator: locks the file the way flinklet does, writes its pid, then waits.
-            let holder = Process()
-            holder.executableURL = URL(fileURLWithPath: "/bin/sh")
-            holder.arguments = ["-c", #"exec 9<>"$1" && /usr/bin/flock -n 9 && echo $$ > "$1" && echo ready && exec sleep 60"#,
-                                "sh", directory.lockPath]
-            let output = Pipe()
-            holder.standardOutput = output
-            try holder.run()
-            defer { if holder.isRunning { holder.terminate() } }
-            var said = Data()
+            let holder = try ChildProcess.spawn(
+                ["/bin/sh", "-c", #"exec 9<>"$1" && /usr/bin/flock -n 9 && echo $$ > "$1" && echo ready && exec sleep 60"#,
+                 "sh", directory.lockPath],
+                options: .init(standardInput: .null, standardOutput: .pipe, newProcessGroup: true))
+            defer { holder.signal(SIGTERM); _ = holder.wait() }
+            var said: [UInt8] = []
             while !String(decoding: said, as: UTF8.self).contains("ready") {
-                let chunk = output.fileHandleForReading.availableData
-                if chunk.isEmpty { throw TestFailure("the lock holder exited before locking") }
+                guard let chunk = holder.standardOutput?.read() else { throw TestFailure("the lock holder exited before locking") }
                 said += chunk
             }
 
             let error = #expect(throws: StoreError.self) { try directory.lockForOperator() }
-            #expect(error.map(String.init(describing:)) == "another flinklet is running with state dir \(dir) (pid \(holder.processIdentifier))")
+            #expect(error.map(String.init(describing:)) == "another flinklet is running with state dir \(dir) (pid \(holder.pid))")
 
-            holder.terminate()
-            holder.waitUntilExit()
+            holder.signal(SIGTERM)
+            _ = holder.wait()
             let lock = try directory.lockForOperator()
             #expect(lock.isHeld)
         }

@@ -1,5 +1,6 @@
 import FlinkResources
 import Foundation
+import Runtime
 import Store
 import Synchronization
 
@@ -42,14 +43,12 @@ func event(_ key: String, _ reason: String, _ message: String, at seconds: Doubl
 
 /// Runs a program to completion, discarding its output; returns its exit status.
 func exitStatus(of executable: String, _ arguments: [String]) throws -> Int32 {
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: executable)
-    process.arguments = arguments
-    process.standardOutput = FileHandle.nullDevice
-    process.standardError = FileHandle.nullDevice
-    try process.run()
-    process.waitUntilExit()
-    return process.terminationStatus
+    let child = try ChildProcess.spawn([executable] + arguments, options: .init(
+        standardInput: .null, standardOutput: .null, standardError: .null, newProcessGroup: true))
+    switch child.wait() {
+    case .exited(let status): return status
+    case .signaled(let signal): throw TestFailure("\(executable) was killed by signal \(signal)")
+    }
 }
 
 /// Whether another process could take the lock on `lockFile` right now (flock(1), non-blocking).

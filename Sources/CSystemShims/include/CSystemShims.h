@@ -7,6 +7,7 @@
 #include <sys/types.h>
 #include <sys/inotify.h>
 #include <spawn.h>
+#include <dirent.h>
 
 /// POSIX_SPAWN_SETSID (a GNU extension, glibc >= 2.26): the child starts a new session and so a
 /// new process group whose id is its pid.
@@ -15,5 +16,15 @@ extern const short flinklet_posix_spawn_setsid;
 /// pipe2(fds, O_CLOEXEC): both ends close-on-exec from the start, so a process spawned by
 /// another thread at the same moment can never inherit them.
 int flinklet_pipe_cloexec(int fds[2]);
+
+/// This process's environment (`environ`), which Swift's Glibc module does not export: what a
+/// child spawned with "this process's environment" gets, read at the moment of the spawn.
+char *const *flinklet_environ(void);
+
+/// The name of a directory entry, read in place. Never copy `entry.pointee.d_name` in Swift:
+/// that copies all 256 bytes of the declared array, while readdir(3) returns records sized to
+/// the name, so the copy can read past the end of glibc's buffer (Foundation's Process.run
+/// crashed with SIGSEGV in memcpy that way).
+const char *flinklet_dirent_name(const struct dirent *entry);
 
 #endif

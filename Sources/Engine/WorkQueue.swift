@@ -1,3 +1,6 @@
+import DequeModule
+import HeapModule
+
 /// The queue of keys waiting to be reconciled, with controller-runtime's guarantees and one more.
 ///
 /// Guarantees:
@@ -26,8 +29,8 @@ public actor WorkQueue<Key: Hashable & Sendable, C: Clock> where C.Duration == D
     private let clock: C
     private let configuration: Configuration
 
-    private var changeLane = FIFO<Key>()
-    private var timerLane = FIFO<Key>()
+    private var changeLane = Deque<Key>()
+    private var timerLane = Deque<Key>()
     /// Keys waiting in a lane (not being processed), and which lane holds them.
     private var queued: [Key: Lane] = [:]
     private var processing: Set<Key> = []
@@ -35,7 +38,7 @@ public actor WorkQueue<Key: Hashable & Sendable, C: Clock> where C.Duration == D
     private var dirtyWhileProcessing: [Key: Lane] = [:]
     private var failures: [Key: Int] = [:]
     private var timers = TimerHeap<Key, C.Instant>()
-    private var waiters: [CheckedContinuation<Key?, Never>] = []
+    private var waiters: Deque<CheckedContinuation<Key?, Never>> = []
     private var timerWakeup: CheckedContinuation<Void, Never>?
     /// A wake-up that arrived while no timer loop was waiting: the next wait returns at once.
     private var timerWakeupPending = false
@@ -101,7 +104,7 @@ public actor WorkQueue<Key: Hashable & Sendable, C: Clock> where C.Duration == D
         case (.change?, _), (.timer?, .timer):
             return  // already waiting in an equal or better lane
         case (.timer?, .change):
-            timerLane.remove(key)
+            if let index = timerLane.firstIndex(of: key) { timerLane.remove(at: index) }
             fallthrough
         case (nil, _):
             queued[key] = lane
@@ -217,81 +220,43 @@ public actor WorkQueue<Key: Hashable & Sendable, C: Clock> where C.Duration == D
     public func isProcessing(_ key: Key) -> Bool { processing.contains(key) }
 }
 
-/// A first-in first-out queue with O(1) amortised append and pop, and O(n) removal of one key.
-struct FIFO<Element: Equatable> {
-    private var items: [Element] = []
-    private var head = 0
-
-    var isEmpty: Bool { head == items.count }
-
-    mutating func append(_ element: Element) { items.append(element) }
-
-    mutating func popFirst() -> Element? {
-        guard head < items.count else { return nil }
-        let element = items[head]
-        head += 1
-        if head > 64, head * 2 > items.count {
-            items.removeFirst(head)
-            head = 0
-        }
-        return element
-    }
-
-    mutating func remove(_ element: Element) {
-        if let index = items[head...].firstIndex(of: element) { items.remove(at: index) }
-    }
-}
-
-/// Keys with deadlines; one deadline per key (the earliest scheduled).
+/// Keys with deadlines; one deadline per key (the earliest scheduled). Keys due at the same
+/// instant come out in the order they were scheduled.
 struct TimerHeap<Key: Hashable, Instant: Comparable> {
-    private var heap: [(deadline: Instant, key: Key)] = []
+    private struct Entry: Comparable {
+        var deadline: Instant
+        /// Scheduling order: breaks ties between equal deadlines.
+        var sequence: UInt64
+        var key: Key
+
+        static func < (a: Entry, b: Entry) -> Bool { (a.deadline, a.sequence) < (b.deadline, b.sequence) }
+        static func == (a: Entry, b: Entry) -> Bool { a.sequence == b.sequence }
+    }
+
+    private var heap = Heap<Entry>()
     private var deadlines: [Key: Instant] = [:]
+    private var scheduled: UInt64 = 0
 
     var count: Int { deadlines.count }
-    var earliest: Instant? { heap.first?.deadline }
+    var earliest: Instant? { heap.min?.deadline }
 
     /// Returns true when this deadline is now the earliest of all (the sleeper must wake up).
     mutating func schedule(_ key: Key, at deadline: Instant) -> Bool {
         if let existing = deadlines[key], existing <= deadline { return false }
         deadlines[key] = deadline  // an older, later entry stays in the heap and is skipped when popped
-        heap.append((deadline, key))
-        siftUp(heap.count - 1)
-        return heap[0].deadline == deadline
+        scheduled += 1
+        heap.insert(Entry(deadline: deadline, sequence: scheduled, key: key))
+        return heap.min?.deadline == deadline
     }
 
     mutating func popDue(now: Instant) -> Key? {
-        while let top = heap.first, top.deadline <= now {
-            removeTop()
+        while let top = heap.min, top.deadline <= now {
+            heap.removeMin()
             if deadlines[top.key] == top.deadline {
                 deadlines[top.key] = nil
                 return top.key
             }
         }
         return nil
-    }
-
-    private mutating func removeTop() {
-        heap.swapAt(0, heap.count - 1)
-        heap.removeLast()
-        var i = 0
-        while true {
-            let l = 2 * i + 1, r = l + 1
-            var smallest = i
-            if l < heap.count, heap[l].deadline < heap[smallest].deadline { smallest = l }
-            if r < heap.count, heap[r].deadline < heap[smallest].deadline { smallest = r }
-            if smallest == i { return }
-            heap.swapAt(i, smallest)
-            i = smallest
-        }
-    }
-
-    private mutating func siftUp(_ index: Int) {
-        var i = index
-        while i > 0 {
-            let parent = (i - 1) / 2
-            guard heap[i].deadline < heap[parent].deadline else { return }
-            heap.swapAt(i, parent)
-            i = parent
-        }
     }
 }

@@ -15,7 +15,7 @@ public enum CommandPods {
         guard let command = annotations[commandAnnotation] else { return [] }
         let replicas = annotations[replicasAnnotation].flatMap(Int.init).map { max(0, $0) } ?? 1
         return (0..<replicas).map { index in
-            PodPlan(name: "\(id.name)-main-\(index)", role: "main", argv: ["/bin/sh", "-c", command],
+            PodPlan(name: "\(id.name)-main-\(index)", role: .main, argv: ["/bin/sh", "-c", command],
                     terminationGracePeriod: .seconds(5))
         }
     }

@@ -10,6 +10,8 @@ import Foundation
 /// stop or wait for readiness; `Stalled` when a pod crash-loops or failed for good, or when the
 /// manifest has never been valid.
 public struct PodSetPlanner: ResourcePlanner {
+    public typealias Plan = ResourcePlan<NoAction, NoStatus>
+
     public let template: @Sendable (ResourceID, FlinkResource) -> [PodPlan]
     /// How soon to look again while pods are on their way (events usually come first).
     public var progressInterval: Duration = .seconds(2)
@@ -18,26 +20,20 @@ public struct PodSetPlanner: ResourcePlanner {
         self.template = template
     }
 
-    public func plan(_ input: PlanInput) -> Plan {
-        var steps: [Step] = []
+    public func plan(_ input: PlanInputOf<NoObservation>) -> Plan {
+        var steps: [PlanStep<NoAction>] = []
 
-        // Deleted: stop every pod, then forget the resource.
+        // Deleted: stop every pod; once none is left, forget the resource.
         guard input.isDefined else {
-            for pod in input.pods.sorted(by: { $0.name < $1.name }) {
-                steps.append(.stopPod(name: pod.name, reason: "resource deleted"))
-            }
-            if !input.pods.isEmpty {
-                steps.append(.event(type: .normal, reason: "Cleanup", message: "Stopping \(input.pods.count) pod(s): the manifest was removed"))
-            }
-            steps.append(.forget)
-            return Plan(steps: steps, next: .awaitChange)
+            if let stopping: Plan = PlanParts.stopAll(input, reason: "resource deleted") { return stopping }
+            return Plan(steps: [.forget], next: .awaitChange)
         }
 
-        let validationEvents = PlanParts.validationEvents(input)
+        let validationEvents: [PlanStep<NoAction>] = PlanParts.validationEvents(input)
         guard let resource = input.resource else { return PlanParts.neverValid(input) }
 
         let wanted = template(input.id, resource)
-        let diff = PodDiff(wanted: wanted, observed: input.pods)
+        let diff = PodSetDiff<NoAction>(wanted: wanted, observed: input.pods)
         steps += diff.steps
         let starting = diff.starting
         let stopping = diff.stopping
@@ -84,28 +80,41 @@ public struct PodSetPlanner: ResourcePlanner {
 /// The steps that make a resource's pods equal to `wanted`: start what is missing, replace what
 /// runs an older plan, restart a long-running pod that exited cleanly, stop what is not wanted.
 /// A failed pod of the current plan is left for the driver's restart policy (or the planner).
-public struct PodDiff: Sendable {
-    public var steps: [Step] = []
+public struct PodSetDiff<Action: Sendable & Hashable>: Sendable {
+    public var steps: [PlanStep<Action>] = []
     /// Names of the pods started (or replaced) by `steps`.
     public var starting: [String] = []
     public var stopping: [String] = []
     /// The observed pods that run a wanted plan and are kept, by name.
     public var current: [ObservedPod] = []
 
+    /// Wanted pods whose name is still held by a pod on its way out: started once it is gone
+    /// (its `.stopped` event wakes the resource).
+    public var waiting: [String] = []
+
     public init(wanted: [PodPlan], observed pods: [ObservedPod]) {
         let observed = Dictionary(pods.map { ($0.name, $0) }, uniquingKeysWith: { first, _ in first })
         let wantedNames = Set(wanted.map(\.name))
-        for pod in pods.sorted(by: { $0.name < $1.name }) where !wantedNames.contains(pod.name) {
+        for pod in pods.sorted(by: { $0.name < $1.name }) where !wantedNames.contains(pod.name) && !pod.isTerminating {
             steps.append(.stopPod(name: pod.name, reason: "no longer wanted"))
             stopping.append(pod.name)
         }
         for plan in wanted {
             switch observed[plan.name] {
+            case let pod? where pod.isTerminating:
+                waiting.append(pod.name)
             case nil:
                 steps.append(.startPod(plan))
                 starting.append(plan.name)
             case let pod? where pod.planHash != plan.planHash:
                 steps.append(.stopPod(name: pod.name, reason: "spec changed"))
+                stopping.append(pod.name)
+                steps.append(.startPod(plan))
+                starting.append(plan.name)
+            case let pod? where pod.reason == "Lost" && plan.restartPolicy != .never:
+                // Its process ended while no operator watched, and nobody restarts a pod it
+                // cannot supervise: start it again.
+                steps.append(.stopPod(name: pod.name, reason: "lost"))
                 stopping.append(pod.name)
                 steps.append(.startPod(plan))
                 starting.append(plan.name)
@@ -121,23 +130,36 @@ public struct PodDiff: Sendable {
 
 /// Plan pieces every planner shares.
 public enum PlanParts {
+    /// A deleted resource's pods: every pod still running is asked to stop, and the resource is
+    /// looked at again until none is left (their `.stopped` events wake it). Nil once no pod is
+    /// left: then the resource's files and record may go.
+    public static func stopAll<O, A, S>(_ input: PlanInputOf<O>, reason: String) -> ResourcePlan<A, S>? {
+        guard !input.pods.isEmpty else { return nil }
+        let live = input.pods.filter { !$0.isTerminating }.sorted { $0.name < $1.name }
+        var steps: [PlanStep<A>] = live.map { .stopPod(name: $0.name, reason: reason) }
+        if !live.isEmpty {
+            steps.append(.event(type: .normal, reason: "Cleanup", message: "Stopping \(live.count) pod(s): the manifest was removed"))
+        }
+        return ResourcePlan(steps: steps, conditions: input.conditions, lifecycleState: .deleting, next: .requeue(after: .seconds(1)))
+    }
+
     /// `status.error` for validation errors: the first, and how many more.
-    public static func errorText(_ input: PlanInput) -> String? {
+    public static func errorText<O>(_ input: PlanInputOf<O>) -> String? {
         input.validationErrors.first.map { first in
             input.validationErrors.count == 1 ? first : "\(first) (and \(input.validationErrors.count - 1) more)"
         }
     }
 
     /// One `ValidationError` warning per error that keeps the manifest's text from applying.
-    public static func validationEvents(_ input: PlanInput) -> [Step] {
+    public static func validationEvents<O, A>(_ input: PlanInputOf<O>) -> [PlanStep<A>] {
         input.validationErrors.map { .event(type: .warning, reason: "ValidationError", message: $0) }
     }
 
     /// A resource whose manifest has never been valid: nothing to run; say why.
-    public static func neverValid(_ input: PlanInput) -> Plan {
+    public static func neverValid<O, A, S>(_ input: PlanInputOf<O>) -> ResourcePlan<A, S> {
         let message = errorText(input) ?? "the manifest is not valid"
-        let events = validationEvents(input)
-        return Plan(steps: events, conditions: Conditions.merge(previous: input.conditions, next: [
+        let events: [PlanStep<A>] = validationEvents(input)
+        return ResourcePlan(steps: events, conditions: Conditions.merge(previous: input.conditions, next: [
             Condition(type: Conditions.ready, status: .false, reason: "InvalidSpec", message: message, observedGeneration: input.generation),
             Condition(type: Conditions.stalled, status: .true, reason: "InvalidSpec", message: message, observedGeneration: input.generation),
         ], now: input.now), error: message, lifecycleState: .created,

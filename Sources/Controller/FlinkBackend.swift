@@ -63,7 +63,7 @@ extension FlinkBackend {
         if case .failure(let error) = distribution { observation.distributionProblem = error.message }
         let lastKnown = record.flatMap { Self.decode($0) }
         observation.lastKnown = lastKnown
-        let recordedStatus = record.flatMap { try? PodRecords.status(of: $0) }
+        let recordedStatus = try record.flatMap { try PodRecords.status(of: $0) }
         observation.recordedJob = recordedStatus?.jobStatus
         observation.reconciliation = recordedStatus?.reconciliationStatus
         observation.recordedClusterInfo = (recordedStatus as? FlinkDeploymentStatus)?.clusterInfo

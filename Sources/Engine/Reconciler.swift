@@ -99,7 +99,7 @@ public struct Reconciler<Backend: ReconcilerBackend>: Sendable {
             isDefined: { await source.object($0)?.resource != nil }))
 
         // 2. Plan.
-        let previous = record.flatMap { try? PodRecords.status(of: $0) }
+        let previous = try record.flatMap { try PodRecords.status(of: $0) }
         let input = PlanInputOf<Backend.Observation>(
             id: id, uid: record?.uid ?? "", resource: desired?.resource, isDefined: desired != nil, generation: record?.generation ?? 0,
             validationErrors: desired?.diagnostics.filter(\.isError).map(\.description) ?? [],

@@ -27,6 +27,7 @@ final class TestHTTPServer: Sendable {
         var routes: [String: Reply] = [:]
         var hits: [String: Int] = [:]
         var stopped = false
+        var listenerClosed = false
     }
 
     let port: Int
@@ -63,18 +64,32 @@ final class TestHTTPServer: Sendable {
 
     func hits(_ path: String) -> Int { state.withLock { $0.hits[path, default: 0] } }
 
-    /// Stops accepting; connections being served finish on their own.
+    /// Stops accepting and returns once the listener is closed (new connections are refused);
+    /// connections being served finish on their own.
+    ///
+    /// Only the accept thread closes the listener. Closing it here raced with that thread: when
+    /// the thread had not yet called `accept`, it then accepted on a descriptor number the
+    /// kernel had meanwhile handed to another test's new socket, and took (and dropped) that
+    /// test's connections, so its server never saw a request.
     func stop() {
         let first = state.withLock { state in
             defer { state.stopped = true }
             return !state.stopped
         }
-        guard first else { return }
-        shutdown(listener, Int32(SHUT_RDWR))
-        close(listener)
+        if first {
+            // Wakes a blocked `accept` (EINVAL), and makes a later one fail at once.
+            shutdown(listener, Int32(SHUT_RDWR))
+        }
+        while !state.withLock({ $0.listenerClosed }) {
+            usleep(1000)
+        }
     }
 
     private func acceptLoop() {
+        defer {
+            close(listener)
+            state.withLock { $0.listenerClosed = true }
+        }
         while true {
             let connection = accept(listener, nil, nil)
             if connection < 0 {

@@ -173,3 +173,21 @@ private enum Pump {
         }
     }
 }
+
+/// Writes `text` to the executable file `path` (mode 0755) without this process ever holding
+/// it open for writing.
+///
+/// A test that writes a script and then runs it races with every other test thread that
+/// spawns a child meanwhile: the child is a copy of this process until its `exec`, descriptors
+/// included, and while any process holds the script open for writing, `exec` of it fails with
+/// `ETXTBSY` ("Text file busy", seen in CI-like runs). So the text goes to a scratch file that
+/// is never executed, and `install(1)`, in a process of its own, writes the executable.
+public func writeExecutable(_ text: String, to path: String) throws {
+    let scratch = path + ".source-\(UUID().uuidString.prefix(8))"
+    try text.write(toFile: scratch, atomically: false, encoding: .utf8)
+    defer { unlink(scratch) }
+    let result = try ChildProcess.collect(["install", "-m", "755", scratch, path])
+    guard result.exited && result.status == 0 else {
+        throw POSIXError(.EIO, userInfo: [NSLocalizedDescriptionKey: "install \(path): \(result)"])
+    }
+}

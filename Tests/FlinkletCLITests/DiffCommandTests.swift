@@ -1,3 +1,4 @@
+import FlinkletTesting
 import Foundation
 import Testing
 
@@ -128,7 +129,7 @@ import Testing
             try ws.seed(Self.web, status: status(.stable, observed: 1))
             try ws.write("in.yaml", ManifestText.deployment(name: "web", args: ["--rate", "30"]) + "---\n" + ManifestText.deployment(name: "new"))
             // Lists both directories and shows one file of each, then exits with $EXIT.
-            try ws.write("ext.sh", """
+            try writeExecutable("""
                 #!/bin/sh
                 echo "flags: $1"
                 echo "live: $(basename "$2") $(ls "$2")"
@@ -136,8 +137,7 @@ import Testing
                 grep -h -- '- "' "$2"/* "$3"/flink.apache.org.v1beta1.FlinkDeployment.default.web | sed 's/^ *//'
                 exit $EXIT
 
-                """)
-            chmod(ws.path + "/ext.sh", 0o755)
+                """, to: ws.path + "/ext.sh")
             let result = try ws.run(["diff", "-f", "in.yaml"], environment: ["KUBECTL_EXTERNAL_DIFF": "./ext.sh -u", "EXIT": "1"])
             #expect(result.exited && result.status == 1, "\(result)")
             #expect(result.stdoutLines == [

@@ -35,8 +35,7 @@ import Glibc
     @Test func aProgramNameIsLookedUpOnTheChildsPath() throws {
         let directory = try temporaryDirectory()
         defer { try? FileManager.default.removeItem(atPath: directory) }
-        try "#!/bin/sh\necho found \"$@\"\n".write(toFile: directory + "/helper", atomically: true, encoding: .utf8)
-        chmod(directory + "/helper", 0o755)
+        try writeExecutable("#!/bin/sh\necho found \"$@\"\n", to: directory + "/helper")
         let output = try ChildProcess.collect(["helper", "x"], environment: .exactly(["PATH": directory]))
         #expect(output.standardOutput == "found x\n", "\(output)")
     }

@@ -9,7 +9,8 @@ import Runtime
 /// `simulateOOM` happens when `supervise()` runs at or after `nextRestartAt`.
 ///
 /// Test controls: `simulateExit`, `simulateSignal`, `simulateOOM`, `setReady`,
-/// `failStart`, `loseOnAdoption`; every call is recorded in `calls`.
+/// `failStart`, `loseOnAdoption`, `holdTerminations`/`finishTerminations`; every call is
+/// recorded in `calls`.
 public actor InMemoryProcessDriver: ProcessDriver {
     /// A call made to the driver through the `ProcessDriver` protocol.
     public enum Call: Sendable, Hashable {
@@ -28,6 +29,7 @@ public actor InMemoryProcessDriver: ProcessDriver {
     private var table: [String: FakePod] = [:]
     private var startFailures: [String: any Error] = [:]
     private var lostOnAdoption: Set<String> = []
+    private var holdingTerminations = false
     private var nextPID: Int32 = 10_000
     private var nextTicks: UInt64 = 1_000
 
@@ -48,6 +50,9 @@ public actor InMemoryProcessDriver: ProcessDriver {
         calls.append(.start(name: spec.name, specHash: hash))
         if let error = startFailures[spec.name] { throw error }
         try spec.validate()
+        if let existing = table[spec.name], existing.status.reason == PodStatus.Reason.terminating {
+            throw DriverError.podTerminating(name: spec.name)
+        }
         if let existing = table[spec.name] {
             switch existing.status.phase {
             case .running:
@@ -73,10 +78,18 @@ public actor InMemoryProcessDriver: ProcessDriver {
         table[name] = nil
     }
 
-    /// Stops at once, as `stop` does (no process to wait for), and sends `.stopped`.
+    /// Stops at once, as `stop` does (no process to wait for), and sends `.stopped`. While
+    /// terminations are held, a running pod stays `Terminating` (not ready) until
+    /// `finishTerminations()`, as a real process does during its grace period.
     public func terminate(_ name: String) async {
         calls.append(.terminate(name: name))
-        guard let pod = table.removeValue(forKey: name) else { return }
+        guard let pod = table[name], pod.status.reason != PodStatus.Reason.terminating else { return }
+        if holdingTerminations, pod.status.phase == .running {
+            table[name]?.status.reason = PodStatus.Reason.terminating
+            table[name]?.status.ready = false
+            return
+        }
+        table[name] = nil
         continuation.yield(.stopped(pod.status))
     }
 
@@ -120,6 +133,23 @@ public actor InMemoryProcessDriver: ProcessDriver {
     /// Makes every later `start` of `name` throw `error`; nil clears it.
     public func failStart(name: String, error: (any Error)?) {
         startFailures[name] = error
+    }
+
+    /// While held, `terminate` leaves a running pod `Terminating` until `finishTerminations()`.
+    public func holdTerminations(_ hold: Bool = true) {
+        holdingTerminations = hold
+    }
+
+    /// Every `Terminating` pod's processes are gone: each is forgotten, with `.stopped`.
+    /// Returns their names.
+    @discardableResult
+    public func finishTerminations() -> [String] {
+        let done = table.values.filter { $0.status.reason == PodStatus.Reason.terminating }.map(\.status).sorted { $0.name < $1.name }
+        for status in done {
+            table[status.name] = nil
+            continuation.yield(.stopped(status))
+        }
+        return done.map(\.name)
     }
 
     /// Makes `adopt` report a record of `name` as `Lost` instead of adopting it.

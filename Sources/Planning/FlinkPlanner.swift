@@ -164,12 +164,9 @@ public struct FlinkPlanner: ResourcePlanner {
             // would hold the earlier incarnation's registration of the job (Flink then fails
             // every deployment of its tasks with "library registration references a different
             // set of library BLOBs"). They restart with it.
-            for plan in layout.taskManagers where observation.registeredTaskManagers.contains(plan.name) && !diff.starting.contains(plan.name) {
-                diff.steps.append(.stopPod(name: plan.name, reason: "registered with an earlier JobManager"))
-                diff.stopping.append(plan.name)
-                diff.steps.append(.startPod(plan))
-                diff.starting.append(plan.name)
-                diff.current.removeAll { $0.name == plan.name }
+            for plan in layout.taskManagers where observation.registeredTaskManagers.contains(plan.name)
+                && !diff.starting.contains(plan.name) && !diff.waiting.contains(plan.name) {
+                diff.replace(plan.name, reason: "registered with an earlier JobManager")
             }
         }
         diff.steps = Self.admissions(diff.steps, input: input, layout: layout, observed: observed, observation: observation,
@@ -284,7 +281,7 @@ public struct FlinkPlanner: ResourcePlanner {
 
         let jmStatus: JobManagerDeploymentStatus = if outcome != nil && mode == .perJob { .missing }
             else if let jm = observed[layout.jobManager.name], jm.phase == .failed { .error }
-            else if diff.starting.contains(layout.jobManager.name) { .deploying }
+            else if diff.starting.contains(layout.jobManager.name) || diff.waiting.contains(layout.jobManager.name) { .deploying }
             else if jobManager?.ready == true { .ready }
             else if jobManager != nil { .deployedNotReady }
             else { .missing }

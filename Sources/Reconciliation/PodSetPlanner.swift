@@ -80,16 +80,22 @@ public struct PodSetPlanner: ResourcePlanner {
 /// The steps that make a resource's pods equal to `wanted`: start what is missing, replace what
 /// runs an older plan, restart a long-running pod that exited cleanly, stop what is not wanted.
 /// A failed pod of the current plan is left for the driver's restart policy (or the planner).
+///
+/// Never waits: a pod to be replaced under its own name is only asked to stop here, and its
+/// successor starts in a later reconcile, once the old one is gone (its `.stopped` event wakes
+/// the resource). The steps never stop and start the same name, so no `startPod` has to wait
+/// for a predecessor's grace period.
 public struct PodSetDiff<Action: Sendable & Hashable>: Sendable {
     public var steps: [PlanStep<Action>] = []
-    /// Names of the pods started (or replaced) by `steps`.
+    /// Names of the pods `steps` start.
     public var starting: [String] = []
+    /// Names of the pods `steps` stop (replaced ones included).
     public var stopping: [String] = []
     /// The observed pods that run a wanted plan and are kept, by name.
     public var current: [ObservedPod] = []
 
-    /// Wanted pods whose name is still held by a pod on its way out: started once it is gone
-    /// (its `.stopped` event wakes the resource).
+    /// Wanted pods whose name is still held by a pod on its way out (one these steps stop to
+    /// replace it, or one stopping already): started once it is gone.
     public var waiting: [String] = []
 
     public init(wanted: [PodPlan], observed pods: [ObservedPod]) {
@@ -107,17 +113,11 @@ public struct PodSetDiff<Action: Sendable & Hashable>: Sendable {
                 steps.append(.startPod(plan))
                 starting.append(plan.name)
             case let pod? where pod.planHash != plan.planHash:
-                steps.append(.stopPod(name: pod.name, reason: "spec changed"))
-                stopping.append(pod.name)
-                steps.append(.startPod(plan))
-                starting.append(plan.name)
+                replace(pod.name, reason: "spec changed")
             case let pod? where pod.reason == "Lost" && plan.restartPolicy != .never:
                 // Its process ended while no operator watched, and nobody restarts a pod it
                 // cannot supervise: start it again.
-                steps.append(.stopPod(name: pod.name, reason: "lost"))
-                stopping.append(pod.name)
-                steps.append(.startPod(plan))
-                starting.append(plan.name)
+                replace(pod.name, reason: "lost")
             case let pod? where pod.phase == .succeeded && plan.restartPolicy == .always:
                 steps.append(.startPod(plan))  // a long-running pod that exited cleanly: run it again
                 starting.append(plan.name)
@@ -125,6 +125,15 @@ public struct PodSetDiff<Action: Sendable & Hashable>: Sendable {
                 current.append(pod)
             }
         }
+    }
+
+    /// Stops the pod `name` so that its wanted successor starts once it is gone; it is no
+    /// longer current.
+    public mutating func replace(_ name: String, reason: String) {
+        steps.append(.stopPod(name: name, reason: reason))
+        stopping.append(name)
+        waiting.append(name)
+        current.removeAll { $0.name == name }
     }
 }
 

@@ -114,8 +114,8 @@ public actor LocalProcessDriver: ProcessDriver {
     public func start(_ spec: PodSpec) async throws -> PodRecord {
         try spec.validate()
         let hash = spec.specHash
-        while let existing = table[spec.name], case .terminating = existing.state {
-            try await Task.sleep(for: .milliseconds(10))
+        if let existing = table[spec.name], case .terminating = existing.state {
+            throw DriverError.podTerminating(name: spec.name)
         }
         if let existing = table[spec.name] {
             switch existing.state {

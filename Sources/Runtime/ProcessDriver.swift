@@ -21,7 +21,8 @@ public protocol ProcessDriver: Sendable {
     /// - One that runs a different spec: throws `DriverError.podExists`; stop it first.
     /// - One that ended (`Succeeded`, `Failed`, `Lost`), or waits to restart a different spec:
     ///   replaced by a fresh pod (restart count 0).
-    /// - One being stopped: waits for the stop to finish, then starts.
+    /// - One being stopped (`Terminating`): throws `DriverError.podTerminating` at once, never
+    ///   waits; start it after its `.stopped` event.
     func start(_ spec: PodSpec) async throws -> PodRecord
 
     /// SIGTERM to the whole group, up to `grace` (nil: the spec's `terminationGracePeriod`),
@@ -72,6 +73,8 @@ public enum DriverError: Error, Sendable, Hashable, CustomStringConvertible {
     case invalidSpec(name: String, reason: String)
     /// A pod of that name runs a different spec; stop it first.
     case podExists(name: String, runningSpecHash: String)
+    /// A pod of that name is still stopping; start it once it is gone (after `.stopped`).
+    case podTerminating(name: String)
     /// `argv[0]` is not an executable file on the pod's `PATH`.
     case executableNotFound(name: String, program: String)
     /// `posix_spawn` or a preparation step failed (errno).
@@ -83,6 +86,7 @@ public enum DriverError: Error, Sendable, Hashable, CustomStringConvertible {
         switch self {
         case .invalidSpec(let name, let reason): "pod \(name): invalid spec: \(reason)"
         case .podExists(let name, let hash): "pod \(name) already runs a different spec (\(hash)); stop it first"
+        case .podTerminating(let name): "pod \(name) is still stopping; it can start again once it is gone"
         case .executableNotFound(let name, let program): "pod \(name): executable \"\(program)\" not found"
         case .spawnFailed(let name, let operation, let code):
             "pod \(name): \(operation) failed: \(String(cString: strerror(code))) (errno \(code))"

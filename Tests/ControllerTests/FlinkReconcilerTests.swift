@@ -395,7 +395,16 @@ final class WakeLog: Sendable {
             #expect(await world.rest.count(.stopWithSavepoint) == restored.count + 1)
             let trigger = try #require(SnapshotTrigger(try world.store.resource(key)?.deploymentStatus()?.jobStatus?.savepointInfo))
             #expect(await world.rest.operations(port: port)[trigger.id] == jobId, "\(tag): Flink runs the operation under the recorded id")
-            try await world.reconcile(.flinkDeployment, "app")  // it completed: committed, and the new JobManager starts from it
+            // Stopping processes take their grace period, as real ones do.
+            await world.driver.holdTerminations()
+            try await world.reconcile(.flinkDeployment, "app")  // it completed: committed, and the old pods are asked to stop
+            #expect(await world.pods(role: .jobManager).first?.reason == "Terminating")
+            // Never a wait and never a start under a name still taken (the driver would throw podTerminating).
+            try await world.reconcile(.flinkDeployment, "app")
+            #expect(await world.pods(role: .jobManager).first?.pid == oldJobManager.pid, "\(tag): the new JobManager waits for the old one to be gone")
+            await world.driver.holdTerminations(false)
+            #expect(await world.driver.finishTerminations().count == 2, "\(tag): the old JobManager and TaskManager")
+            try await world.reconcile(.flinkDeployment, "app")  // woken by .stopped: the new JobManager starts from it
             let path = try #require(try world.store.resource(key)?.deploymentStatus()?.jobStatus?.upgradeSavepointPath)
             #expect(!restored.contains(path), "\(tag): a new savepoint, not the one the old job started from")
             #expect(Set(await world.pods(role: .taskManager).map(\.name)) == standby, "\(tag): the old TaskManager stopped, the warm one kept")

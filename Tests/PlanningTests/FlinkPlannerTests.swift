@@ -159,12 +159,17 @@ private func events(_ plan: Plan) -> [String] {
         // Ones that registered with a JobManager that is gone are restarted with the new one.
         o.registeredTaskManagers = Set(l.taskManagers.map(\.name))
         let plan = planner.plan(input(d, o, pods: taskManagers))
-        #expect(started(plan) == [l.jobManager] + l.taskManagers)
+        #expect(started(plan) == [l.jobManager], "the TaskManagers start again once their old processes are gone")
         #expect(plan.steps.filter { if case .stopPod(_, "registered with an earlier JobManager") = $0 { true } else { false } }.count
                 == l.taskManagers.count)
         let admit = plan.steps.firstIndex(of: .admit(.clusterStart, holder: d.id.key, force: false))
         let jobManagerStart = plan.steps.firstIndex(of: .startPod(l.jobManager))
         #expect(admit != nil && jobManagerStart != nil && admit! < jobManagerStart!, "a start slot is taken right before the JobManager starts")
+        // They are gone: they start, and register with the new JobManager only.
+        o.registeredTaskManagers = []
+        let after = planner.plan(input(d, o, pods: [running(l.jobManager, ready: false)]))
+        #expect(started(after) == l.taskManagers)
+        #expect(!after.steps.contains { if case .stopPod = $0 { true } else { false } })
     }
 
     @Test func aMissingJarStartsNothingAndSaysSoOnce() {
@@ -245,9 +250,16 @@ private func events(_ plan: Plan) -> [String] {
         let old = try layout(d, o, generation: 1)
         let plan = planner.plan(input(d, o, pods: ([old.jobManager] + old.taskManagers).map { running($0) }, generation: 2))
         let new = try layout(d, o, generation: 2)
-        #expect(started(plan).map(\.name) == [new.jobManager.name] + new.taskManagers.map(\.name))
-        #expect(started(plan).first?.planHash != old.jobManager.planHash)
+        let stopped = plan.steps.compactMap { if case .stopPod(let name, _) = $0 { name } else { nil } }
+        #expect(Set(stopped) == Set(([old.jobManager] + old.taskManagers).map(\.name)))
+        // Pods under new names start now; the JobManager keeps its name and starts once the old one is gone.
+        let renamed = new.taskManagers.filter { plan in !([old.jobManager] + old.taskManagers).contains { $0.name == plan.name } }
+        #expect(started(plan).map(\.name) == renamed.map(\.name))
         #expect(plan.flinkStatus?.jobStatus?.jobId == FlinkCluster.jobId(key: d.id.key, generation: 2))
+        #expect(plan.flinkStatus?.jobManagerDeploymentStatus == .deploying)
+        let after = planner.plan(input(d, o, pods: renamed.map { running($0) }, generation: 2))
+        #expect(started(after).map(\.name) == [new.jobManager.name] + new.taskManagers.filter { !renamed.contains($0) }.map(\.name))
+        #expect(started(after).first?.planHash != old.jobManager.planHash)
     }
 }
 
@@ -342,11 +354,14 @@ private func events(_ plan: Plan) -> [String] {
         let new = try next(o, restore: "/sp/1")
         let pods = try oldPods + new.taskManagers.map { running($0) }
         let plan = planner.plan(input(v2, o, pods: pods, generation: 2))
-        #expect(started(plan).map(\.name) == [new.jobManager.name])
-        #expect(started(plan).first?.argv.contains("/sp/1") == true)
+        #expect(started(plan).isEmpty, "the new JobManager takes the old one's name: it starts once that one is gone")
         let stopped = plan.steps.compactMap { if case .stopPod(let name, _) = $0 { name } else { nil } }
         #expect(Set(stopped) == Set(try oldPods.map(\.name)))
         #expect(plan.flinkStatus?.jobStatus?.jobId == newId)
+        let after = planner.plan(input(v2, o, pods: new.taskManagers.map { running($0) }, generation: 2))
+        #expect(started(after).map(\.name) == [new.jobManager.name])
+        #expect(started(after).first?.argv.contains("/sp/1") == true)
+        #expect(!after.steps.contains { if case .stopPod = $0 { true } else { false } })
     }
 
     @Test func flippingAllowNonRestoredStateNeverRestartsTheRunningJob() throws {
@@ -536,10 +551,12 @@ private func events(_ plan: Plan) -> [String] {
         var jm = running(l.jobManager)
         jm.restartCount = 1
         let plan = planner.plan(input(cluster, o, pods: [jm] + l.taskManagers.map { running($0) }))
-        #expect(started(plan).map(\.name) == l.taskManagers.map(\.name), "TaskManagers started anew")
         let stopped = plan.steps.compactMap { if case .stopPod(let name, _) = $0 { name } else { nil } }
         #expect(stopped == l.taskManagers.map(\.name), "the JobManager itself stays: \(stopped)")
-        let restartedTaskManagers = started(plan).map { running($0) }
+        #expect(started(plan).isEmpty, "each starts anew once its old process is gone")
+        let gone = planner.plan(input(cluster, o, pods: [jm]))
+        #expect(started(gone).map(\.name) == l.taskManagers.map(\.name), "TaskManagers started anew")
+        let restartedTaskManagers = started(gone).map { running($0) }
         let after = planner.plan(input(cluster, o, pods: [jm] + restartedTaskManagers))
         #expect(started(after).isEmpty && !after.steps.contains { if case .stopPod = $0 { true } else { false } }, "once per restart")
     }

@@ -72,8 +72,18 @@ func input(_ resource: FlinkResource?, pods: [ObservedPod], defined: Bool = true
         #expect(plan.steps == [
             .stopPod(name: "app-taskmanager-1", reason: "no longer wanted"),
             .stopPod(name: "app-jobmanager-0", reason: "spec changed"),
-            .startPod(changed[0]),
             .event(type: .normal, reason: "Killing", message: "Stopping pod(s) app-taskmanager-1, app-jobmanager-0"),
+        ], "the replacement waits for its predecessor to be gone: never a stop and a start of one name")
+        #expect(plan.next == .requeue(after: planner.progressInterval))
+        // The old pod on its way out: nothing more to do, nothing started.
+        var leaving = running(old[0])
+        leaving.reason = "Terminating"
+        let kept = running(changed[1])
+        #expect(planner.plan(input(app(replicas: 1), pods: [leaving, kept])).steps.isEmpty)
+        // Gone: its successor starts.
+        let next = planner.plan(input(app(replicas: 1), pods: [kept]))
+        #expect(next.steps == [
+            .startPod(changed[0]),
             .event(type: .normal, reason: "Started", message: "Starting 1 pod(s)"),
         ])
     }

@@ -280,6 +280,10 @@ struct LocalProcessDriverTests {
             let terminating = try #require(await h.driver.status("stubborn"))
             #expect(terminating.reason == PodStatus.Reason.terminating && !terminating.ready)
             await h.driver.terminate("stubborn")  // again: left as it is
+            // A start under its name meanwhile is refused at once, never waited out.
+            let refused = ContinuousClock.now
+            await #expect(throws: DriverError.podTerminating(name: "stubborn")) { try await h.driver.start(h.shell("stubborn", "true")) }
+            #expect(ContinuousClock.now - refused < .milliseconds(100))
             // 300 ms of grace, then SIGKILL; on a loaded 2-core machine the group may take seconds
             // more to be gone and reaped (CI saw over 2 s beside two Flink clusters starting).
             func hasStopped() -> Bool { h.events.of("stubborn").contains(where: { event in if case .stopped = event { true } else { false } }) }

@@ -79,6 +79,11 @@ public enum ResourceDecoder {
         return (decoded, skipped)
     }
 
+    /// Whether a document is labelled as a canary (see `ObjectMeta.isCanary`).
+    static func isCanary(_ root: Node) -> Bool {
+        root["metadata"]?["labels"]?[FlinkAPI.canaryLabel]?.scalar?.text.lowercased() == "true"
+    }
+
     /// The group of an `apiVersion`: `flink.apache.org` of `flink.apache.org/v1beta1`, and
     /// `""` (the core group) of `v1`.
     public static func group(ofAPIVersion apiVersion: String) -> String {
@@ -135,8 +140,13 @@ public enum ResourceDecoder {
         }
 
         var checker = SchemaChecker(file: file)
-        let checked = checker.check(root, against: ResourceSchemas.threadLocal(for: kind), at: .root)
+        var checked = checker.check(root, against: ResourceSchemas.threadLocal(for: kind), at: .root)
         result.diagnostics = checker.diagnostics
+        // A canary needs no spec (upstream's canaries have none): it is read as an empty one.
+        if let pairs = checked?.mapping, checked?["spec"] == nil, isCanary(root) {
+            result.diagnostics.removeAll { $0.path == "spec" && $0.message == FieldError.required() }
+            checked = Node(.mapping(pairs + [Node.Pair(key: .scalar("spec"), value: Node(.mapping([])))]), mark: root.mark)
+        }
 
         if let checked, checked["metadata"]?["name"] != nil, checked["spec"] != nil {
             do {

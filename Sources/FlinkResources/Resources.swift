@@ -4,6 +4,9 @@ public enum FlinkAPI {
     public static let group = "flink.apache.org"
     public static let version = "v1beta1"
     public static let apiVersion = "flink.apache.org/v1beta1"
+    /// The label that marks a canary resource (upstream `CanaryResourceManager.CANARY_LABEL`):
+    /// the operator reconciles it to show it is alive, and deploys nothing for it.
+    public static let canaryLabel = "flink.apache.org/canary"
 }
 
 /// The kinds of resource Flinklet manages.
@@ -88,6 +91,11 @@ public struct ObjectMeta: Codable, Sendable, Hashable {
     }
 
     enum CodingKeys: String, CodingKey { case name, namespace, labels, annotations, generation }
+
+    /// Labelled `flink.apache.org/canary: "true"` (case-insensitively, as upstream's
+    /// `isCanaryResource`): a canary may have no spec, starts nothing, and is reconciled like
+    /// any resource so its status shows the operator is alive.
+    public var isCanary: Bool { labels?[FlinkAPI.canaryLabel]?.lowercased() == "true" }
 
     public init(from decoder: any Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)

@@ -40,6 +40,7 @@ public struct FlinkPlanner: ResourcePlanner {
     func planDeployment(_ input: PlanInput) -> Plan {
         guard input.isDefined else { return deleteDeployment(input) }
         guard let resource = input.resource, case .deployment(let deployment) = resource else { return PlanParts.neverValid(input) }
+        if deployment.metadata.isCanary { return canary(input) }
         var steps: [Step] = PlanParts.validationEvents(input)
         guard let observation = input.flink else {
             return stalled(input, steps: steps, reason: "NotObserved", message: "the Flink side of the resource was not observed")
@@ -474,6 +475,7 @@ public struct FlinkPlanner: ResourcePlanner {
     func planSessionJob(_ input: PlanInput) -> Plan {
         guard input.isDefined else { return deleteSessionJob(input) }
         guard let resource = input.resource, case .sessionJob(let sessionJob) = resource else { return PlanParts.neverValid(input) }
+        if sessionJob.metadata.isCanary { return canary(input) }
         var steps: [Step] = PlanParts.validationEvents(input)
         guard let observation = input.flink else {
             return stalled(input, steps: steps, reason: "NotObserved", message: "the Flink side of the resource was not observed")
@@ -641,6 +643,26 @@ public struct FlinkPlanner: ResourcePlanner {
     /// Getting what the resource needs (ports, a jar): the steps, then at once a new look.
     func preparing(_ input: PlanInput, steps: [Step]) -> Plan {
         Plan(steps: steps, conditions: input.conditions, next: .requeue(after: .zero))
+    }
+
+    /// How often a canary is reconciled again (upstream's `kubernetes.operator.health.canary.resource.timeout`
+    /// default), so its `reconciliationTimestamp` shows the operator is alive.
+    public static let canaryInterval: Duration = .seconds(60)
+
+    /// A canary (`flink.apache.org/canary: "true"`). Upstream's operator counts its reconciles
+    /// for its health probe and deploys nothing (`CanaryResourceManager`); it writes no status.
+    /// Here nothing is deployed either (pods of a resource that became a canary are left as
+    /// they are), and the status records the reconcile: `reconciliationStatus` (timestamp,
+    /// DEPLOYED), `observedGeneration`, `Ready=True` (reason `Canary`); again every
+    /// `canaryInterval`.
+    func canary(_ input: PlanInput) -> Plan {
+        let message = "canary resource: reconciled; nothing is deployed for a canary"
+        let nowMillis = Int64(input.now.timeIntervalSince1970 * 1000)
+        return Plan(steps: PlanParts.validationEvents(input), conditions: Conditions.merge(previous: input.conditions, next: [
+            Condition(type: Conditions.ready, status: .true, reason: "Canary", message: message, observedGeneration: input.generation),
+        ], now: input.now), error: nil, lifecycleState: .created, observedGeneration: input.generation,
+        domainStatus: FlinkStatus(reconciliation: ReconciliationStatus(reconciliationTimestamp: nowMillis, state: .deployed)),
+        next: .requeue(after: Self.canaryInterval))
     }
 
     /// Nothing can run until the manifest (or the machine) changes: say why, once.

@@ -2,6 +2,9 @@ import ArgumentParser
 import Foundation
 import FlinkResources
 import Manifests
+import Validation
+
+extension PortabilityTarget: ExpressibleByArgument {}
 
 /// `flinklet validate -f FILE|DIR|-`: checks manifests exactly as the operator reads them.
 struct Validate: ParsableCommand {
@@ -28,6 +31,9 @@ struct Validate: ParsableCommand {
     @Option(name: [.customShort("o"), .customLong("output")], help: "Output format: text or json.")
     var output: OutputFormat = .text
 
+    @Option(name: .customLong("for"), help: ArgumentHelp("Also report what the Apache Flink Kubernetes Operator would reject or read differently (kubernetes).", valueName: "target"))
+    var target: PortabilityTarget?
+
     func validate() throws {
         guard !filenames.isEmpty else {
             throw ValidationError("must specify one of -f or --filename")
@@ -41,7 +47,8 @@ struct Validate: ParsableCommand {
     }
 
     func run() throws {
-        let set = ManifestSet.load(paths: filenames, recursive: recursive)
+        var set = ManifestSet.load(paths: filenames, recursive: recursive)
+        if let target { set = set.checkingPortability(for: target) }
         let report = ValidationReport(set)
         switch output {
         case .text: report.printText()

@@ -242,6 +242,24 @@ public struct ManifestSet: Sendable {
         return ManifestSet(files: read)
     }
 
+    /// The set with every valid resource also checked for `target` (`Portability`): each finding
+    /// is added to its object's diagnostics and makes it invalid.
+    public func checkingPortability(for target: PortabilityTarget) -> ManifestSet {
+        var result = self
+        for f in result.files.indices {
+            for o in result.files[f].objects.indices {
+                guard let resource = result.files[f].objects[o].resource else { continue }
+                let found = Portability.check(resource, sourceMap: result.files[f].objects[o].sourceMap, for: target)
+                guard !found.isEmpty else { continue }
+                var diagnostics = result.files[f].objects[o].diagnostics + found
+                diagnostics.sort { ($0.location?.mark ?? Mark(line: 0, column: 0)) < ($1.location?.mark ?? Mark(line: 0, column: 0)) }
+                result.files[f].objects[o].diagnostics = diagnostics
+                if found.hasErrors { result.files[f].objects[o].resource = nil }
+            }
+        }
+        return result
+    }
+
     /// `./a.yaml`, `a.yaml` and `.//a.yaml` name one file: drop `.` segments and empty ones.
     static func normalized(_ path: String) -> String {
         guard path.contains("./") || path.contains("//") else { return path }

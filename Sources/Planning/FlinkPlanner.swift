@@ -24,6 +24,8 @@ public struct FlinkPlanner: ResourcePlanner {
     public var pollInterval: Duration = .seconds(2)
 
     public static let blockOnSessionJobsKey = "flinklet.session.block-on-session-jobs"
+    /// Upstream's name for the same setting, read first.
+    public static let upstreamBlockOnSessionJobsKey = "kubernetes.operator.session.deletion.block-on-session-jobs"
     public static let savepointOnDeletionKey = "kubernetes.operator.job.savepoint-on-deletion"
 
     public init() {}
@@ -393,7 +395,7 @@ public struct FlinkPlanner: ResourcePlanner {
         let lastKnown: FlinkDeployment? = if case .deployment(let d)? = observation?.lastKnown { d } else { nil }
         let configuration = lastKnown?.spec.flinkConfiguration ?? FlinkConfiguration()
 
-        if let observation, !observation.sessionJobs.isEmpty, configuration[Self.blockOnSessionJobsKey] != "false", !input.pods.isEmpty {
+        if let observation, !observation.sessionJobs.isEmpty, (configuration[Self.upstreamBlockOnSessionJobsKey] ?? configuration[Self.blockOnSessionJobsKey]) != "false", !input.pods.isEmpty {
             let message = "The session jobs [\(observation.sessionJobs.sorted().joined(separator: ", "))] should be deleted first"
             return Plan(steps: [.event(type: .warning, reason: "CleanupFailed", message: message)],
                         conditions: Conditions.merge(previous: input.conditions, next: [

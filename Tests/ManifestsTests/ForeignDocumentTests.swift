@@ -1,4 +1,5 @@
 import Foundation
+import Logging
 import Testing
 import FlinkResources
 import Manifests
@@ -113,5 +114,48 @@ import Manifests
             "skipped: kustomization.yaml: a kustomize file, not a Flinklet manifest (d/kustomization.yaml)",
         ])
         #expect(state.fileNotes.map(\.severity) == [nil, .error, nil])
+    }
+}
+
+/// The operator's log: one line per skipped document and per error of a document that cannot
+/// be named, each once, not on every relist.
+@Suite struct ForeignDocumentLogTests {
+    final class Lines: @unchecked Sendable {
+        private let lock = NSLock()
+        private var lines: [(Logger.Level, String)] = []
+        func append(_ level: Logger.Level, _ line: String) { lock.withLock { lines.append((level, line)) } }
+        var all: [(Logger.Level, String)] { lock.withLock { lines } }
+    }
+
+    struct Capturing: LogHandler {
+        let lines: Lines
+        var metadata: Logger.Metadata = [:]
+        var logLevel: Logger.Level = .trace
+        subscript(metadataKey key: String) -> Logger.Metadata.Value? {
+            get { metadata[key] }
+            set { metadata[key] = newValue }
+        }
+        func log(event: LogEvent) { lines.append(event.level, "\(event.message)") }
+    }
+
+    @Test func theOperatorLogsEachSkippedDocumentOnce() async throws {
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("flinklet-foreign-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        try (ForeignDocumentTests.configMap + "\n---\n" + ForeignDocumentTests.deployment).write(toFile: path + "/a.yaml", atomically: true, encoding: .utf8)
+        try "apiVersion: flink.apache.org/v1beta1\nkind: FlinkBlueGreenDeployment\nmetadata: {name: bg}\n".write(toFile: path + "/b.yaml", atomically: true, encoding: .utf8)
+        try "resources: [a.yaml]\n".write(toFile: path + "/kustomization.yaml", atomically: true, encoding: .utf8)
+        let lines = Lines()
+        let source = DirectorySource(configuration: DirectorySource.Configuration(directory: path),
+                                     logger: Logger(label: "test") { _ in Capturing(lines: lines) })
+        let changed = await source.relist()
+        _ = await source.relist()
+        #expect(changed.map(\.name) == ["app"])
+        let logged = lines.all.map { "\($0.0) \($0.1.replacingOccurrences(of: path + "/", with: ""))" }
+        #expect(logged == [
+            "info skipped: v1/ConfigMap flink-config: not a Flinklet kind (a.yaml:1:1)",
+            #"error b.yaml:2:7: kind: Unsupported value: "FlinkBlueGreenDeployment": supported values: "FlinkDeployment", "FlinkSessionJob": FlinkBlueGreenDeployment is not supported yet by Flinklet (flinkbluegreendeployment "default/bg"); deploy its FlinkDeployment spec as a FlinkDeployment instead"#,
+            "info skipped: kustomization.yaml: a kustomize file, not a Flinklet manifest (kustomization.yaml)",
+        ])
     }
 }

@@ -43,6 +43,14 @@ import Testing
         #expect(l.taskManagers[0].memoryLimitBytes == 4 * gib + gib, "limits.memory plus the margin")
     }
 
+    @Test func onlyMemoryInResourcesIsAnUpgrade() {
+        #expect(SpecDiff.classify("spec.taskManager.resources.requests.memory") == .upgrade)
+        #expect(SpecDiff.classify("spec.jobManager.resources.limits.memory") == .upgrade, "the pod's memory limit")
+        #expect(SpecDiff.classify("spec.taskManager.resources.requests.cpu") == .ignore)
+        #expect(SpecDiff.classify("spec.taskManager.resources.limits.ephemeral-storage") == .ignore)
+        #expect(SpecDiff.classify("spec.jobManager.resources.claims") == .ignore)
+    }
+
     @Test func kubernetesHighAvailabilityNeverReachesTheCluster() throws {
         let d = Self.deployment(jobManager: ProcessSpec(), taskManager: ProcessSpec(), configuration: [
             "high-availability.type": "kubernetes", "high-availability.storageDir": "file:///flink-data/ha", "state.backend.type": "rocksdb",

@@ -142,10 +142,14 @@ public enum ResourceDecoder {
         var checker = SchemaChecker(file: file)
         var checked = checker.check(root, against: ResourceSchemas.threadLocal(for: kind), at: .root)
         result.diagnostics = checker.diagnostics
-        // A canary needs no spec (upstream's canaries have none): it is read as an empty one.
-        if let pairs = checked?.mapping, checked?["spec"] == nil, isCanary(root) {
-            result.diagnostics.removeAll { $0.path == "spec" && $0.message == FieldError.required() }
-            checked = Node(.mapping(pairs + [Node.Pair(key: .scalar("spec"), value: Node(.mapping([])))]), mark: root.mark)
+        // `spec` is required, except of a canary (upstream's canaries have none; its CRD requires
+        // no spec, so ours does not either): a canary without one reads as an empty spec.
+        if root["spec"] == nil || root["spec"]!.isNull {
+            if let pairs = checked?.mapping, isCanary(root) {
+                checked = Node(.mapping(pairs + [Node.Pair(key: .scalar("spec"), value: Node(.mapping([])))]), mark: root.mark)
+            } else {
+                result.diagnostics.append(Diagnostic(.error, "spec", FieldError.required(), at: SourceLocation(file: file, mark: root.mark)))
+            }
         }
 
         if let checked, checked["metadata"]?["name"] != nil, checked["spec"] != nil {

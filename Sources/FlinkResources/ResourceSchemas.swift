@@ -17,12 +17,12 @@ public enum ResourceSchemas {
     public static var flinkDeployment: Schema {
         Schema.object(
         "A Flink cluster and, in application and per-job modes, the job it runs.",
-        required: ["apiVersion", "kind", "metadata", "spec"],
+        required: ["apiVersion", "kind", "metadata"],
         [
             Property("apiVersion", .string("Always `flink.apache.org/v1beta1`.")),
             Property("kind", .string("Always `FlinkDeployment`.")),
             Property("metadata", metadata),
-            Property("spec", flinkDeploymentSpec),
+            Property("spec", flinkDeploymentSpec),  // required, except of a canary (ResourceDecoder)
             Property("status", flinkDeploymentStatus, local: .managed(reason: "status is written by Flinklet")),
         ])
     }
@@ -30,12 +30,12 @@ public enum ResourceSchemas {
     public static var flinkSessionJob: Schema {
         Schema.object(
         "A job submitted to a session cluster (a FlinkDeployment without a job).",
-        required: ["apiVersion", "kind", "metadata", "spec"],
+        required: ["apiVersion", "kind", "metadata"],
         [
             Property("apiVersion", .string("Always `flink.apache.org/v1beta1`.")),
             Property("kind", .string("Always `FlinkSessionJob`.")),
             Property("metadata", metadata),
-            Property("spec", flinkSessionJobSpec),
+            Property("spec", flinkSessionJobSpec),  // required, except of a canary (ResourceDecoder)
             Property("status", flinkSessionJobStatus, local: .managed(reason: "status is written by Flinklet")),
         ])
     }
@@ -51,7 +51,7 @@ public enum ResourceSchemas {
         [
             Property("name", .string("Lowercase RFC 1123 label, at most 45 characters (upstream's limit, so derived names stay valid).")),
             Property("namespace", .string("Lowercase RFC 1123 label; defaults to `default`.")),
-            Property("labels", .map("Labels, used by selectors such as `apply --prune -l`.")),
+            Property("labels", .map("Labels, used by selectors such as `apply --prune -l`. `flink.apache.org/canary: \"true\"` marks a canary (upstream's operator health check): it needs no spec, starts nothing, and its status records each reconcile.")),
             Property("annotations", .map("Annotations, kept and shown; Flinklet reads none of them.")),
             Property("generation", .integer("Increased by Flinklet on every spec change of the manifest.", minimum: 0),
                      local: .managed(reason: "metadata.generation is counted by Flinklet")),

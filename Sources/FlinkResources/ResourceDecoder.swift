@@ -23,10 +23,20 @@ public struct DecodedDocument: Sendable {
 public struct SkippedDocument: Sendable, Hashable, CustomStringConvertible {
     /// `v1/ConfigMap flink-config`, or the file name for a whole file (`kustomization.yaml`).
     public var subject: String
-    public var reason: String
+    public var reason: Reason
     public var location: SourceLocation
 
-    public init(subject: String, reason: String, location: SourceLocation) {
+    /// Why a document is skipped.
+    public enum Reason: String, Sendable, Hashable, CustomStringConvertible {
+        /// Another API's object: its apiVersion is outside `flink.apache.org`.
+        case notAFlinkletKind = "not a Flinklet kind"
+        /// A kustomize file (`kustomization.yaml`), skipped whole.
+        case kustomization = "a kustomize file, not a Flinklet manifest"
+
+        public var description: String { rawValue }
+    }
+
+    public init(subject: String, reason: Reason, location: SourceLocation) {
         self.subject = subject
         self.reason = reason
         self.location = location
@@ -100,7 +110,7 @@ public enum ResourceDecoder {
               group(ofAPIVersion: apiVersion) != FlinkAPI.group else { return nil }
         var subject = "\(apiVersion)/\(kind)"
         if let name = root["metadata"]?["name"]?.scalar?.text, !name.isEmpty { subject += " " + name }
-        return SkippedDocument(subject: subject, reason: "not a Flinklet kind", location: SourceLocation(file: file, mark: mark))
+        return SkippedDocument(subject: subject, reason: .notAFlinkletKind, location: SourceLocation(file: file, mark: mark))
     }
 
     public static func decode(_ root: Node, documentMark: Mark, index: Int = 0, file: String) -> DecodedDocument {

@@ -138,7 +138,7 @@ struct ValidationReport {
                 .init(severity: d.severity.rawValue, file: d.location?.file, line: d.location?.mark?.line,
                       column: d.location?.mark?.column, field: d.path.rawValue, message: d.message, resource: d.resource?.key)
             },
-            skipped: manifests.skipped.map { .init(subject: $0.subject, reason: $0.reason, file: $0.location.file, line: $0.location.mark?.line) })
+            skipped: manifests.skipped.map { .init(subject: $0.subject, reason: $0.reason.rawValue, file: $0.location.file, line: $0.location.mark?.line) })
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
         print(String(decoding: try encoder.encode(report), as: UTF8.self))

@@ -86,7 +86,7 @@ public enum ManifestReader {
     static func kustomization(_ path: String) -> ManifestFile {
         let name = path.split(separator: "/").last.map(String.init) ?? path
         return ManifestFile(path: path, objects: [], fileDiagnostics: [], skipped: [
-            SkippedDocument(subject: name, reason: "a kustomize file, not a Flinklet manifest", location: SourceLocation(file: path, mark: nil)),
+            SkippedDocument(subject: name, reason: .kustomization, location: SourceLocation(file: path, mark: nil)),
         ])
     }
 

@@ -32,6 +32,22 @@ import Testing
         }
     }
 
+    @Test func validateJSONListsTheSkippedDocuments() throws {
+        try withScratchDirectory { dir in
+            try dir.write("all.yaml", Self.configMap + "---\n" + Self.web)
+            let result = try FlinkletBinary.run(["validate", "-f", "all.yaml", "-o", "json"], in: dir.url)
+            #expect(result.exited && result.status == 0, "\(result)")
+            let json = try #require(try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any])
+            let skipped = try #require(json["skipped"] as? [[String: Any]])
+            #expect(skipped.count == 1)
+            #expect(skipped.first?["subject"] as? String == "v1/ConfigMap flink-config")
+            #expect(skipped.first?["reason"] as? String == "not a Flinklet kind")
+            #expect(skipped.first?["file"] as? String == "all.yaml")
+            #expect(skipped.first?["line"] as? Int == 1)
+            #expect(json["valid"] as? Bool == true)
+        }
+    }
+
     @Test func applyWritesOnlyTheResourceAndSaysWhatItSkipped() throws {
         try withWorkspace { ws in
             try ws.write("all.yaml", Self.configMap + "---\n" + Self.web)

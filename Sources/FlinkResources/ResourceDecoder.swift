@@ -155,7 +155,7 @@ public enum ResourceDecoder {
         // `spec` is required, except of a canary (upstream's canaries have none; its CRD requires
         // no spec, so ours does not either): a canary without one reads as an empty spec.
         if root["spec"] == nil || root["spec"]!.isNull {
-            if let pairs = checked?.mapping, isCanary(root) {
+            if let pairs = checked?.mapping, kind == .flinkDeployment || kind == .flinkSessionJob, isCanary(root) {
                 checked = Node(.mapping(pairs + [Node.Pair(key: .scalar("spec"), value: Node(.mapping([])))]), mark: root.mark)
             } else {
                 result.diagnostics.append(Diagnostic(.error, "spec", FieldError.required(), at: SourceLocation(file: file, mark: root.mark)))

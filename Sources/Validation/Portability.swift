@@ -23,9 +23,10 @@ public enum Portability {
         var context = Context(sourceMap: sourceMap, resource: resource.id)
         checkMetadata(resource.metadata, in: &context)
         guard !resource.metadata.isCanary else { return context.diagnostics }  // upstream validates no canary
-        switch resource {
-        case .deployment(let deployment): checkDeployment(deployment.spec, in: &context)
-        case .sessionJob(let job): checkSessionJob(job.spec, in: &context)
+        if case .deployment(let deployment) = resource {
+            checkDeployment(deployment.spec, in: &context)
+        } else if case .sessionJob(let job) = resource {
+            checkSessionJob(job.spec, in: &context)
         }
         return context.diagnostics
     }

@@ -16,7 +16,7 @@ public enum ResourceSchemas {
 
     public static var flinkDeployment: Schema {
         Schema.object(
-        "A Flink cluster and, in application and per-job modes, the job it runs.",
+        "A Flink cluster and, in application and per-job modes, the job it runs. " + canaryNote,
         required: ["apiVersion", "kind", "metadata"],
         [
             Property("apiVersion", .string("Always `flink.apache.org/v1beta1`.")),
@@ -29,7 +29,7 @@ public enum ResourceSchemas {
 
     public static var flinkSessionJob: Schema {
         Schema.object(
-        "A job submitted to a session cluster (a FlinkDeployment without a job).",
+        "A job submitted to a session cluster (a FlinkDeployment without a job). " + canaryNote,
         required: ["apiVersion", "kind", "metadata"],
         [
             Property("apiVersion", .string("Always `flink.apache.org/v1beta1`.")),
@@ -39,6 +39,8 @@ public enum ResourceSchemas {
             Property("status", flinkSessionJobStatus, local: .managed(reason: "status is written by Flinklet")),
         ])
     }
+
+    static let canaryNote = "Labelled `flink.apache.org/canary: \"true\"` it is a canary (upstream's operator health check): it needs no spec, starts nothing, and its status records each reconcile."
 
     // MARK: metadata
 
@@ -51,7 +53,7 @@ public enum ResourceSchemas {
         [
             Property("name", .string("Lowercase RFC 1123 label, at most 45 characters (upstream's limit, so derived names stay valid).")),
             Property("namespace", .string("Lowercase RFC 1123 label; defaults to `default`.")),
-            Property("labels", .map("Labels, used by selectors such as `apply --prune -l`. `flink.apache.org/canary: \"true\"` marks a canary (upstream's operator health check): it needs no spec, starts nothing, and its status records each reconcile.")),
+            Property("labels", .map("Labels, used by selectors such as `apply --prune -l`.")),
             Property("annotations", .map("Annotations, kept and shown; Flinklet reads none of them.")),
             Property("generation", .integer("Increased by Flinklet on every spec change of the manifest.", minimum: 0),
                      local: .managed(reason: "metadata.generation is counted by Flinklet")),

@@ -25,6 +25,23 @@ import Testing
         }
     }
 
+    /// `examples/upstream/`: manifests in upstream's shapes (resources, Kubernetes HA, a kustomize
+    /// directory with a ConfigMap, an Ingress and an HPA) load, and are portable.
+    @Test(arguments: [[String](), ["--for", "kubernetes"]])
+    func theUpstreamShapedExamplesLoad(extra: [String]) throws {
+        let examples = FlinkletBinary.repositoryRoot.appendingPathComponent("examples/upstream").path
+        let result = try FlinkletBinary.run(["validate", "-f", examples, "-R"] + extra)
+        #expect(result.exited && result.status == 0, "\(result)")
+        #expect(result.stderrLines.allSatisfy { $0.contains(": warning: ") }, "\(result)")
+        #expect(result.stdoutLines.filter { !$0.hasPrefix("skipped: ") } == [
+            "flinkdeployment.flink.apache.org/ha-example valid (4 warnings)",
+            "flinkdeployment.flink.apache.org/kustomized-session valid",
+            "flinkdeployment.flink.apache.org/resources-example valid (2 warnings)",
+            "3 resources in 5 files: 3 valid, 4 other documents skipped (0 errors, 6 warnings)",
+        ])
+        #expect(result.stdoutLines.filter { $0.hasPrefix("skipped: ") }.count == 4)
+    }
+
     @Test func anUnknownTargetIsAUsageError() throws {
         let result = try FlinkletBinary.run(["validate", "-f", "-", "--for", "mars"], stdin: Data())
         #expect(result.exited && result.status == 2, "\(result)")

@@ -6,6 +6,11 @@ import Manifests
 
 /// Directories that hold other APIs' objects beside Flinklet's (upstream's examples ship
 /// ConfigMaps, Ingresses, HPAs and kustomization files): those are skipped, never errors.
+/// The error of a `FlinkBlueGreenDeployment` named `bg` (the supported kinds listed as the decoder lists them).
+let blueGreenError = "kind: Unsupported value: \"FlinkBlueGreenDeployment\": supported values: "
+    + ResourceDecoder.supportedKinds.map { "\"\($0)\"" }.joined(separator: ", ")
+    + ": FlinkBlueGreenDeployment is not supported yet by Flinklet (flinkbluegreendeployment \"default/bg\"); deploy its FlinkDeployment spec as a FlinkDeployment instead"
+
 @Suite struct ForeignDocumentTests {
     static let deployment = """
         apiVersion: flink.apache.org/v1beta1
@@ -89,7 +94,7 @@ import Manifests
             """
         let file = read(blueGreen + "\n---\n" + Self.deployment)
         #expect(file.diagnostics.map(\.description) == [
-            #"m.yaml:2:7: kind: Unsupported value: "FlinkBlueGreenDeployment": supported values: "FlinkDeployment", "FlinkSessionJob": FlinkBlueGreenDeployment is not supported yet by Flinklet (flinkbluegreendeployment "default/bg"); deploy its FlinkDeployment spec as a FlinkDeployment instead"#,
+            "m.yaml:2:7: " + blueGreenError,
         ])
         #expect(file.objects.map(\.isValid) == [false, true])
         #expect(file.objects.last?.id?.name == "app")
@@ -110,7 +115,7 @@ import Manifests
         #expect(state.objects.values.allSatisfy { $0.isCurrent })
         #expect(state.fileNotes.map(\.line) == [
             "skipped: v1/ConfigMap flink-config: not a Flinklet kind (d/a.yaml:1:1)",
-            #"d/b.yaml:2:7: kind: Unsupported value: "FlinkBlueGreenDeployment": supported values: "FlinkDeployment", "FlinkSessionJob": FlinkBlueGreenDeployment is not supported yet by Flinklet (flinkbluegreendeployment "default/bg"); deploy its FlinkDeployment spec as a FlinkDeployment instead"#,
+            "d/b.yaml:2:7: " + blueGreenError,
             "skipped: kustomization.yaml: a kustomize file, not a Flinklet manifest (d/kustomization.yaml)",
         ])
         #expect(state.fileNotes.map(\.severity) == [nil, .error, nil])
@@ -154,7 +159,7 @@ import Manifests
         let logged = lines.all.map { "\($0.0) \($0.1.replacingOccurrences(of: path + "/", with: ""))" }
         #expect(logged == [
             "info skipped: v1/ConfigMap flink-config: not a Flinklet kind (a.yaml:1:1)",
-            #"error b.yaml:2:7: kind: Unsupported value: "FlinkBlueGreenDeployment": supported values: "FlinkDeployment", "FlinkSessionJob": FlinkBlueGreenDeployment is not supported yet by Flinklet (flinkbluegreendeployment "default/bg"); deploy its FlinkDeployment spec as a FlinkDeployment instead"#,
+            "error b.yaml:2:7: " + blueGreenError,
             "info skipped: kustomization.yaml: a kustomize file, not a Flinklet manifest (kustomization.yaml)",
         ])
     }

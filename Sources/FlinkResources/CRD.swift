@@ -15,10 +15,12 @@ public enum CRD {
                 rootProperties.append((property.name, openAPI(property.schema, local: property.local)))
             }
         }
+        // The schema's own list: `spec` is not in it, since a canary has none (as upstream's CRDs).
+        let rootRequired: [String] = if case .object(_, let required) = schema.shape { required } else { [] }
         let openAPIV3Schema = Node.mapping([
             ("description", .string(schema.description)),
             ("type", .string("object")),
-            ("required", .sequence(["apiVersion", "kind", "metadata", "spec"].map(Node.string))),
+            ("required", .sequence(rootRequired.map(Node.string))),
             ("properties", .mapping(rootProperties)),
         ])
         func column(_ name: String, _ type: String, _ path: String, _ description: String) -> Node {

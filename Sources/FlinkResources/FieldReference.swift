@@ -62,7 +62,7 @@ public enum FieldReference {
         case .boolean: "boolean"
         case .intOrString: "quantity"
         case .object: "object"
-        case .map: "map of string"
+        case .map(let value): if case .intOrString = value.shape { "map of quantity" } else { "map of string" }
         case .array(let item): "array of " + (item.properties != nil ? "objects" : typeName(item))
         case .flinkConfiguration: "Flink configuration"
         case .freeForm: "object (free-form)"

@@ -16,29 +16,31 @@ public enum ResourceSchemas {
 
     public static var flinkDeployment: Schema {
         Schema.object(
-        "A Flink cluster and, in application and per-job modes, the job it runs.",
-        required: ["apiVersion", "kind", "metadata", "spec"],
+        "A Flink cluster and, in application and per-job modes, the job it runs. " + canaryNote,
+        required: ["apiVersion", "kind", "metadata"],
         [
             Property("apiVersion", .string("Always `flink.apache.org/v1beta1`.")),
             Property("kind", .string("Always `FlinkDeployment`.")),
             Property("metadata", metadata),
-            Property("spec", flinkDeploymentSpec),
+            Property("spec", flinkDeploymentSpec),  // required, except of a canary (ResourceDecoder)
             Property("status", flinkDeploymentStatus, local: .managed(reason: "status is written by Flinklet")),
         ])
     }
 
     public static var flinkSessionJob: Schema {
         Schema.object(
-        "A job submitted to a session cluster (a FlinkDeployment without a job).",
-        required: ["apiVersion", "kind", "metadata", "spec"],
+        "A job submitted to a session cluster (a FlinkDeployment without a job). " + canaryNote,
+        required: ["apiVersion", "kind", "metadata"],
         [
             Property("apiVersion", .string("Always `flink.apache.org/v1beta1`.")),
             Property("kind", .string("Always `FlinkSessionJob`.")),
             Property("metadata", metadata),
-            Property("spec", flinkSessionJobSpec),
+            Property("spec", flinkSessionJobSpec),  // required, except of a canary (ResourceDecoder)
             Property("status", flinkSessionJobStatus, local: .managed(reason: "status is written by Flinklet")),
         ])
     }
+
+    static let canaryNote = "Labelled `flink.apache.org/canary: \"true\"` it is a canary (upstream's operator health check): it needs no spec, starts nothing, and its status records each reconcile."
 
     // MARK: metadata
 
@@ -92,13 +94,27 @@ public enum ResourceSchemas {
         ])
     }
 
+    static func processSizeKey(_ component: String) -> String {
+        "\(component == "JobManager" ? "jobmanager" : "taskmanager").memory.process.size"
+    }
+
     static func resource(_ component: String) -> Schema {
         .object(
-            "CPU and memory of each \(component) process.",
+            "CPU and memory of each \(component) process (upstream's deprecated form; `resources` takes precedence when it has any request or limit).",
             [
                 Property("cpu", .number("CPU cores; recorded and shown, not enforced on one machine.")),
-                Property("memory", .intOrString("Total process memory (`\(component == "JobManager" ? "jobmanager" : "taskmanager").memory.process.size`): Flink syntax (`2048m`, `2g`) or a Kubernetes quantity (`2Gi`, `1536Mi`). Also the pod's memory limit.")),
+                Property("memory", .intOrString("Total process memory (`\(processSizeKey(component))`): Flink syntax (`2048m`, `2g`) or a Kubernetes quantity (`2Gi`, `1536Mi`). Also the pod's memory limit.")),
                 Property("ephemeralStorage", .intOrString("Kubernetes only."), local: .ignored(reason: "pods on one machine share its disk")),
+            ])
+    }
+
+    static func resources(_ component: String) -> Schema {
+        .object(
+            "Kubernetes resource requirements of each \(component) process, as upstream reads them; they take precedence over `resource` when they hold any request or limit.",
+            [
+                Property("requests", .map("`memory` sets the total process memory (`\(processSizeKey(component))`), in Flink syntax (`2048m`) or as a Kubernetes quantity (`2Gi`); `cpu` is recorded, not enforced; other resources (`ephemeral-storage`, ...) are Kubernetes only.", of: .intOrString(""))),
+                Property("limits", .map("`memory` is the process size when no memory is requested, and raises the pod's memory limit when larger than the request; `cpu` is recorded, not enforced; other resources are Kubernetes only.", of: .intOrString(""))),
+                Property("claims", .array("Kubernetes only (dynamic resource allocation).", of: .freeForm("")), local: .ignored(reason: "there are no resource claims on one machine")),
             ])
     }
 
@@ -109,6 +125,7 @@ public enum ResourceSchemas {
         "The JobManager process.",
         [
             Property("resource", resource("JobManager")),
+            Property("resources", resources("JobManager")),
             Property("replicas", .integer("Number of JobManagers. Must be 1: standby JobManagers need high availability, which Flinklet does not run.", minimum: 1, format: .int32)),
             Property("podTemplate", .freeForm(podTemplateDescription), local: .partial),
         ])
@@ -119,6 +136,7 @@ public enum ResourceSchemas {
         "The TaskManager processes.",
         [
             Property("resource", resource("TaskManager")),
+            Property("resources", resources("TaskManager")),
             Property("replicas", .integer("Number of TaskManagers; default: job parallelism ÷ `taskmanager.numberOfTaskSlots`, at least 1.", minimum: 1, format: .int32)),
             Property("podTemplate", .freeForm(podTemplateDescription), local: .partial),
         ])

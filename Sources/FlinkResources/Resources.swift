@@ -4,6 +4,9 @@ public enum FlinkAPI {
     public static let group = "flink.apache.org"
     public static let version = "v1beta1"
     public static let apiVersion = "flink.apache.org/v1beta1"
+    /// The label that marks a canary resource (upstream `CanaryResourceManager.CANARY_LABEL`):
+    /// the operator reconciles it to show it is alive, and deploys nothing for it.
+    public static let canaryLabel = "flink.apache.org/canary"
 }
 
 /// The kinds of resource Flinklet manages.
@@ -88,6 +91,11 @@ public struct ObjectMeta: Codable, Sendable, Hashable {
     }
 
     enum CodingKeys: String, CodingKey { case name, namespace, labels, annotations, generation }
+
+    /// Labelled `flink.apache.org/canary: "true"` (case-insensitively, as upstream's
+    /// `isCanaryResource`): a canary may have no spec, starts nothing, and is reconciled like
+    /// any resource so its status shows the operator is alive.
+    public var isCanary: Bool { labels?[FlinkAPI.canaryLabel]?.lowercased() == "true" }
 
     public init(from decoder: any Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
@@ -260,15 +268,35 @@ public struct JobSpec: Codable, Sendable, Hashable {
 /// One kind of Flink process: its size, count and pod template. Upstream has two types with
 /// these same fields; one type serves both here.
 public struct ProcessSpec: Codable, Sendable, Hashable {
-    public var resource: ResourceRequirements?
+    /// Upstream's deprecated `resource` (cpu, memory). Ignored when `resources` has requests
+    /// or limits.
+    public var resource: Resource?
+    /// Kubernetes `ResourceRequirements` (upstream's current field), which take precedence over
+    /// `resource` when they hold any request or limit.
+    public var resources: ResourceRequirements?
     public var replicas: Int?
     public var podTemplate: JSONValue?
 
-    public init(resource: ResourceRequirements? = nil, replicas: Int? = nil, podTemplate: JSONValue? = nil) {
+    public init(resource: Resource? = nil, resources: ResourceRequirements? = nil, replicas: Int? = nil, podTemplate: JSONValue? = nil) {
         self.resource = resource
+        self.resources = resources
         self.replicas = replicas
         self.podTemplate = podTemplate
     }
+
+    /// Which field sizes the process, by upstream's precedence (`FlinkConfigBuilder`
+    /// `applyResourceConfig`): `resources` when it has any request or limit, else `resource`.
+    public var usesResources: Bool { resources?.hasRequirements ?? false }
+
+    /// The memory that sets `*.memory.process.size`, as written: `resources`' memory request, else
+    /// its memory limit (Kubernetes defaults a request to its limit), else — only when
+    /// `resources` is empty — the deprecated `resource.memory`.
+    public var memory: String? {
+        usesResources ? resources?.requestOrLimit(.memory) : resource?.memory
+    }
+
+    /// The memory limit written in `resources.limits.memory`, when `resources` is in use.
+    public var memoryLimit: String? { usesResources ? resources?.limits?[ResourceName.memory.rawValue] : nil }
 }
 
 /// `spec.jobManager` (upstream `JobManagerSpec`).
@@ -276,8 +304,8 @@ public typealias JobManagerSpec = ProcessSpec
 /// `spec.taskManager` (upstream `TaskManagerSpec`).
 public typealias TaskManagerSpec = ProcessSpec
 
-/// Upstream `Resource`: CPU and memory of one process.
-public struct ResourceRequirements: Codable, Sendable, Hashable {
+/// Upstream `Resource` (deprecated there in favour of `resources`): CPU and memory of one process.
+public struct Resource: Codable, Sendable, Hashable {
     public var cpu: Double?
     /// A memory quantity as written (`2048m`, `2Gi`, ...); parse with `MemorySize`.
     public var memory: String?
@@ -291,6 +319,38 @@ public struct ResourceRequirements: Codable, Sendable, Hashable {
 
     /// The memory in bytes, or nil when unset or unparsable (validation reports the latter).
     public var memoryBytes: Int64? { memory.flatMap { try? MemorySize.parse($0).bytes } }
+}
+
+/// The resource names of a Kubernetes `ResourceList` that Flinklet reads.
+public enum ResourceName: String, Sendable, Hashable, CaseIterable {
+    case cpu
+    case memory
+    case ephemeralStorage = "ephemeral-storage"
+}
+
+/// Kubernetes `ResourceRequirements` (`requests`, `limits`, `claims`), as upstream's
+/// `spec.jobManager.resources` / `spec.taskManager.resources` hold them. Quantities are kept as
+/// written (`"2Gi"`, `"500m"`, `1`).
+public struct ResourceRequirements: Codable, Sendable, Hashable {
+    public var requests: [String: String]?
+    public var limits: [String: String]?
+    /// Dynamic resource allocation claims: Kubernetes only.
+    public var claims: JSONValue?
+
+    public init(requests: [String: String]? = nil, limits: [String: String]? = nil, claims: JSONValue? = nil) {
+        self.requests = requests
+        self.limits = limits
+        self.claims = claims
+    }
+
+    /// Upstream's `hasResourceRequirements`: any request or limit. An empty `resources: {}`
+    /// does not hide the deprecated `resource`.
+    public var hasRequirements: Bool { !(requests ?? [:]).isEmpty || !(limits ?? [:]).isEmpty }
+
+    /// The request for `name`, else its limit (Kubernetes defaults a request to its limit).
+    public func requestOrLimit(_ name: ResourceName) -> String? {
+        requests?[name.rawValue] ?? limits?[name.rawValue]
+    }
 }
 
 public struct IngressSpec: Codable, Sendable, Hashable {

@@ -77,6 +77,7 @@ struct Diff: ParsableCommand {
     private func pairs() throws -> [Pair] {
         let input = InputManifests.load(paths: filenames, recursive: recursive)
         input.printDiagnostics()
+        input.printSkipped(toStandardError: true)
         if input.isInvalid {
             var stderr = StandardError()
             print("error: the input has \(counted(input.manifests.diagnostics.errors.count, "error"))", to: &stderr)

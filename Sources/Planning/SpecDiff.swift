@@ -70,6 +70,10 @@ public struct SpecDiff: Sendable, Hashable {
         case "spec.job.savepointRedeployNonce":
             return .savepointRedeploy
         default:
+            // Kubernetes resource requirements: only memory sizes a local process.
+            for process in ["spec.jobManager.resources.", "spec.taskManager.resources."] where path.hasPrefix(process) {
+                return path.hasSuffix(".memory") && !path.hasPrefix(process + "claims") ? .upgrade : .ignore
+            }
             if path.hasPrefix("spec.ingress") || path.hasPrefix("spec.podTemplate") || path.hasSuffix(".podTemplate")
                 || path.contains(".podTemplate.") { return .ignore }
             return .upgrade

@@ -15,8 +15,8 @@ private func deployment(_ name: String = "app", mode: DeploymentMode = .applicat
                                               entryClass: "dev.Example", args: ["--rate", "5"]),
         flinkConfiguration: FlinkConfiguration(configuration.merging(["taskmanager.numberOfTaskSlots": slots]) { a, _ in a }),
         flinkVersion: version,
-        jobManager: JobManagerSpec(resource: ResourceRequirements(memory: "768m")),
-        taskManager: TaskManagerSpec(resource: ResourceRequirements(memory: "1024m"), replicas: replicas), mode: mode))
+        jobManager: JobManagerSpec(resource: Resource(memory: "768m")),
+        taskManager: TaskManagerSpec(resource: Resource(memory: "1024m"), replicas: replicas), mode: mode))
 }
 
 private func observation(_ d: FlinkDeployment, jar: Result<String, DeploymentProblem>? = .success("/flink/usrlib/job.jar"),

@@ -55,6 +55,8 @@ public enum Portability {
         }
         if let uri = spec.job?.jarURI { checkDeploymentJar(uri, in: &context) }
         if let job = spec.job { checkSnapshotDirectories(job, configuration: configuration, in: &context) }
+        checkQuantities(spec.jobManager, path: "spec.jobManager", in: &context)
+        checkQuantities(spec.taskManager, path: "spec.taskManager", in: &context)
         checkMemory(spec.jobManager, component: "JobManager", path: "spec.jobManager", configurationKeys: ["jobmanager.memory.process.size", "jobmanager.memory.flink.size", "jobmanager.memory.heap.size"],
                     default: "768m", configuration: configuration, in: &context)
         checkMemory(spec.taskManager, component: "TaskManager", path: "spec.taskManager", configurationKeys: ["taskmanager.memory.process.size", "taskmanager.memory.flink.size"],
@@ -101,6 +103,28 @@ public enum Portability {
             context.error("spec.job.savepointTriggerNonce", FieldError.forbidden("FKO triggers savepoints only with a savepoint directory; set spec.flinkConfiguration[execution.checkpointing.savepoint-dir]"))
         } else if configuration["kubernetes.operator.periodic.savepoint.interval"] != nil {
             context.error(FieldPath("spec.flinkConfiguration").key("kubernetes.operator.periodic.savepoint.interval"), FieldError.forbidden("FKO takes periodic savepoints only with a savepoint directory; set spec.flinkConfiguration[execution.checkpointing.savepoint-dir]"), atKey: true)
+        }
+    }
+
+    /// FKO sizes the Flink process by Flink's reading of `resources`' memory
+    /// (`parseResourceMemoryString`: `768m` is 768 MiB), but when both a request and a limit are
+    /// set it derives the container's memory limit factor from their Kubernetes readings
+    /// (`Quantity.getNumericalAmount`: `768m` is 0.768 bytes, `1G` is 10⁹ bytes, `1g` is no
+    /// quantity at all). Flinklet reads both Flink's way, so a pair either side reads differently
+    /// would get another memory limit there (or none).
+    static func checkQuantities(_ process: ProcessSpec?, path: FieldPath, in context: inout Context) {
+        guard let process, process.usesResources, let requirements = process.resources,
+              let request = requirements.requests?[ResourceName.memory.rawValue],
+              let limit = requirements.limits?[ResourceName.memory.rawValue] else { return }
+        for (section, value) in [("requests", request), ("limits", limit)] {
+            let flink = MemorySize.flinkBytes(value) ?? MemorySize.kubernetesBytes(value)
+            let kubernetes = MemorySize.kubernetesBytes(value)
+            guard kubernetes == nil || kubernetes != flink else { continue }
+            let reading = kubernetes.map { "Kubernetes reads it as \($0.bytes) byte(s)" } ?? "Kubernetes cannot read it as a quantity"
+            let instead = flink.map { "write \(FieldError.quoted($0.kubernetesDescription))" } ?? "write a quantity such as \"1536Mi\" or \"2Gi\""
+            context.error(path.child("resources").child(section).key(ResourceName.memory.rawValue), FieldError.invalid(
+                FieldError.quoted(value),
+                "FKO sizes the process by Flink's reading (\(flink.map(\.description) ?? "none")) but sets its memory limit from limits ÷ requests as Kubernetes reads them, and \(reading); \(instead)"))
         }
     }
 

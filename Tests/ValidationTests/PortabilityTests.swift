@@ -51,6 +51,11 @@ let portabilityFindings: [(String, [Edit], [String])] = [
       #"case.yaml:14:18: spec.job.upgradeMode: Invalid value: "savepoint": FKO requires a savepoint directory for savepoint upgrades (Flinklet provides one); set spec.flinkConfiguration[execution.checkpointing.savepoint-dir], e.g. "file:///flink-data/savepoints""#]),
     ("a log file FKO does not take", [.insert(after: 6, "  logConfiguration:\n    log4j.properties: x")],
      [#"case.yaml:8:5: spec.logConfiguration[log4j.properties]: Unsupported value: "log4j.properties": supported values: "log4j-console.properties", "logback-console.xml": FKO accepts only these log configuration files"#]),
+    ("a memory request only: FKO reads it Flink's way, as Flinklet does", [.replace(12, "    resources: {requests: {memory: 1536m}}")], []),
+    ("a memory request and limit Kubernetes reads differently", [.replace(12, "    resources: {requests: {memory: 1g}, limits: {memory: 1536m}}")],
+     [#"case.yaml:12:36: spec.taskManager.resources.requests[memory]: Invalid value: "1g": FKO sizes the process by Flink's reading (1g) but sets its memory limit from limits ÷ requests as Kubernetes reads them, and Kubernetes cannot read it as a quantity; write "1Gi""#,
+      #"case.yaml:12:58: spec.taskManager.resources.limits[memory]: Invalid value: "1536m": FKO sizes the process by Flink's reading (1536m) but sets its memory limit from limits ÷ requests as Kubernetes reads them, and Kubernetes reads it as 2 byte(s); write "1536Mi""#]),
+    ("a memory request and limit both read alike", [.replace(12, "    resources: {requests: {memory: 1Gi}, limits: {memory: \"1610612736\"}}")], []),
     ("rollback without high availability", [.insert(after: 8, "    kubernetes.operator.deployment.rollback.enabled: \"true\"")],
      [#"case.yaml:9:5: spec.flinkConfiguration[kubernetes.operator.deployment.rollback.enabled]: Forbidden: FKO rolls back only with high availability ("HA must be enabled for rollback support"); set high-availability.type: kubernetes and high-availability.storageDir"#]),
 ]

@@ -103,6 +103,7 @@ struct Diff: ParsableCommand {
         let job: JobSpec? = switch new {
         case .deployment(let d): d.spec.job
         case .sessionJob(let j): j.spec.job
+        case .snapshot: nil
         }
         return [DiffType.savepointRedeploy, .upgrade, .scale, .ignore].compactMap { type in
             let paths = changes.filter { $0.type == type }.map(\.path).sorted()

@@ -217,7 +217,13 @@ extension FlinkPlanner {
         }
         switch seen.recorded?.state {
         case .inProgress?:
-            if seen.job?.state == .running, seen.operation != nil, seen.operation.map({ if case .inProgress = $0 { true } else { false } }) == true {
+            let undecided: Bool = switch seen.operation {
+            case .inProgress?, .unknown?: true
+            default: false
+            }
+            // Still under way (or Flink cannot say) while its job runs: what it writes is
+            // disposed of once it completes, never left behind.
+            if seen.job?.state == .running, undecided {
                 let message = "waiting for savepoint \(snapshot.metadata.name) in progress before it is disposed of"
                 return Plan(steps: [], conditions: Conditions.merge(previous: input.conditions, next: [
                     Condition(type: Conditions.ready, status: .false, reason: "Deleting", message: message, observedGeneration: input.generation),

@@ -209,6 +209,23 @@ import Engine
         #expect(try world.store.resource("FlinkStateSnapshot/default/keep") == nil)
     }
 
+    @Test func aSnapshotDeletedWhileInProgressIsDisposedOfOnceItCompletes() async throws {
+        let world = try FlinkWorld()
+        _ = try await Self.runningApp(world)
+        await world.rest.holdSavepoints(true)
+        try await world.write("sp.yaml", Self.snapshot("sp"))
+        try await world.reconcile(.flinkStateSnapshot, "sp")
+        await world.remove("sp.yaml")
+        #expect(try await world.reconcile(.flinkStateSnapshot, "sp") == .requeue(after: .seconds(1)), "waits for the savepoint in progress")
+        #expect(try world.store.resource("FlinkStateSnapshot/default/sp") != nil)
+        await world.rest.holdSavepoints(false)
+        #expect(try await world.reconcile(.flinkStateSnapshot, "sp") == .awaitChange)
+        #expect(try world.store.resource("FlinkStateSnapshot/default/sp") == nil)
+        let directory = world.root + "/state/clusters/default/app/savepoints"
+        let left = (try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []
+        #expect(left.isEmpty, "the savepoint that completed after the deletion was disposed of: \(left)")
+    }
+
     @Test func anOperatorRestartBetweenTheRecordAndTheRequestSendsTheSameTrigger() async throws {
         let world = try FlinkWorld()
         let (jobId, port) = try await Self.runningApp(world)

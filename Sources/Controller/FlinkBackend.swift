@@ -522,7 +522,7 @@ extension FlinkBackend: ReconcilerBackend {
                 // Said as an event, and the reconcile retried with backoff.
                 return ActionResult(events: [(.warning, "JarNotFound", "\(error)")], error: error)
             }
-        case .triggerStateSnapshot(let port, let jobId, let checkpoint, let directory, let formatType, let triggerId):
+        case .triggerStateSnapshot(let port, let jobId, let checkpoint, let directory, let formatType, let triggerId, let lastAttempt):
             do {
                 if checkpoint {
                     _ = try await rest.triggerCheckpoint(port: port, jobId: jobId, triggerId: triggerId)
@@ -535,7 +535,7 @@ extension FlinkBackend: ReconcilerBackend {
                 if case .unreachable = error { throw error }
                 let what = checkpoint ? "checkpoint" : "savepoint"
                 return ActionResult(events: [(.warning, checkpoint ? "CheckpointError" : "SavepointError", "\(what) of job \(jobId) refused: \(error)")],
-                                    outcome: .stateSnapshotRefused(cause: "\(error)"))
+                                    outcome: .stateSnapshotRefused(cause: "\(error)", final: lastAttempt))
             }
         case .disposeStateSnapshot(let location):
             guard let path = Self.localPath(location), path != "/", !path.split(separator: "/").contains("..") else {

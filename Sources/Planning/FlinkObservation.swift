@@ -263,8 +263,9 @@ public enum FlinkAction: Sendable, Hashable {
     case disposeSavepoints([Savepoint])
     /// A `FlinkStateSnapshot`'s savepoint (`formatType`) or checkpoint of a running job under
     /// `triggerId` (recorded as IN_PROGRESS before this step). A refused request fails the
-    /// attempt (outcome `stateSnapshotRefused`).
-    case triggerStateSnapshot(port: Int, jobId: String, checkpoint: Bool, directory: String, formatType: SavepointFormatType, triggerId: String)
+    /// attempt (outcome `stateSnapshotRefused`); `lastAttempt`: its failure exhausts `backoffLimit`.
+    case triggerStateSnapshot(port: Int, jobId: String, checkpoint: Bool, directory: String, formatType: SavepointFormatType, triggerId: String,
+                              lastAttempt: Bool)
     /// Deletes a deleted `FlinkStateSnapshot`'s savepoint directory (`disposeOnDelete`): only a
     /// local directory that holds `_metadata`.
     case disposeStateSnapshot(path: String)

@@ -95,12 +95,11 @@ extension FlinkPlanner {
         func request(_ job: ReferencedJob, jobId: String, port: Int, triggerId: String) -> Step {
             .flink(.triggerStateSnapshot(port: port, jobId: jobId, checkpoint: !spec.isSavepoint,
                                          directory: spec.savepoint?.path ?? job.savepointDirectory,
-                                         formatType: spec.savepoint?.effectiveFormatType ?? .canonical, triggerId: triggerId))
+                                         formatType: spec.savepoint?.effectiveFormatType ?? .canonical, triggerId: triggerId,
+                                         lastAttempt: limit >= 0 && (status.failures ?? 0) + 1 > limit))
         }
 
         if status.state == nil { status.state = .triggerPending }
-        // A failure recorded by a refused request: retried after its backoff, unless exhausted.
-        if status.state == .failed, !exhausted() { status.state = .triggerPending }
 
         switch status.state {
         case .triggerPending?:

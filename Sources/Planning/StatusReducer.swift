@@ -33,9 +33,10 @@ public enum FlinkOutcome: Sendable, Hashable {
     /// Flink refused a savepoint request: the trigger on record is over (its time stays and
     /// paces the next attempt).
     case snapshotTriggerRefused
-    /// Flink refused a `FlinkStateSnapshot`'s request: the attempt failed with `cause` (its
-    /// plan decides on a retry).
-    case stateSnapshotRefused(cause: String)
+    /// Flink refused a `FlinkStateSnapshot`'s request: the attempt failed with `cause`; FAILED
+    /// when it was the `final` one `backoffLimit` allows, else TRIGGER_PENDING (retried after
+    /// the backoff, counted from the trigger time).
+    case stateSnapshotRefused(cause: String, final: Bool)
 }
 
 /// Folds Flink step outcomes into a status. Pure.
@@ -47,9 +48,9 @@ public enum FlinkStatusReducer {
             status.updateCommon { common in
                 if SnapshotTrigger(common.jobStatus?.savepointInfo) != nil { common.jobStatus?.savepointInfo?.endTrigger() }
             }
-        case .stateSnapshotRefused(let cause):
+        case .stateSnapshotRefused(let cause, let final):
             if case .snapshot(var snapshot) = status, snapshot.state == .inProgress {
-                snapshot.state = .failed
+                snapshot.state = final ? .failed : .triggerPending
                 snapshot.failures = (snapshot.failures ?? 0) + 1
                 snapshot.error = cause
                 snapshot.triggerId = nil

@@ -125,15 +125,25 @@ import Engine
         try await world.write("sp.yaml", Self.snapshot("sp"))
         try await world.reconcile(.flinkStateSnapshot, "sp")
         var status = try Self.status(world, "sp")
-        #expect(status.state == .failed && status.failures == 1 && status.error?.contains("job is being stopped") == true)
-        try await world.reconcile(.flinkStateSnapshot, "sp")
-        status = try Self.status(world, "sp")
         #expect(status.state == .triggerPending, "backoffLimit -1: retried")
+        #expect(status.failures == 1 && status.error?.contains("job is being stopped") == true)
+        #expect(try world.events(.flinkStateSnapshot, "sp").contains { $0.reason == "SavepointError" && $0.message.contains("refused") })
+        try await world.reconcile(.flinkStateSnapshot, "sp")
+        #expect(await world.rest.count(.triggerSavepoint) == 1, "not before the backoff")
         world.clock.advance(by: .seconds(11))
         try await world.reconcile(.flinkStateSnapshot, "sp")
         try await world.reconcile(.flinkStateSnapshot, "sp")
         status = try Self.status(world, "sp")
         #expect(status.state == .completed && status.failures == 1)
+
+        // With backoffLimit 0, a refusal is final at once.
+        await world.rest.failNext(.triggerSavepoint, with: .http(status: 409, errors: ["no"]))
+        try await world.write("once.yaml", Self.snapshot("once", backoffLimit: 0))
+        try await world.reconcile(.flinkStateSnapshot, "once")
+        #expect(try Self.status(world, "once").state == .failed)
+        world.clock.advance(by: .seconds(60))
+        #expect(try await world.reconcile(.flinkStateSnapshot, "once") == .awaitChange)
+        #expect(try Self.status(world, "once").state == .failed)
     }
 
     @Test func aSnapshotOfAMissingOrStoppedJobIsAbandoned() async throws {
@@ -246,6 +256,24 @@ import Engine
         let status = try Self.status(world, "sp")
         #expect(status.state == .completed && status.failures == nil)
         #expect(await world.rest.count(.triggerSavepoint) == 2, "the lost request and the same one again")
+    }
+
+    @Test func aSavepointThatCompletedWhileItsJobManagerWentAwayIsFoundOnDisk() async throws {
+        let world = try FlinkWorld()
+        let (jobId, port) = try await Self.runningApp(world)
+        await world.rest.holdSavepoints(true)
+        try await world.write("sp.yaml", Self.snapshot("sp"))
+        try await world.reconcile(.flinkStateSnapshot, "sp")
+        // The JobManager is gone before anyone polled; the savepoint it wrote is in the directory.
+        await world.rest.removeCluster(port: port)
+        try await world.reconcile(.flinkStateSnapshot, "sp")
+        #expect(try Self.status(world, "sp").state == .inProgress, "Flink cannot say and nothing is on disk: still in progress")
+        let written = world.root + "/state/clusters/default/app/savepoints/savepoint-\(jobId.prefix(6))-0123456789ab"
+        try FileManager.default.createDirectory(atPath: written, withIntermediateDirectories: true)
+        try Data("m".utf8).write(to: URL(fileURLWithPath: written + "/_metadata"))
+        try await world.reconcile(.flinkStateSnapshot, "sp")
+        let status = try Self.status(world, "sp")
+        #expect(status.state == .completed && status.path == "file:" + written)
     }
 
     @Test func aCheckpointSnapshotOfASessionJobCompletesWithItsPath() async throws {

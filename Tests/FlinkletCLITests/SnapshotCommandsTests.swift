@@ -46,7 +46,7 @@ import Testing
             let chk = ResourceID(kind: .flinkStateSnapshot, namespace: "default", name: "chk")
             var checkpoint = ResourceRecord(id: chk, generation: 1, specHash: "c",
                                             spec: #"{"jobReference":{"kind":"FlinkDeployment","name":"app"},"checkpoint":{},"backoffLimit":3}"#,
-                                            file: "manifests/chk.yaml", createdAt: now.addingTimeInterval(-30))
+                                            file: "manifests/chk.yaml", createdAt: now.addingTimeInterval(-1230))  // "20m" (ages away from a boundary)
             try checkpoint.setStatus(FlinkStateSnapshotStatus(state: .triggerPending, error: "declined", failures: 1, observedGeneration: 1))
             try store.upsert(checkpoint)
         }
@@ -70,7 +70,7 @@ import Testing
                 }
                 #expect(cells == [
                     ["NAME", "PATH", "RESULT TIMESTAMP", "SNAPSHOT STATE", "AGE"],
-                    ["chk", "TRIGGER_PENDING", "30s"],
+                    ["chk", "TRIGGER_PENDING", "20m"],
                     ["sp", "file:/s/savepoint-cccccc-3", "2026-12-06T05:00:01Z", "COMPLETED", "10m"],
                     ["app-savepoint-upgrade-\(seeded.upgradeMillis)", "file:/s/savepoint-aaaaaa-1", upgrade, "COMPLETED", "120m"],
                     ["app-savepoint-periodic-\(seeded.periodicMillis)", "file:/s/savepoint-bbbbbb-2", periodic, "COMPLETED", "20m"],

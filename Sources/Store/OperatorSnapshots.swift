@@ -21,9 +21,12 @@ public enum OperatorSnapshots {
         records.flatMap(self.records(of:))
     }
 
+    /// Upstream's switch: `"false"` in a resource's configuration lists none of its savepoints.
+    public static let enabledKey = "kubernetes.operator.snapshot.resource.enabled"
+
     /// The operator snapshots of one deployment's or session job's record.
     public static func records(of record: ResourceRecord) -> [ResourceRecord] {
-        guard record.kind != .flinkStateSnapshot,
+        guard record.kind != .flinkStateSnapshot, enabled(record),
               let status = try? PodlessStatus.decode(record),
               let history = status.jobStatus?.savepointInfo?.savepointHistory else { return [] }
         let referenceKind: JobReferenceKind = record.kind == .flinkDeployment ? .flinkDeployment : .flinkSessionJob
@@ -48,6 +51,16 @@ public enum OperatorSnapshots {
             try? snapshot.setStatus(snapshotStatus)
             return snapshot
         }
+    }
+
+    static func enabled(_ record: ResourceRecord) -> Bool {
+        let data = Data(record.spec.utf8)
+        let configuration: FlinkConfiguration? = switch record.kind {
+        case .flinkDeployment: (try? JSONDecoder().decode(FlinkDeploymentSpec.self, from: data))?.flinkConfiguration
+        case .flinkSessionJob: (try? JSONDecoder().decode(FlinkSessionJobSpec.self, from: data))?.flinkConfiguration
+        case .flinkStateSnapshot: nil
+        }
+        return configuration?[enabledKey]?.lowercased() != "false"
     }
 
     /// The trigger type of an operator snapshot's record (from its name), or nil for a snapshot

@@ -315,5 +315,11 @@ import Engine
         #expect(try world.store.resourceOrOperatorSnapshot(snapshot.key)?.uid == snapshot.uid, "found by name, with a stable uid")
         #expect(try world.store.resource(snapshot.key) == nil, "never a record of its own")
         #expect(!FileManager.default.fileExists(atPath: world.root + "/manifests/\(snapshot.name).yaml"), "never a manifest")
+
+        // Upstream's switch turns the listing off for the resource.
+        try await world.write("app.yaml", FlinkWorld.deployment("app", mode: "application").replacingOccurrences(
+            of: "spec:\n", with: "spec:\n  flinkConfiguration:\n    kubernetes.operator.snapshot.resource.enabled: \"false\"\n") + "\n    savepointTriggerNonce: 7\n")
+        try await world.reconcile(.flinkDeployment, "app")
+        #expect(try world.store.resourcesWithOperatorSnapshots().filter { $0.kind == .flinkStateSnapshot }.isEmpty)
     }
 }

@@ -113,6 +113,8 @@ public struct Reconciler<Backend: ReconcilerBackend>: Sendable {
             ahead.updatedAt = now()
             record = try store.upsert(ahead)
         }
+        // Outcomes of this plan's steps, folded over its status again when it is recorded last.
+        var outcomes: [Backend.Outcome] = []
         for step in plan.steps {
             switch step {
             case .stopPod(let name, let reason):
@@ -146,6 +148,7 @@ public struct Reconciler<Backend: ReconcilerBackend>: Sendable {
                     try recordEvent(type: event.type, reason: event.reason, message: event.message, for: id)
                 }
                 if let outcome = result.outcome, var current = record {
+                    outcomes.append(outcome)
                     try current.setStatus(backend.reduce(try current.typedStatus(), outcome: outcome))
                     record = try store.upsert(current)
                 }
@@ -184,6 +187,12 @@ public struct Reconciler<Backend: ReconcilerBackend>: Sendable {
         if var record {
             let before = record.status
             try Self.setStatus(&record, plan: plan)
+            // What the steps did (a refused request, say) is newer than what the plan foresaw.
+            if !outcomes.isEmpty {
+                var status = try record.typedStatus()
+                for outcome in outcomes { status = backend.reduce(status, outcome: outcome) }
+                try record.setStatus(status)
+            }
             if record.status != before {
                 record.updatedAt = now()
                 _ = try store.upsert(record)
@@ -212,6 +221,7 @@ extension FlinkResource {
         switch self {
         case .deployment(let d): .deployment(d.spec)
         case .sessionJob(let j): .sessionJob(j.spec)
+        case .snapshot(let s): .snapshot(s.spec)
         }
     }
 }
@@ -220,11 +230,13 @@ extension FlinkResource {
 enum AnySpec: Encodable {
     case deployment(FlinkDeploymentSpec)
     case sessionJob(FlinkSessionJobSpec)
+    case snapshot(FlinkStateSnapshotSpec)
 
     func encode(to encoder: any Encoder) throws {
         switch self {
         case .deployment(let spec): try spec.encode(to: encoder)
         case .sessionJob(let spec): try spec.encode(to: encoder)
+        case .snapshot(let spec): try spec.encode(to: encoder)
         }
     }
 }

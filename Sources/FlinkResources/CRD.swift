@@ -45,7 +45,12 @@ public enum CRD {
                     ("served", .scalar("true")),
                     ("storage", .scalar("true")),
                     ("subresources", .mapping([("status", .mapping([]))])),
-                    ("additionalPrinterColumns", .sequence([
+                    ("additionalPrinterColumns", .sequence(kind == .flinkStateSnapshot ? [
+                        // Upstream's columns for snapshots.
+                        column("Path", "string", ".status.path", "Location of the snapshot"),
+                        column("Result Timestamp", "string", ".status.resultTimestamp", "When the snapshot completed or failed"),
+                        column("Snapshot State", "string", ".status.state", "State of the snapshot"),
+                    ] : [
                         column("Job Status", "string", ".status.jobStatus.state", "Flink job status"),
                         column("Lifecycle State", "string", ".status.lifecycleState", "Lifecycle state of the resource"),
                         column("Age", "date", ".metadata.creationTimestamp", "Time since creation"),

@@ -169,6 +169,8 @@ public enum ResourceDecoder {
                     result.resource = .deployment(try NodeDecoder().decode(FlinkDeployment.self, from: checked))
                 case .flinkSessionJob:
                     result.resource = .sessionJob(try NodeDecoder().decode(FlinkSessionJob.self, from: checked))
+                case .flinkStateSnapshot:
+                    result.resource = .snapshot(try NodeDecoder().decode(FlinkStateSnapshot.self, from: checked))
                 }
             } catch {
                 // The schema admitted something the Swift types cannot hold: report it rather than trap.

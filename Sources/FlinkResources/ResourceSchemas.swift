@@ -11,7 +11,21 @@ public enum ResourceSchemas {
         switch kind {
         case .flinkDeployment: flinkDeployment
         case .flinkSessionJob: flinkSessionJob
+        case .flinkStateSnapshot: flinkStateSnapshot
         }
+    }
+
+    public static var flinkStateSnapshot: Schema {
+        Schema.object(
+        "A savepoint or checkpoint of the job a FlinkDeployment or FlinkSessionJob runs, taken when the resource is created, or an existing savepoint registered.",
+        required: ["apiVersion", "kind", "metadata", "spec"],
+        [
+            Property("apiVersion", .string("Always `flink.apache.org/v1beta1`.")),
+            Property("kind", .string("Always `FlinkStateSnapshot`.")),
+            Property("metadata", metadata),
+            Property("spec", flinkStateSnapshotSpec),
+            Property("status", flinkStateSnapshotStatus, local: .managed(reason: "status is written by Flinklet")),
+        ])
     }
 
     public static var flinkDeployment: Schema {
@@ -190,6 +204,41 @@ public enum ResourceSchemas {
         ])
     }
 
+    static var flinkStateSnapshotSpec: Schema {
+        Schema.object(
+        "Desired snapshot: exactly one of `savepoint` and `checkpoint`.",
+        [
+            Property("jobReference", .object("The resource (same namespace) whose running job is snapshotted. Not needed for a savepoint that `alreadyExists`.", [
+                Property("kind", .enumeration(JobReferenceKind.allCases.map(\.rawValue), "Kind of the referenced resource.")),
+                Property("name", .string("Name of the referenced resource.")),
+            ])),
+            Property("savepoint", .object("Take a savepoint (or register one that exists).", [
+                Property("path", .string("Target directory of the savepoint (default: the job's `execution.checkpointing.savepoint-dir`, else the cluster's savepoint directory under the state directory); with `alreadyExists`, the savepoint itself.")),
+                Property("formatType", .enumeration(SavepointFormatType.allCases.map(\.rawValue), "Savepoint format: CANONICAL (default) or NATIVE.")),
+                Property("disposeOnDelete", .boolean("Delete the savepoint's files when this resource is deleted. Default true.")),
+                Property("alreadyExists", .boolean("The savepoint exists at `path`: nothing is triggered; COMPLETED when its `_metadata` is there. Default false.")),
+            ])),
+            Property("checkpoint", .object("Take a checkpoint (of the job's configured checkpoint type).", [])),
+            Property("backoffLimit", .integer("Retries after a failed attempt before the snapshot is FAILED for good; -1 (default) retries without limit, 0 never.", minimum: -1, format: .int32)),
+        ])
+    }
+
+    static var flinkStateSnapshotStatus: Schema {
+        Schema.object(
+        "Observed state of the snapshot, written by Flinklet.",
+        [
+            Property("state", .enumeration(FlinkStateSnapshotStatus.State.allCases.map(\.rawValue), "TRIGGER_PENDING, IN_PROGRESS, COMPLETED, FAILED or ABANDONED (the job was not running).")),
+            Property("triggerId", .string("Flink trigger id of the snapshot in progress, recorded before the request is sent.")),
+            Property("triggerTimestamp", .string("When the snapshot was triggered (RFC 3339).")),
+            Property("resultTimestamp", .string("When the snapshot completed, failed or was abandoned (RFC 3339).")),
+            Property("path", .string("Location of the completed snapshot.")),
+            Property("error", .string("Why the last attempt failed.")),
+            Property("failures", .integer("Failed attempts so far.", format: .int32)),
+            Property("observedGeneration", .integer("The generation of the spec last reconciled.")),
+            Property("conditions", conditions),
+        ])
+    }
+
     // MARK: status
 
     static var snapshotTrigger: Schema {
@@ -328,13 +377,18 @@ extension ResourceSchemas {
             cache = ThreadSchemas()
             pthread_setspecific(threadSchemasKey, Unmanaged.passRetained(cache).toOpaque())
         }
-        return kind == .flinkDeployment ? cache.flinkDeployment : cache.flinkSessionJob
+        switch kind {
+        case .flinkDeployment: return cache.flinkDeployment
+        case .flinkSessionJob: return cache.flinkSessionJob
+        case .flinkStateSnapshot: return cache.flinkStateSnapshot
+        }
     }
 }
 
 private final class ThreadSchemas {
     let flinkDeployment = ResourceSchemas.flinkDeployment
     let flinkSessionJob = ResourceSchemas.flinkSessionJob
+    let flinkStateSnapshot = ResourceSchemas.flinkStateSnapshot
 }
 
 private let threadSchemasKey: pthread_key_t = {

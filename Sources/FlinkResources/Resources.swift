@@ -13,6 +13,7 @@ public enum FlinkAPI {
 public enum ResourceKind: String, Sendable, Hashable, Codable, CaseIterable, Comparable {
     case flinkDeployment = "FlinkDeployment"
     case flinkSessionJob = "FlinkSessionJob"
+    case flinkStateSnapshot = "FlinkStateSnapshot"
 
     /// Lowercase singular, as kubectl prints it: `flinkdeployment`.
     public var singular: String { rawValue.lowercased() }
@@ -22,6 +23,7 @@ public enum ResourceKind: String, Sendable, Hashable, Codable, CaseIterable, Com
         switch self {
         case .flinkDeployment: ["flinkdep", "fdep"]
         case .flinkSessionJob: ["sessionjob", "fsj"]
+        case .flinkStateSnapshot: ["flinksnp"]
         }
     }
 
@@ -146,11 +148,13 @@ public struct FlinkSessionJob: Codable, Sendable, Hashable {
 public indirect enum FlinkResource: Sendable, Hashable {
     case deployment(FlinkDeployment)
     case sessionJob(FlinkSessionJob)
+    case snapshot(FlinkStateSnapshot)
 
     public var id: ResourceID {
         switch self {
         case .deployment(let d): d.id
         case .sessionJob(let j): j.id
+        case .snapshot(let s): s.id
         }
     }
 
@@ -158,6 +162,7 @@ public indirect enum FlinkResource: Sendable, Hashable {
         switch self {
         case .deployment(let d): d.metadata
         case .sessionJob(let j): j.metadata
+        case .snapshot(let s): s.metadata
         }
     }
 }

@@ -34,6 +34,7 @@ public struct FlinkPlanner: ResourcePlanner {
         switch input.id.kind {
         case .flinkDeployment: planDeployment(input)
         case .flinkSessionJob: planSessionJob(input)
+        case .flinkStateSnapshot: planSnapshot(input)
         }
     }
 

@@ -96,6 +96,7 @@ public struct SpecDiff: Sendable, Hashable {
         let data: Data? = switch resource {
         case .deployment(let d): try? encoder.encode(d.spec)
         case .sessionJob(let j): try? encoder.encode(j.spec)
+        case .snapshot(let s): try? encoder.encode(s.spec)
         }
         guard let data, let value = try? JSONDecoder().decode(JSONValue.self, from: data) else { return [:] }
         var leaves: [String: String] = [:]

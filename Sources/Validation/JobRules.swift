@@ -65,6 +65,9 @@ enum JobRules {
             if !value[separator.upperBound...].hasPrefix("/") {
                 context.error(path, FieldError.invalid(FieldError.quoted(value), "must name an absolute path: file:///path"))
             }
+        } else if value.hasPrefix("file:/") {
+            // Flink's own spelling of a local location (`file:/path/savepoint-…`), as a
+            // snapshot's `status.path` and a job's savepoint history show it.
         } else if !value.hasPrefix("/") {
             context.error(path, FieldError.invalid(FieldError.quoted(value), "\(what) must be an absolute path or a file:// URI; relative paths depend on the process's working directory"))
         }

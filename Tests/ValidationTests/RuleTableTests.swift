@@ -70,7 +70,7 @@ let deploymentErrors: [(String, [Edit], String)] = [
     ("missing apiVersion", [.delete(1)],
      #"case.yaml:1:1: apiVersion: Required value: supported value: "flink.apache.org/v1beta1""#),
     ("wrong kind", [.replace(2, "kind: FlinkJob")],
-     #"case.yaml:2:7: kind: Unsupported value: "FlinkJob": supported values: "FlinkDeployment", "FlinkSessionJob""#),
+     #"case.yaml:2:7: kind: Unsupported value: "FlinkJob": supported values: "FlinkDeployment", "FlinkSessionJob", "FlinkStateSnapshot""#),
     ("name not RFC 1123", [.replace(4, "  name: My_App")],
      #"case.yaml:4:9: metadata.name: Invalid value: "My_App": "# + rfc1123),
     ("name too long", [.replace(4, "  name: " + String(repeating: "a", count: 46))],

@@ -26,7 +26,7 @@ import Testing
     }
 
     /// `examples/upstream/`: manifests in upstream's shapes (resources, Kubernetes HA, a kustomize
-    /// directory with a ConfigMap, an Ingress and an HPA) load, and are portable.
+    /// directory with a ConfigMap, an Ingress and an HPA, a FlinkStateSnapshot) load, and are portable.
     @Test(arguments: [[String](), ["--for", "kubernetes"]])
     func theUpstreamShapedExamplesLoad(extra: [String]) throws {
         let examples = FlinkletBinary.repositoryRoot.appendingPathComponent("examples/upstream").path
@@ -37,7 +37,8 @@ import Testing
             "flinkdeployment.flink.apache.org/ha-example valid (4 warnings)",
             "flinkdeployment.flink.apache.org/kustomized-session valid",
             "flinkdeployment.flink.apache.org/resources-example valid (2 warnings)",
-            "3 resources in 5 files: 3 valid, 4 other documents skipped (0 errors, 6 warnings)",
+            "flinkstatesnapshot.flink.apache.org/resources-example-savepoint valid",
+            "4 resources in 6 files: 4 valid, 4 other documents skipped (0 errors, 6 warnings)",
         ])
         #expect(result.stdoutLines.filter { $0.hasPrefix("skipped: ") }.count == 4)
     }

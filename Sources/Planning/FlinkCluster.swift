@@ -222,7 +222,13 @@ public enum FlinkCluster {
             var config = shared
             config["taskmanager.host"] = "127.0.0.1"
             config["taskmanager.bind-host"] = "127.0.0.1"
-            config["taskmanager.rpc.port"] = String(ports[4 + 4 * index + 2 * side])
+            // Each process gets a fresh RPC port from the kernel (on 127.0.0.1, below no lease):
+            // Pekko keeps state per remote address, and a TaskManager restarted (after a kill)
+            // on its predecessor's address before the JobManager had written that one off was
+            // never let in — it retried its ResourceManager for minutes (chaos round 152, seed
+            // 7). The leased slot at `4 + 4 * index + 2 * side` stays reserved, unused, so the
+            // lease layout (and every running cluster's data ports) is unchanged.
+            config["taskmanager.rpc.port"] = "0"
             config["taskmanager.data.port"] = String(ports[5 + 4 * index + 2 * side])
             config["taskmanager.resource-id"] = tmName
             config.merge(processDirectories(directory)) { $1 }

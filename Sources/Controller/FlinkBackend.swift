@@ -487,7 +487,11 @@ extension FlinkBackend: ReconcilerBackend {
                     return ActionResult()  // a retry of a submission that went through: the job runs once
                 }
                 if case .unreachable = error { throw error }
-                return ActionResult(events: [(.warning, "SubmitFailed", "job \(submission.jobId): \(error)")])
+                // Said (event, status.error), and a failed reconcile: retried after the work
+                // queue's backoff (doubling, up to minutes), never once a second for good.
+                let cause = "job \(submission.jobId): \(error)"
+                return ActionResult(events: [(.warning, "SubmitFailed", cause)], outcome: .submissionRefused(cause: cause),
+                                    error: SubmissionRefused(message: cause))
             }
         case .cancel(let port, let jobId):
             do {
@@ -606,4 +610,10 @@ public enum EphemeralPorts {
             + "\(ephemeral.lowerBound)-\(ephemeral.upperBound) (net.ipv4.ip_local_port_range): an outgoing connection can take a "
             + "leased port and the JobManager or TaskManager meant to bind it fails to start; choose a range below \(ephemeral.lowerBound)"
     }
+}
+
+/// A job submission Flink refused: the reconcile fails with it, so the next attempt backs off.
+public struct SubmissionRefused: Error, Sendable, CustomStringConvertible {
+    public var message: String
+    public var description: String { "submission refused: \(message)" }
 }

@@ -37,6 +37,11 @@ public enum FlinkOutcome: Sendable, Hashable {
     /// when it was the `final` one `backoffLimit` allows, else TRIGGER_PENDING (retried after
     /// the backoff, counted from the trigger time).
     case stateSnapshotRefused(cause: String, final: Bool)
+    /// Flink refused to run a submitted job (its main() failed, a class is missing, ...):
+    /// `status.error` says why until a later reconcile's plan says otherwise. The step also
+    /// fails the reconcile, so the next submission waits out the work queue's growing backoff
+    /// instead of following at the plan's pace.
+    case submissionRefused(cause: String)
 }
 
 /// Folds Flink step outcomes into a status. Pure.
@@ -48,6 +53,8 @@ public enum FlinkStatusReducer {
             status.updateCommon { common in
                 if SnapshotTrigger(common.jobStatus?.savepointInfo) != nil { common.jobStatus?.savepointInfo?.endTrigger() }
             }
+        case .submissionRefused(let cause):
+            status.updateCommon { $0.error = cause }
         case .stateSnapshotRefused(let cause, let final):
             if case .snapshot(var snapshot) = status, snapshot.state == .inProgress {
                 snapshot.state = final ? .failed : .triggerPending

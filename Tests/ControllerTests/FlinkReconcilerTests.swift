@@ -302,10 +302,17 @@ final class WakeLog: Sendable {
         try await world.clusterUp("session")
         try await world.reconcile(.flinkDeployment, "session")
         await world.rest.failNext(.runJar, with: .http(status: 400, errors: ["Could not execute application.; caused by: java.lang.ClassNotFoundException: dev.Missing"]))
-        try await world.reconcile(.flinkSessionJob, "counter")
+        // The reconcile fails (the work queue retries it with a growing backoff) after saying why.
+        await #expect(throws: SubmissionRefused.self) { try await world.reconcile(.flinkSessionJob, "counter") }
         let events = try world.events(.flinkSessionJob, "counter")
         #expect(events.contains { $0.type == .warning && $0.reason == "SubmitFailed" && $0.message.contains("ClassNotFoundException: dev.Missing") },
                 "\(events.map(\.message))")
+        let key = ResourceID(kind: .flinkSessionJob, namespace: "default", name: "counter").key
+        #expect(try world.store.resource(key)?.typedStatus().common.error?.contains("ClassNotFoundException: dev.Missing") == true)
+        // Accepted on the next attempt: the job runs and the error is gone.
+        try await world.reconcile(.flinkSessionJob, "counter")
+        #expect(await world.rest.count(.runJar) == 2)
+        #expect(try world.store.resource(key)?.typedStatus().common.error == nil)
     }
 }
 

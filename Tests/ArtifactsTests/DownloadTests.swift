@@ -197,12 +197,13 @@ import Glibc
     }
 
     @Test func aRefusedConnectionIsAnError() async throws {
-        try await withServer { server, store, dir in
-            server.stop()
-            let uri = server.url("/app.jar")
+        try await withServer { _, store, dir in
+            let refusing = try RefusingPort()
+            let uri = refusing.url("/app.jar")
             let error = await artifactError { () async throws(ArtifactError) in try await store.resolve(uri, artifactsDirectory: nil) }
             #expect(error == .downloadFailed(uri: uri, reason: "connection refused"))
             #expect(files(under: dir + "/cache") == [])
+            withExtendedLifetime(refusing) {}
         }
     }
 

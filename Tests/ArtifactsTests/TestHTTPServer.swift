@@ -167,6 +167,42 @@ final class TestHTTPServer: Sendable {
     }
 }
 
+/// A loopback port that refuses connections for as long as this lives: a TCP socket bound to
+/// it and never listening. Connections get a reset, and, unlike the port of a stopped server,
+/// no other socket can take the port meanwhile (another test's server bound to port 0, or the
+/// client itself: a connect to a free port in the ephemeral range can pick that very port as
+/// its source and connect to itself). Either made "connection refused" read "connection lost".
+final class RefusingPort: Sendable {
+    let port: Int
+    private let fd: Int32
+
+    init() throws {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+        guard fd >= 0 else { throw POSIXError(.init(rawValue: errno) ?? .EIO) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_port = 0
+        address.sin_addr.s_addr = in_addr_t(0x7F00_0001).bigEndian
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        let bound = withUnsafeMutablePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { pointer in
+                bind(fd, pointer, length) == 0 && getsockname(fd, pointer, &length) == 0
+            }
+        }
+        guard bound else {
+            let code = errno
+            close(fd)
+            throw POSIXError(.init(rawValue: code) ?? .EIO)
+        }
+        self.fd = fd
+        port = Int(UInt16(bigEndian: address.sin_port))
+    }
+
+    func url(_ path: String) -> String { "http://127.0.0.1:\(port)\(path)" }
+
+    deinit { close(fd) }
+}
+
 private extension Array where Element == UInt8 {
     func contains(subsequence: [UInt8]) -> Bool {
         guard count >= subsequence.count else { return false }

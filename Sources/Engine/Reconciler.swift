@@ -2,6 +2,7 @@ import FlinkResources
 import Foundation
 import Logging
 import Manifests
+import Observability
 import Reconciliation
 import Runtime
 import Store
@@ -26,6 +27,8 @@ public struct Reconciler<Backend: ReconcilerBackend>: Sendable {
     public let now: @Sendable () -> Date
     /// Queues another resource for a reconcile (a plan's `wake`, after its status is recorded).
     public let wake: @Sendable (ResourceID) async -> Void
+    /// Hears every status recorded and every resource forgotten (nil: no metrics).
+    public var metrics: OperatorMetrics?
 
     public init(source: DirectorySource, store: Store, driver: any ProcessDriver, planner: Planner,
                 layout: PodLayout, backend: Backend, logger: Logger, now: @escaping @Sendable () -> Date = { Date() },
@@ -175,6 +178,7 @@ public struct Reconciler<Backend: ReconcilerBackend>: Sendable {
                 for gate in backend.gates { await backend.gate(gate)?.release(id.key) }
                 _ = try store.deleteResource(id.key)
                 try store.releasePorts(owner: id.key)
+                metrics?.resourceForgotten(id)
                 logger.info("resource deleted")
                 return .awaitChange
             }
@@ -183,11 +187,12 @@ public struct Reconciler<Backend: ReconcilerBackend>: Sendable {
         // 4. Record the status the plan describes (a write only when it changed).
         if var record {
             let before = record.status
-            try Self.setStatus(&record, plan: plan)
+            let status = try Self.setStatus(&record, plan: plan)
             if record.status != before {
                 record.updatedAt = now()
                 _ = try store.upsert(record)
             }
+            metrics?.statusRecorded(id, status: status, at: now())
         }
         for other in plan.wake { await wake(other) }
         return plan.next
@@ -199,10 +204,12 @@ public struct Reconciler<Backend: ReconcilerBackend>: Sendable {
     }
 
     /// Records the status `plan` describes (the reducer decides it; this only stores it).
-    static func setStatus(_ record: inout ResourceRecord, plan: ResourcePlan<Backend.Action, Backend.Status>) throws {
+    @discardableResult
+    static func setStatus(_ record: inout ResourceRecord, plan: ResourcePlan<Backend.Action, Backend.Status>) throws -> AnyResourceStatus {
         let status = StatusReducer.reduce(try record.typedStatus(), plan: plan)
         try record.setStatus(status)
         if let spec = status.common.reconciliationStatus?.lastReconciledSpec { record.lastReconciledSpec = spec }
+        return status
     }
 }
 

@@ -4,7 +4,9 @@ import Engine
 import FlinkClient
 import FlinkResources
 import Foundation
+import HTTPServer
 import Logging
+import Observability
 import Planning
 import Reconciliation
 import ServiceLifecycle
@@ -66,7 +68,15 @@ struct Run: AsyncParsableCommand {
     @Option(name: .customLong("ports"), help: ArgumentHelp("Loopback ports leased to clusters, as FIRST-LAST.", valueName: "range"))
     var ports = "20000-29999"
 
+    @Option(name: .customLong("http"),
+            help: ArgumentHelp("Where the operator's HTTP server (/healthz, /readyz, /metrics) listens, as HOST:PORT; 0 disables it. Only loopback unless you name another address.", valueName: "address"))
+    var http = "127.0.0.1:8085"
+
+    /// The HTTP server's address (nil: disabled).
+    var httpAddress: HTTPListenAddress? { http == "0" ? nil : HTTPListenAddress(http) }
+
     func validate() throws {
+        guard http == "0" || httpAddress != nil else { throw ValidationError("--http must be HOST:PORT (e.g. 127.0.0.1:8085) or 0") }
         var isDirectory: ObjCBool = false
         guard FileManager.default.fileExists(atPath: manifests, isDirectory: &isDirectory), isDirectory.boolValue else {
             throw ValidationError("the manifest directory \"\(manifests)\" does not exist")
@@ -120,11 +130,23 @@ struct Run: AsyncParsableCommand {
             logger.warning("\(warning)")
         }
         logger.info("starting", metadata: ["manifests.directory": "\(manifests)", "state.directory": "\(state.stateDirectory)"])
+        // Metrics and health exist only with the HTTP server that serves them.
+        let exporter = httpAddress.map { _ in PrometheusExporter() }
+        let metrics = exporter.map { OperatorMetrics(factory: $0.factory) }
+        let health = httpAddress.map { _ in OperatorHealth() }
         let running: OperatorRunning
         do {
-            running = switch engine {
-            case .flink: try await Operator(configuration: configuration, planner: FlinkPlanner(), backend: backend, logger: logger).start()
-            case .command: try await Operator(configuration: configuration, planner: CommandPods.planner, backend: NoBackend(), logger: logger).start()
+            switch engine {
+            case .flink:
+                var op = Operator(configuration: configuration, planner: FlinkPlanner(), backend: backend, logger: logger)
+                op.metrics = metrics
+                op.health = health
+                running = try await op.start()
+            case .command:
+                var op = Operator(configuration: configuration, planner: CommandPods.planner, backend: NoBackend(), logger: logger)
+                op.metrics = metrics
+                op.health = health
+                running = try await op.start()
             }
         } catch let error as StoreError {
             var stderr = StandardError()
@@ -134,7 +156,18 @@ struct Run: AsyncParsableCommand {
         defer { running.lock.release() }
         // One group: SIGINT or SIGTERM shuts it down gracefully (reconciles under way finish);
         // pods keep running.
-        let services = running.services
+        var httpServices: [ServiceGroupConfiguration.ServiceConfiguration] = []
+        if let address = httpAddress, let exporter, let metrics, let health {
+            if !address.isLoopback {
+                logger.warning("the HTTP server listens beyond loopback, as asked", metadata: ["http.address": "\(address)"])
+            }
+            let driver = running.driver
+            let server = OperatorHTTPServer(address: address, health: health, metrics: metrics, exporter: exporter, logger: logger,
+                                            beforeScrape: { metrics.podPhases(Dictionary(grouping: await driver.pods(), by: \.phase.rawValue).mapValues(\.count)) })
+            // Failing to listen (the port is taken) stops the operator with the error.
+            httpServices.append(ServiceGroupConfiguration.ServiceConfiguration(service: server))
+        }
+        let services = running.services + httpServices
             + archives.map { ServiceGroupConfiguration.ServiceConfiguration(service: $0, successTerminationBehavior: .ignore,
                                                                            failureTerminationBehavior: .ignore) }
         let group = ServiceGroup(configuration: ServiceGroupConfiguration(

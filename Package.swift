@@ -77,7 +77,9 @@ let package = Package(
         // the operator's own process figures and Prometheus's file-SD targets: no HTTP here.
         .target(
             name: "Observability",
-            dependencies: ["FlinkResources", "Runtime", .product(name: "CoreMetrics", package: "swift-metrics")]
+            dependencies: ["FlinkResources", "Runtime", .product(name: "CoreMetrics", package: "swift-metrics"),
+                           .product(name: "Logging", package: "swift-log"),
+                           .product(name: "ServiceLifecycle", package: "swift-service-lifecycle")]
         ),
         // The operator's loopback HTTP server (Hummingbird): /healthz, /readyz, /metrics; later
         // the Kubernetes API for our kinds.
@@ -126,7 +128,7 @@ let package = Package(
         .testTarget(name: "FlinkletCLITests", dependencies: ["FlinkletCLI", "flinklet", "Store", "FlinkResources", "Runtime", "FlinkletTesting"]),
         .testTarget(
             name: "ObservabilityTests",
-            dependencies: ["Observability", "HTTPServer", "FlinkResources", "FlinkClient",
+            dependencies: ["Observability", "HTTPServer", "FlinkResources", "FlinkClient", "Runtime",
                            .product(name: "MetricsTestKit", package: "swift-metrics"),
                            .product(name: "Logging", package: "swift-log"),
                            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle")]

@@ -157,16 +157,21 @@ struct Run: AsyncParsableCommand {
         // One group: SIGINT or SIGTERM shuts it down gracefully (reconciles under way finish);
         // pods keep running.
         var httpServices: [ServiceGroupConfiguration.ServiceConfiguration] = []
+        let driver = running.driver
         if let address = httpAddress, let exporter, let metrics, let health {
             if !address.isLoopback {
                 logger.warning("the HTTP server listens beyond loopback, as asked", metadata: ["http.address": "\(address)"])
             }
-            let driver = running.driver
             let server = OperatorHTTPServer(address: address, health: health, metrics: metrics, exporter: exporter, logger: logger,
                                             beforeScrape: { metrics.podPhases(Dictionary(grouping: await driver.pods(), by: \.phase.rawValue).mapValues(\.count)) })
             // Failing to listen (the port is taken) stops the operator with the error.
             httpServices.append(ServiceGroupConfiguration.ServiceConfiguration(service: server))
         }
+        // Prometheus's file-SD list: the operator (when it serves /metrics) and every live JVM.
+        httpServices.append(ServiceGroupConfiguration.ServiceConfiguration(
+            service: ScrapeTargetsWriter(path: ScrapeTargets.path(stateDirectory: stateDirectory), operatorAddress: httpAddress?.description,
+                                         logger: logger, pods: { await driver.pods() }),
+            successTerminationBehavior: .ignore, failureTerminationBehavior: .ignore))
         let services = running.services + httpServices
             + archives.map { ServiceGroupConfiguration.ServiceConfiguration(service: $0, successTerminationBehavior: .ignore,
                                                                            failureTerminationBehavior: .ignore) }

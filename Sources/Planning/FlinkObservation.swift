@@ -144,6 +144,9 @@ public struct FlinkObservation: Sendable, Hashable {
     public var clusterDirectory: String
     /// Ports leased to the resource, in lease order (see `FlinkCluster.portCount`).
     public var ports: [Int]
+    /// Ports leased for the JVMs' Prometheus reporters, in lease order (see
+    /// `FlinkCluster.metricsPortCount`).
+    public var metricsPorts: [Int] = []
     /// The local path of the job's jar, or why there is none; nil when the resource has no job
     /// or it must be fetched first (`jarFetch`).
     public var jar: Result<String, DeploymentProblem>?

@@ -55,7 +55,9 @@ public struct FlinkPlanner: ResourcePlanner {
         let hasJob = mode != .session && deployment.spec.job != nil
         // What the cluster needs before anything can be decided about it: its ports, its jar.
         let portsNeeded = FlinkCluster.portCount(deployment.spec)
-        if observation.ports.count < portsNeeded {
+        // The reporters' ports are leased with them (a cluster that configures its own reporters
+        // leases them too, unused, so adding or removing a reporter never waits on a lease).
+        if observation.ports.count < portsNeeded || observation.metricsPorts.count < FlinkCluster.metricsPortCount(deployment.spec) {
             return preparing(input, steps: steps + [.leasePorts(count: portsNeeded)])
         }
         if hasJob, let fetch = observation.jarFetch {
@@ -292,6 +294,9 @@ public struct FlinkPlanner: ResourcePlanner {
             clusterInfo[ClusterHealth.Info.clusterInfoKey] = remembered
         }
         if let jar { clusterInfo["jar"] = jar }
+        if let port = layout.jobManager.metricsPort { clusterInfo["jobmanager-metrics-port"] = String(port) }
+        let tmMetrics = layout.taskManagers.compactMap(\.metricsPort)
+        if !tmMetrics.isEmpty { clusterInfo["taskmanager-metrics-ports"] = tmMetrics.map(String.init).joined(separator: ",") }
         let flinkStatus = FlinkStatus(jobStatus: hasJob ? jobStatus : nil, clusterInfo: clusterInfo, jobManagerDeploymentStatus: jmStatus,
                                       taskManager: TaskManagerInfo(labelSelector: "flinklet.dev/owner=\(input.id.key),flinklet.dev/role=taskmanager",
                                                                    replicas: layout.taskManagers.count))

@@ -23,12 +23,14 @@ private func observation(_ d: FlinkDeployment, jar: Result<String, DeploymentPro
                          rest: RESTObservation = .notChecked, jobs: [ObservedJob] = [], recorded: JobStatus? = nil,
                          slotFree: Bool = true, sessionJobs: [String] = []) -> FlinkObservation {
     // A recorded job means a recorded deployment of this spec (what the reconciler writes together).
-    FlinkObservation(distribution: distribution, podRoot: "/state/pods/default/\(d.metadata.name)",
+    var observation = FlinkObservation(distribution: distribution, podRoot: "/state/pods/default/\(d.metadata.name)",
                      clusterDirectory: "/state/clusters/default/\(d.metadata.name)",
                      ports: Array(20_000..<(20_000 + FlinkCluster.portCount(d.spec))), jar: jar, rest: rest, jobs: jobs,
                      recordedJob: recorded, sessionJobs: sessionJobs, submissionSlotFree: slotFree, lastKnown: .deployment(d),
                      deployed: recorded == nil ? nil : .deployment(d),
                      reconciliation: recorded == nil ? nil : ReconciliationStatus(lastReconciledSpec: JobLifecycle.specJSONOf(.deployment(d)), state: .deployed))
+    observation.metricsPorts = Array(21_000..<(21_000 + FlinkCluster.metricsPortCount(d.spec)))
+    return observation
 }
 
 private func input(_ d: FlinkDeployment, _ observation: FlinkObservation, pods: [ObservedPod] = [], defined: Bool = true,
@@ -132,6 +134,31 @@ private func events(_ plan: Plan) -> [String] {
 }
 
 @Suite struct FlinkDeploymentPlannerTests {
+    @Test func everyJVMExportsPrometheusMetricsOnALeasedPortUnlessTheManifestConfiguresReporters() throws {
+        let d = deployment(replicas: 2)
+        let o = observation(d)
+        #expect(FlinkCluster.metricsPortCount(d.spec) == 5)
+        let l = try layout(d, o)
+        // The JobManager's port, then one per TaskManager and side (this job's side: 1).
+        #expect(l.jobManager.metricsPort == 21_000)
+        #expect(l.taskManagers.map(\.metricsPort) == [21_002, 21_004])
+        #expect(l.jobManager.files["conf/config.yaml"]?.contains("\"metrics.reporter.prom.port\": \"21000\"") == true)
+        #expect(l.jobManager.files["conf/config.yaml"]?.contains(FlinkCluster.prometheusReporterFactory) == true)
+        #expect(l.taskManagers[1].files["conf/config.yaml"]?.contains("\"metrics.reporter.prom.port\": \"21004\"") == true)
+        let plan = planner.plan(input(d, o))
+        #expect(plan.flinkStatus?.clusterInfo?["jobmanager-metrics-port"] == "21000")
+        #expect(plan.flinkStatus?.clusterInfo?["taskmanager-metrics-ports"] == "21002,21004")
+
+        let own = deployment(replicas: 2, configuration: ["metrics.reporter.jmx.factory.class": "org.apache.flink.metrics.jmx.JMXReporterFactory"])
+        let ownLayout = try layout(own, observation(own))
+        #expect(ownLayout.jobManager.metricsPort == nil)
+        #expect(ownLayout.jobManager.files["conf/config.yaml"]?.contains("metrics.reporter.prom") == false)
+
+        var unleased = o
+        unleased.metricsPorts = []
+        #expect(planner.plan(input(d, unleased)).steps == [.leasePorts(count: FlinkCluster.portCount(d.spec))])
+    }
+
     @Test func aNewApplicationStartsJobManagerAndTaskManagersTogether() throws {
         let d = deployment()
         let o = observation(d)

@@ -131,7 +131,8 @@ let package = Package(
             dependencies: ["Observability", "HTTPServer", "FlinkResources", "FlinkClient", "Runtime",
                            .product(name: "MetricsTestKit", package: "swift-metrics"),
                            .product(name: "Logging", package: "swift-log"),
-                           .product(name: "ServiceLifecycle", package: "swift-service-lifecycle")]
+                           .product(name: "ServiceLifecycle", package: "swift-service-lifecycle")],
+            exclude: ["Fixtures"]
         ),
         .testTarget(name: "PlanningTests", dependencies: ["Reconciliation", "Planning", "FlinkResources"]),
         .testTarget(name: "StoreTests", dependencies: ["Store", "FlinkResources", "Runtime"]),

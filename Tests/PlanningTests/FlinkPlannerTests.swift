@@ -159,6 +159,28 @@ private func events(_ plan: Plan) -> [String] {
         #expect(planner.plan(input(d, unleased)).steps == [.leasePorts(count: FlinkCluster.portCount(d.spec))])
     }
 
+    @Test func aSessionClusterRecordsItsReconciliationAsUpstreamDoes() throws {
+        // Argo CD's built-in FlinkDeployment health check reads reconciliationStatus.state.
+        let d = deployment("session", mode: .session)
+        let o = observation(d)
+        let plan = planner.plan(input(d, o))
+        #expect(plan.flinkStatus?.reconciliation?.state == .deployed)
+        #expect(plan.flinkStatus?.reconciliation?.lastReconciledSpec == JobLifecycle.specJSONOf(.deployment(d)))
+        #expect(plan.flinkStatus?.reconciliation?.lastStableSpec == nil, "not ready yet")
+    }
+
+    @Test func anInvalidNewerManifestStallsWhileTheLastValidSpecKeepsRunning() throws {
+        let d = deployment()
+        let o = observation(d)
+        var invalid = input(d, o)
+        invalid.validationErrors = ["app.yaml:12:36: spec.taskManager.resource.memory: Invalid value: \"100m\""]
+        let plan = planner.plan(invalid)
+        let stalled = try #require(plan.conditions.first { $0.type == Conditions.stalled })
+        #expect(stalled.reason == "ValidationError" && stalled.status == .true)
+        #expect(plan.error == invalid.validationErrors.first)
+        #expect(!planner.plan(input(d, o)).conditions.contains { $0.type == Conditions.stalled })
+    }
+
     @Test func aNewApplicationStartsJobManagerAndTaskManagersTogether() throws {
         let d = deployment()
         let o = observation(d)
@@ -420,6 +442,21 @@ private func events(_ plan: Plan) -> [String] {
         let plan = planner.plan(input(suspended, o, pods: try oldPods, generation: 2))
         #expect(started(plan).isEmpty)
         #expect(flinkSteps(plan).count == 1)
+    }
+
+    @Test func aSuspendedJobWhoseClusterIsGoneIsReadyAndNotReconciling() throws {
+        // kstatus reads Current, and `kubectl wait --for=condition=Ready` returns: suspended on
+        // purpose is where the spec wants the resource.
+        var suspended = v1
+        suspended.spec.job?.state = .suspended
+        var o = observation(suspended, recorded: JobStatus(jobName: "app", jobId: newId, state: "SUSPENDED", upgradeSavepointPath: "/sp/s"))
+        o.deployed = .deployment(suspended)
+        let plan = planner.plan(input(suspended, o, generation: 2))
+        #expect(started(plan).isEmpty)
+        #expect(plan.lifecycleState == .suspended)
+        let ready = try #require(plan.conditions.first { $0.type == Conditions.ready })
+        #expect(ready.status == .true && ready.reason == "Suspended")
+        #expect(!plan.conditions.contains { $0.type == Conditions.reconciling || $0.type == Conditions.stalled })
     }
 }
 

@@ -163,7 +163,7 @@ struct Run: AsyncParsableCommand {
                 logger.warning("the HTTP server listens beyond loopback, as asked", metadata: ["http.address": "\(address)"])
             }
             let server = OperatorHTTPServer(address: address, health: health, metrics: metrics, exporter: exporter, logger: logger,
-                                            beforeScrape: { metrics.podPhases(Dictionary(grouping: await driver.pods(), by: \.phase.rawValue).mapValues(\.count)) })
+                                            beforeScrape: { metrics.podsSampled(await driver.pods()) })
             // Failing to listen (the port is taken) stops the operator with the error.
             httpServices.append(ServiceGroupConfiguration.ServiceConfiguration(service: server))
         }

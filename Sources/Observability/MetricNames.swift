@@ -58,6 +58,11 @@ public enum MetricNames {
     /// gauge, not a counter; the counter is ours).
     public static let podOOMKills = "flinklet_pod_oom_kills_total"
 
+    // Pods' use of the machine, as cAdvisor names it (what metrics-server and `kubectl top`
+    // read; labels namespace, pod), from the driver's sampling (about once a second).
+    public static let podCPUSeconds = "container_cpu_usage_seconds_total"
+    public static let podMemoryWorkingSet = "container_memory_working_set_bytes"
+
     // The operator process (standard client names).
     public static let processCPUSeconds = "process_cpu_seconds_total"
     public static let processResidentMemory = "process_resident_memory_bytes"

@@ -1,6 +1,7 @@
 import CoreMetrics
 import FlinkResources
 import Foundation
+import Runtime
 import Synchronization
 
 /// The operator's metrics (names: `MetricNames`), recorded through swift-metrics into the
@@ -238,6 +239,41 @@ public final class OperatorMetrics: Sendable {
                 return made
             }
             gauge.record(counts[phase, default: 0])
+        }
+    }
+
+    private let usageGauges = Mutex<[String: (cpu: Gauge, memory: Gauge)]>([:])
+
+    /// The pods the driver runs now: their count per phase and, for each pod the driver samples
+    /// (those with a memory limit: every Flink JVM), CPU seconds and resident memory. Series of
+    /// pods that are gone are removed. Called before each scrape.
+    public func podsSampled(_ pods: [PodStatus]) {
+        podPhases(Dictionary(grouping: pods, by: \.phase.rawValue).mapValues(\.count))
+        var live: [String: (namespace: String, pod: String, cpu: Double, memory: Int64)] = [:]
+        for status in pods {
+            guard let cpu = status.cpuSeconds, let memory = status.residentBytes else { continue }
+            let parts = status.name.split(separator: "/", maxSplits: 1).map(String.init)
+            let (namespace, pod) = parts.count == 2 ? (parts[0], parts[1]) : ("", status.name)
+            live[status.name] = (namespace, pod, cpu, memory)
+        }
+        let factory = self.factory
+        let (current, gone) = usageGauges.withLock { gauges in
+            var gone: [(cpu: Gauge, memory: Gauge)] = []
+            for name in gauges.keys where live[name] == nil { gone.append(gauges.removeValue(forKey: name)!) }
+            for (name, sample) in live where gauges[name] == nil {
+                let labels = [("namespace", sample.namespace), ("pod", sample.pod)]
+                gauges[name] = (Gauge(label: MetricNames.podCPUSeconds, dimensions: labels, factory: factory),
+                                Gauge(label: MetricNames.podMemoryWorkingSet, dimensions: labels, factory: factory))
+            }
+            return (gauges, gone)
+        }
+        for (name, sample) in live {
+            current[name]?.cpu.record(sample.cpu)
+            current[name]?.memory.record(sample.memory)
+        }
+        for gauges in gone {
+            gauges.cpu.destroy()
+            gauges.memory.destroy()
         }
     }
 

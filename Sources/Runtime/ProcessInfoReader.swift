@@ -98,6 +98,28 @@ public enum ProcessInfoReader {
         return sums
     }
 
+    /// What a process group uses: resident memory and CPU time of its live members.
+    public struct GroupUsage: Sendable, Hashable {
+        public var residentBytes: Int64 = 0
+        /// User + system clock ticks of the members alive now (an exited member's time is gone).
+        public var cpuTicks: UInt64 = 0
+    }
+
+    /// Resident bytes and CPU ticks summed per process group, for the given groups only, in one
+    /// scan.
+    public static func usage(ofGroups pgids: Set<Int32>) -> [Int32: GroupUsage] {
+        var sums: [Int32: GroupUsage] = [:]
+        guard !pgids.isEmpty else { return sums }
+        for pgid in pgids { sums[pgid] = GroupUsage() }
+        forEachPID { pid in
+            if let s = stat(pid: pid), pgids.contains(s.pgid) {
+                sums[s.pgid]?.residentBytes += s.residentBytes
+                sums[s.pgid]?.cpuTicks += s.cpuTicks
+            }
+        }
+        return sums
+    }
+
     /// True when some non-zombie process is in the group.
     public static func groupHasLiveMembers(_ pgid: Int32) -> Bool {
         var found = false

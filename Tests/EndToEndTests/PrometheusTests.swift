@@ -87,5 +87,20 @@ import Glibc
         print("e2e evidence: prometheus: up \(up.sorted { $0.key < $1.key }); \(records) = \(flinkValue); \(reconciles) = \(operatorValue)")
         #expect(flinkValue > 0)
         #expect(operatorValue > 0)
+
+        // `flinklet top` reads the same sampling from the operator's /metrics.
+        let top = Process()
+        top.executableURL = E2E.executable
+        top.arguments = ["top", "pods", "--state-dir", world.state]
+        let output = Pipe()
+        top.standardOutput = output
+        try top.run()
+        let printed = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        top.waitUntilExit()
+        print("e2e evidence: flinklet top pods:\n\(printed)")
+        #expect(top.terminationStatus == 0)
+        #expect(printed.hasPrefix("NAME") && printed.contains("CPU(cores)") && printed.contains("MEMORY(bytes)"))
+        #expect(printed.split(separator: "\n").contains { $0.hasPrefix("app-jobmanager-0") && $0.hasSuffix("Mi") })
+        #expect(printed.split(separator: "\n").contains { $0.hasPrefix("app-taskmanager-") && $0.hasSuffix("Mi") })
     }
 }

@@ -11,6 +11,7 @@ import Planning
 import Reconciliation
 import ServiceLifecycle
 import Store
+import Synchronization
 
 /// `flinklet run`: the operator.
 struct Run: AsyncParsableCommand {
@@ -70,7 +71,9 @@ struct Run: AsyncParsableCommand {
 
     @Option(name: .customLong("http"),
             help: ArgumentHelp("Where the operator's HTTP server (/healthz, /readyz, /metrics) listens, as HOST:PORT; 0 disables it. Only loopback unless you name another address.", valueName: "address"))
-    var http = "127.0.0.1:8085"
+    var http = Run.defaultHTTP
+
+    static let defaultHTTP = "127.0.0.1:8085"
 
     /// The HTTP server's address (nil: disabled).
     var httpAddress: HTTPListenAddress? { http == "0" ? nil : HTTPListenAddress(http) }
@@ -158,18 +161,24 @@ struct Run: AsyncParsableCommand {
         // pods keep running.
         var httpServices: [ServiceGroupConfiguration.ServiceConfiguration] = []
         let driver = running.driver
+        // The operator's own target is listed once its server listens, never before.
+        let listening = ListeningAddress()
         if let address = httpAddress, let exporter, let metrics, let health {
             if !address.isLoopback {
                 logger.warning("the HTTP server listens beyond loopback, as asked", metadata: ["http.address": "\(address)"])
             }
             let server = OperatorHTTPServer(address: address, health: health, metrics: metrics, exporter: exporter, logger: logger,
-                                            beforeScrape: { metrics.podsSampled(await driver.pods()) })
-            // Failing to listen (the port is taken) stops the operator with the error.
-            httpServices.append(ServiceGroupConfiguration.ServiceConfiguration(service: server))
+                                            beforeScrape: { metrics.podsSampled(await driver.pods()) },
+                                            onListening: { port in listening.set(HTTPListenAddress(host: address.host, port: port).description) })
+            // An address the user named that cannot be listened on stops the operator with the
+            // error; the default one (taken by another operator, say) is logged and done without.
+            let explicit = http != Run.defaultHTTP
+            httpServices.append(ServiceGroupConfiguration.ServiceConfiguration(
+                service: server, successTerminationBehavior: .ignore, failureTerminationBehavior: explicit ? .cancelGroup : .ignore))
         }
         // Prometheus's file-SD list: the operator (when it serves /metrics) and every live JVM.
         httpServices.append(ServiceGroupConfiguration.ServiceConfiguration(
-            service: ScrapeTargetsWriter(path: ScrapeTargets.path(stateDirectory: stateDirectory), operatorAddress: httpAddress?.description,
+            service: ScrapeTargetsWriter(path: ScrapeTargets.path(stateDirectory: stateDirectory), operatorAddress: { listening.get() },
                                          logger: logger, pods: { await driver.pods() }),
             successTerminationBehavior: .ignore, failureTerminationBehavior: .ignore))
         let services = running.services + httpServices
@@ -182,6 +191,13 @@ struct Run: AsyncParsableCommand {
         } catch is CancellationError {}
         logger.info("stopped; pods keep running")
     }
+}
+
+/// Where the operator's HTTP server listens, once it does.
+final class ListeningAddress: Sendable {
+    private let address = Mutex<String?>(nil)
+    func set(_ value: String) { address.withLock { $0 = value } }
+    func get() -> String? { address.withLock { $0 } }
 }
 
 /// Makes the distribution's class-data-sharing archives once, then ends (a `Service` of the

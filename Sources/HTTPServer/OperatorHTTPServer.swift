@@ -132,7 +132,13 @@ public struct OperatorHTTPServer: Service, CustomStringConvertible {
             },
             eventLoopGroupProvider: .shared(MultiThreadedEventLoopGroup.singletonOne),
             logger: logger.withLevel(.warning))
-        try await app.run()
+        do {
+            try await app.run()
+        } catch {
+            logger.error("the HTTP server cannot run; no /healthz, /readyz or /metrics", metadata: [
+                "http.address": "\(address)", "error": "\(error)"])
+            throw error
+        }
     }
 }
 

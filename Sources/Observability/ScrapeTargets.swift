@@ -75,14 +75,14 @@ public enum ScrapeTargets {
 /// as the pods do).
 public struct ScrapeTargetsWriter: Service, CustomStringConvertible {
     public let path: String
-    /// The operator's own target, when its HTTP server runs.
-    public let operatorAddress: String?
+    /// The operator's own target, once its HTTP server listens (nil: not listed).
+    public let operatorAddress: @Sendable () -> String?
     public let pods: @Sendable () async -> [PodStatus]
     public let interval: Duration
     public let logger: Logger
     public var description: String { "scrape-targets" }
 
-    public init(path: String, operatorAddress: String?, interval: Duration = .seconds(2), logger: Logger,
+    public init(path: String, operatorAddress: @escaping @Sendable () -> String?, interval: Duration = .seconds(2), logger: Logger,
                 pods: @escaping @Sendable () async -> [PodStatus]) {
         self.path = path
         self.operatorAddress = operatorAddress
@@ -95,7 +95,7 @@ public struct ScrapeTargetsWriter: Service, CustomStringConvertible {
     @discardableResult
     public func refresh(previous: Data?) async -> Data {
         var targets = ScrapeTargets.podTargets(await pods())
-        if let operatorAddress { targets.insert(ScrapeTargets.operatorTarget(address: operatorAddress), at: 0) }
+        if let operatorAddress = operatorAddress() { targets.insert(ScrapeTargets.operatorTarget(address: operatorAddress), at: 0) }
         let data = ScrapeTargets.render(targets)
         guard data != previous else { return data }
         do {

@@ -28,7 +28,7 @@ import Testing
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("targets-\(UUID().uuidString)").path
         defer { try? FileManager.default.removeItem(atPath: directory) }
         let path = ScrapeTargets.path(stateDirectory: directory)
-        let writer = ScrapeTargetsWriter(path: path, operatorAddress: "127.0.0.1:8085", logger: Logger(label: "test") { _ in SwiftLogNoOpLogHandler() },
+        let writer = ScrapeTargetsWriter(path: path, operatorAddress: { "127.0.0.1:8085" }, logger: Logger(label: "test") { _ in SwiftLogNoOpLogHandler() },
                                          pods: { [pod("app-jobmanager-0", role: "jobmanager", port: 21_000)] })
         let first = await writer.refresh(previous: nil)
         let decoded = try JSONDecoder().decode([ScrapeTarget].self, from: Data(contentsOf: URL(fileURLWithPath: path)))

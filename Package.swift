@@ -114,7 +114,7 @@ let package = Package(
         ),
         .executableTarget(
             name: "bench-controller",
-            dependencies: ["Manifests", "Runtime", .product(name: "Logging", package: "swift-log")],
+            dependencies: ["Manifests", "Runtime", "FlinkClient", .product(name: "Logging", package: "swift-log")],
             path: "Benchmarks/bench-controller"
         ),
 

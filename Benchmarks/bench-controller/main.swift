@@ -3,7 +3,11 @@
 //   scale     1,000 resources with one sleep pod each: cold start, operator memory,
 //             restart + re-adoption of all pods, and the CPU of one relist with no change
 //
-//   bench-controller --flinklet PATH [--edits 200] [--resources 1000]
+//   endpoint  the same 1,000 resources: operator memory without and with the HTTP endpoint, and
+//             /metrics latency p50/p99 over 1,000 scrapes
+//
+//   bench-controller --flinklet PATH [--edits 200] [--resources 1000] [--scrapes 1000] [--only reaction|scale|endpoint]
+import FlinkClient
 import Foundation
 import Logging
 import Manifests
@@ -13,6 +17,9 @@ struct Options {
     var flinklet = ""
     var edits = 200
     var resources = 1000
+    var scrapes = 1000
+    /// Run only this phase (nil: all).
+    var only: String?
 
     init(_ arguments: [String]) {
         var i = 1
@@ -22,6 +29,8 @@ struct Options {
             case "--flinklet": flinklet = value; i += 1
             case "--edits": edits = Int(value) ?? edits; i += 1
             case "--resources": resources = Int(value) ?? resources; i += 1
+            case "--scrapes": scrapes = Int(value) ?? scrapes; i += 1
+            case "--only": only = value; i += 1
             default: break
             }
             i += 1
@@ -84,10 +93,10 @@ struct Workspace {
 
     func markCount() -> Int { ((try? FileManager.default.contentsOfDirectory(atPath: marks)) ?? []).count }
 
-    func startOperator(_ flinklet: String, log: String) throws -> ChildProcess {
+    func startOperator(_ flinklet: String, log: String, http: String = "0") throws -> ChildProcess {
         let logPath = root + "/" + log
         return try ChildProcess.spawn(
-            [flinklet, "run", "--manifests", manifests, "--state-dir", state, "--log-format", "json", "--engine", "command"],
+            [flinklet, "run", "--manifests", manifests, "--state-dir", state, "--log-format", "json", "--engine", "command", "--http", http],
             options: .init(standardOutput: .file(logPath), standardError: .file(logPath), newProcessGroup: true))
     }
 
@@ -118,6 +127,16 @@ func waitFor(timeout: TimeInterval, poll: useconds_t = 1_000, _ condition: () ->
     return condition()
 }
 
+/// Resident memory split as the kernel counts it: anonymous (heap, stacks) and file-backed
+/// (the binary's and shared libraries' pages the process touched), in KiB.
+func residentSplitKiB(_ pid: Int32) -> (anon: Int, file: Int) {
+    guard let status = try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8) else { return (-1, -1) }
+    func value(_ key: String) -> Int {
+        status.split(separator: "\n").first { $0.hasPrefix(key) }.flatMap { Int($0.split(separator: " ").dropFirst().first ?? "") } ?? -1
+    }
+    return (value("RssAnon:"), value("RssFile:"))
+}
+
 func residentKiB(_ pid: Int32) -> (rss: Int, peak: Int) {
     guard let status = try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8) else { return (-1, -1) }
     func value(_ key: String) -> Int {
@@ -143,9 +162,11 @@ guard !options.flinklet.isEmpty else {
     exit(2)
 }
 
+func runs(_ phase: String) -> Bool { options.only == nil || options.only == phase }
+
 // MARK: Reaction
 
-do {
+if runs("reaction") {
     let ws = try Workspace()
     let flinklet = try ws.startOperator(options.flinklet, log: "reaction.log")
     usleep(1_000_000)  // operator up and watching
@@ -186,7 +207,7 @@ do {
 
 // MARK: Scale
 
-do {
+if runs("scale") {
     let ws = try Workspace()
     let n = options.resources
     for i in 0..<n { try ws.writeManifest(String(format: "s-%04d", i)) }
@@ -239,4 +260,68 @@ do {
 
     ws.killPods(after)
     ws.remove()
+}
+
+// MARK: Endpoint
+
+/// A loopback port free right now.
+func freePort() -> Int {
+    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+    defer { close(fd) }
+    var address = sockaddr_in()
+    address.sin_family = sa_family_t(AF_INET)
+    address.sin_addr.s_addr = inet_addr("127.0.0.1")
+    var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+    _ = withUnsafePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) } }
+    _ = withUnsafeMutablePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) } }
+    return Int(UInt16(bigEndian: address.sin_port))
+}
+
+if runs("endpoint") {
+    let ws = try Workspace()
+    let n = options.resources
+    for i in 0..<n { try ws.writeManifest(String(format: "e-%04d", i)) }
+    // Today's operator: no endpoint.
+    let without = try ws.startOperator(options.flinklet, log: "endpoint-1.log", http: "0")
+    guard waitFor(timeout: 120, poll: 10_000, { ws.markCount() >= n }) else {
+        print("endpoint: only \(ws.markCount()) of \(n) pods started within 120 s")
+        exit(1)
+    }
+    usleep(5_000_000)
+    let baseline = residentKiB(without.pid)
+    let baselineSplit = residentSplitKiB(without.pid)
+    without.signal(SIGTERM)
+    _ = without.wait()
+
+    // The same resources and pods, adopted by an operator serving /healthz, /readyz, /metrics.
+    let port = freePort()
+    let with = try ws.startOperator(options.flinklet, log: "endpoint-2.log", http: "127.0.0.1:\(port)")
+    _ = waitFor(timeout: 60, poll: 2_000) {
+        ((try? String(contentsOfFile: ws.root + "/endpoint-2.log", encoding: .utf8)) ?? "").contains("\"pods.adopted\":\"\(n)\"")
+    }
+    usleep(5_000_000)  // every resource reconciled once: its series exist
+    let served = residentKiB(with.pid)
+    var latencies: [Double] = []
+    var bytes = 0
+    var failures = 0
+    for _ in 0..<options.scrapes {
+        let began = DispatchTime.now().uptimeNanoseconds
+        if let answer = try? await LoopbackGet.get(port: port, target: "/metrics"), answer.status == 200 {
+            latencies.append(Double(DispatchTime.now().uptimeNanoseconds - began) / 1e6)
+            bytes = answer.body.count
+        } else {
+            failures += 1
+        }
+    }
+    let scraped = residentKiB(with.pid)
+    let scrapedSplit = residentSplitKiB(with.pid)
+    latencies.sort()
+    let before = ws.pods()
+    with.signal(SIGTERM)
+    _ = with.wait()
+    ws.killPods(before)
+    ws.remove()
+    print("endpoint: /metrics with \(n) resources (\(bytes / 1024) KiB each), \(latencies.count) scrapes (\(failures) failed): p50 \(fmt(percentile(latencies, 0.5), 2)) ms, p99 \(fmt(percentile(latencies, 0.99), 2)) ms, max \(fmt(latencies.last ?? 0, 2)) ms (target p99 ≤ 20 ms)")
+    print("endpoint: operator resident memory with \(n) resources and pods: without the endpoint \(mib(baseline.rss)); with it \(mib(served.rss)), after \(options.scrapes) scrapes \(mib(scraped.rss)) (peak \(mib(scraped.peak))); target ≤ 40 MB")
+    print("endpoint: of which anonymous / file-backed (code pages of the binary and libraries): without \(mib(baselineSplit.anon)) / \(mib(baselineSplit.file)); with, after the scrapes \(mib(scrapedSplit.anon)) / \(mib(scrapedSplit.file))")
 }

@@ -9,6 +9,8 @@ cd "$(dirname "$0")/.."
 bash hack/install-deps.sh
 command -v swift >/dev/null 2>&1 || export PATH="/opt/swift/usr/bin:$PATH"
 bash hack/build-counter-job.sh >/dev/null
+# Flinklet's loopback Prometheus reporter, a plugin of the distribution (each JVM exports its metrics).
+bash hack/build-metrics-plugin.sh >/dev/null
 FLINK_HOME=$(bash hack/install-flink.sh)
 export FLINK_HOME
 

@@ -46,9 +46,13 @@ public enum FlinkCluster {
     /// resource's own lease.
     public static func metricsPortLeaseOwner(_ key: String) -> String { key + "#metrics" }
 
-    /// The Prometheus reporter Flinklet configures (`metrics.reporter.prom.*`), the one the
-    /// distribution ships in `plugins/metrics-prometheus`.
-    public static let prometheusReporterFactory = "org.apache.flink.metrics.prometheus.PrometheusReporterFactory"
+    /// The Prometheus reporter Flinklet configures (`metrics.reporter.prom.*`): Flink's own
+    /// (the distribution's `plugins/metrics-prometheus`), bound to `host` 127.0.0.1 by a factory
+    /// of ours (Flink 2.3's takes no host and binds every interface), installed as the plugin
+    /// `plugins/flinklet-metrics-prometheus` by hack/build-metrics-plugin.sh.
+    public static let prometheusReporterFactory = "dev.flinklet.metrics.LoopbackPrometheusReporterFactory"
+    /// The plugin directory (and jar name) of `prometheusReporterFactory`.
+    public static let loopbackReporterPlugin = "flinklet-metrics-prometheus"
 
     /// Whether the manifest configures reporters of its own (`metrics.reporter.<name>.*` or
     /// `metrics.reporters`): then Flinklet adds none.
@@ -112,10 +116,12 @@ public enum FlinkCluster {
         let ports = observation.ports
         let side = side(ofJob: mode == .session ? nil : jobId)
         // The reporter's port of the JobManager (0) and of each TaskManager (1 + 2 × index + side).
-        let reporting = !configuresOwnReporters(spec.flinkConfiguration) && observation.metricsPorts.count >= metricsPortCount(spec)
+        let reporting = distribution.loopbackPrometheusReporter && !configuresOwnReporters(spec.flinkConfiguration)
+            && observation.metricsPorts.count >= metricsPortCount(spec)
         func reporter(_ index: Int) -> [String: String] {
             guard reporting else { return [:] }
             return ["metrics.reporter.prom.factory.class": prometheusReporterFactory,
+                    "metrics.reporter.prom.host": "127.0.0.1",
                     "metrics.reporter.prom.port": String(observation.metricsPorts[index])]
         }
         let (restPort, blobPort, rpcPort) = (ports[0], ports[1], ports[2 + side])

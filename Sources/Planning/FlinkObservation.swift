@@ -16,6 +16,10 @@ public struct FlinkDistribution: Sendable, Hashable {
     /// Class data sharing archives by pod role: each JVM of the role names its archive, which
     /// may not exist yet (the JVM then runs without one).
     public var classDataArchives: [PodRole: String] = [:]
+    /// Whether the distribution has Flinklet's loopback Prometheus reporter
+    /// (`plugins/flinklet-metrics-prometheus`, installed by hack/build-metrics-plugin.sh). Without
+    /// it no reporter is configured: Flink's own binds every interface.
+    public var loopbackPrometheusReporter = false
 
     public init(home: String, version: String, java: String, classpath: [String], jvmOptions: [String]) {
         self.home = home

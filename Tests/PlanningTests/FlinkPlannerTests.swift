@@ -4,8 +4,12 @@ import Testing
 @testable import Planning
 @testable import Reconciliation
 
-private let distribution = FlinkDistribution(home: "/flink", version: "2.3.0", java: "/usr/bin/java",
-                                             classpath: ["/flink/lib/a.jar", "/flink/lib/flink-dist-2.3.0.jar"], jvmOptions: ["--add-opens=x"])
+private let distribution: FlinkDistribution = {
+    var distribution = FlinkDistribution(home: "/flink", version: "2.3.0", java: "/usr/bin/java",
+                                         classpath: ["/flink/lib/a.jar", "/flink/lib/flink-dist-2.3.0.jar"], jvmOptions: ["--add-opens=x"])
+    distribution.loopbackPrometheusReporter = true
+    return distribution
+}()
 private let planner = FlinkPlanner()
 
 private func deployment(_ name: String = "app", mode: DeploymentMode = .application, parallelism: Int = 2, slots: String = "1",
@@ -153,6 +157,12 @@ private func events(_ plan: Plan) -> [String] {
         let ownLayout = try layout(own, observation(own))
         #expect(ownLayout.jobManager.metricsPort == nil)
         #expect(ownLayout.jobManager.files["conf/config.yaml"]?.contains("metrics.reporter.prom") == false)
+
+        var withoutPlugin = distribution
+        withoutPlugin.loopbackPrometheusReporter = false
+        let bare = try FlinkCluster.layout(of: d, observation: o, distribution: withoutPlugin, jobId: nil, jar: "/flink/usrlib/job.jar").get()
+        #expect(bare.jobManager.metricsPort == nil, "never Flink's own reporter, which binds every interface")
+        #expect(l.jobManager.files["conf/config.yaml"]?.contains("\"metrics.reporter.prom.host\": \"127.0.0.1\"") == true)
 
         var unleased = o
         unleased.metricsPorts = []

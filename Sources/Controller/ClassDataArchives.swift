@@ -52,8 +52,8 @@ public enum ClassDataArchives {
         let root = NSTemporaryDirectory() + "flinklet-cds-\(UUID().uuidString.prefix(8))"
         defer { try? FileManager.default.removeItem(atPath: root) }
         let cluster = FlinkDeployment(metadata: ObjectMeta(name: "cds"), spec: FlinkDeploymentSpec(
-            jobManager: JobManagerSpec(resource: ResourceRequirements(memory: FlinkCluster.defaultJobManagerMemory)),
-            taskManager: TaskManagerSpec(resource: ResourceRequirements(memory: FlinkCluster.defaultTaskManagerMemory), replicas: 1),
+            jobManager: JobManagerSpec(resource: Resource(memory: FlinkCluster.defaultJobManagerMemory)),
+            taskManager: TaskManagerSpec(resource: Resource(memory: FlinkCluster.defaultTaskManagerMemory), replicas: 1),
             mode: .session))
         let ports = (0..<FlinkCluster.portCount(cluster.spec)).compactMap { _ in kernelChosenPort() }
         guard Set(ports).count == FlinkCluster.portCount(cluster.spec) else { return }

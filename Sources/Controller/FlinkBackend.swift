@@ -152,6 +152,8 @@ extension FlinkBackend {
             if current != nil, let job = sessionJob.spec.job {
                 (observation.jar, observation.jarFetch) = await locate(job.jarURI, directory: observation.clusterDirectory + "/artifacts")
             }
+        case .snapshot(let snapshot)?:
+            observation.snapshot = try await observeSnapshot(snapshot, id: id, record: record, store: store, isDefined: isDefined)
         case nil:
             break
         }
@@ -162,6 +164,73 @@ extension FlinkBackend {
             }
         }
         return observation
+    }
+
+    /// A `FlinkStateSnapshot`: its recorded status, the job it names (from that resource's
+    /// record, and whether its cluster's REST API answers), what became of its trigger, and
+    /// whether the savepoint it names is on disk. Read only.
+    func observeSnapshot(_ snapshot: FlinkStateSnapshot, id: ResourceID, record: ResourceRecord?, store: Store,
+                         isDefined: @Sendable (ResourceID) async -> Bool) async throws -> SnapshotObservation {
+        let recorded = try record.flatMap { record throws in try record.snapshotStatus() }
+        var seen = SnapshotObservation(recorded: recorded)
+        let spec = snapshot.spec
+        if let reference = spec.jobReference, let name = reference.name {
+            let referenceID = ResourceID(kind: (reference.kind ?? .flinkDeployment).resourceKind, namespace: id.namespace, name: name)
+            if let referenceRecord = try store.resource(referenceID.key), let resource = Self.decode(referenceRecord), await isDefined(referenceID) {
+                let status = try PodRecords.status(of: referenceRecord)
+                var job = ReferencedJob(id: referenceID, jobId: status?.jobStatus?.jobId, state: status?.jobStatus?.flinkState,
+                                        savepointDirectory: clusterDirectory(of: referenceID) + "/savepoints")
+                // A session job runs in its session cluster: that cluster's REST API.
+                let portOwner: ResourceID = if case .sessionJob(let sessionJob) = resource {
+                    ResourceID(kind: .flinkDeployment, namespace: id.namespace, name: sessionJob.spec.deploymentName ?? "")
+                } else {
+                    referenceID
+                }
+                if let port = try store.ports(owner: portOwner.key).first, (try? await rest.overview(port: port)) != nil {
+                    job.restPort = port
+                }
+                seen.job = job
+            }
+        }
+        if recorded?.state == .inProgress, let triggerId = recorded?.triggerId, let jobId = seen.job?.jobId {
+            let port = seen.job?.restPort
+            if spec.isSavepoint {
+                let directory = (spec.savepoint?.path).flatMap(Self.localPath) ?? seen.job?.savepointDirectory ?? ""
+                let notBefore = recorded?.triggerTimestamp.flatMap(RFC3339.date(from:)).map { Int64($0.timeIntervalSince1970 * 1000) } ?? 0
+                let onDisk = Self.savepointOnDisk(jobId: jobId, directory: directory, notBefore: notBefore)
+                if let port {
+                    do {
+                        switch try await rest.savepointStatus(port: port, jobId: jobId, requestId: triggerId) {
+                        case .inProgress: seen.operation = .inProgress
+                        case .completed(let location): seen.operation = .completed(location: location)
+                        case .failed(let cause): seen.operation = .failed(cause: cause)
+                        }
+                    } catch let error as FlinkRESTError {
+                        seen.operation = onDisk.map { .completed(location: $0) } ?? (error.status == 404 ? .notFound : .unknown("\(error)"))
+                    }
+                } else {
+                    seen.operation = onDisk.map { .completed(location: $0) } ?? .unknown("the JobManager does not answer")
+                }
+            } else if let port {
+                do {
+                    switch try await rest.checkpointStatus(port: port, jobId: jobId, requestId: triggerId) {
+                    case .inProgress: seen.operation = .inProgress
+                    case .failed(let cause): seen.operation = .failed(cause: cause)
+                    case .completed(let checkpointId):
+                        // Complete, but where? Flink names the path once the checkpoint is finalized.
+                        seen.operation = try await rest.checkpointPath(port: port, jobId: jobId, checkpointId: checkpointId)
+                            .map { .completed(location: $0) } ?? .inProgress
+                    }
+                } catch let error as FlinkRESTError {
+                    seen.operation = error.status == 404 ? .notFound : .unknown("\(error)")
+                }
+            } else {
+                seen.operation = .unknown("the JobManager does not answer")
+            }
+        }
+        let named = spec.savepoint?.effectiveAlreadyExists == true && recorded?.state != .completed ? spec.savepoint?.path : recorded?.path
+        seen.pathExists = named.flatMap(Self.snapshotExists)
+        return seen
     }
 
     func observeREST(port: Int, into observation: inout FlinkObservation) async {
@@ -290,7 +359,7 @@ extension FlinkBackend {
         let configured: String? = switch resource {
         case .deployment(let d)?: d.spec.flinkConfiguration?["execution.checkpointing.dir"] ?? d.spec.flinkConfiguration?["state.checkpoints.dir"]
         case .sessionJob(let j)?: j.spec.flinkConfiguration?["execution.checkpointing.dir"] ?? j.spec.flinkConfiguration?["state.checkpoints.dir"]
-        case nil: nil
+        case .snapshot?, nil: nil
         }
         guard let configured else { return directory }
         return configured.hasPrefix("file://") ? String(configured.dropFirst("file://".count)) : configured
@@ -337,6 +406,8 @@ extension FlinkBackend {
             return (try? JSONDecoder().decode(FlinkDeploymentSpec.self, from: data)).map { .deployment(FlinkDeployment(metadata: metadata, spec: $0)) }
         case .flinkSessionJob:
             return (try? JSONDecoder().decode(FlinkSessionJobSpec.self, from: data)).map { .sessionJob(FlinkSessionJob(metadata: metadata, spec: $0)) }
+        case .flinkStateSnapshot:
+            return (try? JSONDecoder().decode(FlinkStateSnapshotSpec.self, from: data)).map { .snapshot(FlinkStateSnapshot(metadata: metadata, spec: $0)) }
         }
     }
 
@@ -456,6 +527,33 @@ extension FlinkBackend: ReconcilerBackend {
                 // Said as an event, and the reconcile retried with backoff.
                 return ActionResult(events: [(.warning, "JarNotFound", "\(error)")], error: error)
             }
+        case .triggerStateSnapshot(let port, let jobId, let checkpoint, let directory, let formatType, let triggerId, let lastAttempt):
+            do {
+                if checkpoint {
+                    _ = try await rest.triggerCheckpoint(port: port, jobId: jobId, triggerId: triggerId)
+                } else {
+                    _ = try await rest.triggerSavepoint(port: port, jobId: jobId, targetDirectory: directory, formatType: formatType.rawValue, triggerId: triggerId)
+                }
+                logger.info("state snapshot triggered", metadata: ["job.id": "\(jobId)", "trigger.id": "\(triggerId)", "checkpoint": "\(checkpoint)"])
+                return ActionResult()
+            } catch let error as FlinkRESTError {
+                if case .unreachable = error { throw error }
+                let what = checkpoint ? "checkpoint" : "savepoint"
+                return ActionResult(events: [(.warning, checkpoint ? "CheckpointError" : "SavepointError", "\(what) of job \(jobId) refused: \(error)")],
+                                    outcome: .stateSnapshotRefused(cause: "\(error)", final: lastAttempt))
+            }
+        case .disposeStateSnapshot(let location):
+            guard let path = Self.localPath(location), path != "/", !path.split(separator: "/").contains("..") else {
+                return ActionResult(events: [(.warning, "CleanupFailed", "cannot dispose of savepoint \(location): not a directory on this machine")])
+            }
+            // Only a snapshot's own directory: it holds `_metadata`.
+            guard FileManager.default.fileExists(atPath: path + "/_metadata") else { return ActionResult() }
+            do {
+                try FileManager.default.removeItem(atPath: path)
+            } catch {
+                return ActionResult(events: [(.warning, "CleanupFailed", "cannot dispose of savepoint \(location): \(error)")], error: error)
+            }
+            return ActionResult(events: [(.normal, "SnapshotDisposed", "Disposed of savepoint \(location) (disposeOnDelete)")])
         case .disposeSavepoints(let savepoints):
             // The plan's status, recorded ahead, no longer lists them.
             for savepoint in savepoints {

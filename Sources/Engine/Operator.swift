@@ -255,7 +255,7 @@ struct ReconcileWorkers<Backend: ReconcilerBackend>: Service, CustomStringConver
         while let id = await queue.next() {
             let began = ContinuousClock.now
             if let metrics { metrics.reconcileStarted(id, isRetry: await queue.failureCount(id) > 0) }
-            let isCanary = health == nil ? false : OperatorHealth.isCanary(labels: await reconciler.source.object(id)?.resource?.metadata.labels)
+            let isCanary = health == nil ? false : await reconciler.source.object(id)?.resource?.metadata.isCanary == true
             do {
                 let action = try await reconciler.reconcile(id)
                 let took = ContinuousClock.now - began

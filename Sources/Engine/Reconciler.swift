@@ -116,6 +116,8 @@ public struct Reconciler<Backend: ReconcilerBackend>: Sendable {
             ahead.updatedAt = now()
             record = try store.upsert(ahead)
         }
+        // Outcomes of this plan's steps, folded over its status again when it is recorded last.
+        var outcomes: [Backend.Outcome] = []
         for step in plan.steps {
             switch step {
             case .stopPod(let name, let reason):
@@ -149,6 +151,7 @@ public struct Reconciler<Backend: ReconcilerBackend>: Sendable {
                     try recordEvent(type: event.type, reason: event.reason, message: event.message, for: id)
                 }
                 if let outcome = result.outcome, var current = record {
+                    outcomes.append(outcome)
                     try current.setStatus(backend.reduce(try current.typedStatus(), outcome: outcome))
                     record = try store.upsert(current)
                 }
@@ -187,7 +190,12 @@ public struct Reconciler<Backend: ReconcilerBackend>: Sendable {
         // 4. Record the status the plan describes (a write only when it changed).
         if var record {
             let before = record.status
-            let status = try Self.setStatus(&record, plan: plan)
+            var status = try Self.setStatus(&record, plan: plan)
+            // What the steps did (a refused request, say) is newer than what the plan foresaw.
+            if !outcomes.isEmpty {
+                for outcome in outcomes { status = backend.reduce(status, outcome: outcome) }
+                try record.setStatus(status)
+            }
             if record.status != before {
                 record.updatedAt = now()
                 _ = try store.upsert(record)
@@ -219,6 +227,7 @@ extension FlinkResource {
         switch self {
         case .deployment(let d): .deployment(d.spec)
         case .sessionJob(let j): .sessionJob(j.spec)
+        case .snapshot(let s): .snapshot(s.spec)
         }
     }
 }
@@ -227,11 +236,13 @@ extension FlinkResource {
 enum AnySpec: Encodable {
     case deployment(FlinkDeploymentSpec)
     case sessionJob(FlinkSessionJobSpec)
+    case snapshot(FlinkStateSnapshotSpec)
 
     func encode(to encoder: any Encoder) throws {
         switch self {
         case .deployment(let spec): try spec.encode(to: encoder)
         case .sessionJob(let spec): try spec.encode(to: encoder)
+        case .snapshot(let spec): try spec.encode(to: encoder)
         }
     }
 }

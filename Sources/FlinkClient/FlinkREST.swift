@@ -63,6 +63,16 @@ public protocol FlinkREST: Sendable {
 
     /// `GET /jobs/{id}/savepoints/{requestId}`: the state of a savepoint or stop request.
     func savepointStatus(port: Int, jobId: String, requestId: String) async throws -> SavepointOperation
+    /// `POST /jobs/{id}/savepoints` in `formatType` (`CANONICAL` or `NATIVE`), as `triggerSavepoint`.
+    func triggerSavepoint(port: Int, jobId: String, targetDirectory: String?, formatType: String, triggerId: String?) async throws -> String
+    /// `POST /jobs/{id}/checkpoints` (`checkpointType: CONFIGURED`): starts a checkpoint of the
+    /// running job; returns the request id for `checkpointStatus`. `triggerId` as for savepoints.
+    func triggerCheckpoint(port: Int, jobId: String, triggerId: String?) async throws -> String
+    /// `GET /jobs/{id}/checkpoints/{requestId}`: the state of a checkpoint request.
+    func checkpointStatus(port: Int, jobId: String, requestId: String) async throws -> CheckpointOperation
+    /// `GET /jobs/{id}/checkpoints/details/{checkpointId}`: where the checkpoint is (nil while
+    /// Flink names no external path).
+    func checkpointPath(port: Int, jobId: String, checkpointId: Int) async throws -> String?
 
     /// `GET /jobs/{id}/checkpoints`: the job's latest completed checkpoint that can be restored
     /// from (it has an external path), or nil when there is none yet. Savepoints are not
@@ -244,6 +254,14 @@ public enum SavepointOperation: Sendable, Hashable {
     case inProgress
     /// `location` is as Flink reports it (for a local directory: `file:/path/savepoint-…`).
     case completed(location: String)
+    /// Flink's reason, shortened to its first line and root cause.
+    case failed(cause: String)
+}
+
+/// The state of a checkpoint request.
+public enum CheckpointOperation: Sendable, Hashable {
+    case inProgress
+    case completed(checkpointId: Int)
     /// Flink's reason, shortened to its first line and root cause.
     case failed(cause: String)
 }

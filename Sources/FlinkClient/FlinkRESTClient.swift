@@ -80,6 +80,41 @@ public struct FlinkRESTClient: FlinkREST {
         return wire.requestId
     }
 
+    public func triggerSavepoint(port: Int, jobId: String, targetDirectory: String?, formatType: String, triggerId: String?) async throws -> String {
+        let request = SavepointRequest(targetDirectory: targetDirectory, cancelJob: false, formatType: formatType, triggerId: triggerId)
+        let wire: TriggerWire = try await call(port, .post, "/jobs/\(segment(jobId))/savepoints", json: request)
+        return wire.requestId
+    }
+
+    public func triggerCheckpoint(port: Int, jobId: String, triggerId: String?) async throws -> String {
+        let request = CheckpointRequest(checkpointType: "CONFIGURED", triggerId: triggerId)
+        let wire: TriggerWire = try await call(port, .post, "/jobs/\(segment(jobId))/checkpoints", json: request)
+        return wire.requestId
+    }
+
+    public func checkpointStatus(port: Int, jobId: String, requestId: String) async throws -> CheckpointOperation {
+        let target = "/jobs/\(segment(jobId))/checkpoints/\(segment(requestId))"
+        let wire: CheckpointStatusWire = try await call(port, .get, target)
+        switch wire.status.id {
+        case "IN_PROGRESS":
+            return .inProgress
+        case "COMPLETED":
+            if let cause = wire.operation?.failureCause {
+                return .failed(cause: cause.stackTrace.map(FlinkRESTError.summarize) ?? cause.className ?? "checkpoint failed (Flink gave no cause)")
+            }
+            if let id = wire.operation?.checkpointId { return .completed(checkpointId: id) }
+            throw FlinkRESTError.malformed("127.0.0.1:\(port) GET \(target): COMPLETED without a checkpoint id or a failure cause")
+        default:
+            throw FlinkRESTError.malformed("127.0.0.1:\(port) GET \(target): unknown status '\(wire.status.id)'")
+        }
+    }
+
+    public func checkpointPath(port: Int, jobId: String, checkpointId: Int) async throws -> String? {
+        let wire: CheckpointDetailsWire = try await call(port, .get, "/jobs/\(segment(jobId))/checkpoints/details/\(checkpointId)")
+        guard let path = wire.externalPath, Self.isAddressable(path) else { return nil }
+        return path
+    }
+
     public func stopWithSavepoint(port: Int, jobId: String, targetDirectory: String?, drain: Bool, triggerId: String?) async throws -> String {
         let request = StopRequest(targetDirectory: targetDirectory, drain: drain, formatType: "CANONICAL", triggerId: triggerId)
         let wire: TriggerWire = try await call(port, .post, "/jobs/\(segment(jobId))/stop", json: request)
@@ -342,6 +377,48 @@ private struct SavepointRequest: Encodable {
         case cancelJob = "cancel-job"
         case formatType
         case triggerId
+    }
+}
+
+private struct CheckpointRequest: Encodable {
+    var checkpointType: String
+    var triggerId: String?
+}
+
+private struct CheckpointStatusWire: Decodable {
+    var status: Status
+    var operation: Operation?
+
+    struct Status: Decodable {
+        var id: String
+    }
+
+    struct Operation: Decodable {
+        var checkpointId: Int?
+        var failureCause: FailureCause?
+
+        enum CodingKeys: String, CodingKey {
+            case checkpointId
+            case failureCause = "failure-cause"
+        }
+    }
+
+    struct FailureCause: Decodable {
+        var className: String?
+        var stackTrace: String?
+
+        enum CodingKeys: String, CodingKey {
+            case className = "class"
+            case stackTrace = "stack-trace"
+        }
+    }
+}
+
+private struct CheckpointDetailsWire: Decodable {
+    var externalPath: String?
+
+    enum CodingKeys: String, CodingKey {
+        case externalPath = "external_path"
     }
 }
 

@@ -15,10 +15,12 @@ public enum CRD {
                 rootProperties.append((property.name, openAPI(property.schema, local: property.local)))
             }
         }
+        // The schema's own list: `spec` is not in it, since a canary has none (as upstream's CRDs).
+        let rootRequired: [String] = if case .object(_, let required) = schema.shape { required } else { [] }
         let openAPIV3Schema = Node.mapping([
             ("description", .string(schema.description)),
             ("type", .string("object")),
-            ("required", .sequence(["apiVersion", "kind", "metadata", "spec"].map(Node.string))),
+            ("required", .sequence(rootRequired.map(Node.string))),
             ("properties", .mapping(rootProperties)),
         ])
         func column(_ name: String, _ type: String, _ path: String, _ description: String) -> Node {
@@ -43,7 +45,12 @@ public enum CRD {
                     ("served", .scalar("true")),
                     ("storage", .scalar("true")),
                     ("subresources", .mapping([("status", .mapping([]))])),
-                    ("additionalPrinterColumns", .sequence([
+                    ("additionalPrinterColumns", .sequence(kind == .flinkStateSnapshot ? [
+                        // Upstream's columns for snapshots.
+                        column("Path", "string", ".status.path", "Location of the snapshot"),
+                        column("Result Timestamp", "string", ".status.resultTimestamp", "When the snapshot completed or failed"),
+                        column("Snapshot State", "string", ".status.state", "State of the snapshot"),
+                    ] : [
                         column("Job Status", "string", ".status.jobStatus.state", "Flink job status"),
                         column("Lifecycle State", "string", ".status.lifecycleState", "Lifecycle state of the resource"),
                         column("Age", "date", ".metadata.creationTimestamp", "Time since creation"),

@@ -8,7 +8,7 @@ public enum FieldReference {
             Generated from `Sources/FlinkResources/ResourceSchemas.swift` by
             `flinklet crds --output-dir crds --reference docs/fields.md`; do not edit.
 
-            Both kinds are `apiVersion: \(FlinkAPI.apiVersion)`, as read by the Apache Flink Kubernetes
+            Every kind is `apiVersion: \(FlinkAPI.apiVersion)`, as read by the Apache Flink Kubernetes
             Operator. Unknown fields are errors. Fields marked *ignored* are accepted so upstream
             manifests load unchanged, and produce a warning when set; fields marked *managed* are
             written by Flinklet and dropped (with a warning) when a manifest sets them.
@@ -62,7 +62,7 @@ public enum FieldReference {
         case .boolean: "boolean"
         case .intOrString: "quantity"
         case .object: "object"
-        case .map: "map of string"
+        case .map(let value): if case .intOrString = value.shape { "map of quantity" } else { "map of string" }
         case .array(let item): "array of " + (item.properties != nil ? "objects" : typeName(item))
         case .flinkConfiguration: "Flink configuration"
         case .freeForm: "object (free-form)"

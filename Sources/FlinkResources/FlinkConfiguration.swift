@@ -30,6 +30,27 @@ public struct FlinkConfiguration: Sendable, Hashable, Codable, ExpressibleByDict
         entries.filter { $0.key.hasPrefix(prefix) }
     }
 
+    /// `execution.checkpointing.interval` of a `last-state` FlinkDeployment whose configuration
+    /// sets none. Upstream requires no interval either (it restores from whatever its HA
+    /// metadata holds); here the job must checkpoint for `last-state` to mean anything. Flink
+    /// applies a job's own `enableCheckpointing(...)` over it.
+    public static let defaultLastStateCheckpointInterval = "30s"
+
+    /// Whether the configuration turns high availability on: `high-availability.type` (or its
+    /// legacy name `high-availability`, which Flink reads when the type is unset) names anything
+    /// but `none`. Flinklet never runs it; see `withoutHighAvailability`.
+    public var highAvailability: Bool {
+        let type = entries["high-availability.type"] ?? entries["high-availability"] ?? "none"
+        return !(type.isEmpty || type.lowercased() == "none")
+    }
+
+    /// The configuration without its high-availability keys when it turns high availability
+    /// on (upstream manifests set Kubernetes HA); unchanged otherwise.
+    public var withoutHighAvailability: FlinkConfiguration {
+        guard highAvailability else { return self }
+        return FlinkConfiguration(entries.filter { !($0.key == "high-availability" || $0.key.hasPrefix("high-availability.")) })
+    }
+
     public init(from decoder: any Decoder) throws {
         entries = try decoder.singleValueContainer().decode([String: String].self)
     }

@@ -138,6 +138,36 @@ public struct MemorySize: Sendable, Hashable, Comparable, CustomStringConvertibl
     }
 }
 
+extension MemorySize {
+    /// How Kubernetes reads `text` as a `resource.Quantity` of bytes (`768m` is 0.768 bytes,
+    /// rounded up to 1; `1G` is 10⁹ bytes), or nil when the API server would reject it (`1g`).
+    public static func kubernetesBytes(_ text: String) -> MemorySize? {
+        let trimmed = text.trimmingWhitespace
+        guard !trimmed.isEmpty, !trimmed.hasPrefix("-"), !trimmed.hasSuffix("B"), !trimmed.hasSuffix("b") else { return nil }
+        if trimmed.hasSuffix("m") {
+            // Milli: a fraction of a byte per unit; any positive amount is at least one byte.
+            guard let units = Int64(trimmed.dropLast()) else { return nil }
+            return MemorySize(bytes: (units + 999) / 1000)
+        }
+        return try? parseKubernetes(trimmed)
+    }
+
+    /// How Flink reads `text` (`MemorySize.parse`: `768m` is 768 MiB), or nil when it is not in
+    /// Flink's syntax.
+    public static func flinkBytes(_ text: String) -> MemorySize? {
+        try? parseFlink(text.trimmingWhitespace).get()
+    }
+
+    /// The shortest exact Kubernetes spelling in binary units: `768Mi`, `2Gi`, `1000` (bytes).
+    public var kubernetesDescription: String {
+        for (unit, factor) in [("Ti", Int64(1) << 40), ("Gi", Int64(1) << 30), ("Mi", Int64(1) << 20), ("Ki", Int64(1) << 10)]
+        where bytes != 0 && bytes % factor == 0 {
+            return "\(bytes / factor)\(unit)"
+        }
+        return "\(bytes)"
+    }
+}
+
 extension StringProtocol {
     var trimmingWhitespace: String {
         let start = firstIndex { !$0.isWhitespace } ?? endIndex

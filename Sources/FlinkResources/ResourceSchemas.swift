@@ -11,34 +11,50 @@ public enum ResourceSchemas {
         switch kind {
         case .flinkDeployment: flinkDeployment
         case .flinkSessionJob: flinkSessionJob
+        case .flinkStateSnapshot: flinkStateSnapshot
         }
+    }
+
+    public static var flinkStateSnapshot: Schema {
+        Schema.object(
+        "A savepoint or checkpoint of the job a FlinkDeployment or FlinkSessionJob runs, taken when the resource is created, or an existing savepoint registered.",
+        required: ["apiVersion", "kind", "metadata", "spec"],
+        [
+            Property("apiVersion", .string("Always `flink.apache.org/v1beta1`.")),
+            Property("kind", .string("Always `FlinkStateSnapshot`.")),
+            Property("metadata", metadata),
+            Property("spec", flinkStateSnapshotSpec),
+            Property("status", flinkStateSnapshotStatus, local: .managed(reason: "status is written by Flinklet")),
+        ])
     }
 
     public static var flinkDeployment: Schema {
         Schema.object(
-        "A Flink cluster and, in application and per-job modes, the job it runs.",
-        required: ["apiVersion", "kind", "metadata", "spec"],
+        "A Flink cluster and, in application and per-job modes, the job it runs. " + canaryNote,
+        required: ["apiVersion", "kind", "metadata"],
         [
             Property("apiVersion", .string("Always `flink.apache.org/v1beta1`.")),
             Property("kind", .string("Always `FlinkDeployment`.")),
             Property("metadata", metadata),
-            Property("spec", flinkDeploymentSpec),
+            Property("spec", flinkDeploymentSpec),  // required, except of a canary (ResourceDecoder)
             Property("status", flinkDeploymentStatus, local: .managed(reason: "status is written by Flinklet")),
         ])
     }
 
     public static var flinkSessionJob: Schema {
         Schema.object(
-        "A job submitted to a session cluster (a FlinkDeployment without a job).",
-        required: ["apiVersion", "kind", "metadata", "spec"],
+        "A job submitted to a session cluster (a FlinkDeployment without a job). " + canaryNote,
+        required: ["apiVersion", "kind", "metadata"],
         [
             Property("apiVersion", .string("Always `flink.apache.org/v1beta1`.")),
             Property("kind", .string("Always `FlinkSessionJob`.")),
             Property("metadata", metadata),
-            Property("spec", flinkSessionJobSpec),
+            Property("spec", flinkSessionJobSpec),  // required, except of a canary (ResourceDecoder)
             Property("status", flinkSessionJobStatus, local: .managed(reason: "status is written by Flinklet")),
         ])
     }
+
+    static let canaryNote = "Labelled `flink.apache.org/canary: \"true\"` it is a canary (upstream's operator health check): it needs no spec, starts nothing, and its status records each reconcile."
 
     // MARK: metadata
 
@@ -92,13 +108,27 @@ public enum ResourceSchemas {
         ])
     }
 
+    static func processSizeKey(_ component: String) -> String {
+        "\(component == "JobManager" ? "jobmanager" : "taskmanager").memory.process.size"
+    }
+
     static func resource(_ component: String) -> Schema {
         .object(
-            "CPU and memory of each \(component) process.",
+            "CPU and memory of each \(component) process (upstream's deprecated form; `resources` takes precedence when it has any request or limit).",
             [
                 Property("cpu", .number("CPU cores; recorded and shown, not enforced on one machine.")),
-                Property("memory", .intOrString("Total process memory (`\(component == "JobManager" ? "jobmanager" : "taskmanager").memory.process.size`): Flink syntax (`2048m`, `2g`) or a Kubernetes quantity (`2Gi`, `1536Mi`). Also the pod's memory limit.")),
+                Property("memory", .intOrString("Total process memory (`\(processSizeKey(component))`): Flink syntax (`2048m`, `2g`) or a Kubernetes quantity (`2Gi`, `1536Mi`). Also the pod's memory limit.")),
                 Property("ephemeralStorage", .intOrString("Kubernetes only."), local: .ignored(reason: "pods on one machine share its disk")),
+            ])
+    }
+
+    static func resources(_ component: String) -> Schema {
+        .object(
+            "Kubernetes resource requirements of each \(component) process, as upstream reads them; they take precedence over `resource` when they hold any request or limit.",
+            [
+                Property("requests", .map("`memory` sets the total process memory (`\(processSizeKey(component))`), in Flink syntax (`2048m`) or as a Kubernetes quantity (`2Gi`); `cpu` is recorded, not enforced; other resources (`ephemeral-storage`, ...) are Kubernetes only.", of: .intOrString(""))),
+                Property("limits", .map("`memory` is the process size when no memory is requested, and raises the pod's memory limit when larger than the request; `cpu` is recorded, not enforced; other resources are Kubernetes only.", of: .intOrString(""))),
+                Property("claims", .array("Kubernetes only (dynamic resource allocation).", of: .freeForm("")), local: .ignored(reason: "there are no resource claims on one machine")),
             ])
     }
 
@@ -109,6 +139,7 @@ public enum ResourceSchemas {
         "The JobManager process.",
         [
             Property("resource", resource("JobManager")),
+            Property("resources", resources("JobManager")),
             Property("replicas", .integer("Number of JobManagers. Must be 1: standby JobManagers need high availability, which Flinklet does not run.", minimum: 1, format: .int32)),
             Property("podTemplate", .freeForm(podTemplateDescription), local: .partial),
         ])
@@ -119,6 +150,7 @@ public enum ResourceSchemas {
         "The TaskManager processes.",
         [
             Property("resource", resource("TaskManager")),
+            Property("resources", resources("TaskManager")),
             Property("replicas", .integer("Number of TaskManagers; default: job parallelism ÷ `taskmanager.numberOfTaskSlots`, at least 1.", minimum: 1, format: .int32)),
             Property("podTemplate", .freeForm(podTemplateDescription), local: .partial),
         ])
@@ -169,6 +201,41 @@ public enum ResourceSchemas {
             Property("job", jobSpec),
             Property("restartNonce", .integer("Resubmit the job (with the upgrade mode's state handling). " + nonce)),
             Property("flinkConfiguration", Schema(.flinkConfiguration, "Job-level Flink configuration passed with the submission. Keys Flinklet manages are rejected.")),
+        ])
+    }
+
+    static var flinkStateSnapshotSpec: Schema {
+        Schema.object(
+        "Desired snapshot: exactly one of `savepoint` and `checkpoint`.",
+        [
+            Property("jobReference", .object("The resource (same namespace) whose running job is snapshotted. Not needed for a savepoint that `alreadyExists`.", [
+                Property("kind", .enumeration(JobReferenceKind.allCases.map(\.rawValue), "Kind of the referenced resource.")),
+                Property("name", .string("Name of the referenced resource.")),
+            ])),
+            Property("savepoint", .object("Take a savepoint (or register one that exists).", [
+                Property("path", .string("Target directory of the savepoint (default: the job's `execution.checkpointing.savepoint-dir`, else the cluster's savepoint directory under the state directory); with `alreadyExists`, the savepoint itself.")),
+                Property("formatType", .enumeration(SavepointFormatType.allCases.map(\.rawValue), "Savepoint format: CANONICAL (default) or NATIVE.")),
+                Property("disposeOnDelete", .boolean("Delete the savepoint's files when this resource is deleted. Default true.")),
+                Property("alreadyExists", .boolean("The savepoint exists at `path`: nothing is triggered; COMPLETED when its `_metadata` is there. Default false.")),
+            ])),
+            Property("checkpoint", .object("Take a checkpoint (of the job's configured checkpoint type).", [])),
+            Property("backoffLimit", .integer("Retries after a failed attempt before the snapshot is FAILED for good; -1 (default) retries without limit, 0 never.", minimum: -1, format: .int32)),
+        ])
+    }
+
+    static var flinkStateSnapshotStatus: Schema {
+        Schema.object(
+        "Observed state of the snapshot, written by Flinklet.",
+        [
+            Property("state", .enumeration(FlinkStateSnapshotStatus.State.allCases.map(\.rawValue), "TRIGGER_PENDING, IN_PROGRESS, COMPLETED, FAILED or ABANDONED (the job was not running).")),
+            Property("triggerId", .string("Flink trigger id of the snapshot in progress, recorded before the request is sent.")),
+            Property("triggerTimestamp", .string("When the snapshot was triggered (RFC 3339).")),
+            Property("resultTimestamp", .string("When the snapshot completed, failed or was abandoned (RFC 3339).")),
+            Property("path", .string("Location of the completed snapshot.")),
+            Property("error", .string("Why the last attempt failed.")),
+            Property("failures", .integer("Failed attempts so far.", format: .int32)),
+            Property("observedGeneration", .integer("The generation of the spec last reconciled.")),
+            Property("conditions", conditions),
         ])
     }
 
@@ -310,13 +377,18 @@ extension ResourceSchemas {
             cache = ThreadSchemas()
             pthread_setspecific(threadSchemasKey, Unmanaged.passRetained(cache).toOpaque())
         }
-        return kind == .flinkDeployment ? cache.flinkDeployment : cache.flinkSessionJob
+        switch kind {
+        case .flinkDeployment: return cache.flinkDeployment
+        case .flinkSessionJob: return cache.flinkSessionJob
+        case .flinkStateSnapshot: return cache.flinkStateSnapshot
+        }
     }
 }
 
 private final class ThreadSchemas {
     let flinkDeployment = ResourceSchemas.flinkDeployment
     let flinkSessionJob = ResourceSchemas.flinkSessionJob
+    let flinkStateSnapshot = ResourceSchemas.flinkStateSnapshot
 }
 
 private let threadSchemasKey: pthread_key_t = {

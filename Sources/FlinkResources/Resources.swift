@@ -4,12 +4,16 @@ public enum FlinkAPI {
     public static let group = "flink.apache.org"
     public static let version = "v1beta1"
     public static let apiVersion = "flink.apache.org/v1beta1"
+    /// The label that marks a canary resource (upstream `CanaryResourceManager.CANARY_LABEL`):
+    /// the operator reconciles it to show it is alive, and deploys nothing for it.
+    public static let canaryLabel = "flink.apache.org/canary"
 }
 
 /// The kinds of resource Flinklet manages.
 public enum ResourceKind: String, Sendable, Hashable, Codable, CaseIterable, Comparable {
     case flinkDeployment = "FlinkDeployment"
     case flinkSessionJob = "FlinkSessionJob"
+    case flinkStateSnapshot = "FlinkStateSnapshot"
 
     /// Lowercase singular, as kubectl prints it: `flinkdeployment`.
     public var singular: String { rawValue.lowercased() }
@@ -19,6 +23,7 @@ public enum ResourceKind: String, Sendable, Hashable, Codable, CaseIterable, Com
         switch self {
         case .flinkDeployment: ["flinkdep", "fdep"]
         case .flinkSessionJob: ["sessionjob", "fsj"]
+        case .flinkStateSnapshot: ["flinksnp"]
         }
     }
 
@@ -89,6 +94,11 @@ public struct ObjectMeta: Codable, Sendable, Hashable {
 
     enum CodingKeys: String, CodingKey { case name, namespace, labels, annotations, generation }
 
+    /// Labelled `flink.apache.org/canary: "true"` (case-insensitively, as upstream's
+    /// `isCanaryResource`): a canary may have no spec, starts nothing, and is reconciled like
+    /// any resource so its status shows the operator is alive.
+    public var isCanary: Bool { labels?[FlinkAPI.canaryLabel]?.lowercased() == "true" }
+
     public init(from decoder: any Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
         name = try c.decode(String.self, forKey: .name)
@@ -138,11 +148,13 @@ public struct FlinkSessionJob: Codable, Sendable, Hashable {
 public indirect enum FlinkResource: Sendable, Hashable {
     case deployment(FlinkDeployment)
     case sessionJob(FlinkSessionJob)
+    case snapshot(FlinkStateSnapshot)
 
     public var id: ResourceID {
         switch self {
         case .deployment(let d): d.id
         case .sessionJob(let j): j.id
+        case .snapshot(let s): s.id
         }
     }
 
@@ -150,6 +162,7 @@ public indirect enum FlinkResource: Sendable, Hashable {
         switch self {
         case .deployment(let d): d.metadata
         case .sessionJob(let j): j.metadata
+        case .snapshot(let s): s.metadata
         }
     }
 }
@@ -260,15 +273,35 @@ public struct JobSpec: Codable, Sendable, Hashable {
 /// One kind of Flink process: its size, count and pod template. Upstream has two types with
 /// these same fields; one type serves both here.
 public struct ProcessSpec: Codable, Sendable, Hashable {
-    public var resource: ResourceRequirements?
+    /// Upstream's deprecated `resource` (cpu, memory). Ignored when `resources` has requests
+    /// or limits.
+    public var resource: Resource?
+    /// Kubernetes `ResourceRequirements` (upstream's current field), which take precedence over
+    /// `resource` when they hold any request or limit.
+    public var resources: ResourceRequirements?
     public var replicas: Int?
     public var podTemplate: JSONValue?
 
-    public init(resource: ResourceRequirements? = nil, replicas: Int? = nil, podTemplate: JSONValue? = nil) {
+    public init(resource: Resource? = nil, resources: ResourceRequirements? = nil, replicas: Int? = nil, podTemplate: JSONValue? = nil) {
         self.resource = resource
+        self.resources = resources
         self.replicas = replicas
         self.podTemplate = podTemplate
     }
+
+    /// Which field sizes the process, by upstream's precedence (`FlinkConfigBuilder`
+    /// `applyResourceConfig`): `resources` when it has any request or limit, else `resource`.
+    public var usesResources: Bool { resources?.hasRequirements ?? false }
+
+    /// The memory that sets `*.memory.process.size`, as written: `resources`' memory request, else
+    /// its memory limit (Kubernetes defaults a request to its limit), else — only when
+    /// `resources` is empty — the deprecated `resource.memory`.
+    public var memory: String? {
+        usesResources ? resources?.requestOrLimit(.memory) : resource?.memory
+    }
+
+    /// The memory limit written in `resources.limits.memory`, when `resources` is in use.
+    public var memoryLimit: String? { usesResources ? resources?.limits?[ResourceName.memory.rawValue] : nil }
 }
 
 /// `spec.jobManager` (upstream `JobManagerSpec`).
@@ -276,8 +309,8 @@ public typealias JobManagerSpec = ProcessSpec
 /// `spec.taskManager` (upstream `TaskManagerSpec`).
 public typealias TaskManagerSpec = ProcessSpec
 
-/// Upstream `Resource`: CPU and memory of one process.
-public struct ResourceRequirements: Codable, Sendable, Hashable {
+/// Upstream `Resource` (deprecated there in favour of `resources`): CPU and memory of one process.
+public struct Resource: Codable, Sendable, Hashable {
     public var cpu: Double?
     /// A memory quantity as written (`2048m`, `2Gi`, ...); parse with `MemorySize`.
     public var memory: String?
@@ -291,6 +324,38 @@ public struct ResourceRequirements: Codable, Sendable, Hashable {
 
     /// The memory in bytes, or nil when unset or unparsable (validation reports the latter).
     public var memoryBytes: Int64? { memory.flatMap { try? MemorySize.parse($0).bytes } }
+}
+
+/// The resource names of a Kubernetes `ResourceList` that Flinklet reads.
+public enum ResourceName: String, Sendable, Hashable, CaseIterable {
+    case cpu
+    case memory
+    case ephemeralStorage = "ephemeral-storage"
+}
+
+/// Kubernetes `ResourceRequirements` (`requests`, `limits`, `claims`), as upstream's
+/// `spec.jobManager.resources` / `spec.taskManager.resources` hold them. Quantities are kept as
+/// written (`"2Gi"`, `"500m"`, `1`).
+public struct ResourceRequirements: Codable, Sendable, Hashable {
+    public var requests: [String: String]?
+    public var limits: [String: String]?
+    /// Dynamic resource allocation claims: Kubernetes only.
+    public var claims: JSONValue?
+
+    public init(requests: [String: String]? = nil, limits: [String: String]? = nil, claims: JSONValue? = nil) {
+        self.requests = requests
+        self.limits = limits
+        self.claims = claims
+    }
+
+    /// Upstream's `hasResourceRequirements`: any request or limit. An empty `resources: {}`
+    /// does not hide the deprecated `resource`.
+    public var hasRequirements: Bool { !(requests ?? [:]).isEmpty || !(limits ?? [:]).isEmpty }
+
+    /// The request for `name`, else its limit (Kubernetes defaults a request to its limit).
+    public func requestOrLimit(_ name: ResourceName) -> String? {
+        requests?[name.rawValue] ?? limits?[name.rawValue]
+    }
 }
 
 public struct IngressSpec: Codable, Sendable, Hashable {

@@ -28,6 +28,7 @@ extension FlinkResource {
         switch self {
         case .deployment(let d): StableHash.of(d.spec)
         case .sessionJob(let j): StableHash.of(j.spec)
+        case .snapshot(let s): StableHash.of(s.spec)
         }
     }
 
@@ -36,6 +37,7 @@ extension FlinkResource {
         switch self {
         case .deployment(let d): StableHash.of(d)
         case .sessionJob(let j): StableHash.of(j)
+        case .snapshot(let s): StableHash.of(s)
         }
     }
 }

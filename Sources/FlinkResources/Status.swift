@@ -279,12 +279,31 @@ extension FlinkSessionJobStatus: ResourceStatus {
     public init() { self.init(jobStatus: nil) }
 }
 
+extension FlinkStateSnapshotStatus: ResourceStatus {
+    public init() { self.init(state: nil) }
+    /// A snapshot has no job, lifecycle or reconciliation of its own: these read nil and
+    /// ignore writes, so code written for every kind leaves them out.
+    public var jobStatus: JobStatus? {
+        get { nil }
+        set {}
+    }
+    public var lifecycleState: ResourceLifecycleState? {
+        get { nil }
+        set {}
+    }
+    public var reconciliationStatus: ReconciliationStatus? {
+        get { nil }
+        set {}
+    }
+}
+
 extension ResourceKind {
     /// The status type of this kind.
     public var statusType: any ResourceStatus.Type {
         switch self {
         case .flinkDeployment: FlinkDeploymentStatus.self
         case .flinkSessionJob: FlinkSessionJobStatus.self
+        case .flinkStateSnapshot: FlinkStateSnapshotStatus.self
         }
     }
 }
@@ -293,12 +312,14 @@ extension ResourceKind {
 public enum AnyResourceStatus: Sendable, Hashable {
     case deployment(FlinkDeploymentStatus)
     case sessionJob(FlinkSessionJobStatus)
+    case snapshot(FlinkStateSnapshotStatus)
 
     /// An empty status of `kind`.
     public init(empty kind: ResourceKind) {
         switch kind {
         case .flinkDeployment: self = .deployment(FlinkDeploymentStatus())
         case .flinkSessionJob: self = .sessionJob(FlinkSessionJobStatus())
+        case .flinkStateSnapshot: self = .snapshot(FlinkStateSnapshotStatus())
         }
     }
 
@@ -307,6 +328,7 @@ public enum AnyResourceStatus: Sendable, Hashable {
         switch self {
         case .deployment(let status): status
         case .sessionJob(let status): status
+        case .snapshot(let status): status
         }
     }
 
@@ -321,6 +343,10 @@ public enum AnyResourceStatus: Sendable, Hashable {
             var common: any ResourceStatus = status
             change(&common)
             self = .sessionJob(common as! FlinkSessionJobStatus)
+        case .snapshot(let status):
+            var common: any ResourceStatus = status
+            change(&common)
+            self = .snapshot(common as! FlinkStateSnapshotStatus)
         }
     }
 }

@@ -59,6 +59,7 @@ struct Apply: ParsableCommand {
             throw ExitCode.failure
         }
         input.printDiagnostics()  // warnings
+        input.printSkipped()
         let selector = try selector.map { text throws(ValidationError) in try LabelSelector(text) }
         let entries = input.entries.filter { selector?.matches($0.object.resource?.metadata.labels) ?? true }
         let directory = manifestOptions.directory
@@ -81,7 +82,7 @@ struct Apply: ParsableCommand {
                 } else if definition.isAlone {
                     plan.append((id, "configured", .write(definition.file, text)))
                 } else {
-                    problems.append("\(id) is defined in \(definition.place) together with \(counted(definition.fileObjects.count - 1, "other object")); "
+                    problems.append("\(id) is defined in \(definition.place) together with \(counted(definition.neighbours, "other object")); "
                                     + "apply cannot rewrite that file without losing its comments: edit it, or move the object into a file of its own")
                 }
             } else {
@@ -136,14 +137,14 @@ struct Apply: ParsableCommand {
             let doomed = file.objects.compactMap(\.resource).filter { selector.matches($0.metadata.labels) && !keep.contains($0.id) }
             guard !doomed.isEmpty else { continue }
             let staying = file.objects.filter { object in !doomed.contains { $0.id == object.id } }
-            if staying.isEmpty {
+            if staying.isEmpty, file.skipped.isEmpty {
                 for (i, resource) in doomed.enumerated() {
                     result.append((resource.id, "pruned", i == 0 ? .remove(file.path) : nil))
                 }
             } else {
                 for resource in doomed {
                     let line = file.objects.first { $0.id == resource.id }?.sourceMap.location(of: "metadata.name").mark?.line ?? 1
-                    problems.append("cannot prune \(resource.id): \(file.path):\(line) also defines \(counted(staying.count, "object")) not being pruned; edit that file")
+                    problems.append("cannot prune \(resource.id): \(file.path):\(line) also defines \(counted(staying.count + file.skipped.count, "object")) not being pruned; edit that file")
                 }
             }
         }

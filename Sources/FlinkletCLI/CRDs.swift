@@ -7,7 +7,7 @@ import FlinkResources
 struct CRDs: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "crds",
-        abstract: "Print the CustomResourceDefinitions of FlinkDeployment and FlinkSessionJob.",
+        abstract: "Print the CustomResourceDefinitions of FlinkDeployment, FlinkSessionJob and FlinkStateSnapshot.",
         discussion: "With --output-dir, write one file per kind (this is how crds/ in the repository is made)."
     )
 

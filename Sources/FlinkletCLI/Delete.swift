@@ -80,20 +80,19 @@ struct Delete: ParsableCommand {
             found.append(id)
             for definition in definitions {
                 guard let file = contents.file(definition.file) else { continue }
-                for (index, object) in file.objects.enumerated() where object.id == id { doomed[definition.file, default: []].insert(index) }
+                for object in file.objects where object.id == id { doomed[definition.file, default: []].insert(object.index) }
             }
         }
         var actions: [FileAction] = []
         for (path, indexes) in doomed.sorted(by: { $0.key < $1.key }) {
             guard let file = contents.file(path) else { continue }
-            if indexes.count == file.objects.count {
+            if indexes.count == file.objects.count, file.skipped.isEmpty {
                 actions.append(.remove(path))
                 continue
             }
-            let staying = file.objects.count - indexes.count
+            let staying = file.objects.count - indexes.count + file.skipped.count
             guard forceRewrite else {
-                for index in indexes.sorted() {
-                    let object = file.objects[index]
+                for object in file.objects where indexes.contains(object.index) {
                     let line = object.sourceMap.location(of: "metadata.name").mark?.line ?? object.sourceMap.documentMark.line
                     let name = object.id.map(\.description) ?? "the object"
                     problems.append("error: \(name) is defined in \(path):\(line) together with \(counted(staying, "other object")); edit that file, or pass --force-rewrite")

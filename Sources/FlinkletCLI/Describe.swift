@@ -21,7 +21,7 @@ struct Describe: ParsableCommand {
         let selector = try ResourceSelector(kindOrName, name)
         let store = try openStore(state)
         // `describe KIND` without a name describes every resource of that kind, as kubectl does.
-        let records = try store?.resources().filter { selector.matches($0, namespace: namespaces.filter) } ?? []
+        let records = try store?.resourcesWithOperatorSnapshots().filter { selector.matches($0, namespace: namespaces.filter) } ?? []
         guard let store, !records.isEmpty else {
             var stderr = StandardError()
             let kind = selector.kind.map { "\($0.plural).\(FlinkAPI.group)" } ?? "resources"
@@ -47,7 +47,27 @@ struct Describe: ParsableCommand {
         field("Manifest", record.file ?? "<none>")
         field("Created", time.string(from: record.createdAt))
         field("Generation", "\(record.generation)" + (status.observedGeneration.map { " (observed \($0))" } ?? " (not yet observed)"))
-        field("Lifecycle State", status.lifecycle ?? "<none>")
+        if record.kind == .flinkStateSnapshot {
+            let spec = try? JSONDecoder().decode(FlinkStateSnapshotSpec.self, from: Data(record.spec.utf8))
+            let snapshot = (try? record.snapshotStatus()) ?? nil
+            let trigger = OperatorSnapshots.triggerType(of: record)
+            if trigger != nil { field("Created By", "the operator (savepoint history of its job; not a manifest)") }
+            field("Type", (spec?.isSavepoint ?? true ? "SAVEPOINT" : "CHECKPOINT") + " (trigger type \((trigger ?? .manual).rawValue))")
+            field("Job Reference", spec?.jobReference.map { "\(($0.kind ?? .flinkDeployment).rawValue)/\($0.name ?? "")" } ?? "<none>")
+            if let savepoint = spec?.savepoint {
+                field("Savepoint", "path \(savepoint.path ?? "<default>"), format \(savepoint.effectiveFormatType.rawValue), "
+                      + "alreadyExists \(savepoint.effectiveAlreadyExists), disposeOnDelete \(savepoint.effectiveDisposeOnDelete)")
+            }
+            field("Backoff Limit", String(spec?.effectiveBackoffLimit ?? -1))
+            field("State", snapshot?.state?.rawValue ?? "<none>")
+            field("Path", snapshot?.path ?? "<none>")
+            field("Trigger ID", snapshot?.triggerId ?? "<none>")
+            field("Triggered", snapshot?.triggerTimestamp ?? "<none>")
+            field("Result", snapshot?.resultTimestamp ?? "<none>")
+            field("Failures", String(snapshot?.failures ?? 0))
+        } else {
+            field("Lifecycle State", status.lifecycle ?? "<none>")
+        }
         if let job = status.jobState { field("Job Status", job) }
         if let deployment = try? record.deploymentStatus() {
             if let info = deployment.clusterInfo {

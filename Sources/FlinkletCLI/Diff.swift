@@ -77,6 +77,7 @@ struct Diff: ParsableCommand {
     private func pairs() throws -> [Pair] {
         let input = InputManifests.load(paths: filenames, recursive: recursive)
         input.printDiagnostics()
+        input.printSkipped(toStandardError: true)
         if input.isInvalid {
             var stderr = StandardError()
             print("error: the input has \(counted(input.manifests.diagnostics.errors.count, "error"))", to: &stderr)
@@ -95,6 +96,12 @@ struct Diff: ParsableCommand {
     /// `# upgrade (savepoint): spec.job.args, spec.job.parallelism`.
     static func comments(live: FlinkResource?, new: FlinkResource) -> [String] {
         guard let live else { return ["# create"] }
+        if case .snapshot = new {
+            // A snapshot's spec is read when it is triggered (upstream's too): a change later
+            // takes no new snapshot; a new one is a new resource.
+            let paths = SpecDiff(old: live, new: new).changes.map(\.path).sorted()
+            return paths.isEmpty ? [] : ["# ignore (a snapshot is taken once; create a new FlinkStateSnapshot for another): " + paths.joined(separator: ", ")]
+        }
         var changes = SpecDiff(old: live, new: new).changes.map { (path: $0.path, type: $0.type) }
         let (a, b) = (live.metadata, new.metadata)
         // Metadata changes nothing the job runs with.
@@ -103,6 +110,7 @@ struct Diff: ParsableCommand {
         let job: JobSpec? = switch new {
         case .deployment(let d): d.spec.job
         case .sessionJob(let j): j.spec.job
+        case .snapshot: nil
         }
         return [DiffType.savepointRedeploy, .upgrade, .scale, .ignore].compactMap { type in
             let paths = changes.filter { $0.type == type }.map(\.path).sorted()

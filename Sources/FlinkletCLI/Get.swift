@@ -34,7 +34,7 @@ struct Get: ParsableCommand {
         static var allValueStrings: [String] { ["wide", "yaml", "json", "name", "jsonpath=TEMPLATE"] }
     }
 
-    @Argument(help: "KIND, KIND/NAME, or KIND NAME (flinkdeployment, flinkdep, fdep, sessionjob, flinksessionjob).")
+    @Argument(help: "KIND, KIND/NAME, or KIND NAME (flinkdeployment, flinkdep, fdep, sessionjob, flinksessionjob, flinkstatesnapshot, flinksnp).")
     var kindOrName: String?
     @Argument(help: ArgumentHelp("The resource name.", visibility: .hidden))
     var name: String?
@@ -58,7 +58,7 @@ struct Get: ParsableCommand {
     func run() throws {
         let selector = try ResourceSelector(kindOrName, name)
         if watch || watchOnly { return try watchChanges(selector) }
-        let records = try openStore(state)?.resources().filter { selector.matches($0, namespace: namespaces.filter) } ?? []
+        let records = try openStore(state)?.resourcesWithOperatorSnapshots().filter { selector.matches($0, namespace: namespaces.filter) } ?? []
         if records.isEmpty {
             if let name = selector.name, let kind = selector.kind {
                 var stderr = StandardError()
@@ -83,8 +83,14 @@ struct Get: ParsableCommand {
             // As kubectl: exactly the template's text, no newline added.
             print(try JSONPath(template).render(value), terminator: "")
         case .wide, nil:
-            let columns = TableColumns(wide: output == .wide, allNamespaces: namespaces.allNamespaces, qualify: selector.kind == nil)
-            print(table(noHeaders ? nil : columns.header, records.map(columns.row)))
+            // As kubectl: one table per kind of columns (snapshots have their own, upstream's).
+            let groups = [records.filter { $0.kind != .flinkStateSnapshot }, records.filter { $0.kind == .flinkStateSnapshot }]
+            let tables = groups.filter { !$0.isEmpty }.map { group in
+                let columns = TableColumns(wide: output == .wide, allNamespaces: namespaces.allNamespaces, qualify: selector.kind == nil,
+                                           snapshots: group[0].kind == .flinkStateSnapshot)
+                return table(noHeaders ? nil : columns.header, group.map(columns.row))
+            }
+            print(tables.joined(separator: "\n\n"))
         }
     }
 
@@ -92,7 +98,8 @@ struct Get: ParsableCommand {
     /// what would be printed for it changes (the AGE column aside), and once more when it is
     /// deleted. Polls the Store every 500 ms until interrupted.
     private func watchChanges(_ selector: ResourceSelector) throws {
-        let columns = TableColumns(wide: output == .wide, allNamespaces: namespaces.allNamespaces, qualify: selector.kind == nil)
+        let columns = TableColumns(wide: output == .wide, allNamespaces: namespaces.allNamespaces, qualify: selector.kind == nil,
+                                   snapshots: selector.kind == .flinkStateSnapshot)
         var widths = noHeaders ? [] : columns.header.map(\.count)
         var headerPrinted = noHeaders
         var seen: [String: (signature: String, record: ResourceRecord)] = [:]
@@ -100,7 +107,7 @@ struct Get: ParsableCommand {
         var store: Store?
         while true {
             if store == nil { store = try openStore(state) }
-            let records = try store?.resources().filter { selector.matches($0, namespace: namespaces.filter) } ?? []
+            let records = try store?.resourcesWithOperatorSnapshots().filter { selector.matches($0, namespace: namespaces.filter) } ?? []
             var changed: [ResourceRecord] = []
             for record in records {
                 let signature = try signature(of: record, columns: columns)
@@ -176,6 +183,15 @@ struct Get: ParsableCommand {
             "generation": .int(record.generation), "creationTimestamp": .string(ISO8601DateFormatter().string(from: record.createdAt)),
         ]
         if let file = record.file { metadata["annotations"] = .object(["flinklet.dev/manifest": .string(file)]) }
+        if record.kind == .flinkStateSnapshot {
+            // Upstream's labels, computed from the spec and status as its controller sets them.
+            let snapshotSpec = try decoder.decode(FlinkStateSnapshotSpec.self, from: Data(record.spec.utf8))
+            let snapshotStatus = try record.snapshotStatus()
+            let trigger = OperatorSnapshots.triggerType(of: record)
+            let labels = SnapshotLabels.of(spec: snapshotSpec, status: snapshotStatus, triggerType: trigger ?? .manual)
+            metadata["labels"] = .object(labels.mapValues { .string($0) })
+            if trigger != nil { metadata["annotations"] = .object([OperatorSnapshots.ownerAnnotation: .string("operator")]) }
+        }
         var object: [String: JSONValue] = [
             "apiVersion": .string(FlinkAPI.apiVersion), "kind": .string(record.kind.rawValue),
             "metadata": .object(metadata), "spec": spec,
@@ -191,8 +207,16 @@ struct TableColumns {
     var allNamespaces: Bool
     /// Names as `kind.group/name`, when several kinds are listed.
     var qualify: Bool
+    /// `FlinkStateSnapshot`s: upstream's printer columns (path, result timestamp, state).
+    var snapshots = false
 
     var header: [String] {
+        if snapshots {
+            var header = ["NAME", "PATH", "RESULT TIMESTAMP", "SNAPSHOT STATE", "AGE"]
+            if allNamespaces { header.insert("NAMESPACE", at: 0) }
+            if wide { header += ["JOB REFERENCE", "TRIGGER TYPE", "FAILURES", "ERROR"] }
+            return header
+        }
         var header = ["NAME", "JOB STATUS", "LIFECYCLE STATE", "READY", "AGE"]
         if allNamespaces { header.insert("NAMESPACE", at: 0) }
         if wide { header += ["GENERATION", "OBSERVED", "ERROR"] }
@@ -202,6 +226,25 @@ struct TableColumns {
     var ageIndex: Int { allNamespaces ? 5 : 4 }
 
     func row(_ record: ResourceRecord) -> [String] {
+        if snapshots || record.kind == .flinkStateSnapshot {
+            let status = (try? record.snapshotStatus()) ?? nil
+            let name = qualify ? "\(record.kind.qualifiedName)/\(record.name)" : record.name
+            if !snapshots {
+                // Listed with other kinds under their columns: its state where theirs is.
+                var row = [name, "", status?.state?.rawValue ?? "", StatusSummary(record).ready, age(since: record.createdAt)]
+                if allNamespaces { row.insert(record.namespace, at: 0) }
+                if wide { row += [String(record.generation), status?.observedGeneration.map(String.init) ?? "", status?.error ?? ""] }
+                return row
+            }
+            var row = [name, status?.path ?? "", status?.resultTimestamp ?? "", status?.state?.rawValue ?? "", age(since: record.createdAt)]
+            if allNamespaces { row.insert(record.namespace, at: 0) }
+            if wide {
+                let spec = try? JSONDecoder().decode(FlinkStateSnapshotSpec.self, from: Data(record.spec.utf8))
+                let reference = spec?.jobReference.map { "\(($0.kind ?? .flinkDeployment).rawValue)/\($0.name ?? "")" } ?? ""
+                row += [reference, (OperatorSnapshots.triggerType(of: record) ?? .manual).rawValue, String(status?.failures ?? 0), status?.error ?? ""]
+            }
+            return row
+        }
         let status = StatusSummary(record)
         var row = [qualify ? "\(record.kind.qualifiedName)/\(record.name)" : record.name,
                    status.jobState ?? "", status.lifecycle ?? "", status.ready, age(since: record.createdAt)]

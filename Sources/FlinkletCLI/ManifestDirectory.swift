@@ -59,7 +59,8 @@ struct ManifestDirectory {
             var result: [Definition] = []
             for file in manifests.files {
                 for object in file.objects where object.id == id {
-                    result.append(Definition(file: file.path, object: object, fileObjects: file.objects.compactMap(\.id)))
+                    result.append(Definition(file: file.path, object: object, fileObjects: file.objects.compactMap(\.id),
+                                             otherDocuments: file.skipped.count))
                 }
             }
             return result
@@ -77,6 +78,11 @@ struct ManifestDirectory {
         var object: ManifestObject
         /// The identities of every object of the file, this one included, in order.
         var fileObjects: [ResourceID]
+        /// Documents of other APIs in the file (a ConfigMap beside the resource): never rewritten away.
+        var otherDocuments: Int
+
+        /// How many documents besides this one the file holds.
+        var neighbours: Int { fileObjects.count - 1 + otherDocuments }
 
         /// `manifests/all.yaml:12`: the line of the resource's `metadata.name`.
         var place: String {
@@ -85,7 +91,7 @@ struct ManifestDirectory {
         }
 
         /// True when the file defines this object and nothing else.
-        var isAlone: Bool { fileObjects.count == 1 }
+        var isAlone: Bool { neighbours == 0 }
     }
 }
 
@@ -305,12 +311,21 @@ struct InputManifests {
         }
     }
 
+    /// Prints a line per skipped document of another API (`skipped: v1/ConfigMap x: ...`), on
+    /// standard output, or on standard error where standard output carries data (`diff`).
+    func printSkipped(toStandardError: Bool = false) {
+        var stderr = StandardError()
+        for skipped in manifests.skipped {
+            if toStandardError { print(skipped, to: &stderr) } else { print(skipped) }
+        }
+    }
+
     /// True when something cannot be used: an unreadable file or an invalid object.
     var isInvalid: Bool { manifests.hasErrors || manifests.files.contains { !$0.isReadable } || manifests.objects.contains { !$0.isValid } }
 
     /// The objects with their file and index within it, in input order.
     var entries: [(file: ManifestFile, index: Int, object: ManifestObject)] {
-        manifests.files.flatMap { file in file.objects.enumerated().map { (file, $0.offset, $0.element) } }
+        manifests.files.flatMap { file in file.objects.map { (file, $0.index, $0) } }
     }
 
     /// The text of an object as its own file.

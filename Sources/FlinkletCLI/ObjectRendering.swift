@@ -15,6 +15,7 @@ enum ObjectRendering {
         switch (a, b) {
         case (.deployment(let x), .deployment(let y)): return x.spec == y.spec
         case (.sessionJob(let x), .sessionJob(let y)): return x.spec == y.spec
+        case (.snapshot(let x), .snapshot(let y)): return x.spec == y.spec
         default: return false
         }
     }
@@ -31,12 +32,17 @@ enum ObjectRendering {
             j.status = nil
             j.metadata.generation = nil
             resource = .sessionJob(j)
+        case .snapshot(var s):
+            s.status = nil
+            s.metadata.generation = nil
+            resource = .snapshot(s)
         }
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]
         let data = switch resource {
         case .deployment(let d): try encoder.encode(d)
         case .sessionJob(let j): try encoder.encode(j)
+        case .snapshot(let s): try encoder.encode(s)
         }
         return try JSONDecoder().decode(JSONValue.self, from: data)
     }
@@ -59,6 +65,8 @@ enum ObjectRendering {
             return .deployment(FlinkDeployment(metadata: meta, spec: try JSONDecoder().decode(FlinkDeploymentSpec.self, from: json)))
         case .flinkSessionJob:
             return .sessionJob(FlinkSessionJob(metadata: meta, spec: try JSONDecoder().decode(FlinkSessionJobSpec.self, from: json)))
+        case .flinkStateSnapshot:
+            return .snapshot(FlinkStateSnapshot(metadata: meta, spec: try JSONDecoder().decode(FlinkStateSnapshotSpec.self, from: json)))
         }
     }
 }

@@ -24,7 +24,7 @@ struct ResourceSelector {
 
     static func kind(_ spelling: String) throws -> ResourceKind {
         guard let kind = ResourceKind(spelling: spelling) else {
-            throw ValidationError("the server doesn't have a resource type \"\(spelling)\"; known types: flinkdeployment (flinkdep), flinksessionjob (sessionjob)")
+            throw ValidationError("the server doesn't have a resource type \"\(spelling)\"; known types: flinkdeployment (flinkdep), flinksessionjob (sessionjob), flinkstatesnapshot (flinksnp)")
         }
         return kind
     }

@@ -2,6 +2,9 @@ import ArgumentParser
 import Foundation
 import FlinkResources
 import Manifests
+import Validation
+
+extension PortabilityTarget: ExpressibleByArgument {}
 
 /// `flinklet validate -f FILE|DIR|-`: checks manifests exactly as the operator reads them.
 struct Validate: ParsableCommand {
@@ -28,6 +31,9 @@ struct Validate: ParsableCommand {
     @Option(name: [.customShort("o"), .customLong("output")], help: "Output format: text or json.")
     var output: OutputFormat = .text
 
+    @Option(name: .customLong("for"), help: ArgumentHelp("Also report what the Apache Flink Kubernetes Operator would reject or read differently (kubernetes).", valueName: "target"))
+    var target: PortabilityTarget?
+
     func validate() throws {
         guard !filenames.isEmpty else {
             throw ValidationError("must specify one of -f or --filename")
@@ -41,7 +47,8 @@ struct Validate: ParsableCommand {
     }
 
     func run() throws {
-        let set = ManifestSet.load(paths: filenames, recursive: recursive)
+        var set = ManifestSet.load(paths: filenames, recursive: recursive)
+        if let target { set = set.checkingPortability(for: target) }
         let report = ValidationReport(set)
         switch output {
         case .text: report.printText()
@@ -74,6 +81,7 @@ struct ValidationReport {
         for file in manifests.files {
             for diagnostic in file.diagnostics { print(diagnostic, to: &stderr) }
         }
+        for skipped in manifests.skipped { print(skipped) }
         for object in objects {
             let counts = [(object.diagnostics.errors.count, "error"), (object.diagnostics.warnings.count, "warning")]
                 .filter { $0.0 > 0 }.map { counted($0.0, $0.1) }.joined(separator: ", ")
@@ -84,6 +92,7 @@ struct ValidationReport {
         var summary = "\(counted(objects.count, "resource")) in \(counted(manifests.files.count, "file")): \(objects.count - invalid) valid"
         if invalid > 0 { summary += ", \(invalid) invalid" }
         if !unreadableFiles.isEmpty { summary += ", \(counted(unreadableFiles.count, "file")) unreadable" }
+        if !manifests.skipped.isEmpty { summary += ", \(counted(manifests.skipped.count, "other document")) skipped" }
         if errors + warnings > 0 { summary += " (\([counted(errors, "error"), counted(warnings, "warning")].joined(separator: ", ")))" }
         print(summary)
     }
@@ -106,9 +115,16 @@ struct ValidationReport {
             var message: String
             var resource: String?
         }
+        struct Skipped: Encodable {
+            var subject: String
+            var reason: String
+            var file: String
+            var line: Int?
+        }
         var valid: Bool
         var resources: [Resource]
         var diagnostics: [Problem]
+        var skipped: [Skipped]
     }
 
     func printJSON() throws {
@@ -121,7 +137,8 @@ struct ValidationReport {
             diagnostics: manifests.diagnostics.map { d in
                 .init(severity: d.severity.rawValue, file: d.location?.file, line: d.location?.mark?.line,
                       column: d.location?.mark?.column, field: d.path.rawValue, message: d.message, resource: d.resource?.key)
-            })
+            },
+            skipped: manifests.skipped.map { .init(subject: $0.subject, reason: $0.reason.rawValue, file: $0.location.file, line: $0.location.mark?.line) })
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
         print(String(decoding: try encoder.encode(report), as: UTF8.self))

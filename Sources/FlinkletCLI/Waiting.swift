@@ -168,7 +168,7 @@ final class WaitObserver {
     }
 
     func observe(_ id: ResourceID) throws -> WaitSubject {
-        let record = try openedStore()?.resource(id.key)
+        let record = try openedStore()?.resourceOrOperatorSnapshot(id.key)
         let manifest: WaitSubject.Manifest
         if manifests.exists {
             manifest = Self.state(of: manifests.read().definition(of: id)?.object)

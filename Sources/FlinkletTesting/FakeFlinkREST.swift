@@ -26,6 +26,7 @@ public actor FakeFlinkREST: FlinkREST {
     public enum Method: String, Sendable, Hashable, CaseIterable {
         case overview, jobs, job, uploadJar, runJar, deleteJar, cancel
         case triggerSavepoint, stopWithSavepoint, savepointStatus, latestCheckpoint, jobMetrics
+        case triggerCheckpoint, checkpointStatus, checkpointPath
     }
 
     /// A `runJar` call that submitted a job.
@@ -259,6 +260,59 @@ public actor FakeFlinkREST: FlinkREST {
                            then: cancelJob ? .canceled : nil, triggerId: triggerId)
     }
 
+    public func triggerSavepoint(port: Int, jobId: String, targetDirectory: String?, formatType: String, triggerId: String?) async throws -> String {
+        try startOperation(.triggerSavepoint, port: port, jobId: jobId, targetDirectory: targetDirectory, then: nil, triggerId: triggerId)
+    }
+
+    /// Checkpoints go to `<savepoint directory>/checkpoints/<job id>/chk-<n>`.
+    public func triggerCheckpoint(port: Int, jobId: String, triggerId: String?) async throws -> String {
+        let cluster = try enter(.triggerCheckpoint, port)
+        if let triggerId, cluster.operations[triggerId] != nil { return triggerId }
+        let requestId = triggerId ?? hex(32)
+        let failure = savepointFailures.isEmpty ? nil : savepointFailures.removeFirst()
+        clusters[port]!.operations[requestId] = Operation(jobId: jobId, directory: (cluster.savepointDirectory ?? "/fake") + "/checkpoints",
+                                                          then: nil, failure: failure, checkpoint: true)
+        return requestId
+    }
+
+    public func checkpointStatus(port: Int, jobId: String, requestId: String) async throws -> CheckpointOperation {
+        let cluster = try enter(.checkpointStatus, port)
+        guard let operation = cluster.operations[requestId], operation.jobId == jobId, operation.checkpoint else {
+            throw FlinkRESTError.http(status: 404, errors: [
+                "org.apache.flink.runtime.rest.handler.RestHandlerException: There is no checkpoint operation with triggerId=\(requestId) for job \(jobId).",
+            ])
+        }
+        if let id = operation.checkpointId { return .completed(checkpointId: id) }
+        if case .failed(let cause)? = operation.result { return .failed(cause: cause) }
+        if savepointsHeld, cluster.jobs[jobId].map({ !$0.state.isGloballyTerminal }) == true { return .inProgress }
+        guard let job = cluster.jobs[jobId], job.state == .running else {
+            let cause = "org.apache.flink.runtime.checkpoint.CheckpointException: Checkpoint triggering task of job \(jobId) is not being executed at the moment."
+            clusters[port]!.operations[requestId]!.result = .failed(cause: cause)
+            return .failed(cause: cause)
+        }
+        if let cause = operation.failure {
+            clusters[port]!.operations[requestId]!.result = .failed(cause: cause)
+            return .failed(cause: cause)
+        }
+        let id = (job.checkpoint?.id ?? 0) + 1
+        let path = "\(operation.directory)/\(jobId)/chk-\(id)"
+        clusters[port]!.jobs[jobId]!.checkpoint = CompletedCheckpoint(id: id, externalPath: path, completedAt: Date())
+        clusters[port]!.operations[requestId]!.checkpointId = id
+        if writesSnapshotFiles { Self.materialize(path) }
+        return .completed(checkpointId: id)
+    }
+
+    public func checkpointPath(port: Int, jobId: String, checkpointId: Int) async throws -> String? {
+        let cluster = try enter(.checkpointPath, port)
+        guard let job = cluster.jobs[jobId] else {
+            throw FlinkRESTError.http(status: 404, errors: ["org.apache.flink.runtime.rest.NotFoundException: Job \(jobId) not found"])
+        }
+        guard let checkpoint = job.checkpoint, checkpoint.id == checkpointId else {
+            throw FlinkRESTError.http(status: 404, errors: ["Could not find checkpointing statistics for checkpoint \(checkpointId)."])
+        }
+        return checkpoint.externalPath
+    }
+
     public func stopWithSavepoint(port: Int, jobId: String, targetDirectory: String?, drain: Bool, triggerId: String?) async throws -> String {
         try startOperation(.stopWithSavepoint, port: port, jobId: jobId, targetDirectory: targetDirectory, then: .finished, triggerId: triggerId)
     }
@@ -276,7 +330,7 @@ public actor FakeFlinkREST: FlinkREST {
 
     public func savepointStatus(port: Int, jobId: String, requestId: String) async throws -> SavepointOperation {
         let cluster = try enter(.savepointStatus, port)
-        guard let operation = cluster.operations[requestId], operation.jobId == jobId else {
+        guard let operation = cluster.operations[requestId], operation.jobId == jobId, !operation.checkpoint else {
             throw FlinkRESTError.http(status: 404, errors: [
                 "org.apache.flink.runtime.rest.handler.RestHandlerException: There is no savepoint operation with triggerId=\(requestId) for job \(jobId).",
             ])
@@ -373,6 +427,9 @@ public actor FakeFlinkREST: FlinkREST {
         var then: JobState?
         var failure: String?
         var result: SavepointOperation?
+        /// A checkpoint request (`triggerCheckpoint`) rather than a savepoint or stop.
+        var checkpoint = false
+        var checkpointId: Int?
     }
 
     /// Records the call, then throws an injected failure or `.unreachable`, else the cluster.

@@ -85,11 +85,16 @@ public struct DesiredState: Sendable {
         var isReadable: Bool
         var fileDiagnostics: [Diagnostic]
         var objects: [Object]
+        /// What the file holds that is no resource: skipped documents of other APIs, and the
+        /// problems of documents that cannot be named (e.g. an unsupported Flink kind).
+        var notes: [FileNote]
 
         init(signature: FileSignature, file: ManifestFile) {
             self.signature = signature
             isReadable = file.isReadable
             fileDiagnostics = file.fileDiagnostics
+            notes = file.skipped.map { FileNote(severity: nil, line: $0.description) }
+                + file.objects.filter { $0.id == nil }.flatMap(\.diagnostics).map { FileNote(severity: $0.severity, line: $0.description) }
             objects = file.objects.compactMap { object in
                 guard let id = object.id else { return nil }
                 return Object(id: id, resource: object.resource, specHash: object.resource?.specHash,
@@ -205,6 +210,18 @@ public struct DesiredState: Sendable {
         for id in objects.keys where result[id] == nil { changed.insert(id) }
         objects = result
         return changed
+    }
+
+    /// One line about a file that concerns no resource, for the operator's log.
+    public struct FileNote: Sendable, Hashable {
+        /// nil: information (a skipped document).
+        public var severity: Diagnostic.Severity?
+        public var line: String
+    }
+
+    /// The notes of every file currently known, in path order.
+    public var fileNotes: [FileNote] {
+        files.sorted { $0.key < $1.key }.flatMap(\.value.notes)
     }
 
     /// Paths of the files currently known, in no particular order.

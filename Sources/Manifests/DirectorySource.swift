@@ -144,6 +144,15 @@ public actor DirectorySource {
                 }
             }
         }
+        for note in state.fileNotes {
+            current.insert(note.line)
+            guard !loggedDiagnostics.contains(note.line) else { continue }
+            switch note.severity {
+            case .error?: logger.error("\(note.line)")
+            case .warning?: logger.warning("\(note.line)")
+            case nil: logger.info("\(note.line)")
+            }
+        }
         loggedDiagnostics = current
     }
 

@@ -9,6 +9,9 @@ import YAML
 
 /// One resource document of a manifest file after every check that can be made on it alone.
 public struct ManifestObject: Sendable {
+    /// Position of the document in its file, from 0, counting skipped documents of other APIs
+    /// and `kind: List` items one each (`DecodedDocument.index`).
+    public var index: Int = 0
     /// The identity, when the document could be named — also when it is invalid.
     public var id: ResourceID?
     /// The resource, present only when the document has no errors.
@@ -27,11 +30,15 @@ public struct ManifestFile: Sendable {
     /// Problems with the file as a whole: unreadable, too large, not YAML. When present the
     /// file has no objects: a half-read file must not look like a file with fewer resources.
     public var fileDiagnostics: [Diagnostic]
+    /// Documents of other APIs (ConfigMaps, Ingresses, kustomize files) passed over, in file
+    /// order. They never make the file invalid.
+    public var skipped: [SkippedDocument]
 
-    public init(path: String, objects: [ManifestObject], fileDiagnostics: [Diagnostic]) {
+    public init(path: String, objects: [ManifestObject], fileDiagnostics: [Diagnostic], skipped: [SkippedDocument] = []) {
         self.path = path
         self.objects = objects
         self.fileDiagnostics = fileDiagnostics
+        self.skipped = skipped
     }
 
     public var isReadable: Bool { fileDiagnostics.isEmpty }
@@ -45,6 +52,7 @@ public enum ManifestReader {
 
     /// Checks one file's content. Pure apart from nothing: no I/O, the same bytes give the same result.
     public static func read(bytes: [UInt8], path: String) -> ManifestFile {
+        if isKustomization(path) { return kustomization(path) }
         let documents: [Document]
         do {
             documents = try parseYAML(bytes, limits: limits)
@@ -54,17 +62,32 @@ public enum ManifestReader {
                 Diagnostic(.error, .root, message, at: SourceLocation(file: path, mark: error.mark)),
             ])
         }
-        let objects = ResourceDecoder.decode(documents, file: path).map { decoded in
+        let (decodedDocuments, skipped) = ResourceDecoder.decodeAll(documents, file: path)
+        let objects = decodedDocuments.map { decoded in
             var diagnostics = decoded.diagnostics
             if let resource = decoded.resource {
                 diagnostics += Validator.validate(resource, sourceMap: decoded.sourceMap)
             }
             diagnostics.sort { ($0.location?.mark ?? Mark(line: 0, column: 0)) < ($1.location?.mark ?? Mark(line: 0, column: 0)) }
             let valid = decoded.resource != nil && !diagnostics.hasErrors
-            return ManifestObject(id: decoded.id, resource: valid ? decoded.resource : nil,
+            return ManifestObject(index: decoded.index, id: decoded.id, resource: valid ? decoded.resource : nil,
                                   diagnostics: diagnostics, sourceMap: decoded.sourceMap)
         }
-        return ManifestFile(path: path, objects: objects, fileDiagnostics: [])
+        return ManifestFile(path: path, objects: objects, fileDiagnostics: [], skipped: skipped)
+    }
+
+    /// Whether a path names a kustomize file (`kustomization.yaml`), which is skipped whole:
+    /// it describes how to build manifests, it is none itself.
+    public static func isKustomization(_ path: String) -> Bool {
+        let name = path.split(separator: "/").last.map(String.init) ?? path
+        return SkippedDocument.kustomizationFileNames.contains(name)
+    }
+
+    static func kustomization(_ path: String) -> ManifestFile {
+        let name = path.split(separator: "/").last.map(String.init) ?? path
+        return ManifestFile(path: path, objects: [], fileDiagnostics: [], skipped: [
+            SkippedDocument(subject: name, reason: .kustomization, location: SourceLocation(file: path, mark: nil)),
+        ])
     }
 
     /// Reads a file from disk (refusing files over the size limit before reading them), or
@@ -80,6 +103,7 @@ public enum ManifestReader {
             }
             return read(bytes: [UInt8](data), path: path)
         }
+        if isKustomization(path) { return kustomization(path) }
         guard let handle = FileHandle(forReadingAtPath: path) else {
             var isDirectory: ObjCBool = false
             if !FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) {
@@ -218,6 +242,24 @@ public struct ManifestSet: Sendable {
         return ManifestSet(files: read)
     }
 
+    /// The set with every valid resource also checked for `target` (`Portability`): each finding
+    /// is added to its object's diagnostics and makes it invalid.
+    public func checkingPortability(for target: PortabilityTarget) -> ManifestSet {
+        var result = self
+        for f in result.files.indices {
+            for o in result.files[f].objects.indices {
+                guard let resource = result.files[f].objects[o].resource else { continue }
+                let found = Portability.check(resource, sourceMap: result.files[f].objects[o].sourceMap, for: target)
+                guard !found.isEmpty else { continue }
+                var diagnostics = result.files[f].objects[o].diagnostics + found
+                diagnostics.sort { ($0.location?.mark ?? Mark(line: 0, column: 0)) < ($1.location?.mark ?? Mark(line: 0, column: 0)) }
+                result.files[f].objects[o].diagnostics = diagnostics
+                if found.hasErrors { result.files[f].objects[o].resource = nil }
+            }
+        }
+        return result
+    }
+
     /// `./a.yaml`, `a.yaml` and `.//a.yaml` name one file: drop `.` segments and empty ones.
     static func normalized(_ path: String) -> String {
         guard path.contains("./") || path.contains("//") else { return path }
@@ -232,6 +274,7 @@ public struct ManifestSet: Sendable {
     }
 
     public var objects: [ManifestObject] { files.flatMap(\.objects) }
+    public var skipped: [SkippedDocument] { files.flatMap(\.skipped) }
     public var diagnostics: [Diagnostic] { files.flatMap(\.diagnostics) }
     public var hasErrors: Bool { diagnostics.hasErrors }
 

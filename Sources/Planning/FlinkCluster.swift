@@ -127,7 +127,8 @@ public enum FlinkCluster {
         let (restPort, blobPort, rpcPort) = (ports[0], ports[1], ports[2 + side])
         // Operator settings are not Flink's: they never reach a process (so changing one never
         // restarts anything).
-        let user = FlinkConfiguration((spec.flinkConfiguration ?? FlinkConfiguration()).entries.filter { !isOperatorKey($0.key) })
+        // High availability that an upstream manifest turns on is left out: Flinklet restores jobs itself.
+        let user = FlinkConfiguration((spec.flinkConfiguration ?? FlinkConfiguration()).withoutHighAvailability.entries.filter { !isOperatorKey($0.key) })
 
         var shared: [String: String] = [
             // Speed: fast registration and failure detection on one machine (facts page). A
@@ -142,17 +143,24 @@ public enum FlinkCluster {
             "execution.checkpointing.externalized-checkpoint-retention": "RETAIN_ON_CANCELLATION",
         ]
         for (key, value) in user { shared[key] = value }
+        // last-state needs checkpoints; a job whose code enables checkpointing keeps its own interval.
+        let defaultInterval = spec.job?.upgradeMode == .lastState && user["execution.checkpointing.interval"] == nil
+            && user["execution.checkpointing.checkpointing-interval"] == nil
+        if defaultInterval { shared["execution.checkpointing.interval"] = FlinkConfiguration.defaultLastStateCheckpointInterval }
         // Flinklet's own keys (validation refuses them in manifests).
         shared["jobmanager.rpc.address"] = "127.0.0.1"
         shared["jobmanager.rpc.port"] = String(rpcPort)
         shared["high-availability.type"] = "none"
         shared["taskmanager.numberOfTaskSlots"] = String(slotsPerTaskManager(spec))
         if let parallelism = spec.job?.parallelism { shared["parallelism.default"] = String(parallelism) }
-        let jmMemory = spec.jobManager?.resource?.memory ?? user["jobmanager.memory.process.size"] ?? defaultJobManagerMemory
-        let tmMemory = spec.taskManager?.resource?.memory ?? user["taskmanager.memory.process.size"] ?? defaultTaskManagerMemory
+        let jmMemory = spec.jobManager?.memory ?? user["jobmanager.memory.process.size"] ?? defaultJobManagerMemory
+        let tmMemory = spec.taskManager?.memory ?? user["taskmanager.memory.process.size"] ?? defaultTaskManagerMemory
         guard let jmBytes = (try? MemorySize.parse(jmMemory))?.bytes, let tmBytes = (try? MemorySize.parse(tmMemory))?.bytes else {
             return .failure(DeploymentProblem("memory \"\(jmMemory)\" or \"\(tmMemory)\" is not a size"))
         }
+        // `resources.limits.memory` above the request raises the pod's limit, as upstream's limit factor does.
+        let jmLimitBytes = spec.jobManager?.memoryLimit.flatMap { try? MemorySize.parse($0).bytes }
+        let tmLimitBytes = spec.taskManager?.memoryLimit.flatMap { try? MemorySize.parse($0).bytes }
         shared["jobmanager.memory.process.size"] = "\(jmBytes)b"
         shared["taskmanager.memory.process.size"] = "\(tmBytes)b"
         let configuration = FlinkConfiguration(shared)
@@ -206,6 +214,7 @@ public enum FlinkCluster {
             var plan = pod(name: jmName, role: .jobManager, directory: jmDirectory, distribution: distribution,
                 jvm: jmJVM, mainClass: entryPoint, configuration: jmConfig, dynamic: jmDynamic,
                 arguments: programArguments(restorePath: restorePath, allowNonRestoredState: allowNonRestoredState), processBytes: jmBytes,
+                limitBytes: jmLimitBytes,
                 // An application JobManager that restarted by itself would run its job from
                 // the start, without its state: the planner decides instead.
                 restartPolicy: mode == .session ? .always : .never,
@@ -252,14 +261,20 @@ public enum FlinkCluster {
             var config = shared
             config["taskmanager.host"] = "127.0.0.1"
             config["taskmanager.bind-host"] = "127.0.0.1"
-            config["taskmanager.rpc.port"] = String(ports[4 + 4 * index + 2 * side])
+            // Each process gets a fresh RPC port from the kernel (on 127.0.0.1, below no lease):
+            // Pekko keeps state per remote address, and a TaskManager restarted (after a kill)
+            // on its predecessor's address before the JobManager had written that one off was
+            // never let in — it retried its ResourceManager for minutes (chaos round 152, seed
+            // 7). The leased slot at `4 + 4 * index + 2 * side` stays reserved, unused, so the
+            // lease layout (and every running cluster's data ports) is unchanged.
+            config["taskmanager.rpc.port"] = "0"
             config["taskmanager.data.port"] = String(ports[5 + 4 * index + 2 * side])
             config["taskmanager.resource-id"] = tmName
             config.merge(processDirectories(directory)) { $1 }
             config.merge(reporter(1 + 2 * index + side)) { $1 }
             var plan = pod(name: tmName, role: .taskManager, directory: directory, distribution: distribution, jvm: tmJVM,
                            mainClass: "org.apache.flink.runtime.taskexecutor.TaskManagerRunner", configuration: config,
-                           dynamic: tmDynamic, arguments: [], processBytes: tmBytes, restartPolicy: .always,
+                           dynamic: tmDynamic, arguments: [], processBytes: tmBytes, limitBytes: tmLimitBytes, restartPolicy: .always,
                            // Up and looking for its ResourceManager: from here it registers within
                            // `cluster.registration.error-delay` of the JobManager answering.
                            readiness: .logLine(taskManagerStartedLine))
@@ -284,6 +299,7 @@ public enum FlinkCluster {
             if let jobId { config["$internal.pipeline.job-id"] = jobId }
             if let parallelism = job.parallelism { config["parallelism.default"] = String(parallelism) }
             config["execution.checkpointing.dir"] = shared["execution.checkpointing.dir"]
+            if defaultInterval { config["execution.checkpointing.interval"] = FlinkConfiguration.defaultLastStateCheckpointInterval }
             config["execution.checkpointing.savepoint-dir"] = shared["execution.checkpointing.savepoint-dir"]
             config.merge(processDirectories(directory)) { $1 }
             var arguments = ["run", "--detached"]
@@ -330,7 +346,8 @@ public enum FlinkCluster {
 
     static func pod(name: String, role: PodRole, directory: String, distribution: FlinkDistribution, jvm: [String],
                     mainClass: String, configuration: [String: String], dynamic: [String: String], arguments: [String],
-                    processBytes: Int64?, restartPolicy: PodPlan.RestartPolicy, readiness: PodPlan.Readiness?) -> PodPlan {
+                    processBytes: Int64?, limitBytes: Int64? = nil, restartPolicy: PodPlan.RestartPolicy,
+                    readiness: PodPlan.Readiness?) -> PodPlan {
         var argv = [distribution.java] + distribution.jvmOptions + jvm
         if let archive = distribution.classDataArchives[role] { argv.append("-XX:SharedArchiveFile=\(archive)") }
         argv += [
@@ -348,8 +365,9 @@ public enum FlinkCluster {
             name: name, role: role, argv: argv,
             environment: ["FLINK_HOME": distribution.home, "FLINK_CONF_DIR": directory + "/conf",
                           "FLINK_LIB_DIR": distribution.home + "/lib", "FLINK_PLUGINS_DIR": distribution.home + "/plugins"],
-            // Flink's process size is the JVM's whole budget; the limit is a safety net above it.
-            memoryLimitBytes: processBytes.map { $0 + max($0 / 4, 256 << 20) },
+            // Flink's process size is the JVM's whole budget; the limit is a safety net above it
+            // (above `resources.limits.memory` when that is larger still).
+            memoryLimitBytes: processBytes.map { max($0, limitBytes ?? 0) }.map { $0 + max($0 / 4, 256 << 20) },
             restartPolicy: restartPolicy, readiness: readiness, terminationGracePeriod: .seconds(15),
             files: ["conf/config.yaml": renderConfiguration(configuration), "conf/log4j-console.properties": log4jConsole])
     }

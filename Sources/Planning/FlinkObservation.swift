@@ -199,6 +199,8 @@ public struct FlinkObservation: Sendable, Hashable {
     /// hold that JobManager's registration of the job, so a new JobManager for the same job id
     /// must not meet them.
     public var registeredTaskManagers: Set<String> = []
+    /// For a `FlinkStateSnapshot`: its job, its recorded status and its trigger.
+    public var snapshot: SnapshotObservation?
 
     public init(distribution: FlinkDistribution?, distributionProblem: String? = nil, podRoot: String, clusterDirectory: String,
                 ports: [Int] = [], jar: Result<String, DeploymentProblem>? = nil, rest: RESTObservation = .notChecked,
@@ -266,6 +268,54 @@ public enum FlinkAction: Sendable, Hashable {
     /// Deletes savepoints' directories when they are Flinklet's (under the state directory); the
     /// plan's status (recorded first) no longer lists them.
     case disposeSavepoints([Savepoint])
+    /// A `FlinkStateSnapshot`'s savepoint (`formatType`) or checkpoint of a running job under
+    /// `triggerId` (recorded as IN_PROGRESS before this step). A refused request fails the
+    /// attempt (outcome `stateSnapshotRefused`); `lastAttempt`: its failure exhausts `backoffLimit`.
+    case triggerStateSnapshot(port: Int, jobId: String, checkpoint: Bool, directory: String, formatType: SavepointFormatType, triggerId: String,
+                              lastAttempt: Bool)
+    /// Deletes a deleted `FlinkStateSnapshot`'s savepoint directory (`disposeOnDelete`): only a
+    /// local directory that holds `_metadata`.
+    case disposeStateSnapshot(path: String)
+}
+
+/// What a `FlinkStateSnapshot`'s plan needs to know.
+public struct SnapshotObservation: Sendable, Hashable {
+    /// The status on record (nil before the first reconcile).
+    public var recorded: FlinkStateSnapshotStatus?
+    /// The referenced resource; nil when no manifest defines it (or it has no record yet).
+    public var job: ReferencedJob?
+    /// What became of the recorded trigger (IN_PROGRESS only; nil otherwise).
+    public var operation: SnapshotOperationState?
+    /// Whether `_metadata` is at the savepoint's path (`alreadyExists`, or the completed path of
+    /// a deleted snapshot); nil when the location cannot be checked on this machine.
+    public var pathExists: Bool?
+
+    public init(recorded: FlinkStateSnapshotStatus? = nil, job: ReferencedJob? = nil, operation: SnapshotOperationState? = nil, pathExists: Bool? = nil) {
+        self.recorded = recorded
+        self.job = job
+        self.operation = operation
+        self.pathExists = pathExists
+    }
+}
+
+/// The job a `FlinkStateSnapshot` names, as its resource's record says.
+public struct ReferencedJob: Sendable, Hashable {
+    public var id: ResourceID
+    /// The recorded job id and state (upstream decides "running" from the recorded status too).
+    public var jobId: String?
+    public var state: FlinkJobState?
+    /// The REST port of the cluster the job runs in, when its REST API answered just now.
+    public var restPort: Int?
+    /// Where the resource's own savepoints go: a snapshot's default target directory.
+    public var savepointDirectory: String
+
+    public init(id: ResourceID, jobId: String? = nil, state: FlinkJobState? = nil, restPort: Int? = nil, savepointDirectory: String) {
+        self.id = id
+        self.jobId = jobId
+        self.state = state
+        self.restPort = restPort
+        self.savepointDirectory = savepointDirectory
+    }
 }
 
 /// A job to run on a session cluster through `POST /jars/{id}/run`.
@@ -298,6 +348,8 @@ public struct FlinkStatus: Sendable, Hashable {
     public var jobManagerDeploymentStatus: JobManagerDeploymentStatus?
     public var taskManager: TaskManagerInfo?
     public var reconciliation: ReconciliationStatus?
+    /// A `FlinkStateSnapshot`'s own status (state, trigger, path, ...).
+    public var snapshot: FlinkStateSnapshotStatus?
     /// Commit this status before taking any step (write-ahead: an upgrade is recorded before
     /// anything is stopped, so an operator that dies mid-way finishes it from the record).
     public var writeAhead: Bool

@@ -24,6 +24,8 @@ public struct FlinkPlanner: ResourcePlanner {
     public var pollInterval: Duration = .seconds(2)
 
     public static let blockOnSessionJobsKey = "flinklet.session.block-on-session-jobs"
+    /// Upstream's name for the same setting, read first.
+    public static let upstreamBlockOnSessionJobsKey = "kubernetes.operator.session.deletion.block-on-session-jobs"
     public static let savepointOnDeletionKey = "kubernetes.operator.job.savepoint-on-deletion"
 
     public init() {}
@@ -32,6 +34,7 @@ public struct FlinkPlanner: ResourcePlanner {
         switch input.id.kind {
         case .flinkDeployment: planDeployment(input)
         case .flinkSessionJob: planSessionJob(input)
+        case .flinkStateSnapshot: planSnapshot(input)
         }
     }
 
@@ -40,6 +43,7 @@ public struct FlinkPlanner: ResourcePlanner {
     func planDeployment(_ input: PlanInput) -> Plan {
         guard input.isDefined else { return deleteDeployment(input) }
         guard let resource = input.resource, case .deployment(let deployment) = resource else { return PlanParts.neverValid(input) }
+        if deployment.metadata.isCanary { return canary(input) }
         var steps: [Step] = PlanParts.validationEvents(input)
         guard let observation = input.flink else {
             return stalled(input, steps: steps, reason: "NotObserved", message: "the Flink side of the resource was not observed")
@@ -415,7 +419,7 @@ public struct FlinkPlanner: ResourcePlanner {
         let lastKnown: FlinkDeployment? = if case .deployment(let d)? = observation?.lastKnown { d } else { nil }
         let configuration = lastKnown?.spec.flinkConfiguration ?? FlinkConfiguration()
 
-        if let observation, !observation.sessionJobs.isEmpty, configuration[Self.blockOnSessionJobsKey] != "false", !input.pods.isEmpty {
+        if let observation, !observation.sessionJobs.isEmpty, (configuration[Self.upstreamBlockOnSessionJobsKey] ?? configuration[Self.blockOnSessionJobsKey]) != "false", !input.pods.isEmpty {
             let message = "The session jobs [\(observation.sessionJobs.sorted().joined(separator: ", "))] should be deleted first"
             return Plan(steps: [.event(type: .warning, reason: "CleanupFailed", message: message)],
                         conditions: Conditions.merge(previous: input.conditions, next: [
@@ -497,6 +501,7 @@ public struct FlinkPlanner: ResourcePlanner {
     func planSessionJob(_ input: PlanInput) -> Plan {
         guard input.isDefined else { return deleteSessionJob(input) }
         guard let resource = input.resource, case .sessionJob(let sessionJob) = resource else { return PlanParts.neverValid(input) }
+        if sessionJob.metadata.isCanary { return canary(input) }
         var steps: [Step] = PlanParts.validationEvents(input)
         guard let observation = input.flink else {
             return stalled(input, steps: steps, reason: "NotObserved", message: "the Flink side of the resource was not observed")
@@ -664,6 +669,26 @@ public struct FlinkPlanner: ResourcePlanner {
     /// Getting what the resource needs (ports, a jar): the steps, then at once a new look.
     func preparing(_ input: PlanInput, steps: [Step]) -> Plan {
         Plan(steps: steps, conditions: input.conditions, next: .requeue(after: .zero))
+    }
+
+    /// How often a canary is reconciled again (upstream's `kubernetes.operator.health.canary.resource.timeout`
+    /// default), so its `reconciliationTimestamp` shows the operator is alive.
+    public static let canaryInterval: Duration = .seconds(60)
+
+    /// A canary (`flink.apache.org/canary: "true"`). Upstream's operator counts its reconciles
+    /// for its health probe and deploys nothing (`CanaryResourceManager`); it writes no status.
+    /// Here nothing is deployed either (pods of a resource that became a canary are left as
+    /// they are), and the status records the reconcile: `reconciliationStatus` (timestamp,
+    /// DEPLOYED), `observedGeneration`, `Ready=True` (reason `Canary`); again every
+    /// `canaryInterval`.
+    func canary(_ input: PlanInput) -> Plan {
+        let message = "canary resource: reconciled; nothing is deployed for a canary"
+        let nowMillis = Int64(input.now.timeIntervalSince1970 * 1000)
+        return Plan(steps: PlanParts.validationEvents(input), conditions: Conditions.merge(previous: input.conditions, next: [
+            Condition(type: Conditions.ready, status: .true, reason: "Canary", message: message, observedGeneration: input.generation),
+        ], now: input.now), error: nil, lifecycleState: .created, observedGeneration: input.generation,
+        domainStatus: FlinkStatus(reconciliation: ReconciliationStatus(reconciliationTimestamp: nowMillis, state: .deployed)),
+        next: .requeue(after: Self.canaryInterval))
     }
 
     /// Nothing can run until the manifest (or the machine) changes: say why, once.

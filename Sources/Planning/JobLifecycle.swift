@@ -425,6 +425,8 @@ public struct JobLifecycle: Sendable {
             return (try? JSONDecoder().decode(FlinkDeploymentSpec.self, from: data)).map { .deployment(FlinkDeployment(metadata: d.metadata, spec: $0)) }
         case .sessionJob(let j):
             return (try? JSONDecoder().decode(FlinkSessionJobSpec.self, from: data)).map { .sessionJob(FlinkSessionJob(metadata: j.metadata, spec: $0)) }
+        case .snapshot(let s):
+            return (try? JSONDecoder().decode(FlinkStateSnapshotSpec.self, from: data)).map { .snapshot(FlinkStateSnapshot(metadata: s.metadata, spec: $0)) }
         }
     }
 
@@ -432,6 +434,7 @@ public struct JobLifecycle: Sendable {
         switch resource {
         case .deployment(let d): d.spec.flinkConfiguration ?? FlinkConfiguration()
         case .sessionJob(let j): j.spec.flinkConfiguration ?? FlinkConfiguration()
+        case .snapshot: FlinkConfiguration()
         }
     }
 
@@ -439,6 +442,7 @@ public struct JobLifecycle: Sendable {
         switch resource {
         case .deployment(let d): d.spec.job
         case .sessionJob(let j): j.spec.job
+        case .snapshot: nil
         }
     }
 
@@ -449,6 +453,7 @@ public struct JobLifecycle: Sendable {
         let data: Data? = switch resource {
         case .deployment(let d): try? encoder.encode(d.spec)
         case .sessionJob(let j): try? encoder.encode(j.spec)
+        case .snapshot(let s): try? encoder.encode(s.spec)
         }
         return data.map { String(decoding: $0, as: UTF8.self) } ?? "{}"
     }

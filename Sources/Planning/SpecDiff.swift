@@ -70,6 +70,10 @@ public struct SpecDiff: Sendable, Hashable {
         case "spec.job.savepointRedeployNonce":
             return .savepointRedeploy
         default:
+            // Kubernetes resource requirements: only memory sizes a local process.
+            for process in ["spec.jobManager.resources.", "spec.taskManager.resources."] where path.hasPrefix(process) {
+                return path.hasSuffix(".memory") && !path.hasPrefix(process + "claims") ? .upgrade : .ignore
+            }
             if path.hasPrefix("spec.ingress") || path.hasPrefix("spec.podTemplate") || path.hasSuffix(".podTemplate")
                 || path.contains(".podTemplate.") { return .ignore }
             return .upgrade
@@ -92,6 +96,7 @@ public struct SpecDiff: Sendable, Hashable {
         let data: Data? = switch resource {
         case .deployment(let d): try? encoder.encode(d.spec)
         case .sessionJob(let j): try? encoder.encode(j.spec)
+        case .snapshot(let s): try? encoder.encode(s.spec)
         }
         guard let data, let value = try? JSONDecoder().decode(JSONValue.self, from: data) else { return [:] }
         var leaves: [String: String] = [:]

@@ -15,6 +15,16 @@ extension FlinkStatus: DomainStatus {
             deployment.taskManager = taskManager ?? deployment.taskManager
             status = .deployment(deployment)
         }
+        if case .snapshot(var current) = status, let snapshot {
+            current.state = snapshot.state
+            current.triggerId = snapshot.triggerId
+            current.triggerTimestamp = snapshot.triggerTimestamp
+            current.resultTimestamp = snapshot.resultTimestamp
+            current.path = snapshot.path
+            current.error = snapshot.error
+            current.failures = snapshot.failures
+            status = .snapshot(current)
+        }
     }
 }
 
@@ -23,6 +33,10 @@ public enum FlinkOutcome: Sendable, Hashable {
     /// Flink refused a savepoint request: the trigger on record is over (its time stays and
     /// paces the next attempt).
     case snapshotTriggerRefused
+    /// Flink refused a `FlinkStateSnapshot`'s request: the attempt failed with `cause`; FAILED
+    /// when it was the `final` one `backoffLimit` allows, else TRIGGER_PENDING (retried after
+    /// the backoff, counted from the trigger time).
+    case stateSnapshotRefused(cause: String, final: Bool)
 }
 
 /// Folds Flink step outcomes into a status. Pure.
@@ -33,6 +47,14 @@ public enum FlinkStatusReducer {
         case .snapshotTriggerRefused:
             status.updateCommon { common in
                 if SnapshotTrigger(common.jobStatus?.savepointInfo) != nil { common.jobStatus?.savepointInfo?.endTrigger() }
+            }
+        case .stateSnapshotRefused(let cause, let final):
+            if case .snapshot(var snapshot) = status, snapshot.state == .inProgress {
+                snapshot.state = final ? .failed : .triggerPending
+                snapshot.failures = (snapshot.failures ?? 0) + 1
+                snapshot.error = cause
+                snapshot.triggerId = nil
+                status = .snapshot(snapshot)
             }
         }
         return status

@@ -80,11 +80,17 @@ extension ResourceRecord {
         try status.map { json throws(StoreError) in try decode(FlinkSessionJobStatus.self, from: json, field: "status") }
     }
 
+    /// The status of a `FlinkStateSnapshot`; nil when none is stored.
+    public func snapshotStatus() throws(StoreError) -> FlinkStateSnapshotStatus? {
+        try status.map { json throws(StoreError) in try decode(FlinkStateSnapshotStatus.self, from: json, field: "status") }
+    }
+
     /// The status typed by the record's kind (an empty one when none is stored).
     public func typedStatus() throws(StoreError) -> AnyResourceStatus {
         switch kind {
         case .flinkDeployment: .deployment(try deploymentStatus() ?? FlinkDeploymentStatus())
         case .flinkSessionJob: .sessionJob(try sessionJobStatus() ?? FlinkSessionJobStatus())
+        case .flinkStateSnapshot: .snapshot(try snapshotStatus() ?? FlinkStateSnapshotStatus())
         }
     }
 
@@ -93,7 +99,13 @@ extension ResourceRecord {
         switch status {
         case .deployment(let value): try setStatus(value)
         case .sessionJob(let value): try setStatus(value)
+        case .snapshot(let value): try setStatus(value)
         }
+    }
+
+    /// Replaces the status (nil clears it).
+    public mutating func setStatus(_ status: FlinkStateSnapshotStatus?) throws {
+        self.status = try status.map(Self.json)
     }
 
     /// Replaces the status (nil clears it).

@@ -110,6 +110,10 @@ public final class OperatorLock: Sendable {
         fd.withLock { fd in
             guard let descriptor = fd else { return }
             _ = ftruncate(descriptor, 0)  // still locked here, so no other holder's pid is erased
+            // Unlocked explicitly, not by the close: the lock belongs to the open file description,
+            // and a child another thread is spawning holds a copy of it until its exec, which
+            // kept the lock after our close (other processes were refused after a release).
+            _ = flock(descriptor, LOCK_UN)
             close(descriptor)
             fd = nil
         }

@@ -31,6 +31,11 @@ enum ConfigurationRules {
         }
     }
 
+    /// `high-availability` (the legacy name of the type) and every `high-availability.*` key.
+    static func isHighAvailabilityKey(_ key: String) -> Bool {
+        key == "high-availability" || key.hasPrefix("high-availability.")
+    }
+
     static func isDirectoryKey(_ key: String) -> Bool {
         switch key {
         case "execution.checkpointing.dir", "execution.checkpointing.savepoint-dir", "state.checkpoints.dir", "state.savepoints.dir": true
@@ -39,21 +44,26 @@ enum ConfigurationRules {
     }
 
     static func check(_ configuration: FlinkConfiguration, at path: FieldPath,
-                      resourceMemory: (jobManager: Bool, taskManager: Bool), in context: inout Context) {
+                      resourceMemory: (jobManager: FieldPath?, taskManager: FieldPath?), in context: inout Context) {
         for (key, value) in configuration {
             let keyPath = path.key(key)
             if let reason = ownedKeyReason(key) {
                 context.error(keyPath, FieldError.forbidden(reason))
             } else if key.hasPrefix("$internal.") {
                 context.error(keyPath, FieldError.forbidden("internal Flink keys are set by Flink and Flinklet only"))
-            } else if key == "high-availability.type" || key == "high-availability", !["none", "NONE", ""].contains(value) {
-                context.error(keyPath, FieldError.forbidden("Flinklet runs clusters without high availability (\"none\") and restores jobs from checkpoints and savepoints itself"))
+            } else if isHighAvailabilityKey(key), configuration.highAvailability {
+                // Upstream manifests set Kubernetes (or ZooKeeper) HA; a local cluster runs without
+                // it and every high-availability key is left out of its configuration.
+                let detail = key == "high-availability.type" || key == "high-availability"
+                    ? "Flinklet runs clusters without high availability and restores jobs from its own checkpoint and savepoint records"
+                    : "high availability is not used locally: Flinklet restores jobs from its own checkpoint and savepoint records"
+                context.warning(keyPath, "Ignored: \(detail)", atKey: true)
             } else if key.hasPrefix("kubernetes."), !key.hasPrefix("kubernetes.operator.") {
                 context.warning(keyPath, "Ignored: Kubernetes-only option; processes run locally", atKey: true)
-            } else if key == "jobmanager.memory.process.size", resourceMemory.jobManager {
-                context.warning(keyPath, "Ignored: spec.jobManager.resource.memory sets the JobManager's process size", atKey: true)
-            } else if key == "taskmanager.memory.process.size", resourceMemory.taskManager {
-                context.warning(keyPath, "Ignored: spec.taskManager.resource.memory sets the TaskManager's process size", atKey: true)
+            } else if key == "jobmanager.memory.process.size", let memory = resourceMemory.jobManager {
+                context.warning(keyPath, "Ignored: \(memory) sets the JobManager's process size", atKey: true)
+            } else if key == "taskmanager.memory.process.size", let memory = resourceMemory.taskManager {
+                context.warning(keyPath, "Ignored: \(memory) sets the TaskManager's process size", atKey: true)
             } else if key == "taskmanager.numberOfTaskSlots" {
                 if Int(value).map({ $0 < 1 }) ?? true {
                     context.error(keyPath, FieldError.invalid(FieldError.quoted(value), "must be a whole number of slots, at least 1"))

@@ -11,9 +11,10 @@ enum JobRules {
         if let savepoint = job.initialSavepointPath {
             checkLocalPath(savepoint, at: path.child("initialSavepointPath"), what: "a savepoint or checkpoint directory", in: &context)
         }
-        if job.upgradeMode == .lastState, (configuration["execution.checkpointing.interval"] ?? "").isEmpty,
+        if job.upgradeMode == .lastState, configuration["execution.checkpointing.interval"] == nil,
+           configuration["execution.checkpointing.checkpointing-interval"] == nil,
            context.resource.kind == .flinkDeployment {
-            context.error(path.child("upgradeMode"), FieldError.invalid("\"last-state\"", "restores from the latest checkpoint, but this job takes none: set spec.flinkConfiguration[execution.checkpointing.interval] (e.g. \"10s\"), or use upgradeMode \"savepoint\""))
+            context.warning(path.child("upgradeMode"), "last-state restores from the latest checkpoint and spec.flinkConfiguration[execution.checkpointing.interval] is not set: Flinklet sets it to \(FieldError.quoted(FlinkConfiguration.defaultLastStateCheckpointInterval)) (a job that enables checkpointing in its code keeps its own interval); set it to choose")
         }
     }
 
@@ -64,6 +65,9 @@ enum JobRules {
             if !value[separator.upperBound...].hasPrefix("/") {
                 context.error(path, FieldError.invalid(FieldError.quoted(value), "must name an absolute path: file:///path"))
             }
+        } else if value.hasPrefix("file:/") {
+            // Flink's own spelling of a local location (`file:/path/savepoint-…`), as a
+            // snapshot's `status.path` and a job's savepoint history show it.
         } else if !value.hasPrefix("/") {
             context.error(path, FieldError.invalid(FieldError.quoted(value), "\(what) must be an absolute path or a file:// URI; relative paths depend on the process's working directory"))
         }

@@ -15,6 +15,8 @@ public enum Validator {
             DeploymentRules.check(deployment.spec, in: &context)
         case .sessionJob(let job):
             SessionJobRules.check(job.spec, in: &context)
+        case .snapshot(let snapshot):
+            SnapshotRules.check(snapshot.spec, in: &context)
         }
         return context.diagnostics
     }

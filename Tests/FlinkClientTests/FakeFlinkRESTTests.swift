@@ -248,12 +248,28 @@ struct FakeFlinkRESTTests {
             (.savepointStatus, { _ = try await fake.savepointStatus(port: p, jobId: "j", requestId: "r") }),
             (.latestCheckpoint, { _ = try await fake.latestCheckpoint(port: p, jobId: "j") }),
             (.jobMetrics, { _ = try await fake.jobMetrics(port: p, jobId: "j", names: ["numRestarts"]) }),
+            (.triggerCheckpoint, { _ = try await fake.triggerCheckpoint(port: p, jobId: "j", triggerId: nil) }),
+            (.checkpointStatus, { _ = try await fake.checkpointStatus(port: p, jobId: "j", requestId: "r") }),
+            (.checkpointPath, { _ = try await fake.checkpointPath(port: p, jobId: "j", checkpointId: 1) }),
         ]
         #expect(Set(calls.map(\.0)) == Set(FakeFlinkREST.Method.allCases))
         for (method, call) in calls {
             await #expect(throws: error, "\(method)") { try await call() }
         }
         #expect(await fake.calls == calls.map(\.0))
+    }
+
+    @Test func aCheckpointRequestCompletesWithAnIdAndAPathUnderItsTriggerId() async throws {
+        let fake = FakeFlinkREST()
+        await fake.addCluster(port: Self.port, savepointDirectory: "/fake/sp")
+        await fake.addJob(port: Self.port, jobId: "j")
+        let trigger = String(repeating: "ab", count: 16)
+        #expect(try await fake.triggerCheckpoint(port: Self.port, jobId: "j", triggerId: trigger) == trigger)
+        #expect(try await fake.triggerCheckpoint(port: Self.port, jobId: "j", triggerId: trigger) == trigger, "the same operation again")
+        #expect(try await fake.checkpointStatus(port: Self.port, jobId: "j", requestId: trigger) == .completed(checkpointId: 1))
+        #expect(try await fake.checkpointPath(port: Self.port, jobId: "j", checkpointId: 1) == "/fake/sp/checkpoints/j/chk-1")
+        await #expect(throws: FlinkRESTError.self) { _ = try await fake.savepointStatus(port: Self.port, jobId: "j", requestId: trigger) }
+        await #expect(throws: FlinkRESTError.self) { _ = try await fake.checkpointStatus(port: Self.port, jobId: "j", requestId: "unknown") }
     }
 
     @Test func theFakeIsUsableThroughTheProtocol() async throws {

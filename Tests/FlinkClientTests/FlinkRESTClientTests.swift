@@ -235,6 +235,44 @@ struct FlinkRESTClientTests {
         #expect(request.bodyText == #"{"drain":true,"formatType":"CANONICAL","targetDirectory":"/srv/sp"}"#)
     }
 
+    @Test func triggerSavepointInAFormatSendsItAndTheTriggerId() async throws {
+        let (_, request) = try await exchange(.json(202, #"{"request-id":"r"}"#, reason: "Accepted")) {
+            try await $0.triggerSavepoint(port: $1, jobId: "abc", targetDirectory: "/srv/sp", formatType: "NATIVE", triggerId: "0123456789abcdef0123456789abcdef")
+        }
+        #expect(request.target == "/jobs/abc/savepoints")
+        #expect(request.bodyText == #"{"cancel-job":false,"formatType":"NATIVE","target-directory":"/srv/sp","triggerId":"0123456789abcdef0123456789abcdef"}"#)
+    }
+
+    @Test func triggerCheckpointPostsTheConfiguredTypeAndTheTriggerId() async throws {
+        let (id, request) = try await exchange(.json(202, #"{"request-id":"0123456789abcdef0123456789abcdef"}"#, reason: "Accepted")) {
+            try await $0.triggerCheckpoint(port: $1, jobId: "abc", triggerId: "0123456789abcdef0123456789abcdef")
+        }
+        #expect(id == "0123456789abcdef0123456789abcdef")
+        #expect(request.method == "POST" && request.target == "/jobs/abc/checkpoints")
+        #expect(request.bodyText == #"{"checkpointType":"CONFIGURED","triggerId":"0123456789abcdef0123456789abcdef"}"#)
+    }
+
+    @Test(arguments: [
+        (#"{"status":{"id":"IN_PROGRESS"}}"#, CheckpointOperation.inProgress),
+        (#"{"status":{"id":"COMPLETED"},"operation":{"checkpointId":7}}"#, .completed(checkpointId: 7)),
+        (#"{"status":{"id":"COMPLETED"},"operation":{"failure-cause":{"class":"E","stack-trace":"E: declined"}}}"#, .failed(cause: "E: declined")),
+    ])
+    func checkpointStatusMapsFlinksAnswer(answer: String, expected: CheckpointOperation) async throws {
+        let (status, request) = try await exchange(.json(200, answer)) {
+            try await $0.checkpointStatus(port: $1, jobId: "abc", requestId: "r")
+        }
+        #expect(request.method == "GET" && request.target == "/jobs/abc/checkpoints/r")
+        #expect(status == expected)
+    }
+
+    @Test func checkpointPathReadsTheDetailsExternalPath() async throws {
+        let (path, request) = try await exchange(.json(200, #"{"id":7,"status":"COMPLETED","external_path":"file:/srv/chk/abc/chk-7"}"#)) {
+            try await $0.checkpointPath(port: $1, jobId: "abc", checkpointId: 7)
+        }
+        #expect(request.target == "/jobs/abc/checkpoints/details/7")
+        #expect(path == "file:/srv/chk/abc/chk-7")
+    }
+
     static let statuses: [(String, SavepointOperation)] = [
         (Flink23.savepointInProgress, .inProgress),
         (#"{"status":{"id":"IN_PROGRESS"}}"#, .inProgress),

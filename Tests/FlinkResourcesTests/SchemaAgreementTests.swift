@@ -44,6 +44,7 @@ import YAML
         let value: Any = switch kind {
         case .flinkDeployment: try NodeDecoder().decode(FlinkDeployment.self, from: sample)
         case .flinkSessionJob: try NodeDecoder().decode(FlinkSessionJob.self, from: sample)
+        case .flinkStateSnapshot: try NodeDecoder().decode(FlinkStateSnapshot.self, from: sample)
         }
         var modelFields: Set<String> = []
         Self.paths(ofModel: value, prefix: "", into: &modelFields)
@@ -55,6 +56,7 @@ import YAML
         let encoded: Node = switch kind {
         case .flinkDeployment: try ResourceOutput.node(value as! FlinkDeployment)
         case .flinkSessionJob: try ResourceOutput.node(value as! FlinkSessionJob)
+        case .flinkStateSnapshot: try ResourceOutput.node(value as! FlinkStateSnapshot)
         }
         var encodedFields: Set<String> = []
         Self.paths(ofNode: encoded, prefix: "", into: &encodedFields)

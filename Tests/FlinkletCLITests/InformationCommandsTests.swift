@@ -51,32 +51,37 @@ struct InformationCommandsTests {
         }
     }
 
-    @Test func crdsPrintsBothCustomResourceDefinitionsAsAYAMLStream() throws {
+    @Test func crdsPrintsEveryCustomResourceDefinitionAsAYAMLStream() throws {
         let result = try FlinkletBinary.run(["crds"])
 
         #expect(result.exited && result.status == 0, "\(result)")
         #expect(result.stderr == "")
         let lines = result.stdoutLines
         #expect(lines.first == "---")
-        #expect(lines.filter { $0 == "---" }.count == 2)
-        #expect(lines.filter { $0 == "kind: CustomResourceDefinition" }.count == 2)
+        #expect(lines.filter { $0 == "---" }.count == 3)
+        #expect(lines.filter { $0 == "kind: CustomResourceDefinition" }.count == 3)
         #expect(lines.contains("  name: flinkdeployments.flink.apache.org"))
         #expect(lines.contains("  name: flinksessionjobs.flink.apache.org"))
-        #expect(lines.filter { $0 == "apiVersion: apiextensions.k8s.io/v1" }.count == 2)
+        #expect(lines.contains("  name: flinkstatesnapshots.flink.apache.org"))
+        #expect(lines.filter { $0 == "apiVersion: apiextensions.k8s.io/v1" }.count == 3)
 
         // Each document is one CRD, in kind order: deployments first.
         let documents = result.stdout.components(separatedBy: "---\n").filter { !$0.isEmpty }
-        try #require(documents.count == 2)
+        try #require(documents.count == 3)
         #expect(documents[0].contains("name: flinkdeployments.flink.apache.org"))
         #expect(documents[0].contains("kind: FlinkDeployment\n"))
         #expect(documents[1].contains("name: flinksessionjobs.flink.apache.org"))
         #expect(documents[1].contains("kind: FlinkSessionJob\n"))
+        #expect(documents[2].contains("name: flinkstatesnapshots.flink.apache.org"))
+        #expect(documents[2].contains("kind: FlinkStateSnapshot\n"))
+        #expect(documents[2].contains("- flinksnp\n"), "upstream's short name")
+        #expect(documents[2].contains("jsonPath: .status.path"), "upstream's printer columns")
     }
 
     @Test func crdsOutputMatchesTheCheckedInCRDFiles() throws {
         let result = try FlinkletBinary.run(["crds"])
         let crds = FlinkletBinary.repositoryRoot.appendingPathComponent("crds")
-        let expected = try ["flinkdeployments.flink.apache.org.yaml", "flinksessionjobs.flink.apache.org.yaml"]
+        let expected = try ["flinkdeployments.flink.apache.org.yaml", "flinksessionjobs.flink.apache.org.yaml", "flinkstatesnapshots.flink.apache.org.yaml"]
             .map { "---\n" + (try String(contentsOf: crds.appendingPathComponent($0), encoding: .utf8)) }
             .joined()
 
@@ -90,7 +95,7 @@ struct InformationCommandsTests {
             let result = try FlinkletBinary.run(["crds", "--output-dir", dir.path])
 
             #expect(result.exited && result.status == 0, "\(result)")
-            let names = ["flinkdeployments.flink.apache.org.yaml", "flinksessionjobs.flink.apache.org.yaml"]
+            let names = ["flinkdeployments.flink.apache.org.yaml", "flinksessionjobs.flink.apache.org.yaml", "flinkstatesnapshots.flink.apache.org.yaml"]
             #expect(result.stdoutLines == names.map { "wrote \(dir.path)/\($0)" })
             let written = try names.map { "---\n" + (try String(contentsOf: dir.url.appendingPathComponent($0), encoding: .utf8)) }
             #expect(written.joined() == printed.stdout)

@@ -24,7 +24,7 @@ struct ValidateJSONOutputTests {
             #expect(result.exited && result.status == 1, "\(result)")
             #expect(result.stderr == "", "JSON mode keeps diagnostics in the JSON")
             let json = try report(result)
-            #expect(Set(json.keys) == ["valid", "resources", "diagnostics"])
+            #expect(Set(json.keys) == ["valid", "resources", "diagnostics", "skipped"])
             #expect(json["valid"] as? Bool == false)
 
             let resources = try #require(json["resources"] as? [[String: Any]])

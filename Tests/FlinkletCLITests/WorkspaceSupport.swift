@@ -105,6 +105,7 @@ enum Decoded {
         switch resource {
         case .deployment(let d): try ResourceRecord.json(d.spec)
         case .sessionJob(let j): try ResourceRecord.json(j.spec)
+        case .snapshot(let s): try ResourceRecord.json(s.spec)
         }
     }
 }

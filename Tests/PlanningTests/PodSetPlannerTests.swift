@@ -166,6 +166,19 @@ func input(_ resource: FlinkResource?, pods: [ObservedPod], defined: Bool = true
         #expect(Conditions.rfc3339(Date(timeIntervalSince1970: seconds)) == expected)
     }
 
+    @Test func parsesWhatItWritesAndNothingElse() {
+        var x: UInt64 = 7
+        for _ in 0..<2_000 {
+            x = x &* 6364136223846793005 &+ 1442695040888963407
+            let date = Date(timeIntervalSince1970: Double(x % 8_000_000_000) - 1_000_000_000)
+            #expect(RFC3339.date(from: RFC3339.string(from: date)) == Date(timeIntervalSince1970: date.timeIntervalSince1970.rounded(.down)))
+        }
+        #expect(RFC3339.date(from: "2026-11-21T09:01:41.042Z").map { ($0.timeIntervalSince1970 * 1000).rounded() } == 1_795_251_701_042)
+        for bad in ["", "2026-11-21", "2026-11-21T09:01:41", "2026-11-21T09:01:41+01:00", "2026-13-21T09:01:41Z", "2026-11-21T09:01:41.Z", "x026-11-21T09:01:41Z"] {
+            #expect(RFC3339.date(from: bad) == nil, "\(bad)")
+        }
+    }
+
     @Test func millisecondsAreAppendedWhenAsked() {
         #expect(RFC3339.string(from: Date(timeIntervalSince1970: 1_795_251_701.0421), milliseconds: true) == "2026-11-21T09:01:41.042Z")
         #expect(RFC3339.string(from: Date(timeIntervalSince1970: 0.9999), milliseconds: true) == "1970-01-01T00:00:00.999Z")

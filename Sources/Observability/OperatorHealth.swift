@@ -15,8 +15,8 @@ import Synchronization
 /// every canary (a resource labelled `flink.apache.org/canary: "true"`) had a successful
 /// reconcile within `canaryWindow` (one minute).
 public final class OperatorHealth: Sendable {
-    /// The label that makes a resource a canary.
-    public static let canaryLabel = "flink.apache.org/canary"
+    /// The label that makes a resource a canary (upstream's operator health canary).
+    public static let canaryLabel = FlinkAPI.canaryLabel
 
     public struct Check: Sendable, Equatable {
         public var name: String

@@ -45,7 +45,8 @@ func realtimeNanos() -> Int64 {
 }
 
 func percentile(_ sorted: [Double], _ p: Double) -> Double {
-    sorted[min(sorted.count - 1, Int((Double(sorted.count - 1) * p).rounded()))]
+    guard !sorted.isEmpty else { return .nan }
+    return sorted[min(sorted.count - 1, Int((Double(sorted.count - 1) * p).rounded()))]
 }
 
 func fmt(_ x: Double, _ digits: Int = 1) -> String { String(format: "%.\(digits)f", x) }
@@ -145,6 +146,25 @@ func residentKiB(_ pid: Int32) -> (rss: Int, peak: Int) {
     return (value("VmRSS:"), value("VmHWM:"))
 }
 
+/// With BENCH_SMAPS=DIR, a copy of the process's /proc/PID/smaps as DIR/LABEL.smaps (read them
+/// with hack/smaps.py): which mappings are resident at each measurement.
+func saveSmaps(_ pid: Int32, _ label: String) {
+    guard let dir = ProcessInfo.processInfo.environment["BENCH_SMAPS"], !dir.isEmpty else { return }
+    // Read to the end: /proc files report size 0, and a read sized by stat gets one page.
+    let fd = open("/proc/\(pid)/smaps", O_RDONLY)
+    guard fd >= 0 else { return }
+    defer { close(fd) }
+    var data = Data()
+    var chunk = [UInt8](repeating: 0, count: 65_536)
+    while true {
+        let count = chunk.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+        guard count > 0 else { break }
+        data.append(contentsOf: chunk[0..<count])
+    }
+    try? FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+    try? data.write(to: URL(fileURLWithPath: dir + "/" + label + ".smaps"))
+}
+
 /// KiB as `39.6 MiB (41.5 MB)`: both units, since targets are written in either.
 func mib(_ kib: Int) -> String {
     "\(fmt(Double(kib) / 1024)) MiB (\(fmt(Double(kib) * 1024 / 1_000_000)) MB)"
@@ -221,6 +241,7 @@ if runs("scale") {
     print("scale: cold start, \(n) manifests → \(n) pods running: \(fmt(coldSeconds, 2)) s")
     usleep(3_000_000)  // let status writes and readiness settle
     let memory = residentKiB(first.pid)
+    saveSmaps(first.pid, "scale")
     print("scale: operator resident memory with \(n) resources and pods: \(mib(memory.rss)) (peak \(mib(memory.peak)); target ≤ 40 MB)")
     let cpuBefore = cpuSeconds(first.pid)
     usleep(10_000_000)
@@ -290,6 +311,7 @@ if runs("endpoint") {
     usleep(5_000_000)
     let baseline = residentKiB(without.pid)
     let baselineSplit = residentSplitKiB(without.pid)
+    saveSmaps(without.pid, "endpoint-without")
     without.signal(SIGTERM)
     _ = without.wait()
 
@@ -301,6 +323,7 @@ if runs("endpoint") {
     }
     usleep(5_000_000)  // every resource reconciled once: its series exist
     let served = residentKiB(with.pid)
+    saveSmaps(with.pid, "endpoint-with")
     var latencies: [Double] = []
     var bytes = 0
     var failures = 0
@@ -315,6 +338,7 @@ if runs("endpoint") {
     }
     let scraped = residentKiB(with.pid)
     let scrapedSplit = residentSplitKiB(with.pid)
+    saveSmaps(with.pid, "endpoint-scraped")
     latencies.sort()
     let before = ws.pods()
     with.signal(SIGTERM)

@@ -8,7 +8,7 @@ import PackageDescription
 //   CSQLite → Store (FlinkResources) ───────────────────────────────────────────┤      FlinkClient, Artifacts ┘   │
 //   CSystemShims → Runtime ─────────────────────────────────────────────────────┘              FlinkletCLI → flinklet
 //   FlinkResources, Runtime → Observability (metrics, health) → Engine
-//                             Observability → HTTPServer (Hummingbird) → FlinkletCLI
+//                             Observability → HTTPServer (HummingbirdCore) → FlinkletCLI
 let package = Package(
     name: "flinklet",
     platforms: [.macOS(.v15)],
@@ -25,6 +25,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
         // Without its default traits: no swift-configuration support, no full Foundation.
         .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1", traits: []),
+        .package(url: "https://github.com/apple/swift-http-types.git", from: "1.8.0", traits: []),
     ],
     targets: [
         .systemLibrary(
@@ -81,12 +82,13 @@ let package = Package(
                            .product(name: "Logging", package: "swift-log"),
                            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle")]
         ),
-        // The operator's loopback HTTP server (Hummingbird): /healthz, /readyz, /metrics; later
+        // The operator's loopback HTTP server (HummingbirdCore): /healthz, /readyz, /metrics; later
         // the Kubernetes API for our kinds.
         .target(
             name: "HTTPServer",
             dependencies: ["Observability",
-                           .product(name: "Hummingbird", package: "hummingbird"),
+                           .product(name: "HummingbirdCore", package: "hummingbird"),
+                           .product(name: "HTTPTypes", package: "swift-http-types"),
                            .product(name: "Prometheus", package: "swift-prometheus"),
                            .product(name: "NIOCore", package: "swift-nio"),
                            .product(name: "NIOPosix", package: "swift-nio"),

@@ -12,7 +12,7 @@ cd "$(dirname "$0")/.."
 bash hack/install-deps.sh
 command -v swift >/dev/null 2>&1 || export PATH="/opt/swift/usr/bin:$PATH"
 
-swift build -c release --product flinklet >/dev/null 2>&1 || swift build -c release --product flinklet
-swift build -c release --product bench-controller >/dev/null 2>&1 || swift build -c release --product bench-controller
-bin="$(swift build -c release --show-bin-path)"
+swift build -c release --static-swift-stdlib --product flinklet >/dev/null 2>&1 || swift build -c release --static-swift-stdlib --product flinklet
+swift build -c release --static-swift-stdlib --product bench-controller >/dev/null 2>&1 || swift build -c release --static-swift-stdlib --product bench-controller
+bin="$(swift build -c release --static-swift-stdlib --show-bin-path)"
 "$bin/bench-controller" --flinklet "$bin/flinklet" --edits "${EDITS:-200}" --resources "${RESOURCES:-1000}" --scrapes "${SCRAPES:-1000}" ${ONLY:+--only "$ONLY"}

@@ -9,6 +9,7 @@ import Logging
 import Observability
 import Planning
 import Reconciliation
+import Runtime
 import ServiceLifecycle
 import Store
 import Synchronization
@@ -98,6 +99,11 @@ struct Run: AsyncParsableCommand {
     }
 
     func run() async throws {
+        // malloc's mmap threshold fixed at 64 KiB: large transient blocks (relists, /metrics
+        // texts) go back to the kernel when freed instead of staying in a thread's arena
+        // (1,000 resources: about −1 MB resident with --http 0, −2.5 MB with the endpoint after
+        // 1,000 scrapes; 64 KiB saved ~0.4 MB more than glibc's 128 KiB, 32 KiB nothing more).
+        MallocTuning.fixMmapThreshold()
         let format = logFormat
         let logger = Logger(label: "flinklet") { label in
             format == .json ? JSONLogHandler(label: label) as any LogHandler : StreamLogHandler.standardError(label: label)

@@ -7,6 +7,8 @@ import PackageDescription
 //                                      Reconciliation → Planning (pure, Flink) ──────────────────────┼→ Controller (Flink)
 //   CSQLite → Store (FlinkResources) ───────────────────────────────────────────┤      FlinkClient, Artifacts ┘   │
 //   CSystemShims → Runtime ─────────────────────────────────────────────────────┘              FlinkletCLI → flinklet
+//   FlinkResources, Runtime → Observability (metrics, health) → Engine
+//                             Observability → HTTPServer (HummingbirdCore) → FlinkletCLI
 let package = Package(
     name: "flinklet",
     platforms: [.macOS(.v15)],
@@ -18,6 +20,12 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
         .package(url: "https://github.com/apple/swift-collections", from: "1.6.0"),
+        .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
+        // Without its default traits: no swift-configuration support, no full Foundation.
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1", traits: []),
+        .package(url: "https://github.com/apple/swift-http-types.git", from: "1.8.0", traits: []),
     ],
     targets: [
         .systemLibrary(
@@ -52,7 +60,7 @@ let package = Package(
         // slots, pod records. Knows no Flink: its domain side is a `ReconcilerBackend`.
         .target(
             name: "Engine",
-            dependencies: ["Manifests", "Reconciliation", "Store", "Runtime", "FlinkResources",
+            dependencies: ["Manifests", "Reconciliation", "Store", "Runtime", "FlinkResources", "Observability",
                            .product(name: "Logging", package: "swift-log"),
                            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                            .product(name: "DequeModule", package: "swift-collections"),
@@ -66,10 +74,32 @@ let package = Package(
                            .product(name: "Logging", package: "swift-log"),
                            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle")]
         ),
+        // Operator metrics (swift-metrics, exported by swift-prometheus), liveness/readiness,
+        // the operator's own process figures and Prometheus's file-SD targets: no HTTP here.
+        .target(
+            name: "Observability",
+            dependencies: ["FlinkResources", "Runtime", .product(name: "CoreMetrics", package: "swift-metrics"),
+                           .product(name: "Logging", package: "swift-log"),
+                           .product(name: "ServiceLifecycle", package: "swift-service-lifecycle")]
+        ),
+        // The operator's loopback HTTP server (HummingbirdCore): /healthz, /readyz, /metrics; later
+        // the Kubernetes API for our kinds.
+        .target(
+            name: "HTTPServer",
+            dependencies: ["Observability",
+                           .product(name: "HummingbirdCore", package: "hummingbird"),
+                           .product(name: "HTTPTypes", package: "swift-http-types"),
+                           .product(name: "Prometheus", package: "swift-prometheus"),
+                           .product(name: "NIOCore", package: "swift-nio"),
+                           .product(name: "NIOPosix", package: "swift-nio"),
+                           .product(name: "Logging", package: "swift-log"),
+                           .product(name: "ServiceLifecycle", package: "swift-service-lifecycle")]
+        ),
         .target(
             name: "FlinkletCLI",
             dependencies: [
                 "Manifests", "FlinkResources", "YAML", "Engine", "Controller", "Store", "Runtime", "Reconciliation", "Planning", "FlinkClient",
+                "Observability", "HTTPServer",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -86,7 +116,7 @@ let package = Package(
         ),
         .executableTarget(
             name: "bench-controller",
-            dependencies: ["Manifests", "Runtime", .product(name: "Logging", package: "swift-log")],
+            dependencies: ["Manifests", "Runtime", "FlinkClient", .product(name: "Logging", package: "swift-log")],
             path: "Benchmarks/bench-controller"
         ),
 
@@ -98,6 +128,14 @@ let package = Package(
             dependencies: ["Manifests", "FlinkResources", "YAML", "FlinkletTesting", .product(name: "Logging", package: "swift-log")]
         ),
         .testTarget(name: "FlinkletCLITests", dependencies: ["FlinkletCLI", "flinklet", "Store", "FlinkResources", "Runtime", "FlinkletTesting"]),
+        .testTarget(
+            name: "ObservabilityTests",
+            dependencies: ["Observability", "HTTPServer", "FlinkResources", "FlinkClient", "Runtime",
+                           .product(name: "MetricsTestKit", package: "swift-metrics"),
+                           .product(name: "Logging", package: "swift-log"),
+                           .product(name: "ServiceLifecycle", package: "swift-service-lifecycle")],
+            exclude: ["Fixtures"]
+        ),
         .testTarget(name: "PlanningTests", dependencies: ["Reconciliation", "Planning", "FlinkResources"]),
         .testTarget(name: "StoreTests", dependencies: ["Store", "FlinkResources", "Runtime"]),
         .testTarget(name: "RuntimeTests", dependencies: ["Runtime", "FlinkletTesting"]),

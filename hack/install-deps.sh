@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Installs what building Flinklet needs and is missing: libyaml and SQLite (Debian -dev packages) and a Swift
+# Installs what building Flinklet needs and is missing: libyaml and SQLite (Debian -dev packages), lua5.4
+# (for the health-check tests) and a Swift
 # toolchain check. Idempotent: a second run installs nothing. Later prerequisites (Java, Flink,
 # the test job jar) get their own scripts, called from the same two entry points.
 set -euo pipefail
@@ -30,4 +31,6 @@ fi
 command -v swift >/dev/null 2>&1 || { echo "error: a Swift 6 toolchain is required (swift not found on PATH)" >&2; exit 1; }
 
 apt_install libyaml-dev libsqlite3-dev pkg-config
+# Tests: lua5.4 runs the Argo CD health checks in docs/argocd against recorded statuses.
+apt_install lua5.4
 for lib in yaml-0.1 sqlite3; do pkg-config --exists "$lib" || { echo "error: pkg-config cannot find $lib" >&2; exit 1; }; done

@@ -9,13 +9,15 @@ cd "$(dirname "$0")/.."
 bash hack/install-deps.sh
 command -v swift >/dev/null 2>&1 || export PATH="/opt/swift/usr/bin:$PATH"
 bash hack/build-counter-job.sh >/dev/null
+# Flinklet's loopback Prometheus reporter, a plugin of the distribution (each JVM exports its metrics).
+bash hack/build-metrics-plugin.sh >/dev/null
 FLINK_HOME=$(bash hack/install-flink.sh)
 export FLINK_HOME
 
-echo "==> swift build -c release" >&2
-swift build -c release --product flinklet 2>&1 | grep -v '^\[' >&2 || true
-swift build -c release --product flinklet >/dev/null
+echo "==> swift build -c release --static-swift-stdlib" >&2
+swift build -c release --static-swift-stdlib --product flinklet 2>&1 | grep -v '^\[' >&2 || true
+swift build -c release --static-swift-stdlib --product flinklet >/dev/null
 
-bin="$(swift build -c release --show-bin-path)/flinklet"
+bin="$(swift build -c release --static-swift-stdlib --show-bin-path)/flinklet"
 "$bin" validate -f manifests/ -R
 exec "$bin" run --manifests manifests/ --state-dir .flinklet "$@"

@@ -8,6 +8,10 @@ bash hack/install-deps.sh
 command -v swift >/dev/null 2>&1 || export PATH="/opt/swift/usr/bin:$PATH"
 # Java, Flink 2.3 and the counter job, for the end-to-end suites (each step only if missing).
 bash hack/build-counter-job.sh >/dev/null
+# Flinklet's loopback Prometheus reporter, a plugin of the distribution (each JVM exports its metrics).
+bash hack/build-metrics-plugin.sh >/dev/null
+# A real Prometheus, for the end-to-end scenario that scrapes the operator and Flink.
+bash hack/prometheus.sh install
 
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT

@@ -3,7 +3,11 @@
 //   scale     1,000 resources with one sleep pod each: cold start, operator memory,
 //             restart + re-adoption of all pods, and the CPU of one relist with no change
 //
-//   bench-controller --flinklet PATH [--edits 200] [--resources 1000]
+//   endpoint  the same 1,000 resources: operator memory without and with the HTTP endpoint, and
+//             /metrics latency p50/p99 over 1,000 scrapes
+//
+//   bench-controller --flinklet PATH [--edits 200] [--resources 1000] [--scrapes 1000] [--only reaction|scale|endpoint]
+import FlinkClient
 import Foundation
 import Logging
 import Manifests
@@ -13,6 +17,9 @@ struct Options {
     var flinklet = ""
     var edits = 200
     var resources = 1000
+    var scrapes = 1000
+    /// Run only this phase (nil: all).
+    var only: String?
 
     init(_ arguments: [String]) {
         var i = 1
@@ -22,6 +29,8 @@ struct Options {
             case "--flinklet": flinklet = value; i += 1
             case "--edits": edits = Int(value) ?? edits; i += 1
             case "--resources": resources = Int(value) ?? resources; i += 1
+            case "--scrapes": scrapes = Int(value) ?? scrapes; i += 1
+            case "--only": only = value; i += 1
             default: break
             }
             i += 1
@@ -36,7 +45,8 @@ func realtimeNanos() -> Int64 {
 }
 
 func percentile(_ sorted: [Double], _ p: Double) -> Double {
-    sorted[min(sorted.count - 1, Int((Double(sorted.count - 1) * p).rounded()))]
+    guard !sorted.isEmpty else { return .nan }
+    return sorted[min(sorted.count - 1, Int((Double(sorted.count - 1) * p).rounded()))]
 }
 
 func fmt(_ x: Double, _ digits: Int = 1) -> String { String(format: "%.\(digits)f", x) }
@@ -84,10 +94,10 @@ struct Workspace {
 
     func markCount() -> Int { ((try? FileManager.default.contentsOfDirectory(atPath: marks)) ?? []).count }
 
-    func startOperator(_ flinklet: String, log: String) throws -> ChildProcess {
+    func startOperator(_ flinklet: String, log: String, http: String = "0") throws -> ChildProcess {
         let logPath = root + "/" + log
         return try ChildProcess.spawn(
-            [flinklet, "run", "--manifests", manifests, "--state-dir", state, "--log-format", "json", "--engine", "command"],
+            [flinklet, "run", "--manifests", manifests, "--state-dir", state, "--log-format", "json", "--engine", "command", "--http", http],
             options: .init(standardOutput: .file(logPath), standardError: .file(logPath), newProcessGroup: true))
     }
 
@@ -118,12 +128,41 @@ func waitFor(timeout: TimeInterval, poll: useconds_t = 1_000, _ condition: () ->
     return condition()
 }
 
+/// Resident memory split as the kernel counts it: anonymous (heap, stacks) and file-backed
+/// (the binary's and shared libraries' pages the process touched), in KiB.
+func residentSplitKiB(_ pid: Int32) -> (anon: Int, file: Int) {
+    guard let status = try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8) else { return (-1, -1) }
+    func value(_ key: String) -> Int {
+        status.split(separator: "\n").first { $0.hasPrefix(key) }.flatMap { Int($0.split(separator: " ").dropFirst().first ?? "") } ?? -1
+    }
+    return (value("RssAnon:"), value("RssFile:"))
+}
+
 func residentKiB(_ pid: Int32) -> (rss: Int, peak: Int) {
     guard let status = try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8) else { return (-1, -1) }
     func value(_ key: String) -> Int {
         status.split(separator: "\n").first { $0.hasPrefix(key) }.flatMap { Int($0.split(separator: " ").dropFirst().first ?? "") } ?? -1
     }
     return (value("VmRSS:"), value("VmHWM:"))
+}
+
+/// With BENCH_SMAPS=DIR, a copy of the process's /proc/PID/smaps as DIR/LABEL.smaps (read them
+/// with hack/smaps.py): which mappings are resident at each measurement.
+func saveSmaps(_ pid: Int32, _ label: String) {
+    guard let dir = ProcessInfo.processInfo.environment["BENCH_SMAPS"], !dir.isEmpty else { return }
+    // Read to the end: /proc files report size 0, and a read sized by stat gets one page.
+    let fd = open("/proc/\(pid)/smaps", O_RDONLY)
+    guard fd >= 0 else { return }
+    defer { close(fd) }
+    var data = Data()
+    var chunk = [UInt8](repeating: 0, count: 65_536)
+    while true {
+        let count = chunk.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+        guard count > 0 else { break }
+        data.append(contentsOf: chunk[0..<count])
+    }
+    try? FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+    try? data.write(to: URL(fileURLWithPath: dir + "/" + label + ".smaps"))
 }
 
 /// KiB as `39.6 MiB (41.5 MB)`: both units, since targets are written in either.
@@ -143,9 +182,11 @@ guard !options.flinklet.isEmpty else {
     exit(2)
 }
 
+func runs(_ phase: String) -> Bool { options.only == nil || options.only == phase }
+
 // MARK: Reaction
 
-do {
+if runs("reaction") {
     let ws = try Workspace()
     let flinklet = try ws.startOperator(options.flinklet, log: "reaction.log")
     usleep(1_000_000)  // operator up and watching
@@ -186,7 +227,7 @@ do {
 
 // MARK: Scale
 
-do {
+if runs("scale") {
     let ws = try Workspace()
     let n = options.resources
     for i in 0..<n { try ws.writeManifest(String(format: "s-%04d", i)) }
@@ -200,6 +241,7 @@ do {
     print("scale: cold start, \(n) manifests → \(n) pods running: \(fmt(coldSeconds, 2)) s")
     usleep(3_000_000)  // let status writes and readiness settle
     let memory = residentKiB(first.pid)
+    saveSmaps(first.pid, "scale")
     print("scale: operator resident memory with \(n) resources and pods: \(mib(memory.rss)) (peak \(mib(memory.peak)); target ≤ 40 MB)")
     let cpuBefore = cpuSeconds(first.pid)
     usleep(10_000_000)
@@ -239,4 +281,71 @@ do {
 
     ws.killPods(after)
     ws.remove()
+}
+
+// MARK: Endpoint
+
+/// A loopback port free right now.
+func freePort() -> Int {
+    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+    defer { close(fd) }
+    var address = sockaddr_in()
+    address.sin_family = sa_family_t(AF_INET)
+    address.sin_addr.s_addr = inet_addr("127.0.0.1")
+    var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+    _ = withUnsafePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) } }
+    _ = withUnsafeMutablePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) } }
+    return Int(UInt16(bigEndian: address.sin_port))
+}
+
+if runs("endpoint") {
+    let ws = try Workspace()
+    let n = options.resources
+    for i in 0..<n { try ws.writeManifest(String(format: "e-%04d", i)) }
+    // Today's operator: no endpoint.
+    let without = try ws.startOperator(options.flinklet, log: "endpoint-1.log", http: "0")
+    guard waitFor(timeout: 120, poll: 10_000, { ws.markCount() >= n }) else {
+        print("endpoint: only \(ws.markCount()) of \(n) pods started within 120 s")
+        exit(1)
+    }
+    usleep(5_000_000)
+    let baseline = residentKiB(without.pid)
+    let baselineSplit = residentSplitKiB(without.pid)
+    saveSmaps(without.pid, "endpoint-without")
+    without.signal(SIGTERM)
+    _ = without.wait()
+
+    // The same resources and pods, adopted by an operator serving /healthz, /readyz, /metrics.
+    let port = freePort()
+    let with = try ws.startOperator(options.flinklet, log: "endpoint-2.log", http: "127.0.0.1:\(port)")
+    _ = waitFor(timeout: 60, poll: 2_000) {
+        ((try? String(contentsOfFile: ws.root + "/endpoint-2.log", encoding: .utf8)) ?? "").contains("\"pods.adopted\":\"\(n)\"")
+    }
+    usleep(5_000_000)  // every resource reconciled once: its series exist
+    let served = residentKiB(with.pid)
+    saveSmaps(with.pid, "endpoint-with")
+    var latencies: [Double] = []
+    var bytes = 0
+    var failures = 0
+    for _ in 0..<options.scrapes {
+        let began = DispatchTime.now().uptimeNanoseconds
+        if let answer = try? await LoopbackGet.get(port: port, target: "/metrics"), answer.status == 200 {
+            latencies.append(Double(DispatchTime.now().uptimeNanoseconds - began) / 1e6)
+            bytes = answer.body.count
+        } else {
+            failures += 1
+        }
+    }
+    let scraped = residentKiB(with.pid)
+    let scrapedSplit = residentSplitKiB(with.pid)
+    saveSmaps(with.pid, "endpoint-scraped")
+    latencies.sort()
+    let before = ws.pods()
+    with.signal(SIGTERM)
+    _ = with.wait()
+    ws.killPods(before)
+    ws.remove()
+    print("endpoint: /metrics with \(n) resources (\(bytes / 1024) KiB each), \(latencies.count) scrapes (\(failures) failed): p50 \(fmt(percentile(latencies, 0.5), 2)) ms, p99 \(fmt(percentile(latencies, 0.99), 2)) ms, max \(fmt(latencies.last ?? 0, 2)) ms (target p99 ≤ 20 ms)")
+    print("endpoint: operator resident memory with \(n) resources and pods: without the endpoint \(mib(baseline.rss)); with it \(mib(served.rss)), after \(options.scrapes) scrapes \(mib(scraped.rss)) (peak \(mib(scraped.peak))); target ≤ 40 MB")
+    print("endpoint: of which anonymous / file-backed (code pages of the binary and libraries): without \(mib(baselineSplit.anon)) / \(mib(baselineSplit.file)); with, after the scrapes \(mib(scrapedSplit.anon)) / \(mib(scrapedSplit.file))")
 }

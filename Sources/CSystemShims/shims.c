@@ -2,6 +2,7 @@
 #include <spawn.h>
 #include <fcntl.h>
 #include <unistd.h>
+#include <malloc.h>
 #include "CSystemShims.h"
 
 extern char **environ;
@@ -18,4 +19,8 @@ char *const *flinklet_environ(void) {
 
 const char *flinklet_dirent_name(const struct dirent *entry) {
     return entry->d_name;
+}
+
+int flinklet_malloc_fixed_mmap_threshold(int bytes) {
+    return mallopt(M_MMAP_THRESHOLD, bytes);
 }

@@ -79,6 +79,7 @@ extension FlinkBackend {
         switch resource {
         case .deployment(let deployment)?:
             observation.ports = try store.ports(owner: id.key)
+            observation.metricsPorts = try store.ports(owner: FlinkCluster.metricsPortLeaseOwner(id.key))
             let jobManager = pods.first { $0.labels[PodLabels.role] == PodRole.jobManager.rawValue }
             if let port = observation.ports.first, jobManager?.phase == .running {
                 await observeREST(port: port, into: &observation)
@@ -378,8 +379,12 @@ extension FlinkBackend {
     }
 
     /// Leases the cluster's ports; a newly leased port that another program holds is skipped.
+    /// With a FlinkDeployment's `FlinkCluster.portCount` ports come its reporters'
+    /// (`metricsPortCount`, as many TaskManagers), under `metricsPortLeaseOwner`.
     public func leasePorts(owner: String, count: Int, store: Store) throws {
         _ = try store.leasePorts(owner: owner, count: count, range: portRange, usable: { PortProbe.isFree($0) })
+        _ = try store.leasePorts(owner: FlinkCluster.metricsPortLeaseOwner(owner), count: FlinkCluster.metricsPortCount(forPortCount: count), range: portRange,
+                                 usable: { PortProbe.isFree($0) })
     }
 
     /// Names of the session jobs (recorded by the operator) that name this session cluster.

@@ -54,8 +54,11 @@ public enum FlinkHome {
         } else {
             return .failure(FlinkHomeError(message: "no java found (JAVA_HOME unset and none on PATH); run hack/install-flink.sh"))
         }
-        return .success(FlinkDistribution(home: home, version: version, java: java, classpath: classpath,
-                                          jvmOptions: shippedJVMOptions(home + "/conf/config.yaml")))
+        var distribution = FlinkDistribution(home: home, version: version, java: java, classpath: classpath,
+                                             jvmOptions: shippedJVMOptions(home + "/conf/config.yaml"))
+        distribution.loopbackPrometheusReporter = FileManager.default.fileExists(
+            atPath: home + "/plugins/" + FlinkCluster.loopbackReporterPlugin + "/" + FlinkCluster.loopbackReporterPlugin + ".jar")
+        return .success(distribution)
     }
 
     /// `env.java.opts.all` of the shipped `config.yaml` (nested or flat), split on spaces.

@@ -2,6 +2,7 @@ import FlinkResources
 import Foundation
 import Logging
 import Manifests
+import Observability
 import Reconciliation
 import Runtime
 import ServiceLifecycle
@@ -11,6 +12,8 @@ import Store
 public struct OperatorRunning: Sendable {
     /// The state directory's lock: release it once the services have stopped.
     public let lock: OperatorLock
+    /// The process driver the services supervise (for on-demand figures: pods by phase).
+    public let driver: any ProcessDriver
     /// In start order; a `ServiceGroup` stops them in reverse: the queue's timers, the
     /// workers (after their reconciles end), the feeds, the watcher, the pod supervision. Pods
     /// keep running. One that ends by itself (the closed queue's timers, say) shuts the
@@ -56,6 +59,10 @@ public struct Operator<Backend: ReconcilerBackend>: Sendable {
     /// Called after every reconcile with its key, how long it took and how it ended (for
     /// measurements; it must return quickly).
     public var onReconcile: (@Sendable (ResourceID, Duration, Bool) -> Void)?
+    /// Records reconciles, the work queue, statuses and pod events (nil: none).
+    public var metrics: OperatorMetrics?
+    /// Hears which services run, answers liveness probes, and tracks readiness (nil: none).
+    public var health: OperatorHealth?
 
     public init(configuration: Configuration, planner: Reconciler<Backend>.Planner, backend: Backend, logger: Logger,
                 makeDriver: @escaping @Sendable (Logger) -> any ProcessDriver & RunnableDriver = { LocalProcessDriver(logger: $0) }) {
@@ -85,17 +92,17 @@ public struct Operator<Backend: ReconcilerBackend>: Sendable {
         let stateDirectory = StateDirectory(path: configuration.stateDirectory)
         let lock = try stateDirectory.lockForOperator()
         do {
-            let services = try await prepare().map { service in
+            let (services, driver) = try await prepare()
+            return Running(lock: lock, driver: driver, services: services.map { service in
                 ServiceGroupConfiguration.ServiceConfiguration(service: service, successTerminationBehavior: .gracefullyShutdownGroup)
-            }
-            return Running(lock: lock, services: services)
+            })
         } catch {
             lock.release()
             throw error
         }
     }
 
-    private func prepare() async throws -> [any Service] {
+    private func prepare() async throws -> ([any Service], any ProcessDriver) {
         let store = try Store.open(stateDirectory: configuration.stateDirectory)
         let driver = makeDriver(logger)
 
@@ -117,10 +124,25 @@ public struct Operator<Backend: ReconcilerBackend>: Sendable {
         let stored = try store.resources()
         sourceConfiguration.state.knownBeforeFirstScan = stored.count
         let source = DirectorySource(configuration: sourceConfiguration, logger: logger)
-        let queue = WorkQueue<ResourceID, ContinuousClock>(clock: ContinuousClock())
-        let reconciler = Reconciler(source: source, store: store, driver: driver, planner: planner,
+        let metrics = self.metrics
+        let health = self.health
+        let queue = WorkQueue<ResourceID, ContinuousClock>(clock: ContinuousClock(), observer: metrics.map { metrics in
+            WorkQueueObserver(added: { metrics.queueAdded() }, waited: { metrics.queueWaited($0) },
+                              retried: { metrics.queueRetried() }, depth: { metrics.queueDepth($0) })
+        })
+        var reconciler = Reconciler(source: source, store: store, driver: driver, planner: planner,
                                     layout: PodLayout(stateDirectory: configuration.stateDirectory), backend: backend, logger: logger,
                                     wake: { await queue.add($0) })
+        reconciler.metrics = metrics
+        if let health {
+            // Adopted above, before any service runs.
+            health.addReadinessCheck("pods-adopted") { nil }
+            health.addReadinessCheck("manifests-listed") {
+                await source.hasListed ? nil : "the manifest directory has not been listed yet"
+            }
+            health.addProbe("work-queue") { _ = await queue.count }
+            health.addProbe("pod-driver") { _ = await driver.records().count }
+        }
 
         // List the manifests before any reconcile, then reconcile every resource recorded by an
         // earlier run once (changed or deleted while we were down?). Until a listing succeeds,
@@ -130,8 +152,9 @@ public struct Operator<Backend: ReconcilerBackend>: Sendable {
 
         let logger = self.logger
         let workers = ReconcileWorkers(count: configuration.workers, queue: queue, reconciler: reconciler,
-                                       requeueInterval: configuration.requeueInterval, onReconcile: onReconcile, logger: logger)
-        return [
+                                       requeueInterval: configuration.requeueInterval, onReconcile: onReconcile,
+                                       metrics: metrics, health: health, logger: logger)
+        let services: [any Service] = [
             ServiceTask("pod-supervision") { try await cancelWhenGracefulShutdown { try await driver.run() } },
             ServiceTask("manifest-watch") { try await cancelWhenGracefulShutdown { try await source.run() } },
             ServiceTask("manifest-changes") {
@@ -140,6 +163,13 @@ public struct Operator<Backend: ReconcilerBackend>: Sendable {
             ServiceTask("pod-events") {
                 for await event in driver.events.cancelOnGracefulShutdown() {
                     guard let owner = event.status.labels[PodLabels.owner], let id = ResourceID(key: owner) else { continue }
+                    switch event {
+                    case .started(let status) where status.restartCount > 0:
+                        metrics?.podRestarted(namespace: id.namespace, pod: status.name)
+                    case .oomKilled(let status):
+                        metrics?.podOOMKilled(namespace: id.namespace, pod: status.name)
+                    default: break
+                    }
                     if case .started(let status) = event, status.restartCount > 0 {
                         // A restart by the driver gives the pod a new process: record it, or a
                         // later operator would adopt the old pid (gone), call the pod lost and
@@ -154,6 +184,22 @@ public struct Operator<Backend: ReconcilerBackend>: Sendable {
             // and its timers must not end by themselves when the workers close the queue.
             ServiceTask("work-queue-timers") { await cancelWhenGracefulShutdown { await queue.runTimers() } },
         ]
+        guard let health else { return (services, driver) }
+        return (services.map { HealthReportingService(service: $0, health: health) }, driver)
+    }
+}
+
+/// Runs a service and tells `health` while it runs: a part that ended while the operator runs
+/// fails `/healthz`.
+struct HealthReportingService: Service, CustomStringConvertible {
+    let service: any Service
+    let health: OperatorHealth
+    var description: String { "\(service)" }
+
+    func run() async throws {
+        health.serviceStarted(description)
+        defer { health.serviceEnded(description) }
+        try await service.run()
     }
 }
 
@@ -179,8 +225,14 @@ struct ReconcileWorkers<Backend: ReconcilerBackend>: Service, CustomStringConver
     let reconciler: Reconciler<Backend>
     let requeueInterval: Duration
     let onReconcile: (@Sendable (ResourceID, Duration, Bool) -> Void)?
+    let metrics: OperatorMetrics?
+    let health: OperatorHealth?
     let logger: Logger
     var description: String { "reconcile-workers" }
+
+    /// Canaries are reconciled at least this often, so readiness (a successful reconcile of each
+    /// within a minute) holds while they are healthy.
+    static var canaryRequeue: Duration { .seconds(30) }
 
     func run() async throws {
         let queue = self.queue
@@ -202,16 +254,24 @@ struct ReconcileWorkers<Backend: ReconcilerBackend>: Service, CustomStringConver
         logger[metadataKey: "worker"] = "\(worker)"
         while let id = await queue.next() {
             let began = ContinuousClock.now
+            if let metrics { metrics.reconcileStarted(id, isRetry: await queue.failureCount(id) > 0) }
+            let isCanary = health == nil ? false : await reconciler.source.object(id)?.resource?.metadata.isCanary == true
             do {
                 let action = try await reconciler.reconcile(id)
-                onReconcile?(id, ContinuousClock.now - began, true)
+                let took = ContinuousClock.now - began
+                onReconcile?(id, took, true)
+                metrics?.reconcileEnded(id, duration: took, result: .success)
+                health?.reconciled(id, isCanary: isCanary, succeeded: true)
                 switch action {
-                case .requeue(let delay): await queue.addAfter(id, delay)
-                case .awaitChange: await queue.addAfter(id, requeueInterval)
+                case .requeue(let delay): await queue.addAfter(id, isCanary ? min(delay, Self.canaryRequeue) : delay)
+                case .awaitChange: await queue.addAfter(id, isCanary ? min(requeueInterval, Self.canaryRequeue) : requeueInterval)
                 }
                 await queue.forget(id)
             } catch {
-                onReconcile?(id, ContinuousClock.now - began, false)
+                let took = ContinuousClock.now - began
+                onReconcile?(id, took, false)
+                metrics?.reconcileEnded(id, duration: took, result: .failed)
+                health?.reconciled(id, isCanary: isCanary, succeeded: false)
                 let delay = await queue.addRateLimited(id)
                 logger.error("reconcile failed; retrying", metadata: [
                     "resource.key": "\(id.key)", "error": "\(error)", "retry.in": "\(delay)",

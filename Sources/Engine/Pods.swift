@@ -14,6 +14,8 @@ public enum PodLabels {
     public static let role = "flinklet.dev/role"
     /// The `planHash` of the `PodPlan` the pod was started from.
     public static let planHash = "flinklet.dev/plan-hash"
+    /// The port the pod serves Prometheus metrics on, when it does.
+    public static let metricsPort = "flinklet.dev/metrics-port"
 }
 
 /// Where a resource's pods keep their files: `<state-dir>/pods/<namespace>/<name>/<pod>/`.
@@ -56,6 +58,7 @@ public struct PodLayout: Sendable {
         spec.terminationGracePeriod = plan.terminationGracePeriod
         spec.tmpDirectory = directory + "/tmp"
         spec.labels = [PodLabels.owner: id.key, PodLabels.role: plan.role.rawValue, PodLabels.planHash: plan.planHash]
+        if let port = plan.metricsPort { spec.labels[PodLabels.metricsPort] = String(port) }
         return spec
     }
 }

@@ -2,6 +2,7 @@ import FlinkResources
 import Foundation
 import Logging
 import Manifests
+import Observability
 import Reconciliation
 import Runtime
 import Store
@@ -26,6 +27,8 @@ public struct Reconciler<Backend: ReconcilerBackend>: Sendable {
     public let now: @Sendable () -> Date
     /// Queues another resource for a reconcile (a plan's `wake`, after its status is recorded).
     public let wake: @Sendable (ResourceID) async -> Void
+    /// Hears every status recorded and every resource forgotten (nil: no metrics).
+    public var metrics: OperatorMetrics?
 
     public init(source: DirectorySource, store: Store, driver: any ProcessDriver, planner: Planner,
                 layout: PodLayout, backend: Backend, logger: Logger, now: @escaping @Sendable () -> Date = { Date() },
@@ -178,6 +181,7 @@ public struct Reconciler<Backend: ReconcilerBackend>: Sendable {
                 for gate in backend.gates { await backend.gate(gate)?.release(id.key) }
                 _ = try store.deleteResource(id.key)
                 try store.releasePorts(owner: id.key)
+                metrics?.resourceForgotten(id)
                 logger.info("resource deleted")
                 return .awaitChange
             }
@@ -186,10 +190,9 @@ public struct Reconciler<Backend: ReconcilerBackend>: Sendable {
         // 4. Record the status the plan describes (a write only when it changed).
         if var record {
             let before = record.status
-            try Self.setStatus(&record, plan: plan)
+            var status = try Self.setStatus(&record, plan: plan)
             // What the steps did (a refused request, say) is newer than what the plan foresaw.
             if !outcomes.isEmpty {
-                var status = try record.typedStatus()
                 for outcome in outcomes { status = backend.reduce(status, outcome: outcome) }
                 try record.setStatus(status)
             }
@@ -197,6 +200,7 @@ public struct Reconciler<Backend: ReconcilerBackend>: Sendable {
                 record.updatedAt = now()
                 _ = try store.upsert(record)
             }
+            metrics?.statusRecorded(id, status: status, at: now())
         }
         for other in plan.wake { await wake(other) }
         return plan.next
@@ -208,10 +212,12 @@ public struct Reconciler<Backend: ReconcilerBackend>: Sendable {
     }
 
     /// Records the status `plan` describes (the reducer decides it; this only stores it).
-    static func setStatus(_ record: inout ResourceRecord, plan: ResourcePlan<Backend.Action, Backend.Status>) throws {
+    @discardableResult
+    static func setStatus(_ record: inout ResourceRecord, plan: ResourcePlan<Backend.Action, Backend.Status>) throws -> AnyResourceStatus {
         let status = StatusReducer.reduce(try record.typedStatus(), plan: plan)
         try record.setStatus(status)
         if let spec = status.common.reconciliationStatus?.lastReconciledSpec { record.lastReconciledSpec = spec }
+        return status
     }
 }
 

@@ -15,6 +15,10 @@ import HeapModule
 ///   `maxDelay` (100 ms → 5 min by default); `forget` resets the count after a success.
 /// - **Earliest timer wins.** Scheduling a key that already has a timer keeps the earlier one.
 ///
+/// `observer`, when given, hears of every add, hand-out (with the time the key waited since it
+/// was queued: client-go's queue duration), backoff retry, and depth change; it must return at
+/// once (it runs on the queue's actor).
+///
 /// Timers need `runTimers()` to be running (one task, e.g. a service in the operator's group).
 /// `shutDown()` makes `next()` return nil to every waiting and future caller.
 public actor WorkQueue<Key: Hashable & Sendable, C: Clock> where C.Duration == Duration {
@@ -28,6 +32,9 @@ public actor WorkQueue<Key: Hashable & Sendable, C: Clock> where C.Duration == D
 
     private let clock: C
     private let configuration: Configuration
+    private let observer: WorkQueueObserver?
+    /// When each queued key entered its lane (for the observer's wait times).
+    private var queuedAt: [Key: C.Instant] = [:]
 
     private var changeLane = Deque<Key>()
     private var timerLane = Deque<Key>()
@@ -46,9 +53,10 @@ public actor WorkQueue<Key: Hashable & Sendable, C: Clock> where C.Duration == D
     private var timerRound = 0
     private var isShutDown = false
 
-    public init(clock: C, configuration: Configuration = Configuration()) {
+    public init(clock: C, configuration: Configuration = Configuration(), observer: WorkQueueObserver? = nil) {
         self.clock = clock
         self.configuration = configuration
+        self.observer = observer
     }
 
     // MARK: Adding
@@ -73,6 +81,7 @@ public actor WorkQueue<Key: Hashable & Sendable, C: Clock> where C.Duration == D
         let count = failures[key, default: 0]
         failures[key] = count + 1
         let delay = Self.backoff(failures: count, base: configuration.baseDelay, max: configuration.maxDelay)
+        observer?.retried()
         addAfter(key, delay)
         return delay
     }
@@ -109,6 +118,11 @@ public actor WorkQueue<Key: Hashable & Sendable, C: Clock> where C.Duration == D
         case (nil, _):
             queued[key] = lane
             if lane == .change { changeLane.append(key) } else { timerLane.append(key) }
+            if let observer {
+                if queuedAt[key] == nil { queuedAt[key] = clock.now }
+                observer.added()
+                observer.depth(queued.count)
+            }
             handOut()
         }
     }
@@ -135,6 +149,10 @@ public actor WorkQueue<Key: Hashable & Sendable, C: Clock> where C.Duration == D
         guard let key = changeLane.popFirst() ?? timerLane.popFirst() else { return nil }
         queued[key] = nil
         processing.insert(key)
+        if let observer {
+            if let since = queuedAt.removeValue(forKey: key) { observer.waited(since.duration(to: clock.now)) }
+            observer.depth(queued.count)
+        }
         return key
     }
 
@@ -218,6 +236,22 @@ public actor WorkQueue<Key: Hashable & Sendable, C: Clock> where C.Duration == D
     var timerRounds: Int { timerLoopIterations }
     private var timerLoopIterations = 0
     public func isProcessing(_ key: Key) -> Bool { processing.contains(key) }
+}
+
+/// Hears what a `WorkQueue` does (for metrics). Each callback must return at once.
+public struct WorkQueueObserver: Sendable {
+    public var added: @Sendable () -> Void
+    public var waited: @Sendable (Duration) -> Void
+    public var retried: @Sendable () -> Void
+    public var depth: @Sendable (Int) -> Void
+
+    public init(added: @escaping @Sendable () -> Void = {}, waited: @escaping @Sendable (Duration) -> Void = { _ in },
+                retried: @escaping @Sendable () -> Void = {}, depth: @escaping @Sendable (Int) -> Void = { _ in }) {
+        self.added = added
+        self.waited = waited
+        self.retried = retried
+        self.depth = depth
+    }
 }
 
 /// Keys with deadlines; one deadline per key (the earliest scheduled). Keys due at the same

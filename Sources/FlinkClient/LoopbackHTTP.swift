@@ -388,3 +388,13 @@ extension String {
         count >= width ? self : String(repeating: "0", count: width - count) + self
     }
 }
+
+/// A plain GET to a loopback HTTP server (127.0.0.1:`port`), for clients of other loopback
+/// endpoints than Flink's (the operator's `/metrics`, for `flinklet top`).
+public enum LoopbackGet {
+    /// The answer's status and body; throws when there is no answer (refused, timed out).
+    public static func get(port: Int, target: String, timeout: Duration = .seconds(5)) async throws -> (status: Int, body: [UInt8]) {
+        let response = try await LoopbackHTTP.exchange(LoopbackHTTP.Request(method: .get, target: target), port: port, timeout: timeout)
+        return (response.status, response.body)
+    }
+}

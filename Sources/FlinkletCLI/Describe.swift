@@ -75,6 +75,10 @@ struct Describe: ParsableCommand {
                 if let version = info["flink-version"] { field("Flink Version", version) }
                 if let image = info["image"] { field("Image", "\(image) (recorded; runs the local Flink distribution)") }
                 if let url = info["rest-url"] { field("REST URL", url) }
+                if let port = info["jobmanager-metrics-port"] {
+                    let taskManagers = info["taskmanager-metrics-ports"].map { ", TaskManagers \($0)" } ?? ""
+                    field("Metrics Ports", "JobManager \(port)\(taskManagers) (Prometheus, /metrics)")
+                }
                 if let jar = info["jar"] { field("Jar", jar) }
             }
             if let jm = deployment.jobManagerDeploymentStatus { field("JobManager", jm.rawValue) }

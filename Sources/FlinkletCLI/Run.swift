@@ -4,11 +4,15 @@ import Engine
 import FlinkClient
 import FlinkResources
 import Foundation
+import HTTPServer
 import Logging
+import Observability
 import Planning
 import Reconciliation
+import Runtime
 import ServiceLifecycle
 import Store
+import Synchronization
 
 /// `flinklet run`: the operator.
 struct Run: AsyncParsableCommand {
@@ -66,7 +70,17 @@ struct Run: AsyncParsableCommand {
     @Option(name: .customLong("ports"), help: ArgumentHelp("Loopback ports leased to clusters, as FIRST-LAST.", valueName: "range"))
     var ports = "20000-29999"
 
+    @Option(name: .customLong("http"),
+            help: ArgumentHelp("Where the operator's HTTP server (/healthz, /readyz, /metrics) listens, as HOST:PORT; 0 disables it. Only loopback unless you name another address.", valueName: "address"))
+    var http = Run.defaultHTTP
+
+    static let defaultHTTP = "127.0.0.1:8085"
+
+    /// The HTTP server's address (nil: disabled).
+    var httpAddress: HTTPListenAddress? { http == "0" ? nil : HTTPListenAddress(http) }
+
     func validate() throws {
+        guard http == "0" || httpAddress != nil else { throw ValidationError("--http must be HOST:PORT (e.g. 127.0.0.1:8085) or 0") }
         var isDirectory: ObjCBool = false
         guard FileManager.default.fileExists(atPath: manifests, isDirectory: &isDirectory), isDirectory.boolValue else {
             throw ValidationError("the manifest directory \"\(manifests)\" does not exist")
@@ -85,6 +99,11 @@ struct Run: AsyncParsableCommand {
     }
 
     func run() async throws {
+        // malloc's mmap threshold fixed at 64 KiB: large transient blocks (relists, /metrics
+        // texts) go back to the kernel when freed instead of staying in a thread's arena
+        // (1,000 resources: about −1 MB resident with --http 0, −2.5 MB with the endpoint after
+        // 1,000 scrapes; 64 KiB saved ~0.4 MB more than glibc's 128 KiB, 32 KiB nothing more).
+        MallocTuning.fixMmapThreshold()
         let format = logFormat
         let logger = Logger(label: "flinklet") { label in
             format == .json ? JSONLogHandler(label: label) as any LogHandler : StreamLogHandler.standardError(label: label)
@@ -120,11 +139,23 @@ struct Run: AsyncParsableCommand {
             logger.warning("\(warning)")
         }
         logger.info("starting", metadata: ["manifests.directory": "\(manifests)", "state.directory": "\(state.stateDirectory)"])
+        // Metrics and health exist only with the HTTP server that serves them.
+        let exporter = httpAddress.map { _ in PrometheusExporter() }
+        let metrics = exporter.map { OperatorMetrics(factory: $0.factory) }
+        let health = httpAddress.map { _ in OperatorHealth() }
         let running: OperatorRunning
         do {
-            running = switch engine {
-            case .flink: try await Operator(configuration: configuration, planner: FlinkPlanner(), backend: backend, logger: logger).start()
-            case .command: try await Operator(configuration: configuration, planner: CommandPods.planner, backend: NoBackend(), logger: logger).start()
+            switch engine {
+            case .flink:
+                var op = Operator(configuration: configuration, planner: FlinkPlanner(), backend: backend, logger: logger)
+                op.metrics = metrics
+                op.health = health
+                running = try await op.start()
+            case .command:
+                var op = Operator(configuration: configuration, planner: CommandPods.planner, backend: NoBackend(), logger: logger)
+                op.metrics = metrics
+                op.health = health
+                running = try await op.start()
             }
         } catch let error as StoreError {
             var stderr = StandardError()
@@ -134,7 +165,29 @@ struct Run: AsyncParsableCommand {
         defer { running.lock.release() }
         // One group: SIGINT or SIGTERM shuts it down gracefully (reconciles under way finish);
         // pods keep running.
-        let services = running.services
+        var httpServices: [ServiceGroupConfiguration.ServiceConfiguration] = []
+        let driver = running.driver
+        // The operator's own target is listed once its server listens, never before.
+        let listening = ListeningAddress()
+        if let address = httpAddress, let exporter, let metrics, let health {
+            if !address.isLoopback {
+                logger.warning("the HTTP server listens beyond loopback, as asked", metadata: ["http.address": "\(address)"])
+            }
+            let server = OperatorHTTPServer(address: address, health: health, metrics: metrics, exporter: exporter, logger: logger,
+                                            beforeScrape: { metrics.podsSampled(await driver.pods()) },
+                                            onListening: { port in listening.set(HTTPListenAddress(host: address.host, port: port).description) })
+            // An address the user named that cannot be listened on stops the operator with the
+            // error; the default one (taken by another operator, say) is logged and done without.
+            let explicit = http != Run.defaultHTTP
+            httpServices.append(ServiceGroupConfiguration.ServiceConfiguration(
+                service: server, successTerminationBehavior: .ignore, failureTerminationBehavior: explicit ? .cancelGroup : .ignore))
+        }
+        // Prometheus's file-SD list: the operator (when it serves /metrics) and every live JVM.
+        httpServices.append(ServiceGroupConfiguration.ServiceConfiguration(
+            service: ScrapeTargetsWriter(path: ScrapeTargets.path(stateDirectory: stateDirectory), operatorAddress: { listening.get() },
+                                         logger: logger, pods: { await driver.pods() }),
+            successTerminationBehavior: .ignore, failureTerminationBehavior: .ignore))
+        let services = running.services + httpServices
             + archives.map { ServiceGroupConfiguration.ServiceConfiguration(service: $0, successTerminationBehavior: .ignore,
                                                                            failureTerminationBehavior: .ignore) }
         let group = ServiceGroup(configuration: ServiceGroupConfiguration(
@@ -144,6 +197,13 @@ struct Run: AsyncParsableCommand {
         } catch is CancellationError {}
         logger.info("stopped; pods keep running")
     }
+}
+
+/// Where the operator's HTTP server listens, once it does.
+final class ListeningAddress: Sendable {
+    private let address = Mutex<String?>(nil)
+    func set(_ value: String) { address.withLock { $0 = value } }
+    func get() -> String? { address.withLock { $0 } }
 }
 
 /// Makes the distribution's class-data-sharing archives once, then ends (a `Service` of the

@@ -55,6 +55,8 @@ public actor DirectorySource {
     /// True while a resource's absence must not be read as its deletion: before the directory
     /// has been listed successfully, and while it reads as empty within the grace period.
     public var holdsDeletions: Bool { !state.hasScanned || state.emptyGuard != nil }
+    /// Whether the directory has been listed successfully at least once.
+    public var hasListed: Bool { state.hasScanned }
 
     /// Reads the directory once and reports what changed. Safe to call at any time.
     @discardableResult

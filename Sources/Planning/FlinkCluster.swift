@@ -33,6 +33,33 @@ public enum FlinkCluster {
     /// RPC and data for each side (see `side(ofJob:)`). Growing the TaskManagers only appends.
     public static func portCount(_ spec: FlinkDeploymentSpec) -> Int { 4 + 4 * taskManagerReplicas(spec) }
 
+    /// Ports a cluster leases for its JVMs' Prometheus reporters (a lease of their own, so the
+    /// layout of `portCount` stays as it was): the JobManager's; then, per TaskManager, one for
+    /// each side. Growing the TaskManagers only appends. See `metricsPortLeaseOwner`.
+    public static func metricsPortCount(_ spec: FlinkDeploymentSpec) -> Int { 1 + 2 * taskManagerReplicas(spec) }
+
+    /// `metricsPortCount` of the cluster whose `portCount` is `count` (the lease step carries
+    /// only that count).
+    public static func metricsPortCount(forPortCount count: Int) -> Int { 1 + 2 * max(1, (count - 4) / 4) }
+
+    /// The owner of a resource's reporter ports in the Store: `<key>#metrics`, released with the
+    /// resource's own lease.
+    public static func metricsPortLeaseOwner(_ key: String) -> String { key + "#metrics" }
+
+    /// The Prometheus reporter Flinklet configures (`metrics.reporter.prom.*`): Flink's own
+    /// (the distribution's `plugins/metrics-prometheus`), bound to `host` 127.0.0.1 by a factory
+    /// of ours (Flink 2.3's takes no host and binds every interface), installed as the plugin
+    /// `plugins/flinklet-metrics-prometheus` by hack/build-metrics-plugin.sh.
+    public static let prometheusReporterFactory = "dev.flinklet.metrics.LoopbackPrometheusReporterFactory"
+    /// The plugin directory (and jar name) of `prometheusReporterFactory`.
+    public static let loopbackReporterPlugin = "flinklet-metrics-prometheus"
+
+    /// Whether the manifest configures reporters of its own (`metrics.reporter.<name>.*` or
+    /// `metrics.reporters`): then Flinklet adds none.
+    public static func configuresOwnReporters(_ configuration: FlinkConfiguration?) -> Bool {
+        configuration?.entries.keys.contains { $0.hasPrefix("metrics.reporter.") || $0 == "metrics.reporters" } ?? false
+    }
+
     /// Which of a cluster's two sets of RPC ports (and TaskManager names) a job's cluster uses:
     /// 0 or 1; 0 for a session cluster (no job id).
     ///
@@ -88,6 +115,15 @@ public enum FlinkCluster {
         }
         let ports = observation.ports
         let side = side(ofJob: mode == .session ? nil : jobId)
+        // The reporter's port of the JobManager (0) and of each TaskManager (1 + 2 × index + side).
+        let reporting = distribution.loopbackPrometheusReporter && !configuresOwnReporters(spec.flinkConfiguration)
+            && observation.metricsPorts.count >= metricsPortCount(spec)
+        func reporter(_ index: Int) -> [String: String] {
+            guard reporting else { return [:] }
+            return ["metrics.reporter.prom.factory.class": prometheusReporterFactory,
+                    "metrics.reporter.prom.host": "127.0.0.1",
+                    "metrics.reporter.prom.port": String(observation.metricsPorts[index])]
+        }
         let (restPort, blobPort, rpcPort) = (ports[0], ports[1], ports[2 + side])
         // Operator settings are not Flink's: they never reach a process (so changing one never
         // restarts anything).
@@ -139,6 +175,7 @@ public enum FlinkCluster {
         jmConfig["rest.port"] = String(restPort)
         jmConfig["blob.server.port"] = String(blobPort)
         jmConfig["web.upload.dir"] = jmDirectory + "/uploads"
+        jmConfig.merge(reporter(0)) { $1 }
         jmConfig.merge(processDirectories(jmDirectory)) { $1 }
         var entryPoint = "org.apache.flink.runtime.entrypoint.StandaloneSessionClusterEntrypoint"
         if mode == .application {
@@ -174,7 +211,7 @@ public enum FlinkCluster {
             "jobmanager.memory.jvm-overhead.max": "\(jmMemoryModel.overhead)b",
         ]
         func jobManagerPod(restorePath: String?, allowNonRestoredState: Bool = false) -> PodPlan {
-            pod(name: jmName, role: .jobManager, directory: jmDirectory, distribution: distribution,
+            var plan = pod(name: jmName, role: .jobManager, directory: jmDirectory, distribution: distribution,
                 jvm: jmJVM, mainClass: entryPoint, configuration: jmConfig, dynamic: jmDynamic,
                 arguments: programArguments(restorePath: restorePath, allowNonRestoredState: allowNonRestoredState), processBytes: jmBytes,
                 limitBytes: jmLimitBytes,
@@ -182,6 +219,8 @@ public enum FlinkCluster {
                 // the start, without its state: the planner decides instead.
                 restartPolicy: mode == .session ? .always : .never,
                 readiness: .httpGet(port: restPort, path: "/overview"))
+            if reporting { plan.metricsPort = observation.metricsPorts[0] }
+            return plan
         }
         // `allowNonRestoredState` matters only as a job starts (an ignore-class change, as
         // upstream): it is left out of the pod's identity, so flipping it never restarts a
@@ -232,6 +271,7 @@ public enum FlinkCluster {
             config["taskmanager.data.port"] = String(ports[5 + 4 * index + 2 * side])
             config["taskmanager.resource-id"] = tmName
             config.merge(processDirectories(directory)) { $1 }
+            config.merge(reporter(1 + 2 * index + side)) { $1 }
             var plan = pod(name: tmName, role: .taskManager, directory: directory, distribution: distribution, jvm: tmJVM,
                            mainClass: "org.apache.flink.runtime.taskexecutor.TaskManagerRunner", configuration: config,
                            dynamic: tmDynamic, arguments: [], processBytes: tmBytes, limitBytes: tmLimitBytes, restartPolicy: .always,
@@ -243,6 +283,7 @@ public enum FlinkCluster {
             // TaskManagers would run their tasks on until their heartbeat timed out, beside the
             // jobs recovered in the new JobManager: they restart with it.
             if jobManagerRestarts > 0 { plan.environment["FLINKLET_JOBMANAGER_RESTARTS"] = String(jobManagerRestarts) }
+            if reporting { plan.metricsPort = observation.metricsPorts[1 + 2 * index + side] }
             return plan
         }
 

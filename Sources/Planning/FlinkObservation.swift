@@ -16,6 +16,10 @@ public struct FlinkDistribution: Sendable, Hashable {
     /// Class data sharing archives by pod role: each JVM of the role names its archive, which
     /// may not exist yet (the JVM then runs without one).
     public var classDataArchives: [PodRole: String] = [:]
+    /// Whether the distribution has Flinklet's loopback Prometheus reporter
+    /// (`plugins/flinklet-metrics-prometheus`, installed by hack/build-metrics-plugin.sh). Without
+    /// it no reporter is configured: Flink's own binds every interface.
+    public var loopbackPrometheusReporter = false
 
     public init(home: String, version: String, java: String, classpath: [String], jvmOptions: [String]) {
         self.home = home
@@ -144,6 +148,9 @@ public struct FlinkObservation: Sendable, Hashable {
     public var clusterDirectory: String
     /// Ports leased to the resource, in lease order (see `FlinkCluster.portCount`).
     public var ports: [Int]
+    /// Ports leased for the JVMs' Prometheus reporters, in lease order (see
+    /// `FlinkCluster.metricsPortCount`).
+    public var metricsPorts: [Int] = []
     /// The local path of the job's jar, or why there is none; nil when the resource has no job
     /// or it must be fetched first (`jarFetch`).
     public var jar: Result<String, DeploymentProblem>?

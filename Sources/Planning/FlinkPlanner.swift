@@ -59,7 +59,9 @@ public struct FlinkPlanner: ResourcePlanner {
         let hasJob = mode != .session && deployment.spec.job != nil
         // What the cluster needs before anything can be decided about it: its ports, its jar.
         let portsNeeded = FlinkCluster.portCount(deployment.spec)
-        if observation.ports.count < portsNeeded {
+        // The reporters' ports are leased with them (a cluster that configures its own reporters
+        // leases them too, unused, so adding or removing a reporter never waits on a lease).
+        if observation.ports.count < portsNeeded || observation.metricsPorts.count < FlinkCluster.metricsPortCount(deployment.spec) {
             return preparing(input, steps: steps + [.leasePorts(count: portsNeeded)])
         }
         if hasJob, let fetch = observation.jarFetch {
@@ -254,6 +256,13 @@ public struct FlinkPlanner: ResourcePlanner {
             readyCondition = Condition(type: Conditions.ready, status: clusterReady ? .true : .false, reason: clusterReady ? "ClusterReady" : "ClusterNotReady",
                                        message: "JobManager \(jobManager?.ready == true ? "ready" : "not ready"), \(taskManagersRegistered) of \(layout.taskManagers.count) TaskManager(s) registered",
                                        observedGeneration: generation)
+        } else if lifecycle?.phase == .suspended {
+            // Suspended on purpose is where the spec wants it: Ready, not reconciling (kstatus
+            // reads Current; `kubectl wait --for=condition=Ready` returns), once the pods are gone.
+            done = diff.steps.isEmpty && diff.stopping.isEmpty
+            readyCondition = Condition(type: Conditions.ready, status: done ? .true : .false, reason: done ? "Suspended" : "Suspending",
+                                       message: done ? "job \(jobId ?? "") is suspended (spec.job.state: suspended)" : "stopping the cluster of a suspended job",
+                                       observedGeneration: generation)
         } else {
             let finished = outcome == .finished
             done = clusterReady && (jobRunning || finished)
@@ -277,7 +286,8 @@ public struct FlinkPlanner: ResourcePlanner {
         } else if let problem {
             conditions.append(Condition(type: Conditions.stalled, status: .true, reason: problem.reason, message: problem.message, observedGeneration: generation))
         } else if !done {
-            let (reason, message) = waitingForStart ? ("WaitingForStartSlot", "waiting for a free cluster start slot (--max-concurrent-cluster-starts)")
+            let (reason, message) = lifecycle?.phase == .suspended ? ("Suspending", "stopping the cluster of a suspended job")
+                : waitingForStart ? ("WaitingForStartSlot", "waiting for a free cluster start slot (--max-concurrent-cluster-starts)")
                 : waitingForSlot ? ("WaitingForSubmissionSlot", "waiting for a free submission slot (--max-concurrent-submissions)")
                 : ("Deploying", "deploying")
             conditions.append(Condition(type: Conditions.reconciling, status: .true, reason: reason, message: message, observedGeneration: generation))
@@ -296,11 +306,27 @@ public struct FlinkPlanner: ResourcePlanner {
             clusterInfo[ClusterHealth.Info.clusterInfoKey] = remembered
         }
         if let jar { clusterInfo["jar"] = jar }
+        if let port = layout.jobManager.metricsPort { clusterInfo["jobmanager-metrics-port"] = String(port) }
+        let tmMetrics = layout.taskManagers.compactMap(\.metricsPort)
+        if !tmMetrics.isEmpty { clusterInfo["taskmanager-metrics-ports"] = tmMetrics.map(String.init).joined(separator: ",") }
         let flinkStatus = FlinkStatus(jobStatus: hasJob ? jobStatus : nil, clusterInfo: clusterInfo, jobManagerDeploymentStatus: jmStatus,
                                       taskManager: TaskManagerInfo(labelSelector: "flinklet.dev/owner=\(input.id.key),flinklet.dev/role=taskmanager",
                                                                    replicas: layout.taskManagers.count))
         var lifecycleState: ResourceLifecycleState = problem != nil ? .failed : done ? .stable : .deployed
         var reconciliation = lifecycle?.reconciliation
+        if !hasJob {
+            // A session cluster has no job lifecycle, but its reconciliation status is filled as
+            // upstream fills it (Argo CD's built-in health check reads `state`): the spec acted
+            // on, DEPLOYED, and the spec that reached a ready cluster.
+            let specJSON = JobLifecycle.specJSONOf(.deployment(deployment))
+            var session = observation.reconciliation ?? ReconciliationStatus()
+            if session.lastReconciledSpec != specJSON || session.state != .deployed {
+                session = ReconciliationStatus(reconciliationTimestamp: Int64(input.now.timeIntervalSince1970 * 1000), lastReconciledSpec: specJSON,
+                                               lastStableSpec: session.lastStableSpec, state: .deployed)
+            }
+            if done { session.lastStableSpec = specJSON }
+            reconciliation = session
+        }
         switch lifecycle?.phase {
         case .snapshotting?: lifecycleState = .upgrading
         case .suspended?: lifecycleState = .suspended
@@ -334,7 +360,7 @@ public struct FlinkPlanner: ResourcePlanner {
         let wasReady = input.conditions.contains { $0.type == Conditions.ready && $0.status == .true }
         let wake = mode == .session && wasReady != (readyCondition.status == .true)
             ? observation.sessionJobs.sorted().map { ResourceID(kind: .flinkSessionJob, namespace: input.id.namespace, name: $0) } : []
-        return Plan(steps: steps, conditions: Conditions.merge(previous: input.conditions, next: conditions, now: input.now),
+        return Plan(steps: steps, conditions: Conditions.merge(previous: input.conditions, next: PlanParts.stallingOnValidationErrors(conditions, input), now: input.now),
                     error: PlanParts.errorText(input) ?? problem?.message, lifecycleState: lifecycleState,
                     observedGeneration: done || problem != nil || diff.steps.isEmpty ? generation : nil,
                     domainStatus: status, next: finalNext, wake: wake)
@@ -605,7 +631,7 @@ public struct FlinkPlanner: ResourcePlanner {
             reconciliation.lastStableSpec = reached
         }
         let done = running || finished || suspended
-        return Plan(steps: steps, conditions: Conditions.merge(previous: input.conditions, next: conditions, now: input.now),
+        return Plan(steps: steps, conditions: Conditions.merge(previous: input.conditions, next: PlanParts.stallingOnValidationErrors(conditions, input), now: input.now),
                     error: PlanParts.errorText(input) ?? (failed ? "job \(jobId) FAILED" : nil),
                     lifecycleState: lifecycleState,
                     observedGeneration: done ? generation : nil,

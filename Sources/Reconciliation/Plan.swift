@@ -44,6 +44,9 @@ public struct PodPlan: Sendable, Hashable, Codable {
     /// that matter only as the process starts (see `FlinkCluster`'s restore options), so that
     /// changing such an option never replaces a pod that already runs. Nil: the whole plan.
     public var identity: String?
+    /// The loopback port the pod's process serves Prometheus metrics on (nil: none): labelled on
+    /// the pod so scrape targets are listed from the pods that live.
+    public var metricsPort: Int?
 
     public init(name: String, role: PodRole, argv: [String], environment: [String: String] = [:], memoryLimitBytes: Int64? = nil,
                 restartPolicy: RestartPolicy = .always, readiness: Readiness? = nil, terminationGracePeriod: Duration = .seconds(30),

@@ -159,6 +159,16 @@ public enum PlanParts {
         }
     }
 
+    /// `conditions` with `Stalled` (reason `ValidationError`) when the manifest's newest text is
+    /// invalid and no other stall is reported: the last valid spec keeps running, but the one
+    /// asked for will not apply until a person fixes the file (kstatus: Failed, not Current).
+    public static func stallingOnValidationErrors<O>(_ conditions: [Condition], _ input: PlanInputOf<O>) -> [Condition] {
+        guard let error = errorText(input), !conditions.contains(where: { $0.type == Conditions.stalled }) else { return conditions }
+        return conditions + [Condition(type: Conditions.stalled, status: .true, reason: "ValidationError",
+                                       message: "the manifest's newest spec is invalid (the last valid one keeps running): \(error)",
+                                       observedGeneration: input.generation)]
+    }
+
     /// One `ValidationError` warning per error that keeps the manifest's text from applying.
     public static func validationEvents<O, A>(_ input: PlanInputOf<O>) -> [PlanStep<A>] {
         input.validationErrors.map { .event(type: .warning, reason: "ValidationError", message: $0) }

@@ -344,7 +344,7 @@ public actor LocalProcessDriver: ProcessDriver {
     /// One supervision pass: exits, restarts due by the clock, log-line readiness and, when
     /// `sampling`, memory limits and log rotation. `run()` calls it every tick.
     public func supervise(sampling: Bool = true) {
-        if sampling { applyMemory(ProcessInfoReader.residentBytes(ofGroups: limitedGroups())) }
+        if sampling { applyMemory(ProcessInfoReader.usage(ofGroups: limitedGroups())) }
         reapExits()
         finishTerminations()
         scanLogProbes()
@@ -388,9 +388,10 @@ public actor LocalProcessDriver: ProcessDriver {
         table.values.contains { if case .terminating = $0.state { $0.process != nil } else { false } }
     }
 
-    /// Resident memory of the given groups, measured on the caller's executor (not the actor's).
-    private nonisolated static func measure(_ groups: Set<Int32>) async -> [Int32: Int64] {
-        ProcessInfoReader.residentBytes(ofGroups: groups)
+    /// Resident memory and CPU time of the given groups, measured on the caller's executor (not
+    /// the actor's).
+    private nonisolated static func measure(_ groups: Set<Int32>) async -> [Int32: ProcessInfoReader.GroupUsage] {
+        ProcessInfoReader.usage(ofGroups: groups)
     }
 
     private func probeLoop() async {
@@ -467,6 +468,7 @@ public actor LocalProcessDriver: ProcessDriver {
         pod.process = nil
         pod.ready = false
         pod.residentBytes = nil
+        pod.cpuSeconds = nil
         pod.state = .ended
         let ended = status(of: pod)
         var metadata: Logger.Metadata = ["pod.name": "\(name)", "pod.pid": "\(process.pid)", "pod.reason": "\(exit.reason)"]
@@ -538,13 +540,16 @@ public actor LocalProcessDriver: ProcessDriver {
         Set(table.values.compactMap { pod in pod.spec.memoryLimitBytes == nil ? nil : pod.process?.pgid })
     }
 
-    /// Records measured memory and kills groups over their limit. A group that exited since
-    /// it was measured is skipped (its pod no longer has that process).
-    private func applyMemory(_ resident: [Int32: Int64]) {
-        guard !resident.isEmpty else { return }
+    /// Records measured memory and CPU time (what `flinklet top` shows) and kills groups over
+    /// their limit. A group that exited since it was measured is skipped (its pod no longer has
+    /// that process).
+    private func applyMemory(_ usage: [Int32: ProcessInfoReader.GroupUsage]) {
+        guard !usage.isEmpty else { return }
         for name in table.keys.sorted() {
-            guard var pod = table[name], var process = pod.process, let bytes = resident[process.pgid] else { continue }
+            guard var pod = table[name], var process = pod.process, let measured = usage[process.pgid] else { continue }
+            let bytes = measured.residentBytes
             pod.residentBytes = bytes
+            pod.cpuSeconds = Double(measured.cpuTicks) / Double(ProcessInfoReader.clockTicksPerSecond)
             if case .running = pod.state, let limit = pod.spec.memoryLimitBytes, bytes > limit, !process.oomKillRequested {
                 process.oomKillRequested = true
                 process.oomMessage = "resident memory of the process group (\(bytes) bytes) exceeded the limit (\(limit) bytes)"
@@ -627,6 +632,7 @@ public actor LocalProcessDriver: ProcessDriver {
         pod.ready = pod.spec.readiness == nil
         pod.exit = nil
         pod.residentBytes = nil
+        pod.cpuSeconds = nil
         pod.lastRecord = PodRecord(
             spec: pod.spec, pid: process.pid, pgid: process.pgid, processStartTicks: process.startTicks,
             startedAt: process.startedAt, restartCount: pod.restartCount)
@@ -697,6 +703,7 @@ public actor LocalProcessDriver: ProcessDriver {
         var status = PodStatus(
             name: pod.spec.name, phase: .running, ready: pod.ready, restartCount: pod.restartCount,
             residentBytes: pod.residentBytes, specHash: pod.specHash, labels: pod.spec.labels)
+        status.cpuSeconds = pod.cpuSeconds
         if let process = pod.process {
             status.pid = process.pid
             status.pgid = process.pgid
@@ -787,6 +794,7 @@ private struct Pod {
     var backoffStep = 0
     var exit: ExitInfo?
     var residentBytes: Int64?
+    var cpuSeconds: Double?
 
     init(generation: UInt64, spec: PodSpec, specHash: String, state: PodState) {
         self.generation = generation

@@ -207,6 +207,9 @@ public struct PodStatus: Sendable, Hashable {
     public var nextRestartAt: Date?
     /// Resident memory of the whole process group at the last sample (about once a second).
     public var residentBytes: Int64?
+    /// CPU time (user + system, seconds) of the group's live processes at the same sample: a
+    /// counter, as cAdvisor's `container_cpu_usage_seconds_total`.
+    public var cpuSeconds: Double?
     public var specHash: String
     public var labels: [String: String]
 

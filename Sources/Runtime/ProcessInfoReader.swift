@@ -20,6 +20,8 @@ public struct ProcessStat: Sendable, Hashable {
     public var startTicks: UInt64
     /// (24) Resident set size in pages.
     public var residentPages: Int64
+    /// (14) + (15) Clock ticks spent in user and kernel mode (this process, not its children).
+    public var cpuTicks: UInt64 = 0
 
     public var residentBytes: Int64 { residentPages * Int64(ProcessInfoReader.pageSize) }
     /// Exited but not yet reaped by its parent (or being torn down).
@@ -53,13 +55,14 @@ public enum ProcessInfoReader {
         // fields[n - 3] is field n.
         guard fields.count >= 22, let stateByte = fields[0].first,
               let ppid = parseInt(fields[1]), let pgid = parseInt(fields[2]), let sid = parseInt(fields[3]),
-              let start = parseInt(fields[19]), let rss = parseInt(fields[21])
+              let start = parseInt(fields[19]), let rss = parseInt(fields[21]),
+              let utime = parseInt(fields[11]), let stime = parseInt(fields[12])
         else { return nil }
         return ProcessStat(
             pid: Int32(truncatingIfNeeded: pid), state: Character(Unicode.Scalar(stateByte)),
             parentPID: Int32(truncatingIfNeeded: ppid), pgid: Int32(truncatingIfNeeded: pgid),
             sessionID: Int32(truncatingIfNeeded: sid), startTicks: UInt64(max(0, start)),
-            residentPages: rss)
+            residentPages: rss, cpuTicks: UInt64(max(0, utime)) + UInt64(max(0, stime)))
     }
 
     /// The stat of one process, or nil when it does not exist (any more).
@@ -90,6 +93,28 @@ public enum ProcessInfoReader {
         forEachPID { pid in
             if let s = stat(pid: pid), pgids.contains(s.pgid) {
                 sums[s.pgid, default: 0] += s.residentBytes
+            }
+        }
+        return sums
+    }
+
+    /// What a process group uses: resident memory and CPU time of its live members.
+    public struct GroupUsage: Sendable, Hashable {
+        public var residentBytes: Int64 = 0
+        /// User + system clock ticks of the members alive now (an exited member's time is gone).
+        public var cpuTicks: UInt64 = 0
+    }
+
+    /// Resident bytes and CPU ticks summed per process group, for the given groups only, in one
+    /// scan.
+    public static func usage(ofGroups pgids: Set<Int32>) -> [Int32: GroupUsage] {
+        var sums: [Int32: GroupUsage] = [:]
+        guard !pgids.isEmpty else { return sums }
+        for pgid in pgids { sums[pgid] = GroupUsage() }
+        forEachPID { pid in
+            if let s = stat(pid: pid), pgids.contains(s.pgid) {
+                sums[s.pgid]?.residentBytes += s.residentBytes
+                sums[s.pgid]?.cpuTicks += s.cpuTicks
             }
         }
         return sums

@@ -418,9 +418,9 @@ extension Store {
             try db.query("SELECT port FROM port_leases WHERE owner = ?1 ORDER BY position", [.text(owner)]) { $0.int(0) }
         }
 
-        /// Ends `owner`'s lease on all its ports.
+        /// Ends `owner`'s lease on all its ports, and the leases of its parts (`owner#part`).
         public func releasePorts(owner: String) throws {
-            try writable().run("DELETE FROM port_leases WHERE owner = ?1", [.text(owner)])
+            try writable().run("DELETE FROM port_leases WHERE owner = ?1 OR substr(owner, 1, length(?1) + 1) = ?1 || '#'", [.text(owner)])
         }
     }
 }

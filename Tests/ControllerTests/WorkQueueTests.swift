@@ -1,3 +1,4 @@
+import Foundation
 import FlinkletTesting
 import Testing
 @testable import Engine
@@ -41,6 +42,31 @@ import Testing
         #expect(await queue.next() == "new-manifest")
         #expect(await queue.next() == "periodic-0")
         await queue.shutDown()
+    }
+
+    @Test func theObserverHearsAddsDepthWaitTimesAndRetries() async {
+        final class Heard: @unchecked Sendable {
+            let lock = NSLock()
+            var adds = 0, retries = 0, depths: [Int] = [], waits: [Duration] = []
+            func with(_ body: (Heard) -> Void) { lock.lock(); body(self); lock.unlock() }
+        }
+        let heard = Heard()
+        let clock = TestClock()
+        let queue = Queue(clock: clock, observer: WorkQueueObserver(
+            added: { heard.with { $0.adds += 1 } }, waited: { wait in heard.with { $0.waits.append(wait) } },
+            retried: { heard.with { $0.retries += 1 } }, depth: { depth in heard.with { $0.depths.append(depth) } }))
+        await queue.add("a")
+        await queue.add("a")  // deduplicated: not an add
+        await queue.add("b")
+        clock.advance(by: .milliseconds(250))
+        #expect(await queue.next() == "a")
+        await queue.addRateLimited("a")
+        heard.with { heard in
+            #expect(heard.adds == 2)
+            #expect(heard.depths == [1, 2, 1])
+            #expect(heard.waits == [.milliseconds(250)])
+            #expect(heard.retries == 1)
+        }
     }
 
     @Test func aTimerKeyThatChangesMovesToTheChangeLane() async {

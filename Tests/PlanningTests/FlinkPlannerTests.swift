@@ -4,8 +4,12 @@ import Testing
 @testable import Planning
 @testable import Reconciliation
 
-private let distribution = FlinkDistribution(home: "/flink", version: "2.3.0", java: "/usr/bin/java",
-                                             classpath: ["/flink/lib/a.jar", "/flink/lib/flink-dist-2.3.0.jar"], jvmOptions: ["--add-opens=x"])
+private let distribution: FlinkDistribution = {
+    var distribution = FlinkDistribution(home: "/flink", version: "2.3.0", java: "/usr/bin/java",
+                                         classpath: ["/flink/lib/a.jar", "/flink/lib/flink-dist-2.3.0.jar"], jvmOptions: ["--add-opens=x"])
+    distribution.loopbackPrometheusReporter = true
+    return distribution
+}()
 private let planner = FlinkPlanner()
 
 private func deployment(_ name: String = "app", mode: DeploymentMode = .application, parallelism: Int = 2, slots: String = "1",
@@ -23,12 +27,14 @@ private func observation(_ d: FlinkDeployment, jar: Result<String, DeploymentPro
                          rest: RESTObservation = .notChecked, jobs: [ObservedJob] = [], recorded: JobStatus? = nil,
                          slotFree: Bool = true, sessionJobs: [String] = []) -> FlinkObservation {
     // A recorded job means a recorded deployment of this spec (what the reconciler writes together).
-    FlinkObservation(distribution: distribution, podRoot: "/state/pods/default/\(d.metadata.name)",
+    var observation = FlinkObservation(distribution: distribution, podRoot: "/state/pods/default/\(d.metadata.name)",
                      clusterDirectory: "/state/clusters/default/\(d.metadata.name)",
                      ports: Array(20_000..<(20_000 + FlinkCluster.portCount(d.spec))), jar: jar, rest: rest, jobs: jobs,
                      recordedJob: recorded, sessionJobs: sessionJobs, submissionSlotFree: slotFree, lastKnown: .deployment(d),
                      deployed: recorded == nil ? nil : .deployment(d),
                      reconciliation: recorded == nil ? nil : ReconciliationStatus(lastReconciledSpec: JobLifecycle.specJSONOf(.deployment(d)), state: .deployed))
+    observation.metricsPorts = Array(21_000..<(21_000 + FlinkCluster.metricsPortCount(d.spec)))
+    return observation
 }
 
 private func input(_ d: FlinkDeployment, _ observation: FlinkObservation, pods: [ObservedPod] = [], defined: Bool = true,
@@ -133,6 +139,59 @@ private func events(_ plan: Plan) -> [String] {
 }
 
 @Suite struct FlinkDeploymentPlannerTests {
+    @Test func everyJVMExportsPrometheusMetricsOnALeasedPortUnlessTheManifestConfiguresReporters() throws {
+        let d = deployment(replicas: 2)
+        let o = observation(d)
+        #expect(FlinkCluster.metricsPortCount(d.spec) == 5)
+        let l = try layout(d, o)
+        // The JobManager's port, then one per TaskManager and side (this job's side: 1).
+        #expect(l.jobManager.metricsPort == 21_000)
+        #expect(l.taskManagers.map(\.metricsPort) == [21_002, 21_004])
+        #expect(l.jobManager.files["conf/config.yaml"]?.contains("\"metrics.reporter.prom.port\": \"21000\"") == true)
+        #expect(l.jobManager.files["conf/config.yaml"]?.contains(FlinkCluster.prometheusReporterFactory) == true)
+        #expect(l.taskManagers[1].files["conf/config.yaml"]?.contains("\"metrics.reporter.prom.port\": \"21004\"") == true)
+        let plan = planner.plan(input(d, o))
+        #expect(plan.flinkStatus?.clusterInfo?["jobmanager-metrics-port"] == "21000")
+        #expect(plan.flinkStatus?.clusterInfo?["taskmanager-metrics-ports"] == "21002,21004")
+
+        let own = deployment(replicas: 2, configuration: ["metrics.reporter.jmx.factory.class": "org.apache.flink.metrics.jmx.JMXReporterFactory"])
+        let ownLayout = try layout(own, observation(own))
+        #expect(ownLayout.jobManager.metricsPort == nil)
+        #expect(ownLayout.jobManager.files["conf/config.yaml"]?.contains("metrics.reporter.prom") == false)
+
+        var withoutPlugin = distribution
+        withoutPlugin.loopbackPrometheusReporter = false
+        let bare = try FlinkCluster.layout(of: d, observation: o, distribution: withoutPlugin, jobId: nil, jar: "/flink/usrlib/job.jar").get()
+        #expect(bare.jobManager.metricsPort == nil, "never Flink's own reporter, which binds every interface")
+        #expect(l.jobManager.files["conf/config.yaml"]?.contains("\"metrics.reporter.prom.host\": \"127.0.0.1\"") == true)
+
+        var unleased = o
+        unleased.metricsPorts = []
+        #expect(planner.plan(input(d, unleased)).steps == [.leasePorts(count: FlinkCluster.portCount(d.spec))])
+    }
+
+    @Test func aSessionClusterRecordsItsReconciliationAsUpstreamDoes() throws {
+        // Argo CD's built-in FlinkDeployment health check reads reconciliationStatus.state.
+        let d = deployment("session", mode: .session)
+        let o = observation(d)
+        let plan = planner.plan(input(d, o))
+        #expect(plan.flinkStatus?.reconciliation?.state == .deployed)
+        #expect(plan.flinkStatus?.reconciliation?.lastReconciledSpec == JobLifecycle.specJSONOf(.deployment(d)))
+        #expect(plan.flinkStatus?.reconciliation?.lastStableSpec == nil, "not ready yet")
+    }
+
+    @Test func anInvalidNewerManifestStallsWhileTheLastValidSpecKeepsRunning() throws {
+        let d = deployment()
+        let o = observation(d)
+        var invalid = input(d, o)
+        invalid.validationErrors = ["app.yaml:12:36: spec.taskManager.resource.memory: Invalid value: \"100m\""]
+        let plan = planner.plan(invalid)
+        let stalled = try #require(plan.conditions.first { $0.type == Conditions.stalled })
+        #expect(stalled.reason == "ValidationError" && stalled.status == .true)
+        #expect(plan.error == invalid.validationErrors.first)
+        #expect(!planner.plan(input(d, o)).conditions.contains { $0.type == Conditions.stalled })
+    }
+
     @Test func aNewApplicationStartsJobManagerAndTaskManagersTogether() throws {
         let d = deployment()
         let o = observation(d)
@@ -396,6 +455,21 @@ private func events(_ plan: Plan) -> [String] {
         let plan = planner.plan(input(suspended, o, pods: try oldPods, generation: 2))
         #expect(started(plan).isEmpty)
         #expect(flinkSteps(plan).count == 1)
+    }
+
+    @Test func aSuspendedJobWhoseClusterIsGoneIsReadyAndNotReconciling() throws {
+        // kstatus reads Current, and `kubectl wait --for=condition=Ready` returns: suspended on
+        // purpose is where the spec wants the resource.
+        var suspended = v1
+        suspended.spec.job?.state = .suspended
+        var o = observation(suspended, recorded: JobStatus(jobName: "app", jobId: newId, state: "SUSPENDED", upgradeSavepointPath: "/sp/s"))
+        o.deployed = .deployment(suspended)
+        let plan = planner.plan(input(suspended, o, generation: 2))
+        #expect(started(plan).isEmpty)
+        #expect(plan.lifecycleState == .suspended)
+        let ready = try #require(plan.conditions.first { $0.type == Conditions.ready })
+        #expect(ready.status == .true && ready.reason == "Suspended")
+        #expect(!plan.conditions.contains { $0.type == Conditions.reconciling || $0.type == Conditions.stalled })
     }
 }
 

@@ -201,6 +201,18 @@ struct PortLeaseTests {
         }
     }
 
+    @Test func releasingAnOwnerReleasesItsPartsButNotOwnersThatMerelyShareAPrefix() throws {
+        try withStateDirectory { dir in
+            let store = try Store.open(stateDirectory: dir)
+            _ = try store.leasePorts(owner: "FlinkDeployment/default/app", count: 2, range: 8000...8099)
+            _ = try store.leasePorts(owner: "FlinkDeployment/default/app#metrics", count: 3, range: 8000...8099)
+            _ = try store.leasePorts(owner: "FlinkDeployment/default/app2#metrics", count: 1, range: 8000...8099)
+            try store.releasePorts(owner: "FlinkDeployment/default/app")
+            #expect(try store.ports(owner: "FlinkDeployment/default/app#metrics").isEmpty)
+            #expect(try store.ports(owner: "FlinkDeployment/default/app2#metrics") == [8005])
+        }
+    }
+
     @Test func anOwnerKeepsItsPortsAcrossRestartsAndGrowingLeasesKeepTheirOrder() throws {
         try withStateDirectory { dir in
             let first: [Int]

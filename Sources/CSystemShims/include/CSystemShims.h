@@ -27,4 +27,10 @@ char *const *flinklet_environ(void);
 /// crashed with SIGSEGV in memcpy that way).
 const char *flinklet_dirent_name(const struct dirent *entry);
 
+/// mallopt(M_MMAP_THRESHOLD, bytes): blocks of at least `bytes` are mmap'd and unmapped when
+/// freed. Setting it also turns off glibc's dynamic threshold, which after the first large
+/// free rises to that block's size, so later large blocks (a /metrics text of 300 KiB, say)
+/// come from the arenas and stay resident there once freed. Returns mallopt's result (1: done).
+int flinklet_malloc_fixed_mmap_threshold(int bytes);
+
 #endif

@@ -385,31 +385,33 @@ private struct CheckpointRequest: Encodable {
     var triggerId: String?
 }
 
-private struct CheckpointStatusWire: Decodable {
-    var status: Status
-    var operation: Operation?
+/// `status` of an asynchronous operation (savepoint, checkpoint): `IN_PROGRESS` or `COMPLETED`.
+private struct AsyncOperationStatusWire: Decodable {
+    var id: String
+}
 
-    struct Status: Decodable {
-        var id: String
+/// `operation.failure-cause` of a failed asynchronous operation.
+private struct FailureCauseWire: Decodable {
+    var className: String?
+    var stackTrace: String?
+
+    enum CodingKeys: String, CodingKey {
+        case className = "class"
+        case stackTrace = "stack-trace"
     }
+}
+
+private struct CheckpointStatusWire: Decodable {
+    var status: AsyncOperationStatusWire
+    var operation: Operation?
 
     struct Operation: Decodable {
         var checkpointId: Int?
-        var failureCause: FailureCause?
+        var failureCause: FailureCauseWire?
 
         enum CodingKeys: String, CodingKey {
             case checkpointId
             case failureCause = "failure-cause"
-        }
-    }
-
-    struct FailureCause: Decodable {
-        var className: String?
-        var stackTrace: String?
-
-        enum CodingKeys: String, CodingKey {
-            case className = "class"
-            case stackTrace = "stack-trace"
         }
     }
 }
@@ -444,30 +446,16 @@ private struct TriggerWire: Decodable {
 }
 
 private struct StatusWire: Decodable {
-    var status: Status
+    var status: AsyncOperationStatusWire
     var operation: Operation?
-
-    struct Status: Decodable {
-        var id: String
-    }
 
     struct Operation: Decodable {
         var location: String?
-        var failureCause: FailureCause?
+        var failureCause: FailureCauseWire?
 
         enum CodingKeys: String, CodingKey {
             case location
             case failureCause = "failure-cause"
-        }
-    }
-
-    struct FailureCause: Decodable {
-        var className: String?
-        var stackTrace: String?
-
-        enum CodingKeys: String, CodingKey {
-            case className = "class"
-            case stackTrace = "stack-trace"
         }
     }
 }

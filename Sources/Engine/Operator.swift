@@ -91,6 +91,10 @@ public struct Operator<Backend: ReconcilerBackend>: Sendable {
     public func start() async throws -> Running {
         let stateDirectory = StateDirectory(path: configuration.stateDirectory)
         let lock = try stateDirectory.lockForOperator()
+        if let mode = lock.tightenedFrom {
+            logger.notice("state directory was readable by other users: made private (chmod 700, state.db 600)",
+                          metadata: ["state.directory": "\(configuration.stateDirectory)", "state.mode": "\(String(mode, radix: 8))"])
+        }
         do {
             let (services, driver) = try await prepare()
             return Running(lock: lock, driver: driver, services: services.map { service in

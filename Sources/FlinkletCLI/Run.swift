@@ -99,6 +99,10 @@ struct Run: AsyncParsableCommand {
     }
 
     func run() async throws {
+        // Private by default: whatever the operator and its JVMs (which inherit the mask)
+        // create — state.db, logs, rendered configuration, checkpoints, savepoints, keystores —
+        // is readable by this user alone, whatever explicit mode a writer asks for.
+        umask(0o077)
         // malloc's mmap threshold fixed at 64 KiB: large transient blocks (relists, /metrics
         // texts) go back to the kernel when freed instead of staying in a thread's arena
         // (1,000 resources: about −1 MB resident with --http 0, −2.5 MB with the endpoint after

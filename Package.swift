@@ -49,8 +49,12 @@ let package = Package(
         .target(name: "Reconciliation", dependencies: ["FlinkResources"]),
         // Flink's decisions: imports nothing that can act, so a plan can never have a side effect.
         .target(name: "Planning", dependencies: ["Reconciliation", "FlinkResources"]),
-        // Flink's REST API over loopback HTTP: the only way the operator talks to a cluster.
-        .target(name: "FlinkClient"),
+        // OpenSSL 3's libssl, loaded (`dlopen`) on the first TLS use instead of linked.
+        .target(name: "CLibSSL"),
+        // A non-blocking TLS client session over a socket, and PKCS#12 → PEM (CLibSSL).
+        .target(name: "LoopbackTLS", dependencies: ["CLibSSL"]),
+        // Flink's REST API over loopback HTTP(S): the only way the operator talks to a cluster.
+        .target(name: "FlinkClient", dependencies: ["LoopbackTLS"]),
         // libcurl, loaded when the first http(s) jar is downloaded (not linked: see its header).
         .target(name: "CLibCurl"),
         // Jars named by jarURI: local files, copies, and a content-addressed download cache.
@@ -139,7 +143,7 @@ let package = Package(
         .testTarget(name: "PlanningTests", dependencies: ["Reconciliation", "Planning", "FlinkResources"]),
         .testTarget(name: "StoreTests", dependencies: ["Store", "FlinkResources", "Runtime"]),
         .testTarget(name: "RuntimeTests", dependencies: ["Runtime", "FlinkletTesting"]),
-        .testTarget(name: "FlinkClientTests", dependencies: ["FlinkClient", "FlinkletTesting"]),
+        .testTarget(name: "FlinkClientTests", dependencies: ["FlinkClient", "FlinkletTesting", "Runtime"]),
         .testTarget(name: "ArtifactsTests", dependencies: ["Artifacts", "FlinkletTesting"]),
         // Real Flink: run by hack/test.sh after installing Flink and building the counter job.
         .testTarget(name: "EndToEndTests", dependencies: ["flinklet", "Store", "FlinkResources", "FlinkClient", "Runtime", "FlinkletTesting"]),

@@ -33,6 +33,8 @@ public struct FlinkBackend: Sendable {
     public let stateDirectory: String
     /// Ports leased to clusters (REST, RPC, blob, TaskManagers).
     public var portRange: ClosedRange<Int> = 20_000...29_999
+    /// The TLS every cluster runs with (`ClusterCredentials`); nil only in tests.
+    public var tls: ClusterTLS?
 
     public init(distribution: Result<FlinkDistribution, FlinkHomeError>, rest: any FlinkREST, stateDirectory: String,
                 maxConcurrentSubmissions: Int = 2, maxConcurrentClusterStarts: Int = 2) {
@@ -61,6 +63,7 @@ extension FlinkBackend {
         var observation = FlinkObservation(distribution: try? distribution.get(), podRoot: layout.directory(of: id),
                                            clusterDirectory: clusterDirectory(of: id))
         if case .failure(let error) = distribution { observation.distributionProblem = error.message }
+        observation.tls = tls
         let lastKnown = record.flatMap { Self.decode($0) }
         observation.lastKnown = lastKnown
         let recordedStatus = try record.flatMap { try PodRecords.status(of: $0) }

@@ -136,9 +136,31 @@ struct Run: AsyncParsableCommand {
             // Not fatal: resources get a clear error until a distribution is installed.
             logger.error("no Flink distribution; clusters cannot start", metadata: ["error": "\(error)"])
         }
-        var backend = FlinkBackend(distribution: distribution, rest: FlinkRESTClient(), stateDirectory: stateDirectory,
+        // Only Flinklet may use its clusters: every one runs with mutual TLS from the state
+        // directory's certificate, made here the first time (never a cluster without it).
+        var rest = FlinkRESTClient()
+        var clusterTLS: ClusterTLS?
+        if engine == .flink, case .success(let found) = distribution {
+            do {
+                let directory = StateDirectory(path: stateDirectory)
+                try directory.create()
+                if let mode = try directory.ensurePrivate() {
+                    logger.notice("state directory was readable by other users: made private (chmod 700, state.db 600)",
+                                  metadata: ["state.directory": "\(stateDirectory)", "state.mode": "\(String(mode, radix: 8))"])
+                }
+                let (tls, context) = try await ClusterCredentials.ensure(stateDirectory: stateDirectory, java: found.java, logger: logger)
+                clusterTLS = tls
+                rest.tls = context
+            } catch {
+                var stderr = StandardError()
+                print("error: \(error)", to: &stderr)
+                throw ExitCode.failure
+            }
+        }
+        var backend = FlinkBackend(distribution: distribution, rest: rest, stateDirectory: stateDirectory,
                                    maxConcurrentSubmissions: maxConcurrentSubmissions, maxConcurrentClusterStarts: maxConcurrentClusterStarts)
         backend.portRange = portRange ?? backend.portRange
+        backend.tls = clusterTLS
         if let ephemeral = EphemeralPorts.current(), let warning = EphemeralPorts.warning(leases: backend.portRange, ephemeral: ephemeral) {
             logger.warning("\(warning)")
         }
@@ -151,7 +173,11 @@ struct Run: AsyncParsableCommand {
         do {
             switch engine {
             case .flink:
-                var op = Operator(configuration: configuration, planner: FlinkPlanner(), backend: backend, logger: logger)
+                var driverConfiguration = LocalProcessDriver.Configuration()
+                // JobManagers' readiness (`GET /overview`) over TLS with the operator's certificate.
+                driverConfiguration.httpsProbe = { [rest] port, path, timeout in await rest.probe(port: port, path: path, timeout: timeout) }
+                var op = Operator(configuration: configuration, planner: FlinkPlanner(), backend: backend, logger: logger,
+                                  makeDriver: { [driverConfiguration] logger in LocalProcessDriver(configuration: driverConfiguration, logger: logger) })
                 op.metrics = metrics
                 op.health = health
                 running = try await op.start()

@@ -141,6 +141,8 @@ public struct FlinkObservation: Sendable, Hashable {
     /// nil when no distribution was found: `distributionProblem` says why.
     public var distribution: FlinkDistribution?
     public var distributionProblem: String?
+    /// The TLS its clusters run with (nil: none, as in planner tests; the operator always sets it).
+    public var tls: ClusterTLS?
     /// `<state>/pods/<namespace>/<name>`: each pod's directory is `<podRoot>/<pod>`.
     public var podRoot: String
     /// `<state>/clusters/<namespace>/<name>`: checkpoints, savepoints and copied jars, which

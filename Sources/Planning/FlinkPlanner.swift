@@ -300,7 +300,7 @@ public struct FlinkPlanner: ResourcePlanner {
             else if jobManager != nil { .deployedNotReady }
             else { .missing }
         var clusterInfo = ["flink-version": distribution.version, "rest-port": String(layout.restPort),
-                           "rest-url": "http://127.0.0.1:\(layout.restPort)", "mode": mode.rawValue]
+                           "rest-url": "\(observation.tls == nil ? "http" : "https")://127.0.0.1:\(layout.restPort)", "mode": mode.rawValue]
         if let image = spec.image { clusterInfo["image"] = image }
         if let remembered = health?.info.encoded ?? observation.recordedClusterInfo?[ClusterHealth.Info.clusterInfoKey] {
             clusterInfo[ClusterHealth.Info.clusterInfoKey] = remembered

@@ -130,8 +130,6 @@ struct Run: AsyncParsableCommand {
         switch distribution {
         case .success(let found):
             logger.info("Flink distribution", metadata: ["flink.home": "\(found.home)", "flink.version": "\(found.version)", "java": "\(found.java)"])
-            // Beside the operator: clusters start meanwhile, without the archives' speed-up.
-            archives.append(ClassDataArchiveService(distribution: found, logger: logger))
         case .failure(let error):
             // Not fatal: resources get a clear error until a distribution is installed.
             logger.error("no Flink distribution; clusters cannot start", metadata: ["error": "\(error)"])
@@ -156,6 +154,10 @@ struct Run: AsyncParsableCommand {
                 print("error: \(error)", to: &stderr)
                 throw ExitCode.failure
             }
+        }
+        if engine == .flink, case .success(let found) = distribution {
+            // Beside the operator: clusters start meanwhile, without the archives' speed-up.
+            archives.append(ClassDataArchiveService(distribution: found, tls: clusterTLS, logger: logger))
         }
         var backend = FlinkBackend(distribution: distribution, rest: rest, stateDirectory: stateDirectory,
                                    maxConcurrentSubmissions: maxConcurrentSubmissions, maxConcurrentClusterStarts: maxConcurrentClusterStarts)
@@ -240,11 +242,12 @@ final class ListeningAddress: Sendable {
 /// operator's group, so it never outlives it as a stray task).
 struct ClassDataArchiveService: Service, CustomStringConvertible {
     let distribution: FlinkDistribution
+    let tls: ClusterTLS?
     let logger: Logger
     var description: String { "class-data-archives" }
 
     func run() async throws {
-        await cancelWhenGracefulShutdown { await ClassDataArchives.ensure(distribution, logger: logger) }
+        await cancelWhenGracefulShutdown { await ClassDataArchives.ensure(distribution, tls: tls, logger: logger) }
     }
 }
 

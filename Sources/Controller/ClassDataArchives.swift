@@ -23,15 +23,17 @@ public enum ClassDataArchives {
     public static let roles: [PodRole] = [.jobManager, .taskManager]
 
     /// The archives' paths for `distribution`, in `<flink home>/flinklet-cds/` (nil: the
-    /// distribution's directory is not writable, so there will be none).
-    public static func paths(for distribution: FlinkDistribution) -> [PodRole: String]? {
+    /// distribution's directory is not writable, so there will be none). `tls`: for JVMs that
+    /// run with mutual TLS (`ClusterTLS`), which load the JDK's TLS and crypto classes at start:
+    /// archives of their own, so those classes are mapped too.
+    public static func paths(for distribution: FlinkDistribution, tls: Bool = false) -> [PodRole: String]? {
         let directory = distribution.home + "/flinklet-cds"
         let fileManager = FileManager.default
         if !fileManager.fileExists(atPath: directory) {
             guard (try? fileManager.createDirectory(atPath: directory, withIntermediateDirectories: true)) != nil else { return nil }
         }
         guard fileManager.isWritableFile(atPath: directory) else { return nil }
-        var identity = distribution.java
+        var identity = distribution.java + (tls ? "\ntls" : "")
         for jar in [distribution.java] + distribution.classpath {
             let attributes = try? fileManager.attributesOfItem(atPath: (jar as NSString).resolvingSymlinksInPath)
             let size = (attributes?[.size] as? NSNumber)?.int64Value ?? -1

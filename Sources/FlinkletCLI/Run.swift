@@ -123,7 +123,7 @@ struct Run: AsyncParsableCommand {
         configuration.workers = workers
         let distribution = FlinkHome.locate(explicit: flinkHome).map { found in
             var found = found
-            found.classDataArchives = ClassDataArchives.paths(for: found) ?? [:]
+            found.classDataArchives = ClassDataArchives.paths(for: found, tls: engine == .flink) ?? [:]
             return found
         }
         var archives: [any Service] = []

@@ -7,6 +7,7 @@ import PackageDescription
 //                                      Reconciliation → Planning (pure, Flink) ──────────────────────┼→ Controller (Flink)
 //   CSQLite → Store (FlinkResources) ───────────────────────────────────────────┤      FlinkClient, Artifacts ┘   │
 //   CSystemShims → Runtime ─────────────────────────────────────────────────────┘              FlinkletCLI → flinklet
+//   CLibSSL → LoopbackTLS → FlinkClient (Flink's REST API over HTTP or mutual TLS)
 //   FlinkResources, Runtime → Observability (metrics, health) → Engine
 //                             Observability → HTTPServer (HummingbirdCore) → FlinkletCLI
 let package = Package(

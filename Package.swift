@@ -9,6 +9,7 @@ import PackageDescription
 //   CSystemShims → Runtime ─────────────────────────────────────────────────────┘              FlinkletCLI → flinklet
 //   FlinkResources, Runtime → Observability (metrics, health) → Engine
 //                             Observability → HTTPServer (HummingbirdCore) → FlinkletCLI
+//   FlinkResources, Manifests, Store → KubeAPI (the Kubernetes API) → HTTPServer
 let package = Package(
     name: "flinklet",
     platforms: [.macOS(.v15)],
@@ -82,12 +83,21 @@ let package = Package(
                            .product(name: "Logging", package: "swift-log"),
                            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle")]
         ),
-        // The operator's loopback HTTP server (HummingbirdCore): /healthz, /readyz, /metrics; later
-        // the Kubernetes API for our kinds.
+        // The Kubernetes API for our kinds (routing, discovery, OpenAPI, tables, watch, writes as
+        // manifest file writes), independent of any HTTP server.
+        .target(
+            name: "KubeAPI",
+            dependencies: ["FlinkResources", "Manifests", "Store", "YAML",
+                           .product(name: "Logging", package: "swift-log"),
+                           .product(name: "DequeModule", package: "swift-collections")]
+        ),
+        // The operator's loopback HTTP server (HummingbirdCore): /healthz, /readyz, /livez,
+        // /metrics, and the Kubernetes API (KubeAPI) for everything else.
         .target(
             name: "HTTPServer",
-            dependencies: ["Observability",
+            dependencies: ["Observability", "KubeAPI",
                            .product(name: "HummingbirdCore", package: "hummingbird"),
+                           .product(name: "HummingbirdTLS", package: "hummingbird"),
                            .product(name: "HTTPTypes", package: "swift-http-types"),
                            .product(name: "Prometheus", package: "swift-prometheus"),
                            .product(name: "NIOCore", package: "swift-nio"),
@@ -99,7 +109,7 @@ let package = Package(
             name: "FlinkletCLI",
             dependencies: [
                 "Manifests", "FlinkResources", "YAML", "Engine", "Controller", "Store", "Runtime", "Reconciliation", "Planning", "FlinkClient",
-                "Observability", "HTTPServer",
+                "Observability", "HTTPServer", "KubeAPI",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -135,6 +145,11 @@ let package = Package(
                            .product(name: "Logging", package: "swift-log"),
                            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle")],
             exclude: ["Fixtures"]
+        ),
+        .testTarget(
+            name: "KubeAPITests",
+            dependencies: ["KubeAPI", "Store", "Manifests", "FlinkResources", "FlinkletTesting", "flinklet",
+                           .product(name: "Logging", package: "swift-log")]
         ),
         .testTarget(name: "PlanningTests", dependencies: ["Reconciliation", "Planning", "FlinkResources"]),
         .testTarget(name: "StoreTests", dependencies: ["Store", "FlinkResources", "Runtime"]),

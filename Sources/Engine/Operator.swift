@@ -19,6 +19,10 @@ public struct OperatorRunning: Sendable {
     /// keep running. One that ends by itself (the closed queue's timers, say) shuts the
     /// group down gracefully.
     public let services: [ServiceGroupConfiguration.ServiceConfiguration]
+    /// The operator's Store (status, events, revisions), for readers in the same process.
+    public let store: Store
+    /// The manifest directory as the operator reads it.
+    public let source: DirectorySource
 }
 
 /// What an operator watches and how it works.
@@ -92,17 +96,17 @@ public struct Operator<Backend: ReconcilerBackend>: Sendable {
         let stateDirectory = StateDirectory(path: configuration.stateDirectory)
         let lock = try stateDirectory.lockForOperator()
         do {
-            let (services, driver) = try await prepare()
+            let (services, driver, store, source) = try await prepare()
             return Running(lock: lock, driver: driver, services: services.map { service in
                 ServiceGroupConfiguration.ServiceConfiguration(service: service, successTerminationBehavior: .gracefullyShutdownGroup)
-            })
+            }, store: store, source: source)
         } catch {
             lock.release()
             throw error
         }
     }
 
-    private func prepare() async throws -> ([any Service], any ProcessDriver) {
+    private func prepare() async throws -> ([any Service], any ProcessDriver, Store, DirectorySource) {
         let store = try Store.open(stateDirectory: configuration.stateDirectory)
         let driver = makeDriver(logger)
 
@@ -121,6 +125,7 @@ public struct Operator<Backend: ReconcilerBackend>: Sendable {
         sourceConfiguration.resync = configuration.resync
         sourceConfiguration.state.emptyGrace = configuration.emptyGrace
         sourceConfiguration.state.allowEmpty = configuration.allowEmpty
+        sourceConfiguration.removalNotes = RemovalNotes.directory(stateDirectory: configuration.stateDirectory)
         let stored = try store.resources()
         sourceConfiguration.state.knownBeforeFirstScan = stored.count
         let source = DirectorySource(configuration: sourceConfiguration, logger: logger)
@@ -184,8 +189,8 @@ public struct Operator<Backend: ReconcilerBackend>: Sendable {
             // and its timers must not end by themselves when the workers close the queue.
             ServiceTask("work-queue-timers") { await cancelWhenGracefulShutdown { await queue.runTimers() } },
         ]
-        guard let health else { return (services, driver) }
-        return (services.map { HealthReportingService(service: $0, health: health) }, driver)
+        guard let health else { return (services, driver, store, source) }
+        return (services.map { HealthReportingService(service: $0, health: health) }, driver, store, source)
     }
 }
 

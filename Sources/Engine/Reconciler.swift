@@ -75,25 +75,36 @@ public struct Reconciler<Backend: ReconcilerBackend>: Sendable {
 
         // The generation counts spec changes of valid versions, and survives restarts.
         if let desired, let resource = desired.resource, let specHash = desired.specHash {
+            let metadata = ResourceMetadata(labels: resource.metadata.labels, annotations: resource.metadata.annotations)
             if var existing = record {
                 // The spec hash says whether the spec changed; encode it only then.
-                if existing.specHash != specHash || existing.file != desired.file {
+                if existing.specHash != specHash || existing.file != desired.file || existing.resourceMetadata != metadata
+                    || existing.metadata == nil || existing.deletedAt != nil {
                     if existing.specHash != specHash {
                         existing.generation += 1
                         existing.specHash = specHash
+                        existing.spec = try ResourceRecord.json(resource.specJSON)
                     }
-                    existing.spec = try ResourceRecord.json(resource.specJSON)
                     existing.file = desired.file
+                    try existing.setMetadata(metadata)
+                    existing.deletedAt = nil
                     existing.updatedAt = now()
                     record = try store.upsert(existing)
                 }
             } else {
-                record = try store.upsert(ResourceRecord(id: id, generation: 1, specHash: specHash,
-                                                         spec: try ResourceRecord.json(resource.specJSON), file: desired.file, createdAt: now()))
+                var created = ResourceRecord(id: id, generation: 1, specHash: specHash, spec: try ResourceRecord.json(resource.specJSON),
+                                             file: desired.file, createdAt: now())
+                try created.setMetadata(metadata)
+                record = try store.upsert(created)
             }
         } else if let desired, record == nil {
             // Named but never valid: keep a record (generation 0) so get/describe can show why.
             record = try store.upsert(ResourceRecord(id: id, generation: 0, specHash: "", spec: "{}", file: desired.file, createdAt: now()))
+        } else if desired == nil, var existing = record, existing.deletedAt == nil {
+            // Its manifest is gone: the resource is being deleted until it is torn down and forgotten.
+            existing.deletedAt = now()
+            existing.updatedAt = now()
+            record = try store.upsert(existing)
         }
 
         let source = self.source

@@ -14,7 +14,7 @@ public struct Flinklet: AsyncParsableCommand {
             """,
         version: "flinklet \(version) (Flink \(FlinkVersion.supported.rawValue), \(FlinkAPI.apiVersion))",
         subcommands: [Run.self, Validate.self, Apply.self, Diff.self, Delete.self, Get.self, Describe.self, Events.self, Wait.self, Logs.self, Top.self,
-                      CRDs.self, Completion.self, Version.self]
+                      CRDs.self, Kubeconfig.self, Completion.self, Version.self]
     )
 
     public init() {}

@@ -66,6 +66,22 @@ package enum Schema {
                 UNIQUE (owner, position)
             ) STRICT;
             """),
+        // The Kubernetes API's view: a revision (resourceVersion) bumped by every resource
+        // write, the metadata the manifest gives (labels, annotations), when a resource's
+        // deletion was seen, and a bounded history of deletions for watchers.
+        Migration(version: 2, sql: """
+            ALTER TABLE resources ADD COLUMN revision INTEGER NOT NULL DEFAULT 0;
+            ALTER TABLE resources ADD COLUMN metadata TEXT;
+            ALTER TABLE resources ADD COLUMN deleted_at INTEGER;
+            CREATE INDEX resources_by_revision ON resources (revision);
+            CREATE TABLE revision (id INTEGER PRIMARY KEY CHECK (id = 1), value INTEGER NOT NULL) STRICT;
+            INSERT INTO revision (id, value) VALUES (1, 0);
+            CREATE TABLE deletions (
+                revision INTEGER PRIMARY KEY,
+                key TEXT NOT NULL,
+                record TEXT NOT NULL
+            ) STRICT;
+            """),
     ]
 
     static var version: Int { migrations.last?.version ?? 0 }

@@ -149,7 +149,8 @@ let package = Package(
         .testTarget(
             name: "KubeAPITests",
             dependencies: ["KubeAPI", "Store", "Manifests", "FlinkResources", "FlinkletTesting", "flinklet",
-                           .product(name: "Logging", package: "swift-log")]
+                           .product(name: "Logging", package: "swift-log")],
+            exclude: ["Fixtures"]
         ),
         .testTarget(name: "PlanningTests", dependencies: ["Reconciliation", "Planning", "FlinkResources"]),
         .testTarget(name: "StoreTests", dependencies: ["Store", "FlinkResources", "Runtime"]),

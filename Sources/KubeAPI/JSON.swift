@@ -72,7 +72,8 @@ enum JSONText {
 }
 
 extension JSONValue {
-    subscript(key: String) -> JSONValue? {
+    /// A member of an object, read or written (writing to a non-object does nothing).
+    subscript(field key: String) -> JSONValue? {
         get { if case .object(let o) = self { return o[key] } else { return nil } }
         set {
             guard case .object(var o) = self else { return }

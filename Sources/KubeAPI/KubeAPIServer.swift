@@ -210,7 +210,7 @@ public final class KubeAPIServer: Sendable {
         }
     }
 
-    private func isWatch(_ request: APIRequest) -> Bool { ["true", "1"].contains(request.query["watch"] ?? "") }
+    private func isWatch(_ request: APIRequest) -> Bool { ["true", "1", "t", "True", "TRUE", "T"].contains(request.query["watch"] ?? "") }
 
     private func list(_ request: APIRequest, kind: ResourceKind, namespace: String?) async throws -> APIResponse {
         let filter = try filter(request, kind: kind, namespace: namespace)

@@ -21,8 +21,8 @@ enum OpenAPI {
                                           "description": .string("Standard object's metadata.")])
         properties["apiVersion"] = .object(["type": .string("string"), "description": .string("APIVersion: \(FlinkAPI.apiVersion).")])
         properties["kind"] = .object(["type": .string("string"), "description": .string("Kind: \(kind.rawValue).")])
-        schema["properties"] = .object(properties)
-        schema["x-kubernetes-group-version-kind"] = .array([gvk(kind)])
+        schema[field: "properties"] = .object(properties)
+        schema[field: "x-kubernetes-group-version-kind"] = .array([gvk(kind)])
         return schema
     }
 
@@ -72,9 +72,9 @@ enum OpenAPI {
             if !parameters.isEmpty {
                 op["parameters"] = .array(v2 ? parameters.map { p in
                     var p = p
-                    p["schema"] = nil
-                    p["type"] = .string("string")
-                    p["uniqueItems"] = .bool(true)
+                    p[field: "schema"] = nil
+                    p[field: "type"] = .string("string")
+                    p[field: "uniqueItems"] = .bool(true)
                     return p
                 } : parameters)
             }

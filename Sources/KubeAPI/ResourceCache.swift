@@ -54,17 +54,22 @@ struct WatchEvent: Sendable {
 /// Guarantees:
 /// - Lists and gets answer from one revision, and report it as their `resourceVersion`.
 /// - A watch from revision R hears every change after R in revision order, once; a watch
-///   from before the oldest change kept (`historyLimit`) is refused (`.gone`, 410).
+///   from before the oldest change kept (`historyLimit`), or from before the cache started, is
+///   refused (`.gone`, 410).
 /// - It follows `Store.revisionChanges`; `catchUp()` brings it up to date at once (after a
 ///   write through the API).
 actor ResourceCache {
-    static let historyLimit = 1_000
+    static let defaultHistoryLimit = 1_000
     /// Events a slow watcher may have queued before it is cut off (it re-watches and relists).
     static let watcherBacklog = 10_000
 
     let store: Store
     let logger: Logger
+    /// Changes kept for watchers that resume from a revision.
+    let historyLimit: Int
     private(set) var revision: Int64 = 0
+    /// Whether the first full read happened (later reads are changes only).
+    private var isLoaded = false
     private var objects: [ResourceID: CachedObject] = [:]
     /// Changes after `historyStart`, oldest first.
     private var history: Deque<WatchEvent> = []
@@ -72,9 +77,10 @@ actor ResourceCache {
     private var watchers: [Int: (filter: ObjectFilter, continuation: AsyncStream<WatchEvent>.Continuation)] = [:]
     private var nextWatcher = 0
 
-    init(store: Store, logger: Logger) {
+    init(store: Store, logger: Logger, historyLimit: Int = ResourceCache.defaultHistoryLimit) {
         self.store = store
         self.logger = logger
+        self.historyLimit = historyLimit
     }
 
     /// Follows the Store until cancelled.
@@ -88,8 +94,9 @@ actor ResourceCache {
     /// Reads what changed in the Store since the cache's revision.
     func catchUp() {
         do {
-            if revision == 0, objects.isEmpty {
+            guard isLoaded else {
                 try reload()
+                isLoaded = true
                 return
             }
             let changes = try store.changes(since: revision)
@@ -144,7 +151,7 @@ actor ResourceCache {
 
     private func record(_ event: WatchEvent) {
         history.append(event)
-        if history.count > Self.historyLimit, let dropped = history.popFirst() { historyStart = dropped.revision }
+        if history.count > historyLimit, let dropped = history.popFirst() { historyStart = dropped.revision }
         for (id, watcher) in watchers where watcher.filter.matches(event.object.record) {
             if case .dropped = watcher.continuation.yield(event) {
                 watcher.continuation.finish()

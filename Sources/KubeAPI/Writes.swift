@@ -134,8 +134,8 @@ extension KubeAPIServer {
         }
         if object["metadata"]?["deletionTimestamp"] == nil {
             var metadata = object["metadata"] ?? .object([:])
-            metadata["deletionTimestamp"] = .string(timestamp(Date()))
-            object["metadata"] = metadata
+            metadata[field: "deletionTimestamp"] = .string(timestamp(Date()))
+            object[field: "metadata"] = metadata
         }
         return .json(object)
     }
@@ -190,18 +190,18 @@ extension KubeAPIServer {
             // Not recorded (yet): the object as written, with what the server knows of it.
             var answer = manifest
             if let current = await cache.object(id), var served = JSONText.parse(current.json) {
-                served["spec"] = manifest["spec"]
+                served[field: "spec"] = manifest["spec"]
                 var metadata = served["metadata"] ?? .object([:])
-                metadata["labels"] = manifest["metadata"]?["labels"]
-                metadata["annotations"] = manifest["metadata"]?["annotations"]
-                served["metadata"] = metadata
+                metadata[field: "labels"] = manifest["metadata"]?["labels"]
+                metadata[field: "annotations"] = manifest["metadata"]?["annotations"]
+                served[field: "metadata"] = metadata
                 answer = served
             } else {
                 var metadata = answer["metadata"] ?? .object([:])
-                metadata["creationTimestamp"] = .string(timestamp(Date()))
-                metadata["uid"] = .string(UUID().uuidString.lowercased())
-                metadata["generation"] = .int(1)
-                answer["metadata"] = metadata
+                metadata[field: "creationTimestamp"] = .string(timestamp(Date()))
+                metadata[field: "uid"] = .string(UUID().uuidString.lowercased())
+                metadata[field: "generation"] = .int(1)
+                answer[field: "metadata"] = metadata
             }
             response = .json(answer, status: status)
         }
@@ -253,8 +253,8 @@ extension KubeAPIServer {
         if let kind = object["kind"]?.stringValue, kind != id.kind.rawValue {
             throw APIError.badRequest("the kind in the data (\(kind)) does not match the expected kind (\(id.kind.rawValue))")
         }
-        object["apiVersion"] = .string(FlinkAPI.apiVersion)
-        object["kind"] = .string(id.kind.rawValue)
+        object[field: "apiVersion"] = .string(FlinkAPI.apiVersion)
+        object[field: "kind"] = .string(id.kind.rawValue)
         var metadata = object["metadata"] ?? .object([:])
         if let name = metadata["name"]?.stringValue, name != id.name {
             throw APIError.badRequest("the name of the object (\(name)) does not match the name on the URL (\(id.name))")
@@ -262,9 +262,9 @@ extension KubeAPIServer {
         if let namespace = metadata["namespace"]?.stringValue, namespace != id.namespace {
             throw APIError.badRequest("the namespace of the provided object does not match the namespace sent on the request")
         }
-        metadata["name"] = .string(id.name)
-        if id.namespace != ObjectMeta.defaultNamespace || metadata["namespace"] != nil { metadata["namespace"] = .string(id.namespace) }
-        object["metadata"] = metadata
+        metadata[field: "name"] = .string(id.name)
+        if id.namespace != ObjectMeta.defaultNamespace || metadata["namespace"] != nil { metadata[field: "namespace"] = .string(id.namespace) }
+        object[field: "metadata"] = metadata
         return object
     }
 
@@ -272,14 +272,14 @@ extension KubeAPIServer {
     /// server sets.
     static func manifest(_ object: JSONValue) -> JSONValue {
         var manifest = object
-        manifest["status"] = nil
+        manifest[field: "status"] = nil
         if var metadata = manifest["metadata"] {
             for field in ["uid", "resourceVersion", "generation", "creationTimestamp", "deletionTimestamp", "deletionGracePeriodSeconds",
                           "managedFields", "selfLink", "finalizers", "ownerReferences", "generateName"] {
-                metadata[field] = nil
+                metadata[field: field] = nil
             }
-            for map in ["labels", "annotations"] where metadata[map] == .object([:]) || metadata[map] == .null { metadata[map] = nil }
-            manifest["metadata"] = metadata
+            for map in ["labels", "annotations"] where metadata[map] == .object([:]) || metadata[map] == .null { metadata[field: map] = nil }
+            manifest[field: "metadata"] = metadata
         }
         return manifest
     }

@@ -83,12 +83,15 @@ actor ResourceCache {
         self.historyLimit = historyLimit
     }
 
-    /// Follows the Store until cancelled.
+    /// Follows the Store until cancelled; then ends every watch.
     func run() async {
         catchUp()
         for await _ in store.revisionChanges {
             catchUp()
         }
+        // Stopped (the operator shuts down): end every watch, so the server can drain.
+        for (_, watcher) in watchers { watcher.continuation.finish() }
+        watchers = [:]
     }
 
     /// Reads what changed in the Store since the cache's revision.

@@ -85,8 +85,9 @@ actor ResourceCache {
 
     /// Follows the Store until cancelled; then ends every watch.
     func run() async {
-        catchUp()
-        for await _ in store.revisionChanges {
+        // Nothing is read before the first request: an operator whose API nobody uses keeps
+        // no rendered objects in memory.
+        for await _ in store.revisionChanges where isLoaded {
             catchUp()
         }
         // Stopped (the operator shuts down): end every watch, so the server can drain.

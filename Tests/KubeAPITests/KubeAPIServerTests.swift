@@ -93,3 +93,62 @@ struct KubeAPIServerTests {
         }
     }
 }
+
+/// Writes checked as the operator reads manifests, without writing (`dryRun=All`).
+struct KubeAPIWriteTests {
+    static func post(_ server: KubeAPIServer, _ body: String, query: [String: String]) async -> APIResponse {
+        await server.handle(APIRequest(method: "POST", path: "/apis/flink.apache.org/v1beta1/namespaces/default/flinkdeployments",
+                                       query: query, headers: ["Authorization": "Bearer secret", "Content-Type": "application/json"],
+                                       body: Array(body.utf8)))
+    }
+
+    static let withUnknownField = #"{"apiVersion":"flink.apache.org/v1beta1","kind":"FlinkDeployment","metadata":{"name":"x"},"spec":{"flinkVersion":"v2_3","mode":"session","colour":"blue"}}"#
+
+    static func json(_ response: APIResponse) -> JSONValue? {
+        guard case .bytes(let bytes) = response.body else { return nil }
+        return JSONText.parse(bytes)
+    }
+
+    @Test func fieldValidationStrictRefusesAnUnknownFieldWarnWarnsIgnoreDropsIt() async throws {
+        try await KubeAPIServerTests.withServer { server, _ in
+            let strict = await Self.post(server, Self.withUnknownField, query: ["dryRun": "All", "fieldValidation": "Strict"])
+            #expect(strict.status == 422)
+            guard case .array(let causes)? = Self.json(strict)?["details"]?["causes"] else { Issue.record("no causes"); return }
+            #expect(causes.first?["field"] == .string("spec.colour"))
+
+            let warn = await Self.post(server, Self.withUnknownField, query: ["dryRun": "All", "fieldValidation": "Warn"])
+            #expect(warn.status == 201)
+            #expect(warn.headers.contains { $0.name == "Warning" && $0.value.contains("unknown field \\\"spec.colour\\\"") }, "\(warn.headers)")
+            #expect(Self.json(warn)?["spec"]?["colour"] == nil)
+
+            let ignore = await Self.post(server, Self.withUnknownField, query: ["dryRun": "All", "fieldValidation": "Ignore"])
+            #expect(ignore.status == 201 && !ignore.headers.contains { $0.name == "Warning" })
+        }
+    }
+
+    @Test func anInvalidObjectIs422WithOneCausePerDiagnostic() async throws {
+        try await KubeAPIServerTests.withServer { server, _ in
+            let body = #"{"apiVersion":"flink.apache.org/v1beta1","kind":"FlinkDeployment","metadata":{"name":"x"},"spec":{"flinkVersion":"v2_3","job":{"jarURI":"local:///x.jar","upgradeMode":"savepiont","parallelism":0}}}"#
+            let response = await Self.post(server, body, query: ["dryRun": "All"])
+            #expect(response.status == 422)
+            let status = Self.json(response)
+            #expect(status?["reason"] == .string("Invalid") && status?["details"]?["kind"] == .string("FlinkDeployment"))
+            guard case .array(let causes)? = status?["details"]?["causes"] else { Issue.record("no causes"); return }
+            #expect(Set(causes.compactMap { $0["field"]?.stringValue }) == ["spec.job.upgradeMode", "spec.job.parallelism"])
+            #expect(causes.contains { $0["reason"] == .string("FieldValueNotSupported") })
+        }
+    }
+
+    @Test func aNameThatDiffersFromTheURLIsABadRequest() async throws {
+        try await KubeAPIServerTests.withServer { server, _ in
+            let response = await server.handle(APIRequest(
+                method: "PUT", path: "/apis/flink.apache.org/v1beta1/namespaces/default/flinkdeployments/y",
+                headers: ["Authorization": "Bearer secret"], body: Array(Self.withUnknownField.utf8)))
+            #expect(response.status == 404, "y does not exist")
+            let strategic = await server.handle(APIRequest(
+                method: "PATCH", path: "/apis/flink.apache.org/v1beta1/namespaces/default/flinkdeployments/y",
+                headers: ["Authorization": "Bearer secret", "Content-Type": "application/strategic-merge-patch+json"], body: Array("{}".utf8)))
+            #expect(strategic.status == 415, "no strategic merge patch for custom resources")
+        }
+    }
+}

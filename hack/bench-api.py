@@ -158,13 +158,24 @@ try:
                 return int(line.split()[1]) / 1024
 
     before = rss()
-    watchers = []
-    for _ in range(20):
+    # Watches as kubectl get -w opens them (no resourceVersion: every object ADDED first),
+    # each read by a thread of its own as a client reads them.
+    drained = threading.Semaphore(0)
+
+    def drain():
         c = connection()
         c.request("GET", f"{path}?watch=true&timeoutSeconds=600", headers=headers)
         response = c.getresponse()
-        response.readline()  # the first ADDED event: the watch is open
-        watchers.append((c, response))
+        for _ in range(resources):
+            response.readline()
+        drained.release()
+        while response.readline():
+            pass
+
+    for _ in range(20):
+        threading.Thread(target=drain, daemon=True).start()
+    for _ in range(20):
+        drained.acquire(timeout=60)
     time.sleep(2)
     print(f"operator resident memory: {before:.1f} MB before, {rss():.1f} MB with 20 open watches (+1 following edits)")
 finally:

@@ -167,8 +167,9 @@ public struct OperatorHTTPServer: Service, CustomStringConvertible {
         switch answer.body {
         case .bytes(let bytes):
             return Response(status: status, headers: fields, body: ResponseBody(byteBuffer: ByteBuffer(bytes: bytes)))
-        case .stream(let chunks):
+        case .stream(let chunks, let onEnd):
             return Response(status: status, headers: fields, body: ResponseBody { writer in
+                defer { onEnd() }
                 for await chunk in chunks { try await writer.write(ByteBuffer(bytes: chunk)) }
                 try await writer.finish(nil)
             })

@@ -26,8 +26,10 @@ public struct APIRequest: Sendable {
 public struct APIResponse: Sendable {
     public enum Body: Sendable {
         case bytes([UInt8])
-        /// Chunks written as they come; the response ends when the stream does.
-        case stream(AsyncStream<[UInt8]>)
+        /// Chunks written as they come, each made when the writer asks for it (so a slow
+        /// client holds back the producer); the response ends when the stream does. `onEnd`
+        /// is called once the server stops writing, ended or cut off (a client that went away).
+        case stream(AsyncStream<[UInt8]>, onEnd: @Sendable () -> Void)
     }
 
     public var status: Int

@@ -271,7 +271,6 @@ public final class KubeAPIServer: Sendable {
         }
         let timeout = Double(request.query["timeoutSeconds"] ?? "").map { min(max($0, 1), 3600) } ?? 1800
         let columns = Tables.columns(for: filter.kind)
-        let (out, continuation) = AsyncStream.makeStream(of: [UInt8].self)
         switch await cache.subscribe(filter, after: after) {
         case .gone(let oldest):
             let status: JSONValue = .object([
@@ -281,41 +280,74 @@ public final class KubeAPIServer: Sendable {
                     "message": .string("too old resource version: \(after ?? 0) (\(oldest))"), "reason": .string("Expired"), "code": .int(410),
                 ]),
             ])
+            let (out, continuation) = AsyncStream.makeStream(of: [UInt8].self)
             continuation.yield(JSONText.bytes(status) + [0x0A])
             continuation.finish()
+            return APIResponse(status: 200, headers: [("Content-Type", "application/json")], body: .stream(out, onEnd: {}))
         case .events(let id, let backlog, let stream):
             let cache = self.cache
-            let forward = Task {
-                var first = true
-                func encode(_ event: WatchEvent) -> [UInt8] {
-                    var out = Array("{\"type\":\"\(event.type.rawValue)\",\"object\":".utf8)
-                    if table {
-                        JSONText.write(Tables.table(columns: first ? columns : nil, rows: [Tables.row(event.object, include: include, now: Date())],
-                                                    revision: event.revision), into: &out)
-                    } else {
-                        out += event.object.json
-                    }
-                    first = false
-                    out += Array("}\n".utf8)
-                    return out
+            let feed = WatchFeed(backlog: backlog, live: stream.makeAsyncIterator()) { event, first in
+                var out = Array("{\"type\":\"\(event.type.rawValue)\",\"object\":".utf8)
+                if table {
+                    JSONText.write(Tables.table(columns: first ? columns : nil, rows: [Tables.row(event.object, include: include, now: Date())],
+                                                revision: event.revision), into: &out)
+                } else {
+                    out += event.object.json
                 }
-                for event in backlog { continuation.yield(encode(event)) }
-                for await event in stream { continuation.yield(encode(event)) }
-                continuation.finish()
+                out += Array("}\n".utf8)
+                return out
             }
+            // The watch ends at its timeout: the cache finishes its stream, and the feed with it.
             let timer = Task {
                 try? await Task.sleep(for: .seconds(timeout))
                 await cache.unsubscribe(id)
             }
-            continuation.onTermination = { _ in
-                forward.cancel()
+            let out = AsyncStream<[UInt8]>(unfolding: { await feed.next() })
+            return APIResponse(status: 200, headers: [("Content-Type", "application/json")], body: .stream(out, onEnd: {
                 timer.cancel()
                 Task { await cache.unsubscribe(id) }
-            }
+            }))
         }
-        return APIResponse(status: 200, headers: [("Content-Type", "application/json")], body: .stream(out))
     }
 
+}
+
+/// The events of one watch, encoded one at a time as the client takes them: first the
+/// backlog, then the live ones.
+///
+/// `@unchecked Sendable`: only the response's `AsyncStream(unfolding:)` calls `next()`, and it
+/// calls it once at a time.
+final class WatchFeed: @unchecked Sendable {
+    private var backlog: [WatchEvent]
+    private var index = 0
+    private var live: AsyncStream<WatchEvent>.AsyncIterator
+    private var first = true
+    private let encode: @Sendable (WatchEvent, Bool) -> [UInt8]
+
+    init(backlog: [WatchEvent], live: AsyncStream<WatchEvent>.AsyncIterator, encode: @escaping @Sendable (WatchEvent, Bool) -> [UInt8]) {
+        self.backlog = backlog
+        self.live = live
+        self.encode = encode
+    }
+
+    func next() async -> [UInt8]? {
+        let event: WatchEvent
+        if index < backlog.count {
+            event = backlog[index]
+            index += 1
+            // Sent: the objects it held may go.
+            if index == backlog.count { (backlog, index) = ([], 0) }
+        } else if let next = await live.next() {
+            event = next
+        } else {
+            return nil
+        }
+        defer { first = false }
+        return encode(event, first)
+    }
+}
+
+extension KubeAPIServer {
     // MARK: Namespaces and events
 
     private func namespaces(_ request: APIRequest, name: String?) async throws -> APIResponse {

@@ -81,6 +81,8 @@ import Glibc
             #expect(FileManager.default.fileExists(atPath: op.kubeconfig), "kubeconfig written: \(op.log)")
             let mode = (try FileManager.default.attributesOfItem(atPath: op.kubeconfig)[.posixPermissions] as? Int) ?? 0
             #expect(mode == 0o600)
+            let printed = try FlinkletBinary.run(["kubeconfig", "--state-dir", "state"], in: dir.url)
+            #expect(printed.stdout == (try String(contentsOfFile: op.kubeconfig, encoding: .utf8)), "flinklet kubeconfig prints it")
             try dir.write("app.yaml", Self.app("web"))
 
             let created = try op.kubectl(["apply", "-f", "app.yaml"])

@@ -14,29 +14,40 @@ struct ObjectFilter: Sendable {
     var namespaces: (equal: String?, notEqual: String?) = (nil, nil)
     var labels: LabelSelector?
 
-    func matches(_ record: ResourceRecord) -> Bool {
+    func matches(_ object: CachedObject) -> Bool {
+        let record = object.record
         guard record.kind == kind else { return false }
         if let namespace, record.namespace != namespace { return false }
         if let name = names.equal, record.name != name { return false }
         if let name = names.notEqual, record.name == name { return false }
         if let ns = namespaces.equal, record.namespace != ns { return false }
         if let ns = namespaces.notEqual, record.namespace == ns { return false }
-        if let labels, !labels.matches(record.resourceMetadata.labels ?? [:]) { return false }
+        if let labels, !labels.matches(object.labels) { return false }
         return true
     }
 }
 
 /// One object as the API serves it, rendered once per revision.
 struct CachedObject: Sendable {
+    /// The record without its spec and status texts (`json` holds them): identity, generation,
+    /// revision, times, metadata.
     var record: ResourceRecord
     /// The object's JSON (`APIObjects.object`).
     var json: [UInt8]
     var summary: APIObjects.Summary
+    var labels: [String: String]
+    /// `metadata`, as tables' rows carry it.
+    var metadata: JSONValue
 
     init(_ record: ResourceRecord) {
-        self.record = record
-        json = JSONText.bytes(APIObjects.object(record))
+        let object = APIObjects.object(record)
+        json = JSONText.bytes(object)
+        metadata = object["metadata"] ?? .object([:])
         summary = APIObjects.Summary(record)
+        labels = record.resourceMetadata.labels ?? [:]
+        var kept = record
+        (kept.spec, kept.status, kept.lastReconciledSpec) = ("", nil, nil)
+        self.record = kept
     }
 }
 
@@ -156,7 +167,7 @@ actor ResourceCache {
     private func record(_ event: WatchEvent) {
         history.append(event)
         if history.count > historyLimit, let dropped = history.popFirst() { historyStart = dropped.revision }
-        for (id, watcher) in watchers where watcher.filter.matches(event.object.record) {
+        for (id, watcher) in watchers where watcher.filter.matches(event.object) {
             if case .dropped = watcher.continuation.yield(event) {
                 watcher.continuation.finish()
                 watchers[id] = nil
@@ -172,11 +183,11 @@ actor ResourceCache {
     func list(_ filter: ObjectFilter) -> (revision: Int64, objects: [CachedObject]) {
         var result: [CachedObject] = []
         if let name = filter.names.equal, let namespace = filter.namespace ?? filter.namespaces.equal {
-            if let object = objects[ResourceID(kind: filter.kind, namespace: namespace, name: name)], filter.matches(object.record) {
+            if let object = objects[ResourceID(kind: filter.kind, namespace: namespace, name: name)], filter.matches(object) {
                 result.append(object)
             }
         } else {
-            for object in objects.values where filter.matches(object.record) { result.append(object) }
+            for object in objects.values where filter.matches(object) { result.append(object) }
             result.sort { ($0.record.namespace, $0.record.name) < ($1.record.namespace, $1.record.name) }
         }
         return (revision, result)
@@ -211,7 +222,7 @@ actor ResourceCache {
         var backlog: [WatchEvent] = []
         if let revision {
             guard revision >= historyStart else { return .gone(oldest: historyStart) }
-            backlog = history.filter { $0.revision > revision && filter.matches($0.object.record) }
+            backlog = history.filter { $0.revision > revision && filter.matches($0.object) }
         } else {
             backlog = list(filter).objects.map { WatchEvent(type: .added, revision: $0.record.revision, object: $0) }
         }

@@ -64,7 +64,7 @@ enum Tables {
         case .none: break
         case .metadata:
             row["object"] = .object(["kind": .string("PartialObjectMetadata"), "apiVersion": .string("meta.k8s.io/v1"),
-                                     "metadata": APIObjects.metadata(object.record)])
+                                     "metadata": object.metadata])
         case .object:
             row["object"] = JSONText.parse(object.json) ?? .null
         }

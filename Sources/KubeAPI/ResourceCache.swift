@@ -28,16 +28,18 @@ struct ObjectFilter: Sendable {
 }
 
 /// One object as the API serves it, rendered once per revision.
-struct CachedObject: Sendable {
+/// A class: lists, watch backlogs and the history share one copy (a backlog of 1,000 objects
+/// is 1,000 references, not 1,000 copies of the fields).
+final class CachedObject: Sendable {
     /// The record without its spec and status texts (`json` holds them): identity, generation,
     /// revision, times, metadata.
-    var record: ResourceRecord
+    let record: ResourceRecord
     /// The object's JSON (`APIObjects.object`).
-    var json: [UInt8]
-    var summary: APIObjects.Summary
-    var labels: [String: String]
+    let json: [UInt8]
+    let summary: APIObjects.Summary
+    let labels: [String: String]
     /// `metadata`, as tables' rows carry it.
-    var metadata: JSONValue
+    let metadata: JSONValue
 
     init(_ record: ResourceRecord) {
         let object = APIObjects.object(record)

@@ -42,6 +42,11 @@ swift test --skip-build --skip "$process_suites|$e2e_suites"
 echo "==> swift test: real processes and inotify" >&2
 swift test --skip-build --filter "$process_suites"
 
+# libFuzzer with ASan and LSan on every parser of user input, 20 s each (about two minutes with
+# its sanitized build in .build-fuzz); long campaigns: hack/fuzz.sh TARGET SECONDS.
+echo "==> fuzz smoke: hack/fuzz.sh all ${FUZZ_SECONDS:-20}" >&2
+bash hack/fuzz.sh all "${FUZZ_SECONDS:-20}"
+
 # A short seeded chaos run (operator SIGKILLs, JVM kills, power losses around lifecycle
 # changes, checked by Flink's REST API and the job's output); long campaigns: hack/chaos.sh.
 echo "==> chaos smoke: hack/chaos.sh ${CHAOS_ROUNDS:-3} ${CHAOS_SEED:-1}" >&2

@@ -18,7 +18,8 @@ enum FuzzTarget: String, CaseIterable, Sendable {
     case selector
     /// Memory quantities in Flink's and Kubernetes' spellings (`MemorySize`).
     case quantity
-    /// `jarURI`s, as the artifact store reads them and as validation checks them in a manifest.
+    /// `jarURI`s, as the artifact store reads them and as validation checks them in a manifest;
+    /// a second line is the pinned checksum (`flinklet.dev/jar-sha256`) of that manifest.
     case jaruri
 
     func run(_ bytes: UnsafeRawBufferPointer) {
@@ -70,17 +71,23 @@ enum FuzzTarget: String, CaseIterable, Sendable {
         if let size = MemorySize.flinkBytes(input) { check(size.bytes >= 0, "flinkBytes(\(input)) is not negative") }
     }
 
-    static func jarURI(_ input: String) {
+    static func jarURI(_ text: String) {
+        let (input, pin) = text.firstIndex(of: "\n").map { (String(text[..<$0]), String(text[text.index(after: $0)...])) } ?? (text, nil)
         if let path = ArtifactStore.localPath(of: input, flinkHome: "/opt/flink") {
             check(path.hasPrefix("/"), "a jar's local path is absolute: \(input) → \(path)")
             check(!path.split(separator: "/").contains(".."), "a jar's local path is normal: \(input) → \(path)")
         }
         // The same URI in a manifest, through the decoder and every jar rule of validation.
         let manifest = Array("""
-            {"apiVersion": "flink.apache.org/v1beta1", "kind": "FlinkDeployment", "metadata": {"name": "fuzz"},
+            {"apiVersion": "flink.apache.org/v1beta1", "kind": "FlinkDeployment",
+             "metadata": {"name": "fuzz", "annotations": {\(pin.map { "\"\(ObjectMeta.jarSHA256Annotation)\": \(jsonString($0))" } ?? "")}},
              "spec": {"flinkVersion": "v2_3", "job": {"jarURI": \(jsonString(input)), "upgradeMode": "stateless"}}}
             """.utf8)
-        checkCoherent(ManifestReader.read(bytes: manifest, path: "fuzz.json"), lines: 2)
+        let file = ManifestReader.read(bytes: manifest, path: "fuzz.json")
+        checkCoherent(file, lines: 3)
+        if let pin, let resource = file.objects.first?.resource {
+            check(ObjectMeta.isSHA256(pin) && resource.metadata.pinnedJarSHA256 == pin.lowercased(), "a valid manifest's pin is 64 hex digits: \(pin)")
+        }
     }
 
     // MARK: Properties

@@ -34,6 +34,13 @@ else
     selected=("$which")
 fi
 
+# libFuzzer's runtime comes with the Swift toolchain (its clang's compiler-rt).
+runtime=$(ls "$(dirname "$(readlink -f "$(command -v swiftc)")")"/../lib/clang/*/lib/linux/libclang_rt.fuzzer-*.a 2>/dev/null | head -1)
+if [ -z "$runtime" ]; then
+    echo "error: this Swift toolchain has no libFuzzer runtime (lib/clang/*/lib/linux/libclang_rt.fuzzer-*.a); use a swift.org toolchain for Linux" >&2
+    exit 1
+fi
+
 scratch=.build-fuzz
 echo "==> building flinklet-fuzz (-sanitize=fuzzer,address) into $scratch" >&2
 log=$(mktemp)

@@ -24,7 +24,7 @@ if [ "$status" -ne 0 ]; then
     echo "==> build FAILED (exit $status)" >&2
     exit 1
 fi
-if grep -qE '^/.*/(Sources|Tests|Benchmarks)/.*: warning:' "$log"; then
+if grep -qE '^/.*/(Sources|Tests|Benchmarks|Fuzz)/.*: warning:' "$log"; then
     echo "==> build has warnings; Flinklet builds warning-free" >&2
     exit 1
 fi

@@ -261,6 +261,28 @@ final class WakeLog: Sendable {
         #expect(try world.events(.flinkDeployment, "app").contains { $0.reason == "JarChecksumMismatch" })
     }
 
+    @Test func aSessionJobWhoseJarDoesNotMatchItsPinIsNotSubmittedAndAMatchingOneIs() async throws {
+        let world = try FlinkWorld()
+        try await world.write("session.yaml", FlinkWorld.deployment("session", mode: "session"))
+        func job(_ digest: String) -> String {
+            FlinkWorld.sessionJob(parallelism: 1).replacingOccurrences(
+                of: "  name: counter\n", with: "  name: counter\n  annotations: {flinklet.dev/jar-sha256: \"\(digest)\"}\n")
+        }
+        try await world.write("job.yaml", job(String(repeating: "e", count: 64)))
+        try await world.reconcile(.flinkDeployment, "session")
+        try await world.clusterUp("session")
+        try await world.reconcile(.flinkDeployment, "session")
+        try await world.reconcile(.flinkSessionJob, "counter")
+        #expect(await world.rest.count(.runJar) == 0)
+        let events = try world.events(.flinkSessionJob, "counter")
+        #expect(events.map(\.reason) == ["JarChecksumMismatch"])
+        #expect(events.first?.message.contains("its SHA-256 is \(Self.jarDigest), the pin is \(String(repeating: "e", count: 64))") == true)
+
+        try await world.write("job.yaml", job(Self.jarDigest))
+        try await world.reconcile(.flinkSessionJob, "counter")
+        #expect(await world.rest.submissions.map(\.jobId) == [try world.firstJobId("FlinkSessionJob/default/counter")])
+    }
+
     @Test func aSessionJobIsSubmittedOnceWithItsJobIdAndRetriesNeverStartASecondCopy() async throws {
         let world = try FlinkWorld()
         try await world.write("session.yaml", FlinkWorld.deployment("session", mode: "session"))

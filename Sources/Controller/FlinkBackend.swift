@@ -117,7 +117,8 @@ extension FlinkBackend {
                 }
             }
             if current != nil, let job = deployment.spec.job, deployment.spec.effectiveMode != .session {
-                (observation.jar, observation.jarFetch) = await locate(job.jarURI, directory: observation.clusterDirectory + "/artifacts")
+                (observation.jar, observation.jarFetch) = await locate(job.jarURI, pinned: deployment.metadata.pinnedJarSHA256,
+                                                                       directory: observation.clusterDirectory + "/artifacts")
             }
             if deployment.spec.effectiveMode == .session {
                 observation.sessionJobs = try sessionJobs(naming: id, store: store)
@@ -150,7 +151,8 @@ extension FlinkBackend {
                                                                     directory: FlinkCluster.savepointDirectory(observation))
             }
             if current != nil, let job = sessionJob.spec.job {
-                (observation.jar, observation.jarFetch) = await locate(job.jarURI, directory: observation.clusterDirectory + "/artifacts")
+                (observation.jar, observation.jarFetch) = await locate(job.jarURI, pinned: sessionJob.metadata.pinnedJarSHA256,
+                                                                       directory: observation.clusterDirectory + "/artifacts")
             }
         case .snapshot(let snapshot)?:
             observation.snapshot = try await observeSnapshot(snapshot, id: id, record: record, store: store, isDefined: isDefined)
@@ -365,14 +367,19 @@ extension FlinkBackend {
         return configured.hasPrefix("file://") ? String(configured.dropFirst("file://".count)) : configured
     }
 
-    /// The jar `uri` names, read-only: its path when ready, or what to fetch first.
-    func locate(_ uri: String?, directory: String) async -> (Result<String, DeploymentProblem>?, ArtifactFetch?) {
+    /// The jar `uri` names, read-only: its path when ready (and its content the `pinned`
+    /// checksum's, when one is pinned), or what to fetch first.
+    func locate(_ uri: String?, pinned: String?, directory: String) async -> (Result<String, DeploymentProblem>?, ArtifactFetch?) {
         guard let uri else { return (nil, nil) }
         do {
-            switch try await artifacts.locate(uri, artifactsDirectory: directory) {
+            switch try await artifacts.locate(uri, artifactsDirectory: directory, sha256: pinned) {
             case .ready(let artifact): return (.success(artifact.path), nil)
             case .needsFetch: return (nil, ArtifactFetch(uri: uri, directory: directory))
             }
+        } catch .checksumMismatch(let uri, let expected, let actual) {
+            return (.failure(DeploymentProblem(
+                "metadata.annotations[\(ObjectMeta.jarSHA256Annotation)]: jar \"\(uri)\" does not match the pinned checksum: its SHA-256 is \(actual), the pin is \(expected); nothing is started with it (a running job keeps running): pin the jar's checksum or name the pinned jar",
+                reason: "JarChecksumMismatch")), nil)
         } catch {
             return (.failure(DeploymentProblem("\(error)")), nil)
         }

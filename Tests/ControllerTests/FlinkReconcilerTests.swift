@@ -218,6 +218,71 @@ final class WakeLog: Sendable {
         #expect(try world.events(.flinkDeployment, "app").first?.count == 1, "not repeated on every reconcile")
     }
 
+    /// The world's jar holds "jar": its SHA-256.
+    static let jarDigest = "0163f1eea7894350060624d315234d40c508ab251ba121714e234503045faadd"
+
+    static func pinned(_ manifest: String, _ digest: String) -> String {
+        manifest.replacingOccurrences(of: "metadata:\n  name: app\n", with: "metadata:\n  name: app\n  annotations:\n    flinklet.dev/jar-sha256: \"\(digest)\"\n")
+    }
+
+    @Test func aJarNotMatchingItsPinStartsNothingAndSaysSoAsAnEventAndACondition() async throws {
+        let world = try FlinkWorld()
+        let wrong = String(repeating: "0", count: 64)
+        try await world.write("app.yaml", Self.pinned(FlinkWorld.deployment("app", mode: "application"), wrong))
+        try await world.reconcile(.flinkDeployment, "app")
+        #expect(await world.driver.pods().isEmpty)
+        let events = try world.events(.flinkDeployment, "app")
+        let message = "metadata.annotations[flinklet.dev/jar-sha256]: jar \"local:///opt/flink/usrlib/job.jar\" does not match the pinned checksum: its SHA-256 is \(Self.jarDigest), the pin is \(wrong); nothing is started with it (a running job keeps running): pin the jar's checksum or name the pinned jar"
+        #expect(events.map(\.reason) == ["JarChecksumMismatch"])
+        #expect(events.first?.type == .warning)
+        #expect(events.first?.message == message)
+        let status = try #require(try world.store.resource("FlinkDeployment/default/app")?.deploymentStatus())
+        #expect(status.conditions?.contains { $0.type == "Stalled" && $0.status == .true && $0.reason == "JarChecksumMismatch" && $0.message == message } == true)
+        #expect(status.error == message)
+        try await world.reconcile(.flinkDeployment, "app")
+        #expect(try world.events(.flinkDeployment, "app").first?.count == 1, "not repeated on every reconcile")
+    }
+
+    @Test func aJarMatchingItsPinRunsAndAPinChangedToAnotherChecksumLeavesTheRunningClusterAlone() async throws {
+        let world = try FlinkWorld()
+        try await world.write("app.yaml", Self.pinned(FlinkWorld.deployment("app", mode: "application"), Self.jarDigest.uppercased()))
+        try await world.reconcile(.flinkDeployment, "app")
+        #expect(await world.pods(role: .jobManager).count == 1)
+        try await world.clusterUp("app")
+        try await world.reconcile(.flinkDeployment, "app")
+        let running = await world.driver.pods().filter { $0.phase == .running }.map(\.name).sorted()
+        #expect(running.count == 2)
+
+        // The jar is rebuilt in place and the pin now names another build: nothing restarts.
+        try await world.write("app.yaml", Self.pinned(FlinkWorld.deployment("app", mode: "application")
+            .replacingOccurrences(of: "parallelism: 1", with: "parallelism: 2"), String(repeating: "f", count: 64)))
+        try await world.reconcile(.flinkDeployment, "app")
+        #expect(await world.driver.pods().filter { $0.phase == .running }.map(\.name).sorted() == running)
+        #expect(try world.events(.flinkDeployment, "app").contains { $0.reason == "JarChecksumMismatch" })
+    }
+
+    @Test func aSessionJobWhoseJarDoesNotMatchItsPinIsNotSubmittedAndAMatchingOneIs() async throws {
+        let world = try FlinkWorld()
+        try await world.write("session.yaml", FlinkWorld.deployment("session", mode: "session"))
+        func job(_ digest: String) -> String {
+            FlinkWorld.sessionJob(parallelism: 1).replacingOccurrences(
+                of: "  name: counter\n", with: "  name: counter\n  annotations: {flinklet.dev/jar-sha256: \"\(digest)\"}\n")
+        }
+        try await world.write("job.yaml", job(String(repeating: "e", count: 64)))
+        try await world.reconcile(.flinkDeployment, "session")
+        try await world.clusterUp("session")
+        try await world.reconcile(.flinkDeployment, "session")
+        try await world.reconcile(.flinkSessionJob, "counter")
+        #expect(await world.rest.count(.runJar) == 0)
+        let events = try world.events(.flinkSessionJob, "counter")
+        #expect(events.map(\.reason) == ["JarChecksumMismatch"])
+        #expect(events.first?.message.contains("its SHA-256 is \(Self.jarDigest), the pin is \(String(repeating: "e", count: 64))") == true)
+
+        try await world.write("job.yaml", job(Self.jarDigest))
+        try await world.reconcile(.flinkSessionJob, "counter")
+        #expect(await world.rest.submissions.map(\.jobId) == [try world.firstJobId("FlinkSessionJob/default/counter")])
+    }
+
     @Test func aSessionJobIsSubmittedOnceWithItsJobIdAndRetriesNeverStartASecondCopy() async throws {
         let world = try FlinkWorld()
         try await world.write("session.yaml", FlinkWorld.deployment("session", mode: "session"))

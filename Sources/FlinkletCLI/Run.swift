@@ -21,7 +21,9 @@ struct Run: AsyncParsableCommand {
         discussion: """
             Keeps the resources in the manifest directory running as process groups, recording \
             status and events in the state directory. SIGINT or SIGTERM stops the operator \
-            gracefully; the pods keep running and are adopted by the next run.
+            gracefully; the pods keep running and are adopted by the next run. It refuses to \
+            start while processes it started under the state directory live that the state \
+            database does not know (lost or corrupt): run `flinklet recover` first.
             """
     )
 
@@ -158,6 +160,10 @@ struct Run: AsyncParsableCommand {
                 running = try await op.start()
             }
         } catch let error as StoreError {
+            var stderr = StandardError()
+            print("error: \(error)", to: &stderr)
+            throw ExitCode.failure
+        } catch let error as RecoveryNeeded {
             var stderr = StandardError()
             print("error: \(error)", to: &stderr)
             throw ExitCode.failure

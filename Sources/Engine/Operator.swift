@@ -113,13 +113,13 @@ public struct Operator<Backend: ReconcilerBackend>: Sendable {
             store = try Store.open(stateDirectory: configuration.stateDirectory)
         } catch {
             let live = marker.scan()
-            if !live.isEmpty { throw RecoveryNeeded(stateDirectory: marker.stateDirectory, processes: live, cause: "\(error)") }
+            if !live.isEmpty { throw RecoveryNeeded(stateDirectory: marker.stateDirectory, manifests: configuration.manifests, processes: live, cause: "\(error)") }
             throw error
         }
         let rows = try store.pods()
         let unknown = RecoveryNeeded.unknown(marker.scan(), recorded: rows)
         if !unknown.isEmpty {
-            throw RecoveryNeeded(stateDirectory: marker.stateDirectory, processes: unknown,
+            throw RecoveryNeeded(stateDirectory: marker.stateDirectory, manifests: configuration.manifests, processes: unknown,
                                  cause: rows.isEmpty ? "the state database records no pod" : "the state database does not record them")
         }
         let driver = makeDriver(logger)

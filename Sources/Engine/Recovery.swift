@@ -12,12 +12,15 @@ import Glibc
 /// of each cluster next to the first; `flinklet recover` re-adopts or stops them first.
 public struct RecoveryNeeded: Error, Sendable, CustomStringConvertible {
     public var stateDirectory: String
+    /// The manifest directory the operator was started on (for the command to suggest).
+    public var manifests: String
     public var processes: [MarkedProcess]
     /// What is wrong with the state database.
     public var cause: String
 
-    public init(stateDirectory: String, processes: [MarkedProcess], cause: String) {
+    public init(stateDirectory: String, manifests: String, processes: [MarkedProcess], cause: String) {
         self.stateDirectory = stateDirectory
+        self.manifests = manifests
         self.processes = processes
         self.cause = cause
     }
@@ -31,14 +34,17 @@ public struct RecoveryNeeded: Error, Sendable, CustomStringConvertible {
     }
 
     public var description: String {
-        let count = processes.count == 1 ? "1 live process was" : "\(processes.count) live processes were"
-        let list = processes.prefix(20).map { "  \($0)" }.joined(separator: "\n")
-            + (processes.count > 20 ? "\n  ... and \(processes.count - 20) more" : "")
+        let byPod = Dictionary(grouping: processes, by: \.pod)
+        let pods = byPod.keys.sorted()
+        let count = "\(pods.count) pod\(pods.count == 1 ? "" : "s") (\(processes.count) live process\(processes.count == 1 ? "" : "es"))"
+        let list = pods.prefix(20).map { pod in
+            "  \(pod.isEmpty ? "unnamed" : pod): pid \(byPod[pod]!.map { String($0.pid) }.joined(separator: ", "))"
+        }.joined(separator: "\n") + (pods.count > 20 ? "\n  ... and \(pods.count - 20) more" : "")
         return """
-            refusing to start: \(count) started under state dir \(stateDirectory), but its state database does not know them (\(cause)):
+            refusing to start: \(count) started under state dir \(stateDirectory) are unknown to its state database (\(cause)):
             \(list)
-            Starting now could run a second copy of their clusters next to them. Run `flinklet recover --manifests DIR --state-dir \(stateDirectory)` \
-            to re-adopt or stop them, then start the operator again.
+            Starting now could run a second copy of their clusters next to them. Run \
+            `flinklet recover --manifests \(manifests) --state-dir \(stateDirectory)` to re-adopt or stop them, then start the operator again.
             """
     }
 }

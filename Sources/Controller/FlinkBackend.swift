@@ -50,6 +50,14 @@ public struct FlinkBackend: Sendable {
     }
 }
 
+/// A checkpoint directory that exists but cannot be listed: the observation fails (and the
+/// reconcile with it) rather than read it as holding no checkpoint.
+public struct SnapshotDirectoryUnreadable: Error, Sendable, CustomStringConvertible {
+    public var path: String
+    public var reason: String
+    public var description: String { "cannot read the checkpoint directory \(path): \(reason)" }
+}
+
 // MARK: - Observe
 
 extension FlinkBackend {
@@ -89,7 +97,7 @@ extension FlinkBackend {
             if await clusterStarts.holds(id.key) { observation.admissionsHeld.insert(.clusterStart) }
             if let jobId = observation.recordedJob?.jobId {
                 let port = observation.rest.isAnswering ? observation.ports.first : nil
-                observation.latestCheckpoint = await latestCheckpoint(
+                observation.latestCheckpoint = try await latestCheckpoint(
                     jobId: jobId, port: port,
                     directory: Self.checkpointDirectory(of: resource, default: observation.clusterDirectory + "/checkpoints"),
                     notBefore: observation.recordedJob?.startTime.flatMap { Int64($0) })
@@ -111,7 +119,9 @@ extension FlinkBackend {
                 // No JobManager runs: which TaskManagers still hold an earlier one's registration?
                 for pod in pods where pod.labels[PodLabels.role] == PodRole.taskManager.rawValue && pod.phase == .running {
                     let name = PodRecords.observed(pod).name
-                    if Self.hasRegistered(logPath: layout.directory(of: id, pod: name) + "/log") {
+                    // A log that cannot be read says nothing: taken as registered, so the
+                    // TaskManager restarts with a new JobManager rather than meet it.
+                    if Self.hasRegistered(logPath: layout.directory(of: id, pod: name) + "/log") != false {
                         observation.registeredTaskManagers.insert(name)
                     }
                 }
@@ -142,7 +152,7 @@ extension FlinkBackend {
             if let jobId = observation.recordedJob?.jobId {
                 let sessionDirectory = clusterDirectory(of: clusterID) + "/checkpoints"
                 let answering = observation.rest.isAnswering ? port : nil
-                observation.latestCheckpoint = await latestCheckpoint(
+                observation.latestCheckpoint = try await latestCheckpoint(
                     jobId: jobId, port: answering,
                     directory: Self.checkpointDirectory(of: resource, default: cluster.map { Self.checkpointDirectory(of: .deployment($0), default: sessionDirectory) } ?? sessionDirectory),
                     notBefore: observation.recordedJob?.startTime.flatMap { Int64($0) })
@@ -257,7 +267,10 @@ extension FlinkBackend {
     /// else from the checkpoint directory (`<dir>/<jobId>/chk-N/_metadata`, highest N).
     /// The directory scan takes only checkpoints written since `notBefore` (the job's start, in
     /// milliseconds): a directory of the same job id may hold older ones that are not this job's.
-    func latestCheckpoint(jobId: String, port: Int?, directory: String, notBefore: Int64? = nil) async -> ObservedCheckpoint? {
+    ///
+    /// Throws when the job's checkpoint directory exists but cannot be read: "no checkpoint"
+    /// would redeploy a lost job from an older snapshot, or from empty state.
+    func latestCheckpoint(jobId: String, port: Int?, directory: String, notBefore: Int64? = nil) async throws -> ObservedCheckpoint? {
         // Flink's answer counts only when the checkpoint is still there: Flink deletes a job's
         // checkpoints when it finishes, and subsumed ones as newer complete.
         if let port, let checkpoint = try? await rest.latestCheckpoint(port: port, jobId: jobId),
@@ -265,7 +278,14 @@ extension FlinkBackend {
             return ObservedCheckpoint(path: checkpoint.externalPath, timestamp: Int64(checkpoint.completedAt.timeIntervalSince1970 * 1000))
         }
         let jobDirectory = directory + "/" + jobId
-        let entries = (try? FileManager.default.contentsOfDirectory(atPath: jobDirectory)) ?? []
+        var entries: [String] = []
+        if FileManager.default.fileExists(atPath: jobDirectory) {
+            do {
+                entries = try FileManager.default.contentsOfDirectory(atPath: jobDirectory)
+            } catch {
+                throw SnapshotDirectoryUnreadable(path: jobDirectory, reason: "\(error.localizedDescription)")
+            }
+        }
         let newest = entries.compactMap { name -> (Int64, String)? in
             guard name.hasPrefix("chk-"), Int(name.dropFirst(4)) != nil,
                   let modified = (try? FileManager.default.attributesOfItem(atPath: "\(jobDirectory)/\(name)/_metadata"))?[.modificationDate] as? Date
@@ -343,12 +363,18 @@ extension FlinkBackend {
 
     /// Whether the TaskManager whose log is at `logPath` has registered with a JobManager since
     /// its process started (the log holds every start of the pod, each opening with its banner).
-    static func hasRegistered(logPath: String) -> Bool {
-        guard let handle = FileHandle(forReadingAtPath: logPath) else { return false }
+    /// Nil when the log cannot be read (missing or unreadable): unknown, never "no".
+    static func hasRegistered(logPath: String) -> Bool? {
+        guard let handle = FileHandle(forReadingAtPath: logPath) else { return nil }
         defer { try? handle.close() }
-        let size = (try? handle.seekToEnd()) ?? 0
-        try? handle.seek(toOffset: size > 1 << 20 ? size - (1 << 20) : 0)
-        guard let data = try? handle.readToEnd() else { return false }
+        let data: Data
+        do {
+            let size = try handle.seekToEnd()
+            try handle.seek(toOffset: size > 1 << 20 ? size - (1 << 20) : 0)
+            data = try handle.readToEnd() ?? Data()
+        } catch {
+            return nil
+        }
         let log = String(decoding: data, as: UTF8.self)
         let start = log.range(of: " Starting TaskManager", options: .backwards)?.upperBound ?? log.startIndex
         return log[start...].contains("Successful registration at resource manager")

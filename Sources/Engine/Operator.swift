@@ -116,12 +116,28 @@ public struct Operator<Backend: ReconcilerBackend>: Sendable {
             if !live.isEmpty { throw RecoveryNeeded(stateDirectory: marker.stateDirectory, manifests: configuration.manifests, processes: live, cause: "\(error)") }
             throw error
         }
-        let rows = try store.pods()
-        let unknown = RecoveryNeeded.unknown(marker.scan(), recorded: rows)
+        var rows = try store.pods()
+        // A pod whose resource is on record but whose own record was not written yet (the
+        // operator died between a start, or a restart by the driver, and its record) is
+        // re-adopted from its spec file; any other unknown process stops the start.
+        // A record that cannot be decoded is healed from the spec file the same way; when that
+        // cannot be read either, the record stays and its resource's reconciles fail.
+        var unknown: [MarkedProcess] = []
+        for orphan in ProcessRecovery.orphans(marker: marker, recorded: rows.filter(PodRecords.isDecodable)) {
+            guard let record = orphan.record, let owner = orphan.owner, try store.resource(owner) != nil else {
+                if !RecoveryNeeded.unknown(orphan.processes, recorded: rows).isEmpty { unknown += orphan.processes }
+                continue
+            }
+            try store.savePod(try PodRecords.row(for: record, owner: owner))
+            logger.warning("re-adopting a pod the state database had not recorded yet", metadata: [
+                "pod.name": "\(orphan.pod)", "pod.pid": "\(record.pid)", "resource.key": "\(owner)",
+            ])
+        }
         if !unknown.isEmpty {
             throw RecoveryNeeded(stateDirectory: marker.stateDirectory, manifests: configuration.manifests, processes: unknown,
                                  cause: rows.isEmpty ? "the state database records no pod" : "the state database does not record them")
         }
+        rows = try store.pods()
         let driver = makeDriver(logger)
 
         // Adopt what an earlier run left running; forget what is gone. A record that cannot be

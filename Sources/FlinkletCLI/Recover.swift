@@ -99,7 +99,9 @@ struct Recover: AsyncParsableCommand {
 
         // 3. The processes the database does not know: adopt or stop.
         let marker = PodMarker(stateDirectory: stateDirectory)
-        let orphans = ProcessRecovery.orphans(marker: marker, recorded: try store.pods())
+        // A pod whose record cannot be decoded counts as unknown: re-adopted from its spec file
+        // (its record replaced), or stopped.
+        let orphans = ProcessRecovery.orphans(marker: marker, recorded: try store.pods().filter(PodRecords.isDecodable))
         var adopted = 0
         var stopped = 0
         for orphan in orphans {

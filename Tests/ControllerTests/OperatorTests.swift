@@ -296,7 +296,53 @@ final class OperatorHarness: @unchecked Sendable {
         await h.cleanUp()
     }
 
-    /// A pod record that cannot be decoded is not dropped: its process lives, the driver does
+    /// The operator died between starting a pod and recording it (or a restart of it): its
+    /// resource is on record, its spec file names it, so the next operator re-adopts it by
+    /// itself, and starts no second one.
+    @Test func aPodStartedButNotYetRecordedIsReadoptedNotDuplicated() async throws {
+        let h = try OperatorHarness()
+        h.start()
+        let marker = "flinklet-test-\(UUID().uuidString.prefix(8))"
+        try h.write("app", command: "sleep 300; : \(marker)", replicas: 2)
+        #expect(await eventually { h.ready("app") && h.pids("app").count == 2 })
+        let pids = h.pids("app")
+        await h.stopOperator()
+        do {
+            let store = try Store.open(stateDirectory: h.stateDirectory)
+            _ = try store.deletePod(name: "default/app-main-1")
+        }
+        h.start()
+        #expect(await eventually { h.pids("app") == pids }, "the unrecorded pod is on record again")
+        #expect(await eventually { h.ready("app") })
+        try await Task.sleep(for: .milliseconds(500))
+        #expect(OperatorHarness.processes(marker: marker) == pids, "re-adopted, none started")
+        await h.cleanUp()
+    }
+
+    /// A pod record that cannot be decoded is healed from the spec file the pod was started with.
+    @Test func aPodRecordThatCannotBeDecodedIsHealedFromThePodsSpecFile() async throws {
+        let h = try OperatorHarness()
+        h.start()
+        let marker = "flinklet-test-\(UUID().uuidString.prefix(8))"
+        try h.write("app", command: "sleep 300; : \(marker)")
+        #expect(await eventually { h.ready("app") && h.pids("app").count == 1 })
+        let pids = h.pids("app")
+        await h.stopOperator()
+        do {
+            let store = try Store.open(stateDirectory: h.stateDirectory)
+            var row = try #require(try store.pods().first)
+            row.spec = Data("{not json".utf8)
+            try store.savePod(row)
+        }
+        h.start()
+        #expect(await eventually { (try? h.store().pods().allSatisfy(PodRecords.isDecodable)) == true }, "the record is rewritten")
+        #expect(await eventually { h.ready("app") })
+        try await Task.sleep(for: .milliseconds(300))
+        #expect(OperatorHarness.processes(marker: marker) == pids, "adopted, none started")
+        await h.cleanUp()
+    }
+
+    /// A pod record that cannot be decoded (nor healed) is not dropped: its process lives, the driver does
     /// not know it, and its resource's reconciles fail instead of starting a second pod.
     @Test func aPodRecordThatCannotBeDecodedStartsNoSecondPod() async throws {
         let h = try OperatorHarness()
@@ -312,6 +358,8 @@ final class OperatorHarness: @unchecked Sendable {
             row.spec = Data("{not json".utf8)
             try store.savePod(row)
         }
+        // Nor can it be healed from the pod's spec file.
+        unlink(PodMarker(stateDirectory: h.stateDirectory).specPath(of: "default/app-main-0"))
         defer { for pid in pids { kill(-pid, SIGKILL) } }
 
         let failed = Counter()

@@ -363,9 +363,12 @@ extension FlinkBackend {
 
     /// Whether the TaskManager whose log is at `logPath` has registered with a JobManager since
     /// its process started (the log holds every start of the pod, each opening with its banner).
-    /// Nil when the log cannot be read (missing or unreadable): unknown, never "no".
+    /// Nil when the log exists but cannot be read: unknown, never "no". (No log at all: the
+    /// process wrote nothing, so it logged no registration; the driver creates the log at spawn.)
     static func hasRegistered(logPath: String) -> Bool? {
-        guard let handle = FileHandle(forReadingAtPath: logPath) else { return nil }
+        guard let handle = FileHandle(forReadingAtPath: logPath) else {
+            return access(logPath, F_OK) != 0 && errno == ENOENT ? false : nil
+        }
         defer { try? handle.close() }
         let data: Data
         do {

@@ -446,7 +446,7 @@ final class WakeLog: Sendable {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("tm-\(UUID().uuidString.prefix(8))").path
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: directory) }
-        #expect(FlinkBackend.hasRegistered(logPath: directory + "/missing.log") == nil)
+        #expect(FlinkBackend.hasRegistered(logPath: directory + "/missing.log") == false, "no log: nothing logged")
         #expect(FlinkBackend.hasRegistered(logPath: directory) == nil, "a directory where the log should be cannot be read")
     }
 }

@@ -79,18 +79,19 @@ public enum ProcessRecovery {
         }
     }
 
-    /// SIGTERM to the orphan's process group, up to `grace`, then SIGKILL; returns when none of
-    /// its processes lives (or `grace` + 10 s have passed: false). Only processes that still
-    /// carry the start ticks the scan saw are signalled (a recycled pid is never).
-    @discardableResult
-    public static func stop(_ orphan: Orphan, grace: Duration) async -> Bool {
-        func alive() -> [MarkedProcess] {
+    /// SIGTERM to each orphan's process group, up to `grace`, then SIGKILL; all at once, so a
+    /// thousand pods take one grace period, not a thousand. Returns the orphans some of whose
+    /// processes still live `grace` + 10 s after the SIGTERM (stuck in the kernel). Only
+    /// processes that still carry the start ticks the scan saw are signalled (a recycled pid
+    /// never is).
+    public static func stop(_ orphans: [Orphan], grace: Duration) async -> [Orphan] {
+        func alive(_ orphan: Orphan) -> [MarkedProcess] {
             orphan.processes.filter { process in
                 ProcessInfoReader.stat(pid: process.pid).map { $0.startTicks == process.startTicks && !$0.isZombie } ?? false
             }
         }
-        func signal(_ number: Int32) {
-            let live = alive()
+        func signal(_ orphan: Orphan, _ number: Int32) {
+            let live = alive(orphan)
             guard !live.isEmpty else { return }
             if live.contains(where: \.isGroupLeader) {
                 kill(-orphan.pgid, number)
@@ -98,19 +99,20 @@ public enum ProcessRecovery {
                 for process in live { kill(process.pid, number) }
             }
         }
-        signal(SIGTERM)
+        for orphan in orphans { signal(orphan, SIGTERM) }
         let clock = ContinuousClock()
         let killAt = clock.now + grace
         let giveUp = killAt + .seconds(10)
         var killed = false
-        while !alive().isEmpty {
+        var remaining = orphans
+        while true {
+            remaining = remaining.filter { !alive($0).isEmpty }
+            if remaining.isEmpty || clock.now >= giveUp { return remaining }
             if !killed, clock.now >= killAt {
-                signal(SIGKILL)
+                for orphan in remaining { signal(orphan, SIGKILL) }
                 killed = true
             }
-            if clock.now >= giveUp { return false }
-            try? await Task.sleep(for: .milliseconds(50))
+            try? await Task.sleep(for: .milliseconds(20))
         }
-        return true
     }
 }

@@ -103,9 +103,8 @@ struct Recover: AsyncParsableCommand {
         // (its record replaced), or stopped.
         let orphans = ProcessRecovery.orphans(marker: marker, recorded: try store.pods().filter(PodRecords.isDecodable))
         var adopted = 0
-        var stopped = 0
+        var stopping: [(orphan: ProcessRecovery.Orphan, why: String, keepRecord: Bool)] = []
         for orphan in orphans {
-            let pids = orphan.processes.map { String($0.pid) }.joined(separator: ", ")
             let ownerID = orphan.owner.flatMap(ResourceID.init(key:))
             let defined = ownerID.flatMap { objects[$0]?.resource } != nil
             let onRecord = try orphan.owner.map { try store.resource($0) != nil } ?? false
@@ -118,15 +117,19 @@ struct Recover: AsyncParsableCommand {
             let why = orphan.record == nil ? "its spec cannot be read"
                 : !defined ? "its resource \(orphan.owner ?? "?") is not in the manifests"
                 : "its resource's state is lost; it restarts from its snapshots"
-            let gone = await ProcessRecovery.stop(orphan, grace: .milliseconds(Int64(grace * 1000)))
-            print("stopped pod \(orphan.pod) (pid \(pids)): \(why)" + (gone ? "" : "; some of its processes did not exit"))
-            stopped += 1
-            if let record = orphan.record, let owner = orphan.owner, defined {
+            stopping.append((orphan, why, orphan.record != nil && defined))
+        }
+        let stuck = Set(await ProcessRecovery.stop(stopping.map(\.orphan), grace: .milliseconds(Int64(grace * 1000))).map(\.pgid))
+        for (orphan, why, keepRecord) in stopping {
+            let pids = orphan.processes.map { String($0.pid) }.joined(separator: ", ")
+            print("stopped pod \(orphan.pod) (pid \(pids)): \(why)" + (stuck.contains(orphan.pgid) ? "; some of its processes did not exit" : ""))
+            if keepRecord, let record = orphan.record, let owner = orphan.owner {
                 // On record as a pod that is gone: the next operator sees it lost (a Flink
                 // JobManager's job is then redeployed from its newest snapshot).
                 try store.savePod(try PodRecords.row(for: record, owner: owner))
             }
         }
+        let stopped = stopping.count
 
         // 4. The resources: rebuilt from the manifests and the snapshots on disk.
         var rebuilt = 0

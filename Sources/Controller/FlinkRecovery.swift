@@ -75,6 +75,21 @@ public enum FlinkRecovery {
         return result
     }
 
+    /// The clusters (`namespace/name`) under `<state dir>/clusters/` that left a checkpoint or
+    /// savepoint (a `_metadata` file) on disk, sorted.
+    public static func clustersWithSnapshots(stateDirectory: String) -> [String] {
+        let root = stateDirectory + "/clusters"
+        var found: [String] = []
+        for namespace in (try? entries(of: root)) ?? [] {
+            for name in (try? entries(of: "\(root)/\(namespace)")) ?? [] {
+                let cluster = "\(root)/\(namespace)/\(name)"
+                let snapshots = try? Self.snapshots(checkpointDirectory: cluster + "/checkpoints", savepointDirectory: cluster + "/savepoints")
+                if snapshots?.newest != nil { found.append("\(namespace)/\(name)") }
+            }
+        }
+        return found
+    }
+
     /// The names in a directory; none when it does not exist; throws when it cannot be read.
     static func entries(of directory: String) throws -> [String] {
         guard FileManager.default.fileExists(atPath: directory) else { return [] }

@@ -195,4 +195,45 @@ import Testing
             _ = run.wait()
         }
     }
+    /// No database, but the snapshots of an earlier cluster: the Flink operator refuses to run
+    /// the job again from empty state, and `recover` rebuilds the deployment from them.
+    @Test func aMissingDatabaseNextToSnapshotsIsRefusedUntilRecovered() throws {
+        try withScratchDirectory { dir in
+            try dir.makeDirectory("manifests")
+            try dir.write("manifests/app.yaml", """
+                apiVersion: flink.apache.org/v1beta1
+                kind: FlinkDeployment
+                metadata:
+                  name: app
+                spec:
+                  flinkVersion: v2_3
+                  mode: application
+                  jobManager:
+                    resource:
+                      memory: 768m
+                  taskManager:
+                    resource:
+                      memory: 1024m
+                  job:
+                    jarURI: local:///opt/flink/usrlib/job.jar
+                    entryClass: dev.Example
+                    parallelism: 1
+                """)
+            let jobId = String(repeating: "c", count: 32)
+            try dir.write("state/clusters/default/app/checkpoints/\(jobId)/chk-7/_metadata", "x")
+            let run = try FlinkletBinary.run(["run", "--manifests", "manifests", "--state-dir", "state", "--http", "0", "--flink-home", dir.path + "/none"],
+                                             in: dir.url)
+            #expect(run.status == 1, "\(run)")
+            #expect(run.stderr.contains("error: refusing to start: ") && run.stderr.contains("state.db is missing"), "\(run.stderr)")
+            #expect(run.stderr.contains("(default/app)") && run.stderr.contains("flinklet recover --manifests manifests"), "\(run.stderr)")
+            #expect(!FileManager.default.fileExists(atPath: dir.path + "/state/state.db"), "nothing written")
+
+            let recover = try FlinkletBinary.run(["recover", "--manifests", "manifests", "--state-dir", "state"], in: dir.url)
+            #expect(recover.status == 0, "\(recover)")
+            #expect(recover.stdout.contains("rebuilt flinkdeployment/app (namespace default): restores from file://"), "\(recover.stdout)")
+            #expect(recover.stdout.contains("\(jobId)/chk-7"), "\(recover.stdout)")
+            let get = try FlinkletBinary.run(["get", "flinkdep", "app", "-o", "json", "--state-dir", "state"], in: dir.url)
+            #expect(get.stdout.contains(jobId), "the rebuilt status names the job: \(get.stdout)")
+        }
+    }
 }

@@ -103,15 +103,28 @@ struct Recover: AsyncParsableCommand {
         // (its record replaced), or stopped.
         let orphans = ProcessRecovery.orphans(marker: marker, recorded: try store.pods().filter(PodRecords.isDecodable))
         var adopted = 0
+        var left = 0
         var stopping: [(orphan: ProcessRecovery.Orphan, why: String, keepRecord: Bool)] = []
         for orphan in orphans {
             let ownerID = orphan.owner.flatMap(ResourceID.init(key:))
-            let defined = ownerID.flatMap { objects[$0]?.resource } != nil
+            let object = ownerID.flatMap { objects[$0] }
+            let defined = object?.resource != nil
             let onRecord = try orphan.owner.map { try store.resource($0) != nil } ?? false
-            if let record = orphan.record, let owner = orphan.owner, defined, onRecord || engine == .command {
+            // Named by a manifest that is not valid now: the resource keeps its last good spec
+            // when that is on record; when it is not, nothing can be rebuilt yet, and stopping
+            // the pod would lose its job's place: it is left running until the manifest is fixed.
+            let invalid = object != nil && !(object?.isCurrent ?? false)
+            if let record = orphan.record, let owner = orphan.owner, object != nil, onRecord || engine == .command && defined {
                 try store.savePod(try PodRecords.row(for: record, owner: owner))
                 print("adopted pod \(orphan.pod) (pid \(record.pid)) of \(owner)")
                 adopted += 1
+                continue
+            }
+            if let object, invalid, !onRecord {
+                let problem = object.diagnostics.first { $0.isError }.map { "\($0)" } ?? "it is not valid"
+                print("left pod \(orphan.pod) (pid \(orphan.processes.map { String($0.pid) }.joined(separator: ", "))) running: "
+                      + "its manifest \(object.file) is not valid (\(problem)); fix it and run `flinklet recover` again")
+                left += 1
                 continue
             }
             let why = orphan.record == nil ? "its spec cannot be read"
@@ -141,6 +154,11 @@ struct Recover: AsyncParsableCommand {
                 print("rebuilt \(id.kind.rawValue.lowercased())/\(id.name) (namespace \(id.namespace)): \(summary)")
                 rebuilt += 1
             }
+        }
+        if left > 0 {
+            print("recovered \(stateDirectory) in part: \(counted(adopted, "pod")) adopted, \(counted(stopped, "pod")) stopped, "
+                  + "\(counted(left, "pod")) left running, \(counted(rebuilt, "resource")) rebuilt; `flinklet run` refuses to start until none is left")
+            throw ExitCode.failure
         }
         print("recovered \(stateDirectory): \(counted(adopted, "pod")) adopted, \(counted(stopped, "pod")) stopped, "
               + "\(counted(rebuilt, "resource")) rebuilt; start the operator with `flinklet run`")

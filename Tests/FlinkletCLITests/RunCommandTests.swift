@@ -195,6 +195,46 @@ import Testing
             _ = run.wait()
         }
     }
+    /// A pod whose manifest is invalid while its record is lost is left running, not stopped:
+    /// nothing can be rebuilt for it until the manifest is fixed.
+    @Test func recoverLeavesAPodRunningWhileItsManifestIsInvalid() throws {
+        try withScratchDirectory { dir in
+            let marker = "flinklet-recover-\(UUID().uuidString.prefix(8))"
+            try dir.makeDirectory("manifests")
+            let valid = """
+                apiVersion: flink.apache.org/v1beta1
+                kind: FlinkDeployment
+                metadata:
+                  name: edited
+                  annotations:
+                    flinklet.dev/command: "sleep 310; : \(marker)"
+                spec:
+                  flinkVersion: v2_3
+                  mode: session
+                """
+            try dir.write("manifests/edited.yaml", valid)
+            let first = try Self.startOperator(in: dir, log: "run-1.log")
+            defer { first.terminate() }
+            #expect(Self.waitUntil { Self.ready(dir, "edited") && Self.processes(marker).count == 1 })
+            let pods = Self.processes(marker)
+            defer { for pid in pods { kill(-pid, SIGKILL) } }
+            first.signal(SIGKILL)
+            _ = first.wait()
+            for suffix in ["", "-wal", "-shm"] { unlink(dir.path + "/state/state.db" + suffix) }
+            try dir.write("manifests/edited.yaml", valid.replacingOccurrences(of: "flinkVersion: v2_3", with: "flinkVersion: v0_1"))
+
+            let recover = try FlinkletBinary.run(["recover", "--manifests", "manifests", "--state-dir", "state", "--engine", "command"], in: dir.url)
+            #expect(recover.status == 1, "\(recover)")
+            #expect(recover.stdout.contains("left pod default/edited-main-0 (pid \(pods[0])") && recover.stdout.contains(" running: its manifest manifests/edited.yaml is not valid (manifests/edited.yaml:8:17: spec.flinkVersion"), "\(recover.stdout)")
+            #expect(recover.stdout.contains("fix it and run `flinklet recover` again"), "\(recover.stdout)")
+            #expect(Self.processes(marker) == pods, "not stopped")
+
+            try dir.write("manifests/edited.yaml", valid)
+            let again = try FlinkletBinary.run(["recover", "--manifests", "manifests", "--state-dir", "state", "--engine", "command"], in: dir.url)
+            #expect(again.status == 0 && again.stdout.contains("adopted pod default/edited-main-0"), "\(again)")
+        }
+    }
+
     /// No database, but the snapshots of an earlier cluster: the Flink operator refuses to run
     /// the job again from empty state, and `recover` rebuilds the deployment from them.
     @Test func aMissingDatabaseNextToSnapshotsIsRefusedUntilRecovered() throws {

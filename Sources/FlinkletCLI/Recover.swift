@@ -25,7 +25,8 @@ struct Recover: AsyncParsableCommand {
             re-adopted: its record is rebuilt from the spec file it was started with \
             (<state-dir>/pod-specs/) and the process it runs.
               3. Every other unknown pod is stopped (SIGTERM to its process group, SIGKILL after \
-            --grace seconds).
+            --grace seconds), except one whose manifest is not valid now: it is left running and \
+            recover exits 1 (fix the manifest and run recover again).
               4. Each FlinkDeployment of the manifests that has no record is rebuilt from its \
             manifest and from the snapshots on disk: the job of its newest checkpoint, its newest \
             checkpoint or savepoint as the restore point, and every savepoint in its history. The \

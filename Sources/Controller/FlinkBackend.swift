@@ -505,6 +505,9 @@ extension FlinkBackend: ReconcilerBackend {
     public func execute(_ action: FlinkAction, for id: ResourceID, logger: Logger) async throws -> ActionResult<FlinkOutcome> {
         switch action {
         case .submit(let port, let jar, let submission):
+            // Write-ahead: which job the resource runs, for `flinklet recover` to find its
+            // checkpoints among the session cluster's should the state database be lost.
+            try FlinkRecovery.recordJob(submission.jobId, clusterDirectory: clusterDirectory(of: id))
             var jarId: String?
             do {
                 jarId = try await rest.uploadJar(port: port, path: jar)

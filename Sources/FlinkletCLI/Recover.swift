@@ -33,7 +33,10 @@ struct Recover: AsyncParsableCommand {
             next `flinklet run` redeploys it from there (a RecoverDeployment event), not from \
             empty state.
 
-            Session jobs and session clusters without a record start over from their manifests.
+            A FlinkSessionJob without a record is rebuilt the same way, from the job it was last \
+            submitted under (<state-dir>/clusters/<namespace>/<name>/job-ids) and that job's \
+            checkpoints in its session cluster's checkpoint directory. Session clusters without a \
+            record start over from their manifests.
             """
     )
 
@@ -149,7 +152,7 @@ struct Recover: AsyncParsableCommand {
         var rebuilt = 0
         if engine == .flink {
             for id in objects.keys.sorted(by: { $0.key < $1.key }) where try store.resource(id.key) == nil {
-                guard let desired = objects[id], let (record, summary) = try FlinkRecovery.rebuild(desired, stateDirectory: stateDirectory, now: Date())
+                guard let desired = objects[id], let (record, summary) = try FlinkRecovery.rebuild(desired, stateDirectory: stateDirectory, now: Date(), objects: objects)
                 else { continue }
                 _ = try store.upsert(record)
                 print("rebuilt \(id.kind.rawValue.lowercased())/\(id.name) (namespace \(id.namespace)): \(summary)")

@@ -379,6 +379,69 @@ import Engine
         #expect(try FlinkRecovery.rebuild(session, stateDirectory: world.root + "/state", now: Date()) == nil, "a session cluster has no job state")
     }
 
+    /// A session job's checkpoints lie among every session job's in its session cluster's
+    /// directory: the journal of the jobs it was submitted under picks its own.
+    @Test func aLostSessionJobIsRebuiltFromItsOwnJobsCheckpointsInTheSessionClusterDirectory() async throws {
+        let world = try FlinkWorld()
+        try await world.write("session.yaml", FlinkWorld.deployment("session", mode: "session"))
+        try await world.write("job.yaml", """
+            apiVersion: flink.apache.org/v1beta1
+            kind: FlinkSessionJob
+            metadata:
+              name: counter
+            spec:
+              deploymentName: session
+              job:
+                jarURI: local:///opt/flink/usrlib/job.jar
+                entryClass: dev.Example
+                parallelism: 1
+            """)
+        let state = world.root + "/state"
+        let mine = String(repeating: "d", count: 32), earlier = String(repeating: "e", count: 32), other = String(repeating: "f", count: 32)
+        try Self.snapshot("\(state)/clusters/default/session/checkpoints/\(mine)/chk-5", age: 20)
+        try Self.snapshot("\(state)/clusters/default/session/checkpoints/\(other)/chk-9", age: 5)  // another session job's, newer
+        let journal = "\(state)/clusters/default/counter"
+        try FlinkRecovery.recordJob(earlier, clusterDirectory: journal)
+        try FlinkRecovery.recordJob(mine, clusterDirectory: journal)
+        try FlinkRecovery.recordJob(mine, clusterDirectory: journal)  // a retried submission: once
+        #expect(try String(contentsOfFile: journal + "/job-ids", encoding: .utf8) == "\(earlier)\n\(mine)\n")
+
+        let objects = await world.source.objects
+        let id = ResourceID(kind: .flinkSessionJob, namespace: "default", name: "counter")
+        let desired = try #require(objects[id])
+        let (record, _) = try #require(try FlinkRecovery.rebuild(desired, stateDirectory: state, now: Date(), objects: objects))
+        let status = try #require(try record.sessionJobStatus())
+        #expect(status.jobStatus?.jobId == mine)
+        #expect(status.jobStatus?.upgradeSavepointPath == "file://\(state)/clusters/default/session/checkpoints/\(mine)/chk-5", "its own, not the newer one of another job")
+        #expect(status.reconciliationStatus?.state == .deployed)
+        unlink(journal + "/job-ids")
+        #expect(try FlinkRecovery.rebuild(desired, stateDirectory: state, now: Date(), objects: objects) == nil,
+                "without the journal its checkpoints cannot be told from another job's")
+    }
+
+    @Test func aSessionJobSubmissionIsJournaledBeforeItIsSent() async throws {
+        let world = try FlinkWorld()
+        try await world.write("session.yaml", FlinkWorld.deployment("session", mode: "session"))
+        try await world.reconcile(.flinkDeployment, "session")
+        try await world.clusterUp("session")
+        try await world.reconcile(.flinkDeployment, "session")
+        try await world.write("job.yaml", """
+            apiVersion: flink.apache.org/v1beta1
+            kind: FlinkSessionJob
+            metadata:
+              name: counter
+            spec:
+              deploymentName: session
+              job:
+                jarURI: local:///opt/flink/usrlib/job.jar
+                entryClass: dev.Example
+                parallelism: 1
+            """)
+        try await world.reconcile(.flinkSessionJob, "counter")
+        let jobId = try #require(try world.store.resource("FlinkSessionJob/default/counter")?.sessionJobStatus()?.jobStatus?.jobId)
+        #expect(FlinkRecovery.lastJob(clusterDirectory: world.root + "/state/clusters/default/counter") == jobId)
+    }
+
     @Test func anUnreadableCheckpointDirectoryIsAnErrorNotNoSnapshots() throws {
         let root = FileManager.default.temporaryDirectory.appendingPathComponent("recover-\(UUID().uuidString.prefix(8))").path
         try FileManager.default.createDirectory(atPath: root, withIntermediateDirectories: true)

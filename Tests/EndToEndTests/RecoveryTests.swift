@@ -94,4 +94,98 @@ import Glibc
         #expect(LifecycleTests.oneWriterAfterEachFallBack(after) == nil, "\(LifecycleTests.oneWriterAfterEachFallBack(after) ?? "")")
         world.evidence("app.out", "state database lost, recovered")
     }
+    /// The same with a session cluster and a session job: the session cluster restarts empty,
+    /// and the session job is resubmitted from its own job's newest checkpoint.
+    @Test func aLostStateDatabaseRecoversASessionJobFromItsNewestCheckpoint() async throws {
+        let world = try Cluster("recover-session")
+        defer { world.tearDown() }
+        try world.startOperator()
+        try world.apply("session.yaml", """
+            apiVersion: flink.apache.org/v1beta1
+            kind: FlinkDeployment
+            metadata:
+              name: session
+            spec:
+              flinkVersion: v2_3
+              mode: session
+              flinkConfiguration:
+                taskmanager.numberOfTaskSlots: "2"
+              jobManager:
+                resource:
+                  memory: 768m
+              taskManager:
+                replicas: 1
+                resource:
+                  memory: 1024m
+
+            """)
+        try world.apply("job.yaml", """
+            apiVersion: flink.apache.org/v1beta1
+            kind: FlinkSessionJob
+            metadata:
+              name: counter
+            spec:
+              deploymentName: session
+              flinkConfiguration:
+                execution.checkpointing.interval: 2s
+              job:
+                jarURI: local:///opt/flink/usrlib/flinklet-counter-job.jar
+                entryClass: dev.flinklet.examples.CounterJob
+                args: ["--rate", "40", "--keys", "4", "--output", "\(world.output)/session.out"]
+                parallelism: 1
+                upgradeMode: last-state
+
+            """)
+        let running = world.waitUntil(timeout: 150) {
+            world.sessionJob("counter")?.jobStatus?.state == "RUNNING" && world.lineCount("session.out") > 0
+        }
+        try #require(running, "\(world.summary(.flinkSessionJob, "counter"))")
+        let jobId = try #require(world.sessionJob("counter")?.jobStatus?.jobId)
+        let checkpoints = world.state + "/clusters/default/session/checkpoints/" + jobId
+        let checkpointed = world.waitUntil(timeout: 60) {
+            ((try? FileManager.default.contentsOfDirectory(atPath: checkpoints)) ?? []).contains { name in
+                name.hasPrefix("chk-") && FileManager.default.fileExists(atPath: "\(checkpoints)/\(name)/_metadata")
+            }
+        }
+        try #require(checkpointed, "no checkpoint of \(jobId) in \(checkpoints)")
+
+        world.killOperator()
+        for suffix in ["", "-wal", "-shm"] { unlink(world.state + "/state.db" + suffix) }
+        try world.startOperator()
+        #expect(world.waitUntil(timeout: 30) { world.operatorLog().contains("refusing to start") }, "\(world.operatorLog().suffix(3000))")
+        #expect(world.processes(containing: "session-jobmanager-0").count == 1, "no second JobManager")
+        world.killOperator()
+
+        let recover = try ChildProcess.collect([E2E.executable.path, "recover", "--manifests", world.manifests, "--state-dir", world.state,
+                                                "--grace", "20"])
+        print("e2e transcript (session): $ flinklet recover ...\n" + recover.standardOutput + recover.standardError)
+        #expect(recover.status == 0, "\(recover.standardOutput)\(recover.standardError)")
+        #expect(recover.standardOutput.contains("rebuilt flinksessionjob/counter"), "\(recover.standardOutput)")
+        #expect(world.processes().isEmpty, "the orphaned session cluster is stopped: \(world.processes())")
+        let linesBefore = world.counts("session.out")
+
+        try world.startOperator()
+        var most = 0
+        let recovered = world.waitUntil(timeout: 180) {
+            most = max(most, world.processes(containing: "session-jobmanager-0").count)
+            guard let status = world.sessionJob("counter"), status.jobStatus?.state == "RUNNING", status.jobStatus?.jobId != jobId else { return false }
+            let counts = world.counts("session.out")
+            return linesBefore.allSatisfy { key, before in (counts[key]?.last ?? 0) > (before.max() ?? 0) + 5 }
+        }
+        try #require(recovered, "\(world.summary(.flinkSessionJob, "counter"))")
+        #expect(most <= 1, "at most one session JobManager at any time")
+        let recovery = world.events(.flinkSessionJob, "counter").first { $0.reason == "RecoverDeployment" }
+        #expect(recovery?.message.contains("\(jobId)/chk-") == true, "redeployed from its own checkpoint: \(recovery?.message ?? "no event")")
+        print("e2e transcript (session): event \(recovery?.reason ?? "none"): \(recovery?.message ?? "")")
+        let after = world.counts("session.out")
+        for (key, before) in linesBefore {
+            let resumed = Array((after[key] ?? []).dropFirst(before.count))
+            if let first = resumed.first, let high = before.max() {
+                #expect(first > 1 && first <= high + 1, "\(key) resumes at \(first) after \(high): from the checkpoint, not from empty state")
+                print("e2e transcript (session): \(key): old job up to \(high), recovered job resumes at \(first) and reaches \(resumed.max() ?? first)")
+            }
+        }
+        #expect(LifecycleTests.continues(after, replay: 600) == nil, "\(LifecycleTests.continues(after, replay: 600) ?? "")")
+        world.evidence("session.out", "state database lost, session job recovered")
+    }
 }

@@ -50,12 +50,12 @@ public struct FlinkBackend: Sendable {
     }
 }
 
-/// A checkpoint directory that exists but cannot be listed: the observation fails (and the
-/// reconcile with it) rather than read it as holding no checkpoint.
+/// A checkpoint or savepoint directory that exists but cannot be listed: the observation fails
+/// (and the reconcile with it) rather than read it as holding no snapshot.
 public struct SnapshotDirectoryUnreadable: Error, Sendable, CustomStringConvertible {
     public var path: String
     public var reason: String
-    public var description: String { "cannot read the checkpoint directory \(path): \(reason)" }
+    public var description: String { "cannot read the snapshot directory \(path): \(reason)" }
 }
 
 // MARK: - Observe
@@ -101,7 +101,7 @@ extension FlinkBackend {
                     jobId: jobId, port: port,
                     directory: Self.checkpointDirectory(of: resource, default: observation.clusterDirectory + "/checkpoints"),
                     notBefore: observation.recordedJob?.startTime.flatMap { Int64($0) })
-                observation.pendingSnapshot = await pendingSnapshot(of: observation.recordedJob, port: port,
+                observation.pendingSnapshot = try await pendingSnapshot(of: observation.recordedJob, port: port,
                                                                     directory: FlinkCluster.savepointDirectory(observation))
                 if let port, observation.jobs.contains(where: { $0.id == jobId && !$0.isTerminal }) {
                     observation.restarts = (try? await rest.jobMetrics(port: port, jobId: jobId, names: ["numRestarts"]))?["numRestarts"]
@@ -156,7 +156,7 @@ extension FlinkBackend {
                     jobId: jobId, port: answering,
                     directory: Self.checkpointDirectory(of: resource, default: cluster.map { Self.checkpointDirectory(of: .deployment($0), default: sessionDirectory) } ?? sessionDirectory),
                     notBefore: observation.recordedJob?.startTime.flatMap { Int64($0) })
-                observation.pendingSnapshot = await pendingSnapshot(of: observation.recordedJob, port: answering,
+                observation.pendingSnapshot = try await pendingSnapshot(of: observation.recordedJob, port: answering,
                                                                     directory: FlinkCluster.savepointDirectory(observation))
             }
             if current != nil, let job = sessionJob.spec.job {
@@ -207,7 +207,7 @@ extension FlinkBackend {
             if spec.isSavepoint {
                 let directory = (spec.savepoint?.path).flatMap(Self.localPath) ?? seen.job?.savepointDirectory ?? ""
                 let notBefore = recorded?.triggerTimestamp.flatMap(RFC3339.date(from:)).map { Int64($0.timeIntervalSince1970 * 1000) } ?? 0
-                let onDisk = Self.savepointOnDisk(jobId: jobId, directory: directory, notBefore: notBefore)
+                let onDisk = try Self.savepointOnDisk(jobId: jobId, directory: directory, notBefore: notBefore)
                 if let port {
                     do {
                         switch try await rest.savepointStatus(port: port, jobId: jobId, requestId: triggerId) {
@@ -302,9 +302,10 @@ extension FlinkBackend {
     /// answer while its JobManager answers; else, or when Flink does not know the trigger, the
     /// savepoint directory decides (a savepoint of the job that completed after the trigger was
     /// recorded is the one asked for).
-    func pendingSnapshot(of job: JobStatus?, port: Int?, directory: String) async -> SnapshotOperationState? {
+    /// Throws when the savepoint directory exists but cannot be listed (never "not on disk").
+    func pendingSnapshot(of job: JobStatus?, port: Int?, directory: String) async throws -> SnapshotOperationState? {
         guard let job, let jobId = job.jobId, let trigger = SnapshotTrigger(job.savepointInfo) else { return nil }
-        let onDisk = Self.savepointOnDisk(jobId: jobId, directory: directory, notBefore: trigger.timestamp)
+        let onDisk = try Self.savepointOnDisk(jobId: jobId, directory: directory, notBefore: trigger.timestamp)
         guard let port else {
             return onDisk.map { .completed(location: $0) } ?? .unknown("the JobManager does not answer")
         }
@@ -325,9 +326,18 @@ extension FlinkBackend {
 
     /// The newest savepoint of `jobId` in `directory` (`savepoint-<first 6 of the id>-*` holding
     /// `_metadata`) written at or after `notBefore` (milliseconds), as Flink names the location.
-    static func savepointOnDisk(jobId: String, directory: String, notBefore: Int64) -> String? {
+    /// A directory that does not exist holds none; one that exists but cannot be listed throws
+    /// (a savepoint that may be there is never taken for missing).
+    static func savepointOnDisk(jobId: String, directory: String, notBefore: Int64) throws -> String? {
         let prefix = "savepoint-\(jobId.prefix(6))-"
-        let entries = (try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []
+        var entries: [String] = []
+        if FileManager.default.fileExists(atPath: directory) {
+            do {
+                entries = try FileManager.default.contentsOfDirectory(atPath: directory)
+            } catch {
+                throw SnapshotDirectoryUnreadable(path: directory, reason: "\(error.localizedDescription)")
+            }
+        }
         let found = entries.filter { $0.hasPrefix(prefix) }.compactMap { name -> (Date, String)? in
             let metadata = "\(directory)/\(name)/_metadata"
             guard let modified = (try? FileManager.default.attributesOfItem(atPath: metadata))?[.modificationDate] as? Date,

@@ -487,4 +487,19 @@ final class WakeLog: Sendable {
             _ = try await world.backend.latestCheckpoint(jobId: "j", port: nil, directory: directory)
         }
     }
+
+    /// Likewise a savepoint directory: a pending stop-with-savepoint is never taken for gone
+    /// because its directory could not be listed.
+    @Test func anUnreadableSavepointDirectoryIsAnErrorNotNoSavepoint() async throws {
+        let world = try FlinkWorld()
+        let file = world.root + "/savepoints"
+        _ = FileManager.default.createFile(atPath: file, contents: Data("not a directory".utf8))
+        #expect(throws: SnapshotDirectoryUnreadable.self) { try FlinkBackend.savepointOnDisk(jobId: "abcdef", directory: file, notBefore: 0) }
+        #expect(try FlinkBackend.savepointOnDisk(jobId: "abcdef", directory: world.root + "/none", notBefore: 0) == nil)
+        var job = JobStatus(jobId: "abcdef0123")
+        job.savepointInfo = SavepointInfo(triggerId: String(repeating: "a", count: 32), triggerTimestamp: 1, triggerType: .upgrade)
+        await #expect(throws: SnapshotDirectoryUnreadable.self) {
+            _ = try await world.backend.pendingSnapshot(of: job, port: nil, directory: file)
+        }
+    }
 }

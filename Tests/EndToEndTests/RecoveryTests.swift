@@ -35,6 +35,13 @@ import Glibc
         try #require(checkpointed, "no checkpoint of \(jobId) in \(checkpoints)")
         let jobManagers = world.processes(containing: "app-jobmanager-0")
         #expect(jobManagers.count == 1)
+        // Every JVM carries the marker in its environment (`cat /proc/PID/environ`).
+        let canonicalState = PodMarker.canonical(world.state)
+        for pid in world.processes() {
+            let environment = ProcessInfoReader.environment(pid: pid)
+            #expect(environment?[PodMarker.stateDirectoryVariable] == canonicalState, "pid \(pid) is marked")
+            #expect(environment?[PodMarker.podVariable]?.hasPrefix("default/app-") == true, "pid \(pid) names its pod")
+        }
 
         // The operator dies and its database is lost; the cluster lives on.
         world.killOperator()

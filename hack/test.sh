@@ -32,7 +32,7 @@ fi
 # Suites that run real processes, wait on inotify or time out sockets measure time in their
 # assertions; they run in a phase of their own so CPU-heavy unit suites (fuzzing, CLI
 # subprocesses) cannot starve them on a 2-core machine.
-process_suites='LocalProcessDriverTests|AdoptionTests|OperatorTests|DirectorySourceTests|RunCommandTests|FlinkClientTests|ArtifactsTests|WorkQueueTests'
+process_suites='LocalProcessDriverTests|AdoptionTests|PodMarkerTests|FullDiskTests|OperatorTests|DirectorySourceTests|RunCommandTests|FlinkClientTests|ArtifactsTests|WorkQueueTests'
 # Real Flink clusters (~650 MB and a core each while starting): last, one scenario at a time.
 e2e_suites='EndToEndTests'
 

@@ -24,7 +24,7 @@ if [ "$status" -ne 0 ]; then
     echo "==> build FAILED (exit $status)" >&2
     exit 1
 fi
-if grep -qE '^/.*/(Sources|Tests|Benchmarks)/.*: warning:' "$log"; then
+if grep -qE '^/.*/(Sources|Tests|Benchmarks|Fuzz)/.*: warning:' "$log"; then
     echo "==> build has warnings; Flinklet builds warning-free" >&2
     exit 1
 fi
@@ -32,7 +32,7 @@ fi
 # Suites that run real processes, wait on inotify or time out sockets measure time in their
 # assertions; they run in a phase of their own so CPU-heavy unit suites (fuzzing, CLI
 # subprocesses) cannot starve them on a 2-core machine.
-process_suites='LocalProcessDriverTests|AdoptionTests|OperatorTests|DirectorySourceTests|RunCommandTests|KubectlTests|FlinkClientTests|ArtifactsTests|WorkQueueTests'
+process_suites='LocalProcessDriverTests|AdoptionTests|PodMarkerTests|FullDiskTests|OperatorTests|DirectorySourceTests|RunCommandTests|KubectlTests|FlinkClientTests|ArtifactsTests|WorkQueueTests'
 # Real Flink clusters (~650 MB and a core each while starting): last, one scenario at a time.
 e2e_suites='EndToEndTests'
 
@@ -41,6 +41,11 @@ swift test --skip-build --skip "$process_suites|$e2e_suites"
 
 echo "==> swift test: real processes and inotify" >&2
 swift test --skip-build --filter "$process_suites"
+
+# libFuzzer with ASan and LSan on every parser of user input, 20 s each (about two minutes with
+# its sanitized build in .build-fuzz); long campaigns: hack/fuzz.sh TARGET SECONDS.
+echo "==> fuzz smoke: hack/fuzz.sh all ${FUZZ_SECONDS:-20}" >&2
+bash hack/fuzz.sh all "${FUZZ_SECONDS:-20}"
 
 # A short seeded chaos run (operator SIGKILLs, JVM kills, power losses around lifecycle
 # changes, checked by Flink's REST API and the job's output); long campaigns: hack/chaos.sh.

@@ -74,11 +74,14 @@ func table(_ header: [String]?, _ rows: [[String]]) -> String {
     }.joined(separator: "\n")
 }
 
-/// Opens the state directory for reading; a missing database means no resources yet.
+/// Opens the state directory for reading; a missing database means no resources yet, and so
+/// does one at schema version 0 (an operator creating it this instant has not migrated it yet).
 func openStore(_ options: StateOptions) throws -> Store? {
     do {
         return try Store.open(stateDirectory: options.stateDirectory, readOnly: true)
     } catch StoreError.notFound {
+        return nil
+    } catch StoreError.olderSchema(_, let found, _) where found == 0 {
         return nil
     }
 }

@@ -22,7 +22,9 @@ struct Run: AsyncParsableCommand {
         discussion: """
             Keeps the resources in the manifest directory running as process groups, recording \
             status and events in the state directory. SIGINT or SIGTERM stops the operator \
-            gracefully; the pods keep running and are adopted by the next run.
+            gracefully; the pods keep running and are adopted by the next run. It refuses to \
+            start while processes it started under the state directory live that the state \
+            database does not know (lost or corrupt): run `flinklet recover` first.
             """
     )
 
@@ -154,6 +156,23 @@ struct Run: AsyncParsableCommand {
         let exporter = httpAddress.map { _ in PrometheusExporter() }
         let metrics = exporter.map { OperatorMetrics(factory: $0.factory) }
         let health = httpAddress.map { _ in OperatorHealth() }
+        // A missing database next to the snapshots of earlier clusters (and no live process of
+        // theirs, which the operator's own start refuses to run beside): starting would run
+        // their jobs again from empty state.
+        if engine == .flink, !FileManager.default.fileExists(atPath: StateDirectory(path: stateDirectory).databasePath),
+           PodMarker(stateDirectory: stateDirectory).scan().isEmpty {
+            let clusters = FlinkRecovery.clustersWithSnapshots(stateDirectory: stateDirectory)
+            if !clusters.isEmpty {
+                var stderr = StandardError()
+                print("""
+                    error: refusing to start: \(StateDirectory(path: stateDirectory).databasePath) is missing, but \(stateDirectory)/clusters holds \
+                    the checkpoints or savepoints of earlier clusters (\(clusters.joined(separator: ", "))): starting would run their jobs again \
+                    from empty state. Run `flinklet recover --manifests \(manifests) --state-dir \(stateDirectory)` to rebuild those deployments \
+                    from their snapshots, or remove \(stateDirectory)/clusters to start from empty state.
+                    """, to: &stderr)
+                throw ExitCode.failure
+            }
+        }
         let running: OperatorRunning
         do {
             switch engine {
@@ -169,6 +188,10 @@ struct Run: AsyncParsableCommand {
                 running = try await op.start()
             }
         } catch let error as StoreError {
+            var stderr = StandardError()
+            print("error: \(error)", to: &stderr)
+            throw ExitCode.failure
+        } catch let error as RecoveryNeeded {
             var stderr = StandardError()
             print("error: \(error)", to: &stderr)
             throw ExitCode.failure

@@ -33,13 +33,15 @@ public final class PrometheusExporter: Sendable {
         self.factory = factory
     }
 
-    /// The text exposition of every metric, in a fresh buffer sized like the last one.
+    /// The text exposition of every metric in the registry, then whatever `appending` writes
+    /// (families kept outside the registry), in a fresh buffer sized like the last one.
     /// Not `registry.emitToBuffer()`: that keeps its own buffer alive between scrapes (512 KiB
     /// for 1,000 resources' 289 KiB) and returns a copy of it.
-    public func render() -> [UInt8] {
+    public func render(appending: (inout [UInt8]) -> Void = { _ in }) -> [UInt8] {
         var buffer: [UInt8] = []
         buffer.reserveCapacity(lastSize.load(ordering: .relaxed) + 4096)
         registry.emit(into: &buffer)
+        appending(&buffer)
         lastSize.store(buffer.count, ordering: .relaxed)
         return buffer
     }
@@ -128,7 +130,7 @@ public struct OperatorHTTPServer: Service, CustomStringConvertible {
         case "/metrics":
             metrics.sampleProcess()
             await beforeScrape()
-            let bytes = exporter.render()
+            let bytes = exporter.render { metrics.writeResourceSeries(into: &$0) }
             return Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
                             body: ResponseBody(byteBuffer: ByteBuffer(bytes: bytes)))
         default:

@@ -319,7 +319,7 @@ public enum RemovalNotes {
     public static func write(removing path: String, notes: String) {
         try? FileManager.default.createDirectory(atPath: notes, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
         let name = notes + "/\(getpid())-\(UInt64.random(in: 0...UInt64.max)).note"
-        FileManager.default.createFile(atPath: name, contents: Data(normalized(path).utf8), attributes: [.posixPermissions: 0o600])
+        _ = FileManager.default.createFile(atPath: name, contents: Data(normalized(path).utf8), attributes: [.posixPermissions: 0o600])
     }
 
     /// Reads and removes every note; returns the paths they name.

@@ -71,7 +71,7 @@ public struct FlinkPlanner: ResourcePlanner {
         if hasJob {
             switch observation.jar {
             case .success(let path)?: jar = path
-            case .failure(let problem)?: return stalled(input, steps: steps, reason: "JarNotFound", message: problem.message)
+            case .failure(let problem)?: return stalled(input, steps: steps, reason: problem.reason ?? "JarNotFound", message: problem.message)
             case nil: return stalled(input, steps: steps, reason: "JarNotFound", message: "spec.job.jarURI: Required value")
             }
         }
@@ -529,7 +529,7 @@ public struct FlinkPlanner: ResourcePlanner {
         let jar: String
         switch observation.jar {
         case .success(let path)?: jar = path
-        case .failure(let problem)?: return stalled(input, steps: steps, reason: "JarNotFound", message: problem.message)
+        case .failure(let problem)?: return stalled(input, steps: steps, reason: problem.reason ?? "JarNotFound", message: problem.message)
         case nil: return stalled(input, steps: steps, reason: "JarNotFound", message: "spec.job.jarURI: Required value")
         }
         let job = sessionJob.spec.job ?? JobSpec()

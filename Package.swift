@@ -132,7 +132,7 @@ let package = Package(
 
         // libFuzzer targets for the parsers of user input. hack/fuzz.sh builds them with
         // -sanitize=fuzzer,address into .build-fuzz; an ordinary build makes a replayer of inputs.
-        .executableTarget(name: "flinklet-fuzz", dependencies: ["Manifests", "FlinkResources", "YAML", "Artifacts"], path: "Fuzz/flinklet-fuzz"),
+        .executableTarget(name: "flinklet-fuzz", dependencies: ["Manifests", "FlinkResources", "YAML", "Artifacts", "KubeAPI"], path: "Fuzz/flinklet-fuzz"),
 
         .testTarget(name: "YAMLTests", dependencies: ["YAML", "FlinkletTesting"]),
         .testTarget(name: "FlinkResourcesTests", dependencies: ["FlinkResources", "YAML"]),

@@ -6,7 +6,7 @@
 #   hack/fuzz.sh list                                  the targets
 #
 # Targets (Fuzz/flinklet-fuzz/FuzzTargets.swift): manifest (YAML parser, decoder, validator),
-# jsonpath, selector, quantity, jaruri. Seeds: Fuzz/corpus/TARGET (committed). Inputs libFuzzer
+# jsonpath, selector, quantity, jaruri, apibody (the Kubernetes API's write bodies). Seeds: Fuzz/corpus/TARGET (committed). Inputs libFuzzer
 # finds interesting accumulate in .build-fuzz/corpus/TARGET; a crash, leak or hang (an input that
 # runs over 10 s) is written to .build-fuzz/findings/TARGET/ and the script exits 1. Reproduce one
 # with `.build-fuzz/release/flinklet-fuzz TARGET FILE`, or under a debugger with the plain build's
@@ -18,7 +18,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 command -v swift >/dev/null 2>&1 || export PATH="/opt/swift/usr/bin:$PATH"
 
-targets=(manifest jsonpath selector quantity jaruri)
+targets=(manifest jsonpath selector quantity jaruri apibody)
 usage() { echo "usage: hack/fuzz.sh TARGET|all SECONDS [libFuzzer flags...]; targets: ${targets[*]}" >&2; exit 2; }
 
 [ $# -ge 1 ] || usage

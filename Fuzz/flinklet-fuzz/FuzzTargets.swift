@@ -1,5 +1,6 @@
 import Artifacts
 import FlinkResources
+import KubeAPI
 import Manifests
 import YAML
 
@@ -21,6 +22,10 @@ enum FuzzTarget: String, CaseIterable, Sendable {
     /// `jarURI`s, as the artifact store reads them and as validation checks them in a manifest;
     /// a second line is the pinned checksum (`flinklet.dev/jar-sha256`) of that manifest.
     case jaruri
+    /// The bodies of the Kubernetes API's writes (`KubeAPI.WriteBodies`): the first byte picks
+    /// how the rest is read (an object for create/replace, a merge patch, a JSON patch, a
+    /// server-side apply configuration), which is written onto a valid FlinkDeployment.
+    case apibody
 
     func run(_ bytes: UnsafeRawBufferPointer) {
         switch self {
@@ -29,6 +34,7 @@ enum FuzzTarget: String, CaseIterable, Sendable {
         case .selector: Self.selector(String(decoding: bytes, as: UTF8.self))
         case .quantity: Self.quantity(String(decoding: bytes, as: UTF8.self))
         case .jaruri: Self.jarURI(String(decoding: bytes, as: UTF8.self))
+        case .apibody: Self.apiBody(Array(bytes))
         }
     }
 
@@ -89,6 +95,36 @@ enum FuzzTarget: String, CaseIterable, Sendable {
             check(ObjectMeta.isSHA256(pin) && resource.metadata.pinnedJarSHA256 == pin.lowercased(), "a valid manifest's pin is 64 hex digits: \(pin)")
         }
     }
+
+    static func apiBody(_ bytes: [UInt8]) {
+        guard let first = bytes.first else { return }
+        let kinds = WriteBodies.Kind.allCases
+        let kind = kinds[Int(first) % kinds.count]
+        let id = ResourceID(kind: .flinkDeployment, namespace: "default", name: "app")
+        switch WriteBodies.evaluate(kind, body: Array(bytes.dropFirst()), current: currentDeployment, id: id) {
+        case .refused(let status):
+            check((400..<500).contains(status), "a refused body is a client error: \(status)")
+        case .read(let diagnostics, let foundObject):
+            for diagnostic in diagnostics { check(!diagnostic.message.isEmpty, "a diagnostic without a message") }
+            // The identity is checked before the manifest is written: what reads back without
+            // an error is the object the URL names.
+            if !diagnostics.contains(where: \.isError) { check(foundObject, "a manifest read without errors holds the object written") }
+        }
+    }
+
+    /// A valid FlinkDeployment manifest, as the API's writes find one in its file.
+    static let currentDeployment: JSONValue = .object([
+        "apiVersion": .string("flink.apache.org/v1beta1"), "kind": .string("FlinkDeployment"),
+        "metadata": .object(["name": .string("app"), "labels": .object(["app": .string("counter")])]),
+        "spec": .object([
+            "flinkVersion": .string("v2_3"), "mode": .string("standalone"),
+            "flinkConfiguration": .object(["taskmanager.numberOfTaskSlots": .string("2")]),
+            "jobManager": .object(["resource": .object(["memory": .string("1024m"), "cpu": .int(1)])]),
+            "taskManager": .object(["resource": .object(["memory": .string("1024m"), "cpu": .int(1)])]),
+            "job": .object(["jarURI": .string("local:///opt/flink/examples/streaming/StateMachineExample.jar"),
+                            "parallelism": .int(2), "upgradeMode": .string("savepoint")]),
+        ]),
+    ])
 
     // MARK: Properties
 

@@ -152,7 +152,10 @@ public struct MarkedProcess: Sendable, Hashable, CustomStringConvertible {
 
 extension ProcessInfoReader {
     /// The environment a process was exec'd with (`/proc/PID/environ`), or nil when it cannot
-    /// be read (gone, another user's, a kernel thread).
+    /// be read (gone, another user's, a kernel thread). Empty for a moment after a spawn: the
+    /// kernel lets `posix_spawn` (vfork) return once the child's exec dropped the old memory,
+    /// before it copies the new image's arguments and environment (measured: `cmdline` and
+    /// `environ` both empty, state R). `PodMarker.scan` runs before the operator spawns anything.
     public static func environment(pid: Int32) -> [String: String]? {
         let fd = open("/proc/\(pid)/environ", O_RDONLY | O_CLOEXEC)
         guard fd >= 0 else { return nil }

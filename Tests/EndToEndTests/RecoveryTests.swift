@@ -27,12 +27,7 @@ import Glibc
         try #require(running, "\(world.summary(.flinkDeployment, "app"))")
         let jobId = try #require(world.deployment("app")?.jobStatus?.jobId)
         let checkpoints = world.state + "/clusters/default/app/checkpoints/" + jobId
-        let checkpointed = world.waitUntil(timeout: 60) {
-            ((try? FileManager.default.contentsOfDirectory(atPath: checkpoints)) ?? []).contains { name in
-                name.hasPrefix("chk-") && FileManager.default.fileExists(atPath: "\(checkpoints)/\(name)/_metadata")
-            }
-        }
-        try #require(checkpointed, "no checkpoint of \(jobId) in \(checkpoints)")
+        try #require(Self.awaitCheckpoint(after: 5, of: "app.out", in: checkpoints, world: world), "no checkpoint of \(jobId) in \(checkpoints)")
         let jobManagers = world.processes(containing: "app-jobmanager-0")
         #expect(jobManagers.count == 1)
         // Every JVM carries the marker in its environment (`cat /proc/PID/environ`).
@@ -149,12 +144,7 @@ import Glibc
         try #require(running, "\(world.summary(.flinkSessionJob, "counter"))")
         let jobId = try #require(world.sessionJob("counter")?.jobStatus?.jobId)
         let checkpoints = world.state + "/clusters/default/session/checkpoints/" + jobId
-        let checkpointed = world.waitUntil(timeout: 60) {
-            ((try? FileManager.default.contentsOfDirectory(atPath: checkpoints)) ?? []).contains { name in
-                name.hasPrefix("chk-") && FileManager.default.fileExists(atPath: "\(checkpoints)/\(name)/_metadata")
-            }
-        }
-        try #require(checkpointed, "no checkpoint of \(jobId) in \(checkpoints)")
+        try #require(Self.awaitCheckpoint(after: 5, of: "session.out", in: checkpoints, world: world), "no checkpoint of \(jobId) in \(checkpoints)")
 
         world.killOperator()
         for suffix in ["", "-wal", "-shm"] { unlink(world.state + "/state.db" + suffix) }
@@ -194,5 +184,23 @@ import Glibc
         }
         #expect(LifecycleTests.continues(after, replay: 600) == nil, "\(LifecycleTests.continues(after, replay: 600) ?? "")")
         world.evidence("session.out", "state database lost, session job recovered")
+    }
+
+    /// Waits until every key of `output` counted past `count`, then for a checkpoint in
+    /// `directory` completed after that: a job restored from it resumes above `count`. (The
+    /// first checkpoint alone can precede the first records: a session job's resumed at 1 after
+    /// counting to 9, and the test read that as empty state.)
+    static func awaitCheckpoint(after count: Int, of output: String, in directory: String, world: Cluster) -> Bool {
+        guard world.waitUntil(timeout: 60, { let counts = world.counts(output); return counts.count == 4 && counts.values.allSatisfy { ($0.last ?? 0) > count } })
+        else { return false }
+        let since = Date()
+        return world.waitUntil(timeout: 60) {
+            ((try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []).contains { name in
+                guard name.hasPrefix("chk-"),
+                      let modified = (try? FileManager.default.attributesOfItem(atPath: "\(directory)/\(name)/_metadata"))?[.modificationDate] as? Date
+                else { return false }
+                return modified > since
+            }
+        }
     }
 }

@@ -80,14 +80,15 @@ public enum FlinkRecovery {
 
     /// The clusters (`namespace/name`) under `<state dir>/clusters/` that left a checkpoint or
     /// savepoint (a `_metadata` file) on disk, sorted.
-    public static func clustersWithSnapshots(stateDirectory: String) -> [String] {
+    /// Throws when a directory exists but cannot be listed: that is not "no snapshots".
+    public static func clustersWithSnapshots(stateDirectory: String) throws -> [String] {
         let root = stateDirectory + "/clusters"
         var found: [String] = []
-        for namespace in (try? entries(of: root)) ?? [] {
-            for name in (try? entries(of: "\(root)/\(namespace)")) ?? [] {
+        for namespace in try entries(of: root) {
+            for name in try entries(of: "\(root)/\(namespace)") {
                 let cluster = "\(root)/\(namespace)/\(name)"
-                let snapshots = try? Self.snapshots(checkpointDirectory: cluster + "/checkpoints", savepointDirectory: cluster + "/savepoints")
-                if snapshots?.newest != nil { found.append("\(namespace)/\(name)") }
+                let snapshots = try Self.snapshots(checkpointDirectory: cluster + "/checkpoints", savepointDirectory: cluster + "/savepoints")
+                if snapshots.newest != nil { found.append("\(namespace)/\(name)") }
             }
         }
         return found
@@ -119,9 +120,12 @@ public enum FlinkRecovery {
         try handle.write(contentsOf: Data("\(jobId)\n".utf8))
     }
 
-    /// The last job id of the journal, if any.
-    static func lastJob(clusterDirectory: String) -> String? {
-        (try? String(contentsOfFile: jobJournal(clusterDirectory: clusterDirectory), encoding: .utf8))?
+    /// The last job id of the journal; nil without a journal. Throws when the journal exists but
+    /// cannot be read (its job's snapshots would be passed over).
+    static func lastJob(clusterDirectory: String) throws -> String? {
+        let path = jobJournal(clusterDirectory: clusterDirectory)
+        guard FileManager.default.fileExists(atPath: path) else { return nil }
+        return try String(contentsOfFile: path, encoding: .utf8)
             .split(separator: "\n").last.map(String.init).flatMap { $0.count == 32 && $0.allSatisfy(\.isHexDigit) ? $0 : nil }
     }
 
@@ -142,7 +146,7 @@ public enum FlinkRecovery {
                 savepointDirectory: clusterDirectory + "/savepoints")
         case .sessionJob(let sessionJob):
             // Its own job among the session cluster's: the last one it was submitted under.
-            guard let jobId = lastJob(clusterDirectory: clusterDirectory) else { return nil }
+            guard let jobId = try lastJob(clusterDirectory: clusterDirectory) else { return nil }
             journaled = jobId
             let clusterID = ResourceID(kind: .flinkDeployment, namespace: id.namespace, name: sessionJob.spec.deploymentName ?? "")
             let sessionDirectory = "\(stateDirectory)/clusters/\(clusterID.namespace)/\(clusterID.name)/checkpoints"

@@ -161,7 +161,15 @@ struct Run: AsyncParsableCommand {
         // their jobs again from empty state.
         if engine == .flink, !FileManager.default.fileExists(atPath: StateDirectory(path: stateDirectory).databasePath),
            PodMarker(stateDirectory: stateDirectory).scan().isEmpty {
-            let clusters = FlinkRecovery.clustersWithSnapshots(stateDirectory: stateDirectory)
+            let clusters: [String]
+            do {
+                clusters = try FlinkRecovery.clustersWithSnapshots(stateDirectory: stateDirectory)
+            } catch {
+                var stderr = StandardError()
+                print("error: refusing to start: \(StateDirectory(path: stateDirectory).databasePath) is missing and \(stateDirectory)/clusters "
+                      + "cannot be read for the snapshots of earlier clusters: \(error)", to: &stderr)
+                throw ExitCode.failure
+            }
             if !clusters.isEmpty {
                 var stderr = StandardError()
                 print("""

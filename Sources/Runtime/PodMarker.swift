@@ -48,7 +48,8 @@ public struct PodMarker: Sendable, Hashable {
         try Spawner.makeDirectory((path as NSString).deletingLastPathComponent, name: spec.name)
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]
-        let data = (try? encoder.encode(spec)) ?? Data()
+        // An empty spec file would leave a lost pod impossible to re-adopt: refuse the start instead.
+        guard let data = try? encoder.encode(spec) else { throw .spawnFailed(name: spec.name, operation: "encode the pod's spec", errno: EINVAL) }
         let temporary = path + ".tmp"
         let fd = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
         guard fd >= 0 else { throw .spawnFailed(name: spec.name, operation: "open \(temporary)", errno: errno) }

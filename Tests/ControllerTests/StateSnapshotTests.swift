@@ -439,7 +439,7 @@ import Engine
             """)
         try await world.reconcile(.flinkSessionJob, "counter")
         let jobId = try #require(try world.store.resource("FlinkSessionJob/default/counter")?.sessionJobStatus()?.jobStatus?.jobId)
-        #expect(FlinkRecovery.lastJob(clusterDirectory: world.root + "/state/clusters/default/counter") == jobId)
+        #expect(try FlinkRecovery.lastJob(clusterDirectory: world.root + "/state/clusters/default/counter") == jobId)
     }
 
     @Test func anUnreadableCheckpointDirectoryIsAnErrorNotNoSnapshots() throws {

@@ -138,20 +138,3 @@ enum APIObjects {
         return "\(padded.prefix(8))-\(padded.dropFirst(8).prefix(4))-4\(padded.dropFirst(13).prefix(3))-8000-000000000000"
     }
 }
-
-/// kubectl's `HumanDuration` (what the AGE column shows).
-func humanDuration(since date: Date, now: Date = Date()) -> String {
-    let seconds = Int(now.timeIntervalSince(date))
-    if seconds < 0 { return "0s" }
-    let minutes = seconds / 60, hours = minutes / 60, days = hours / 24
-    switch seconds {
-    case ..<120: return "\(seconds)s"
-    case ..<600: return seconds % 60 == 0 ? "\(minutes)m" : "\(minutes)m\(seconds % 60)s"
-    case ..<(3 * 3600): return "\(minutes)m"
-    case ..<(8 * 3600): return minutes % 60 == 0 ? "\(hours)h" : "\(hours)h\(minutes % 60)m"
-    case ..<(48 * 3600): return "\(hours)h"
-    case ..<(8 * 86400): return hours % 24 == 0 ? "\(days)d" : "\(days)d\(hours % 24)h"
-    case ..<(2 * 365 * 86400): return "\(days)d"
-    default: return "\(days / 365)y"
-    }
-}

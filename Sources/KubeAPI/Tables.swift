@@ -47,7 +47,7 @@ enum Tables {
     static func cells(_ object: CachedObject, now: Date) -> [JSONValue] {
         let record = object.record
         let s = object.summary
-        let age = JSONValue.string(humanDuration(since: record.createdAt, now: now))
+        let age = JSONValue.string(HumanDuration.since(record.createdAt, now: now))
         if record.kind == .flinkStateSnapshot {
             return [.string(record.name), .string(s.snapshotPath ?? ""), .string(s.snapshotResult ?? ""), .string(s.snapshotState ?? ""),
                     age, .string(s.error ?? "")]
@@ -96,7 +96,7 @@ enum Tables {
 
     static func eventRow(_ event: JSONValue, now: Date) -> JSONValue {
         func since(_ key: String) -> String {
-            event[key]?.stringValue.flatMap { RFC3339.date(from: $0) }.map { humanDuration(since: $0, now: now) } ?? "<unknown>"
+            event[key]?.stringValue.flatMap { RFC3339.date(from: $0) }.map { HumanDuration.since($0, now: now) } ?? "<unknown>"
         }
         let involved = event["involvedObject"]
         let object = "\((involved?["kind"]?.stringValue ?? "").lowercased())/\(involved?["name"]?.stringValue ?? "")"
@@ -117,7 +117,7 @@ enum Tables {
 
     static func namespaceRow(_ namespace: JSONValue, created: Date, now: Date) -> JSONValue {
         .object([
-            "cells": .array([namespace["metadata"]?["name"] ?? .null, .string("Active"), .string(humanDuration(since: created, now: now))]),
+            "cells": .array([namespace["metadata"]?["name"] ?? .null, .string("Active"), .string(HumanDuration.since(created, now: now))]),
             "object": .object(["kind": .string("PartialObjectMetadata"), "apiVersion": .string("meta.k8s.io/v1"),
                                "metadata": namespace["metadata"] ?? .object([:])]),
         ])

@@ -10,6 +10,7 @@ import PackageDescription
 //   CLibSSL → LoopbackTLS → FlinkClient (Flink's REST API over HTTP or mutual TLS)
 //   FlinkResources, Runtime → Observability (metrics, health) → Engine
 //                             Observability → HTTPServer (HummingbirdCore) → FlinkletCLI
+//   FlinkResources, Manifests, Store → KubeAPI (the Kubernetes API) → HTTPServer
 let package = Package(
     name: "flinklet",
     platforms: [.macOS(.v15)],
@@ -87,12 +88,21 @@ let package = Package(
                            .product(name: "Logging", package: "swift-log"),
                            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle")]
         ),
-        // The operator's loopback HTTP server (HummingbirdCore): /healthz, /readyz, /metrics; later
-        // the Kubernetes API for our kinds.
+        // The Kubernetes API for our kinds (routing, discovery, OpenAPI, tables, watch, writes as
+        // manifest file writes), independent of any HTTP server.
+        .target(
+            name: "KubeAPI",
+            dependencies: ["FlinkResources", "Manifests", "Store", "YAML",
+                           .product(name: "Logging", package: "swift-log"),
+                           .product(name: "DequeModule", package: "swift-collections")]
+        ),
+        // The operator's loopback HTTP server (HummingbirdCore): /healthz, /readyz, /livez,
+        // /metrics, and the Kubernetes API (KubeAPI) for everything else.
         .target(
             name: "HTTPServer",
-            dependencies: ["Observability",
+            dependencies: ["Observability", "KubeAPI",
                            .product(name: "HummingbirdCore", package: "hummingbird"),
+                           .product(name: "HummingbirdTLS", package: "hummingbird"),
                            .product(name: "HTTPTypes", package: "swift-http-types"),
                            .product(name: "Prometheus", package: "swift-prometheus"),
                            .product(name: "NIOCore", package: "swift-nio"),
@@ -104,7 +114,7 @@ let package = Package(
             name: "FlinkletCLI",
             dependencies: [
                 "Manifests", "FlinkResources", "YAML", "Engine", "Controller", "Store", "Runtime", "Reconciliation", "Planning", "FlinkClient",
-                "Observability", "HTTPServer",
+                "Observability", "HTTPServer", "KubeAPI",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -125,6 +135,10 @@ let package = Package(
             path: "Benchmarks/bench-controller"
         ),
 
+        // libFuzzer targets for the parsers of user input. hack/fuzz.sh builds them with
+        // -sanitize=fuzzer,address into .build-fuzz; an ordinary build makes a replayer of inputs.
+        .executableTarget(name: "flinklet-fuzz", dependencies: ["Manifests", "FlinkResources", "YAML", "Artifacts", "KubeAPI"], path: "Fuzz/flinklet-fuzz"),
+
         .testTarget(name: "YAMLTests", dependencies: ["YAML", "FlinkletTesting"]),
         .testTarget(name: "FlinkResourcesTests", dependencies: ["FlinkResources", "YAML"]),
         .testTarget(name: "ValidationTests", dependencies: ["Validation", "Manifests", "FlinkResources"]),
@@ -139,6 +153,12 @@ let package = Package(
                            .product(name: "MetricsTestKit", package: "swift-metrics"),
                            .product(name: "Logging", package: "swift-log"),
                            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle")],
+            exclude: ["Fixtures"]
+        ),
+        .testTarget(
+            name: "KubeAPITests",
+            dependencies: ["KubeAPI", "Store", "Manifests", "FlinkResources", "FlinkletTesting", "flinklet",
+                           .product(name: "Logging", package: "swift-log")],
             exclude: ["Fixtures"]
         ),
         .testTarget(name: "PlanningTests", dependencies: ["Reconciliation", "Planning", "FlinkResources"]),

@@ -12,7 +12,7 @@ cd "$(dirname "$0")/.."
 bash hack/install-deps.sh
 command -v swift >/dev/null 2>&1 || export PATH="/opt/swift/usr/bin:$PATH"
 
-swift build -c release --static-swift-stdlib --product flinklet >/dev/null 2>&1 || swift build -c release --static-swift-stdlib --product flinklet
-swift build -c release --static-swift-stdlib --product bench-controller >/dev/null 2>&1 || swift build -c release --static-swift-stdlib --product bench-controller
-bin="$(swift build -c release --static-swift-stdlib --show-bin-path)"
-"$bin/bench-controller" --flinklet "$bin/flinklet" --edits "${EDITS:-200}" --resources "${RESOURCES:-1000}" --scrapes "${SCRAPES:-1000}" ${ONLY:+--only "$ONLY"}
+bin="$(bash hack/build-release.sh flinklet bench-controller)"
+# BENCH_CHRT=PRIO runs the benchmark and the operators it starts under SCHED_FIFO at PRIO (root),
+# so a busy machine's other jobs cannot preempt them: the latencies are then the operator's own.
+${BENCH_CHRT:+chrt -f "$BENCH_CHRT"} "$bin/bench-controller" --flinklet "$bin/flinklet" --edits "${EDITS:-200}" --resources "${RESOURCES:-1000}" --scrapes "${SCRAPES:-1000}" ${ONLY:+--only "$ONLY"}

@@ -60,10 +60,7 @@ FLINK_HOME=$(bash hack/install-flink.sh)
 JAR=$(bash hack/build-counter-job.sh)
 export FLINK_HOME
 
-scratch_path=${SWIFT_SCRATCH_PATH:-.build}
-swift build -c release --static-swift-stdlib --scratch-path "$scratch_path" --product flinklet >/dev/null 2>&1 \
-    || swift build -c release --static-swift-stdlib --scratch-path "$scratch_path" --product flinklet
-FLINKLET="$(swift build -c release --static-swift-stdlib --scratch-path "$scratch_path" --show-bin-path)/flinklet"
+FLINKLET="$(bash hack/build-release.sh flinklet)/flinklet"
 
 SCRATCH=$(mktemp -d /tmp/flinklet-bench-XXXXXX)
 RESULTS=$SCRATCH/results.jsonl

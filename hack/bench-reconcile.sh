@@ -10,5 +10,4 @@ cd "$(dirname "$0")/.."
 bash hack/install-deps.sh
 command -v swift >/dev/null 2>&1 || export PATH="/opt/swift/usr/bin:$PATH"
 
-swift build -c release --static-swift-stdlib --product bench-reconcile >/dev/null 2>&1 || swift build -c release --static-swift-stdlib --product bench-reconcile
-"$(swift build -c release --static-swift-stdlib --show-bin-path)/bench-reconcile" "$@"
+"$(bash hack/build-release.sh bench-reconcile)/bench-reconcile" "$@"

@@ -11,12 +11,11 @@ count=${COUNT:-1000}
 dir=$(mktemp -d)
 trap 'rm -rf "$dir"' EXIT
 
-swift build -c release --static-swift-stdlib --product bench-validate >/dev/null 2>&1 || swift build -c release --static-swift-stdlib --product bench-validate
-"$(swift build -c release --static-swift-stdlib --show-bin-path)/bench-validate" --count "$count" --rounds 7 --write-dir "$dir"
+bin="$(bash hack/build-release.sh bench-validate flinklet)"
+"$bin/bench-validate" --count "$count" --rounds 7 --write-dir "$dir"
 
 echo "--- end to end: flinklet validate -f DIR (process start, listing, reading, output)"
-swift build -c release --static-swift-stdlib --product flinklet >/dev/null 2>&1 || swift build -c release --static-swift-stdlib --product flinklet
-flinklet="$(swift build -c release --static-swift-stdlib --show-bin-path)/flinklet"
+flinklet="$bin/flinklet"
 best=999
 for _ in 1 2 3 4 5; do
     start=$(date +%s.%N)

@@ -34,6 +34,17 @@ apt_install libyaml-dev libsqlite3-dev pkg-config
 # Tests: lua5.4 runs the Argo CD health checks in docs/argocd against recorded statuses.
 apt_install lua5.4
 # OpenSSL 3: the operator loads libssl.so.3 for its clusters' mutual TLS (dlopen, so no -dev
-# package); tests use the openssl command for certificates of strangers and a TLS test server.
+# package) and makes its Kubernetes API's certificate with the openssl command; tests use it
+# for certificates of strangers and a TLS test server.
 apt_install openssl
 for lib in yaml-0.1 sqlite3; do pkg-config --exists "$lib" || { echo "error: pkg-config cannot find $lib" >&2; exit 1; }; done
+
+# Tests: the official Kubernetes Python client (PyPI `kubernetes`) against the operator's
+# Kubernetes API, in a virtual environment of its own (.python/, ignored by git).
+KUBERNETES_CLIENT_VERSION=31.0.0
+if ! .python/bin/python -c "import kubernetes, sys; sys.exit(kubernetes.__version__ != '$KUBERNETES_CLIENT_VERSION')" >/dev/null 2>&1; then
+    python3 -c 'import ensurepip' >/dev/null 2>&1 || apt_install python3-venv
+    [ -x .python/bin/python ] || python3 -m venv .python
+    log "installing the Kubernetes Python client $KUBERNETES_CLIENT_VERSION from PyPI"
+    .python/bin/python -m pip install --quiet --disable-pip-version-check "kubernetes==$KUBERNETES_CLIENT_VERSION"
+fi

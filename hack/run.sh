@@ -14,10 +14,7 @@ bash hack/build-metrics-plugin.sh >/dev/null
 FLINK_HOME=$(bash hack/install-flink.sh)
 export FLINK_HOME
 
-echo "==> swift build -c release --static-swift-stdlib" >&2
-swift build -c release --static-swift-stdlib --product flinklet 2>&1 | grep -v '^\[' >&2 || true
-swift build -c release --static-swift-stdlib --product flinklet >/dev/null
-
-bin="$(swift build -c release --static-swift-stdlib --show-bin-path)/flinklet"
+echo "==> hack/build-release.sh flinklet" >&2
+bin="$(bash hack/build-release.sh flinklet)/flinklet"
 "$bin" validate -f manifests/ -R
 exec "$bin" run --manifests manifests/ --state-dir .flinklet "$@"

@@ -24,7 +24,7 @@ if [ "$status" -ne 0 ]; then
     echo "==> build FAILED (exit $status)" >&2
     exit 1
 fi
-if grep -qE '^/.*/(Sources|Tests|Benchmarks)/.*: warning:' "$log"; then
+if grep -qE '^/.*/(Sources|Tests|Benchmarks|Fuzz)/.*: warning:' "$log"; then
     echo "==> build has warnings; Flinklet builds warning-free" >&2
     exit 1
 fi
@@ -32,15 +32,30 @@ fi
 # Suites that run real processes, wait on inotify or time out sockets measure time in their
 # assertions; they run in a phase of their own so CPU-heavy unit suites (fuzzing, CLI
 # subprocesses) cannot starve them on a 2-core machine.
-process_suites='LocalProcessDriverTests|AdoptionTests|OperatorTests|DirectorySourceTests|RunCommandTests|FlinkClientTests|ArtifactsTests|WorkQueueTests'
+process_suites='LocalProcessDriverTests|AdoptionTests|PodMarkerTests|OperatorTests|DirectorySourceTests|FlinkClientTests|ArtifactsTests|WorkQueueTests'
+# Suites that run the flinklet binary (and kubectl, Python) as child processes from synchronous
+# tests: each holds a thread of Swift's cooperative pool (two on two cores) for as long as its
+# children run. Three of them beside the suites above took both threads for seconds and starved
+# the driver's real-clock timers (fresh clone: crashLoopRestartsWithARealClock saw 1 restart of
+# 3 in 3 s; every running suite finished at the same moment once a thread came free), so they
+# get a phase of their own.
+binary_suites='RunCommandTests|KubectlTests|FullDiskTests'
 # Real Flink clusters (~650 MB and a core each while starting): last, one scenario at a time.
 e2e_suites='EndToEndTests'
 
 echo "==> swift test: unit suites, in parallel" >&2
-swift test --skip-build --skip "$process_suites|$e2e_suites"
+swift test --skip-build --skip "$process_suites|$binary_suites|$e2e_suites"
 
 echo "==> swift test: real processes and inotify" >&2
 swift test --skip-build --filter "$process_suites"
+
+echo "==> swift test: the flinklet binary, kubectl and the Python client as child processes" >&2
+swift test --skip-build --filter "$binary_suites"
+
+# libFuzzer with ASan and LSan on every parser of user input, 20 s each (about two minutes with
+# its sanitized build in .build-fuzz); long campaigns: hack/fuzz.sh TARGET SECONDS.
+echo "==> fuzz smoke: hack/fuzz.sh all ${FUZZ_SECONDS:-20}" >&2
+bash hack/fuzz.sh all "${FUZZ_SECONDS:-20}"
 
 # A short seeded chaos run (operator SIGKILLs, JVM kills, power losses around lifecycle
 # changes, checked by Flink's REST API and the job's output); long campaigns: hack/chaos.sh.

@@ -25,13 +25,21 @@ public enum ArtifactError: Error, Sendable, Hashable, CustomStringConvertible {
     case cancelled(uri: String)
     /// A file-system call on Flinklet's own copy or cache failed (disk full, permissions).
     case system(uri: String, path: String, operation: String, errno: Int32)
+    /// The jar's content is not the one pinned: its SHA-256 is `actual`, `expected` was asked
+    /// for. Nothing may be started with it.
+    case checksumMismatch(uri: String, expected: String, actual: String)
+    /// The download is larger than the store's limit (announced or counted). Nothing was cached.
+    case tooLarge(uri: String, limit: Int64)
+    /// The server redirected more times than the store follows. Nothing was cached.
+    case tooManyRedirects(uri: String, limit: Int)
 
     /// The URI the error is about.
     public var uri: String {
         switch self {
         case .invalidURI(let uri, _), .unsupportedScheme(let uri, _), .notFound(let uri, _), .notReadable(let uri, _),
              .isDirectory(let uri, _), .notRegularFile(let uri, _), .httpStatus(let uri, _), .downloadFailed(let uri, _),
-             .cancelled(let uri), .system(let uri, _, _, _):
+             .cancelled(let uri), .system(let uri, _, _, _), .checksumMismatch(let uri, _, _), .tooLarge(let uri, _),
+             .tooManyRedirects(let uri, _):
             uri
         }
     }
@@ -58,6 +66,12 @@ public enum ArtifactError: Error, Sendable, Hashable, CustomStringConvertible {
             "jar \(quoted(uri)): resolution cancelled"
         case .system(let uri, let path, let operation, let errno):
             "jar \(quoted(uri)): cannot \(operation) \(path): \(String(cString: strerror(errno)))"
+        case .checksumMismatch(let uri, let expected, let actual):
+            "jar \(quoted(uri)) does not match its pinned checksum: its SHA-256 is \(actual), the pin is \(expected)"
+        case .tooLarge(let uri, let limit):
+            "jar \(quoted(uri)) download failed: larger than the limit of \(byteCount(limit))"
+        case .tooManyRedirects(let uri, let limit):
+            "jar \(quoted(uri)) download failed: more than \(limit) redirects"
         }
     }
 }
@@ -70,3 +84,11 @@ private let reasonPhrases: [Int: String] = [
 ]
 
 private func quoted(_ text: String) -> String { "\"\(text)\"" }
+
+/// `512 MiB`, `1 GiB`, `1000 bytes`: a limit as a person reads it.
+private func byteCount(_ bytes: Int64) -> String {
+    for (unit, factor) in [("GiB", Int64(1) << 30), ("MiB", Int64(1) << 20), ("KiB", Int64(1) << 10)] where bytes >= factor && bytes % factor == 0 {
+        return "\(bytes / factor) \(unit)"
+    }
+    return "\(bytes) bytes"
+}

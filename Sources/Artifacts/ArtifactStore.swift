@@ -46,25 +46,38 @@ public struct ResolvedArtifact: Sendable, Hashable {
 ///   A caller cancelled while waiting gets `ArtifactError.cancelled`; the download runs on, to
 ///   completion or timeout, and its result is cached for later calls.
 ///
+/// - A pinned checksum (`sha256`) is compared with the SHA-256 of the file returned: the
+///   download's (computed while it was written), or the local file's or copy's (hashed once
+///   per size and modification time). A mismatch is `ArtifactError.checksumMismatch` and no
+///   path is returned.
+/// - A download follows at most `maxRedirects` redirects, takes at most `downloadTimeout` and
+///   accepts at most `maxDownloadBytes`; past any of them it fails with its own error.
+///
 /// Assumptions: the cache directory belongs to Flinklet; a cached file is never modified in
 /// place (its size is checked on each use, its content is not re-hashed). Other processes
 /// sharing the cache use the same download timeout.
 public actor ArtifactStore {
     private let cache: DownloadCache
     private let flinkHome: String
-    private let downloadTimeout: Duration
+    private let limits: Download.Limits
+    private var downloadTimeout: Duration { limits.timeout }
     private var inFlight: [String: SharedDownload] = [:]
     private var leftoversRemoved = false
+    /// SHA-256 of local files and copies, by path, valid while the size and mtime hold.
+    private var digests: [String: (stamp: FileStamp, sha256: String)] = [:]
 
     /// - Parameters:
     ///   - cacheDirectory: the download cache, e.g. `<state>/artifacts/cache`; created on the
     ///     first download.
     ///   - flinkHome: the Flink distribution that `local:///opt/flink/...` paths map into.
     ///   - downloadTimeout: the longest one download may take, stalls included.
-    public init(cacheDirectory: String, flinkHome: String, downloadTimeout: Duration = .seconds(300)) {
+    ///   - maxDownloadBytes: the largest jar downloaded (default 1 GiB).
+    ///   - maxRedirects: the most redirects one download follows (default 5).
+    public init(cacheDirectory: String, flinkHome: String, downloadTimeout: Duration = .seconds(300),
+                maxDownloadBytes: Int64 = 1 << 30, maxRedirects: Int = 5) {
         self.cache = DownloadCache(root: cacheDirectory)
         self.flinkHome = flinkHome
-        self.downloadTimeout = downloadTimeout
+        self.limits = Download.Limits(timeout: downloadTimeout, maxBytes: maxDownloadBytes, maxRedirects: maxRedirects)
     }
 
     /// The local file `uri` names, checked to be a readable regular file.
@@ -72,19 +85,63 @@ public actor ArtifactStore {
     /// - Parameter artifactsDirectory: where `file://` URIs are copied (the cluster's own
     ///   directory); created if missing. A `file://` URI with no directory given is an error.
     ///   Ignored for other schemes.
-    public func resolve(_ uri: String, artifactsDirectory: String?) async throws(ArtifactError) -> ResolvedArtifact {
+    /// - Parameter sha256: the checksum pinned for the jar (64 hex digits, any case), or nil.
+    public func resolve(_ uri: String, artifactsDirectory: String?, sha256 pinned: String? = nil) async throws(ArtifactError) -> ResolvedArtifact {
+        let artifact: ResolvedArtifact
         switch try ArtifactLocation.parse(uri, flinkHome: flinkHome) {
         case .local(let path):
             let stamp = try FileOperations.readableFile(path, uri: uri)
-            return ResolvedArtifact(path: path, sha256: nil, size: stamp.size, source: .local)
+            artifact = ResolvedArtifact(path: path, sha256: nil, size: stamp.size, source: .local)
         case .file(let path):
             guard let artifactsDirectory else {
                 throw .invalidURI(uri: uri, reason: "file:// jars need an artifacts directory to be copied into")
             }
-            return try await Self.copy(uri: uri, from: path, into: artifactsDirectory)
+            artifact = try await Self.copy(uri: uri, from: path, into: artifactsDirectory)
         case .http(let url):
-            return try await download(uri: uri, url: url)
+            artifact = try await download(uri: uri, url: url)
         }
+        return try await verify(artifact, uri: uri, pinned: pinned)
+    }
+
+    /// `artifact` when no checksum is pinned or its content matches the pin; otherwise
+    /// `checksumMismatch`. Local files and copies are hashed off the actor, once per stamp.
+    private func verify(_ artifact: ResolvedArtifact, uri: String, pinned: String?) async throws(ArtifactError) -> ResolvedArtifact {
+        guard let pinned else { return artifact }
+        var checked = artifact
+        if checked.sha256 == nil {
+            let stamp = try FileOperations.readableFile(artifact.path, uri: uri)
+            if let known = digests[artifact.path], known.stamp == stamp {
+                checked.sha256 = known.sha256
+            } else {
+                let digest = try await Self.hash(artifact.path, uri: uri)
+                digests[artifact.path] = (stamp, digest)
+                checked.sha256 = digest
+            }
+        }
+        guard let actual = checked.sha256, actual == pinned.lowercased() else {
+            throw .checksumMismatch(uri: uri, expected: pinned.lowercased(), actual: checked.sha256 ?? "unknown")
+        }
+        return checked
+    }
+
+    /// The SHA-256 of the file at `path`, read in 1 MiB chunks on a thread of the pool.
+    @concurrent
+    private static func hash(_ path: String, uri: String) async throws(ArtifactError) -> String {
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { throw .system(uri: uri, path: path, operation: "open", errno: errno) }
+        defer { close(fd) }
+        var hasher = SHA256()
+        var buffer = [UInt8](repeating: 0, count: 1 << 20)
+        while true {
+            let count = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+            if count < 0 {
+                if errno == EINTR { continue }
+                throw .system(uri: uri, path: path, operation: "read", errno: errno)
+            }
+            if count == 0 { break }
+            buffer.withUnsafeBytes { hasher.update(UnsafeRawBufferPointer(rebasing: $0[..<count])) }
+        }
+        return hasher.hexDigest()
     }
 
     /// Where `uri` stands, without changing anything (no copy, no download, no directory made).
@@ -96,12 +153,14 @@ public actor ArtifactStore {
     }
 
     /// Looks `uri` up read-only: what `resolve` would return if it needed no copy or download,
-    /// else `.needsFetch`. Errors are those `resolve` gives for a missing or unreadable source.
-    public func locate(_ uri: String, artifactsDirectory: String?) throws(ArtifactError) -> Location {
+    /// else `.needsFetch`. Errors are those `resolve` gives for a missing or unreadable source,
+    /// and `checksumMismatch` for a ready file whose content is not the pinned one.
+    public func locate(_ uri: String, artifactsDirectory: String?, sha256 pinned: String? = nil) async throws(ArtifactError) -> Location {
+        let artifact: ResolvedArtifact
         switch try ArtifactLocation.parse(uri, flinkHome: flinkHome) {
         case .local(let path):
             let stamp = try FileOperations.readableFile(path, uri: uri)
-            return .ready(ResolvedArtifact(path: path, sha256: nil, size: stamp.size, source: .local))
+            artifact = ResolvedArtifact(path: path, sha256: nil, size: stamp.size, source: .local)
         case .file(let path):
             guard let artifactsDirectory else {
                 throw .invalidURI(uri: uri, reason: "file:// jars need an artifacts directory to be copied into")
@@ -109,10 +168,12 @@ public actor ArtifactStore {
             let stamp = try FileOperations.readableFile(path, uri: uri)
             let destination = Self.copyDestination(uri: uri, source: path, artifactsDirectory: artifactsDirectory)
             guard FileOperations.regularFile(destination) == stamp else { return .needsFetch }
-            return .ready(ResolvedArtifact(path: destination, sha256: nil, size: stamp.size, source: .file))
+            artifact = ResolvedArtifact(path: destination, sha256: nil, size: stamp.size, source: .file)
         case .http:
-            return cache.lookup(uri: uri).map { .ready($0) } ?? .needsFetch
+            guard let cached = cache.lookup(uri: uri) else { return .needsFetch }
+            artifact = cached
         }
+        return .ready(try await verify(artifact, uri: uri, pinned: pinned))
     }
 
     /// Where a `file://` jar is copied: a subdirectory named by the URI, the source's file name.
@@ -153,14 +214,14 @@ public actor ArtifactStore {
             try prepareCache(uri: uri)
             shared = SharedDownload()
             inFlight[uri] = shared
-            let (cache, timeout) = (self.cache, downloadTimeout)
+            let (cache, limits) = (self.cache, self.limits)
             let temporary = FileOperations.temporaryPath(in: cache.temporaryDirectory, for: DownloadCache.fileName(of: url))
             // Unstructured on purpose: the download belongs to every waiter, not to the first
             // caller, and must outlive any one of them being cancelled.
             Task {
                 let result: Result<ResolvedArtifact, ArtifactError>
                 do throws(ArtifactError) {
-                    let outcome = try await Download.fetch(url, uri: uri, into: temporary, timeout: timeout)
+                    let outcome = try await Download.fetch(url, uri: uri, into: temporary, limits: limits)
                     result = .success(try cache.store(temporary: temporary, outcome: outcome, uri: uri,
                                                       fileName: DownloadCache.fileName(of: url), at: Date()))
                 } catch {

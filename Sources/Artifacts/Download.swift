@@ -12,7 +12,9 @@ import Darwin
 /// Guarantees: on success the file holds exactly the body of a 2xx answer, fsynced, with
 /// `size` and `sha256` computed over the bytes written; a body shorter than its
 /// `Content-Length` is a failure. On any failure the file is removed. Redirects are followed
-/// (to http and https only).
+/// (to http and https only), at most `Limits.maxRedirects` of them; a body larger than
+/// `Limits.maxBytes` is refused as soon as it is announced or, without `Content-Length`, as soon
+/// as that many bytes have arrived; the whole transfer, stalls included, ends at `Limits.timeout`.
 ///
 /// Through libcurl's easy interface, loaded on the first download: not linked, and not through
 /// URLSession, whose FoundationNetworking would map libcurl and its TLS, Kerberos, LDAP and SSH
@@ -25,26 +27,35 @@ enum Download {
         var size: Int64
     }
 
+    /// How far one download may go.
+    struct Limits: Sendable, Hashable {
+        /// The whole transfer, and so also any stall.
+        var timeout: Duration
+        /// The largest body accepted, in bytes.
+        var maxBytes: Int64
+        /// The most redirects followed.
+        var maxRedirects: Int
+    }
+
     /// Downloads `url` into the new file `temporary`, which the caller renames on success.
-    /// `timeout` bounds the whole transfer, and so also any stall.
     @concurrent
-    static func fetch(_ url: URL, uri: String, into temporary: String, timeout: Duration) async throws(ArtifactError) -> Outcome {
+    static func fetch(_ url: URL, uri: String, into temporary: String, limits: Limits) async throws(ArtifactError) -> Outcome {
         if let reason = flinklet_curl_load() {
             throw .downloadFailed(uri: uri, reason: "libcurl is not usable: \(String(cString: reason))")
         }
         let fd = try FileOperations.createTemporary(temporary, uri: uri)
-        let transfer = Transfer(fd: fd)
+        let transfer = Transfer(fd: fd, maxBytes: limits.maxBytes)
         let code = await withTaskCancellationHandler {
             await withCheckedContinuation { continuation in
                 Thread.detachNewThread {
-                    continuation.resume(returning: transfer.run(url.absoluteString, timeout: timeout))
+                    continuation.resume(returning: transfer.run(url.absoluteString, limits: limits))
                 }
             }
         } onCancel: {
             transfer.cancel()
         }
 
-        switch transfer.result(code, uri: uri, temporary: temporary, timeout: timeout) {
+        switch transfer.result(code, uri: uri, temporary: temporary, limits: limits) {
         case .success(let outcome):
             try FileOperations.syncAndClose(fd, temporary: temporary, uri: uri)
             return outcome
@@ -66,14 +77,17 @@ private final class Transfer: Sendable {
         var expected: Int64?
         var status = 0
         var writeError: Int32?
+        var tooLarge = false
         var cancelled = false
     }
 
     private let fd: Int32
+    private let maxBytes: Int64
     private let state = Mutex(State())
 
-    init(fd: Int32) {
+    init(fd: Int32, maxBytes: Int64) {
         self.fd = fd
+        self.maxBytes = maxBytes
     }
 
     /// Stops the transfer at libcurl's next progress call (within about a second).
@@ -82,7 +96,7 @@ private final class Transfer: Sendable {
     }
 
     /// Runs the transfer on the calling thread, blocking it; returns libcurl's result code.
-    func run(_ url: String, timeout: Duration) -> Int32 {
+    func run(_ url: String, limits: Download.Limits) -> Int32 {
         guard let handle = flinklet_curl_easy_init() else { return FLINKLET_CURLE_FAILED_INIT }
         defer { flinklet_curl_easy_cleanup(handle) }
         let context = Unmanaged.passUnretained(self).toOpaque()
@@ -93,12 +107,14 @@ private final class Transfer: Sendable {
         flinklet_curl_easy_setopt_string(handle, FLINKLET_CURLOPT_PROTOCOLS_STR, "http,https")
         flinklet_curl_easy_setopt_string(handle, FLINKLET_CURLOPT_REDIR_PROTOCOLS_STR, "http,https")
         flinklet_curl_easy_setopt_long(handle, FLINKLET_CURLOPT_FOLLOWLOCATION, 1)
-        flinklet_curl_easy_setopt_long(handle, FLINKLET_CURLOPT_MAXREDIRS, 20)
+        flinklet_curl_easy_setopt_long(handle, FLINKLET_CURLOPT_MAXREDIRS, limits.maxRedirects)
+        // Refused before the body when Content-Length announces more; `write` counts the rest.
+        flinklet_curl_easy_setopt_off_t(handle, FLINKLET_CURLOPT_MAXFILESIZE_LARGE, limits.maxBytes)
         // A status of 400 or more ends the transfer before its body.
         flinklet_curl_easy_setopt_long(handle, FLINKLET_CURLOPT_FAILONERROR, 1)
         // No SIGALRM for timeouts: this process has other threads.
         flinklet_curl_easy_setopt_long(handle, FLINKLET_CURLOPT_NOSIGNAL, 1)
-        flinklet_curl_easy_setopt_long(handle, FLINKLET_CURLOPT_TIMEOUT_MS, max(1, Int(timeout.seconds * 1000)))
+        flinklet_curl_easy_setopt_long(handle, FLINKLET_CURLOPT_TIMEOUT_MS, max(1, Int(limits.timeout.seconds * 1000)))
         flinklet_curl_easy_setopt_write_function(handle) { data, size, count, context in
             let transfer = Unmanaged<Transfer>.fromOpaque(context!).takeUnretainedValue()
             return transfer.write(UnsafeRawBufferPointer(start: data, count: size * count)) ? size * count : 0
@@ -122,10 +138,15 @@ private final class Transfer: Sendable {
         return code
     }
 
-    /// Writes one chunk to the file and the hasher; false stops the transfer.
+    /// Writes one chunk to the file and the hasher; false stops the transfer (also when the
+    /// body would grow past the limit: nothing past it is written).
     private func write(_ bytes: UnsafeRawBufferPointer) -> Bool {
         state.withLock { state in
-            guard state.writeError == nil else { return false }
+            guard state.writeError == nil, !state.tooLarge else { return false }
+            if state.received + Int64(bytes.count) > maxBytes {
+                state.tooLarge = true
+                return false
+            }
             let code = FileOperations.writeAll(fd, bytes)
             if code != 0 {
                 state.writeError = code
@@ -138,8 +159,15 @@ private final class Transfer: Sendable {
     }
 
     /// What the transfer came to, once `run` has returned `code`.
-    func result(_ code: Int32, uri: String, temporary: String, timeout: Duration) -> Result<Download.Outcome, ArtifactError> {
+    func result(_ code: Int32, uri: String, temporary: String, limits: Download.Limits) -> Result<Download.Outcome, ArtifactError> {
         state.withLock { state in
+            // Before the status: the last answer of a redirect chain cut short is a 3xx.
+            if code == FLINKLET_CURLE_TOO_MANY_REDIRECTS {
+                return .failure(.tooManyRedirects(uri: uri, limit: limits.maxRedirects))
+            }
+            if state.tooLarge || code == FLINKLET_CURLE_FILESIZE_EXCEEDED {
+                return .failure(.tooLarge(uri: uri, limit: limits.maxBytes))
+            }
             if state.status != 0, !(200..<300).contains(state.status) {
                 return .failure(.httpStatus(uri: uri, status: state.status))
             }
@@ -150,7 +178,7 @@ private final class Transfer: Sendable {
             case FLINKLET_CURLE_OK:
                 break
             case FLINKLET_CURLE_OPERATION_TIMEDOUT:
-                return .failure(.downloadFailed(uri: uri, reason: "timed out after \(Self.format(timeout)) (\(state.received) bytes received)"))
+                return .failure(.downloadFailed(uri: uri, reason: "timed out after \(Self.format(limits.timeout)) (\(state.received) bytes received)"))
             case FLINKLET_CURLE_ABORTED_BY_CALLBACK:
                 return .failure(.downloadFailed(uri: uri, reason: "cancelled"))
             default:

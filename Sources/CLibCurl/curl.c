@@ -68,6 +68,10 @@ int flinklet_curl_easy_setopt_string(void *handle, int option, const char *value
     return curl.easy_setopt(handle, option, value);
 }
 
+int flinklet_curl_easy_setopt_off_t(void *handle, int option, int64_t value) {
+    return curl.easy_setopt(handle, option, value);
+}
+
 int flinklet_curl_easy_setopt_pointer(void *handle, int option, void *value) {
     return curl.easy_setopt(handle, option, value);
 }

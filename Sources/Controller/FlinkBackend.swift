@@ -52,6 +52,14 @@ public struct FlinkBackend: Sendable {
     }
 }
 
+/// A checkpoint or savepoint directory that exists but cannot be listed: the observation fails
+/// (and the reconcile with it) rather than read it as holding no snapshot.
+public struct SnapshotDirectoryUnreadable: Error, Sendable, CustomStringConvertible {
+    public var path: String
+    public var reason: String
+    public var description: String { "cannot read the snapshot directory \(path): \(reason)" }
+}
+
 // MARK: - Observe
 
 extension FlinkBackend {
@@ -92,11 +100,11 @@ extension FlinkBackend {
             if await clusterStarts.holds(id.key) { observation.admissionsHeld.insert(.clusterStart) }
             if let jobId = observation.recordedJob?.jobId {
                 let port = observation.rest.isAnswering ? observation.ports.first : nil
-                observation.latestCheckpoint = await latestCheckpoint(
+                observation.latestCheckpoint = try await latestCheckpoint(
                     jobId: jobId, port: port,
                     directory: Self.checkpointDirectory(of: resource, default: observation.clusterDirectory + "/checkpoints"),
                     notBefore: observation.recordedJob?.startTime.flatMap { Int64($0) })
-                observation.pendingSnapshot = await pendingSnapshot(of: observation.recordedJob, port: port,
+                observation.pendingSnapshot = try await pendingSnapshot(of: observation.recordedJob, port: port,
                                                                     directory: FlinkCluster.savepointDirectory(observation))
                 if let port, observation.jobs.contains(where: { $0.id == jobId && !$0.isTerminal }) {
                     observation.restarts = (try? await rest.jobMetrics(port: port, jobId: jobId, names: ["numRestarts"]))?["numRestarts"]
@@ -114,13 +122,16 @@ extension FlinkBackend {
                 // No JobManager runs: which TaskManagers still hold an earlier one's registration?
                 for pod in pods where pod.labels[PodLabels.role] == PodRole.taskManager.rawValue && pod.phase == .running {
                     let name = PodRecords.observed(pod).name
-                    if Self.hasRegistered(logPath: layout.directory(of: id, pod: name) + "/log") {
+                    // A log that cannot be read says nothing: taken as registered, so the
+                    // TaskManager restarts with a new JobManager rather than meet it.
+                    if Self.hasRegistered(logPath: layout.directory(of: id, pod: name) + "/log") != false {
                         observation.registeredTaskManagers.insert(name)
                     }
                 }
             }
             if current != nil, let job = deployment.spec.job, deployment.spec.effectiveMode != .session {
-                (observation.jar, observation.jarFetch) = await locate(job.jarURI, directory: observation.clusterDirectory + "/artifacts")
+                (observation.jar, observation.jarFetch) = await locate(job.jarURI, pinned: deployment.metadata.pinnedJarSHA256,
+                                                                       directory: observation.clusterDirectory + "/artifacts")
             }
             if deployment.spec.effectiveMode == .session {
                 observation.sessionJobs = try sessionJobs(naming: id, store: store)
@@ -145,15 +156,16 @@ extension FlinkBackend {
             if let jobId = observation.recordedJob?.jobId {
                 let sessionDirectory = clusterDirectory(of: clusterID) + "/checkpoints"
                 let answering = observation.rest.isAnswering ? port : nil
-                observation.latestCheckpoint = await latestCheckpoint(
+                observation.latestCheckpoint = try await latestCheckpoint(
                     jobId: jobId, port: answering,
                     directory: Self.checkpointDirectory(of: resource, default: cluster.map { Self.checkpointDirectory(of: .deployment($0), default: sessionDirectory) } ?? sessionDirectory),
                     notBefore: observation.recordedJob?.startTime.flatMap { Int64($0) })
-                observation.pendingSnapshot = await pendingSnapshot(of: observation.recordedJob, port: answering,
+                observation.pendingSnapshot = try await pendingSnapshot(of: observation.recordedJob, port: answering,
                                                                     directory: FlinkCluster.savepointDirectory(observation))
             }
             if current != nil, let job = sessionJob.spec.job {
-                (observation.jar, observation.jarFetch) = await locate(job.jarURI, directory: observation.clusterDirectory + "/artifacts")
+                (observation.jar, observation.jarFetch) = await locate(job.jarURI, pinned: sessionJob.metadata.pinnedJarSHA256,
+                                                                       directory: observation.clusterDirectory + "/artifacts")
             }
         case .snapshot(let snapshot)?:
             observation.snapshot = try await observeSnapshot(snapshot, id: id, record: record, store: store, isDefined: isDefined)
@@ -200,7 +212,7 @@ extension FlinkBackend {
             if spec.isSavepoint {
                 let directory = (spec.savepoint?.path).flatMap(Self.localPath) ?? seen.job?.savepointDirectory ?? ""
                 let notBefore = recorded?.triggerTimestamp.flatMap(RFC3339.date(from:)).map { Int64($0.timeIntervalSince1970 * 1000) } ?? 0
-                let onDisk = Self.savepointOnDisk(jobId: jobId, directory: directory, notBefore: notBefore)
+                let onDisk = try Self.savepointOnDisk(jobId: jobId, directory: directory, notBefore: notBefore)
                 if let port {
                     do {
                         switch try await rest.savepointStatus(port: port, jobId: jobId, requestId: triggerId) {
@@ -260,7 +272,10 @@ extension FlinkBackend {
     /// else from the checkpoint directory (`<dir>/<jobId>/chk-N/_metadata`, highest N).
     /// The directory scan takes only checkpoints written since `notBefore` (the job's start, in
     /// milliseconds): a directory of the same job id may hold older ones that are not this job's.
-    func latestCheckpoint(jobId: String, port: Int?, directory: String, notBefore: Int64? = nil) async -> ObservedCheckpoint? {
+    ///
+    /// Throws when the job's checkpoint directory exists but cannot be read: "no checkpoint"
+    /// would redeploy a lost job from an older snapshot, or from empty state.
+    func latestCheckpoint(jobId: String, port: Int?, directory: String, notBefore: Int64? = nil) async throws -> ObservedCheckpoint? {
         // Flink's answer counts only when the checkpoint is still there: Flink deletes a job's
         // checkpoints when it finishes, and subsumed ones as newer complete.
         if let port, let checkpoint = try? await rest.latestCheckpoint(port: port, jobId: jobId),
@@ -268,7 +283,14 @@ extension FlinkBackend {
             return ObservedCheckpoint(path: checkpoint.externalPath, timestamp: Int64(checkpoint.completedAt.timeIntervalSince1970 * 1000))
         }
         let jobDirectory = directory + "/" + jobId
-        let entries = (try? FileManager.default.contentsOfDirectory(atPath: jobDirectory)) ?? []
+        var entries: [String] = []
+        if FileManager.default.fileExists(atPath: jobDirectory) {
+            do {
+                entries = try FileManager.default.contentsOfDirectory(atPath: jobDirectory)
+            } catch {
+                throw SnapshotDirectoryUnreadable(path: jobDirectory, reason: "\(error.localizedDescription)")
+            }
+        }
         let newest = entries.compactMap { name -> (Int64, String)? in
             guard name.hasPrefix("chk-"), Int(name.dropFirst(4)) != nil,
                   let modified = (try? FileManager.default.attributesOfItem(atPath: "\(jobDirectory)/\(name)/_metadata"))?[.modificationDate] as? Date
@@ -285,9 +307,10 @@ extension FlinkBackend {
     /// answer while its JobManager answers; else, or when Flink does not know the trigger, the
     /// savepoint directory decides (a savepoint of the job that completed after the trigger was
     /// recorded is the one asked for).
-    func pendingSnapshot(of job: JobStatus?, port: Int?, directory: String) async -> SnapshotOperationState? {
+    /// Throws when the savepoint directory exists but cannot be listed (never "not on disk").
+    func pendingSnapshot(of job: JobStatus?, port: Int?, directory: String) async throws -> SnapshotOperationState? {
         guard let job, let jobId = job.jobId, let trigger = SnapshotTrigger(job.savepointInfo) else { return nil }
-        let onDisk = Self.savepointOnDisk(jobId: jobId, directory: directory, notBefore: trigger.timestamp)
+        let onDisk = try Self.savepointOnDisk(jobId: jobId, directory: directory, notBefore: trigger.timestamp)
         guard let port else {
             return onDisk.map { .completed(location: $0) } ?? .unknown("the JobManager does not answer")
         }
@@ -308,9 +331,18 @@ extension FlinkBackend {
 
     /// The newest savepoint of `jobId` in `directory` (`savepoint-<first 6 of the id>-*` holding
     /// `_metadata`) written at or after `notBefore` (milliseconds), as Flink names the location.
-    static func savepointOnDisk(jobId: String, directory: String, notBefore: Int64) -> String? {
+    /// A directory that does not exist holds none; one that exists but cannot be listed throws
+    /// (a savepoint that may be there is never taken for missing).
+    static func savepointOnDisk(jobId: String, directory: String, notBefore: Int64) throws -> String? {
         let prefix = "savepoint-\(jobId.prefix(6))-"
-        let entries = (try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []
+        var entries: [String] = []
+        if FileManager.default.fileExists(atPath: directory) {
+            do {
+                entries = try FileManager.default.contentsOfDirectory(atPath: directory)
+            } catch {
+                throw SnapshotDirectoryUnreadable(path: directory, reason: "\(error.localizedDescription)")
+            }
+        }
         let found = entries.filter { $0.hasPrefix(prefix) }.compactMap { name -> (Date, String)? in
             let metadata = "\(directory)/\(name)/_metadata"
             guard let modified = (try? FileManager.default.attributesOfItem(atPath: metadata))?[.modificationDate] as? Date,
@@ -346,12 +378,21 @@ extension FlinkBackend {
 
     /// Whether the TaskManager whose log is at `logPath` has registered with a JobManager since
     /// its process started (the log holds every start of the pod, each opening with its banner).
-    static func hasRegistered(logPath: String) -> Bool {
-        guard let handle = FileHandle(forReadingAtPath: logPath) else { return false }
+    /// Nil when the log exists but cannot be read: unknown, never "no". (No log at all: the
+    /// process wrote nothing, so it logged no registration; the driver creates the log at spawn.)
+    static func hasRegistered(logPath: String) -> Bool? {
+        guard let handle = FileHandle(forReadingAtPath: logPath) else {
+            return access(logPath, F_OK) != 0 && errno == ENOENT ? false : nil
+        }
         defer { try? handle.close() }
-        let size = (try? handle.seekToEnd()) ?? 0
-        try? handle.seek(toOffset: size > 1 << 20 ? size - (1 << 20) : 0)
-        guard let data = try? handle.readToEnd() else { return false }
+        let data: Data
+        do {
+            let size = try handle.seekToEnd()
+            try handle.seek(toOffset: size > 1 << 20 ? size - (1 << 20) : 0)
+            data = try handle.readToEnd() ?? Data()
+        } catch {
+            return nil
+        }
         let log = String(decoding: data, as: UTF8.self)
         let start = log.range(of: " Starting TaskManager", options: .backwards)?.upperBound ?? log.startIndex
         return log[start...].contains("Successful registration at resource manager")
@@ -368,14 +409,19 @@ extension FlinkBackend {
         return configured.hasPrefix("file://") ? String(configured.dropFirst("file://".count)) : configured
     }
 
-    /// The jar `uri` names, read-only: its path when ready, or what to fetch first.
-    func locate(_ uri: String?, directory: String) async -> (Result<String, DeploymentProblem>?, ArtifactFetch?) {
+    /// The jar `uri` names, read-only: its path when ready (and its content the `pinned`
+    /// checksum's, when one is pinned), or what to fetch first.
+    func locate(_ uri: String?, pinned: String?, directory: String) async -> (Result<String, DeploymentProblem>?, ArtifactFetch?) {
         guard let uri else { return (nil, nil) }
         do {
-            switch try await artifacts.locate(uri, artifactsDirectory: directory) {
+            switch try await artifacts.locate(uri, artifactsDirectory: directory, sha256: pinned) {
             case .ready(let artifact): return (.success(artifact.path), nil)
             case .needsFetch: return (nil, ArtifactFetch(uri: uri, directory: directory))
             }
+        } catch .checksumMismatch(let uri, let expected, let actual) {
+            return (.failure(DeploymentProblem(
+                "metadata.annotations[\(ObjectMeta.jarSHA256Annotation)]: jar \"\(uri)\" does not match the pinned checksum: its SHA-256 is \(actual), the pin is \(expected); nothing is started with it (a running job keeps running): pin the jar's checksum or name the pinned jar",
+                reason: "JarChecksumMismatch")), nil)
         } catch {
             return (.failure(DeploymentProblem("\(error)")), nil)
         }
@@ -479,6 +525,9 @@ extension FlinkBackend: ReconcilerBackend {
     public func execute(_ action: FlinkAction, for id: ResourceID, logger: Logger) async throws -> ActionResult<FlinkOutcome> {
         switch action {
         case .submit(let port, let jar, let submission):
+            // Write-ahead: which job the resource runs, for `flinklet recover` to find its
+            // checkpoints among the session cluster's should the state database be lost.
+            try FlinkRecovery.recordJob(submission.jobId, clusterDirectory: clusterDirectory(of: id))
             var jarId: String?
             do {
                 jarId = try await rest.uploadJar(port: port, path: jar)

@@ -19,6 +19,10 @@ public struct OperatorRunning: Sendable {
     /// keep running. One that ends by itself (the closed queue's timers, say) shuts the
     /// group down gracefully.
     public let services: [ServiceGroupConfiguration.ServiceConfiguration]
+    /// The operator's Store (status, events, revisions), for readers in the same process.
+    public let store: Store
+    /// The manifest directory as the operator reads it.
+    public let source: DirectorySource
 }
 
 /// What an operator watches and how it works.
@@ -64,8 +68,9 @@ public struct Operator<Backend: ReconcilerBackend>: Sendable {
     /// Hears which services run, answers liveness probes, and tracks readiness (nil: none).
     public var health: OperatorHealth?
 
+    /// `makeDriver` nil: a `LocalProcessDriver` that marks every pod with the state directory.
     public init(configuration: Configuration, planner: Reconciler<Backend>.Planner, backend: Backend, logger: Logger,
-                makeDriver: @escaping @Sendable (Logger) -> any ProcessDriver & RunnableDriver = { LocalProcessDriver(logger: $0) }) {
+                makeDriver: (@Sendable (Logger) -> any ProcessDriver & RunnableDriver)? = nil) {
         var configuration = configuration
         // Pods run in their own directories: the paths they are given must be absolute.
         configuration.stateDirectory = URL(fileURLWithPath: configuration.stateDirectory).standardizedFileURL.path
@@ -73,7 +78,8 @@ public struct Operator<Backend: ReconcilerBackend>: Sendable {
         self.planner = planner
         self.backend = backend
         self.logger = logger
-        self.makeDriver = makeDriver
+        let marker = PodMarker(stateDirectory: configuration.stateDirectory)
+        self.makeDriver = makeDriver ?? { LocalProcessDriver(configuration: LocalProcessDriver.Configuration(marker: marker), logger: $0) }
     }
 
     /// Runs until cancelled (its own `ServiceGroup`; `services()` gives the parts to run in a
@@ -96,23 +102,65 @@ public struct Operator<Backend: ReconcilerBackend>: Sendable {
                           metadata: ["state.directory": "\(configuration.stateDirectory)", "state.mode": "\(String(mode, radix: 8))"])
         }
         do {
-            let (services, driver) = try await prepare()
+            let (services, driver, store, source) = try await prepare()
             return Running(lock: lock, driver: driver, services: services.map { service in
                 ServiceGroupConfiguration.ServiceConfiguration(service: service, successTerminationBehavior: .gracefullyShutdownGroup)
-            })
+            }, store: store, source: source)
         } catch {
             lock.release()
             throw error
         }
     }
 
-    private func prepare() async throws -> ([any Service], any ProcessDriver) {
-        let store = try Store.open(stateDirectory: configuration.stateDirectory)
+    private func prepare() async throws -> ([any Service], any ProcessDriver, Store, DirectorySource) {
+        // Processes started under this state directory (marked in their environment) that the
+        // state database does not know would be duplicated by the first reconcile: refuse.
+        let marker = PodMarker(stateDirectory: configuration.stateDirectory)
+        let store: Store
+        do {
+            store = try Store.open(stateDirectory: configuration.stateDirectory)
+        } catch {
+            let live = marker.scan()
+            if !live.isEmpty { throw RecoveryNeeded(stateDirectory: marker.stateDirectory, manifests: configuration.manifests, processes: live, cause: "\(error)") }
+            throw error
+        }
+        var rows = try store.pods()
+        // A pod whose resource is on record but whose own record was not written yet (the
+        // operator died between a start, or a restart by the driver, and its record) is
+        // re-adopted from its spec file; any other unknown process stops the start.
+        // A record that cannot be decoded is healed from the spec file the same way; when that
+        // cannot be read either, the record stays and its resource's reconciles fail.
+        var unknown: [MarkedProcess] = []
+        for orphan in ProcessRecovery.orphans(marker: marker, recorded: rows.filter(PodRecords.isDecodable)) {
+            guard let record = orphan.record, let owner = orphan.owner, try store.resource(owner) != nil else {
+                if !RecoveryNeeded.unknown(orphan.processes, recorded: rows).isEmpty { unknown += orphan.processes }
+                continue
+            }
+            try store.savePod(try PodRecords.row(for: record, owner: owner))
+            logger.warning("re-adopting a pod the state database had not recorded yet", metadata: [
+                "pod.name": "\(orphan.pod)", "pod.pid": "\(record.pid)", "resource.key": "\(owner)",
+            ])
+        }
+        if !unknown.isEmpty {
+            throw RecoveryNeeded(stateDirectory: marker.stateDirectory, manifests: configuration.manifests, processes: unknown,
+                                 cause: rows.isEmpty ? "the state database records no pod" : "the state database does not record them")
+        }
+        rows = try store.pods()
         let driver = makeDriver(logger)
 
-        // Adopt what an earlier run left running; forget what is gone.
-        let rows = try store.pods()
-        let records = rows.compactMap { try? JSONDecoder().decode(PodRecord.self, from: $0.spec) }
+        // Adopt what an earlier run left running; forget what is gone. A record that cannot be
+        // decoded is not adopted but stays on record: its resource's reconciles fail (nothing is
+        // started next to its process) until `flinklet recover` or the process ends.
+        var records: [PodRecord] = []
+        for row in rows {
+            do {
+                records.append(try JSONDecoder().decode(PodRecord.self, from: row.spec))
+            } catch {
+                logger.error("a recorded pod cannot be decoded and is not adopted", metadata: [
+                    "pod.name": "\(row.name)", "pod.pid": "\(row.pid)", "resource.key": "\(row.owner)", "error": "\(error)",
+                ])
+            }
+        }
         let adopted = await driver.adopt(records)
         // A lost pod stays on record: its resource's planner sees it lost and decides (a Flink
         // JobManager's job is recovered under a new id with fresh TaskManagers, never started
@@ -125,6 +173,7 @@ public struct Operator<Backend: ReconcilerBackend>: Sendable {
         sourceConfiguration.resync = configuration.resync
         sourceConfiguration.state.emptyGrace = configuration.emptyGrace
         sourceConfiguration.state.allowEmpty = configuration.allowEmpty
+        sourceConfiguration.removalNotes = RemovalNotes.directory(stateDirectory: configuration.stateDirectory)
         let stored = try store.resources()
         sourceConfiguration.state.knownBeforeFirstScan = stored.count
         let source = DirectorySource(configuration: sourceConfiguration, logger: logger)
@@ -188,8 +237,8 @@ public struct Operator<Backend: ReconcilerBackend>: Sendable {
             // and its timers must not end by themselves when the workers close the queue.
             ServiceTask("work-queue-timers") { await cancelWhenGracefulShutdown { await queue.runTimers() } },
         ]
-        guard let health else { return (services, driver) }
-        return (services.map { HealthReportingService(service: $0, health: health) }, driver)
+        guard let health else { return (services, driver, store, source) }
+        return (services.map { HealthReportingService(service: $0, health: health) }, driver, store, source)
     }
 }
 

@@ -78,6 +78,11 @@ public enum PodRecords {
                            restartCount: pod.restartCount, reason: pod.reason, exitCode: pod.exitCode, startedAt: pod.startedAt)
     }
 
+    /// Whether the row's record can be decoded (and so adopted).
+    public static func isDecodable(_ row: PodRecordRow) -> Bool {
+        (try? JSONDecoder().decode(PodRecord.self, from: row.spec)) != nil
+    }
+
     public static func row(for record: PodRecord, owner: String) throws -> PodRecordRow {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]

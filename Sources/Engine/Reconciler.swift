@@ -54,6 +54,7 @@ public struct Reconciler<Backend: ReconcilerBackend>: Sendable {
         // This resource's pods, by the names recorded for it (the store indexes them by owner):
         // never a scan of every pod the driver runs.
         var pods: [PodStatus] = []
+        var unknown: [PodRecordRow] = []
         for row in try store.pods(owner: id.key) {
             if let status = await driver.status(row.name) {
                 pods.append(status)
@@ -63,8 +64,12 @@ public struct Reconciler<Backend: ReconcilerBackend>: Sendable {
             } else {
                 // A record the driver does not know whose process lives (one it could not adopt):
                 // kept, so the process is never forgotten.
-                logger.warning("a recorded pod's process lives but the driver does not know it", metadata: ["pod.name": "\(row.name)", "pod.pid": "\(row.pid)"])
+                unknown.append(row)
             }
+        }
+        if !unknown.isEmpty {
+            // Planning without it would see the pod missing and start a second one next to it.
+            throw UnknownLivePods(key: id.key, pods: unknown.map { ($0.name, $0.pid) })
         }
         if desired == nil, record == nil, pods.isEmpty { return .awaitChange }
         if desired == nil, await source.holdsDeletions {
@@ -75,25 +80,35 @@ public struct Reconciler<Backend: ReconcilerBackend>: Sendable {
 
         // The generation counts spec changes of valid versions, and survives restarts.
         if let desired, let resource = desired.resource, let specHash = desired.specHash {
+            let metadata = ResourceMetadata(labels: resource.metadata.labels, annotations: resource.metadata.annotations)
             if var existing = record {
                 // The spec hash says whether the spec changed; encode it only then.
-                if existing.specHash != specHash || existing.file != desired.file {
+                if existing.specHash != specHash || existing.file != desired.file || existing.resourceMetadata != metadata
+                    || existing.metadata == nil || existing.deletedAt != nil {
                     if existing.specHash != specHash {
                         existing.generation += 1
                         existing.specHash = specHash
+                        existing.spec = try ResourceRecord.json(resource.specJSON)
                     }
-                    existing.spec = try ResourceRecord.json(resource.specJSON)
                     existing.file = desired.file
+                    try existing.setMetadata(metadata)
+                    existing.deletedAt = nil
                     existing.updatedAt = now()
                     record = try store.upsert(existing)
                 }
             } else {
-                record = try store.upsert(ResourceRecord(id: id, generation: 1, specHash: specHash,
-                                                         spec: try ResourceRecord.json(resource.specJSON), file: desired.file, createdAt: now()))
+                var created = try ResourceRecord.firstSeen(id: id, resource: resource, specHash: specHash, file: desired.file, now: now())
+                try created.setMetadata(metadata)
+                record = try store.upsert(created)
             }
         } else if let desired, record == nil {
             // Named but never valid: keep a record (generation 0) so get/describe can show why.
             record = try store.upsert(ResourceRecord(id: id, generation: 0, specHash: "", spec: "{}", file: desired.file, createdAt: now()))
+        } else if desired == nil, var existing = record, existing.deletedAt == nil {
+            // Its manifest is gone: the resource is being deleted until it is torn down and forgotten.
+            existing.deletedAt = now()
+            existing.updatedAt = now()
+            record = try store.upsert(existing)
         }
 
         let source = self.source
@@ -144,7 +159,13 @@ public struct Reconciler<Backend: ReconcilerBackend>: Sendable {
                     try store.savePod(try PodRecords.row(for: started, owner: id.key))
                     logger.info("started pod", metadata: ["pod.name": "\(spec.name)", "pod.pid": "\(started.pid)"])
                 } catch {
-                    try recordEvent(type: .warning, reason: "FailedStart", message: "pod \(podPlan.name): \(error)", for: id)
+                    // The start's error is the one to report, also when the event cannot be
+                    // recorded (a full disk fails both).
+                    do {
+                        try recordEvent(type: .warning, reason: "FailedStart", message: "pod \(podPlan.name): \(error)", for: id)
+                    } catch let eventError {
+                        logger.error("cannot record an event", metadata: ["event.reason": "FailedStart", "error": "\(eventError)"])
+                    }
                     throw error
                 }
             case .event(let type, let reason, let message):
@@ -223,6 +244,28 @@ public struct Reconciler<Backend: ReconcilerBackend>: Sendable {
         try record.setStatus(status)
         if let spec = status.common.reconciliationStatus?.lastReconciledSpec { record.lastReconciledSpec = spec }
         return status
+    }
+}
+
+/// A reconcile's refusal: pods recorded for the resource whose processes live, but which the
+/// driver does not supervise (their records could not be adopted). Nothing is planned for the
+/// resource until they are adopted (`flinklet recover`) or gone.
+public struct UnknownLivePods: Error, Sendable, CustomStringConvertible {
+    public var key: String
+    public var pods: [(name: String, pid: Int32)]
+
+    public var description: String {
+        let list = pods.map { "\($0.name) (pid \($0.pid))" }.joined(separator: ", ")
+        return "\(key): recorded pods \(list) are alive but not supervised (their records could not be adopted); "
+            + "nothing is started or stopped for this resource until they are: run `flinklet recover` or stop them"
+    }
+}
+
+extension ResourceRecord {
+    /// The record a reconcile creates for a valid resource it sees for the first time
+    /// (generation 1, no status yet).
+    public static func firstSeen(id: ResourceID, resource: FlinkResource, specHash: String, file: String?, now: Date) throws -> ResourceRecord {
+        ResourceRecord(id: id, generation: 1, specHash: specHash, spec: try ResourceRecord.json(resource.specJSON), file: file, createdAt: now)
     }
 }
 

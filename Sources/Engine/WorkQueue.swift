@@ -177,6 +177,12 @@ public actor WorkQueue<Key: Hashable & Sendable, C: Clock> where C.Duration == D
             await withTaskGroup(of: Void.self) { group in
                 if let deadline {
                     group.addTask { try? await clock.sleep(until: deadline, tolerance: nil) }
+                } else {
+                    // Nothing scheduled: the round still ends when the task is cancelled, which
+                    // the wait below (a checked continuation) does not hear. Without this, an
+                    // operator with no resource never finished its graceful shutdown (SIGTERM
+                    // hung it until SIGKILL). An hour later the round just starts over.
+                    group.addTask { try? await Task.sleep(for: .seconds(3600)) }
                 }
                 group.addTask { await self.waitForTimerChange(round: round) }
                 await group.next()

@@ -112,24 +112,28 @@ public struct MemorySize: Sendable, Hashable, Comparable, CustomStringConvertibl
         // Work in a wide decimal: digits as a string, then scale.
         let allDigits = (integerDigits + fractionDigits).drop { $0 == "0" }
         var scale = decimalExponent - fractionDigits.count
-        guard allDigits.count <= 40 else { throw .overflow }
-        var mantissa = UInt128(String(allDigits.isEmpty ? "0" : allDigits)) ?? 0
+        // More significant digits than 128 bits hold (past 3.4 × 10³⁸): far past any size there is.
+        guard var mantissa = allDigits.isEmpty ? 0 : UInt128(String(allDigits)) else { throw .overflow }
         if mantissa == 0 { return MemorySize(bytes: 0) }
         let limit = UInt128(Int64.max)
-        while scale > 0 {
-            mantissa *= 10
-            scale -= 1
-            if mantissa > limit << 64 { throw .overflow }
-        }
-        var divisor: UInt128 = 1
-        while scale < 0 {
-            divisor *= 10
-            scale += 1
-            if divisor > limit << 64 { return MemorySize(bytes: 1) }  // a sub-byte amount rounds up
-        }
         if binaryShift > 0 {
             guard mantissa.leadingZeroBitCount > binaryShift else { throw .overflow }
             mantissa <<= binaryShift
+        }
+        // Every step is checked: a product past 128 bits is past 8 EiB, a divisor past the
+        // mantissa leaves less than one byte (rounded up to one).
+        while scale > 0 {
+            let (product, overflow) = mantissa.multipliedReportingOverflow(by: 10)
+            guard !overflow, product <= limit << 64 else { throw .overflow }
+            mantissa = product
+            scale -= 1
+        }
+        var divisor: UInt128 = 1
+        while scale < 0 {
+            let (product, overflow) = divisor.multipliedReportingOverflow(by: 10)
+            if overflow || product > mantissa { return MemorySize(bytes: 1) }
+            divisor = product
+            scale += 1
         }
         let (quotient, remainder) = mantissa.quotientAndRemainder(dividingBy: divisor)
         let bytes = quotient + (remainder > 0 ? 1 : 0)
@@ -147,7 +151,7 @@ extension MemorySize {
         if trimmed.hasSuffix("m") {
             // Milli: a fraction of a byte per unit; any positive amount is at least one byte.
             guard let units = Int64(trimmed.dropLast()) else { return nil }
-            return MemorySize(bytes: (units + 999) / 1000)
+            return MemorySize(bytes: units / 1000 + (units % 1000 > 0 ? 1 : 0))
         }
         return try? parseKubernetes(trimmed)
     }

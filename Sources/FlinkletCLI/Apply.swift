@@ -46,7 +46,9 @@ struct Apply: ParsableCommand {
     func validate() throws {
         try validateFilenames(filenames)
         if prune, selector == nil { throw ValidationError("--prune requires a label selector: -l/--selector") }
-        if let selector { _ = try LabelSelector(selector) }
+        if let selector {
+            do { _ = try LabelSelector(selector) } catch { throw ValidationError(error.description) }
+        }
     }
 
     func run() throws {
@@ -60,7 +62,9 @@ struct Apply: ParsableCommand {
         }
         input.printDiagnostics()  // warnings
         input.printSkipped()
-        let selector = try selector.map { text throws(ValidationError) in try LabelSelector(text) }
+        let selector = try selector.map { text throws(ValidationError) in
+            do throws(LabelSelector.ParseError) { return try LabelSelector(text) } catch { throw ValidationError(error.description) }
+        }
         let entries = input.entries.filter { selector?.matches($0.object.resource?.metadata.labels) ?? true }
         let directory = manifestOptions.directory
         let contents = directory.read()

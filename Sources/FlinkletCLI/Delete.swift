@@ -111,7 +111,10 @@ struct Delete: ParsableCommand {
             throw ExitCode.failure
         }
 
+        let notes = RemovalNotes.directory(stateDirectory: state.stateDirectory)
         for action in actions {
+            // Told to the operator first: removing the last manifest on purpose is no vanished directory.
+            if case .remove(let path) = action { RemovalNotes.write(removing: path, notes: notes) }
             do {
                 try action.perform()
             } catch {

@@ -104,13 +104,13 @@ struct Describe: ParsableCommand {
             lines.append(rows.isEmpty ? "  <none>" : indent(table(header, rows)))
         }
         section("Conditions", ["Type", "Status", "Reason", "Age", "Message"], status.conditions.map { c in
-            let since = c.lastTransitionTime.flatMap { time.date(from: $0) }.map { age(since: $0, now: now) } ?? ""
+            let since = c.lastTransitionTime.flatMap { time.date(from: $0) }.map { HumanDuration.since($0, now: now) } ?? ""
             return [c.type, c.status.rawValue, c.reason ?? "", since, c.message ?? ""]
         })
         section("Pods", ["Name", "Role", "Process", "PID", "Age"], ((try? store.pods(owner: record.key)) ?? []).map { pod in
             let alive = ProcessInfoReader.stat(pid: pod.pid).map { $0.startTicks == pod.processStartTicks } ?? false
             let role = (try? JSONDecoder().decode(PodRecord.self, from: pod.spec))?.spec.labels[PodLabels.role] ?? ""
-            return [String(pod.name.split(separator: "/").last ?? ""), role, alive ? "Running" : "Gone", String(pod.pid), age(since: pod.startedAt, now: now)]
+            return [String(pod.name.split(separator: "/").last ?? ""), role, alive ? "Running" : "Gone", String(pod.pid), HumanDuration.since(pod.startedAt, now: now)]
         })
         section("Events", ["Type", "Reason", "Age", "From", "Message"], ((try? store.events(for: record.key)) ?? []).map { eventRow($0, now: now) })
         return lines.joined(separator: "\n")
@@ -119,8 +119,8 @@ struct Describe: ParsableCommand {
     /// kubectl's event age: `5m`, or `2m (x3 over 10m)` for a repeated event.
     static func eventRow(_ event: EventRecord, now: Date) -> [String] {
         let seen = event.count > 1
-            ? "\(age(since: event.lastTimestamp, now: now)) (x\(event.count) over \(age(since: event.firstTimestamp, now: now)))"
-            : age(since: event.lastTimestamp, now: now)
+            ? "\(HumanDuration.since(event.lastTimestamp, now: now)) (x\(event.count) over \(HumanDuration.since(event.firstTimestamp, now: now)))"
+            : HumanDuration.since(event.lastTimestamp, now: now)
         return [event.type.rawValue, event.reason, seen, event.source, event.message]
     }
 
@@ -155,7 +155,7 @@ struct Events: ParsableCommand {
         let now = Date()
         let rows = events.map { event -> [String] in
             let id = ResourceID(key: event.key)!
-            var row = [age(since: event.lastTimestamp, now: now), event.type.rawValue, event.reason,
+            var row = [HumanDuration.since(event.lastTimestamp, now: now), event.type.rawValue, event.reason,
                        "\(id.kind.singular)/\(id.name)", event.count > 1 ? "\(event.message) (x\(event.count))" : event.message]
             if namespaces.allNamespaces { row.insert(id.namespace, at: 0) }
             return row

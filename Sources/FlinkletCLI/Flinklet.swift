@@ -13,8 +13,8 @@ public struct Flinklet: AsyncParsableCommand {
             Kubernetes Operator and keeps real Flink clusters running as local process groups.
             """,
         version: "flinklet \(version) (Flink \(FlinkVersion.supported.rawValue), \(FlinkAPI.apiVersion))",
-        subcommands: [Run.self, Validate.self, Apply.self, Diff.self, Delete.self, Get.self, Describe.self, Events.self, Wait.self, Logs.self, Top.self,
-                      CRDs.self, Completion.self, Version.self]
+        subcommands: [Run.self, Recover.self, Validate.self, Apply.self, Diff.self, Delete.self, Get.self, Describe.self, Events.self, Wait.self, Logs.self, Top.self,
+                      CRDs.self, Kubeconfig.self, Completion.self, Version.self]
     )
 
     public init() {}

@@ -231,12 +231,12 @@ struct TableColumns {
             let name = qualify ? "\(record.kind.qualifiedName)/\(record.name)" : record.name
             if !snapshots {
                 // Listed with other kinds under their columns: its state where theirs is.
-                var row = [name, "", status?.state?.rawValue ?? "", StatusSummary(record).ready, age(since: record.createdAt)]
+                var row = [name, "", status?.state?.rawValue ?? "", StatusSummary(record).ready, HumanDuration.since(record.createdAt)]
                 if allNamespaces { row.insert(record.namespace, at: 0) }
                 if wide { row += [String(record.generation), status?.observedGeneration.map(String.init) ?? "", status?.error ?? ""] }
                 return row
             }
-            var row = [name, status?.path ?? "", status?.resultTimestamp ?? "", status?.state?.rawValue ?? "", age(since: record.createdAt)]
+            var row = [name, status?.path ?? "", status?.resultTimestamp ?? "", status?.state?.rawValue ?? "", HumanDuration.since(record.createdAt)]
             if allNamespaces { row.insert(record.namespace, at: 0) }
             if wide {
                 let spec = try? JSONDecoder().decode(FlinkStateSnapshotSpec.self, from: Data(record.spec.utf8))
@@ -247,7 +247,7 @@ struct TableColumns {
         }
         let status = StatusSummary(record)
         var row = [qualify ? "\(record.kind.qualifiedName)/\(record.name)" : record.name,
-                   status.jobState ?? "", status.lifecycle ?? "", status.ready, age(since: record.createdAt)]
+                   status.jobState ?? "", status.lifecycle ?? "", status.ready, HumanDuration.since(record.createdAt)]
         if allNamespaces { row.insert(record.namespace, at: 0) }
         if wide { row += [String(record.generation), status.observedGeneration.map(String.init) ?? "", status.error ?? ""] }
         return row

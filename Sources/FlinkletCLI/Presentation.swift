@@ -45,23 +45,6 @@ struct NamespaceOptions: ParsableArguments {
     var filter: String? { allNamespaces ? nil : namespace }
 }
 
-/// Ages as kubectl prints them: `45s`, `3m20s`, `15m`, `5h10m`, `3d4h`, `120d`, `2y`.
-func age(since date: Date, now: Date = Date()) -> String {
-    let seconds = Int(now.timeIntervalSince(date))
-    if seconds < 0 { return "0s" }
-    let minutes = seconds / 60, hours = minutes / 60, days = hours / 24
-    switch seconds {
-    case ..<120: return "\(seconds)s"
-    case ..<600: return seconds % 60 == 0 ? "\(minutes)m" : "\(minutes)m\(seconds % 60)s"
-    case ..<(3 * 3600): return "\(minutes)m"
-    case ..<(8 * 3600): return minutes % 60 == 0 ? "\(hours)h" : "\(hours)h\(minutes % 60)m"
-    case ..<(48 * 3600): return "\(hours)h"
-    case ..<(8 * 86400): return hours % 24 == 0 ? "\(days)d" : "\(days)d\(hours % 24)h"
-    case ..<(2 * 365 * 86400): return "\(days)d"
-    default: return "\(days / 365)y"
-    }
-}
-
 /// Columns padded like kubectl's tables: each as wide as its widest cell, three spaces apart.
 func table(_ header: [String]?, _ rows: [[String]]) -> String {
     let all = (header.map { [$0] } ?? []) + rows
@@ -74,11 +57,14 @@ func table(_ header: [String]?, _ rows: [[String]]) -> String {
     }.joined(separator: "\n")
 }
 
-/// Opens the state directory for reading; a missing database means no resources yet.
+/// Opens the state directory for reading; a missing database means no resources yet, and so
+/// does one at schema version 0 (an operator creating it this instant has not migrated it yet).
 func openStore(_ options: StateOptions) throws -> Store? {
     do {
         return try Store.open(stateDirectory: options.stateDirectory, readOnly: true)
     } catch StoreError.notFound {
+        return nil
+    } catch StoreError.olderSchema(_, let found, _) where found == 0 {
         return nil
     }
 }

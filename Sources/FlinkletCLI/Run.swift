@@ -5,6 +5,7 @@ import FlinkClient
 import FlinkResources
 import Foundation
 import HTTPServer
+import KubeAPI
 import Logging
 import Observability
 import Planning
@@ -21,7 +22,9 @@ struct Run: AsyncParsableCommand {
         discussion: """
             Keeps the resources in the manifest directory running as process groups, recording \
             status and events in the state directory. SIGINT or SIGTERM stops the operator \
-            gracefully; the pods keep running and are adopted by the next run.
+            gracefully; the pods keep running and are adopted by the next run. It refuses to \
+            start while processes it started under the state directory live that the state \
+            database does not know (lost or corrupt): run `flinklet recover` first.
             """
     )
 
@@ -76,11 +79,21 @@ struct Run: AsyncParsableCommand {
 
     static let defaultHTTP = "127.0.0.1:8085"
 
+    @Option(name: .customLong("api"),
+            help: ArgumentHelp("Where the Kubernetes API (HTTPS, bearer token; see flinklet kubeconfig) listens, as HOST:PORT; 0 disables it. Needs the HTTP server.", valueName: "address"))
+    var api = Run.defaultAPI
+
+    static let defaultAPI = "127.0.0.1:6443"
+
+    /// The Kubernetes API's address (nil: disabled).
+    var apiAddress: HTTPListenAddress? { api == "0" || httpAddress == nil ? nil : HTTPListenAddress(api) }
+
     /// The HTTP server's address (nil: disabled).
     var httpAddress: HTTPListenAddress? { http == "0" ? nil : HTTPListenAddress(http) }
 
     func validate() throws {
         guard http == "0" || httpAddress != nil else { throw ValidationError("--http must be HOST:PORT (e.g. 127.0.0.1:8085) or 0") }
+        guard api == "0" || HTTPListenAddress(api) != nil else { throw ValidationError("--api must be HOST:PORT (e.g. 127.0.0.1:6443) or 0") }
         var isDirectory: ObjCBool = false
         guard FileManager.default.fileExists(atPath: manifests, isDirectory: &isDirectory), isDirectory.boolValue else {
             throw ValidationError("the manifest directory \"\(manifests)\" does not exist")
@@ -171,6 +184,31 @@ struct Run: AsyncParsableCommand {
         let exporter = httpAddress.map { _ in PrometheusExporter() }
         let metrics = exporter.map { OperatorMetrics(factory: $0.factory) }
         let health = httpAddress.map { _ in OperatorHealth() }
+        // A missing database next to the snapshots of earlier clusters (and no live process of
+        // theirs, which the operator's own start refuses to run beside): starting would run
+        // their jobs again from empty state.
+        if engine == .flink, !FileManager.default.fileExists(atPath: StateDirectory(path: stateDirectory).databasePath),
+           PodMarker(stateDirectory: stateDirectory).scan().isEmpty {
+            let clusters: [String]
+            do {
+                clusters = try FlinkRecovery.clustersWithSnapshots(stateDirectory: stateDirectory)
+            } catch {
+                var stderr = StandardError()
+                print("error: refusing to start: \(StateDirectory(path: stateDirectory).databasePath) is missing and \(stateDirectory)/clusters "
+                      + "cannot be read for the snapshots of earlier clusters: \(error)", to: &stderr)
+                throw ExitCode.failure
+            }
+            if !clusters.isEmpty {
+                var stderr = StandardError()
+                print("""
+                    error: refusing to start: \(StateDirectory(path: stateDirectory).databasePath) is missing, but \(stateDirectory)/clusters holds \
+                    the checkpoints or savepoints of earlier clusters (\(clusters.joined(separator: ", "))): starting would run their jobs again \
+                    from empty state. Run `flinklet recover --manifests \(manifests) --state-dir \(stateDirectory)` to rebuild those deployments \
+                    from their snapshots, or remove \(stateDirectory)/clusters to start from empty state.
+                    """, to: &stderr)
+                throw ExitCode.failure
+            }
+        }
         let running: OperatorRunning
         do {
             switch engine {
@@ -193,6 +231,10 @@ struct Run: AsyncParsableCommand {
             var stderr = StandardError()
             print("error: \(error)", to: &stderr)
             throw ExitCode.failure
+        } catch let error as RecoveryNeeded {
+            var stderr = StandardError()
+            print("error: \(error)", to: &stderr)
+            throw ExitCode.failure
         }
         defer { running.lock.release() }
         // One group: SIGINT or SIGTERM shuts it down gracefully (reconciles under way finish);
@@ -208,6 +250,12 @@ struct Run: AsyncParsableCommand {
             let server = OperatorHTTPServer(address: address, health: health, metrics: metrics, exporter: exporter, logger: logger,
                                             beforeScrape: { metrics.podsSampled(await driver.pods()) },
                                             onListening: { port in listening.set(HTTPListenAddress(host: address.host, port: port).description) })
+            if let apiAddress {
+                if let service = try kubernetesAPI(address: apiAddress, running: running, stateDirectory: stateDirectory, health: health,
+                                                   metrics: metrics, exporter: exporter, logger: logger) {
+                    httpServices += service
+                }
+            }
             // An address the user named that cannot be listened on stops the operator with the
             // error; the default one (taken by another operator, say) is logged and done without.
             let explicit = http != Run.defaultHTTP
@@ -236,6 +284,78 @@ final class ListeningAddress: Sendable {
     private let address = Mutex<String?>(nil)
     func set(_ value: String) { address.withLock { $0 = value } }
     func get() -> String? { address.withLock { $0 } }
+}
+
+extension Run {
+    /// The Kubernetes API's services: its HTTPS server and the cache that follows the Store.
+    /// Its token is kept in `<state-dir>/kubeconfig`, written once the server listens (with
+    /// the port it got). Nil, logged, when no certificate can be made.
+    func kubernetesAPI(address: HTTPListenAddress, running: OperatorRunning, stateDirectory: String, health: OperatorHealth,
+                       metrics: OperatorMetrics, exporter: PrometheusExporter, logger: Logger) throws -> [ServiceGroupConfiguration.ServiceConfiguration]? {
+        let certificate: ServingCertificate
+        do {
+            certificate = try ServingCertificate.ensure(stateDirectory: stateDirectory)
+        } catch {
+            logger.error("no Kubernetes API: \(error)")
+            return nil
+        }
+        let token = APIAccess.token(stateDirectory: stateDirectory)
+        let apiServer = KubeAPIServer(store: running.store, source: running.source, manifests: manifests, token: token, logger: logger)
+        var server = OperatorHTTPServer(address: address, health: health, metrics: metrics, exporter: exporter, logger: logger,
+                                        onListening: { port in
+                                            let bound = HTTPListenAddress(host: address.host, port: port).description
+                                            apiServer.setServerAddress(bound)
+                                            do {
+                                                try APIAccess.writeKubeconfig(stateDirectory: stateDirectory, server: "https://\(bound)",
+                                                                              certificateAuthority: certificate.pem, token: token)
+                                            } catch {
+                                                logger.error("cannot write the kubeconfig", metadata: ["error": "\(error)"])
+                                            }
+                                        })
+        server.api = apiServer
+        server.tls = (certificate.certificatePath, certificate.keyPath)
+        // As for --http: a named address that cannot be listened on stops the operator.
+        let explicit = api != Run.defaultAPI
+        return [
+            ServiceGroupConfiguration.ServiceConfiguration(service: server, successTerminationBehavior: .ignore,
+                                                           failureTerminationBehavior: explicit ? .cancelGroup : .ignore),
+            ServiceGroupConfiguration.ServiceConfiguration(service: APICacheService(api: apiServer), successTerminationBehavior: .ignore,
+                                                           failureTerminationBehavior: .ignore),
+        ]
+    }
+}
+
+/// Keeps the Kubernetes API's cache following the Store, as a service of the operator's group.
+struct APICacheService: Service, CustomStringConvertible {
+    let api: KubeAPIServer
+    var description: String { "kubernetes-api" }
+
+    func run() async throws {
+        await cancelWhenGracefulShutdown { await api.run() }
+    }
+}
+
+/// `flinklet kubeconfig`: prints the kubeconfig of the operator's Kubernetes API.
+struct Kubeconfig: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Print the kubeconfig for the operator's Kubernetes API (kubectl, client libraries).",
+        discussion: """
+            flinklet run writes <state-dir>/kubeconfig (mode 0600) with the server's address and a \
+            bearer token. Use it as KUBECONFIG=.flinklet/kubeconfig kubectl get flinkdep.
+            """
+    )
+
+    @OptionGroup var state: StateOptions
+
+    func run() throws {
+        let path = APIAccess.kubeconfigPath(stateDirectory: state.stateDirectory)
+        guard let data = FileManager.default.contents(atPath: path) else {
+            var stderr = StandardError()
+            print("error: no kubeconfig at \(path): start the operator (flinklet run, with its HTTP server) first", to: &stderr)
+            throw ExitCode.failure
+        }
+        FileHandle.standardOutput.write(data)
+    }
 }
 
 /// Makes the distribution's class-data-sharing archives once, then ends (a `Service` of the

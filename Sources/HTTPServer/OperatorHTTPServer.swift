@@ -1,6 +1,8 @@
 import CoreMetrics
 import HTTPTypes
 import HummingbirdCore
+import HummingbirdTLS
+import KubeAPI
 import Logging
 import NIOCore
 import NIOPosix
@@ -31,13 +33,15 @@ public final class PrometheusExporter: Sendable {
         self.factory = factory
     }
 
-    /// The text exposition of every metric, in a fresh buffer sized like the last one.
+    /// The text exposition of every metric in the registry, then whatever `appending` writes
+    /// (families kept outside the registry), in a fresh buffer sized like the last one.
     /// Not `registry.emitToBuffer()`: that keeps its own buffer alive between scrapes (512 KiB
     /// for 1,000 resources' 289 KiB) and returns a copy of it.
-    public func render() -> [UInt8] {
+    public func render(appending: (inout [UInt8]) -> Void = { _ in }) -> [UInt8] {
         var buffer: [UInt8] = []
         buffer.reserveCapacity(lastSize.load(ordering: .relaxed) + 4096)
         registry.emit(into: &buffer)
+        appending(&buffer)
         lastSize.store(buffer.count, ordering: .relaxed)
         return buffer
     }
@@ -89,7 +93,14 @@ public struct OperatorHTTPServer: Service, CustomStringConvertible {
     /// Called once listening, with the port bound (the one asked for, or the one chosen for 0).
     public let onListening: @Sendable (Int) async -> Void
     public let logger: Logger
-    public var description: String { "http-server" }
+    /// The Kubernetes API, which answers every path but the probes and `/metrics` (nil: 404).
+    public var api: KubeAPIServer?
+    /// Serve HTTPS with this certificate and key (PEM files); nil: plain HTTP.
+    public var tls: (certificate: String, key: String)?
+    public var description: String { api == nil ? "http-server" : "api-server" }
+
+    /// The largest request body the API reads (the manifest size limit).
+    static let maxBody = 4 * 1024 * 1024
 
     public init(address: HTTPListenAddress, health: OperatorHealth, metrics: OperatorMetrics, exporter: PrometheusExporter,
                 logger: Logger, beforeScrape: @escaping @Sendable () async -> Void = {}, onListening: @escaping @Sendable (Int) async -> Void = { _ in }) {
@@ -105,10 +116,11 @@ public struct OperatorHTTPServer: Service, CustomStringConvertible {
     /// The answer to one request: three paths, GET or HEAD, anything else 404 (405 for another
     /// method on a known path).
     func respond(to request: Request) async -> Response {
-        let path = request.uri.path
-        guard path == "/healthz" || path == "/readyz" || path == "/metrics" else {
+        var path = request.uri.path
+        guard path == "/healthz" || path == "/readyz" || path == "/livez" || path == "/metrics" else {
             return Self.text("404 page not found\n", status: .notFound)
         }
+        if path == "/livez" { path = "/healthz" }
         guard request.method == .get || request.method == .head else {
             var response = Self.text("method not allowed\n", status: .methodNotAllowed)
             response.headers[.allow] = "GET, HEAD"
@@ -118,7 +130,7 @@ public struct OperatorHTTPServer: Service, CustomStringConvertible {
         case "/metrics":
             metrics.sampleProcess()
             await beforeScrape()
-            let bytes = exporter.render()
+            let bytes = exporter.render { metrics.writeResourceSeries(into: &$0) }
             return Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
                             body: ResponseBody(byteBuffer: ByteBuffer(bytes: bytes)))
         default:
@@ -126,6 +138,43 @@ public struct OperatorHTTPServer: Service, CustomStringConvertible {
             let checks = path == "/healthz" ? await health.liveness() : await health.readiness()
             let (passed, body) = OperatorHealth.render(checks, verbose: verbose)
             return Self.text(body, status: passed ? .ok : .serviceUnavailable)
+        }
+    }
+
+    func isServedHere(_ path: String) -> Bool {
+        api == nil || ["/healthz", "/readyz", "/livez", "/metrics"].contains(path)
+    }
+
+    /// Hands a request to the Kubernetes API: the body read whole (up to `maxBody`), the
+    /// answer written whole or streamed (a watch).
+    func respondForAPI(to request: inout Request) async -> Response {
+        guard let api else { return Self.text("404 page not found\n", status: .notFound) }
+        let body: ByteBuffer
+        do {
+            body = try await request.collectBody(upTo: Self.maxBody)
+        } catch {
+            return Self.text("request body too large (limit \(Self.maxBody) bytes)\n", status: .contentTooLarge)
+        }
+        var headers: [String: String] = [:]
+        for field in request.headers { headers[field.name.canonicalName] = headers[field.name.canonicalName].map { $0 + "," + field.value } ?? field.value }
+        var query: [String: String] = [:]
+        for (key, value) in request.uri.queryParameters where query[String(key)] == nil { query[String(key)] = String(value) }
+        let answer = await api.handle(APIRequest(method: request.method.rawValue, path: request.uri.path, query: query, headers: headers,
+                                                 body: Array(buffer: body)))
+        var fields = HTTPFields()
+        for header in answer.headers {
+            if let name = HTTPField.Name(header.name) { fields.append(HTTPField(name: name, value: header.value)) }
+        }
+        let status = HTTPResponse.Status(code: answer.status)
+        switch answer.body {
+        case .bytes(let bytes):
+            return Response(status: status, headers: fields, body: ResponseBody(byteBuffer: ByteBuffer(bytes: bytes)))
+        case .stream(let chunks, let onEnd):
+            return Response(status: status, headers: fields, body: ResponseBody { writer in
+                defer { onEnd() }
+                for await chunk in chunks { try await writer.write(ByteBuffer(bytes: chunk)) }
+                try await writer.finish(nil)
+            })
         }
     }
 
@@ -143,12 +192,20 @@ public struct OperatorHTTPServer: Service, CustomStringConvertible {
         // FoundationInternationalization code into the operator (measured with smaps);
         // `HTTPDate` writes the header with gmtime_r. One shared event-loop thread: this server
         // answers probes and scrapes, not traffic.
-        let server = try HTTPServerBuilder.http1().buildServer(
+        var builder = HTTPServerBuilder.http1()
+        if let tls {
+            let configuration = TLSConfiguration.makeServerConfiguration(
+                certificateChain: try NIOSSLCertificate.fromPEMFile(tls.certificate).map { .certificate($0) },
+                privateKey: .privateKey(try NIOSSLPrivateKey(file: tls.key, format: .pem)))
+            builder = try .tls(.http1(), tlsConfiguration: configuration)
+        }
+        let server = try builder.buildServer(
             configuration: ServerConfiguration(address: .hostname(address.host, port: address.port), serverName: "flinklet"),
             eventLoopGroup: MultiThreadedEventLoopGroup.singletonOne,
             logger: logger.withLevel(.warning),
             responder: { request, writer, _ in
-                var response = await self.respond(to: request)
+                var request = request
+                var response = await self.isServedHere(request.uri.path) ? self.respond(to: request) : self.respondForAPI(to: &request)
                 response.headers[.date] = HTTPDate.now()
                 response.headers[.server] = "flinklet"
                 if request.method == .head { response.body = ResponseBody() }

@@ -109,6 +109,16 @@ public struct DesiredState: Sendable {
     /// True once a scan has been applied: before that, no absence means anything.
     public private(set) var hasScanned = false
     private var files: [String: FileEntry] = [:]
+    /// Known files an explicit delete is removing (`noteRemoval(of:)`), until a scan misses them.
+    private var removedOnPurpose: Set<String> = []
+
+    /// Notes that the known files at `paths` are being removed on purpose (`flinklet delete`,
+    /// a delete through the API): when they were the last ones, the empty directory that
+    /// results is a deletion, not a vanished directory, and is not held for `emptyGrace`.
+    /// A note lasts until the first scan that misses its file; a file still present keeps it.
+    public mutating func noteRemoval(of paths: some Sequence<String>) {
+        for path in paths where files[path] != nil { removedOnPurpose.insert(path) }
+    }
     private let options: Options
 
     public init(options: Options = Options()) {
@@ -129,7 +139,11 @@ public struct DesiredState: Sendable {
         if !hasScanned { known = max(known, options.knownBeforeFirstScan) }
         if case .holding(_, let held)? = emptyGuard { known = max(known, held) }
         hasScanned = true
-        if scan.isEmpty, known > 0, !options.allowEmpty {
+        // Files removed on purpose (an explicit delete) leave the directory empty on purpose too.
+        let emptiedOnPurpose = !files.isEmpty && files.keys.allSatisfy(removedOnPurpose.contains)
+        let present = Set(scan.map(\.path))
+        removedOnPurpose = removedOnPurpose.filter(present.contains)
+        if scan.isEmpty, known > 0, !options.allowEmpty, !emptiedOnPurpose {
             let since: ContinuousClock.Instant
             if case .holding(let start, _) = emptyGuard { since = start } else { since = now }
             if since.duration(to: now) < options.emptyGrace {

@@ -28,6 +28,9 @@ public actor DirectorySource {
         /// changes (for file systems without inotify, and to test the safety net alone).
         public var watch = true
         public var state = DesiredState.Options()
+        /// Where `flinklet delete` (another process) leaves a note for each manifest file it
+        /// removes on purpose (`RemovalNotes`); nil: none are read.
+        public var removalNotes: String?
 
         public init(directory: String) { self.directory = directory }
     }
@@ -59,8 +62,20 @@ public actor DirectorySource {
     public var hasListed: Bool { state.hasScanned }
 
     /// Reads the directory once and reports what changed. Safe to call at any time.
+    /// Notes that the manifest files at `paths` (as written, absolute or relative to the working
+    /// directory) are being removed on purpose: see `DesiredState.noteRemoval(of:)`. Call it
+    /// before removing them.
+    public func noteRemoval(of paths: [String]) {
+        let wanted = Set(paths.map(RemovalNotes.normalized))
+        state.noteRemoval(of: state.knownFiles.filter { wanted.contains(RemovalNotes.normalized($0)) })
+    }
+
     @discardableResult
     public func relist() -> Set<ResourceID> {
+        if let notes = configuration.removalNotes {
+            let paths = RemovalNotes.take(from: notes)
+            if !paths.isEmpty { noteRemoval(of: paths) }
+        }
         let scan: [(path: String, signature: DesiredState.FileSignature)]
         do {
             scan = try Self.scan(configuration.directory, recursive: configuration.recursive)
@@ -287,5 +302,44 @@ final class InotifyWatcher: Sendable {
             }
             if !batch.names.isEmpty || batch.overflowed { continuation.yield(batch) }
         }
+    }
+}
+
+/// Notes left by a process that removes manifest files on purpose (`flinklet delete`) for the
+/// operator's `DirectorySource`: one small file per removed manifest, holding its path, in a
+/// directory of the state directory. The operator takes (reads and removes) them at each relist.
+public enum RemovalNotes {
+    /// `<state dir>/manifest-removals`.
+    public static func directory(stateDirectory: String) -> String {
+        (stateDirectory.hasSuffix("/") ? stateDirectory : stateDirectory + "/") + "manifest-removals"
+    }
+
+    /// Leaves a note that `path` is being removed on purpose; call before removing it. Best
+    /// effort: without the note the removal of the last file waits out the empty-grace guard.
+    public static func write(removing path: String, notes: String) {
+        try? FileManager.default.createDirectory(atPath: notes, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+        let name = notes + "/\(getpid())-\(UInt64.random(in: 0...UInt64.max)).note"
+        _ = FileManager.default.createFile(atPath: name, contents: Data(normalized(path).utf8), attributes: [.posixPermissions: 0o600])
+    }
+
+    /// Reads and removes every note; returns the paths they name.
+    static func take(from notes: String) -> [String] {
+        guard let names = try? FileManager.default.contentsOfDirectory(atPath: notes) else { return [] }
+        var paths: [String] = []
+        for name in names where name.hasSuffix(".note") {
+            let file = notes + "/" + name
+            if let data = FileManager.default.contents(atPath: file) { paths.append(String(decoding: data, as: UTF8.self)) }
+            unlink(file)
+        }
+        return paths
+    }
+
+    /// An absolute path with its directory's symbolic links resolved (the file itself may be gone).
+    public static func normalized(_ path: String) -> String {
+        let absolute = URL(fileURLWithPath: path).standardizedFileURL.path
+        let parent = (absolute as NSString).deletingLastPathComponent
+        guard let resolved = realpath(parent, nil) else { return absolute }
+        defer { free(resolved) }
+        return String(cString: resolved) + "/" + (absolute as NSString).lastPathComponent
     }
 }

@@ -26,19 +26,29 @@ public final class OperatorMetrics: Sendable {
     private let factory: any MetricsFactory
     private let state: Mutex<State>
 
-    /// A resource's reconcile counters. `failed` and `retries` appear with the first failure
-    /// (most resources never fail: two series per resource instead of four keeps a scrape of
-    /// 1,000 resources half the size).
-    private struct ResourceCounters {
-        var started: Counter
-        var finished: Counter
-        var failed: Counter?
-        var retries: Counter?
+    /// A resource's reconcile counts (upstream's `JOSDK_Reconciliation_*` per resource).
+    ///
+    /// Plain integers in this object's state, written into the exposition by
+    /// `writeResourceSeries(into:)` at scrape time, not swift-metrics counters: a counter costs
+    /// its wrapper, the exporter's object and a pre-encoded label set, several hundred bytes per
+    /// series, and 1,000 resources have 2,000 to 4,000 series.
+    public struct ReconcileCounts: Sendable, Equatable {
+        public var started: UInt64 = 0
+        public var finished: UInt64 = 0
+        public var failed: UInt64 = 0
+        public var retries: UInt64 = 0
+        /// `failed` and `retries` are exported from a resource's first failure on (most
+        /// resources never fail: two series per resource instead of four keeps a scrape of
+        /// 1,000 resources half the size).
+        public var hasFailed = false
+
+        public init() {}
     }
 
     /// What is remembered of a resource between statuses.
     private struct Remembered {
-        var gaugeKeys: [GaugeKey] = []
+        /// Which per-state gauges count the resource; nil until its first status.
+        var counted: Classification?
         var tracker = LifecycleTracker()
         var savepointTrigger: String?
         var lastSavepoint: Savepoint?
@@ -46,16 +56,59 @@ public final class OperatorMetrics: Sendable {
         var lastCheckpoint: Checkpoint?
     }
 
+    /// The states a status puts a resource in, for the per-state gauges. Enums and short
+    /// strings only: remembered per resource (1,000 resources' gauge keys with their metric
+    /// names as strings were ~0.4 MB).
+    private struct Classification: Equatable {
+        var lifecycle: ResourceLifecycleState?
+        var jobState: String?
+        var jobManager: JobManagerDeploymentStatus?
+
+        init(_ status: AnyResourceStatus) {
+            let common = status.common
+            lifecycle = common.lifecycleState
+            if let job = common.jobStatus?.state, !job.isEmpty, job.allSatisfy({ $0.isLetter || $0 == "_" }) { jobState = job }
+            if case .deployment(let deployment) = status { jobManager = deployment.jobManagerDeploymentStatus }
+        }
+
+        /// The gauges that count a resource of `id`'s namespace and kind in these states.
+        func gaugeKeys(_ id: ResourceID) -> [GaugeKey] {
+            var families: [GaugeFamily] = [.resources]
+            if let lifecycle { families.append(.lifecycleState(lifecycle)) }
+            if let jobState { families.append(.jobStatus(jobState)) }
+            if let jobManager { families.append(.jobManagerDeploymentStatus(jobManager)) }
+            return families.map { GaugeKey(family: $0, namespace: id.namespace, kind: id.kind) }
+        }
+    }
+
+    /// A per-namespace-and-kind gauge's metric.
+    private enum GaugeFamily: Hashable {
+        case resources
+        case lifecycleState(ResourceLifecycleState)
+        case jobStatus(String)
+        case jobManagerDeploymentStatus(JobManagerDeploymentStatus)
+
+        var name: String {
+            switch self {
+            case .resources: MetricNames.resources
+            case .lifecycleState(let state): MetricNames.lifecycleStateCount(state.rawValue)
+            case .jobStatus(let state): MetricNames.jobStatusCount(state)
+            case .jobManagerDeploymentStatus(let status): MetricNames.jobManagerDeploymentStatusCount(status.rawValue)
+            }
+        }
+    }
+
     private struct GaugeKey: Hashable {
-        var name: String
+        var family: GaugeFamily
         var namespace: String
         var kind: ResourceKind
     }
 
     private struct State {
-        var counters: [ResourceID: ResourceCounters] = [:]
+        var counters: [ResourceID: ReconcileCounts] = [:]
         var timers: [String: CoreMetrics.Timer] = [:]
         var gauges: [GaugeKey: Gauge] = [:]
+        var podPhaseGauges: [String: Gauge] = [:]
         var counts: [GaugeKey: Int] = [:]
         var resources: [ResourceID: Remembered] = [:]
         var namespaceCounters: [String: Counter] = [:]
@@ -90,40 +143,73 @@ public final class OperatorMetrics: Sendable {
 
     /// A reconcile of `id` begins; `isRetry` when it follows a failed one.
     public func reconcileStarted(_ id: ResourceID, isRetry: Bool) {
-        resourceCounters(id).started.increment()
-        if isRetry { failureCounter(id, \.retries, MetricNames.reconciliationsRetries).increment() }
+        state.withLock { state in
+            state.counters[id, default: ReconcileCounts()].started += 1
+            if isRetry {
+                state.counters[id]!.retries += 1
+                state.counters[id]!.hasFailed = true
+            }
+        }
     }
 
     /// A reconcile of `id` ended after `duration`.
     public func reconcileEnded(_ id: ResourceID, duration: Duration, result: ReconcileResult) {
-        if result == .success {
-            resourceCounters(id).finished.increment()
-        } else {
-            failureCounter(id, \.failed, MetricNames.reconciliationsFailed).increment()
+        state.withLock { state in
+            if result == .success {
+                state.counters[id, default: ReconcileCounts()].finished += 1
+            } else {
+                state.counters[id, default: ReconcileCounts()].failed += 1
+                state.counters[id]!.hasFailed = true
+            }
         }
         timer(MetricNames.reconcileSeconds, Self.namespaceDimensions(id.namespace, id.kind) + [("result", result.rawValue)])
             .recordNanoseconds(Self.nanoseconds(duration))
     }
 
-    private func resourceCounters(_ id: ResourceID) -> ResourceCounters {
-        state.withLock { state in
-            if let existing = state.counters[id] { return existing }
-            let dimensions = Self.resourceDimensions(id)
-            let made = ResourceCounters(
-                started: Counter(label: MetricNames.reconciliations, dimensions: dimensions, factory: factory),
-                finished: Counter(label: MetricNames.reconciliationsFinished, dimensions: dimensions, factory: factory))
-            state.counters[id] = made
-            return made
+    /// The reconcile counts of `id`; nil before its first reconcile and after it is forgotten.
+    public func reconcileCounts(_ id: ResourceID) -> ReconcileCounts? {
+        state.withLock { $0.counters[id] }
+    }
+
+    /// Appends the per-resource reconcile series (Prometheus text format 0.0.4: one `# TYPE`
+    /// line per family, then one sample per resource, resources in a stable order) to `buffer`.
+    /// Call it after the registry's own exposition: these families are not in the registry.
+    public func writeResourceSeries(into buffer: inout [UInt8]) {
+        let counts = state.withLock { state in
+            state.counters.sorted { ($0.key.kind.rawValue, $0.key.namespace, $0.key.name) < ($1.key.kind.rawValue, $1.key.namespace, $1.key.name) }
+        }
+        let families: [(String, KeyPath<ReconcileCounts, UInt64>, Bool)] = [
+            (MetricNames.reconciliations, \.started, false),
+            (MetricNames.reconciliationsFinished, \.finished, false),
+            (MetricNames.reconciliationsFailed, \.failed, true),
+            (MetricNames.reconciliationsRetries, \.retries, true),
+        ]
+        for (name, field, onlyFailed) in families {
+            let rows = onlyFailed ? counts.filter { $0.value.hasFailed } : counts
+            guard !rows.isEmpty else { continue }
+            buffer.append(contentsOf: "# TYPE \(name) counter\n".utf8)
+            for (id, value) in rows {
+                buffer.append(contentsOf: name.utf8)
+                buffer.append(contentsOf: #"{resourcens=""#.utf8)
+                Self.appendLabelValue(id.namespace, to: &buffer)
+                buffer.append(contentsOf: #"",resourcename=""#.utf8)
+                Self.appendLabelValue(id.name, to: &buffer)
+                buffer.append(contentsOf: #"",resourcetype=""#.utf8)
+                Self.appendLabelValue(id.kind.rawValue, to: &buffer)
+                buffer.append(contentsOf: "\"} \(value[keyPath: field])\n".utf8)
+            }
         }
     }
 
-    private func failureCounter(_ id: ResourceID, _ field: WritableKeyPath<ResourceCounters, Counter?>, _ name: String) -> Counter {
-        _ = resourceCounters(id)
-        return state.withLock { state in
-            if let existing = state.counters[id]?[keyPath: field] { return existing }
-            let made = Counter(label: name, dimensions: Self.resourceDimensions(id), factory: factory)
-            state.counters[id]?[keyPath: field] = made
-            return made
+    /// A label value escaped as the text format requires (`\\`, `\"`, `\n`).
+    static func appendLabelValue(_ value: String, to buffer: inout [UInt8]) {
+        for byte in value.utf8 {
+            switch byte {
+            case UInt8(ascii: "\\"): buffer.append(contentsOf: #"\\"#.utf8)
+            case UInt8(ascii: "\""): buffer.append(contentsOf: #"\""#.utf8)
+            case UInt8(ascii: "\n"): buffer.append(contentsOf: #"\n"#.utf8)
+            default: buffer.append(byte)
+            }
         }
     }
 
@@ -144,16 +230,7 @@ public final class OperatorMetrics: Sendable {
     /// lifecycle timings and snapshot counters.
     public func statusRecorded(_ id: ResourceID, status: AnyResourceStatus, at now: Date) {
         let common = status.common
-        var keys: [GaugeKey] = [GaugeKey(name: MetricNames.resources, namespace: id.namespace, kind: id.kind)]
-        if let lifecycle = common.lifecycleState {
-            keys.append(GaugeKey(name: MetricNames.lifecycleStateCount(lifecycle.rawValue), namespace: id.namespace, kind: id.kind))
-        }
-        if let job = common.jobStatus?.state, !job.isEmpty, job.allSatisfy({ $0.isLetter || $0 == "_" }) {
-            keys.append(GaugeKey(name: MetricNames.jobStatusCount(job), namespace: id.namespace, kind: id.kind))
-        }
-        if case .deployment(let deployment) = status, let jm = deployment.jobManagerDeploymentStatus {
-            keys.append(GaugeKey(name: MetricNames.jobManagerDeploymentStatusCount(jm.rawValue), namespace: id.namespace, kind: id.kind))
-        }
+        let classification = Classification(status)
         let savepoint = common.jobStatus?.savepointInfo
         let checkpoint = common.jobStatus?.checkpointInfo
         var timings: [(String, Duration)] = []
@@ -161,13 +238,15 @@ public final class OperatorMetrics: Sendable {
         state.withLock { state in
             let isNew = state.resources[id] == nil
             var remembered = state.resources[id] ?? Remembered()
-            if remembered.gaugeKeys != keys {
-                for key in remembered.gaugeKeys { state.counts[key, default: 0] -= 1 }
-                for key in keys { state.counts[key, default: 0] += 1 }
-                for key in Set(remembered.gaugeKeys).union(keys) {
+            if remembered.counted != classification {
+                let before = remembered.counted?.gaugeKeys(id) ?? []
+                let after = classification.gaugeKeys(id)
+                for key in before { state.counts[key, default: 0] -= 1 }
+                for key in after { state.counts[key, default: 0] += 1 }
+                for key in Set(before).union(after) {
                     gauge(key, in: &state).record(state.counts[key, default: 0])
                 }
-                remembered.gaugeKeys = keys
+                remembered.counted = classification
             }
             if let lifecycle = common.lifecycleState {
                 let update = remembered.tracker.update(lifecycle, at: now)
@@ -215,17 +294,14 @@ public final class OperatorMetrics: Sendable {
 
     /// `id` is gone (deleted and forgotten): it leaves every gauge; its counters are dropped.
     public func resourceForgotten(_ id: ResourceID) {
-        let dropped: ResourceCounters? = state.withLock { state in
+        state.withLock { state in
             if let remembered = state.resources.removeValue(forKey: id) {
-                for key in remembered.gaugeKeys {
+                for key in remembered.counted?.gaugeKeys(id) ?? [] {
                     state.counts[key, default: 0] -= 1
                     gauge(key, in: &state).record(state.counts[key, default: 0])
                 }
             }
-            return state.counters.removeValue(forKey: id)
-        }
-        if let dropped {
-            for counter in [dropped.started, dropped.finished, dropped.failed, dropped.retries].compactMap({ $0 }) { counter.destroy() }
+            state.counters[id] = nil
         }
     }
 
@@ -245,10 +321,9 @@ public final class OperatorMetrics: Sendable {
     public func podPhases(_ counts: [String: Int]) {
         for phase in ["Pending", "Running", "Succeeded", "Failed", "Unknown"] {
             let gauge = state.withLock { state in
-                let key = GaugeKey(name: MetricNames.podPhase + "/" + phase, namespace: "", kind: .flinkDeployment)
-                if let existing = state.gauges[key] { return existing }
+                if let existing = state.podPhaseGauges[phase] { return existing }
                 let made = Gauge(label: MetricNames.podPhase, dimensions: [("phase", phase)], factory: factory)
-                state.gauges[key] = made
+                state.podPhaseGauges[phase] = made
                 return made
             }
             gauge.record(counts[phase, default: 0])
@@ -320,7 +395,7 @@ public final class OperatorMetrics: Sendable {
 
     private func gauge(_ key: GaugeKey, in state: inout State) -> Gauge {
         if let existing = state.gauges[key] { return existing }
-        let made = Gauge(label: key.name, dimensions: Self.namespaceDimensions(key.namespace, key.kind), factory: factory)
+        let made = Gauge(label: key.family.name, dimensions: Self.namespaceDimensions(key.namespace, key.kind), factory: factory)
         state.gauges[key] = made
         return made
     }

@@ -244,7 +244,13 @@ public struct ArtifactFetch: Sendable, Hashable {
 /// divide, ...): the message names the URI, path or field.
 public struct DeploymentProblem: Error, Sendable, Hashable, CustomStringConvertible {
     public var message: String
-    public init(_ message: String) { self.message = message }
+    /// The condition and event reason to report it under; nil: the planner's default for
+    /// where it arose (`JarNotFound` for a jar).
+    public var reason: String?
+    public init(_ message: String, reason: String? = nil) {
+        self.message = message
+        self.reason = reason
+    }
     public var description: String { message }
 }
 

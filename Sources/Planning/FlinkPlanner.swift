@@ -71,7 +71,7 @@ public struct FlinkPlanner: ResourcePlanner {
         if hasJob {
             switch observation.jar {
             case .success(let path)?: jar = path
-            case .failure(let problem)?: return stalled(input, steps: steps, reason: "JarNotFound", message: problem.message)
+            case .failure(let problem)?: return stalled(input, steps: steps, reason: problem.reason ?? "JarNotFound", message: problem.message)
             case nil: return stalled(input, steps: steps, reason: "JarNotFound", message: "spec.job.jarURI: Required value")
             }
         }
@@ -121,6 +121,17 @@ public struct FlinkPlanner: ResourcePlanner {
            case .success(let restarted) = FlinkCluster.layout(of: target, observation: observation, distribution: distribution, jobId: jobId,
                                                               jar: jar, restorePath: lifecycle?.restorePath, jobManagerRestarts: jm.restartCount) {
             layout = restarted
+        }
+
+        // Pods an earlier Flinklet rendered differently (another reporter, another configuration
+        // key) keep running while nothing about their job changes, as upstream leaves a
+        // JobManager Deployment that an older operator rendered alone until the resource's next
+        // upgrade: replacing a live JobManager for that would start its job again from empty
+        // state, with no savepoint taken. The next spec change, suspension or recovery goes
+        // through the lifecycle and starts pods of the current rendering.
+        if mode != .session, let lifecycle, lifecycle.phase == .run, !lifecycle.redeploying,
+           let recordedId = observation.recordedJob?.jobId, recordedId == lifecycle.jobId {
+            layout.keepEarlierRenderings(of: observed)
         }
 
         let recorded = lifecycle?.jobStatus
@@ -529,7 +540,7 @@ public struct FlinkPlanner: ResourcePlanner {
         let jar: String
         switch observation.jar {
         case .success(let path)?: jar = path
-        case .failure(let problem)?: return stalled(input, steps: steps, reason: "JarNotFound", message: problem.message)
+        case .failure(let problem)?: return stalled(input, steps: steps, reason: problem.reason ?? "JarNotFound", message: problem.message)
         case nil: return stalled(input, steps: steps, reason: "JarNotFound", message: "spec.job.jarURI: Required value")
         }
         let job = sessionJob.spec.job ?? JobSpec()
@@ -710,5 +721,19 @@ public struct FlinkPlanner: ResourcePlanner {
             Condition(type: Conditions.ready, status: .false, reason: reason, message: message, observedGeneration: input.generation),
             Condition(type: Conditions.reconciling, status: .true, reason: reason, message: message, observedGeneration: input.generation),
         ], now: input.now), error: nil, lifecycleState: .created, next: .requeue(after: .seconds(2)))
+    }
+}
+
+extension FlinkCluster.Layout {
+    /// Takes, as the identity of each JobManager and TaskManager plan, the plan hash of its pod
+    /// when that pod is alive under another one (rendered by an earlier Flinklet), so the pod
+    /// counts as the one wanted. A pod that is stopping, failed or gone is not kept.
+    mutating func keepEarlierRenderings(of observed: [String: ObservedPod]) {
+        func keep(_ plan: inout PodPlan) {
+            guard let pod = observed[plan.name], pod.phase == .running, !pod.isTerminating, pod.planHash != plan.planHash else { return }
+            plan.identity = pod.planHash
+        }
+        keep(&jobManager)
+        for index in taskManagers.indices { keep(&taskManagers[index]) }
     }
 }

@@ -60,6 +60,9 @@ public actor LocalProcessDriver: ProcessDriver {
         /// Answers `httpsGet` readiness probes (port, path, timeout → ready): the caller holds
         /// the TLS client identity the pods require. Without it an `httpsGet` pod is never ready.
         public var httpsProbe: (@Sendable (Int, String, Duration) async -> Bool)?
+        /// Marks every pod's environment with the state directory (nil: unmarked), so a later
+        /// operator finds the processes without the state database (`PodMarker.scan()`).
+        public var marker: PodMarker?
 
         public init(
             tickInterval: Duration = .milliseconds(100),
@@ -70,7 +73,8 @@ public actor LocalProcessDriver: ProcessDriver {
             readinessFailureThreshold: Int = 3,
             baseEnvironment: [String: String]? = nil,
             eventBufferSize: Int = 1024,
-            killTimeout: Duration = .seconds(10)
+            killTimeout: Duration = .seconds(10),
+            marker: PodMarker? = nil
         ) {
             self.tickInterval = tickInterval
             self.sampleInterval = sampleInterval
@@ -82,6 +86,7 @@ public actor LocalProcessDriver: ProcessDriver {
                 ?? ["PATH": ProcessInfo.processInfo.environment["PATH"] ?? "/usr/local/bin:/usr/bin:/bin"]
             self.eventBufferSize = eventBufferSize
             self.killTimeout = killTimeout
+            self.marker = marker
         }
     }
 
@@ -633,7 +638,7 @@ public actor LocalProcessDriver: ProcessDriver {
 
     /// Spawns the pod's process and makes the pod `Running`.
     private func launch(_ pod: inout Pod) throws(DriverError) {
-        let spawned = try Spawner.spawn(pod.spec, baseEnvironment: configuration.baseEnvironment)
+        let spawned = try Spawner.spawn(pod.spec, baseEnvironment: configuration.baseEnvironment, marker: configuration.marker)
         var process = PodProcess(
             pid: spawned.pid, pgid: spawned.pid, startTicks: spawned.stat.startTicks,
             startedAt: clock.currentDate, startedInstant: clock.now, isChild: true)
@@ -705,6 +710,7 @@ public actor LocalProcessDriver: ProcessDriver {
                 logger.warning("pod tmp directory not removed", metadata: ["pod.name": "\(name)", "path": "\(tmp)", "error": "\(error)"])
             }
         }
+        configuration.marker?.removeSpec(of: name)
         table[name] = nil
     }
 

@@ -15,10 +15,16 @@ enum Spawner {
         var logOffset: Int64
     }
 
-    static func spawn(_ spec: PodSpec, baseEnvironment: [String: String]) throws(DriverError) -> Spawned {
+    /// With a `marker`, the pod's spec is written to the marker's spec file first and the marker
+    /// variables are set over everything else (see `PodMarker`).
+    static func spawn(_ spec: PodSpec, baseEnvironment: [String: String], marker: PodMarker? = nil) throws(DriverError) -> Spawned {
         let name = spec.name
         var environment = baseEnvironment
         environment.merge(spec.environment) { _, new in new }
+        if let marker {
+            try marker.writeSpec(spec)
+            environment.merge(marker.environment(for: name)) { _, new in new }
+        }
 
         // Directories first: the log's parent and the tmp directory are the driver's to create.
         let logDirectory = (spec.logPath as NSString).deletingLastPathComponent

@@ -27,6 +27,14 @@ public struct ResourceRecord: Codable, Sendable, Hashable {
     /// When the resource was first stored; kept by the Store like `uid`.
     public var createdAt: Date
     public var updatedAt: Date
+    /// The Store's revision when this record was last written (the Kubernetes API's
+    /// `resourceVersion`): assigned by the Store on every upsert, ignored when writing.
+    public var revision: Int64 = 0
+    /// The manifest's labels and annotations as JSON (`ResourceMetadata`); nil before recorded.
+    public var metadata: String?
+    /// When the operator saw the resource's manifest go: it is being torn down (the Kubernetes
+    /// API's `deletionTimestamp`); nil while a manifest defines it.
+    public var deletedAt: Date?
 
     public init(id: ResourceID, uid: String = UUID().uuidString.lowercased(), generation: Int64 = 1,
                 specHash: String, spec: String, lastReconciledSpec: String? = nil, status: String? = nil,
@@ -48,6 +56,37 @@ public struct ResourceRecord: Codable, Sendable, Hashable {
     public var id: ResourceID { ResourceID(kind: kind, namespace: namespace, name: name) }
     /// The Store key: `FlinkDeployment/default/my-app`.
     public var key: String { id.key }
+}
+
+/// The metadata a record keeps of its manifest besides name and namespace.
+public struct ResourceMetadata: Codable, Sendable, Hashable {
+    public var labels: [String: String]?
+    public var annotations: [String: String]?
+
+    public init(labels: [String: String]?, annotations: [String: String]?) {
+        self.labels = labels?.isEmpty == true ? nil : labels
+        self.annotations = annotations?.isEmpty == true ? nil : annotations
+    }
+}
+
+extension ResourceRecord {
+    /// The recorded labels and annotations (empty when none are recorded).
+    public var resourceMetadata: ResourceMetadata {
+        metadata.flatMap { try? JSONDecoder().decode(ResourceMetadata.self, from: Data($0.utf8)) }
+            ?? ResourceMetadata(labels: nil, annotations: nil)
+    }
+
+    /// Records labels and annotations.
+    public mutating func setMetadata(_ value: ResourceMetadata) throws {
+        metadata = try Self.json(value)
+    }
+}
+
+/// A resource the Store forgot, kept for watchers for a while: its last record, and the
+/// revision of its deletion.
+public struct DeletedResource: Sendable, Hashable {
+    public var revision: Int64
+    public var record: ResourceRecord
 }
 
 // MARK: - Status JSON

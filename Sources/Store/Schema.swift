@@ -1,8 +1,8 @@
 /// The database schema, as an ordered list of migrations.
 ///
 /// `PRAGMA user_version` holds the version of the last migration applied. Opening a database
-/// read-write applies the missing migrations in order, each in its own transaction together with
-/// the version bump, so a crash leaves the database at one version or the next, never between.
+/// read-write applies the missing migrations in order, in one transaction together with the
+/// version bumps, so a crash leaves the database at the old version or the new one, never between.
 /// Migrations are append-only: a released migration is never edited, a change is a new one.
 package enum Schema {
     package struct Migration {
@@ -66,16 +66,32 @@ package enum Schema {
                 UNIQUE (owner, position)
             ) STRICT;
             """),
+        // The Kubernetes API's view: a revision (resourceVersion) bumped by every resource
+        // write, the metadata the manifest gives (labels, annotations), when a resource's
+        // deletion was seen, and a bounded history of deletions for watchers.
+        Migration(version: 2, sql: """
+            ALTER TABLE resources ADD COLUMN revision INTEGER NOT NULL DEFAULT 0;
+            ALTER TABLE resources ADD COLUMN metadata TEXT;
+            ALTER TABLE resources ADD COLUMN deleted_at INTEGER;
+            CREATE INDEX resources_by_revision ON resources (revision);
+            CREATE TABLE revision (id INTEGER PRIMARY KEY CHECK (id = 1), value INTEGER NOT NULL) STRICT;
+            INSERT INTO revision (id, value) VALUES (1, 0);
+            CREATE TABLE deletions (
+                revision INTEGER PRIMARY KEY,
+                key TEXT NOT NULL,
+                record TEXT NOT NULL
+            ) STRICT;
+            """),
     ]
 
     static var version: Int { migrations.last?.version ?? 0 }
 
-    /// Applies the migrations the database lacks. Each re-reads the version inside its
-    /// transaction, so two processes migrating at once apply each migration once.
+    /// Applies the migrations the database lacks, all in one transaction (a reader never sees
+    /// a database between two of them). The version is re-read inside the transaction, so two
+    /// processes migrating at once apply each migration once.
     static func migrate(_ database: Database) throws {
-        for migration in migrations {
-            try database.transaction {
-                guard try database.userVersion() < migration.version else { return }
+        try database.transaction {
+            for migration in migrations where try database.userVersion() < migration.version {
                 try database.execute(migration.sql)
                 try database.execute("PRAGMA user_version = \(migration.version)")
             }

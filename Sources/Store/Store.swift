@@ -40,15 +40,37 @@ public final class Store: Sendable {
     /// Events kept per resource; older ones (by last time) are dropped.
     public let eventLimitPerResource: Int
 
+    /// Deletions kept for watchers (`changes(since:)`); older ones are dropped.
+    public static let deletionHistoryLimit = 1_000
+
     private let database: Mutex<Database>
     /// The thread inside `database`'s lock (0: none), to catch re-entrant calls.
     private let lockOwner = Atomic<UInt>(0)
+    /// The last committed revision (this connection's writes; see `revision`).
+    private let committedRevision: Atomic<Int64>
+    /// Every committed revision bump, newest only (see `revisionChanges`).
+    private let revisionContinuation: AsyncStream<Int64>.Continuation
+    /// The revisions this Store commits, newest only when a reader falls behind: for the one
+    /// reader that follows changes (the Kubernetes API's watch hub).
+    public let revisionChanges: AsyncStream<Int64>
 
-    private init(database: sending Database, eventLimitPerResource: Int) {
+    private init(database: sending Database, eventLimitPerResource: Int, revision: Int64) {
         self.databasePath = database.path
         self.isReadOnly = database.isReadOnly
         self.eventLimitPerResource = eventLimitPerResource
         self.database = Mutex(database)
+        self.committedRevision = Atomic(revision)
+        (revisionChanges, revisionContinuation) = AsyncStream.makeStream(of: Int64.self, bufferingPolicy: .bufferingNewest(1))
+    }
+
+    /// The Store's revision: increased by every write of a resource (upsert or delete), and
+    /// never decreasing, across restarts too. Reads the database when another process may
+    /// write (read-only Stores); otherwise the last revision this Store committed.
+    public var revision: Int64 {
+        get throws {
+            if isReadOnly { return try access(writes: false) { try $0.revision() } }
+            return committedRevision.load(ordering: .acquiring)
+        }
     }
 
     /// Opens the database of a state directory.
@@ -88,7 +110,8 @@ public final class Store: Sendable {
             guard check == "ok" else { throw StoreError.corrupt(path: path, message: "integrity check failed: \(check)") }
             try Schema.migrate(database)
         }
-        return Store(database: database, eventLimitPerResource: eventLimitPerResource)
+        let revision = try database.queryFirst("SELECT value FROM revision WHERE id = 1", []) { $0.int64(0) }
+        return Store(database: database, eventLimitPerResource: eventLimitPerResource, revision: revision ?? 0)
     }
 
     /// Runs `body` as one transaction: everything it writes is committed when it returns, and
@@ -96,11 +119,20 @@ public final class Store: Sendable {
     /// On a read-only Store it reads one consistent snapshot, and writes throw `.readOnly`.
     public func transaction<T: Sendable>(_ body: (Transaction) throws -> T) throws -> T {
         try withDatabase { database in
-            try database.transaction {
+            var wrote: Int64 = 0
+            let result = try database.transaction {
                 let transaction = Transaction(database: database, eventLimit: eventLimitPerResource)
-                defer { transaction.close() }
+                defer {
+                    wrote = transaction.wroteRevision
+                    transaction.close()
+                }
                 return try body(transaction)
             }
+            if wrote > 0 {
+                committedRevision.store(wrote, ordering: .releasing)
+                revisionContinuation.yield(wrote)
+            }
+            return result
         }
     }
 
@@ -153,6 +185,22 @@ public final class Store: Sendable {
         try access(writes: true) { try $0.deleteResource(key) }
     }
 
+    /// See `Transaction.changes(since:)`.
+    public func changes(since revision: Int64) throws -> Store.Changes {
+        try access(writes: false) { try $0.changes(since: revision) }
+    }
+
+    /// Every resource and the revision they were read at, in one snapshot.
+    public func snapshot() throws -> (revision: Int64, resources: [ResourceRecord]) {
+        try transactionForReading { (try $0.revision(), try $0.resources()) }
+    }
+
+    private func transactionForReading<T: Sendable>(_ body: (Transaction) throws -> T) throws -> T {
+        if isReadOnly { return try transaction(body) }
+        // The operator's own connection: no other writer, and the lock holds off its own.
+        return try access(writes: false, body)
+    }
+
     // MARK: Events
 
     /// See `Transaction.recordEvent(_:)`.
@@ -202,6 +250,20 @@ public final class Store: Sendable {
     }
 }
 
+extension Store {
+    /// What changed after a revision (see `Transaction.changes(since:)`).
+    public struct Changes: Sendable {
+        /// The Store's revision when read.
+        public var revision: Int64
+        /// Resources written after the revision asked about, by revision.
+        public var updated: [ResourceRecord]
+        /// Resources deleted after it, by revision.
+        public var deleted: [DeletedResource]
+        /// False when deletions may be missing (the history no longer reaches back that far).
+        public var complete: Bool
+    }
+}
+
 // MARK: - Transaction
 
 extension Store {
@@ -211,6 +273,8 @@ extension Store {
         private let database: Database
         private let eventLimit: Int
         private var isOpen = true
+        /// The last revision this transaction assigned (0: none).
+        fileprivate private(set) var wroteRevision: Int64 = 0
 
         fileprivate init(database: Database, eventLimit: Int) {
             self.database = database
@@ -232,18 +296,55 @@ extension Store {
         // MARK: Resources
 
         private static let resourceColumns =
-            "key, kind, namespace, name, uid, generation, spec_hash, spec, last_reconciled_spec, status, file, created_at, updated_at"
+            "key, kind, namespace, name, uid, generation, spec_hash, spec, last_reconciled_spec, status, file, created_at, updated_at, revision, metadata, deleted_at"
 
         private static func resource(_ row: Row) throws -> ResourceRecord {
             let key = row.string(0)
             guard let kind = ResourceKind(rawValue: row.string(1)) else {
                 throw StoreError.invalidRecord(key: key, message: "unknown kind \"\(row.string(1))\"")
             }
-            return ResourceRecord(
+            var record = ResourceRecord(
                 id: ResourceID(kind: kind, namespace: row.string(2), name: row.string(3)), uid: row.string(4),
                 generation: row.int64(5), specHash: row.string(6), spec: row.string(7),
                 lastReconciledSpec: row.optionalString(8), status: row.optionalString(9), file: row.optionalString(10),
                 createdAt: row.time(11), updatedAt: row.time(12))
+            record.revision = row.int64(13)
+            record.metadata = row.optionalString(14)
+            record.deletedAt = row.isNull(15) ? nil : row.time(15)
+            return record
+        }
+
+        /// The Store's current revision (see `Store.revision`).
+        public func revision() throws -> Int64 {
+            try db.queryFirst("SELECT value FROM revision WHERE id = 1", []) { $0.int64(0) } ?? 0
+        }
+
+        /// Increases the revision and returns the new one.
+        private func nextRevision() throws -> Int64 {
+            let database = try writable()
+            guard let next = try database.queryFirst("UPDATE revision SET value = value + 1 WHERE id = 1 RETURNING value", [], { $0.int64(0) }) else {
+                throw StoreError.sqlite(path: database.path, code: SQLITE_ERROR, message: "the revision counter is missing")
+            }
+            wroteRevision = next
+            return next
+        }
+
+        /// What changed after `revision`: the resources written since (their current records)
+        /// and the deletions since, each ordered by revision. `complete` is false when deletions
+        /// older than the history keeps may be missing (a watcher that far behind must relist).
+        public func changes(since revision: Int64) throws -> Store.Changes {
+            let updated = try db.query("SELECT \(Self.resourceColumns) FROM resources WHERE revision > ?1 ORDER BY revision",
+                                       [.integer(revision)], Self.resource)
+            let deleted = try db.query("SELECT revision, record FROM deletions WHERE revision > ?1 ORDER BY revision", [.integer(revision)]) { row in
+                (row.int64(0), row.string(1))
+            }.compactMap { revision, json in
+                (try? JSONDecoder().decode(ResourceRecord.self, from: Data(json.utf8))).map { DeletedResource(revision: revision, record: $0) }
+            }
+            let oldest = try db.queryFirst("SELECT min(revision) FROM deletions", []) { $0.isNull(0) ? nil : $0.int64(0) } ?? nil
+            let pruned = try db.queryFirst("SELECT count(*) FROM deletions", []) { $0.int64(0) } ?? 0 >= Int64(Store.deletionHistoryLimit)
+            // With a full history, deletions before its oldest entry are gone.
+            let complete = !(pruned && (oldest.map { revision < $0 - 1 } ?? false))
+            return Store.Changes(revision: try self.revision(), updated: updated, deleted: deleted, complete: complete)
         }
 
         /// The resource stored under `key` (`FlinkDeployment/default/my-app`), if any.
@@ -267,17 +368,19 @@ extension Store {
         public func upsert(_ record: ResourceRecord) throws -> ResourceRecord {
             let stored = try writable().queryFirst("""
                 INSERT INTO resources (\(Self.resourceColumns))
-                VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)
+                VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)
                 ON CONFLICT (key) DO UPDATE SET
                     generation = excluded.generation, spec_hash = excluded.spec_hash, spec = excluded.spec,
                     last_reconciled_spec = excluded.last_reconciled_spec, status = excluded.status,
-                    file = excluded.file, updated_at = excluded.updated_at
+                    file = excluded.file, updated_at = excluded.updated_at, revision = excluded.revision,
+                    metadata = excluded.metadata, deleted_at = excluded.deleted_at
                 RETURNING \(Self.resourceColumns)
                 """, [
                     .text(record.key), .text(record.kind.rawValue), .text(record.namespace), .text(record.name),
                     .text(record.uid), .integer(record.generation), .text(record.specHash), .text(record.spec),
                     .text(record.lastReconciledSpec), .text(record.status), .text(record.file),
-                    .time(record.createdAt), .time(record.updatedAt),
+                    .time(record.createdAt), .time(record.updatedAt), .integer(try nextRevision()), .text(record.metadata),
+                    record.deletedAt.map(SQLValue.time) ?? .null,
                 ], Self.resource)
             guard let stored else { throw StoreError.sqlite(path: database.path, code: SQLITE_ERROR, message: "upsert of \(record.key) returned no row") }
             return stored
@@ -291,6 +394,15 @@ extension Store {
             let database = try writable()
             try database.run("DELETE FROM events WHERE key = ?1", [.text(key)])
             try database.run("DELETE FROM port_leases WHERE owner = ?1", [.text(key)])
+            guard var record = try resource(key) else { return false }
+            // Watchers hear of the deletion: the last record under a revision of its own.
+            let revision = try nextRevision()
+            record.revision = revision
+            try database.run("INSERT INTO deletions (revision, key, record) VALUES (?1, ?2, ?3)",
+                             [.integer(revision), .text(key), .text(try ResourceRecord.json(record))])
+            try database.run("""
+                DELETE FROM deletions WHERE revision NOT IN (SELECT revision FROM deletions ORDER BY revision DESC LIMIT ?1)
+                """, [.integer(Store.deletionHistoryLimit)])
             return try database.run("DELETE FROM resources WHERE key = ?1", [.text(key)]) > 0
         }
 

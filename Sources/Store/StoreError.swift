@@ -38,7 +38,7 @@ public enum StoreError: Error, Sendable, Hashable, CustomStringConvertible {
             "another flinklet is running with state dir \(path) (pid \(pid.map(String.init) ?? "unknown"))"
         case .corrupt(let path, let message):
             "\(path) is not a usable Flinklet state database: \(message); the file was left untouched: "
-                + "move it aside to start with empty state, or restore a backup"
+                + "run `flinklet recover` to move it aside and rebuild the deployments from their snapshots, or restore a backup"
         case .newerSchema(let path, let found, let supported):
             "\(path) has schema version \(found), newer than this flinklet supports (\(supported)); "
                 + "run a newer flinklet or use another state dir; the file was left untouched"

@@ -37,6 +37,11 @@ public enum Portability {
             context.error("metadata.name", FieldError.invalid(FieldError.quoted(metadata.name), "FKO requires a name that starts with a letter ([a-z]([-a-z0-9]{0,43}[a-z0-9])?); rename the resource"))
         }
         for key in (metadata.annotations ?? [:]).keys.sorted() where key.hasPrefix("flinklet.dev/") {
+            if key == ObjectMeta.jarSHA256Annotation {
+                // Kept and ignored upstream: the manifest means the same there, only unverified.
+                context.warning(FieldPath("metadata.annotations").key(key), "FKO ignores the pin and runs the jar unverified; keep it for Flinklet", atKey: true)
+                continue
+            }
             context.error(FieldPath("metadata.annotations").key(key), FieldError.forbidden("a Flinklet-only annotation, which FKO ignores (the resource would run as a Flink cluster there); remove it"), atKey: true)
         }
     }

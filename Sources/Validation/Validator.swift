@@ -10,6 +10,7 @@ public enum Validator {
     public static func validate(_ resource: FlinkResource, sourceMap: SourceMap) -> [Diagnostic] {
         var context = Context(sourceMap: sourceMap, resource: resource.id)
         NameRules.check(resource.metadata, in: &context)
+        JarPinRules.check(resource, in: &context)
         switch resource {
         case .deployment(let deployment):
             DeploymentRules.check(deployment.spec, in: &context)

@@ -178,7 +178,8 @@ import Glibc
             let temporary = dir + "/.stuck.jar.part"
             let download = Task { () async -> ArtifactError? in
                 do throws(ArtifactError) {
-                    _ = try await Download.fetch(url, uri: url.absoluteString, into: temporary, timeout: .seconds(30))
+                    _ = try await Download.fetch(url, uri: url.absoluteString, into: temporary,
+                                                limits: Download.Limits(timeout: .seconds(30), maxBytes: 1 << 30, maxRedirects: 5))
                     return nil
                 } catch {
                     return error

@@ -21,6 +21,8 @@ final class TestHTTPServer: Sendable {
         case stall(length: Int, duration: Duration)
         /// 302 to `path` on this server.
         case redirect(String)
+        /// 200 with `body` and no `Content-Length`: the body ends when the connection closes.
+        case unsized([UInt8])
     }
 
     private struct State {
@@ -142,6 +144,8 @@ final class TestHTTPServer: Sendable {
             sleep(duration)
         case .redirect(let location):
             send(fd, Array("HTTP/1.1 302 Found\r\nLocation: \(location)\r\nContent-Length: 0\r\nConnection: close\r\n\r\n".utf8))
+        case .unsized(let body):
+            send(fd, Array("HTTP/1.1 200 Test\r\nContent-Type: application/java-archive\r\nConnection: close\r\n\r\n".utf8) + body)
         case nil:
             let body = Array("no route\n".utf8)
             send(fd, header(404, length: body.count) + body)

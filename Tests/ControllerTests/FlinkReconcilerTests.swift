@@ -218,6 +218,71 @@ final class WakeLog: Sendable {
         #expect(try world.events(.flinkDeployment, "app").first?.count == 1, "not repeated on every reconcile")
     }
 
+    /// The world's jar holds "jar": its SHA-256.
+    static let jarDigest = "0163f1eea7894350060624d315234d40c508ab251ba121714e234503045faadd"
+
+    static func pinned(_ manifest: String, _ digest: String) -> String {
+        manifest.replacingOccurrences(of: "metadata:\n  name: app\n", with: "metadata:\n  name: app\n  annotations:\n    flinklet.dev/jar-sha256: \"\(digest)\"\n")
+    }
+
+    @Test func aJarNotMatchingItsPinStartsNothingAndSaysSoAsAnEventAndACondition() async throws {
+        let world = try FlinkWorld()
+        let wrong = String(repeating: "0", count: 64)
+        try await world.write("app.yaml", Self.pinned(FlinkWorld.deployment("app", mode: "application"), wrong))
+        try await world.reconcile(.flinkDeployment, "app")
+        #expect(await world.driver.pods().isEmpty)
+        let events = try world.events(.flinkDeployment, "app")
+        let message = "metadata.annotations[flinklet.dev/jar-sha256]: jar \"local:///opt/flink/usrlib/job.jar\" does not match the pinned checksum: its SHA-256 is \(Self.jarDigest), the pin is \(wrong); nothing is started with it (a running job keeps running): pin the jar's checksum or name the pinned jar"
+        #expect(events.map(\.reason) == ["JarChecksumMismatch"])
+        #expect(events.first?.type == .warning)
+        #expect(events.first?.message == message)
+        let status = try #require(try world.store.resource("FlinkDeployment/default/app")?.deploymentStatus())
+        #expect(status.conditions?.contains { $0.type == "Stalled" && $0.status == .true && $0.reason == "JarChecksumMismatch" && $0.message == message } == true)
+        #expect(status.error == message)
+        try await world.reconcile(.flinkDeployment, "app")
+        #expect(try world.events(.flinkDeployment, "app").first?.count == 1, "not repeated on every reconcile")
+    }
+
+    @Test func aJarMatchingItsPinRunsAndAPinChangedToAnotherChecksumLeavesTheRunningClusterAlone() async throws {
+        let world = try FlinkWorld()
+        try await world.write("app.yaml", Self.pinned(FlinkWorld.deployment("app", mode: "application"), Self.jarDigest.uppercased()))
+        try await world.reconcile(.flinkDeployment, "app")
+        #expect(await world.pods(role: .jobManager).count == 1)
+        try await world.clusterUp("app")
+        try await world.reconcile(.flinkDeployment, "app")
+        let running = await world.driver.pods().filter { $0.phase == .running }.map(\.name).sorted()
+        #expect(running.count == 2)
+
+        // The jar is rebuilt in place and the pin now names another build: nothing restarts.
+        try await world.write("app.yaml", Self.pinned(FlinkWorld.deployment("app", mode: "application")
+            .replacingOccurrences(of: "parallelism: 1", with: "parallelism: 2"), String(repeating: "f", count: 64)))
+        try await world.reconcile(.flinkDeployment, "app")
+        #expect(await world.driver.pods().filter { $0.phase == .running }.map(\.name).sorted() == running)
+        #expect(try world.events(.flinkDeployment, "app").contains { $0.reason == "JarChecksumMismatch" })
+    }
+
+    @Test func aSessionJobWhoseJarDoesNotMatchItsPinIsNotSubmittedAndAMatchingOneIs() async throws {
+        let world = try FlinkWorld()
+        try await world.write("session.yaml", FlinkWorld.deployment("session", mode: "session"))
+        func job(_ digest: String) -> String {
+            FlinkWorld.sessionJob(parallelism: 1).replacingOccurrences(
+                of: "  name: counter\n", with: "  name: counter\n  annotations: {flinklet.dev/jar-sha256: \"\(digest)\"}\n")
+        }
+        try await world.write("job.yaml", job(String(repeating: "e", count: 64)))
+        try await world.reconcile(.flinkDeployment, "session")
+        try await world.clusterUp("session")
+        try await world.reconcile(.flinkDeployment, "session")
+        try await world.reconcile(.flinkSessionJob, "counter")
+        #expect(await world.rest.count(.runJar) == 0)
+        let events = try world.events(.flinkSessionJob, "counter")
+        #expect(events.map(\.reason) == ["JarChecksumMismatch"])
+        #expect(events.first?.message.contains("its SHA-256 is \(Self.jarDigest), the pin is \(String(repeating: "e", count: 64))") == true)
+
+        try await world.write("job.yaml", job(Self.jarDigest))
+        try await world.reconcile(.flinkSessionJob, "counter")
+        #expect(await world.rest.submissions.map(\.jobId) == [try world.firstJobId("FlinkSessionJob/default/counter")])
+    }
+
     @Test func aSessionJobIsSubmittedOnceWithItsJobIdAndRetriesNeverStartASecondCopy() async throws {
         let world = try FlinkWorld()
         try await world.write("session.yaml", FlinkWorld.deployment("session", mode: "session"))
@@ -433,12 +498,21 @@ final class WakeLog: Sendable {
         let banner = "2026-12-06 03:50:32,547 INFO  org.apache.flink.runtime.taskexecutor.TaskManagerRunner      [] -  Starting TaskManager (Version: 2.3.0)\n"
         let registered = "2026-12-06 03:50:40,986 INFO  org.apache.flink.runtime.taskexecutor.TaskExecutor           [] - Successful registration at resource manager pekko.tcp://flink@127.0.0.1:18012/user/rpc/resourcemanager_*\n"
         try (banner + "2026-12-06 03:50:33,000 INFO  x [] - Connecting to ResourceManager\n").write(toFile: path, atomically: true, encoding: .utf8)
-        #expect(!FlinkBackend.hasRegistered(logPath: path), "warm: started, not registered")
+        #expect(FlinkBackend.hasRegistered(logPath: path) == false, "warm: started, not registered")
         try (banner + registered).write(toFile: path, atomically: true, encoding: .utf8)
-        #expect(FlinkBackend.hasRegistered(logPath: path))
+        #expect(FlinkBackend.hasRegistered(logPath: path) == true)
         try (banner + registered + banner).write(toFile: path, atomically: true, encoding: .utf8)
-        #expect(!FlinkBackend.hasRegistered(logPath: path), "a registration of an earlier process of the pod does not count")
-        #expect(!FlinkBackend.hasRegistered(logPath: path + ".missing"))
+        #expect(FlinkBackend.hasRegistered(logPath: path) == false, "a registration of an earlier process of the pod does not count")
+    }
+
+    /// A log that cannot be read is no evidence that the TaskManager did not register: unknown,
+    /// so it restarts with a new JobManager rather than meet it.
+    @Test func anUnreadableLogIsUnknownNotUnregistered() throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("tm-\(UUID().uuidString.prefix(8))").path
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        #expect(FlinkBackend.hasRegistered(logPath: directory + "/missing.log") == false, "no log: nothing logged")
+        #expect(FlinkBackend.hasRegistered(logPath: directory) == nil, "a directory where the log should be cannot be read")
     }
 }
 
@@ -456,12 +530,41 @@ final class WakeLog: Sendable {
             try FileManager.default.setAttributes([.modificationDate: Date().addingTimeInterval(-age)], ofItemAtPath: metadata)
         }
         let started = Int64(Date().addingTimeInterval(-120).timeIntervalSince1970 * 1000)
-        let found = await world.backend.latestCheckpoint(jobId: "j", port: nil, directory: directory, notBefore: started)
+        let found = try await world.backend.latestCheckpoint(jobId: "j", port: nil, directory: directory, notBefore: started)
         #expect(found?.path == "file://\(job)/chk-3", "the newest written since the start, not the highest number")
-        let any = await world.backend.latestCheckpoint(jobId: "j", port: nil, directory: directory)
+        let any = try await world.backend.latestCheckpoint(jobId: "j", port: nil, directory: directory)
         #expect(any?.path == "file://\(job)/chk-3")
-        let none = await world.backend.latestCheckpoint(jobId: "j", port: nil, directory: directory,
-                                                        notBefore: Int64(Date().timeIntervalSince1970 * 1000))
+        let none = try await world.backend.latestCheckpoint(jobId: "j", port: nil, directory: directory,
+                                                            notBefore: Int64(Date().timeIntervalSince1970 * 1000))
         #expect(none == nil)
+        #expect(try await world.backend.latestCheckpoint(jobId: "never-ran", port: nil, directory: directory) == nil,
+                "no directory: no checkpoint")
+    }
+
+    /// A job directory that exists but cannot be listed is not "no checkpoint": a lost job would
+    /// be redeployed from an older snapshot or from empty state. The observation throws.
+    @Test func anUnreadableCheckpointDirectoryIsAnErrorNotNoCheckpoint() async throws {
+        let world = try FlinkWorld()
+        let directory = world.root + "/checkpoints"
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        _ = FileManager.default.createFile(atPath: directory + "/j", contents: Data("not a directory".utf8))
+        await #expect(throws: SnapshotDirectoryUnreadable.self) {
+            _ = try await world.backend.latestCheckpoint(jobId: "j", port: nil, directory: directory)
+        }
+    }
+
+    /// Likewise a savepoint directory: a pending stop-with-savepoint is never taken for gone
+    /// because its directory could not be listed.
+    @Test func anUnreadableSavepointDirectoryIsAnErrorNotNoSavepoint() async throws {
+        let world = try FlinkWorld()
+        let file = world.root + "/savepoints"
+        _ = FileManager.default.createFile(atPath: file, contents: Data("not a directory".utf8))
+        #expect(throws: SnapshotDirectoryUnreadable.self) { try FlinkBackend.savepointOnDisk(jobId: "abcdef", directory: file, notBefore: 0) }
+        #expect(try FlinkBackend.savepointOnDisk(jobId: "abcdef", directory: world.root + "/none", notBefore: 0) == nil)
+        var job = JobStatus(jobId: "abcdef0123")
+        job.savepointInfo = SavepointInfo(triggerId: String(repeating: "a", count: 32), triggerTimestamp: 1, triggerType: .upgrade)
+        await #expect(throws: SnapshotDirectoryUnreadable.self) {
+            _ = try await world.backend.pendingSnapshot(of: job, port: nil, directory: file)
+        }
     }
 }

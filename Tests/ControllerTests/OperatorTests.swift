@@ -9,6 +9,7 @@ import Runtime
 import Store
 @testable import Controller
 import Engine
+import Synchronization
 
 /// A manifest directory, a state directory and an operator running on them, with real pods.
 final class OperatorHarness: @unchecked Sendable {
@@ -252,5 +253,130 @@ final class OperatorHarness: @unchecked Sendable {
         #expect(h.status("app")?.error == "pod app-main-0 is CrashLoopBackOff")
         await h.cleanUp()
     }
+
+    /// The state database is lost while pods run: the pods carry the state directory in their
+    /// environment, so a new operator finds them and refuses to start (it would start a second
+    /// copy of each next to the first), naming every pod.
+    @Test func anOperatorWhoseDatabaseIsLostRefusesToStartNextToItsLivePods() async throws {
+        let h = try OperatorHarness()
+        h.start()
+        let marker = "flinklet-test-\(UUID().uuidString.prefix(8))"
+        try h.write("app", command: "sleep 300; : \(marker)", replicas: 2)
+        #expect(await eventually { h.ready("app") && h.pids("app").count == 2 })
+        let pids = h.pids("app")
+        await h.stopOperator()
+        for suffix in ["", "-wal", "-shm"] { unlink(h.stateDirectory + "/state.db" + suffix) }
+        defer { for pid in pids { kill(-pid, SIGKILL) } }
+
+        do {
+            try await h.makeOperator().run()
+            Issue.record("the operator started next to pods its database does not know")
+        } catch let error as RecoveryNeeded {
+            #expect(Set(error.processes.filter(\.isGroupLeader).map(\.pid)) == Set(pids))
+            #expect(Set(error.processes.map(\.pod)) == ["default/app-main-0", "default/app-main-1"])
+            #expect("\(error)".contains("refusing to start"))
+            #expect("\(error)".contains("flinklet recover --manifests \(h.manifests) --state-dir \(h.stateDirectory)"))
+        }
+        #expect(OperatorHarness.processes(marker: marker) == pids, "nothing started, nothing stopped")
+
+        // Once the pods are on record again (what `flinklet recover` does), the operator adopts
+        // them and starts no duplicate.
+        let store = try Store.open(stateDirectory: h.stateDirectory)
+        let orphans = ProcessRecovery.orphans(marker: PodMarker(stateDirectory: h.stateDirectory), recorded: try store.pods())
+        #expect(orphans.map(\.pod) == ["default/app-main-0", "default/app-main-1"])
+        for orphan in orphans {
+            let record = try #require(orphan.record, "the pod's spec file is readable")
+            #expect(orphan.owner == "FlinkDeployment/default/app")
+            try store.savePod(try PodRecords.row(for: record, owner: try #require(orphan.owner)))
+        }
+        h.start()
+        #expect(await eventually { h.ready("app") })
+        try await Task.sleep(for: .milliseconds(500))
+        #expect(OperatorHarness.processes(marker: marker) == pids, "adopted, none started")
+        await h.cleanUp()
+    }
+
+    /// The operator died between starting a pod and recording it (or a restart of it): its
+    /// resource is on record, its spec file names it, so the next operator re-adopts it by
+    /// itself, and starts no second one.
+    @Test func aPodStartedButNotYetRecordedIsReadoptedNotDuplicated() async throws {
+        let h = try OperatorHarness()
+        h.start()
+        let marker = "flinklet-test-\(UUID().uuidString.prefix(8))"
+        try h.write("app", command: "sleep 300; : \(marker)", replicas: 2)
+        #expect(await eventually { h.ready("app") && h.pids("app").count == 2 })
+        let pids = h.pids("app")
+        await h.stopOperator()
+        do {
+            let store = try Store.open(stateDirectory: h.stateDirectory)
+            _ = try store.deletePod(name: "default/app-main-1")
+        }
+        h.start()
+        #expect(await eventually { h.pids("app") == pids }, "the unrecorded pod is on record again")
+        #expect(await eventually { h.ready("app") })
+        try await Task.sleep(for: .milliseconds(500))
+        #expect(OperatorHarness.processes(marker: marker) == pids, "re-adopted, none started")
+        await h.cleanUp()
+    }
+
+    /// A pod record that cannot be decoded is healed from the spec file the pod was started with.
+    @Test func aPodRecordThatCannotBeDecodedIsHealedFromThePodsSpecFile() async throws {
+        let h = try OperatorHarness()
+        h.start()
+        let marker = "flinklet-test-\(UUID().uuidString.prefix(8))"
+        try h.write("app", command: "sleep 300; : \(marker)")
+        #expect(await eventually { h.ready("app") && h.pids("app").count == 1 })
+        let pids = h.pids("app")
+        await h.stopOperator()
+        do {
+            let store = try Store.open(stateDirectory: h.stateDirectory)
+            var row = try #require(try store.pods().first)
+            row.spec = Data("{not json".utf8)
+            try store.savePod(row)
+        }
+        h.start()
+        #expect(await eventually { (try? h.store().pods().allSatisfy(PodRecords.isDecodable)) == true }, "the record is rewritten")
+        #expect(await eventually { h.ready("app") })
+        try await Task.sleep(for: .milliseconds(300))
+        #expect(OperatorHarness.processes(marker: marker) == pids, "adopted, none started")
+        await h.cleanUp()
+    }
+
+    /// A pod record that cannot be decoded (nor healed) is not dropped: its process lives, the driver does
+    /// not know it, and its resource's reconciles fail instead of starting a second pod.
+    @Test func aPodRecordThatCannotBeDecodedStartsNoSecondPod() async throws {
+        let h = try OperatorHarness()
+        h.start()
+        let marker = "flinklet-test-\(UUID().uuidString.prefix(8))"
+        try h.write("app", command: "sleep 300; : \(marker)")
+        #expect(await eventually { h.ready("app") && h.pids("app").count == 1 })
+        let pids = h.pids("app")
+        await h.stopOperator()
+        do {
+            let store = try Store.open(stateDirectory: h.stateDirectory)
+            var row = try #require(try store.pods().first)
+            row.spec = Data("{not json".utf8)
+            try store.savePod(row)
+        }
+        // Nor can it be healed from the pod's spec file.
+        unlink(PodMarker(stateDirectory: h.stateDirectory).specPath(of: "default/app-main-0"))
+        defer { for pid in pids { kill(-pid, SIGKILL) } }
+
+        let failed = Counter()
+        var flinklet = h.makeOperator()
+        flinklet.onReconcile = { id, _, succeeded in if id.name == "app" && !succeeded { failed.increment() } }
+        let task = Task { try await flinklet.run() }
+        #expect(await eventually { failed.value >= 2 }, "the resource's reconciles fail while its pod is unknown")
+        #expect(OperatorHarness.processes(marker: marker) == pids, "no second pod next to the unknown one")
+        task.cancel()
+        _ = try? await task.value
+        await h.cleanUp()
+    }
 }
 
+/// A thread-safe count, for callbacks.
+final class Counter: Sendable {
+    private let count = Mutex(0)
+    func increment() { count.withLock { $0 += 1 } }
+    var value: Int { count.withLock { $0 } }
+}

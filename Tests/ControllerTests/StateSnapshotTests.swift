@@ -323,3 +323,131 @@ import Engine
         #expect(try world.store.resourcesWithOperatorSnapshots().filter { $0.kind == .flinkStateSnapshot }.isEmpty)
     }
 }
+
+/// `flinklet recover` rebuilds a deployment whose record is lost from its snapshots on disk,
+/// and the operator then redeploys it from the newest one.
+@Suite struct FlinkRecoveryTests {
+    static func snapshot(_ path: String, age: TimeInterval) throws {
+        try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+        _ = FileManager.default.createFile(atPath: path + "/_metadata", contents: Data("x".utf8))
+        try FileManager.default.setAttributes([.modificationDate: Date().addingTimeInterval(-age)], ofItemAtPath: path + "/_metadata")
+    }
+
+    @Test func aLostDeploymentIsRebuiltFromItsNewestSnapshotAndRedeployedFromIt() async throws {
+        let world = try FlinkWorld()
+        try await world.write("app.yaml", FlinkWorld.deployment("app", mode: "application"))
+        let cluster = world.root + "/state/clusters/default/app"
+        let older = String(repeating: "a", count: 32), newer = String(repeating: "b", count: 32)
+        try Self.snapshot("\(cluster)/checkpoints/\(older)/chk-9", age: 600)
+        try Self.snapshot("\(cluster)/checkpoints/\(newer)/chk-3", age: 30)
+        try Self.snapshot("\(cluster)/checkpoints/\(newer)/chk-4", age: 10)
+        try FileManager.default.createDirectory(atPath: "\(cluster)/checkpoints/\(newer)/chk-5", withIntermediateDirectories: true)  // incomplete
+        try Self.snapshot("\(cluster)/savepoints/savepoint-bbbbbb-000001", age: 120)
+        try Self.snapshot("\(cluster)/savepoints/savepoint-aaaaaa-000002", age: 700)
+
+        let id = ResourceID(kind: .flinkDeployment, namespace: "default", name: "app")
+        let desired = try #require(await world.source.object(id))
+        let (record, summary) = try #require(try FlinkRecovery.rebuild(desired, stateDirectory: world.root + "/state", now: Date()))
+        let status = try #require(try record.deploymentStatus())
+        #expect(status.jobStatus?.jobId == newer, "the job of the newest checkpoint")
+        #expect(status.jobStatus?.upgradeSavepointPath == "file://\(cluster)/checkpoints/\(newer)/chk-4", "the newest complete snapshot")
+        #expect(status.jobStatus?.savepointInfo?.savepointHistory?.map(\.location)
+                == ["file:\(cluster)/savepoints/savepoint-aaaaaa-000002", "file:\(cluster)/savepoints/savepoint-bbbbbb-000001"])
+        #expect(status.reconciliationStatus?.state == .deployed)
+        #expect(record.specHash == desired.specHash && record.generation == 1, "the manifest's spec: no spurious upgrade")
+        #expect(summary.contains("chk-4"))
+
+        // The operator redeploys it from there: a JobManager restoring from chk-4, not empty state.
+        _ = try world.store.upsert(record)
+        try await world.reconcile(.flinkDeployment, "app")
+        let jobManagers = await world.pods(role: .jobManager)
+        #expect(jobManagers.count == 1)
+        let pod = world.root + "/state/pods/default/app/app-jobmanager-0"
+        let rendered = try FileManager.default.subpathsOfDirectory(atPath: pod).compactMap { try? String(contentsOfFile: "\(pod)/\($0)", encoding: .utf8) }
+        let argv = try #require(await world.driver.records().first { $0.name == "default/app-jobmanager-0" }?.spec.argv)
+        #expect(rendered.contains { $0.contains("\(newer)/chk-4") } || argv.contains { $0.contains("\(newer)/chk-4") },
+                "the JobManager restores from the newest checkpoint")
+    }
+
+    @Test func aDeploymentWithoutSnapshotsIsLeftToStartAsNew() async throws {
+        let world = try FlinkWorld()
+        try await world.write("app.yaml", FlinkWorld.deployment("app", mode: "application"))
+        let desired = try #require(await world.source.object(ResourceID(kind: .flinkDeployment, namespace: "default", name: "app")))
+        #expect(try FlinkRecovery.rebuild(desired, stateDirectory: world.root + "/state", now: Date()) == nil)
+        try await world.write("session.yaml", FlinkWorld.deployment("session", mode: "session"))
+        let session = try #require(await world.source.object(ResourceID(kind: .flinkDeployment, namespace: "default", name: "session")))
+        #expect(try FlinkRecovery.rebuild(session, stateDirectory: world.root + "/state", now: Date()) == nil, "a session cluster has no job state")
+    }
+
+    /// A session job's checkpoints lie among every session job's in its session cluster's
+    /// directory: the journal of the jobs it was submitted under picks its own.
+    @Test func aLostSessionJobIsRebuiltFromItsOwnJobsCheckpointsInTheSessionClusterDirectory() async throws {
+        let world = try FlinkWorld()
+        try await world.write("session.yaml", FlinkWorld.deployment("session", mode: "session"))
+        try await world.write("job.yaml", """
+            apiVersion: flink.apache.org/v1beta1
+            kind: FlinkSessionJob
+            metadata:
+              name: counter
+            spec:
+              deploymentName: session
+              job:
+                jarURI: local:///opt/flink/usrlib/job.jar
+                entryClass: dev.Example
+                parallelism: 1
+            """)
+        let state = world.root + "/state"
+        let mine = String(repeating: "d", count: 32), earlier = String(repeating: "e", count: 32), other = String(repeating: "f", count: 32)
+        try Self.snapshot("\(state)/clusters/default/session/checkpoints/\(mine)/chk-5", age: 20)
+        try Self.snapshot("\(state)/clusters/default/session/checkpoints/\(other)/chk-9", age: 5)  // another session job's, newer
+        let journal = "\(state)/clusters/default/counter"
+        try FlinkRecovery.recordJob(earlier, clusterDirectory: journal)
+        try FlinkRecovery.recordJob(mine, clusterDirectory: journal)
+        try FlinkRecovery.recordJob(mine, clusterDirectory: journal)  // a retried submission: once
+        #expect(try String(contentsOfFile: journal + "/job-ids", encoding: .utf8) == "\(earlier)\n\(mine)\n")
+
+        let objects = await world.source.objects
+        let id = ResourceID(kind: .flinkSessionJob, namespace: "default", name: "counter")
+        let desired = try #require(objects[id])
+        let (record, _) = try #require(try FlinkRecovery.rebuild(desired, stateDirectory: state, now: Date(), objects: objects))
+        let status = try #require(try record.sessionJobStatus())
+        #expect(status.jobStatus?.jobId == mine)
+        #expect(status.jobStatus?.upgradeSavepointPath == "file://\(state)/clusters/default/session/checkpoints/\(mine)/chk-5", "its own, not the newer one of another job")
+        #expect(status.reconciliationStatus?.state == .deployed)
+        unlink(journal + "/job-ids")
+        #expect(try FlinkRecovery.rebuild(desired, stateDirectory: state, now: Date(), objects: objects) == nil,
+                "without the journal its checkpoints cannot be told from another job's")
+    }
+
+    @Test func aSessionJobSubmissionIsJournaledBeforeItIsSent() async throws {
+        let world = try FlinkWorld()
+        try await world.write("session.yaml", FlinkWorld.deployment("session", mode: "session"))
+        try await world.reconcile(.flinkDeployment, "session")
+        try await world.clusterUp("session")
+        try await world.reconcile(.flinkDeployment, "session")
+        try await world.write("job.yaml", """
+            apiVersion: flink.apache.org/v1beta1
+            kind: FlinkSessionJob
+            metadata:
+              name: counter
+            spec:
+              deploymentName: session
+              job:
+                jarURI: local:///opt/flink/usrlib/job.jar
+                entryClass: dev.Example
+                parallelism: 1
+            """)
+        try await world.reconcile(.flinkSessionJob, "counter")
+        let jobId = try #require(try world.store.resource("FlinkSessionJob/default/counter")?.sessionJobStatus()?.jobStatus?.jobId)
+        #expect(try FlinkRecovery.lastJob(clusterDirectory: world.root + "/state/clusters/default/counter") == jobId)
+    }
+
+    @Test func anUnreadableCheckpointDirectoryIsAnErrorNotNoSnapshots() throws {
+        let root = FileManager.default.temporaryDirectory.appendingPathComponent("recover-\(UUID().uuidString.prefix(8))").path
+        try FileManager.default.createDirectory(atPath: root, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        _ = FileManager.default.createFile(atPath: root + "/checkpoints", contents: Data("not a directory".utf8))
+        #expect(throws: (any Error).self) { try FlinkRecovery.snapshots(checkpointDirectory: root + "/checkpoints", savepointDirectory: root + "/none") }
+        #expect(try FlinkRecovery.snapshots(checkpointDirectory: root + "/missing", savepointDirectory: root + "/none").newest == nil)
+    }
+}

@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 import FlinkletTesting
 import Testing
 @testable import Engine
@@ -115,6 +116,22 @@ import Testing
         #expect(await eventually(poll: .milliseconds(1)) { await queue.count == 1 })
         try? await Task.sleep(for: .milliseconds(200))
         #expect(await queue.timerRounds <= rounds + 2)
+        await queue.shutDown()
+    }
+
+    /// Regression: with no timer scheduled the loop waited on a continuation that cancellation
+    /// does not resume, so an operator without resources ignored SIGTERM (graceful shutdown
+    /// cancels this loop first).
+    @Test func theTimerLoopEndsOnCancellationWithNothingScheduled() async {
+        let queue = Queue(clock: TestClock())
+        let ended = Mutex(false)
+        let timers = Task {
+            await queue.runTimers()
+            ended.withLock { $0 = true }
+        }
+        try? await Task.sleep(for: .milliseconds(50))
+        timers.cancel()
+        #expect(await eventually(timeout: .seconds(5)) { ended.withLock { $0 } })
         await queue.shutDown()
     }
 

@@ -91,3 +91,33 @@ private let garbageForms: [(String, MemorySize.ParseError)] = [
         #expect(problem.message.contains("use at least 704m"))
     }
 }
+
+/// Inputs that trapped or read wrong before (hack/fuzz.sh quantity and a reading of the code it
+/// led to): each must now give an answer, the right one.
+@Suite struct MemorySizeFuzzRegressionTests {
+    @Test("A fraction finer than 10⁻³⁸ rounds up to one byte (its divisor overflowed 128 bits: trap)")
+    func tinyFractionIsOneByte() throws {
+        #expect(try MemorySize.parse(".0000000000000002222222222222222222222222202").bytes == 1)
+        #expect(try MemorySize.parse("0.\(String(repeating: "0", count: 60))1").bytes == 1)
+    }
+
+    @Test("A 39-digit mantissa scaled up is too large (its product overflowed 128 bits: trap)")
+    func hugeMantissaTimesTenIsOverflow() {
+        #expect(throws: MemorySize.ParseError.overflow) { try MemorySize.parse("170141183460469231731687303715884105727e1") }
+        #expect(throws: MemorySize.ParseError.overflow) { try MemorySize.parse("170141183460469231731687303715884105727Ei") }
+    }
+
+    @Test("More significant digits than 128 bits hold are too large (read as 0 bytes before)")
+    func fortyDigitsAreOverflow() {
+        #expect(throws: MemorySize.ParseError.overflow) { try MemorySize.parse("1234567890123456789012345678901234567890") }
+        #expect(throws: MemorySize.ParseError.overflow) { try MemorySize.parse("999999999999999999999999999999999999999.5") }
+    }
+
+    @Test("Kubernetes milli-bytes at Int64.max round up without overflow (trap before)")
+    func milliBytesAtTheLimit() {
+        #expect(MemorySize.kubernetesBytes("9223372036854775807m") == MemorySize(bytes: 9_223_372_036_854_776))
+        #expect(MemorySize.kubernetesBytes("1m") == MemorySize(bytes: 1))
+        #expect(MemorySize.kubernetesBytes("1000m") == MemorySize(bytes: 1))
+        #expect(MemorySize.kubernetesBytes("1001m") == MemorySize(bytes: 2))
+    }
+}

@@ -38,7 +38,7 @@ struct InformationCommandsTests {
                 guard line.hasPrefix("  "), !line.hasPrefix("   ") else { return nil }
                 return line.split(separator: " ").first.map(String.init)
             }
-        #expect(subcommands.starts(with: ["run", "validate", "apply", "diff", "delete", "get", "describe", "events", "wait", "logs", "top", "crds",
+        #expect(subcommands.starts(with: ["run", "recover", "validate", "apply", "diff", "delete", "get", "describe", "events", "wait", "logs", "top", "crds", "kubeconfig",
                                            "completion", "version"]), "\(subcommands)")
     }
 

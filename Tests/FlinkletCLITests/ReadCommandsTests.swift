@@ -262,6 +262,13 @@ import Darwin
             let all = try FlinkletBinary.run(["get", "-A", "--state-dir", dir.path + "/state"], in: dir.url)
             #expect(all.exited && all.status == 0, "\(all)")
             #expect(all.stderrLines == ["No resources found"], "\(all)")
+
+            // A database an operator is creating this instant: schema version 0, not migrated yet.
+            try FileManager.default.createDirectory(atPath: dir.path + "/state", withIntermediateDirectories: true)
+            try Database(path: dir.path + "/state/state.db", readOnly: false).execute("PRAGMA journal_mode = WAL")
+            let creating = try FlinkletBinary.run(["get", "--state-dir", dir.path + "/state"], in: dir.url)
+            #expect(creating.exited && creating.status == 0, "\(creating)")
+            #expect(creating.stderrLines == ["No resources found in default namespace."], "\(creating)")
         }
         try withSeededState { state in
             // A database with resources, none in the namespace asked for.

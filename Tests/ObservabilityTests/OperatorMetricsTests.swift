@@ -28,13 +28,41 @@ import Testing
         metrics.reconcileEnded(app, duration: .milliseconds(3), result: .failed)
         metrics.reconcileStarted(app, isRetry: true)
         metrics.reconcileEnded(app, duration: .milliseconds(4), result: .success)
-        let labels = OperatorMetrics.resourceDimensions(app)
-        #expect(try test.expectCounter(MetricNames.reconciliations, labels).totalValue == 3)
-        #expect(try test.expectCounter(MetricNames.reconciliationsFinished, labels).totalValue == 2)
-        #expect(try test.expectCounter(MetricNames.reconciliationsFailed, labels).totalValue == 1)
-        #expect(try test.expectCounter(MetricNames.reconciliationsRetries, labels).totalValue == 1)
+        let counts = try #require(metrics.reconcileCounts(app))
+        #expect((counts.started, counts.finished, counts.failed, counts.retries) == (3, 2, 1, 1))
         let success = try test.expectTimer(MetricNames.reconcileSeconds, [("resourcens", "default"), ("resourcetype", "FlinkDeployment"), ("result", "success")])
         #expect(success.values == [12_000_000, 4_000_000])
+    }
+
+    @Test func perResourceSeriesAreWrittenInTheTextFormatFailuresOnlyOnceAResourceFailed() throws {
+        let metrics = OperatorMetrics(factory: TestMetrics())
+        let odd = ResourceID(kind: .flinkSessionJob, namespace: "default", name: #"a"b\c"#)
+        metrics.reconcileStarted(app, isRetry: false)
+        metrics.reconcileEnded(app, duration: .milliseconds(1), result: .success)
+        metrics.reconcileStarted(odd, isRetry: false)
+        metrics.reconcileEnded(odd, duration: .milliseconds(1), result: .failed)
+        var buffer: [UInt8] = []
+        metrics.writeResourceSeries(into: &buffer)
+        let text = String(decoding: buffer, as: UTF8.self)
+        #expect(text == """
+            # TYPE \(MetricNames.reconciliations) counter
+            \(MetricNames.reconciliations){resourcens="default",resourcename="app",resourcetype="FlinkDeployment"} 1
+            \(MetricNames.reconciliations){resourcens="default",resourcename="a\\"b\\\\c",resourcetype="FlinkSessionJob"} 1
+            # TYPE \(MetricNames.reconciliationsFinished) counter
+            \(MetricNames.reconciliationsFinished){resourcens="default",resourcename="app",resourcetype="FlinkDeployment"} 1
+            \(MetricNames.reconciliationsFinished){resourcens="default",resourcename="a\\"b\\\\c",resourcetype="FlinkSessionJob"} 0
+            # TYPE \(MetricNames.reconciliationsFailed) counter
+            \(MetricNames.reconciliationsFailed){resourcens="default",resourcename="a\\"b\\\\c",resourcetype="FlinkSessionJob"} 1
+            # TYPE \(MetricNames.reconciliationsRetries) counter
+            \(MetricNames.reconciliationsRetries){resourcens="default",resourcename="a\\"b\\\\c",resourcetype="FlinkSessionJob"} 0
+
+            """)
+        metrics.resourceForgotten(odd)
+        metrics.resourceForgotten(app)
+        #expect(metrics.reconcileCounts(app) == nil)
+        buffer = []
+        metrics.writeResourceSeries(into: &buffer)
+        #expect(buffer.isEmpty)
     }
 
     @Test func statesAreCountedPerKindAndMoveWithTheResource() {

@@ -280,6 +280,38 @@ private func events(_ plan: Plan) -> [String] {
         #expect(plan.observedGeneration == 1)
     }
 
+    @Test func podsAnEarlierFlinkletRenderedDifferentlyKeepRunningTheJobUntilItsNextUpgrade() throws {
+        // Replacing a live JobManager because this Flinklet renders its plan differently (a new
+        // reporter, a new configuration key) would start the job again from empty state.
+        var d = deployment()
+        d.spec.job?.upgradeMode = .savepoint
+        let jobId = FlinkCluster.jobId(key: d.id.key, generation: 1)
+        let o = observation(d, rest: .answering(taskManagers: 2, slots: 2),
+                            jobs: [ObservedJob(id: jobId, name: "counter", state: .running, allTasksRunning: true)],
+                            recorded: JobStatus(jobName: "app", jobId: jobId, state: "RUNNING"))
+        let l = try layout(d, o)
+        let earlier = ([l.jobManager] + l.taskManagers).map { ObservedPod(name: $0.name, phase: .running, ready: true, planHash: "an-earlier-rendering") }
+        let plan = planner.plan(input(d, o, pods: earlier))
+        let touched = plan.steps.filter { switch $0 { case .stopPod, .startPod: true; default: false } }
+        #expect(touched.isEmpty)
+        #expect(plan.lifecycleState == .stable)
+        #expect(plan.flinkStatus?.jobManagerDeploymentStatus == .ready)
+
+        // The next spec change upgrades through a savepoint: the JobManager stays until it is taken.
+        var v2 = d
+        v2.spec.job?.args = ["--rate", "6"]
+        let upgrade = planner.plan(input(v2, o, pods: earlier, generation: 2))
+        let stopped = upgrade.steps.compactMap { if case .stopPod(let name, _) = $0 { name } else { nil } }
+        #expect(!stopped.contains(l.jobManager.name))
+        #expect(upgrade.lifecycleState == .upgrading)
+
+        // A JobManager of an earlier rendering that failed is not kept: the lifecycle recovers the job.
+        var failed = earlier
+        failed[0] = ObservedPod(name: l.jobManager.name, phase: .failed, ready: false, planHash: "an-earlier-rendering")
+        let recovery = planner.plan(input(d, o, pods: failed))
+        #expect(recovery.lifecycleState != .stable)
+    }
+
     @Test func runningButTasksStillDeployingIsNotReady() throws {
         let d = deployment()
         let jobId = FlinkCluster.jobId(key: d.id.key, generation: 1)

@@ -37,7 +37,7 @@ struct OpeningTests {
                 ports = try store.leasePorts(owner: record.key, count: 3, range: 20_000...20_100)
             }
             let store = try Store.open(stateDirectory: dir)
-            #expect(try store.resource(record.key) == record)
+            #expect(try unrevised(store.resource(record.key)) == record)
             #expect(try store.events(for: record.key).map(\.reason) == ["Submit"])
             #expect(try store.pods() == [pod])
             #expect(try store.ports(owner: record.key) == ports)

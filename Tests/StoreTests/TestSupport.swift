@@ -77,3 +77,10 @@ final class Shared<Value: Sendable>: Sendable {
     func get() -> Value { value.withLock { $0 } }
     func set(_ newValue: Value) { value.withLock { $0 = newValue } }
 }
+
+/// A record as written, before the Store assigned its revision.
+func unrevised(_ record: ResourceRecord?) -> ResourceRecord? {
+    guard var record else { return nil }
+    record.revision = 0
+    return record
+}

@@ -23,12 +23,14 @@
 #define FLINKLET_CURLE_OPERATION_TIMEDOUT 28
 #define FLINKLET_CURLE_SSL_CONNECT_ERROR 35
 #define FLINKLET_CURLE_ABORTED_BY_CALLBACK 42
+#define FLINKLET_CURLE_TOO_MANY_REDIRECTS 47
 #define FLINKLET_CURLE_GOT_NOTHING 52
 #define FLINKLET_CURLE_SEND_ERROR 55
 #define FLINKLET_CURLE_RECV_ERROR 56
 #define FLINKLET_CURLE_SSL_CERTPROBLEM 58
 #define FLINKLET_CURLE_SSL_CIPHER 59
 #define FLINKLET_CURLE_PEER_FAILED_VERIFICATION 60
+#define FLINKLET_CURLE_FILESIZE_EXCEEDED 63
 #define FLINKLET_CURLE_SSL_CACERT_BADFILE 77
 #define FLINKLET_CURLE_SSL_ISSUER_ERROR 83
 
@@ -46,6 +48,7 @@
 #define FLINKLET_CURLOPT_TIMEOUT_MS 155
 #define FLINKLET_CURLOPT_PROTOCOLS_STR 10318
 #define FLINKLET_CURLOPT_REDIR_PROTOCOLS_STR 10319
+#define FLINKLET_CURLOPT_MAXFILESIZE_LARGE 30117
 
 #define FLINKLET_CURLINFO_RESPONSE_CODE 0x200002
 #define FLINKLET_CURLINFO_CONTENT_LENGTH_DOWNLOAD_T 0x60000F
@@ -64,6 +67,8 @@ const char *flinklet_curl_load(void);
 void *flinklet_curl_easy_init(void);
 int flinklet_curl_easy_setopt_long(void *handle, int option, long value);
 int flinklet_curl_easy_setopt_string(void *handle, int option, const char *value);
+/// For the options that take a curl_off_t (64 bits).
+int flinklet_curl_easy_setopt_off_t(void *handle, int option, int64_t value);
 int flinklet_curl_easy_setopt_pointer(void *handle, int option, void *value);
 int flinklet_curl_easy_setopt_write_function(void *handle, flinklet_curl_write_function function);
 int flinklet_curl_easy_setopt_xferinfo_function(void *handle, flinklet_curl_xferinfo_function function);

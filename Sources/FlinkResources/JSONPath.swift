@@ -1,4 +1,3 @@
-import FlinkResources
 import Foundation
 
 /// kubectl's JSONPath templates, the subset scripts use: text with `{...}` actions holding
@@ -10,10 +9,10 @@ import Foundation
 /// syntax error) and evaluated any number of times. As in kubectl with the default
 /// `--allow-missing-template-keys`, a path that leads nowhere prints nothing. Several results
 /// of one action are printed separated by spaces; strings print bare, other values as JSON.
-struct JSONPath: Sendable {
-    struct Error: Swift.Error, CustomStringConvertible {
-        var message: String
-        var description: String { message }
+public struct JSONPath: Sendable {
+    public struct Error: Swift.Error, CustomStringConvertible {
+        public var message: String
+        public var description: String { message }
     }
 
     enum Segment: Sendable, Equatable {
@@ -43,7 +42,7 @@ struct JSONPath: Sendable {
 
     let nodes: [Node]
 
-    init(_ template: String) throws(Error) {
+    public init(_ template: String) throws(Error) {
         // A bare path (no braces) is one action, as kubectl relaxes custom-columns.
         let source = template.contains("{") ? template : "{\(template)}"
         var parser = TemplateParser(Array(source))
@@ -52,13 +51,13 @@ struct JSONPath: Sendable {
 
     /// The results of a single-path template (the form `wait --for=jsonpath=` takes); nil when
     /// the template is not a single path.
-    func values(in root: JSONValue) -> [JSONValue]? {
+    public func values(in root: JSONValue) -> [JSONValue]? {
         guard nodes.count == 1, case .path(let segments) = nodes[0] else { return nil }
         return Self.evaluate(segments, on: [root])
     }
 
     /// The template applied to `root`, as `kubectl get -o jsonpath=...` prints it.
-    func render(_ root: JSONValue) -> String {
+    public func render(_ root: JSONValue) -> String {
         var output = ""
         Self.render(nodes, current: root, into: &output)
         return output
@@ -80,7 +79,7 @@ struct JSONPath: Sendable {
     }
 
     /// A value as kubectl prints it: strings bare, everything else as compact JSON.
-    static func text(_ value: JSONValue) -> String {
+    public static func text(_ value: JSONValue) -> String {
         switch value {
         case .string(let s): return s
         case .null: return "null"

@@ -1,10 +1,15 @@
-import ArgumentParser
 
 /// A Kubernetes label selector, as `-l` takes it: comma-separated requirements, all of which
 /// must hold — `key=value` (or `==`), `key!=value`, `key in (a,b)`, `key notin (a,b)`, `key`
 /// (has the label), `!key` (has not).
-struct LabelSelector: CustomStringConvertible {
-    enum Requirement {
+public struct LabelSelector: Sendable, CustomStringConvertible {
+    /// A selector that does not parse, with kubectl's message.
+    public struct ParseError: Error, CustomStringConvertible {
+        public var description: String
+        init(_ description: String) { self.description = description }
+    }
+
+    enum Requirement: Sendable {
         case equals(String, String)
         case notEquals(String, String)
         case isIn(String, Set<String>)
@@ -25,9 +30,9 @@ struct LabelSelector: CustomStringConvertible {
     }
 
     let requirements: [Requirement]
-    let description: String
+    public let description: String
 
-    init(_ text: String) throws(ValidationError) {
+    public init(_ text: String) throws(ParseError) {
         description = text
         var parts: [String] = []
         var current = ""
@@ -46,20 +51,20 @@ struct LabelSelector: CustomStringConvertible {
         var requirements: [Requirement] = []
         for raw in parts {
             let part = raw.trimmingCharacters(in: .whitespaces)
-            guard !part.isEmpty else { throw ValidationError("invalid label selector \"\(text)\": empty requirement") }
+            guard !part.isEmpty else { throw ParseError("invalid label selector \"\(text)\": empty requirement") }
             requirements.append(try Self.requirement(part, in: text))
         }
         self.requirements = requirements
     }
 
-    private static func requirement(_ part: String, in text: String) throws(ValidationError) -> Requirement {
-        func invalid() -> ValidationError { ValidationError("invalid label selector \"\(text)\": cannot parse \"\(part)\"") }
-        func key(_ s: some StringProtocol) throws(ValidationError) -> String {
+    private static func requirement(_ part: String, in text: String) throws(ParseError) -> Requirement {
+        func invalid() -> ParseError { ParseError("invalid label selector \"\(text)\": cannot parse \"\(part)\"") }
+        func key(_ s: some StringProtocol) throws(ParseError) -> String {
             let k = s.trimmingCharacters(in: .whitespaces)
             guard !k.isEmpty, k.allSatisfy({ $0.isLetter || $0.isNumber || "-_./".contains($0) }) else { throw invalid() }
             return k
         }
-        func set(_ s: some StringProtocol) throws(ValidationError) -> Set<String> {
+        func set(_ s: some StringProtocol) throws(ParseError) -> Set<String> {
             let inner = s.trimmingCharacters(in: .whitespaces)
             guard inner.hasPrefix("("), inner.hasSuffix(")") else { throw invalid() }
             return Set(inner.dropFirst().dropLast().split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) })
@@ -80,7 +85,7 @@ struct LabelSelector: CustomStringConvertible {
         return .exists(try key(part))
     }
 
-    func matches(_ labels: [String: String]?) -> Bool {
+    public func matches(_ labels: [String: String]?) -> Bool {
         requirements.allSatisfy { $0.matches(labels ?? [:]) }
     }
 }

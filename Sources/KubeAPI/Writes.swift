@@ -1,0 +1,355 @@
+import FlinkResources
+import Foundation
+import Manifests
+import Store
+import YAML
+
+/// Writes: each is a file write into the manifest directory (atomic, as `flinklet apply` and
+/// `delete` write), told to the operator's `DirectorySource` at once; the answer is the
+/// object once the operator has recorded it (or as written, when that takes too long).
+extension KubeAPIServer {
+    /// How long a write waits for the operator to record what it wrote before answering with
+    /// the object as written.
+    static let recordWait: Duration = .seconds(5)
+
+    /// The manifest that defines a resource now.
+    struct Definition {
+        var file: String
+        /// The document as written (nil when the file holds other documents too).
+        var document: JSONValue?
+        var resource: FlinkResource?
+        var line: Int
+        /// Other documents in the file.
+        var neighbours: Int
+    }
+
+    func definition(of id: ResourceID) async -> Definition? {
+        guard let desired = await source.object(id), let data = FileManager.default.contents(atPath: desired.file) else { return nil }
+        let bytes = [UInt8](data)
+        let file = ManifestReader.read(bytes: bytes, path: desired.file)
+        guard let object = file.objects.first(where: { $0.id == id }) else { return nil }
+        let neighbours = file.objects.count - 1 + file.skipped.count
+        let line = object.sourceMap.location(of: "metadata.name").mark?.line ?? object.sourceMap.documentMark.line
+        var document: JSONValue?
+        if neighbours == 0, let text = try? DocumentText(bytes: bytes),
+           let piece = text.pieces.first(where: { $0.objectCount > 0 }), piece.listItems == nil, let root = piece.document.root {
+            document = JSONValue(root)
+        }
+        return Definition(file: desired.file, document: document, resource: object.resource, line: line, neighbours: neighbours)
+    }
+
+    private func refuseShared(_ definition: Definition, id: ResourceID) throws {
+        guard definition.neighbours > 0 else { return }
+        throw APIError.conflict(id.kind, id.name, "it is defined in \(definition.file):\(definition.line) together with "
+            + "\(definition.neighbours) other \(definition.neighbours == 1 ? "document" : "documents"); the API never rewrites a file "
+            + "holding several documents: edit that file, or move the object into a file of its own")
+    }
+
+    // MARK: Verbs
+
+    func create(_ request: APIRequest, kind: ResourceKind, namespace: String) async throws -> APIResponse {
+        let body = try Self.body(request)
+        guard let name = body["metadata"]?["name"]?.stringValue, !name.isEmpty else {
+            throw invalid(kind, name: "", [Diagnostic(.error, "metadata.name", FieldError.required("name or generateName is required"))])
+        }
+        let id = ResourceID(kind: kind, namespace: namespace, name: name)
+        await cache.catchUp()
+        let defined = await definition(of: id) != nil
+        let recorded = await cache.object(id) != nil
+        if defined || recorded {
+            throw APIError(code: 409, reason: "AlreadyExists", message: "\(kind.plural).\(FlinkAPI.group) \"\(name)\" already exists",
+                           details: APIError.details(name: name, kind: kind))
+        }
+        return try await write(request, body: body, id: id, existing: nil, created: true)
+    }
+
+    func replace(_ request: APIRequest, id: ResourceID) async throws -> APIResponse {
+        let body = try Self.body(request)
+        await cache.catchUp()
+        let current = await cache.object(id)
+        guard let existing = await definition(of: id) else { throw APIError.notFound(id.kind, id.name) }
+        try refuseShared(existing, id: id)
+        try checkVersion(body, current: current, id: id)
+        return try await write(request, body: body, id: id, existing: existing, created: false)
+    }
+
+    func patch(_ request: APIRequest, id: ResourceID) async throws -> APIResponse {
+        let type = (request.header("content-type") ?? "").split(separator: ";").first.map { $0.trimmingCharacters(in: .whitespaces) } ?? ""
+        await cache.catchUp()
+        let current = await cache.object(id)
+        let existing = await definition(of: id)
+        if let existing { try refuseShared(existing, id: id) }
+        switch type {
+        case "application/apply-patch+yaml":
+            let applied = try Self.body(request)
+            guard let existing else {
+                return try await write(request, body: applied, id: id, existing: nil, created: true)
+            }
+            let base = existing.document ?? .object([:])
+            try checkVersion(applied, current: current, id: id)
+            return try await write(request, body: Patch.apply(base, applied), id: id, existing: existing, created: false)
+        case "application/merge-patch+json", "application/json-patch+json":
+            guard let existing, let base = existing.document else { throw APIError.notFound(id.kind, id.name) }
+            guard let patch = JSONText.parse(request.body) else { throw APIError.badRequest("the body of the request is not JSON") }
+            let patched: JSONValue
+            if type == "application/merge-patch+json" {
+                try checkVersion(patch, current: current, id: id)
+                patched = Patch.merge(base, patch)
+            } else {
+                do {
+                    patched = try Patch.json(base, patch)
+                } catch {
+                    // Paths taken from the served object may name fields the file leaves to defaults.
+                    let live = current.flatMap { JSONText.parse($0.json) }.map(Self.manifest) ?? base
+                    do { patched = try Patch.json(live, patch) } catch { throw APIError(code: 422, reason: "Invalid", message: "the JSON patch cannot be applied: \(error)") }
+                }
+            }
+            return try await write(request, body: patched, id: id, existing: existing, created: false)
+        default:
+            throw APIError(code: 415, reason: "UnsupportedMediaType",
+                           message: "the body of the request was in an unknown format - accepted media types include: application/json-patch+json, application/merge-patch+json, application/apply-patch+yaml")
+        }
+    }
+
+    func delete(_ request: APIRequest, id: ResourceID) async throws -> APIResponse {
+        await cache.catchUp()
+        let current = await cache.object(id)
+        guard let existing = await definition(of: id) else {
+            // Being torn down already: still there, and still deletable.
+            if let current { return .jsonBytes(current.json) }
+            throw APIError.notFound(id.kind, id.name)
+        }
+        try refuseShared(existing, id: id)
+        if let body = JSONText.parse(request.body), let uid = body["preconditions"]?["uid"]?.stringValue, let current, current.record.uid != uid {
+            throw APIError.conflict(id.kind, id.name, "Precondition failed: UID in precondition: \(uid), UID in object meta: \(current.record.uid)")
+        }
+        if !Self.isDryRun(request) {
+            await source.noteRemoval(of: [existing.file])
+            do { try AtomicFile.remove(existing.file) } catch { throw APIError.internalError("\(error)") }
+            await source.relist()
+        }
+        guard let current, var object = JSONText.parse(current.json) else {
+            return .json(.object(["kind": .string("Status"), "apiVersion": .string("v1"), "metadata": .object([:]),
+                                  "status": .string("Success"), "details": APIError.details(name: id.name, kind: id.kind)]))
+        }
+        if object["metadata"]?["deletionTimestamp"] == nil {
+            var metadata = object["metadata"] ?? .object([:])
+            metadata[field: "deletionTimestamp"] = .string(timestamp(Date()))
+            object[field: "metadata"] = metadata
+        }
+        return .json(object)
+    }
+
+    // MARK: Writing
+
+    /// Checks `body`, writes it (unless `dryRun=All`), and answers with the recorded object.
+    private func write(_ request: APIRequest, body: JSONValue, id: ResourceID, existing: Definition?, created: Bool) async throws -> APIResponse {
+        let validation = FieldValidation(rawValue: request.query["fieldValidation"] ?? "") ?? .warn
+        var manifest = try Self.checkedIdentity(body, id: id)
+        manifest = Self.manifest(manifest)
+        var (file, object) = Self.read(manifest, id: id)
+        var warnings: [String] = []
+        let unknown = object?.diagnostics.filter { $0.isError && $0.message.hasPrefix("Unknown field:") } ?? []
+        if !unknown.isEmpty, validation != .strict {
+            for diagnostic in unknown {
+                manifest = Self.removing(diagnostic.path, from: manifest)
+                if validation == .warn { warnings.append("unknown field \"\(diagnostic.path)\"") }
+            }
+            (file, object) = Self.read(manifest, id: id)
+        }
+        guard let object else {
+            throw invalid(id.kind, name: id.name, file.diagnostics.errors.isEmpty
+                          ? [Diagnostic(.error, .root, "the object is not a \(id.kind.rawValue)")] : file.diagnostics.errors)
+        }
+        let errors = object.diagnostics.errors
+        guard errors.isEmpty, let resource = object.resource else { throw invalid(id.kind, name: id.name, errors) }
+        warnings += object.diagnostics.warnings.map(\.detail).map { $0.hasPrefix("warning: ") ? String($0.dropFirst(9)) : $0 }
+
+        let unchanged = existing?.resource.map { $0.contentHash == resource.contentHash } ?? false
+        let path = existing?.file ?? directory.newFile(for: id)
+        if existing == nil, FileManager.default.fileExists(atPath: path) {
+            throw APIError.conflict(id.kind, id.name, "cannot write it to \(path): the file exists and does not define it")
+        }
+        let dryRun = Self.isDryRun(request)
+        if !dryRun, !unchanged {
+            let text: String
+            do { text = try emitYAML([manifest.node]) } catch { throw APIError.internalError("cannot write YAML: \(error)") }
+            do {
+                if !directory.exists { try FileManager.default.createDirectory(atPath: directory.path, withIntermediateDirectories: true) }
+                try AtomicFile.write(Array(text.utf8), to: path)
+            } catch {
+                throw APIError.internalError("\(error)")
+            }
+            await source.relist()
+        }
+        let status = created ? 201 : 200
+        var response: APIResponse
+        if !dryRun, let recorded = await awaitRecorded(id, resource: resource) {
+            response = .jsonBytes(recorded.json, status: status)
+        } else {
+            // Not recorded (yet): the object as written, with what the server knows of it.
+            var answer = manifest
+            if let current = await cache.object(id), var served = JSONText.parse(current.json) {
+                served[field: "spec"] = manifest["spec"]
+                var metadata = served["metadata"] ?? .object([:])
+                metadata[field: "labels"] = manifest["metadata"]?["labels"]
+                metadata[field: "annotations"] = manifest["metadata"]?["annotations"]
+                served[field: "metadata"] = metadata
+                answer = served
+            } else {
+                var metadata = answer["metadata"] ?? .object([:])
+                metadata[field: "creationTimestamp"] = .string(timestamp(Date()))
+                metadata[field: "uid"] = .string(UUID().uuidString.lowercased())
+                metadata[field: "generation"] = .int(1)
+                answer[field: "metadata"] = metadata
+            }
+            response = .json(answer, status: status)
+        }
+        for warning in warnings { response.headers.append(("Warning", "299 - \"\(warning.replacingOccurrences(of: "\"", with: "\\\""))\"")) }
+        return response
+    }
+
+    /// Waits until the Store holds `resource`'s spec and metadata.
+    private func awaitRecorded(_ id: ResourceID, resource: FlinkResource) async -> CachedObject? {
+        let metadata = ResourceMetadata(labels: resource.metadata.labels, annotations: resource.metadata.annotations)
+        let specHash = resource.specHash
+        let deadline = ContinuousClock.now + Self.recordWait
+        while ContinuousClock.now < deadline {
+            await cache.catchUp()
+            if let object = await cache.object(id), object.record.specHash == specHash, object.record.resourceMetadata == metadata,
+               object.record.deletedAt == nil {
+                return object
+            }
+            try? await Task.sleep(for: .milliseconds(5))
+        }
+        return nil
+    }
+
+    enum FieldValidation: String { case strict = "Strict", warn = "Warn", ignore = "Ignore" }
+
+    static func isDryRun(_ request: APIRequest) -> Bool { request.query["dryRun"] == "All" }
+
+    /// The request body: JSON, or YAML for server-side apply.
+    static func body(_ request: APIRequest) throws -> JSONValue {
+        if let value = JSONText.parse(request.body) { return value }
+        if let root = (try? parseYAML(request.body))?.first?.root { return JSONValue(root) }
+        throw APIError.badRequest("the body of the request is neither JSON nor YAML")
+    }
+
+    private func checkVersion(_ body: JSONValue, current: CachedObject?, id: ResourceID) throws {
+        guard let version = body["metadata"]?["resourceVersion"]?.stringValue, !version.isEmpty else { return }
+        guard let current, String(current.record.revision) == version else {
+            throw APIError.conflict(id.kind, id.name, "the object has been modified; please apply your changes to the latest version and try again")
+        }
+    }
+
+    /// The body with apiVersion, kind, name and namespace checked against the request.
+    static func checkedIdentity(_ body: JSONValue, id: ResourceID) throws -> JSONValue {
+        guard case .object = body else { throw APIError.badRequest("the body of the request must be an object") }
+        var object = body
+        if let version = object["apiVersion"]?.stringValue, version != FlinkAPI.apiVersion {
+            throw APIError.badRequest("the API version in the data (\(version)) does not match the expected API version (\(FlinkAPI.apiVersion))")
+        }
+        if let kind = object["kind"]?.stringValue, kind != id.kind.rawValue {
+            throw APIError.badRequest("the kind in the data (\(kind)) does not match the expected kind (\(id.kind.rawValue))")
+        }
+        object[field: "apiVersion"] = .string(FlinkAPI.apiVersion)
+        object[field: "kind"] = .string(id.kind.rawValue)
+        var metadata = object["metadata"] ?? .object([:])
+        if let name = metadata["name"]?.stringValue, name != id.name {
+            throw APIError.badRequest("the name of the object (\(name)) does not match the name on the URL (\(id.name))")
+        }
+        if let namespace = metadata["namespace"]?.stringValue, namespace != id.namespace {
+            throw APIError.badRequest("the namespace of the provided object does not match the namespace sent on the request")
+        }
+        metadata[field: "name"] = .string(id.name)
+        if id.namespace != ObjectMeta.defaultNamespace || metadata["namespace"] != nil { metadata[field: "namespace"] = .string(id.namespace) }
+        object[field: "metadata"] = metadata
+        return object
+    }
+
+    /// What goes into the manifest: the object without status and without the metadata a
+    /// server sets.
+    static func manifest(_ object: JSONValue) -> JSONValue {
+        var manifest = object
+        manifest[field: "status"] = nil
+        if var metadata = manifest["metadata"] {
+            for field in ["uid", "resourceVersion", "generation", "creationTimestamp", "deletionTimestamp", "deletionGracePeriodSeconds",
+                          "managedFields", "selfLink", "finalizers", "ownerReferences", "generateName"] {
+                metadata[field: field] = nil
+            }
+            for map in ["labels", "annotations"] where metadata[map] == .object([:]) || metadata[map] == .null { metadata[field: map] = nil }
+            manifest[field: "metadata"] = metadata
+        }
+        return manifest
+    }
+
+    /// Reads a manifest exactly as the operator would.
+    static func read(_ manifest: JSONValue, id: ResourceID) -> (ManifestFile, ManifestObject?) {
+        let text = (try? emitYAML([manifest.node])) ?? ""
+        let file = ManifestReader.read(bytes: Array(text.utf8), path: "\(id.kind.plural)/\(id.name)")
+        return (file, file.objects.first { $0.id == id })
+    }
+
+    /// The value without the field at `path` (`spec.job.foo`, `spec.args[2]`, `a[b.c]`).
+    static func removing(_ path: FieldPath, from value: JSONValue) -> JSONValue {
+        var tokens: [String] = []
+        var current = ""
+        var inBracket = false
+        for c in path.rawValue {
+            switch c {
+            case "." where !inBracket:
+                if !current.isEmpty { tokens.append(current) }
+                current = ""
+            case "[" where !inBracket:
+                if !current.isEmpty { tokens.append(current) }
+                current = ""
+                inBracket = true
+            case "]" where inBracket:
+                tokens.append(current)
+                current = ""
+                inBracket = false
+            default: current.append(c)
+            }
+        }
+        if !current.isEmpty { tokens.append(current) }
+        func remove(_ node: JSONValue, _ rest: ArraySlice<String>) -> JSONValue {
+            guard let first = rest.first else { return node }
+            switch node {
+            case .object(var o):
+                if rest.count == 1 { o[first] = nil } else if let child = o[first] { o[first] = remove(child, rest.dropFirst()) }
+                return .object(o)
+            case .array(var a):
+                guard let i = Int(first), a.indices.contains(i) else { return node }
+                if rest.count == 1 { a.remove(at: i) } else { a[i] = remove(a[i], rest.dropFirst()) }
+                return .array(a)
+            default: return node
+            }
+        }
+        return remove(value, tokens[...])
+    }
+
+    /// `422 Invalid`, one cause per diagnostic, worded as the API server words it.
+    func invalid(_ kind: ResourceKind, name: String, _ diagnostics: [Diagnostic]) -> APIError {
+        let causes: [JSONValue] = diagnostics.map { d in
+            let reason = switch d.message {
+            case let m where m.hasPrefix("Unsupported value"): "FieldValueNotSupported"
+            case let m where m.hasPrefix("Required value"): "FieldValueRequired"
+            case let m where m.hasPrefix("Forbidden"): "FieldValueForbidden"
+            case let m where m.hasPrefix("Duplicate value"): "FieldValueDuplicate"
+            case let m where m.hasPrefix("Too long"): "FieldValueTooLong"
+            case let m where m.hasPrefix("Invalid type"): "FieldValueTypeInvalid"
+            case let m where m.hasPrefix("Unknown field"): "FieldValueUnknown"
+            default: "FieldValueInvalid"
+            }
+            return .object(["reason": .string(reason), "message": .string(d.message), "field": .string(d.path.rawValue)])
+        }
+        let summary = diagnostics.count == 1 ? diagnostics[0].detail : "[" + diagnostics.map(\.detail).joined(separator: ", ") + "]"
+        var details = APIError.details(name: name, kind: nil).objectValue ?? [:]
+        details["group"] = .string(FlinkAPI.group)
+        details["kind"] = .string(kind.rawValue)
+        details["causes"] = .array(causes)
+        return APIError(code: 422, reason: "Invalid", message: "\(kind.rawValue).\(FlinkAPI.group) \"\(name)\" is invalid: \(summary)",
+                        details: .object(details))
+    }
+}

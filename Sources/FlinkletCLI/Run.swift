@@ -176,6 +176,11 @@ struct Run: AsyncParsableCommand {
                                    maxConcurrentSubmissions: maxConcurrentSubmissions, maxConcurrentClusterStarts: maxConcurrentClusterStarts)
         backend.portRange = portRange ?? backend.portRange
         backend.tls = clusterTLS
+        // JobManagers an earlier Flinklet started without TLS keep running until their
+        // resource's next upgrade: they are spoken to as they were started, plain HTTP.
+        var plain = rest
+        plain.tls = nil
+        backend.plainREST = plain
         if let ephemeral = EphemeralPorts.current(), let warning = EphemeralPorts.warning(leases: backend.portRange, ephemeral: ephemeral) {
             logger.warning("\(warning)")
         }

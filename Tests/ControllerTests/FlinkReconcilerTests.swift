@@ -315,7 +315,7 @@ final class WakeLog: Sendable {
         #expect(await world.rest.count(.runJar) == 2)
 
         // A submission Flink refuses as a duplicate of its own job id went through before.
-        let again = try await world.backend.execute(.submit(port: try world.restPort("session"), jar: world.root + "/flink/usrlib/job.jar",
+        let again = try await world.backend.execute(.submit(rest: .http(try world.restPort("session")), jar: world.root + "/flink/usrlib/job.jar",
                                                             Planning.JobSubmission(jobId: jobId, entryClass: "dev.Example", args: [], parallelism: 1)),
                                                     for: ResourceID(kind: .flinkSessionJob, namespace: "default", name: "counter"), logger: Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() }))
         #expect(again.events.isEmpty, "no SubmitFailed event")
@@ -530,14 +530,14 @@ final class WakeLog: Sendable {
             try FileManager.default.setAttributes([.modificationDate: Date().addingTimeInterval(-age)], ofItemAtPath: metadata)
         }
         let started = Int64(Date().addingTimeInterval(-120).timeIntervalSince1970 * 1000)
-        let found = try await world.backend.latestCheckpoint(jobId: "j", port: nil, directory: directory, notBefore: started)
+        let found = try await world.backend.latestCheckpoint(jobId: "j", rest: nil, directory: directory, notBefore: started)
         #expect(found?.path == "file://\(job)/chk-3", "the newest written since the start, not the highest number")
-        let any = try await world.backend.latestCheckpoint(jobId: "j", port: nil, directory: directory)
+        let any = try await world.backend.latestCheckpoint(jobId: "j", rest: nil, directory: directory)
         #expect(any?.path == "file://\(job)/chk-3")
-        let none = try await world.backend.latestCheckpoint(jobId: "j", port: nil, directory: directory,
+        let none = try await world.backend.latestCheckpoint(jobId: "j", rest: nil, directory: directory,
                                                             notBefore: Int64(Date().timeIntervalSince1970 * 1000))
         #expect(none == nil)
-        #expect(try await world.backend.latestCheckpoint(jobId: "never-ran", port: nil, directory: directory) == nil,
+        #expect(try await world.backend.latestCheckpoint(jobId: "never-ran", rest: nil, directory: directory) == nil,
                 "no directory: no checkpoint")
     }
 
@@ -549,7 +549,7 @@ final class WakeLog: Sendable {
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         _ = FileManager.default.createFile(atPath: directory + "/j", contents: Data("not a directory".utf8))
         await #expect(throws: SnapshotDirectoryUnreadable.self) {
-            _ = try await world.backend.latestCheckpoint(jobId: "j", port: nil, directory: directory)
+            _ = try await world.backend.latestCheckpoint(jobId: "j", rest: nil, directory: directory)
         }
     }
 
@@ -564,7 +564,7 @@ final class WakeLog: Sendable {
         var job = JobStatus(jobId: "abcdef0123")
         job.savepointInfo = SavepointInfo(triggerId: String(repeating: "a", count: 32), triggerTimestamp: 1, triggerType: .upgrade)
         await #expect(throws: SnapshotDirectoryUnreadable.self) {
-            _ = try await world.backend.pendingSnapshot(of: job, port: nil, directory: file)
+            _ = try await world.backend.pendingSnapshot(of: job, rest: nil, directory: file)
         }
     }
 }

@@ -2,6 +2,7 @@ import Artifacts
 import Engine
 import FlinkClient
 import FlinkResources
+import FileSafety
 import Foundation
 import Logging
 import Manifests
@@ -124,6 +125,7 @@ extension FlinkBackend {
 
         switch resource {
         case .deployment(let deployment)?:
+            observation.storageProblem = Self.storageProblem(of: resource)
             observation.ports = try store.ports(owner: id.key)
             observation.runningScheme = try runningScheme(ofClusterOf: id, store: store)
             observation.metricsPorts = try store.ports(owner: FlinkCluster.metricsPortLeaseOwner(id.key))
@@ -175,6 +177,7 @@ extension FlinkBackend {
             observation.submissionSlotFree = await submissions.isFree(for: id.key)
             if await submissions.holds(id.key) { observation.admissionsHeld.insert(.submission) }
         case .sessionJob(let sessionJob)?:
+            observation.storageProblem = Self.storageProblem(of: resource)
             let deploymentName = sessionJob.spec.deploymentName ?? ""
             let clusterID = ResourceID(kind: .flinkDeployment, namespace: id.namespace, name: deploymentName)
             let clusterRecord = try store.resource(clusterID.key)
@@ -437,6 +440,25 @@ extension FlinkBackend {
     }
 
     /// Where a resource's checkpoints go: its own `execution.checkpointing.dir`, else the default.
+    /// Why the checkpoint directory `resource` configures cannot be used: another local user
+    /// could change the checkpoints a job restores from (`PathSafety`). Nil when it configures
+    /// none (the state directory's is used), names remote storage, or is safe.
+    static func storageProblem(of resource: FlinkResource?) -> DeploymentProblem? {
+        let configuration: FlinkConfiguration? = switch resource {
+        case .deployment(let d)?: d.spec.flinkConfiguration
+        case .sessionJob(let j)?: j.spec.flinkConfiguration
+        case .snapshot?, nil: nil
+        }
+        for key in ["execution.checkpointing.dir", "state.checkpoints.dir"] {
+            guard let value = configuration?[key], let path = localPath(value), let problem = PathSafety.problem(path) else { continue }
+            return DeploymentProblem(
+                "spec.flinkConfiguration[\(key)]: checkpoint directory \(path) is not used: \(problem), so another user could change the state a job restores from; "
+                    + (problem.fix.map { "fix: \($0)" } ?? "use a directory of your own that only you can write"),
+                reason: "UnsafeDirectory")
+        }
+        return nil
+    }
+
     static func checkpointDirectory(of resource: FlinkResource?, default directory: String) -> String {
         let configured: String? = switch resource {
         case .deployment(let d)?: d.spec.flinkConfiguration?["execution.checkpointing.dir"] ?? d.spec.flinkConfiguration?["state.checkpoints.dir"]
@@ -456,6 +478,9 @@ extension FlinkBackend {
             case .ready(let artifact): return (.success(artifact.path), nil)
             case .needsFetch: return (nil, ArtifactFetch(uri: uri, directory: directory))
             }
+        } catch .unsafe(let uri, let problem) {
+            return (.failure(DeploymentProblem("spec.job.jarURI: \(ArtifactError.unsafe(uri: uri, problem: problem)); a running job keeps running",
+                                               reason: "UnsafeJar")), nil)
         } catch .checksumMismatch(let uri, let expected, let actual) {
             return (.failure(DeploymentProblem(
                 "metadata.annotations[\(ObjectMeta.jarSHA256Annotation)]: jar \"\(uri)\" does not match the pinned checksum: its SHA-256 is \(actual), the pin is \(expected); nothing is started with it (a running job keeps running): pin the jar's checksum or name the pinned jar",

@@ -222,7 +222,7 @@ struct Run: AsyncParsableCommand {
                 // JobManagers' readiness (`GET /overview`) over TLS with the operator's certificate.
                 driverConfiguration.httpsProbe = { [rest] port, path, timeout in await rest.probe(port: port, path: path, timeout: timeout) }
                 var op = Operator(configuration: configuration, planner: FlinkPlanner(), backend: backend, logger: logger,
-                                  makeDriver: { [driverConfiguration] logger in LocalProcessDriver(configuration: driverConfiguration, logger: logger) })
+                                  driverConfiguration: driverConfiguration)
                 op.metrics = metrics
                 op.health = health
                 running = try await op.start()

@@ -196,6 +196,9 @@ public struct FlinkObservation: Sendable, Hashable {
     public var jar: Result<String, DeploymentProblem>?
     /// The job's jar must be copied or downloaded before it can be used: its URI and directory.
     public var jarFetch: ArtifactFetch?
+    /// Why a directory the resource's configuration names for its state (its checkpoint
+    /// directory) cannot be used: another local user could change what is in it. Nil: none.
+    public var storageProblem: DeploymentProblem?
     public var rest: RESTObservation
     /// The jobs the cluster (or, for a session job, its session cluster) reports.
     public var jobs: [ObservedJob]

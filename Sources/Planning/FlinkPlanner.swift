@@ -55,6 +55,9 @@ public struct FlinkPlanner: ResourcePlanner {
             return stalled(input, steps: steps, reason: "UnsupportedFlinkVersion",
                            message: "spec.flinkVersion is \(wantedVersion.rawValue) but the Flink distribution at \(distribution.home) is \(distribution.version) (\(distribution.flinkVersion?.rawValue ?? "unknown")); install Flink \(wantedVersion.rawValue.dropFirst().replacingOccurrences(of: "_", with: ".")) or change spec.flinkVersion")
         }
+        if let problem = observation.storageProblem {
+            return stalled(input, steps: steps, reason: problem.reason ?? "UnsafeDirectory", message: problem.message)
+        }
         let mode = deployment.spec.effectiveMode
         let hasJob = mode != .session && deployment.spec.job != nil
         // What the cluster needs before anything can be decided about it: its ports, its jar.
@@ -544,6 +547,9 @@ public struct FlinkPlanner: ResourcePlanner {
         case .success(let path)?: jar = path
         case .failure(let problem)?: return stalled(input, steps: steps, reason: problem.reason ?? "JarNotFound", message: problem.message)
         case nil: return stalled(input, steps: steps, reason: "JarNotFound", message: "spec.job.jarURI: Required value")
+        }
+        if let problem = observation.storageProblem {
+            return stalled(input, steps: steps, reason: problem.reason ?? "UnsafeDirectory", message: problem.message)
         }
         let job = sessionJob.spec.job ?? JobSpec()
         let previousId = observation.recordedJob?.jobId

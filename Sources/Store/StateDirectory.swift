@@ -1,3 +1,4 @@
+import FileSafety
 import Foundation
 import Synchronization
 
@@ -53,7 +54,8 @@ public struct StateDirectory: Sendable, Hashable {
     ///
     /// - A directory of another user, or writable by its group or others, is refused
     ///   (`StoreError.notPrivate`, with the fix to run): someone else could plant or swap files
-    ///   the operator and its JVMs read and run.
+    ///   the operator and its JVMs read and run. So is one inside a directory another user can
+    ///   change (`PathSafety`: another's, or writable by others without the sticky bit).
     /// - One readable or searchable by others (0755, as Flinklet created them before) is
     ///   tightened to 0700, and `state.db`, its journal files and `lock` to 0600.
     ///
@@ -70,6 +72,11 @@ public struct StateDirectory: Sendable, Hashable {
             let who = mode & 0o002 != 0 ? "everyone" : "its group"
             throw .notPrivate(path: path, problem: "is writable by \(who) (mode \(String(mode, radix: 8)))",
                               fix: "chmod 700 \(Self.shellQuoted(path))")
+        }
+        // The directories above it too: whoever can rename it away can put another in its place.
+        if let problem = PathSafety.problem(path) {
+            throw .notPrivate(path: path, problem: "is inside a directory another user can change: \(problem)",
+                              fix: problem.fix ?? "use a state dir inside a directory of your own (--state-dir DIR)")
         }
         guard mode & 0o077 != 0 else { return nil }
         guard chmod(path, 0o700) == 0 else { throw .system(path: path, operation: "chmod 700", errno: errno) }

@@ -218,6 +218,38 @@ final class WakeLog: Sendable {
         #expect(try world.events(.flinkDeployment, "app").first?.count == 1, "not repeated on every reconcile")
     }
 
+    /// A jar or a checkpoint directory another local user could change starts nothing: the
+    /// resource is Stalled with the path, why, and the fix; fixed, it starts.
+    @Test func aJarOrCheckpointDirectoryOthersMayChangeStartsNothing() async throws {
+        let world = try FlinkWorld()
+        let usrlib = world.root + "/flink/usrlib"
+        #expect(chmod(usrlib, 0o777) == 0)
+        try await world.write("app.yaml", FlinkWorld.deployment("app", mode: "application"))
+        try await world.reconcile(.flinkDeployment, "app")
+        #expect(await world.driver.pods().isEmpty)
+        var status = try #require(try world.store.resource("FlinkDeployment/default/app")?.deploymentStatus())
+        #expect(status.conditions?.first { $0.type == "Stalled" }?.reason == "UnsafeJar")
+        #expect(status.error == "spec.job.jarURI: jar \"local:///opt/flink/usrlib/job.jar\" is not run: \(usrlib) is writable by everyone (mode 777), "
+            + "so another user could replace it and run their code as this user; fix: chmod go-w \(usrlib); a running job keeps running")
+        #expect(chmod(usrlib, 0o755) == 0)
+
+        let shared = world.root + "/shared"
+        #expect(mkdir(shared, 0o777) == 0 && chmod(shared, 0o777) == 0)
+        let manifest = FlinkWorld.deployment("app", mode: "application")
+            .replacingOccurrences(of: "spec:\n", with: "spec:\n  flinkConfiguration:\n    execution.checkpointing.dir: file://\(shared)/checkpoints\n")
+        try await world.write("app.yaml", manifest)
+        try await world.reconcile(.flinkDeployment, "app")
+        #expect(await world.driver.pods().isEmpty)
+        status = try #require(try world.store.resource("FlinkDeployment/default/app")?.deploymentStatus())
+        #expect(status.conditions?.first { $0.type == "Stalled" }?.reason == "UnsafeDirectory")
+        #expect(status.error == "spec.flinkConfiguration[execution.checkpointing.dir]: checkpoint directory \(shared)/checkpoints is not used: "
+            + "\(shared) is writable by everyone (mode 777), so another user could change the state a job restores from; fix: chmod go-w \(shared)")
+
+        #expect(chmod(shared, 0o700) == 0)
+        try await world.reconcile(.flinkDeployment, "app")
+        #expect(await world.pods(role: .jobManager).count == 1, "fixed: the cluster starts")
+    }
+
     /// The world's jar holds "jar": its SHA-256.
     static let jarDigest = "0163f1eea7894350060624d315234d40c508ab251ba121714e234503045faadd"
 

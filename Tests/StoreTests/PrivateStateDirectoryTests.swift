@@ -60,6 +60,19 @@ struct PrivateStateDirectoryTests {
         }
     }
 
+    @Test func aStateDirectoryInsideADirectoryOthersMayWriteIsRefused() throws {
+        try withStateDirectory { dir in
+            let parent = (dir as NSString).deletingLastPathComponent
+            chmod(parent, 0o777)
+            let error = #expect(throws: StoreError.self) { try StateDirectory(path: dir).lockForOperator() }
+            #expect(error.map(String.init(describing:)) == "state dir \(dir) is inside a directory another user can change: \(parent) is writable by "
+                + "everyone (mode 777): another user could change what the operator and its clusters read and run; refusing to use it: chmod go-w \(parent)")
+            chmod(parent, 0o1777)
+            let lock = try StateDirectory(path: dir).lockForOperator()
+            lock.release()
+        }
+    }
+
     @Test func theFixQuotesAPathTheShellWouldSplit() throws {
         try withStateDirectory { dir in
             let odd = dir + "/my state's dir"

@@ -11,8 +11,9 @@ command -v swift >/dev/null 2>&1 || export PATH="/opt/swift/usr/bin:$PATH"
 bash hack/build-counter-job.sh >/dev/null
 # Flinklet's loopback Prometheus reporter, a plugin of the distribution (each JVM exports its metrics).
 bash hack/build-metrics-plugin.sh >/dev/null
-FLINK_HOME=$(bash hack/install-flink.sh)
-export FLINK_HOME
+# The operator runs every version installed under .flink/ (hack/install-flink.sh 1.20 adds one,
+# picked up while it runs); without any, the newest is installed here.
+bash hack/install-flink.sh >/dev/null
 
 echo "==> hack/build-release.sh flinklet" >&2
 bin="$(bash hack/build-release.sh flinklet)/flinklet"

@@ -70,7 +70,8 @@ public actor ArtifactStore {
     /// - Parameters:
     ///   - cacheDirectory: the download cache, e.g. `<state>/artifacts/cache`; created on the
     ///     first download.
-    ///   - flinkHome: the Flink distribution that `local:///opt/flink/...` paths map into.
+    ///   - flinkHome: the Flink distribution that `local:///opt/flink/...` paths map into
+    ///     unless a call names another (each resource's version has its own).
     ///   - downloadTimeout: the longest one download may take, stalls included.
     ///   - maxDownloadBytes: the largest jar downloaded (default 1 GiB).
     ///   - maxRedirects: the most redirects one download follows (default 5).
@@ -87,9 +88,12 @@ public actor ArtifactStore {
     ///   directory); created if missing. A `file://` URI with no directory given is an error.
     ///   Ignored for other schemes.
     /// - Parameter sha256: the checksum pinned for the jar (64 hex digits, any case), or nil.
-    public func resolve(_ uri: String, artifactsDirectory: String?, sha256 pinned: String? = nil) async throws(ArtifactError) -> ResolvedArtifact {
+    /// - Parameter flinkHome: the distribution `local:///opt/flink/...` maps into for this jar
+    ///   (the resource's Flink version's); nil: the store's.
+    public func resolve(_ uri: String, artifactsDirectory: String?, sha256 pinned: String? = nil,
+                        flinkHome: String? = nil) async throws(ArtifactError) -> ResolvedArtifact {
         let artifact: ResolvedArtifact
-        switch try ArtifactLocation.parse(uri, flinkHome: flinkHome) {
+        switch try ArtifactLocation.parse(uri, flinkHome: flinkHome ?? self.flinkHome) {
         case .local(let path):
             try Self.ensureSafe(path, uri: uri)
             let stamp = try FileOperations.readableFile(path, uri: uri)
@@ -158,9 +162,10 @@ public actor ArtifactStore {
     /// Looks `uri` up read-only: what `resolve` would return if it needed no copy or download,
     /// else `.needsFetch`. Errors are those `resolve` gives for a missing or unreadable source,
     /// and `checksumMismatch` for a ready file whose content is not the pinned one.
-    public func locate(_ uri: String, artifactsDirectory: String?, sha256 pinned: String? = nil) async throws(ArtifactError) -> Location {
+    public func locate(_ uri: String, artifactsDirectory: String?, sha256 pinned: String? = nil,
+                       flinkHome: String? = nil) async throws(ArtifactError) -> Location {
         let artifact: ResolvedArtifact
-        switch try ArtifactLocation.parse(uri, flinkHome: flinkHome) {
+        switch try ArtifactLocation.parse(uri, flinkHome: flinkHome ?? self.flinkHome) {
         case .local(let path):
             try Self.ensureSafe(path, uri: uri)
             let stamp = try FileOperations.readableFile(path, uri: uri)

@@ -15,7 +15,12 @@ import Store
 /// store and the submission gate. The observer half gathers a `FlinkObservation`; the executor
 /// half carries out `FlinkAction`s.
 public struct FlinkBackend: Sendable {
-    public let distribution: Result<FlinkDistribution, FlinkHomeError>
+    /// The installed distributions, asked on every observation (`FlinkDistributionCatalog.current`):
+    /// one installed while the operator runs is used from the next reconcile on.
+    public let distributions: @Sendable () -> FlinkDistributions
+    /// Told of the distribution each deployment's version resolves to, on every observation
+    /// (`FlinkDistributionCatalog.markInUse`: its class-data archives are made once).
+    public var distributionInUse: (@Sendable (FlinkDistribution) -> Void)?
     public let rest: any FlinkREST
     public let artifacts: ArtifactStore
     public let submissions: ConcurrencyGate
@@ -40,15 +45,27 @@ public struct FlinkBackend: Sendable {
     /// mutual TLS: see `runningScheme(ofClusterOf:store:)`); nil: `rest` for every cluster.
     public var plainREST: (any FlinkREST)?
 
+    /// One distribution, as found once (or why none was): tests and single-version callers.
     public init(distribution: Result<FlinkDistribution, FlinkHomeError>, rest: any FlinkREST, stateDirectory: String,
                 maxConcurrentSubmissions: Int = 2, maxConcurrentClusterStarts: Int = 2) {
-        self.distribution = distribution
+        let found: FlinkDistributions = switch distribution {
+        case .success(let one): FlinkDistributions([one])
+        case .failure(let error): FlinkDistributions(problem: error.message)
+        }
+        self.init(distributions: { found }, rest: rest, stateDirectory: stateDirectory,
+                  maxConcurrentSubmissions: maxConcurrentSubmissions, maxConcurrentClusterStarts: maxConcurrentClusterStarts)
+    }
+
+    public init(distributions: @escaping @Sendable () -> FlinkDistributions, rest: any FlinkREST, stateDirectory: String,
+                maxConcurrentSubmissions: Int = 2, maxConcurrentClusterStarts: Int = 2) {
+        self.distributions = distributions
         self.rest = rest
         self.stateDirectory = stateDirectory
         self.submissions = ConcurrencyGate(limit: maxConcurrentSubmissions)
         self.clusterStarts = ConcurrencyGate(limit: maxConcurrentClusterStarts)
-        let home = (try? distribution.get().home) ?? "/opt/flink"
-        self.artifacts = ArtifactStore(cacheDirectory: stateDirectory + "/artifacts", flinkHome: home)
+        // `local:///opt/flink/...` maps into the resource's own version's distribution (each
+        // lookup names it); this default is never used for a resource.
+        self.artifacts = ArtifactStore(cacheDirectory: stateDirectory + "/artifacts", flinkHome: "/opt/flink")
     }
 
     public func clusterDirectory(of id: ResourceID) -> String {
@@ -104,9 +121,8 @@ extension FlinkBackend {
     /// neighbours (session cluster ↔ session jobs). Never starts, stops or changes a job.
     func observe(_ id: ResourceID, desired: DesiredObject?, record: ResourceRecord?, pods: [PodStatus],
                  layout: PodLayout, store: Store, now: Date = Date(), isDefined: @Sendable (ResourceID) async -> Bool) async throws -> FlinkObservation {
-        var observation = FlinkObservation(distribution: try? distribution.get(), podRoot: layout.directory(of: id),
-                                           clusterDirectory: clusterDirectory(of: id))
-        if case .failure(let error) = distribution { observation.distributionProblem = error.message }
+        var observation = FlinkObservation(distribution: nil, podRoot: layout.directory(of: id), clusterDirectory: clusterDirectory(of: id))
+        observation.distributions = distributions()
         observation.tls = tls
         let lastKnown = record.flatMap { Self.decode($0) }
         observation.lastKnown = lastKnown
@@ -126,6 +142,7 @@ extension FlinkBackend {
         switch resource {
         case .deployment(let deployment)?:
             observation.storageProblem = Self.storageProblem(of: resource)
+            if let used = try? observation.distributions.resolve(deployment.spec.flinkVersion).get() { distributionInUse?(used) }
             observation.ports = try store.ports(owner: id.key)
             observation.runningScheme = try runningScheme(ofClusterOf: id, store: store)
             observation.metricsPorts = try store.ports(owner: FlinkCluster.metricsPortLeaseOwner(id.key))
@@ -169,7 +186,8 @@ extension FlinkBackend {
             }
             if current != nil, let job = deployment.spec.job, deployment.spec.effectiveMode != .session {
                 (observation.jar, observation.jarFetch) = await locate(job.jarURI, pinned: deployment.metadata.pinnedJarSHA256,
-                                                                       directory: observation.clusterDirectory + "/artifacts")
+                                                                       directory: observation.clusterDirectory + "/artifacts",
+                                                                       flinkHome: try? observation.distributions.resolve(deployment.spec.flinkVersion).get().home)
             }
             if deployment.spec.effectiveMode == .session {
                 observation.sessionJobs = try sessionJobs(naming: id, store: store)
@@ -203,8 +221,10 @@ extension FlinkBackend {
                                                                     directory: FlinkCluster.savepointDirectory(observation))
             }
             if current != nil, let job = sessionJob.spec.job {
+                // A session job runs on its session cluster's version: `/opt/flink` is that distribution.
                 (observation.jar, observation.jarFetch) = await locate(job.jarURI, pinned: sessionJob.metadata.pinnedJarSHA256,
-                                                                       directory: observation.clusterDirectory + "/artifacts")
+                                                                       directory: observation.clusterDirectory + "/artifacts",
+                                                                       flinkHome: try? observation.distributions.resolve(cluster?.spec.flinkVersion).get().home)
             }
         case .snapshot(let snapshot)?:
             observation.snapshot = try await observeSnapshot(snapshot, id: id, record: record, store: store, isDefined: isDefined)
@@ -471,10 +491,12 @@ extension FlinkBackend {
 
     /// The jar `uri` names, read-only: its path when ready (and its content the `pinned`
     /// checksum's, when one is pinned), or what to fetch first.
-    func locate(_ uri: String?, pinned: String?, directory: String) async -> (Result<String, DeploymentProblem>?, ArtifactFetch?) {
+    /// `flinkHome`: the distribution of the resource's version (`/opt/flink` in a `local://` URI);
+    /// nil when it is not installed (the planner stalls on that first).
+    func locate(_ uri: String?, pinned: String?, directory: String, flinkHome: String?) async -> (Result<String, DeploymentProblem>?, ArtifactFetch?) {
         guard let uri else { return (nil, nil) }
         do {
-            switch try await artifacts.locate(uri, artifactsDirectory: directory, sha256: pinned) {
+            switch try await artifacts.locate(uri, artifactsDirectory: directory, sha256: pinned, flinkHome: flinkHome ?? "/opt/flink") {
             case .ready(let artifact): return (.success(artifact.path), nil)
             case .needsFetch: return (nil, ArtifactFetch(uri: uri, directory: directory))
             }

@@ -3,35 +3,42 @@ import Planning
 import Reconciliation
 import YAML
 
-/// Finds the Flink distribution the operator runs: `--flink-home`, then `$FLINK_HOME`, then the
-/// one `hack/install-flink.sh` put under `.flink/` (relative to the working directory).
+/// Finds the Flink distributions the operator runs, one per version: `--flink-home` (that one
+/// only), or `$FLINK_HOME` and every `.flink/flink-<release>/` that `hack/install-flink.sh`
+/// installs (relative to the working directory), and the `.flink/venv` of earlier Flinklets.
 public enum FlinkHome {
-    /// Where the distribution was looked for and what was found; an error names every place tried.
+    /// The single distribution an explicit directory (or the first one found) holds: for callers
+    /// that run one version (`flinklet recover`, tests). Errors name every place tried.
     public static func locate(explicit: String?, environment: [String: String] = ProcessInfo.processInfo.environment,
                               workingDirectory: String = FileManager.default.currentDirectoryPath) -> Result<FlinkDistribution, FlinkHomeError> {
-        var tried: [String] = []
-        var candidates: [String] = []
-        if let explicit { candidates.append(explicit) } else {
-            if let home = environment["FLINK_HOME"], !home.isEmpty { candidates.append(home) }
-            candidates += installedUnder(workingDirectory + "/.flink")
+        let catalog = FlinkDistributionCatalog(explicit: explicit, environment: environment, workingDirectory: workingDirectory)
+        let found = catalog.current()
+        if let explicit {
+            return found.newest.map { .success($0) } ?? .failure(FlinkHomeError(message: found.problem ?? "\(explicit) is not a Flink distribution"))
         }
-        for candidate in candidates {
-            tried.append(candidate)
-            switch inspect(candidate, environment: environment) {
-            case .success(let distribution): return .success(distribution)
-            case .failure(let error) where explicit != nil: return .failure(error)
-            case .failure: continue
-            }
-        }
-        return .failure(FlinkHomeError(message: "no Flink distribution found (tried \(tried.isEmpty ? "--flink-home, $FLINK_HOME and .flink/" : tried.joined(separator: ", "))); run hack/install-flink.sh or pass --flink-home"))
+        return found.newest.map { .success($0) } ?? .failure(FlinkHomeError(message: found.problem ?? "no Flink distribution found"))
     }
 
-    /// `.flink/venv/lib/python3.X/site-packages/pyflink`, as `hack/install-flink.sh` installs it.
-    static func installedUnder(_ root: String) -> [String] {
+    /// The directories that may hold a distribution, in order of preference (the first of a
+    /// version wins): `$FLINK_HOME`, `.flink/flink-*/` newest release first, then the legacy
+    /// `.flink/venv/lib/python3.X/site-packages/pyflink` of earlier Flinklets.
+    static func candidates(environment: [String: String], root: String) -> [String] {
+        var candidates: [String] = []
+        if let home = environment["FLINK_HOME"], !home.isEmpty { candidates.append(home) }
+        let entries = (try? FileManager.default.contentsOfDirectory(atPath: root)) ?? []
+        candidates += entries.filter { $0.hasPrefix("flink-") }
+            .sorted { compareReleases(String($0.dropFirst(6)), String($1.dropFirst(6))) }.reversed()
+            .map { root + "/" + $0 }
         let lib = root + "/venv/lib"
-        guard let pythons = try? FileManager.default.contentsOfDirectory(atPath: lib) else { return [] }
-        return pythons.sorted().reversed().map { "\(lib)/\($0)/site-packages/pyflink" }
-            .filter { FileManager.default.fileExists(atPath: $0 + "/lib") }
+        let pythons = (try? FileManager.default.contentsOfDirectory(atPath: lib)) ?? []
+        candidates += pythons.sorted().reversed().map { "\(lib)/\($0)/site-packages/pyflink" }
+        return candidates.filter { FileManager.default.fileExists(atPath: $0 + "/lib") || $0 == environment["FLINK_HOME"] }
+    }
+
+    /// `1.20.5` < `2.0.2` < `2.10.0`: numerically by component.
+    static func compareReleases(_ a: String, _ b: String) -> Bool {
+        let left = a.split(separator: ".").map { Int($0) ?? 0 }, right = b.split(separator: ".").map { Int($0) ?? 0 }
+        return left.lexicographicallyPrecedes(right)
     }
 
     /// Reads a distribution directory: its version (from `lib/flink-dist-*.jar`), its class
@@ -45,13 +52,7 @@ public enum FlinkHome {
         }
         let version = String(dist.dropFirst("flink-dist-".count).dropLast(".jar".count))
         let classpath = jars.filter { $0 != dist }.map { lib + "/" + $0 } + [lib + "/" + dist]
-        let java: String
-        if let javaHome = environment["JAVA_HOME"], FileManager.default.isExecutableFile(atPath: javaHome + "/bin/java") {
-            java = javaHome + "/bin/java"
-        } else if let found = (environment["PATH"] ?? "/usr/bin:/bin").split(separator: ":").map({ "\($0)/java" })
-            .first(where: { FileManager.default.isExecutableFile(atPath: $0) }) {
-            java = found
-        } else {
+        guard let java = java(environment: environment) else {
             return .failure(FlinkHomeError(message: "no java found (JAVA_HOME unset and none on PATH); run hack/install-flink.sh"))
         }
         var distribution = FlinkDistribution(home: home, version: version, java: java, classpath: classpath,
@@ -59,6 +60,15 @@ public enum FlinkHome {
         distribution.loopbackPrometheusReporter = FileManager.default.fileExists(
             atPath: home + "/plugins/" + FlinkCluster.loopbackReporterPlugin + "/" + FlinkCluster.loopbackReporterPlugin + ".jar")
         return .success(distribution)
+    }
+
+    /// The `java` to run: `$JAVA_HOME/bin/java`, else the first on `PATH`.
+    public static func java(environment: [String: String]) -> String? {
+        if let javaHome = environment["JAVA_HOME"], FileManager.default.isExecutableFile(atPath: javaHome + "/bin/java") {
+            return javaHome + "/bin/java"
+        }
+        return (environment["PATH"] ?? "/usr/bin:/bin").split(separator: ":").map { "\($0)/java" }
+            .first { FileManager.default.isExecutableFile(atPath: $0) }
     }
 
     /// `env.java.opts.all` of the shipped `config.yaml` (nested or flat), split on spaces.

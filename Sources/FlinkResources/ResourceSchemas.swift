@@ -182,7 +182,7 @@ public enum ResourceSchemas {
             Property("imagePullPolicy", .enumeration(ImagePullPolicy.allCases.map(\.rawValue), "Kubernetes only."),
                      local: .ignored(reason: "there are no images to pull on one machine")),
             Property("serviceAccount", .string("Kubernetes only."), local: .ignored(reason: "processes run as the operator's user")),
-            Property("flinkVersion", .enumeration(FlinkVersion.allCases.map(\.rawValue), "Flink version of the cluster; must match the installed distribution (`v2_3`).")),
+            Property("flinkVersion", .enumeration(FlinkVersion.allCases.map(\.rawValue), "Flink version of the cluster: its distribution (`hack/install-flink.sh 1.20` installs v1_20). Flinklet runs v1_20, v2_0, v2_1, v2_2 and v2_3.")),
             Property("ingress", ingressSpec, local: .ignored(reason: "the REST endpoint is on 127.0.0.1; see status.clusterInfo")),
             Property("podTemplate", .freeForm(podTemplateDescription), local: .partial),
             Property("jobManager", jobManagerSpec),

@@ -404,14 +404,11 @@ public enum UpgradeMode: String, Codable, Sendable, Hashable, CaseIterable {
     case lastState = "last-state"
 }
 
-/// `spec.flinkVersion`, upstream's enumeration. Flinklet runs the version of its installed
-/// distribution (2.3); the operator rejects a mismatch when it deploys.
+/// `spec.flinkVersion`, upstream's enumeration. Flinklet runs `supportedVersions` (see
+/// FlinkVersions.swift), each from an installed distribution of its own.
 public enum FlinkVersion: String, Codable, Sendable, Hashable, CaseIterable {
     case v1_13, v1_14, v1_15, v1_16, v1_17, v1_18, v1_19, v1_20
     case v2_0, v2_1, v2_2, v2_3
-
-    /// The version this Flinklet runs.
-    public static let supported: FlinkVersion = .v2_3
 }
 
 public enum ImagePullPolicy: String, CaseIterable {

@@ -1,5 +1,7 @@
 import ArgumentParser
+import Controller
 import FlinkResources
+import Planning
 
 /// The `flinklet` command: the operator and its kubectl-like client in one binary.
 public struct Flinklet: AsyncParsableCommand {
@@ -12,7 +14,7 @@ public struct Flinklet: AsyncParsableCommand {
             Flinklet reads the same flink.apache.org/v1beta1 resources as the Apache Flink \
             Kubernetes Operator and keeps real Flink clusters running as local process groups.
             """,
-        version: "flinklet \(version) (Flink \(FlinkVersion.supported.rawValue), \(FlinkAPI.apiVersion))",
+        version: "flinklet \(version) (Flink \(FlinkVersion.supportedVersions.map(\.rawValue).joined(separator: ", ")), \(FlinkAPI.apiVersion))",
         subcommands: [Run.self, Recover.self, Validate.self, Apply.self, Diff.self, Delete.self, Get.self, Describe.self, Events.self, Wait.self, Logs.self, Top.self,
                       CRDs.self, Kubeconfig.self, Completion.self, Version.self]
     )
@@ -43,11 +45,34 @@ public struct Flinklet: AsyncParsableCommand {
 }
 
 struct Version: ParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Print the version of flinklet and of the Flink it runs.")
+    static let configuration = CommandConfiguration(
+        abstract: "Print the version of flinklet and the Flink versions it runs, with where each is installed.",
+        discussion: "Installed distributions are found as `flinklet run` finds them: --flink-home, else $FLINK_HOME and .flink/flink-*/ in the working directory.")
+
+    @Option(name: .customLong("flink-home"), help: ArgumentHelp("Report this Flink distribution only, as `flinklet run --flink-home` would run it.", valueName: "dir"))
+    var flinkHome: String?
 
     func run() {
         print("flinklet version \(Flinklet.version)")
-        print("Flink: \(FlinkVersion.supported.rawValue) (Apache Flink 2.3)")
-        print("API: \(FlinkAPI.apiVersion) (FlinkDeployment, FlinkSessionJob)")
+        print("API: \(FlinkAPI.apiVersion) (FlinkDeployment, FlinkSessionJob, FlinkStateSnapshot)")
+        let found = FlinkDistributionCatalog(explicit: flinkHome).current()
+        print(Self.table(found), terminator: "")
+        if let problem = found.problem { print("note: \(problem)") }
+    }
+
+    /// One row per supported version: its release and where it is installed, or how to install it.
+    static func table(_ found: FlinkDistributions) -> String {
+        var rows = [["FLINK VERSION", "RELEASE", "INSTALLED"]]
+        for version in FlinkVersion.supportedVersions {
+            if let distribution = found.installed[version] {
+                rows.append([version.rawValue, distribution.version, distribution.home])
+            } else {
+                rows.append([version.rawValue, FlinkVersion.releases[version] ?? "", "no (\(version.installCommand))"])
+            }
+        }
+        let widths = (0..<2).map { column in rows.map { $0[column].count }.max() ?? 0 }
+        return rows.map { row in
+            row[0].padding(toLength: widths[0] + 3, withPad: " ", startingAt: 0) + row[1].padding(toLength: widths[1] + 3, withPad: " ", startingAt: 0) + row[2]
+        }.joined(separator: "\n") + "\n"
     }
 }

@@ -53,7 +53,7 @@ struct Run: AsyncParsableCommand {
     @Option(name: .customLong("log-format"), help: "Log format: text or json.")
     var logFormat: LogFormat = .text
 
-    @Option(name: .customLong("flink-home"), help: ArgumentHelp("The Flink distribution to run (default: $FLINK_HOME, then .flink/).", valueName: "dir"))
+    @Option(name: .customLong("flink-home"), help: ArgumentHelp("Run this Flink distribution only (default: every version installed: $FLINK_HOME and .flink/flink-*/, looked for again on each reconcile).", valueName: "dir"))
     var flinkHome: String?
 
     @Option(name: .customLong("max-concurrent-submissions"), help: "Flink clients (per-job submissions) run at the same time; more wait their turn.")
@@ -134,24 +134,28 @@ struct Run: AsyncParsableCommand {
         configuration.emptyGrace = .milliseconds(Int64(emptyGrace * 1000))
         configuration.allowEmpty = allowEmpty
         configuration.workers = workers
-        let distribution = FlinkHome.locate(explicit: flinkHome).map { found in
+        // Every installed version (or --flink-home's one), looked for again on each reconcile:
+        // one installed while the operator runs is used without a restart.
+        let tlsArchives = engine == .flink
+        var archives: [any Service] = []
+        let catalog = FlinkDistributionCatalog(explicit: flinkHome) { found in
             var found = found
-            found.classDataArchives = ClassDataArchives.paths(for: found, tls: engine == .flink) ?? [:]
+            found.classDataArchives = ClassDataArchives.paths(for: found, tls: tlsArchives) ?? [:]
             return found
         }
-        var archives: [any Service] = []
-        switch distribution {
-        case .success(let found):
+        let installed = catalog.current()
+        for found in installed.installed.values.sorted(by: { $0.version < $1.version }) {
             logger.info("Flink distribution", metadata: ["flink.home": "\(found.home)", "flink.version": "\(found.version)", "java": "\(found.java)"])
-        case .failure(let error):
+        }
+        if let problem = installed.problem {
             // Not fatal: resources get a clear error until a distribution is installed.
-            logger.error("no Flink distribution; clusters cannot start", metadata: ["error": "\(error)"])
+            logger.error("Flink distributions: \(problem)", metadata: ["flink.installed": "\(installed.installed.count)"])
         }
         // Only Flinklet may use its clusters: every one runs with mutual TLS from the state
         // directory's certificate, made here the first time (never a cluster without it).
         var rest = FlinkRESTClient()
         var clusterTLS: ClusterTLS?
-        if engine == .flink, case .success(let found) = distribution {
+        if engine == .flink, let java = installed.newest?.java ?? FlinkHome.java(environment: ProcessInfo.processInfo.environment) {
             do {
                 let directory = StateDirectory(path: stateDirectory)
                 try directory.create()
@@ -159,7 +163,7 @@ struct Run: AsyncParsableCommand {
                     logger.notice("state directory was readable by other users: made private (chmod 700, state.db 600)",
                                   metadata: ["state.directory": "\(stateDirectory)", "state.mode": "\(String(mode, radix: 8))"])
                 }
-                let (tls, context) = try await ClusterCredentials.ensure(stateDirectory: stateDirectory, java: found.java, logger: logger)
+                let (tls, context) = try await ClusterCredentials.ensure(stateDirectory: stateDirectory, java: java, logger: logger)
                 clusterTLS = tls
                 rest.tls = context
             } catch {
@@ -168,12 +172,13 @@ struct Run: AsyncParsableCommand {
                 throw ExitCode.failure
             }
         }
-        if engine == .flink, case .success(let found) = distribution {
+        if engine == .flink {
             // Beside the operator: clusters start meanwhile, without the archives' speed-up.
-            archives.append(ClassDataArchiveService(distribution: found, tls: clusterTLS, logger: logger))
+            archives.append(ClassDataArchiveService(catalog: catalog, tls: clusterTLS, logger: logger))
         }
-        var backend = FlinkBackend(distribution: distribution, rest: rest, stateDirectory: stateDirectory,
+        var backend = FlinkBackend(distributions: { catalog.current() }, rest: rest, stateDirectory: stateDirectory,
                                    maxConcurrentSubmissions: maxConcurrentSubmissions, maxConcurrentClusterStarts: maxConcurrentClusterStarts)
+        backend.distributionInUse = { catalog.markInUse($0) }
         backend.portRange = portRange ?? backend.portRange
         backend.tls = clusterTLS
         // JobManagers an earlier Flinklet started without TLS keep running until their
@@ -363,16 +368,22 @@ struct Kubeconfig: ParsableCommand {
     }
 }
 
-/// Makes the distribution's class-data-sharing archives once, then ends (a `Service` of the
-/// operator's group, so it never outlives it as a stray task).
+/// Makes the class-data-sharing archives of each distribution a resource first runs from, one
+/// distribution at a time (a `Service` of the operator's group, so it never outlives it as a
+/// stray task; it ends when the operator shuts down).
 struct ClassDataArchiveService: Service, CustomStringConvertible {
-    let distribution: FlinkDistribution
+    let catalog: FlinkDistributionCatalog
     let tls: ClusterTLS?
     let logger: Logger
     var description: String { "class-data-archives" }
 
     func run() async throws {
-        await cancelWhenGracefulShutdown { await ClassDataArchives.ensure(distribution, tls: tls, logger: logger) }
+        await cancelWhenGracefulShutdown {
+            for await distribution in catalog.inUse {
+                if Task.isCancelled { return }
+                await ClassDataArchives.ensure(distribution, tls: tls, logger: logger)
+            }
+        }
     }
 }
 

@@ -1,7 +1,7 @@
 import FlinkResources
 import Reconciliation
 
-/// The Flink distribution the operator runs every cluster from, as found at start.
+/// One installed Flink distribution: the clusters of its version run from it.
 public struct FlinkDistribution: Sendable, Hashable {
     /// `FLINK_HOME`: has `bin/`, `conf/`, `lib/`. `/opt/flink` in a jarURI means this directory.
     public var home: String
@@ -30,11 +30,7 @@ public struct FlinkDistribution: Sendable, Hashable {
     }
 
     /// `v2_3` for `2.3.0`; nil for a version the manifests cannot name.
-    public var flinkVersion: FlinkVersion? {
-        let parts = version.split(separator: ".")
-        guard parts.count >= 2 else { return nil }
-        return FlinkVersion(rawValue: "v\(parts[0])_\(parts[1])")
-    }
+    public var flinkVersion: FlinkVersion? { FlinkVersion(release: version) }
 }
 
 /// A Flink job's state (Flink's `JobStatus`), as its REST API names it.
@@ -167,9 +163,20 @@ public struct SessionClusterObservation: Sendable, Hashable {
 /// What the Flink planner sees beyond pods: gathered by the controller's observer, which may
 /// lease ports and fetch jars (so the plan can name them) but never changes what runs.
 public struct FlinkObservation: Sendable, Hashable {
-    /// nil when no distribution was found: `distributionProblem` says why.
-    public var distribution: FlinkDistribution?
-    public var distributionProblem: String?
+    /// The distributions installed, one per version: each cluster runs from the one its spec's
+    /// `flinkVersion` names (`FlinkDistributions.resolve`).
+    public var distributions: FlinkDistributions
+    /// The one distribution when only one is installed (the newest otherwise); setting it makes
+    /// it the only one (nil: none). For callers that run a single version.
+    public var distribution: FlinkDistribution? {
+        get { distributions.newest }
+        set { distributions = FlinkDistributions(newValue.map { [$0] } ?? [], problem: distributions.problem) }
+    }
+    /// Why no distribution could be found, when none was.
+    public var distributionProblem: String? {
+        get { distributions.problem }
+        set { distributions.problem = newValue }
+    }
     /// The TLS its clusters run with (nil: none, as in planner tests; the operator always sets it).
     public var tls: ClusterTLS?
     /// `<state>/pods/<namespace>/<name>`: each pod's directory is `<podRoot>/<pod>`.
@@ -251,8 +258,7 @@ public struct FlinkObservation: Sendable, Hashable {
                 sessionJobs: [String] = [], podFailures: [String: String] = [:], submissionSlotFree: Bool = true,
                 lastKnown: FlinkResource? = nil, deployed: FlinkResource? = nil, reconciliation: ReconciliationStatus? = nil,
                 latestCheckpoint: ObservedCheckpoint? = nil) {
-        self.distribution = distribution
-        self.distributionProblem = distributionProblem
+        self.distributions = FlinkDistributions(distribution.map { [$0] } ?? [], problem: distributionProblem)
         self.podRoot = podRoot
         self.clusterDirectory = clusterDirectory
         self.ports = ports

@@ -8,8 +8,9 @@ import Foundation
 /// observation), everything it wants done goes out as steps.
 ///
 /// Guarantees:
-/// - Never starts pods without a jar that exists, a Flink distribution of the manifest's
-///   version, and the ports they bind.
+/// - Never starts pods without a jar that exists, an installed Flink distribution of the
+///   manifest's `flinkVersion` (`FlinkDistributions.resolve`; the resource is `Stalled` with
+///   reason `FlinkNotInstalled` until one is), and the ports they bind.
 /// - A job id is derived from the resource and its generation: a retried submission reuses it,
 ///   so Flink refuses a second copy.
 /// - A per-job cluster is torn down once its job ends; the status keeps the outcome.
@@ -48,12 +49,12 @@ public struct FlinkPlanner: ResourcePlanner {
         guard let observation = input.flink else {
             return stalled(input, steps: steps, reason: "NotObserved", message: "the Flink side of the resource was not observed")
         }
-        guard let distribution = observation.distribution else {
-            return stalled(input, steps: steps, reason: "FlinkNotFound", message: observation.distributionProblem ?? "no Flink distribution found")
-        }
-        if let wantedVersion = deployment.spec.flinkVersion, wantedVersion != distribution.flinkVersion {
-            return stalled(input, steps: steps, reason: "UnsupportedFlinkVersion",
-                           message: "spec.flinkVersion is \(wantedVersion.rawValue) but the Flink distribution at \(distribution.home) is \(distribution.version) (\(distribution.flinkVersion?.rawValue ?? "unknown")); install Flink \(wantedVersion.rawValue.dropFirst().replacingOccurrences(of: "_", with: ".")) or change spec.flinkVersion")
+        // The manifest's version must be installed before anything starts (nothing that runs is
+        // touched: a running job keeps its last spec), and is looked for again on each reconcile.
+        let distribution: FlinkDistribution
+        switch observation.distributions.resolve(deployment.spec.flinkVersion) {
+        case .success(let found): distribution = found
+        case .failure(let problem): return stalled(input, steps: steps, reason: problem.reason ?? "FlinkNotFound", message: problem.message)
         }
         if let problem = observation.storageProblem {
             return stalled(input, steps: steps, reason: problem.reason ?? "UnsafeDirectory", message: problem.message)
@@ -113,15 +114,21 @@ public struct FlinkPlanner: ResourcePlanner {
         }
         let spec = target.spec
         let jobId = lifecycle?.jobId
+        // What runs is the target's version (a rolled-back spec's may be another than the manifest's).
+        let targetDistribution: FlinkDistribution
+        switch observation.distributions.resolve(spec.flinkVersion) {
+        case .success(let found): targetDistribution = found
+        case .failure(let problem): return stalled(input, steps: steps, reason: problem.reason ?? "FlinkNotFound", message: problem.message)
+        }
         var layout: FlinkCluster.Layout
-        switch FlinkCluster.layout(of: target, observation: observation, distribution: distribution, jobId: jobId, jar: jar,
+        switch FlinkCluster.layout(of: target, observation: observation, distribution: targetDistribution, jobId: jobId, jar: jar,
                                    restorePath: lifecycle?.restorePath) {
         case .success(let value): layout = value
         case .failure(let problem): return stalled(input, steps: steps, reason: "DeploymentFailed", message: problem.message)
         }
         // The JobManager of this plan restarted in place (a session cluster's): its TaskManagers follow.
         if let jm = observed[layout.jobManager.name], jm.planHash == layout.jobManager.planHash, jm.restartCount > 0,
-           case .success(let restarted) = FlinkCluster.layout(of: target, observation: observation, distribution: distribution, jobId: jobId,
+           case .success(let restarted) = FlinkCluster.layout(of: target, observation: observation, distribution: targetDistribution, jobId: jobId,
                                                               jar: jar, restorePath: lifecycle?.restorePath, jobManagerRestarts: jm.restartCount) {
             layout = restarted
         }
@@ -315,7 +322,10 @@ public struct FlinkPlanner: ResourcePlanner {
             else { .missing }
         // The protocol of the JobManager that runs (an earlier Flinklet's may speak plain HTTP).
         let endpoint = RESTEndpoint(port: layout.restPort, scheme: observation.restEndpoint?.scheme ?? (observation.tls == nil ? .http : .https))
-        var clusterInfo = ["flink-version": distribution.version, "rest-port": String(layout.restPort),
+        // The version of the JobManager that runs: while an old job's snapshot is taken for an
+        // upgrade, the old one's (what `JobLifecycle.upgradeMode` reads a version change from).
+        let runningVersion = keepAsIs ? observation.recordedClusterInfo?["flink-version"] ?? targetDistribution.version : targetDistribution.version
+        var clusterInfo = ["flink-version": runningVersion, "rest-port": String(layout.restPort),
                            "rest-url": endpoint.url, "mode": mode.rawValue]
         if let image = spec.image { clusterInfo["image"] = image }
         if let remembered = health?.info.encoded ?? observation.recordedClusterInfo?[ClusterHealth.Info.clusterInfoKey] {

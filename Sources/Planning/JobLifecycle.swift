@@ -86,6 +86,21 @@ public struct JobLifecycle: Sendable {
         fatalError("unreachable: one hash in two has the other parity")
     }
 
+    /// The upgrade mode of a move to `desired`: the manifest's `upgradeMode`, except that a job
+    /// that moves to another Flink version goes through a savepoint, never `last-state` (a
+    /// checkpoint's format is not kept compatible across versions; a canonical savepoint's is),
+    /// as upstream forces it. `stateless` stays stateless. The version that runs is the
+    /// recorded `status.clusterInfo["flink-version"]`, which keeps the old JobManager's version
+    /// until its job has made way. A job that is not running is still restored from its newest
+    /// checkpoint (upstream's last-state fallback for a version change without a savepoint).
+    public static func upgradeMode(_ job: JobSpec, desired: FlinkResource, observation: FlinkObservation) -> UpgradeMode {
+        let mode = job.effectiveUpgradeMode
+        guard mode == .lastState, case .deployment(let deployment) = desired,
+              let running = observation.recordedClusterInfo?["flink-version"].flatMap(FlinkVersion.init(release:)),
+              let wanted = deployment.spec.flinkVersion ?? observation.distributions.newest?.flinkVersion, running != wanted else { return mode }
+        return .savepoint
+    }
+
     /// Decides for a resource with a job.
     ///
     /// - `desired`: the manifest's current valid resource.
@@ -255,7 +270,7 @@ public struct JobLifecycle: Sendable {
                 return lifecycle
             }
             // An upgrade (or suspend/resume): commit it before anything stops.
-            let mode = job.effectiveUpgradeMode
+            let mode = upgradeMode(job, desired: desired, observation: observation)
             let verb = wantsSuspended ? "Suspending" : deployedSuspended ? "Resuming" : "Upgrading"
             lifecycle.steps.append(.event(type: .normal, reason: "SpecChanged",
                                           message: "\(verb) (\(type == .savepointRedeploy ? "savepoint redeploy" : mode.rawValue)): \(diff.paths(atLeast: .upgrade).joined(separator: ", "))"))
@@ -278,7 +293,7 @@ public struct JobLifecycle: Sendable {
         }
 
         // Upgrading: the old job must make way, leaving a snapshot for the new one.
-        let mode = job.effectiveUpgradeMode
+        let mode = upgradeMode(job, desired: desired, observation: observation)
         if let path = recorded.upgradeSavepointPath {
             return redeploy(lifecycle, key: key, from: currentId, restore: path, suspended: wantsSuspended, now: nowMillis)
         }

@@ -4,6 +4,7 @@ enum DeploymentRules {
     static func check(_ spec: FlinkDeploymentSpec, in context: inout Context) {
         let configuration = spec.flinkConfiguration ?? FlinkConfiguration()
         checkMode(spec, in: &context)
+        checkFlinkVersion(spec.flinkVersion, in: &context)
         if let job = spec.job {
             JobRules.check(job, at: "spec.job", configuration: configuration, in: &context)
         }
@@ -28,6 +29,13 @@ enum DeploymentRules {
         default:
             break
         }
+    }
+
+    /// Upstream's enumeration still names versions no operator runs any more; Flinklet runs
+    /// `FlinkVersion.supportedVersions` (upstream's answer to an older one: "not supported").
+    static func checkFlinkVersion(_ version: FlinkVersion?, in context: inout Context) {
+        guard let version, !version.isSupported else { return }
+        context.error("spec.flinkVersion", FieldError.unsupported(version.rawValue, supported: FlinkVersion.supportedVersions.map(\.rawValue)))
     }
 
     static func checkJobManager(_ jobManager: JobManagerSpec?, configuration: FlinkConfiguration, in context: inout Context) {

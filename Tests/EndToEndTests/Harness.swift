@@ -11,7 +11,8 @@ import Glibc
 #endif
 
 /// Real Flink, real operator: `flinklet run` as a child process on a scratch manifest and state
-/// directory, Flink 2.3 from `hack/install-flink.sh`, the counter job from
+/// directory, Flink from `hack/install-flink.sh` (2.3, and every other version installed for the
+/// version scenarios), the counter job from
 /// `hack/build-counter-job.sh`. `hack/test.sh` sets `FLINKLET_E2E=1` after installing both, and
 /// then a missing prerequisite fails the suite; a plain `swift test` skips it.
 enum E2E {
@@ -20,13 +21,26 @@ enum E2E {
 
     static var required: Bool { ProcessInfo.processInfo.environment["FLINKLET_E2E"] == "1" }
 
-    /// FLINK_HOME as hack/install-flink.sh installs it, or nil.
+    /// FLINK_HOME: `$FLINK_HOME`, else the newest `.flink/flink-<release>/` hack/install-flink.sh
+    /// installed, or nil.
     static let flinkHome: String? = {
         if let home = ProcessInfo.processInfo.environment["FLINK_HOME"], FileManager.default.fileExists(atPath: home + "/lib") { return home }
-        let lib = repositoryRoot.path + "/.flink/venv/lib"
-        let pythons = (try? FileManager.default.contentsOfDirectory(atPath: lib)) ?? []
-        return pythons.map { "\(lib)/\($0)/site-packages/pyflink" }.first { FileManager.default.fileExists(atPath: $0 + "/lib") }
+        return installedHomes.last
     }()
+
+    /// Every `.flink/flink-<release>/` installed, oldest release first.
+    static let installedHomes: [String] = {
+        let root = repositoryRoot.path + "/.flink"
+        let entries = (try? FileManager.default.contentsOfDirectory(atPath: root)) ?? []
+        func release(_ name: String) -> [Int] { name.dropFirst("flink-".count).split(separator: ".").map { Int($0) ?? 0 } }
+        return entries.filter { $0.hasPrefix("flink-") }.sorted { release($0).lexicographicallyPrecedes(release($1)) }
+            .map { root + "/" + $0 }.filter { FileManager.default.fileExists(atPath: $0 + "/usrlib/flinklet-counter-job.jar") }
+    }()
+
+    /// The installed distribution of `release` (`1.20`) with the counter job built for it, or nil.
+    static func flinkHome(_ release: String) -> String? {
+        installedHomes.first { ($0 as NSString).lastPathComponent.hasPrefix("flink-\(release).") }
+    }
 
     static var counterJar: String? {
         flinkHome.map { $0 + "/usrlib/flinklet-counter-job.jar" }.flatMap { FileManager.default.fileExists(atPath: $0) ? $0 : nil }
@@ -97,15 +111,42 @@ final class Cluster {
         }
     }
 
-    /// Starts `flinklet run`; its log goes to `<root>/operator-N.log`.
-    func startOperator(extra: [String] = [], environment: [String: String] = [:]) throws {
+    /// Starts `flinklet run`; its log goes to `<root>/operator-N.log`. `distributions` nil: it
+    /// runs `E2E.flinkHome` alone (`--flink-home`); else it finds every distribution installed
+    /// in its working directory's `.flink/` (`<root>/work/.flink`), which holds those named
+    /// (see `install`), as an operator started without `--flink-home` does.
+    func startOperator(extra: [String] = [], environment: [String: String] = [:], distributions: [String]? = nil) throws {
         runs += 1
         let log = root + "/operator-\(runs).log"
+        var arguments = [E2E.executable.path, "run", "--manifests", manifests, "--state-dir", state,
+                         "--resync", "2", "--empty-grace", "1", "--ports", ports]
+        var environment = environment
+        var workingDirectory: String?
+        if let distributions {
+            try FileManager.default.createDirectory(atPath: work + "/.flink", withIntermediateDirectories: true)
+            for home in distributions { try install(home) }
+            workingDirectory = work
+            environment["FLINK_HOME"] = ""
+        } else {
+            arguments += ["--flink-home", E2E.flinkHome!]
+        }
         operatorProcess = try ChildProcess.spawn(
-            [E2E.executable.path, "run", "--manifests", manifests, "--state-dir", state, "--flink-home", E2E.flinkHome!,
-             "--resync", "2", "--empty-grace", "1", "--ports", ports] + extra,
-            options: .init(environment: .inherit(adding: environment), standardInput: .null,
+            arguments + extra,
+            options: .init(workingDirectory: workingDirectory, environment: .inherit(adding: environment), standardInput: .null,
                            standardOutput: .file(log), standardError: .file(log), newProcessGroup: true))
+    }
+
+    /// The working directory of an operator started with `distributions`.
+    var work: String { root + "/work" }
+
+    /// Installs the distribution at `home` where that operator looks (`<work>/.flink/<name>`, a
+    /// symbolic link made under a temporary name and renamed into place, as
+    /// hack/install-flink.sh renames a finished installation), while it runs or before.
+    func install(_ home: String) throws {
+        let name = (home as NSString).lastPathComponent
+        let temporary = work + "/.flink/.\(name).tmp"
+        try FileManager.default.createSymbolicLink(atPath: temporary, withDestinationPath: home)
+        rename(temporary, work + "/.flink/" + name)
     }
 
     func killOperator(signal: Int32 = SIGKILL) {
@@ -232,7 +273,7 @@ extension E2E {
     /// A FlinkDeployment manifest running the counter job.
     static func deployment(name: String, mode: String, args: [String], parallelism: Int = 1, jarURI: String? = nil,
                            extraConfiguration: [String: String] = [:], upgradeMode: String = "stateless", state: String = "running",
-                           slots: Int = 1) -> String {
+                           slots: Int = 1, flinkVersion: String = "v2_3") -> String {
         let jar = jarURI ?? "local:///opt/flink/usrlib/flinklet-counter-job.jar"
         let configuration = (["taskmanager.numberOfTaskSlots": String(slots), "execution.checkpointing.interval": "2s"]
             .merging(extraConfiguration) { $1 }).sorted { $0.key < $1.key }
@@ -243,7 +284,7 @@ extension E2E {
             metadata:
               name: \(name)
             spec:
-              flinkVersion: v2_3
+              flinkVersion: \(flinkVersion)
               mode: \(mode)
               flinkConfiguration:
             \(configuration)

@@ -5,16 +5,30 @@ import Testing
 @Suite("flinklet version, help and crds")
 struct InformationCommandsTests {
 
-    @Test func versionSubcommandPrintsVersionFlinkAndAPILines() throws {
-        let result = try FlinkletBinary.run(["version"])
+    @Test func versionSubcommandListsEverySupportedFlinkVersionAndWhereItIsInstalled() throws {
+        // A working directory with two distributions as hack/install-flink.sh lays them out
+        // (only lib/flink-dist-<release>.jar is read), and no $FLINK_HOME.
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("flinklet-version-\(UUID().uuidString.prefix(8))")
+        defer { try? FileManager.default.removeItem(at: directory) }
+        for release in ["1.20.5", "2.3.0"] {
+            let lib = directory.appendingPathComponent(".flink/flink-\(release)/lib")
+            try FileManager.default.createDirectory(at: lib, withIntermediateDirectories: true)
+            try Data().write(to: lib.appendingPathComponent("flink-dist-\(release).jar"))
+        }
+        let result = try FlinkletBinary.run(["version"], in: directory, environment: ["FLINK_HOME": ""])
 
         #expect(result.exited && result.status == 0, "\(result)")
         #expect(result.stderr == "")
         let lines = result.stdoutLines
-        try #require(lines.count == 3, "\(result)")
+        try #require(lines.count == 8, "\(result)")
         #expect(lines[0] == "flinklet version 0.1.0")
-        #expect(lines[1].hasPrefix("Flink: v2_3"), "\(lines[1])")
-        #expect(lines[2].hasPrefix("API: flink.apache.org/v1beta1"), "\(lines[2])")
+        #expect(lines[1].hasPrefix("API: flink.apache.org/v1beta1"), "\(lines[1])")
+        let rows = lines[2...].map { $0.split(separator: " ", omittingEmptySubsequences: true).map(String.init) }
+        #expect(rows.map { $0.first ?? "" } == ["FLINK", "v1_20", "v2_0", "v2_1", "v2_2", "v2_3"], "\(lines)")
+        let home = directory.standardizedFileURL.path + "/.flink/flink-"
+        #expect(rows[1] == ["v1_20", "1.20.5", home + "1.20.5"], "\(lines)")
+        #expect(rows[2] == ["v2_0", "2.0.2", "no", "(hack/install-flink.sh", "2.0)"], "\(lines)")
+        #expect(rows[5] == ["v2_3", "2.3.0", home + "2.3.0"], "\(lines)")
     }
 
     @Test func versionFlagPrintsOneLine() throws {

@@ -10,7 +10,22 @@ private let distribution: FlinkDistribution = {
     distribution.loopbackPrometheusReporter = true
     return distribution
 }()
+/// Flink 1.20 installed beside 2.3.
+private let older = FlinkDistribution(home: "/flink-1.20", version: "1.20.5", java: "/usr/bin/java",
+                                      classpath: ["/flink-1.20/lib/a.jar", "/flink-1.20/lib/flink-dist-1.20.5.jar"], jvmOptions: ["--add-opens=y"])
 private let planner = FlinkPlanner()
+
+extension FlinkDistribution {
+    func with(home: String) -> FlinkDistribution {
+        var copy = self
+        copy.home = home
+        return copy
+    }
+}
+
+extension Result {
+    var failure: Failure? { if case .failure(let error) = self { error } else { nil } }
+}
 
 private func deployment(_ name: String = "app", mode: DeploymentMode = .application, parallelism: Int = 2, slots: String = "1",
                         replicas: Int? = nil, version: FlinkVersion = .v2_3, configuration: [String: String] = [:]) -> FlinkDeployment {
@@ -244,12 +259,51 @@ private func events(_ plan: Plan) -> [String] {
         #expect(again.steps.isEmpty, "the same problem is not reported on every reconcile")
     }
 
-    @Test func aManifestForAnotherFlinkVersionIsNotDeployed() {
+    @Test func aVersionThatIsNotInstalledStartsNothingAndSaysHowToInstallIt() {
         let d = deployment(version: .v1_20)
         let plan = planner.plan(input(d, observation(d)))
         #expect(started(plan).isEmpty)
-        #expect(events(plan) == ["UnsupportedFlinkVersion"])
-        #expect(plan.error?.contains("spec.flinkVersion is v1_20 but the Flink distribution at /flink is 2.3.0 (v2_3)") == true)
+        #expect(events(plan) == ["FlinkNotInstalled"])
+        #expect(plan.error == "Flink 1.20 is not installed: run hack/install-flink.sh 1.20")
+        #expect(plan.conditions.contains { $0.type == "Stalled" && $0.status == .true && $0.reason == "FlinkNotInstalled" })
+        #expect(plan.next == .requeue(after: .seconds(10)), "looked at again: an installation is picked up without a restart")
+        let again = planner.plan(input(d, observation(d), conditions: plan.conditions))
+        #expect(again.steps.isEmpty, "the same problem is not reported on every reconcile")
+
+        // Installed meanwhile: the next reconcile starts the cluster from that distribution.
+        var installed = observation(d)
+        installed.distributions = FlinkDistributions([distribution, older])
+        let deployed = planner.plan(input(d, installed, conditions: plan.conditions))
+        let pods = started(deployed)
+        #expect(pods.count == 3, "JobManager and two TaskManagers")
+        #expect(pods.allSatisfy { $0.argv[0] == older.java && $0.environment["FLINK_HOME"] == "/flink-1.20" && $0.argv.contains(older.classpath.joined(separator: ":")) },
+                "\(pods.map(\.argv))")
+        #expect(deployed.flinkStatus?.clusterInfo?["flink-version"] == "1.20.5")
+    }
+
+    @Test func eachVersionRunsFromItsOwnDistribution() throws {
+        var o = observation(deployment())
+        o.distributions = FlinkDistributions([distribution, older])
+        for (version, home) in [(FlinkVersion.v2_3, "/flink"), (.v1_20, "/flink-1.20")] {
+            let d = deployment(version: version)
+            let pods = started(planner.plan(input(d, o)))
+            #expect(!pods.isEmpty && pods.allSatisfy { $0.environment["FLINK_HOME"] == home }, "\(version)")
+        }
+    }
+
+    @Test func distributionsResolveVersionsOrSayWhyNot() throws {
+        let both = FlinkDistributions([older, distribution])
+        #expect(try both.resolve(.v1_20).get() == older)
+        #expect(try both.resolve(.v2_3).get() == distribution)
+        #expect(try both.resolve(nil).get() == distribution, "no version: the newest installed")
+        #expect(both.resolve(.v2_1).failure == DeploymentProblem("Flink 2.1 is not installed: run hack/install-flink.sh 2.1", reason: "FlinkNotInstalled"))
+        #expect(both.resolve(.v1_19).failure?.reason == "UnsupportedFlinkVersion")
+        let explicit = FlinkDistributions([distribution], explicitHome: "/flink")
+        #expect(explicit.resolve(.v1_20).failure?.message
+                == "Flink 1.20 is not installed: run hack/install-flink.sh 1.20 (this operator runs only --flink-home /flink, Flink 2.3.0: restart it without --flink-home to use every installed version)")
+        #expect(FlinkDistributions(problem: "nothing in .flink").resolve(nil).failure == DeploymentProblem("nothing in .flink", reason: "FlinkNotFound"))
+        #expect(FlinkDistributions([distribution, older.with(home: "/elsewhere")]).installed.count == 2, "one per version")
+        #expect(FlinkDistributions([older, older.with(home: "/elsewhere")]).installed[.v1_20]?.home == "/flink-1.20", "the first of a version wins")
     }
 
     @Test func withoutADistributionNothingStarts() {
@@ -258,7 +312,8 @@ private func events(_ plan: Plan) -> [String] {
         o.distribution = nil
         o.distributionProblem = "no Flink distribution found (tried .flink/); run hack/install-flink.sh or pass --flink-home"
         let plan = planner.plan(input(d, o))
-        #expect(started(plan).isEmpty && events(plan) == ["FlinkNotFound"])
+        #expect(started(plan).isEmpty && events(plan) == ["FlinkNotInstalled"])
+        #expect(plan.error == "Flink 2.3 is not installed: run hack/install-flink.sh 2.3 (no Flink distribution found (tried .flink/); run hack/install-flink.sh or pass --flink-home)")
     }
 
     @Test func aRunningJobWithRegisteredTaskManagersIsStableAndItsStatusFollowsFlink() throws {
@@ -438,6 +493,57 @@ private func events(_ plan: Plan) -> [String] {
         #expect(ports(old.jobManager).isDisjoint(with: ports(new.jobManager)))
         #expect(ports(old.taskManagers[0]).isDisjoint(with: ports(new.taskManagers[0])))
         #expect(new.taskManagers.allSatisfy { $0.files["conf/config.yaml"]?.contains("\"jobmanager.rpc.port\": \"\(20_002 + FlinkCluster.side(ofJob: newId))\"") == true })
+    }
+
+    /// A last-state job moving from Flink 1.20 to 2.3 is stopped with a savepoint, never
+    /// cancelled to restore from its checkpoint; its new TaskManagers run 2.3 beside the 1.20
+    /// job. The same change without a version change cancels (last-state as asked).
+    @Test(arguments: [(FlinkVersion.v1_20, true), (.v2_3, false)])
+    func aFlinkVersionChangeGoesThroughASavepointEvenInLastStateMode(from version: FlinkVersion, savepoint: Bool) throws {
+        var old = deployment(version: version)
+        old.spec.job?.upgradeMode = .lastState
+        var new = old
+        new.spec.flinkVersion = .v2_3
+        if version == .v2_3 { new.spec.job?.args = ["--rate", "6"] }
+        let from = version == .v1_20 ? older : distribution
+        var o = observation(new, rest: .answering(taskManagers: 2, slots: 2),
+                            jobs: [ObservedJob(id: oldId, name: "app", state: .running, allTasksRunning: true)],
+                            recorded: JobStatus(jobName: "app", jobId: oldId, state: "RUNNING"))
+        o.distributions = FlinkDistributions([distribution, older])
+        o.deployed = .deployment(new)
+        o.reconciliation = ReconciliationStatus(reconciliationTimestamp: 1_800_000_000_000, lastReconciledSpec: JobLifecycle.specJSONOf(.deployment(new)),
+                                                state: .upgrading)
+        o.recordedClusterInfo = ["flink-version": from.version]
+        o.latestCheckpoint = ObservedCheckpoint(path: "/state/clusters/default/app/checkpoints/\(oldId)/chk-3", timestamp: 1_799_999_999_000)
+        let oldLayout = try FlinkCluster.layout(of: old, observation: o, distribution: from, jobId: oldId, jar: "/flink/usrlib/job.jar").get()
+        let standby = try FlinkCluster.layout(of: new, observation: o, distribution: distribution, jobId: newId, jar: "/flink/usrlib/job.jar").get().taskManagers
+        #expect(standby.allSatisfy { $0.environment["FLINK_HOME"] == "/flink" }, "the successor's TaskManagers run 2.3")
+        let pods = ([oldLayout.jobManager] + oldLayout.taskManagers + standby).map { running($0) }
+        let plan = planner.plan(input(new, o, pods: pods, generation: 2))
+        if savepoint {
+            #expect(flinkSteps(plan) == [.stopWithSavepoint(rest: .http(20_000), jobId: oldId, directory: "/state/clusters/default/app/savepoints",
+                                                            triggerId: SnapshotTrigger.make(jobId: oldId, type: .upgrade, now: 1_800_000_000_000).id)])
+            #expect(plan.flinkStatus?.clusterInfo?["flink-version"] == "1.20.5", "the 1.20 JobManager runs until its job made way")
+        } else {
+            #expect(flinkSteps(plan) == [.cancel(rest: .http(20_000), jobId: oldId)])
+        }
+        #expect(!plan.steps.contains { if case .stopPod = $0 { true } else { false } }, "the old job's pods stay until it made way")
+    }
+
+    @Test func upgradeModeFollowsTheManifestUnlessTheFlinkVersionChanges() {
+        func mode(_ manifest: UpgradeMode, running: String?, wanted: FlinkVersion) -> UpgradeMode {
+            var d = deployment(version: wanted)
+            d.spec.job?.upgradeMode = manifest
+            var o = observation(d)
+            o.recordedClusterInfo = running.map { ["flink-version": $0] }
+            return JobLifecycle.upgradeMode(d.spec.job!, desired: .deployment(d), observation: o)
+        }
+        #expect(mode(.lastState, running: "1.20.5", wanted: .v2_3) == .savepoint)
+        #expect(mode(.lastState, running: "2.3.0", wanted: .v1_20) == .savepoint, "downgrades too")
+        #expect(mode(.lastState, running: "2.3.0", wanted: .v2_3) == .lastState)
+        #expect(mode(.lastState, running: nil, wanted: .v2_3) == .lastState, "nothing ran yet")
+        #expect(mode(.savepoint, running: "1.20.5", wanted: .v2_3) == .savepoint)
+        #expect(mode(.stateless, running: "1.20.5", wanted: .v2_3) == .stateless, "stateless only if the manifest says so")
     }
 
     @Test func theNewTaskManagersStartBesideTheRunningJobBeforeItsSavepoint() throws {

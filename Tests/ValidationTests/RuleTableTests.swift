@@ -97,6 +97,8 @@ let deploymentErrors: [(String, [Edit], String)] = [
      "case.yaml:6:3: spec.flinkVersion: Required value"),
     ("unknown flinkVersion", [.replace(6, "  flinkVersion: v3_0")],
      #"case.yaml:6:17: spec.flinkVersion: Unsupported value: "v3_0": supported values: "v1_13", "v1_14", "v1_15", "v1_16", "v1_17", "v1_18", "v1_19", "v1_20", "v2_0", "v2_1", "v2_2", "v2_3""#),
+    ("a flinkVersion upstream names but Flinklet does not run", [.replace(6, "  flinkVersion: v1_19")],
+     #"case.yaml:6:17: spec.flinkVersion: Unsupported value: "v1_19": supported values: "v1_20", "v2_0", "v2_1", "v2_2", "v2_3""#),
     ("missing jarURI", [.delete(14)],
      "case.yaml:14:5: spec.job.jarURI: Required value"),
     ("empty jarURI", [.replace(14, "    jarURI: \"\"")],

@@ -3,21 +3,20 @@ package dev.flinklet.examples;
 import java.io.FileOutputStream;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
+import java.util.HashMap;
+import java.util.Map;
 
 import org.apache.flink.api.common.eventtime.WatermarkStrategy;
 import org.apache.flink.api.common.functions.OpenContext;
 import org.apache.flink.api.common.state.ValueState;
 import org.apache.flink.api.common.state.ValueStateDescriptor;
 import org.apache.flink.api.common.typeinfo.Types;
-import org.apache.flink.api.connector.sink2.Sink;
-import org.apache.flink.api.connector.sink2.SinkWriter;
-import org.apache.flink.api.connector.sink2.WriterInitContext;
 import org.apache.flink.api.connector.source.util.ratelimit.RateLimiterStrategy;
 import org.apache.flink.connector.datagen.source.DataGeneratorSource;
 import org.apache.flink.streaming.api.environment.StreamExecutionEnvironment;
 import org.apache.flink.streaming.api.functions.KeyedProcessFunction;
+import org.apache.flink.streaming.api.functions.ProcessFunction;
 import org.apache.flink.util.Collector;
-import org.apache.flink.util.ParameterTool;
 
 /**
  * A small stateful streaming job for Flinklet's examples and end-to-end tests.
@@ -34,12 +33,15 @@ import org.apache.flink.util.ParameterTool;
  */
 public final class CounterJob {
     public static void main(String[] args) throws Exception {
-        ParameterTool params = ParameterTool.fromArgs(args);
-        long rate = params.getLong("rate", 10);
-        int keys = params.getInt("keys", 4);
-        long records = params.getLong("records", Long.MAX_VALUE);
-        String output = params.getRequired("output");
-        String tag = params.get("tag", "");
+        Map<String, String> params = options(args);
+        long rate = Long.parseLong(params.getOrDefault("rate", "10"));
+        int keys = Integer.parseInt(params.getOrDefault("keys", "4"));
+        long records = params.containsKey("records") ? Long.parseLong(params.get("records")) : Long.MAX_VALUE;
+        String output = params.get("output");
+        if (output == null) {
+            throw new IllegalArgumentException("--output is required");
+        }
+        String tag = params.getOrDefault("tag", "");
 
         StreamExecutionEnvironment env = StreamExecutionEnvironment.getExecutionEnvironment();
         DataGeneratorSource<Long> source = new DataGeneratorSource<>(
@@ -48,9 +50,26 @@ public final class CounterJob {
         env.fromSource(source, WatermarkStrategy.noWatermarks(), "events").uid("events")
                 .keyBy(event -> "key-" + (event % keys), Types.STRING)
                 .process(new CountPerKey(tag)).uid("count-per-key").name("count-per-key")
-                .sinkTo(new AppendToFile(output)).uid("append-to-file").name("append-to-file");
+                .process(new AppendToFile(output), Types.VOID).uid("append-to-file").name("append-to-file");
 
         env.execute("flinklet-counter");
+    }
+
+    /**
+     * {@code --name value} pairs. Our own rather than Flink's {@code ParameterTool}, which moved
+     * between versions ({@code org.apache.flink.api.java.utils} up to 1.20, {@code
+     * org.apache.flink.util} from 2.0): the same source builds for every supported Flink.
+     */
+    static Map<String, String> options(String[] args) {
+        Map<String, String> options = new HashMap<>();
+        for (int i = 0; i < args.length; i++) {
+            if (!args[i].startsWith("--")) {
+                throw new IllegalArgumentException("unexpected argument " + args[i]);
+            }
+            String value = i + 1 < args.length && !args[i + 1].startsWith("--") ? args[++i] : "";
+            options.put(args[i].substring(2), value);
+        }
+        return options;
     }
 
     /** Counts events per key in keyed state and emits {@code <key> <count>} on every event. */
@@ -77,38 +96,41 @@ public final class CounterJob {
         }
     }
 
-    /** Appends each line to a local file with one write per line (O_APPEND), so parallel writers never interleave within a line. */
-    static final class AppendToFile implements Sink<String> {
+    /**
+     * Appends each line to a local file with one write per line (O_APPEND), so parallel writers
+     * never interleave within a line. A process function rather than a Sink V2 sink: the sink's
+     * writer hook changed between versions ({@code createWriter(InitContext)} up to 1.20, {@code
+     * createWriter(WriterInitContext)} from 2.0), a process function's {@code open(OpenContext)}
+     * did not, so one source builds for every supported Flink.
+     */
+    static final class AppendToFile extends ProcessFunction<String, Void> {
         private static final long serialVersionUID = 1L;
         private final String path;
+        private transient FileOutputStream stream;
 
         AppendToFile(String path) {
             this.path = path;
         }
 
         @Override
-        public SinkWriter<String> createWriter(WriterInitContext context) throws IOException {
+        public void open(OpenContext context) throws IOException {
             java.io.File parent = new java.io.File(path).getAbsoluteFile().getParentFile();
             if (parent != null && !parent.isDirectory() && !parent.mkdirs() && !parent.isDirectory()) {
                 throw new IOException("cannot create the output directory " + parent);
             }
-            FileOutputStream stream = new FileOutputStream(path, true);
-            return new SinkWriter<String>() {
-                @Override
-                public void write(String element, Context context) throws IOException {
-                    stream.write((element + "\n").getBytes(StandardCharsets.UTF_8));
-                }
+            stream = new FileOutputStream(path, true);
+        }
 
-                @Override
-                public void flush(boolean endOfInput) throws IOException {
-                    stream.flush();
-                }
+        @Override
+        public void processElement(String line, Context context, Collector<Void> out) throws IOException {
+            stream.write((line + "\n").getBytes(StandardCharsets.UTF_8));
+        }
 
-                @Override
-                public void close() throws IOException {
-                    stream.close();
-                }
-            };
+        @Override
+        public void close() throws IOException {
+            if (stream != null) {
+                stream.close();
+            }
         }
     }
 }

@@ -66,8 +66,9 @@ public final class CounterJob {
             if (!args[i].startsWith("--")) {
                 throw new IllegalArgumentException("unexpected argument " + args[i]);
             }
+            String name = args[i].substring(2);
             String value = i + 1 < args.length && !args[i + 1].startsWith("--") ? args[++i] : "";
-            options.put(args[i].substring(2), value);
+            options.put(name, value);
         }
         return options;
     }

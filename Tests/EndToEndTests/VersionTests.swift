@@ -1,0 +1,99 @@
+import FlinkResources
+import Foundation
+import Testing
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Flink versions side by side: each resource runs the distribution its `flinkVersion` names; one
+/// that is not installed starts nothing (a `FlinkNotInstalled` condition and event) until it is,
+/// without restarting the operator; a version change moves the job through a savepoint. Needs
+/// Flink 1.20 and 2.3 (`hack/install-flink.sh 1.20 2.3 && hack/build-counter-job.sh`).
+@Suite(.serialized, .enabled(if: E2E.available)) struct VersionTests {
+    static func homes() throws -> (old: String, new: String) {
+        let old = try #require(E2E.flinkHome("1.20"), "Flink 1.20 is not installed: run hack/install-flink.sh 1.20 && hack/build-counter-job.sh")
+        let new = try #require(E2E.flinkHome("2.3"), "Flink 2.3 is not installed: run hack/install-flink.sh 2.3 && hack/build-counter-job.sh")
+        return (old, new)
+    }
+
+    @Test func aVersionThatIsNotInstalledStartsNothingUntilItIsInstalledThenItsApplicationRuns() async throws {
+        let (old, new) = try Self.homes()
+        let world = try Cluster("version-missing")
+        defer { world.tearDown() }
+        try world.startOperator(distributions: [new])
+        let operatorPid = try #require(world.operatorProcess?.pid)
+        try world.apply("legacy.yaml", E2E.deployment(name: "legacy", mode: "application",
+                                                      args: ["--rate", "20", "--keys", "4", "--output", world.output + "/legacy.out"],
+                                                      flinkVersion: "v1_20"))
+        try world.apply("current.yaml", E2E.deployment(name: "current", mode: "application",
+                                                       args: ["--rate", "20", "--keys", "4", "--output", world.output + "/current.out"]))
+        let message = "Flink 1.20 is not installed: run hack/install-flink.sh 1.20"
+        #expect(world.waitUntil(timeout: 30) {
+            world.deployment("legacy")?.conditions?.contains { $0.type == "Stalled" && $0.status == .true && $0.reason == "FlinkNotInstalled" && $0.message == message } == true
+        }, "\(world.summary(.flinkDeployment, "legacy"))")
+        #expect(world.deployment("legacy")?.error == message)
+        #expect(world.events(.flinkDeployment, "legacy").contains { $0.reason == "FlinkNotInstalled" && $0.message == message })
+        // Other resources are unaffected: the 2.3 application runs meanwhile.
+        try #require(LifecycleTests.waitRunning(world, "current"), "\(world.summary(.flinkDeployment, "current"))")
+        #expect(world.processes(containing: "legacy-").isEmpty, "nothing started for the version that is not installed")
+        #expect(world.deployment("legacy")?.jobStatus?.jobId == nil)
+        world.delete("current.yaml")
+        #expect(world.waitUntil(timeout: 40) { world.processes().isEmpty })
+
+        // Installed while the operator runs: picked up by its next reconcile, no restart.
+        try world.install(old)
+        try #require(LifecycleTests.waitRunning(world, "legacy", timeout: 150), "\(world.summary(.flinkDeployment, "legacy"))")
+        #expect(world.operatorProcess?.pid == operatorPid, "the same operator")
+        #expect(world.deployment("legacy")?.clusterInfo?["flink-version"] == "1.20.5")
+        let jobManager = try #require(world.processes(containing: "legacy-jobmanager-0").first)
+        let cmdline = String(decoding: ((try? Data(contentsOf: URL(fileURLWithPath: "/proc/\(jobManager)/cmdline"))) ?? Data()).map { $0 == 0 ? 32 : $0 }, as: UTF8.self)
+        #expect(cmdline.contains("/.flink/flink-1.20.5/lib/flink-dist-1.20.5.jar"), "the JobManager runs Flink 1.20: \(cmdline.suffix(300))")
+        #expect(world.waitUntil(timeout: 20) { world.lineCount("legacy.out") > 40 }, "the 1.20 job counts")
+        #expect(LifecycleTests.continues(world.counts("legacy.out"), replay: 0) == nil, "\(LifecycleTests.continues(world.counts("legacy.out"), replay: 0) ?? "")")
+        world.evidence("legacy.out", "Flink 1.20 installed while the operator ran, application RUNNING")
+        world.delete("legacy.yaml")
+        #expect(world.waitUntil(timeout: 40) { world.processes().isEmpty })
+    }
+
+    /// The manifest says `last-state`, but a version change never restores from a checkpoint:
+    /// the 1.20 job is stopped with a savepoint and the 2.3 job continues every key's count
+    /// exactly (a checkpoint restore would count some records again).
+    @Test func aFlinkVersionUpgradeFrom1_20To2_3GoesThroughASavepointAndKeepsEveryCount() async throws {
+        let (old, new) = try Self.homes()
+        let world = try Cluster("version-upgrade")
+        defer { world.tearDown() }
+        try world.startOperator(distributions: [old, new])
+        func manifest(_ version: String, tag: String) -> String {
+            E2E.deployment(name: "app", mode: "application", args: ["--rate", "50", "--keys", "4", "--tag", tag, "--output", world.output + "/app.out"],
+                           upgradeMode: "last-state", flinkVersion: version)
+        }
+        let first = try await LifecycleTests.deployRunning(world, "app", manifest("v1_20", tag: "flink-1.20"))
+        #expect(world.deployment("app")?.clusterInfo?["flink-version"] == "1.20.5")
+
+        let started = Date()
+        try world.apply("app.yaml", manifest("v2_3", tag: "flink-2.3"))
+        try #require(LifecycleTests.waitRunning(world, "app", jobIdNot: first, timeout: 150), "\(world.summary(.flinkDeployment, "app"))")
+        let seconds = Date().timeIntervalSince(started)
+        #expect(world.waitUntil(timeout: 20) { world.lines("app.out").contains { $0.last == "flink-2.3" } })
+        let upgraded = try #require(world.deployment("app"))
+        #expect(upgraded.clusterInfo?["flink-version"] == "2.3.0")
+        let savepoint = try #require(upgraded.jobStatus?.upgradeSavepointPath)
+        #expect(savepoint.contains("/savepoints/"), "restored from the upgrade's savepoint, not a checkpoint: \(savepoint)")
+        #expect(upgraded.jobStatus?.savepointInfo?.savepointHistory?.last?.triggerType == .upgrade)
+        let events = world.events(.flinkDeployment, "app").map(\.reason)
+        #expect(events.contains("SavepointCreated") && !events.contains("Cancel"), "\(events)")
+        let tags = world.lines("app.out").compactMap { $0.count == 3 ? $0[2] : nil }
+        #expect(tags.firstIndex(of: "flink-2.3").map { index in !tags[index...].contains("flink-1.20") } == true, "1.20 never writes after 2.3 started")
+        let jobManager = try #require(world.processes(containing: "app-jobmanager-0").first)
+        let cmdline = String(decoding: ((try? Data(contentsOf: URL(fileURLWithPath: "/proc/\(jobManager)/cmdline"))) ?? Data()).map { $0 == 0 ? 32 : $0 }, as: UTF8.self)
+        #expect(cmdline.contains("flink-dist-2.3.0.jar"), "the new JobManager runs Flink 2.3")
+        try await Task.sleep(for: .seconds(2))
+        let counts = world.counts("app.out")
+        #expect(counts.count == 4, "every key counted: \(counts.keys.sorted())")
+        #expect(LifecycleTests.continues(counts, replay: 0) == nil, "\(LifecycleTests.continues(counts, replay: 0) ?? "")")
+        world.evidence("app.out", String(format: "Flink 1.20 -> 2.3, savepoint upgrade (manifest: last-state), manifest change to RUNNING %.1f s", seconds))
+        world.delete("app.yaml")
+        #expect(world.waitUntil(timeout: 40) { world.processes().isEmpty })
+    }
+}

@@ -96,4 +96,77 @@ import Glibc
         world.delete("app.yaml")
         #expect(world.waitUntil(timeout: 40) { world.processes().isEmpty })
     }
+
+    /// A session cluster on Flink 2.2 runs a session job (its jar from 2.2's `/opt/flink`), and a
+    /// per-job cluster on 1.20 submits with 1.20's Flink client, next to 2.3 installed.
+    @Test func aSessionJobRunsOnItsSessionClustersVersionAndAPerJobClusterOn1_20Submits() async throws {
+        let (old, new) = try Self.homes()
+        let middle = try #require(E2E.flinkHome("2.2"), "Flink 2.2 is not installed: run hack/install-flink.sh 2.2 && hack/build-counter-job.sh")
+        let world = try Cluster("version-modes")
+        defer { world.tearDown() }
+        try world.startOperator(distributions: [old, middle, new])
+        try world.apply("session.yaml", """
+            apiVersion: flink.apache.org/v1beta1
+            kind: FlinkDeployment
+            metadata:
+              name: session
+            spec:
+              flinkVersion: v2_2
+              mode: session
+              flinkConfiguration:
+                taskmanager.numberOfTaskSlots: "2"
+              jobManager:
+                resource:
+                  memory: 768m
+              taskManager:
+                replicas: 1
+                resource:
+                  memory: 1024m
+
+            """)
+        try world.apply("job.yaml", """
+            apiVersion: flink.apache.org/v1beta1
+            kind: FlinkSessionJob
+            metadata:
+              name: counter
+            spec:
+              deploymentName: session
+              flinkConfiguration:
+                execution.checkpointing.interval: 2s
+              job:
+                jarURI: local:///opt/flink/usrlib/flinklet-counter-job.jar
+                entryClass: dev.flinklet.examples.CounterJob
+                args: ["--rate", "40", "--keys", "4", "--output", "\(world.output)/session.out"]
+                parallelism: 1
+
+            """)
+        let running = world.waitUntil(timeout: 150) {
+            world.sessionJob("counter")?.jobStatus?.state == "RUNNING" && world.lineCount("session.out") > 20
+        }
+        try #require(running, "\(world.summary(.flinkSessionJob, "counter"))\n\(world.summary(.flinkDeployment, "session"))")
+        #expect(world.deployment("session")?.clusterInfo?["flink-version"] == "2.2.1")
+        let jobManager = try #require(world.processes(containing: "session-jobmanager-0").first)
+        #expect(Self.commandLine(jobManager).contains("flink-dist-2.2.1.jar"), "the session cluster runs Flink 2.2")
+        world.evidence("session.out", "session job on a Flink 2.2 session cluster")
+        world.delete("job.yaml")
+        #expect(world.waitUntil(timeout: 60) { world.record(.flinkSessionJob, "counter") == nil })
+        world.delete("session.yaml")
+        #expect(world.waitUntil(timeout: 40) { world.processes().isEmpty })
+
+        try world.apply("perjob.yaml", E2E.deployment(name: "perjob", mode: "per-job",
+                                                      args: ["--rate", "40", "--keys", "4", "--output", world.output + "/perjob.out"],
+                                                      flinkVersion: "v1_20"))
+        try #require(LifecycleTests.waitRunning(world, "perjob", timeout: 150), "\(world.summary(.flinkDeployment, "perjob"))")
+        #expect(world.deployment("perjob")?.clusterInfo?["flink-version"] == "1.20.5")
+        #expect(world.waitUntil(timeout: 20) { world.lineCount("perjob.out") > 20 })
+        let submitterLog = (try? String(contentsOfFile: world.state + "/pods/default/perjob/perjob-submitter/log", encoding: .utf8)) ?? ""
+        #expect(submitterLog.contains("1.20.5") || submitterLog.contains("flink-1.20.5"), "the client of Flink 1.20 submitted: \(submitterLog.suffix(400))")
+        world.evidence("perjob.out", "per-job cluster on Flink 1.20")
+        world.delete("perjob.yaml")
+        #expect(world.waitUntil(timeout: 40) { world.processes().isEmpty })
+    }
+
+    static func commandLine(_ pid: Int32) -> String {
+        String(decoding: ((try? Data(contentsOf: URL(fileURLWithPath: "/proc/\(pid)/cmdline"))) ?? Data()).map { $0 == 0 ? 32 : $0 }, as: UTF8.self)
+    }
 }

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The main job from a fresh clone: installs what is missing (libyaml, SQLite, Java 17, Flink 2.3,
+# The main job from a fresh clone: installs what is missing (libyaml, SQLite, Java 17, Flink 1.20 and 2.3,
 # the example counter job), builds flinklet, and runs the operator on manifests/ with its state in
 # .flinklet/. Extra arguments go to `flinklet run` (e.g. --log-format json). Ctrl-C stops the
 # operator; the clusters keep running and the next run adopts them.
@@ -8,12 +8,12 @@ cd "$(dirname "$0")/.."
 
 bash hack/install-deps.sh
 command -v swift >/dev/null 2>&1 || export PATH="/opt/swift/usr/bin:$PATH"
+# The operator runs every version installed under .flink/ (another one installed while it runs is
+# picked up); the examples in manifests/ use 1.20 and 2.3. The counter job builds for each.
+bash hack/install-flink.sh 1.20 2.3 >/dev/null
 bash hack/build-counter-job.sh >/dev/null
 # Flinklet's loopback Prometheus reporter, a plugin of the distribution (each JVM exports its metrics).
 bash hack/build-metrics-plugin.sh >/dev/null
-# The operator runs every version installed under .flink/ (hack/install-flink.sh 1.20 adds one,
-# picked up while it runs); without any, the newest is installed here.
-bash hack/install-flink.sh >/dev/null
 
 echo "==> hack/build-release.sh flinklet" >&2
 bin="$(bash hack/build-release.sh flinklet)/flinklet"

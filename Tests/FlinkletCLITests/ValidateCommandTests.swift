@@ -8,18 +8,19 @@ struct ValidateCommandTests {
 
     // MARK: Valid and invalid manifests
 
-    @Test func repositoryManifestsDirectoryValidatesWithFourValidResources() throws {
+    @Test func repositoryManifestsDirectoryValidatesWithFiveValidResources() throws {
         let manifests = FlinkletBinary.repositoryRoot.appendingPathComponent("manifests").path
         let result = try FlinkletBinary.run(["validate", "-f", manifests])
 
         #expect(result.exited && result.status == 0, "\(result)")
         #expect(result.stderr == "")
         #expect(result.stdoutLines == [
+            "flinkdeployment.flink.apache.org/counter-lts valid",
             "flinkdeployment.flink.apache.org/counter-app valid",
             "flinkdeployment.flink.apache.org/counter-batch valid",
             "flinkdeployment.flink.apache.org/session valid",
             "flinksessionjob.flink.apache.org/counter-in-session valid",
-            "4 resources in 4 files: 4 valid",
+            "5 resources in 5 files: 5 valid",
         ])
     }
 

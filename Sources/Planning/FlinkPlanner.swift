@@ -85,6 +85,9 @@ public struct FlinkPlanner: ResourcePlanner {
         // Where the job's deployment stands: what to run, as which job, from which snapshot.
         var lifecycle: JobLifecycle?
         var target = deployment
+        // A session cluster keeps its Flink version while jobs run in it (see `sessionVersionHold`).
+        let versionHold = mode == .session ? Self.sessionVersionHold(deployment, observation: observation, pods: input.pods) : nil
+        if let versionHold { target = versionHold.running }
         // During an upgrade, the TaskManagers of the job that replaces the running one.
         var standby: [PodPlan] = []
         var health: ClusterHealth.Evaluation?
@@ -297,7 +300,13 @@ public struct FlinkPlanner: ResourcePlanner {
                                         message: jobRunning ? "all tasks of job \(jobId ?? "") are running" : "job \(jobId ?? "") is \(jobStatus.state ?? "RECONCILING")",
                                         observedGeneration: generation))
         }
-        if case .blocked(let reason, let message)? = lifecycle?.phase {
+        if let versionHold {
+            conditions.append(Condition(type: Conditions.reconciling, status: .true, reason: "SessionJobsRunning", message: versionHold.message,
+                                        observedGeneration: generation))
+            if !(input.conditions.contains { $0.type == Conditions.reconciling && $0.reason == "SessionJobsRunning" }) {
+                steps.append(.event(type: .warning, reason: "SessionJobsRunning", message: versionHold.message))
+            }
+        } else if case .blocked(let reason, let message)? = lifecycle?.phase {
             conditions.append(Condition(type: Conditions.stalled, status: .true, reason: reason, message: message, observedGeneration: generation))
         } else if case .waiting(let message)? = lifecycle?.phase {
             conditions.append(Condition(type: Conditions.reconciling, status: .true, reason: "Upgrading", message: message, observedGeneration: generation))
@@ -344,7 +353,7 @@ public struct FlinkPlanner: ResourcePlanner {
             // A session cluster has no job lifecycle, but its reconciliation status is filled as
             // upstream fills it (Argo CD's built-in health check reads `state`): the spec acted
             // on, DEPLOYED, and the spec that reached a ready cluster.
-            let specJSON = JobLifecycle.specJSONOf(.deployment(deployment))
+            let specJSON = JobLifecycle.specJSONOf(.deployment(target))
             var session = observation.reconciliation ?? ReconciliationStatus()
             if session.lastReconciledSpec != specJSON || session.state != .deployed {
                 session = ReconciliationStatus(reconciliationTimestamp: Int64(input.now.timeIntervalSince1970 * 1000), lastReconciledSpec: specJSON,
@@ -718,6 +727,27 @@ public struct FlinkPlanner: ResourcePlanner {
         ], now: input.now), error: nil, lifecycleState: .created, observedGeneration: input.generation,
         domainStatus: FlinkStatus(reconciliation: ReconciliationStatus(reconciliationTimestamp: nowMillis, state: .deployed)),
         next: .requeue(after: Self.canaryInterval))
+    }
+
+    /// A session cluster whose `flinkVersion` changes while jobs run in it keeps running its
+    /// deployed spec (`running`): restarting it on the other version would take its jobs down and
+    /// bring them back from checkpoints, across versions. Its session jobs move through
+    /// savepoints when suspended (`spec.job.state: suspended`); once none runs, the cluster
+    /// restarts on the new version and the resumed jobs start there from their savepoints. The
+    /// cluster stays Ready meanwhile (its session jobs need its REST API to be suspended), with a
+    /// `Reconciling` condition and a warning event, reason `SessionJobsRunning`. Nil: no hold.
+    static func sessionVersionHold(_ deployment: FlinkDeployment, observation: FlinkObservation,
+                                   pods: [ObservedPod]) -> (running: FlinkDeployment, message: String)? {
+        guard case .deployment(let running)? = observation.deployed, !pods.isEmpty,
+              let from = running.spec.flinkVersion, let to = deployment.spec.flinkVersion, from != to else { return nil }
+        let jobs = observation.jobs.filter { !$0.isTerminal }
+        guard !jobs.isEmpty else { return nil }
+        var held = running
+        held.metadata = deployment.metadata
+        let message = "spec.flinkVersion changes from \(from.rawValue) to \(to.rawValue) while \(jobs.count) job(s) run in this session cluster: "
+            + "it keeps running Flink \(from.release) until none does. Suspend its session jobs (spec.job.state: suspended, upgradeMode savepoint) "
+            + "to move their state through savepoints, then resume them: they start on Flink \(to.release) from their savepoints"
+        return (held, message)
     }
 
     /// Nothing can run until the manifest (or the machine) changes: say why, once.

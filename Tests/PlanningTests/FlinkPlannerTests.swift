@@ -291,6 +291,41 @@ private func events(_ plan: Plan) -> [String] {
         }
     }
 
+    /// A session cluster's version change waits while jobs run in it (they would come back from
+    /// checkpoints across versions), and happens once none does.
+    @Test func aSessionClusterKeepsItsVersionWhileJobsRunInIt() throws {
+        let v22 = FlinkDistribution(home: "/flink-2.2", version: "2.2.1", java: "/usr/bin/java",
+                                    classpath: ["/flink-2.2/lib/flink-dist-2.2.1.jar"], jvmOptions: [])
+        let old = deployment("session", mode: .session, version: .v2_2)
+        let new = deployment("session", mode: .session, version: .v2_3)
+        var o = observation(new, rest: .answering(taskManagers: 1, slots: 1),
+                            jobs: [ObservedJob(id: "0123", name: "counter", state: .running, allTasksRunning: true)])
+        o.distributions = FlinkDistributions([distribution, v22])
+        o.deployed = .deployment(old)
+        o.reconciliation = ReconciliationStatus(lastReconciledSpec: JobLifecycle.specJSONOf(.deployment(old)), state: .deployed)
+        let oldLayout = try FlinkCluster.layout(of: old, observation: o, distribution: v22, jobId: nil, jar: nil).get()
+        let pods = ([oldLayout.jobManager] + oldLayout.taskManagers).map { running($0) }
+        let held = planner.plan(input(new, o, pods: pods, generation: 2))
+        let podSteps = held.steps.filter { step in
+            switch step { case .stopPod, .startPod: true; default: false }
+        }
+        #expect(podSteps.isEmpty, "the 2.2 cluster keeps running: \(podSteps)")
+        #expect(events(held) == ["SessionJobsRunning"])
+        #expect(held.conditions.contains { $0.type == "Reconciling" && $0.reason == "SessionJobsRunning" && ($0.message ?? "").contains("from v2_2 to v2_3 while 1 job(s) run") })
+        let ready = held.conditions.first { $0.type == "Ready" }
+        #expect(ready?.status == .true, "Ready: its session jobs can still be suspended")
+        #expect(held.flinkStatus?.clusterInfo?["flink-version"] == "2.2.1")
+        #expect(held.flinkStatus?.reconciliation?.lastReconciledSpec == JobLifecycle.specJSONOf(.deployment(old)))
+
+        // Its jobs were suspended (stopped with savepoints): the cluster restarts on 2.3.
+        o.jobs = [ObservedJob(id: "0123", name: "counter", state: .finished)]
+        let moved = planner.plan(input(new, o, pods: pods, generation: 2))
+        #expect(moved.steps.contains { step in
+            if case .stopPod = step { true } else { false }
+        })
+        #expect(!events(moved).contains("SessionJobsRunning"))
+    }
+
     @Test func distributionsResolveVersionsOrSayWhyNot() throws {
         let both = FlinkDistributions([older, distribution])
         #expect(try both.resolve(.v1_20).get() == older)

@@ -19,7 +19,9 @@
 #     keys, and none of Flinklet's speed keys; a second baseline line adds those keys
 #     (`cluster.registration.error-delay`, heartbeats, `web.refresh-interval`), so the reader sees
 #     which part of the gain is configuration and which is the direct JVM start.
-#     Target: Flinklet ≤ 0.7 × the scripted time.
+#     Per Flink version in VERSIONS (default 2.3; e.g. VERSIONS="1.20 2.3"): one operator runs
+#     every version side by side (no --flink-home), each against the scripted baseline of the same
+#     distribution. Target: Flinklet ≤ 0.5 × the scripted time of the same version.
 #   deployer load: a fresh operator, N (20) per-job FlinkDeployments saved at once
 #     (`--max-concurrent-submissions 2`, the default) vs N application FlinkDeployments saved at
 #     once: the operator's CPU time (utime+stime delta) and peak RSS (VmHWM, a fresh process per
@@ -43,7 +45,7 @@
 #
 # It leaves nothing behind: on exit the operator is stopped and every process whose command line
 # names the scratch directory (/tmp/flinklet-bench-*) is killed; KEEP=1 keeps the directory.
-# Knobs: RUNS (3), LOAD_N (20), SPEED_BASELINE (1: also run the baseline with the speed keys),
+# Knobs: VERSIONS (2.3), RUNS (3), LOAD_N (20), SPEED_BASELINE (1: also run the baseline with the speed keys),
 # SKIP_LOAD=1, SKIP_STARTUP=1, SWIFT_SCRATCH_PATH (.build).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -53,12 +55,24 @@ RUNS=${RUNS:-3}
 LOAD_N=${LOAD_N:-20}
 SPEED_BASELINE=${SPEED_BASELINE:-1}
 ENTRY_CLASS=dev.flinklet.examples.CounterJob
+# The Flink versions measured, each against the scripted baseline of the same version (one
+# operator runs them all, side by side); the load episodes use the last.
+VERSIONS=${VERSIONS:-2.3}
 
 bash hack/install-deps.sh
 command -v swift >/dev/null 2>&1 || export PATH="/opt/swift/usr/bin:$PATH"
-FLINK_HOME=$(bash hack/install-flink.sh)
-JAR=$(bash hack/build-counter-job.sh)
-export FLINK_HOME
+# shellcheck disable=SC2086
+HOMES=$(bash hack/install-flink.sh $VERSIONS)
+bash hack/build-counter-job.sh >/dev/null
+# use_version 1.20: FLINK_HOME, JAR and the manifests' flinkVersion of that version.
+use_version() {
+    FLINK_HOME=$(echo "$HOMES" | grep "/flink-$1\." | head -1)
+    JAR=$FLINK_HOME/usrlib/flinklet-counter-job.jar
+    FLINK_VERSION_VALUE=v${1//./_}
+    VERSION=$1
+    export FLINK_HOME
+}
+use_version "${VERSIONS##* }"
 
 FLINKLET="$(bash hack/build-release.sh flinklet)/flinklet"
 
@@ -259,7 +273,7 @@ def describe(r):
     def one(k):
         v = r.get(k)
         return f"{k} {v:5.2f}" if isinstance(v, (int, float)) else f"{k}   -  "
-    head = f"  {r['who']:<14} {r['mode']:<12} #{r['run']}  "
+    head = f"  {r.get('version', '2.3'):<5} {r['who']:<14} {r['mode']:<12} #{r['run']}  "
     if r.get("running") is None:
         return head + f"NOT RUNNING after {r.get('timeout')} s   load {r['load']}"
     shown = [k for k in MARKS if k != "running"]
@@ -322,7 +336,7 @@ def cmd_wait_running(a):
                         marks[key] = float(value) - t0
                 break
             time.sleep(0.1)
-    record = {"kind": "startup", "who": a.who, "mode": a.mode, "run": a.run, "load": a.load, "timeout": a.timeout,
+    record = {"kind": "startup", "who": a.who, "mode": a.mode, "version": a.version, "run": a.run, "load": a.load, "timeout": a.timeout,
               "port": port, "running": marks.pop("running", None), **{k: round(v, 3) for k, v in marks.items()}}
     append(a.results, record)
     print(describe(record), flush=True)
@@ -465,8 +479,9 @@ def cmd_report(a):
     records = [json.loads(line) for line in open(a.results)]
     startup = [r for r in records if r["kind"] == "startup"]
 
-    def median(who, mode):
-        values = [r["running"] for r in startup if r["who"] == who and r["mode"] == mode and r["running"] is not None]
+    def median(who, mode, version):
+        values = [r["running"] for r in startup
+                  if r["who"] == who and r["mode"] == mode and r.get("version", "2.3") == version and r["running"] is not None]
         return (statistics.median(values), len(values)) if values else (None, 0)
 
     def secs(v):
@@ -482,33 +497,37 @@ def cmd_report(a):
         print()
         modes = [m for m in ["application", "per-job", "session"] if any(r["mode"] == m for r in startup)]
         speed = any(r["who"] == "scripts+speed" for r in startup)
-        header = f"{'mode':<12} {'flinklet (median of ' + str(a.runs) + ')':<24} {'scripts (median of ' + str(a.runs) + ')':<24} {'ratio':<7} {'target ≤ 0.7':<13}"
+        versions = sorted({r.get("version", "2.3") for r in startup}, key=lambda v: [int(x) for x in v.split(".")])
+        header = f"{'version':<8} {'mode':<12} {'flinklet (median of ' + str(a.runs) + ')':<24} {'scripts (median of ' + str(a.runs) + ')':<24} {'ratio':<7} {'target ≤ 0.5':<13}"
         if speed:
             header += f" {'scripts + speed keys':<21} {'ratio':<6}"
         print(header)
-        for mode in modes:
-            f, fn = median("flinklet", mode)
-            s, sn = median("scripts", mode)
-            ratio = f / s if f is not None and s else None
-            line = f"{mode:<12} {secs(f) + ('' if fn == a.runs else f' (n={fn})'):<24} {secs(s) + ('' if sn == a.runs else f' (n={sn})'):<24} "
-            line += f"{(f'{ratio:.2f}' if ratio else '-'):<7} {('met' if ratio and ratio <= 0.7 else 'missed' if ratio else '-'):<13}"
-            if speed:
-                q, qn = median("scripts+speed", mode)
-                line += f" {secs(q) + ('' if qn == a.runs else f' (n={qn})'):<21} {(f'{f / q:.2f}' if f is not None and q else '-'):<6}"
-            print(line)
+        for version in versions:
+            for mode in modes:
+                f, fn = median("flinklet", mode, version)
+                s, sn = median("scripts", mode, version)
+                if fn == 0 and sn == 0:
+                    continue
+                ratio = f / s if f is not None and s else None
+                line = f"{version:<8} {mode:<12} {secs(f) + ('' if fn == a.runs else f' (n={fn})'):<24} {secs(s) + ('' if sn == a.runs else f' (n={sn})'):<24} "
+                line += f"{(f'{ratio:.2f}' if ratio else '-'):<7} {('met' if ratio and ratio <= 0.5 else 'missed' if ratio else '-'):<13}"
+                if speed:
+                    q, qn = median("scripts+speed", mode, version)
+                    line += f" {secs(q) + ('' if qn == a.runs else f' (n={qn})'):<21} {(f'{f / q:.2f}' if f is not None and q else '-'):<6}"
+                print(line)
         print()
         print("median milestones (seconds; columns as in the individual runs):")
-        print(f"{'mode':<12} {'':<14} " + " ".join(f"{k:>11}" for k in MARKS))
-        for mode in modes:
+        print(f"{'version':<8} {'mode':<12} {'':<14} " + " ".join(f"{k:>11}" for k in MARKS))
+        for version, mode in [(v, m) for v in versions for m in modes]:
             for who in ["flinklet", "scripts", "scripts+speed"]:
-                runs = [r for r in startup if r["who"] == who and r["mode"] == mode]
+                runs = [r for r in startup if r["who"] == who and r["mode"] == mode and r.get("version", "2.3") == version]
                 if not runs:
                     continue
                 cells = []
                 for k in MARKS:
                     values = [r[k] for r in runs if isinstance(r.get(k), (int, float))]
                     cells.append(f"{statistics.median(values):>11.2f}" if values else f"{'-':>11}")
-                print(f"{mode:<12} {who:<14} " + " ".join(cells))
+                print(f"{version:<8} {mode:<12} {who:<14} " + " ".join(cells))
         print()
     for n in sorted({r["n"] for r in records if r["kind"] == "load"}, reverse=True):
         load = {r["mode"]: r for r in records if r["kind"] == "load" and r["n"] == n}
@@ -552,6 +571,7 @@ p.add_argument("--output"); p.add_argument("--oplog"); p.add_argument("--match",
 p.add_argument("--mark", action="append", default=[]); p.add_argument("--mark-file")
 p.add_argument("--timeout", type=float, default=180)
 p.add_argument("--who"); p.add_argument("--mode"); p.add_argument("--run", type=int); p.add_argument("--load", default="")
+p.add_argument("--version", default="2.3")
 p.add_argument("--results")
 p.set_defaults(func=cmd_wait_running)
 p = sub.add_parser("wait-rest"); p.add_argument("--port", type=int); p.add_argument("--timeout", type=float, default=120)
@@ -593,7 +613,7 @@ kind: FlinkDeployment
 metadata:
   name: $1
 spec:
-  flinkVersion: v2_3
+  flinkVersion: $FLINK_VERSION_VALUE
   mode: $2
   flinkConfiguration:
 $configuration
@@ -621,7 +641,7 @@ kind: FlinkDeployment
 metadata:
   name: $1
 spec:
-  flinkVersion: v2_3
+  flinkVersion: $FLINK_VERSION_VALUE
   mode: session
   flinkConfiguration:
     execution.checkpointing.interval: "2s"
@@ -664,7 +684,7 @@ start_operator() {
     local dir=$1; shift
     STATE=$dir/state MANIFESTS=$dir/manifests OPLOG=$dir/operator.log
     mkdir -p "$STATE" "$MANIFESTS" "$dir/stage"
-    "$FLINKLET" run --manifests "$MANIFESTS" --state-dir "$STATE" --flink-home "$FLINK_HOME" \
+    "$FLINKLET" run --manifests "$MANIFESTS" --state-dir "$STATE" \
         --ports "$OPERATOR_PORTS" --empty-grace 1 --resync 2 --log-format json "$@" >"$OPLOG" 2>&1 &
     OPERATOR_PID=$!
     for _ in $(seq 100); do grep -q '"adopted pods"' "$OPLOG" 2>/dev/null && break; sleep 0.1; done
@@ -700,19 +720,19 @@ flinklet_run() {
     local -a apply
     case $mode in
         application|per-job)
-            name=$([ "$mode" = application ] && echo app || echo perjob)-r$run
+            name=$([ "$mode" = application ] && echo app || echo perjob)-${VERSION//./}-r$run
             deployment "$name" "$mode" "$out/$name.out" 2s >"$stage/$name.yaml"
             apply=(--apply "$stage/$name.yaml" "$MANIFESTS/$name.yaml")
             target=(--cluster "$name" --status flinkdep "$name" --output "$out/$name.out" --match "$name") ;;
         session)
-            name=session-r$run job=sjob-r$run
+            name=session-${VERSION//./}-r$run job=sjob-${VERSION//./}-r$run
             session_cluster "$name" >"$stage/$name.yaml"
             session_job "$job" "$name" "$out/$job.out" >"$stage/$job.yaml"
             apply=(--apply "$stage/$name.yaml" "$MANIFESTS/$name.yaml" --apply "$stage/$job.yaml" "$MANIFESTS/$job.yaml")
             target=(--cluster "$name" --status sessionjob "$job" --output "$out/$job.out" --match "$name" --match "$job") ;;
     esac
     py wait-running "${apply[@]}" --flinklet "$FLINKLET" --state "$STATE" "${target[@]}" --oplog "$OPLOG" \
-        --who flinklet --mode "$mode" --run "$run" --load "$(loadavg)" --results "$RESULTS" --timeout 180 || true
+        --who flinklet --mode "$mode" --version "$VERSION" --run "$run" --load "$(loadavg)" --results "$RESULTS" --timeout 180 || true
     keep_pod_logs "$SCRATCH/pod-logs/$name"
     flinklet_teardown "$MANIFESTS/$name.yaml" ${job:+"$MANIFESTS/$job.yaml"}
 }
@@ -726,7 +746,7 @@ BASE_SEQ=0
 scripts_run() {
     local mode=$1 run=$2 who=$3
     BASE_SEQ=$((BASE_SEQ + 1))
-    local dir=$SCRATCH/baseline/$mode-$who-r$run port=$((32000 + 10 * (BASE_SEQ % 76))) out=$SCRATCH/out/$mode-$who-r$run.out
+    local dir=$SCRATCH/baseline/$VERSION-$mode-$who-r$run port=$((32000 + 10 * (BASE_SEQ % 76))) out=$SCRATCH/out/$VERSION-$mode-$who-r$run.out
     mkdir -p "$dir/log" "$dir/pid" "$dir/tmp"
     cp -r "$FLINK_HOME/conf" "$dir/conf"
     local -a keys=(
@@ -753,7 +773,7 @@ scripts_run() {
         t0=$(now)
         # The waiter polls from t0 on, alongside the scripts; they note their own milestones.
         py wait-running --since "$t0" --port "$port" --output "$out" --mark-file "$marks" \
-            --who "$who" --mode "$mode" --run "$run" --load "$load" --results "$RESULTS" --timeout 180 &
+            --who "$who" --mode "$mode" --version "$VERSION" --run "$run" --load "$load" --results "$RESULTS" --timeout 180 &
         poller=$!
         if [ "$mode" = application ]; then
             "$bin/standalone-job.sh" start --job-classname "$ENTRY_CLASS" --rate 20 --keys 4 --output "$out" >"$dir/scripts.out" 2>&1
@@ -817,7 +837,7 @@ load_episode() {
 
 mkdir -p "$SCRATCH/out" "$SCRATCH/flinklet"
 echo "machine: $(nproc) cores, MemTotal $(awk '/MemTotal/ {printf "%.1f GiB", $2 / 1048576}' /proc/meminfo), MemAvailable $(awk '/MemAvailable/ {printf "%.1f GiB", $2 / 1048576}' /proc/meminfo), load $(loadavg) at start"
-echo "flinklet $(git rev-parse --short HEAD)$(git diff --quiet HEAD -- Sources || echo '+changes'), Flink $(basename "$(ls "$FLINK_HOME"/lib/flink-dist*.jar)" .jar | sed 's/flink-dist-//'), $(java -version 2>&1 | head -1)"
+echo "flinklet $(git rev-parse --short HEAD)$(git diff --quiet HEAD -- Sources || echo '+changes'), Flink $(for h in $HOMES; do basename "$(ls "$h"/lib/flink-dist*.jar)" .jar | sed 's/flink-dist-//'; done | paste -sd' '), $(java -version 2>&1 | head -1)"
 read -r ephemeral_low ephemeral_high </proc/sys/net/ipv4/ip_local_port_range
 echo "scratch: $SCRATCH; ephemeral ports $ephemeral_low-$ephemeral_high"
 overlaps() { [ "$ephemeral_low" -le "$2" ] && [ "$ephemeral_high" -ge "$1" ]; }
@@ -830,12 +850,16 @@ if [ "${SKIP_STARTUP:-0}" != 1 ]; then
     echo "startup: manifest saved → job RUNNING, $RUNS runs per mode, interleaved with the baseline"
     start_operator "$SCRATCH/flinklet"
     for run in $(seq 1 "$RUNS"); do
-        for mode in application per-job session; do
-            flinklet_run "$mode" "$run"
-            scripts_run "$mode" "$run" scripts
-            [ "$SPEED_BASELINE" = 1 ] && scripts_run "$mode" "$run" scripts+speed
+        for version in $VERSIONS; do
+            use_version "$version"
+            for mode in application per-job session; do
+                flinklet_run "$mode" "$run"
+                scripts_run "$mode" "$run" scripts
+                [ "$SPEED_BASELINE" = 1 ] && scripts_run "$mode" "$run" scripts+speed
+            done
         done
     done
+    use_version "${VERSIONS##* }"
     stop_operator
     echo
 fi

@@ -169,4 +169,92 @@ import Glibc
     static func commandLine(_ pid: Int32) -> String {
         String(decoding: ((try? Data(contentsOf: URL(fileURLWithPath: "/proc/\(pid)/cmdline"))) ?? Data()).map { $0 == 0 ? 32 : $0 }, as: UTF8.self)
     }
+
+    /// A session cluster's version change waits while its jobs run; its session job moves
+    /// through a savepoint (suspended, then resumed): every count continues on Flink 2.3.
+    @Test func aSessionClusterMovesFrom2_2To2_3OnceItsJobsAreSuspendedAndTheyResumeFromSavepoints() async throws {
+        let (_, new) = try Self.homes()
+        let middle = try #require(E2E.flinkHome("2.2"), "Flink 2.2 is not installed: run hack/install-flink.sh 2.2 && hack/build-counter-job.sh")
+        let world = try Cluster("version-session")
+        defer { world.tearDown() }
+        try world.startOperator(distributions: [middle, new])
+        func session(_ version: String) -> String {
+            """
+            apiVersion: flink.apache.org/v1beta1
+            kind: FlinkDeployment
+            metadata:
+              name: session
+            spec:
+              flinkVersion: \(version)
+              mode: session
+              flinkConfiguration:
+                taskmanager.numberOfTaskSlots: "2"
+              jobManager:
+                resource:
+                  memory: 768m
+              taskManager:
+                replicas: 1
+                resource:
+                  memory: 1024m
+
+            """
+        }
+        func job(tag: String, state: String) -> String {
+            """
+            apiVersion: flink.apache.org/v1beta1
+            kind: FlinkSessionJob
+            metadata:
+              name: counter
+            spec:
+              deploymentName: session
+              flinkConfiguration:
+                execution.checkpointing.interval: 2s
+              job:
+                jarURI: local:///opt/flink/usrlib/flinklet-counter-job.jar
+                entryClass: dev.flinklet.examples.CounterJob
+                args: ["--rate", "40", "--keys", "4", "--tag", "\(tag)", "--output", "\(world.output)/session.out"]
+                parallelism: 1
+                upgradeMode: savepoint
+                state: \(state)
+
+            """
+        }
+        try world.apply("session.yaml", session("v2_2"))
+        try world.apply("job.yaml", job(tag: "flink-2.2", state: "running"))
+        try #require(world.waitUntil(timeout: 150) { world.sessionJob("counter")?.jobStatus?.state == "RUNNING" && world.lineCount("session.out") > 20 },
+                     "\(world.summary(.flinkSessionJob, "counter"))")
+        let jobManager = try #require(world.processes(containing: "session-jobmanager-0").first)
+
+        // The cluster waits for its job: same JobManager, job running, and it says why.
+        try world.apply("session.yaml", session("v2_3"))
+        #expect(world.waitUntil(timeout: 30) {
+            world.deployment("session")?.conditions?.contains { $0.type == "Reconciling" && $0.reason == "SessionJobsRunning" } == true
+        }, "\(world.summary(.flinkDeployment, "session"))")
+        #expect(world.events(.flinkDeployment, "session").contains { $0.reason == "SessionJobsRunning" })
+        try await Task.sleep(for: .seconds(3))
+        #expect(world.processes(containing: "session-jobmanager-0") == [jobManager], "the 2.2 JobManager keeps running under its job")
+        #expect(world.sessionJob("counter")?.jobStatus?.state == "RUNNING")
+
+        // Suspended: a savepoint; then the cluster moves to 2.3; resumed: the job starts there from it.
+        try world.apply("job.yaml", job(tag: "flink-2.2", state: "suspended"))
+        #expect(world.waitUntil(timeout: 60) { world.sessionJob("counter")?.lifecycleState == .suspended }, "\(world.summary(.flinkSessionJob, "counter"))")
+        #expect(world.waitUntil(timeout: 120) {
+            world.deployment("session")?.clusterInfo?["flink-version"] == "2.3.0"
+                && world.deployment("session")?.conditions?.contains { $0.type == "Ready" && $0.status == .true } == true
+        }, "\(world.summary(.flinkDeployment, "session"))")
+        let newJobManager = try #require(world.processes(containing: "session-jobmanager-0").first)
+        #expect(Self.commandLine(newJobManager).contains("flink-dist-2.3.0.jar"))
+        try world.apply("job.yaml", job(tag: "flink-2.3", state: "running"))
+        #expect(world.waitUntil(timeout: 120) { world.lines("session.out").contains { $0.last == "flink-2.3" } }, "\(world.summary(.flinkSessionJob, "counter"))")
+        let savepoint = world.sessionJob("counter")?.jobStatus?.upgradeSavepointPath ?? ""
+        #expect(savepoint.contains("/savepoints/"), "resumed from the suspension's savepoint: \(savepoint)")
+        try await Task.sleep(for: .seconds(2))
+        let counts = world.counts("session.out")
+        #expect(LifecycleTests.continues(counts, replay: 0) == nil, "\(LifecycleTests.continues(counts, replay: 0) ?? "")")
+        world.evidence("session.out", "session cluster 2.2 -> 2.3, its job suspended and resumed through a savepoint")
+        world.delete("job.yaml")
+        #expect(world.waitUntil(timeout: 60) { world.record(.flinkSessionJob, "counter") == nil })
+        world.delete("session.yaml")
+        #expect(world.waitUntil(timeout: 40) { world.processes().isEmpty })
+    }
 }

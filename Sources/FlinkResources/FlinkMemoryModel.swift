@@ -1,5 +1,12 @@
 /// Flink's memory model for a process whose total size is given (`*.memory.process.size`),
-/// with Flink 2.x defaults and the configuration keys that change it.
+/// with Flink's defaults and the configuration keys that change it.
+///
+/// One model for every supported version: the defaults of every `jobmanager.memory.*` and
+/// `taskmanager.memory.*` option are the same in Flink 1.20.5, 2.0.2, 2.1.3, 2.2.1 and 2.3.0
+/// (read from each distribution's `JobManagerOptions` and `TaskManagerOptions`; 2.x only adds
+/// `taskmanager.memory.starting-segment-size`, which sizes nothing here), so validation's
+/// minimum sizes are those of the version a manifest names whichever it names. A version whose
+/// defaults differ gets its own defaults here, chosen by `FlinkVersion`.
 ///
 /// It answers "can Flink start a process of this size?" without starting one, and gives the
 /// component sizes the JVM flags are made of. It covers the derivation from total process

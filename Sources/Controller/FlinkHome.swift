@@ -44,7 +44,14 @@ public enum FlinkHome {
     /// Reads a distribution directory: its version (from `lib/flink-dist-*.jar`), its class
     /// path, the JVM options of its shipped configuration, and the `java` to run.
     public static func inspect(_ home: String, environment: [String: String]) -> Result<FlinkDistribution, FlinkHomeError> {
-        let home = URL(fileURLWithPath: home).standardizedFileURL.path
+        // Symbolic links resolved: the same distribution reached through another link (a
+        // symlinked .flink/flink-<release>, a --flink-home link) is the same directory, the same
+        // pods and the same class-data archives, never a second set of each.
+        let standardized = URL(fileURLWithPath: home).standardizedFileURL.path
+        let home = realpath(standardized, nil).map { resolved in
+            defer { free(resolved) }
+            return String(cString: resolved)
+        } ?? standardized
         let lib = home + "/lib"
         guard let jars = try? FileManager.default.contentsOfDirectory(atPath: lib).filter({ $0.hasSuffix(".jar") }).sorted(),
               let dist = jars.first(where: { $0.hasPrefix("flink-dist") }) else {

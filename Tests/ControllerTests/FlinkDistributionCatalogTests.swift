@@ -52,6 +52,18 @@ import Testing
         #expect(wrong.installed.isEmpty && wrong.problem?.contains("is not a Flink distribution") == true)
     }
 
+    /// A distribution linked into `.flink/` is its real directory: the same pods and class-data
+    /// archives however it is reached (each e2e world links the installed ones).
+    @Test func aLinkedDistributionIsItsRealDirectory() throws {
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        try install("1.20.5", at: directory + "/real/flink-1.20.5")
+        try FileManager.default.createDirectory(atPath: directory + "/.flink", withIntermediateDirectories: true)
+        try FileManager.default.createSymbolicLink(atPath: directory + "/.flink/flink-1.20.5", withDestinationPath: directory + "/real/flink-1.20.5")
+        let found = try FlinkDistributionCatalog(explicit: nil, environment: environment, workingDirectory: directory).current().resolve(.v1_20).get()
+        #expect(found.home == directory + "/real/flink-1.20.5")
+        #expect(found.classpath.allSatisfy { $0.hasPrefix(directory + "/real/flink-1.20.5/lib/") })
+    }
+
     @Test func aHalfInstalledDirectoryIsNotADistribution() throws {
         defer { try? FileManager.default.removeItem(atPath: directory) }
         try FileManager.default.createDirectory(atPath: directory + "/.flink/flink-2.2.1/lib", withIntermediateDirectories: true)

@@ -7,18 +7,6 @@ import YAML
 /// only), or `$FLINK_HOME` and every `.flink/flink-<release>/` that `hack/install-flink.sh`
 /// installs (relative to the working directory), and the `.flink/venv` of earlier Flinklets.
 public enum FlinkHome {
-    /// The single distribution an explicit directory (or the first one found) holds: for callers
-    /// that run one version (`flinklet recover`, tests). Errors name every place tried.
-    public static func locate(explicit: String?, environment: [String: String] = ProcessInfo.processInfo.environment,
-                              workingDirectory: String = FileManager.default.currentDirectoryPath) -> Result<FlinkDistribution, FlinkHomeError> {
-        let catalog = FlinkDistributionCatalog(explicit: explicit, environment: environment, workingDirectory: workingDirectory)
-        let found = catalog.current()
-        if let explicit {
-            return found.newest.map { .success($0) } ?? .failure(FlinkHomeError(message: found.problem ?? "\(explicit) is not a Flink distribution"))
-        }
-        return found.newest.map { .success($0) } ?? .failure(FlinkHomeError(message: found.problem ?? "no Flink distribution found"))
-    }
-
     /// The directories that may hold a distribution, in order of preference (the first of a
     /// version wins): `$FLINK_HOME`, `.flink/flink-*/` newest release first, then the legacy
     /// `.flink/venv/lib/python3.X/site-packages/pyflink` of earlier Flinklets.

@@ -25,6 +25,8 @@ public final class KubeAPIServer: Sendable {
     let directory: ManifestDirectory
     let token: String
     let cache: ResourceCache
+    /// Each resource's `managedFields`, beside the state database.
+    let ownership: FieldOwnership
     let logger: Logger
     private let address = Mutex<String>("127.0.0.1")
 
@@ -39,6 +41,7 @@ public final class KubeAPIServer: Sendable {
         self.directory = ManifestDirectory(path: manifests)
         self.token = token
         self.cache = ResourceCache(store: store, logger: logger)
+        self.ownership = FieldOwnership(directory: (store.databasePath as NSString).deletingLastPathComponent + "/managed-fields")
         self.logger = logger
     }
 
@@ -257,6 +260,11 @@ public final class KubeAPIServer: Sendable {
             let include = Tables.Include(rawValue: request.query["includeObject"] ?? "") ?? .metadata
             return .json(Tables.table(columns: Tables.columns(for: id.kind), rows: [Tables.row(object, include: include, now: Date())],
                                       revision: object.record.revision))
+        }
+        // Managed fields are served for one object at a time (lists and watches leave them out).
+        if ownership.record(id) != nil, let definition = await definition(of: id), let document = definition.document {
+            let fields = ownership.current(id, uid: object.record.uid, document: document, now: Date())
+            return .json(Self.withManagedFields(JSONText.parse(object.json) ?? .object([:]), fields))
         }
         return .jsonBytes(object.json)
     }

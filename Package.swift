@@ -9,7 +9,7 @@ import PackageDescription
 //   CSystemShims → Runtime ─────────────────────────────────────────────────────┘              FlinkletCLI → flinklet
 //   FlinkResources, Runtime → Observability (metrics, health) → Engine
 //                             Observability → HTTPServer (HummingbirdCore) → FlinkletCLI
-//   FlinkResources, Manifests, Store → KubeAPI (the Kubernetes API) → HTTPServer
+//   FlinkResources, Manifests, Store, CSystemShims → KubeAPI (the Kubernetes API) → HTTPServer
 let package = Package(
     name: "flinklet",
     platforms: [.macOS(.v15)],
@@ -87,7 +87,7 @@ let package = Package(
         // manifest file writes), independent of any HTTP server.
         .target(
             name: "KubeAPI",
-            dependencies: ["FlinkResources", "Manifests", "Store", "YAML",
+            dependencies: ["FlinkResources", "Manifests", "Store", "YAML", "CSystemShims",
                            .product(name: "Logging", package: "swift-log"),
                            .product(name: "DequeModule", package: "swift-collections")]
         ),

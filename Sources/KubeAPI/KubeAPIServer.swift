@@ -343,8 +343,12 @@ final class WatchFeed: @unchecked Sendable {
         if index < backlog.count {
             event = backlog[index]
             index += 1
-            // Sent: the objects it held may go.
-            if index == backlog.count { (backlog, index) = ([], 0) }
+            // Sent: the objects it held may go, and the memory encoding them took.
+            if index == backlog.count {
+                let sent = backlog.count
+                (backlog, index) = ([], 0)
+                HeapTrim.afterBacklog(events: sent)
+            }
         } else if let next = await live.next() {
             event = next
         } else {

@@ -31,21 +31,48 @@ final class FieldOwnership: Sendable {
     }
 
     let directory: String
-    private let loaded = Mutex<[ResourceID: Record?]>([:])
+    private let loaded = Mutex<[ResourceID: Record]>([:])
+    /// The resources that have a sidecar (nil until the directory is first listed), so a
+    /// resource without one costs no file lookup.
+    private let known = Mutex<Set<ResourceID>?>(nil)
 
     init(directory: String) { self.directory = directory }
+
+    /// Whether `id` has a sidecar.
+    func has(_ id: ResourceID) -> Bool {
+        known.withLock { known in
+            if known == nil { known = Self.list(directory) }
+            return known!.contains(id)
+        }
+    }
+
+    /// The ids of the sidecars in `directory`: `<namespace>/<plural>.<name>.json`.
+    static func list(_ directory: String) -> Set<ResourceID> {
+        var ids: Set<ResourceID> = []
+        let fm = FileManager.default
+        for namespace in (try? fm.contentsOfDirectory(atPath: directory)) ?? [] {
+            for file in (try? fm.contentsOfDirectory(atPath: directory + "/" + namespace)) ?? [] where file.hasSuffix(".json") {
+                let stem = file.dropLast(5)
+                guard let dot = stem.firstIndex(of: "."),
+                      let kind = ResourceKind.allCases.first(where: { $0.plural == stem[..<dot] }) else { continue }
+                ids.insert(ResourceID(kind: kind, namespace: namespace, name: String(stem[stem.index(after: dot)...])))
+            }
+        }
+        return ids
+    }
 
     func path(_ id: ResourceID) -> String { "\(directory)/\(id.namespace)/\(id.kind.plural).\(id.name).json" }
 
     /// The record kept for `id`, as written (nil when there is none).
     func record(_ id: ResourceID) -> Record? {
+        guard has(id) else { return nil }
         if let cached = loaded.withLock({ $0[id] }) { return cached }
         var record: Record?
         if let data = FileManager.default.contents(atPath: path(id)), let json = JSONText.parse([UInt8](data)),
            let document = json["document"], let fields = json["managedFields"].flatMap(ManagedFields.init(json:)) {
             record = Record(uid: json["uid"]?.stringValue, document: document, fields: fields)
         }
-        loaded.withLock { $0[id] = .some(record) }
+        loaded.withLock { $0[id] = record }
         return record
     }
 
@@ -66,13 +93,17 @@ final class FieldOwnership: Sendable {
         if let uid { object["uid"] = .string(uid) }
         try FileManager.default.createDirectory(atPath: "\(directory)/\(id.namespace)", withIntermediateDirectories: true)
         try AtomicFile.write(JSONText.bytes(.object(object)), to: path(id))
-        loaded.withLock { $0[id] = .some(Record(uid: uid, document: document, fields: fields)) }
+        loaded.withLock { $0[id] = Record(uid: uid, document: document, fields: fields) }
+        _ = has(id)
+        known.withLock { _ = $0?.insert(id) }
     }
 
     /// Forgets `id` (deleted through the API).
     func remove(_ id: ResourceID) {
         try? FileManager.default.removeItem(atPath: path(id))
-        loaded.withLock { $0[id] = .some(nil) }
+        loaded.withLock { $0[id] = nil }
+        _ = has(id)
+        known.withLock { _ = $0?.remove(id) }
     }
 
     /// The `managedFields` to serve for `id` (nil: none recorded for this uid).

@@ -40,8 +40,9 @@ public final class KubeAPIServer: Sendable {
         self.source = source
         self.directory = ManifestDirectory(path: manifests)
         self.token = token
-        self.cache = ResourceCache(store: store, logger: logger)
-        self.ownership = FieldOwnership(directory: (store.databasePath as NSString).deletingLastPathComponent + "/managed-fields")
+        let ownership = FieldOwnership(directory: (store.databasePath as NSString).deletingLastPathComponent + "/managed-fields")
+        self.ownership = ownership
+        self.cache = ResourceCache(store: store, logger: logger, managedFields: { ownership.served($0, uid: $1) })
         self.logger = logger
     }
 
@@ -261,8 +262,9 @@ public final class KubeAPIServer: Sendable {
             return .json(Tables.table(columns: Tables.columns(for: id.kind), rows: [Tables.row(object, include: include, now: Date())],
                                       revision: object.record.revision))
         }
-        // Managed fields are served for one object at a time (lists and watches leave them out).
-        if ownership.record(id) != nil, let definition = await definition(of: id), let document = definition.document {
+        // Lists and watches serve the managed fields the API last recorded; a get also counts
+        // edits made to the manifest since.
+        if ownership.has(id), let definition = await definition(of: id), let document = definition.document {
             let fields = ownership.current(id, uid: object.record.uid, document: document, now: Date())
             return .json(Self.withManagedFields(JSONText.parse(object.json) ?? .object([:]), fields))
         }

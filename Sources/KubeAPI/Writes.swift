@@ -246,9 +246,13 @@ extension KubeAPIServer {
             do { try ownership.save(id, uid: recorded.record.uid, document: document, fields: fields) } catch {
                 logger.error("cannot record the managed fields", metadata: ["resource.name": "\(id.name)", "error": "\(error)"])
             }
+            await cache.refresh(id)
             response = .json(Self.withManagedFields(JSONText.parse(recorded.json) ?? .object([:]), fields), status: status)
         } else {
-            if !dryRun { try? ownership.save(id, uid: uid, document: document, fields: fields) }
+            if !dryRun {
+                try? ownership.save(id, uid: uid, document: document, fields: fields)
+                await cache.refresh(id)
+            }
             // Not recorded (yet): the object as written, with what the server knows of it.
             var answer = manifest
             if let current = await cache.object(id), var served = JSONText.parse(current.json) {

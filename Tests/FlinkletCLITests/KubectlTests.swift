@@ -220,6 +220,8 @@ import Glibc
             let owners = try op.kubectl(["get", "fdep", "ssa", "--show-managed-fields", "-o",
                                          #"jsonpath={range .metadata.managedFields[*]}{.manager}/{.operation}={.fieldsV1.f:spec.f:flinkConfiguration}{"\n"}{end}"#])
             #expect(owners.stdoutLines == ["kubectl/Apply=", #"ci/Apply={"f:taskmanager.numberOfTaskSlots":{}}"#], "\(owners)")
+            let listed = try op.kubectl(["get", "fdep", "--show-managed-fields", "-o", "jsonpath={.items[*].metadata.managedFields[*].manager}"])
+            #expect(listed.stdout == "kubectl ci", "lists serve them too (informers, GitOps tools): \(listed)")
             let file = try String(contentsOfFile: path, encoding: .utf8)
             #expect(file.contains(#"numberOfTaskSlots: "4""#) && !file.contains("managedFields"), "the manifest stays portable: \(file)")
             // ci drops the field from its configuration: nobody else owns it, so it goes.

@@ -27,6 +27,8 @@ public final class KubeAPIServer: Sendable {
     let cache: ResourceCache
     /// Each resource's `managedFields`, beside the state database.
     let ownership: FieldOwnership
+    /// Returns watch backlogs' freed memory to the system.
+    let heapTrim = HeapTrim()
     let logger: Logger
     private let address = Mutex<String>("127.0.0.1")
 
@@ -46,9 +48,14 @@ public final class KubeAPIServer: Sendable {
         self.logger = logger
     }
 
-    /// Keeps the API's cache in step with the Store until cancelled.
+    /// Keeps the API's cache in step with the Store (and trims the heap after watch
+    /// backlogs) until cancelled.
     public func run() async {
-        await cache.run()
+        await withDiscardingTaskGroup { group in
+            group.addTask { await self.heapTrim.run() }
+            await cache.run()
+            group.cancelAll()
+        }
     }
 
     /// Where the server listens (`HOST:PORT`), for `/api`'s server address.
@@ -296,7 +303,8 @@ public final class KubeAPIServer: Sendable {
             return APIResponse(status: 200, headers: [("Content-Type", "application/json")], body: .stream(out, onEnd: {}))
         case .events(let id, let backlog, let stream):
             let cache = self.cache
-            let feed = WatchFeed(backlog: backlog, live: stream.makeAsyncIterator()) { event, first in
+            let heapTrim = self.heapTrim
+            let feed = WatchFeed(backlog: backlog, live: stream.makeAsyncIterator(), heapTrim: heapTrim) { event, first in
                 var out = Array("{\"type\":\"\(event.type.rawValue)\",\"object\":".utf8)
                 if table {
                     JSONText.write(Tables.table(columns: first ? columns : nil, rows: [Tables.row(event.object, include: include, now: Date())],
@@ -313,9 +321,12 @@ public final class KubeAPIServer: Sendable {
                 await cache.unsubscribe(id)
             }
             let out = AsyncStream<[UInt8]>(unfolding: { await feed.next() })
+            let large = backlog.count >= HeapTrim.threshold
             return APIResponse(status: 200, headers: [("Content-Type", "application/json")], body: .stream(out, onEnd: {
                 timer.cancel()
                 Task { await cache.unsubscribe(id) }
+                // A connection cut off mid-backlog frees its buffers now.
+                if large { heapTrim.request() }
             }))
         }
     }
@@ -333,10 +344,13 @@ final class WatchFeed: @unchecked Sendable {
     private var live: AsyncStream<WatchEvent>.AsyncIterator
     private var first = true
     private let encode: @Sendable (WatchEvent, Bool) -> [UInt8]
+    private let heapTrim: HeapTrim?
 
-    init(backlog: [WatchEvent], live: AsyncStream<WatchEvent>.AsyncIterator, encode: @escaping @Sendable (WatchEvent, Bool) -> [UInt8]) {
+    init(backlog: [WatchEvent], live: AsyncStream<WatchEvent>.AsyncIterator, heapTrim: HeapTrim? = nil,
+         encode: @escaping @Sendable (WatchEvent, Bool) -> [UInt8]) {
         self.backlog = backlog
         self.live = live
+        self.heapTrim = heapTrim
         self.encode = encode
     }
 
@@ -349,7 +363,7 @@ final class WatchFeed: @unchecked Sendable {
             if index == backlog.count {
                 let sent = backlog.count
                 (backlog, index) = ([], 0)
-                HeapTrim.afterBacklog(events: sent)
+                heapTrim?.afterBacklog(events: sent)
             }
         } else if let next = await live.next() {
             event = next

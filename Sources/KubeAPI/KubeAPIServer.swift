@@ -170,6 +170,7 @@ public final class KubeAPIServer: Sendable {
             switch request.method {
             case "GET": return try await list(request, kind: kind, namespace: parts[1])
             case "POST": return try await create(request, kind: kind, namespace: parts[1])
+            case "DELETE": return try await deleteCollection(request, kind: kind, namespace: parts[1])
             default: throw APIError.methodNotAllowed("the server does not allow this method on the requested resource")
             }
         case 4 where parts[0] == "namespaces", 5 where parts[0] == "namespaces" && parts[4] == "status":

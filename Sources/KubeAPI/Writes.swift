@@ -94,7 +94,8 @@ extension KubeAPIServer {
         switch type {
         case "application/apply-patch+yaml":
             let applied = try Self.body(request)
-            let force = ["true", "1"].contains(request.query["force"] ?? "")
+            // Go's strconv.ParseBool, as the API server reads boolean parameters.
+            let force = ["1", "t", "T", "TRUE", "true", "True"].contains(request.query["force"] ?? "")
             let base = existing?.document ?? .object([:])
             if existing != nil { try checkVersion(applied, current: current, id: id) }
             let owners = existing == nil ? ManagedFields() : ownership.current(id, uid: current?.record.uid, document: base, now: Date())
@@ -187,6 +188,35 @@ extension KubeAPIServer {
             object[field: "metadata"] = metadata
         }
         return .json(object)
+    }
+
+    /// `deletecollection`: deletes every object of the namespace the label and field selectors
+    /// match, each as `delete` does (its file removed; shown with a `deletionTimestamp` until
+    /// torn down), and answers with the list of them. An object that cannot be deleted (one of
+    /// several documents in a file) does not stop the others; the answer is then the first
+    /// such error, naming every object left.
+    func deleteCollection(_ request: APIRequest, kind: ResourceKind, namespace: String) async throws -> APIResponse {
+        let filter = try filter(request, kind: kind, namespace: namespace)
+        await cache.catchUp()
+        let (revision, objects) = await cache.list(filter)
+        var items: [JSONValue] = []
+        var failures: [APIError] = []
+        for object in objects {
+            do {
+                let answer = try await delete(request, id: object.record.id)
+                if case .bytes(let bytes) = answer.body, let item = JSONText.parse(bytes), item["kind"]?.stringValue == kind.rawValue {
+                    items.append(item)
+                }
+            } catch let error as APIError {
+                failures.append(error)
+            }
+        }
+        if var first = failures.first {
+            if failures.count > 1 { first.message = "[" + failures.map(\.message).joined(separator: ", ") + "]" }
+            throw first
+        }
+        return .json(.object(["apiVersion": .string(FlinkAPI.apiVersion), "kind": .string("\(kind.rawValue)List"),
+                              "metadata": .object(["resourceVersion": .string(String(revision))]), "items": .array(items)]))
     }
 
     // MARK: Writing

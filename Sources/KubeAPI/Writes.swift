@@ -121,10 +121,10 @@ extension KubeAPIServer {
             if type == "application/merge-patch+json" {
                 try checkVersion(patch, current: current, id: id)
                 patched = Patch.merge(base, patch)
-            } else if Self.touchesServerMetadata(patch), let current {
+            } else if Self.onlyOwnership(patch), let current {
                 // kubectl's move of client-side apply's fields to server-side apply: a JSON patch
                 // of `metadata.managedFields` (and `resourceVersion`, as a precondition) against
-                // the object as served.
+                // the object as served. The manifest stays as it is.
                 var served = JSONText.parse(current.json) ?? .object([:])
                 var metadata = served["metadata"] ?? .object([:])
                 metadata[field: "managedFields"] = ownership.current(id, uid: current.record.uid, document: base, now: Date()).json
@@ -138,7 +138,7 @@ extension KubeAPIServer {
                     }
                     explicit = fields
                 }
-                patched = Self.manifest(result)
+                patched = base
             } else {
                 do {
                     patched = try Patch.json(base, patch)
@@ -346,10 +346,10 @@ extension KubeAPIServer {
         return prefix.isEmpty ? "unknown" : String(prefix.prefix(128))
     }
 
-    /// Whether a JSON patch names `metadata.managedFields` or `metadata.resourceVersion`.
-    static func touchesServerMetadata(_ patch: JSONValue) -> Bool {
-        guard case .array(let operations) = patch else { return false }
-        return operations.contains {
+    /// Whether a JSON patch names only `metadata.managedFields` and `metadata.resourceVersion`.
+    static func onlyOwnership(_ patch: JSONValue) -> Bool {
+        guard case .array(let operations) = patch, !operations.isEmpty else { return false }
+        return operations.allSatisfy {
             guard let path = $0["path"]?.stringValue else { return false }
             return path.hasPrefix("/metadata/managedFields") || path == "/metadata/resourceVersion"
         }

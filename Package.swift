@@ -7,6 +7,7 @@ import PackageDescription
 //                                      Reconciliation → Planning (pure, Flink) ──────────────────────┼→ Controller (Flink)
 //   CSQLite → Store (FlinkResources) ───────────────────────────────────────────┤      FlinkClient, Artifacts ┘   │
 //   CSystemShims → Runtime ─────────────────────────────────────────────────────┘              FlinkletCLI → flinklet
+//   CLibSSL → LoopbackTLS → FlinkClient (Flink's REST API over HTTP or mutual TLS)
 //   FlinkResources, Runtime → Observability (metrics, health) → Engine
 //                             Observability → HTTPServer (HummingbirdCore) → FlinkletCLI
 //   FlinkResources, Manifests, Store, CSystemShims → KubeAPI (the Kubernetes API) → HTTPServer
@@ -42,7 +43,10 @@ let package = Package(
             dependencies: ["FlinkResources", "Validation", "YAML", "CSystemShims", .product(name: "Logging", package: "swift-log")]
         ),
         .systemLibrary(name: "CSQLite", pkgConfig: "sqlite3", providers: [.apt(["libsqlite3-dev"])]),
-        .target(name: "Store", dependencies: ["CSQLite", "FlinkResources"]),
+        // Whether another local user could change what is at a path (owners and modes of every
+        // component): the state directory, jars, checkpoint and savepoint directories.
+        .target(name: "FileSafety"),
+        .target(name: "Store", dependencies: ["CSQLite", "FlinkResources", "FileSafety"]),
         .target(name: "CSystemShims"),
         .target(name: "Runtime", dependencies: ["CSystemShims", .product(name: "Logging", package: "swift-log")]),
         // The engine's plan model and its generic planners (pods, conditions, the status
@@ -50,12 +54,16 @@ let package = Package(
         .target(name: "Reconciliation", dependencies: ["FlinkResources"]),
         // Flink's decisions: imports nothing that can act, so a plan can never have a side effect.
         .target(name: "Planning", dependencies: ["Reconciliation", "FlinkResources"]),
-        // Flink's REST API over loopback HTTP: the only way the operator talks to a cluster.
-        .target(name: "FlinkClient"),
+        // OpenSSL 3's libssl, loaded (`dlopen`) on the first TLS use instead of linked.
+        .target(name: "CLibSSL"),
+        // A non-blocking TLS client session over a socket, and PKCS#12 → PEM (CLibSSL).
+        .target(name: "LoopbackTLS", dependencies: ["CLibSSL"]),
+        // Flink's REST API over loopback HTTP(S): the only way the operator talks to a cluster.
+        .target(name: "FlinkClient", dependencies: ["LoopbackTLS"]),
         // libcurl, loaded when the first http(s) jar is downloaded (not linked: see its header).
         .target(name: "CLibCurl"),
         // Jars named by jarURI: local files, copies, and a content-addressed download cache.
-        .target(name: "Artifacts", dependencies: ["CLibCurl"]),
+        .target(name: "Artifacts", dependencies: ["CLibCurl", "FileSafety"]),
         .target(name: "FlinkletTesting", dependencies: ["Runtime", "FlinkClient"]),
         // The generic controller: work queue, reconciler/executor, operator services, admission
         // slots, pod records. Knows no Flink: its domain side is a `ReconcilerBackend`.
@@ -71,7 +79,7 @@ let package = Package(
         // class-data archives.
         .target(
             name: "Controller",
-            dependencies: ["Engine", "Manifests", "Planning", "Reconciliation", "Store", "Runtime", "FlinkResources", "FlinkClient", "Artifacts", "YAML",
+            dependencies: ["Engine", "Manifests", "Planning", "Reconciliation", "Store", "Runtime", "FlinkResources", "FlinkClient", "Artifacts", "FileSafety", "YAML",
                            .product(name: "Logging", package: "swift-log"),
                            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle")]
         ),
@@ -159,8 +167,9 @@ let package = Package(
         .testTarget(name: "PlanningTests", dependencies: ["Reconciliation", "Planning", "FlinkResources"]),
         .testTarget(name: "StoreTests", dependencies: ["Store", "FlinkResources", "Runtime"]),
         .testTarget(name: "RuntimeTests", dependencies: ["Runtime", "FlinkletTesting"]),
-        .testTarget(name: "FlinkClientTests", dependencies: ["FlinkClient", "FlinkletTesting"]),
+        .testTarget(name: "FlinkClientTests", dependencies: ["FlinkClient", "FlinkletTesting", "Runtime"]),
         .testTarget(name: "ArtifactsTests", dependencies: ["Artifacts", "FlinkletTesting"]),
+        .testTarget(name: "FileSafetyTests", dependencies: ["FileSafety"]),
         // Real Flink: run by hack/test.sh after installing Flink and building the counter job.
         .testTarget(name: "EndToEndTests", dependencies: ["flinklet", "Store", "FlinkResources", "FlinkClient", "Runtime", "FlinkletTesting"]),
         .testTarget(

@@ -142,9 +142,41 @@ def append(results, record):
         f.write(json.dumps(record) + "\n")
 
 
+# Flinklet's clusters take only HTTPS with the state directory's client certificate
+# (<state>/tls/flinklet.crt and .key); clusters started by Flink's own scripts take plain HTTP.
+TLS_STATE_DIRS = []
+
+
+def _tls_context(state):
+    import ssl
+    crt, key = f"{state}/tls/flinklet.crt", f"{state}/tls/flinklet.key"
+    if not (os.path.exists(crt) and os.path.exists(key)):
+        return None
+    context = ssl.create_default_context(cafile=crt)
+    context.load_cert_chain(crt, key)
+    return context
+
+
+def _open(port, path, timeout):
+    """The answer of the first of: HTTPS with each known state directory's certificate, plain HTTP."""
+    error = None
+    for state in TLS_STATE_DIRS:
+        context = _tls_context(state)
+        if context is None:
+            continue
+        try:
+            return urllib.request.urlopen(f"https://127.0.0.1:{port}{path}", timeout=timeout, context=context)
+        except Exception as e:  # noqa: BLE001 - try the next way in
+            error = e
+    try:
+        return urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=timeout)
+    except Exception as e:  # noqa: BLE001
+        raise (error or e)
+
+
 def rest(port, path, timeout=2):
     try:
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=timeout) as answer:
+        with _open(port, path, timeout) as answer:
             return json.load(answer)
     except Exception:
         return None
@@ -961,6 +993,8 @@ p.add_argument("--flinklet"); p.add_argument("--state"); p.add_argument("--names
 p.set_defaults(func=cmd_wait_gone)
 p = sub.add_parser("report"); p.add_argument("--results"); p.set_defaults(func=cmd_report)
 args = parser.parse_args()
+if getattr(args, "state", None):
+    TLS_STATE_DIRS.append(args.state)
 sys.exit(args.func(args) or 0)
 PY
 py() { python3 "$SCRATCH/bench.py" "$@"; }

@@ -33,7 +33,9 @@ command -v swift >/dev/null 2>&1 || { echo "error: a Swift 6 toolchain is requir
 apt_install libyaml-dev libsqlite3-dev pkg-config
 # Tests: lua5.4 runs the Argo CD health checks in docs/argocd against recorded statuses.
 apt_install lua5.4
-# The operator's Kubernetes API makes its TLS certificate with openssl.
+# OpenSSL 3: the operator loads libssl.so.3 for its clusters' mutual TLS (dlopen, so no -dev
+# package) and makes its Kubernetes API's certificate with the openssl command; tests use it
+# for certificates of strangers and a TLS test server.
 apt_install openssl
 for lib in yaml-0.1 sqlite3; do pkg-config --exists "$lib" || { echo "error: pkg-config cannot find $lib" >&2; exit 1; }; done
 

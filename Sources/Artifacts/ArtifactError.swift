@@ -1,3 +1,4 @@
+import FileSafety
 import Foundation
 
 /// Why a jar URI could not be resolved to a usable local file. Every case names the URI as the
@@ -32,6 +33,8 @@ public enum ArtifactError: Error, Sendable, Hashable, CustomStringConvertible {
     case tooLarge(uri: String, limit: Int64)
     /// The server redirected more times than the store follows. Nothing was cached.
     case tooManyRedirects(uri: String, limit: Int)
+    /// Another local user could replace the local jar (`PathSafety`): nothing is run from it.
+    case unsafe(uri: String, problem: PathSafety.Problem)
 
     /// The URI the error is about.
     public var uri: String {
@@ -39,7 +42,7 @@ public enum ArtifactError: Error, Sendable, Hashable, CustomStringConvertible {
         case .invalidURI(let uri, _), .unsupportedScheme(let uri, _), .notFound(let uri, _), .notReadable(let uri, _),
              .isDirectory(let uri, _), .notRegularFile(let uri, _), .httpStatus(let uri, _), .downloadFailed(let uri, _),
              .cancelled(let uri), .system(let uri, _, _, _), .checksumMismatch(let uri, _, _), .tooLarge(let uri, _),
-             .tooManyRedirects(let uri, _):
+             .tooManyRedirects(let uri, _), .unsafe(let uri, _):
             uri
         }
     }
@@ -72,6 +75,9 @@ public enum ArtifactError: Error, Sendable, Hashable, CustomStringConvertible {
             "jar \(quoted(uri)) download failed: larger than the limit of \(byteCount(limit))"
         case .tooManyRedirects(let uri, let limit):
             "jar \(quoted(uri)) download failed: more than \(limit) redirects"
+        case .unsafe(let uri, let problem):
+            "jar \(quoted(uri)) is not run: \(problem), so another user could replace it and run their code as this user"
+                + (problem.fix.map { "; fix: \($0)" } ?? "; use a jar of your own in a directory only you can write")
         }
     }
 }

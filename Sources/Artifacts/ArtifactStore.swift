@@ -1,3 +1,4 @@
+import FileSafety
 import Foundation
 #if canImport(Glibc)
 import Glibc
@@ -90,12 +91,14 @@ public actor ArtifactStore {
         let artifact: ResolvedArtifact
         switch try ArtifactLocation.parse(uri, flinkHome: flinkHome) {
         case .local(let path):
+            try Self.ensureSafe(path, uri: uri)
             let stamp = try FileOperations.readableFile(path, uri: uri)
             artifact = ResolvedArtifact(path: path, sha256: nil, size: stamp.size, source: .local)
         case .file(let path):
             guard let artifactsDirectory else {
                 throw .invalidURI(uri: uri, reason: "file:// jars need an artifacts directory to be copied into")
             }
+            try Self.ensureSafe(path, uri: uri)
             artifact = try await Self.copy(uri: uri, from: path, into: artifactsDirectory)
         case .http(let url):
             artifact = try await download(uri: uri, url: url)
@@ -159,12 +162,14 @@ public actor ArtifactStore {
         let artifact: ResolvedArtifact
         switch try ArtifactLocation.parse(uri, flinkHome: flinkHome) {
         case .local(let path):
+            try Self.ensureSafe(path, uri: uri)
             let stamp = try FileOperations.readableFile(path, uri: uri)
             artifact = ResolvedArtifact(path: path, sha256: nil, size: stamp.size, source: .local)
         case .file(let path):
             guard let artifactsDirectory else {
                 throw .invalidURI(uri: uri, reason: "file:// jars need an artifacts directory to be copied into")
             }
+            try Self.ensureSafe(path, uri: uri)
             let stamp = try FileOperations.readableFile(path, uri: uri)
             let destination = Self.copyDestination(uri: uri, source: path, artifactsDirectory: artifactsDirectory)
             guard FileOperations.regularFile(destination) == stamp else { return .needsFetch }
@@ -174,6 +179,12 @@ public actor ArtifactStore {
             artifact = cached
         }
         return .ready(try await verify(artifact, uri: uri, pinned: pinned))
+    }
+
+    /// Refuses a local jar that another user could replace (`PathSafety`): running it would run
+    /// their code with the operator's rights.
+    static func ensureSafe(_ path: String, uri: String) throws(ArtifactError) {
+        if let problem = PathSafety.problem(path) { throw .unsafe(uri: uri, problem: problem) }
     }
 
     /// Where a `file://` jar is copied: a subdirectory named by the URI, the source's file name.

@@ -56,7 +56,7 @@ enum FileOperations {
 
     /// Creates `path` and any missing parents (`mkdir -p`).
     static func makeDirectories(_ path: String, uri: String) throws(ArtifactError) {
-        if mkdir(path, 0o755) == 0 { return }
+        if mkdir(path, 0o700) == 0 { return }
         switch errno {
         case EEXIST:
             var info = stat()
@@ -67,7 +67,7 @@ enum FileOperations {
             let parent = (path as NSString).deletingLastPathComponent
             guard !parent.isEmpty, parent != path else { throw .system(uri: uri, path: path, operation: "create directory", errno: ENOENT) }
             try makeDirectories(parent, uri: uri)
-            guard mkdir(path, 0o755) == 0 || errno == EEXIST else {
+            guard mkdir(path, 0o700) == 0 || errno == EEXIST else {
                 throw .system(uri: uri, path: path, operation: "create directory", errno: errno)
             }
         case let code:
@@ -83,7 +83,7 @@ enum FileOperations {
 
     /// Opens a new temporary file for writing; fails rather than reuse an existing one.
     static func createTemporary(_ path: String, uri: String) throws(ArtifactError) -> Int32 {
-        let fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o644)
+        let fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
         guard fd >= 0 else { throw .system(uri: uri, path: path, operation: "create", errno: errno) }
         return fd
     }

@@ -23,15 +23,17 @@ public enum ClassDataArchives {
     public static let roles: [PodRole] = [.jobManager, .taskManager]
 
     /// The archives' paths for `distribution`, in `<flink home>/flinklet-cds/` (nil: the
-    /// distribution's directory is not writable, so there will be none).
-    public static func paths(for distribution: FlinkDistribution) -> [PodRole: String]? {
+    /// distribution's directory is not writable, so there will be none). `tls`: for JVMs that
+    /// run with mutual TLS (`ClusterTLS`), which load the JDK's TLS and crypto classes at start:
+    /// archives of their own, so those classes are mapped too.
+    public static func paths(for distribution: FlinkDistribution, tls: Bool = false) -> [PodRole: String]? {
         let directory = distribution.home + "/flinklet-cds"
         let fileManager = FileManager.default
         if !fileManager.fileExists(atPath: directory) {
             guard (try? fileManager.createDirectory(atPath: directory, withIntermediateDirectories: true)) != nil else { return nil }
         }
         guard fileManager.isWritableFile(atPath: directory) else { return nil }
-        var identity = distribution.java
+        var identity = distribution.java + (tls ? "\ntls" : "")
         for jar in [distribution.java] + distribution.classpath {
             let attributes = try? fileManager.attributesOfItem(atPath: (jar as NSString).resolvingSymlinksInPath)
             let size = (attributes?[.size] as? NSNumber)?.int64Value ?? -1
@@ -46,7 +48,11 @@ public enum ClassDataArchives {
     /// registers with it (ports chosen by the kernel, files in a temporary directory), dumps
     /// what each has loaded, and kills both. Takes ~10 s of two JVMs' CPU, once per
     /// distribution; failures are logged and leave the JVMs to start without archives.
-    public static func ensure(_ distribution: FlinkDistribution, logger: Logger) async {
+    ///
+    /// `tls`: the cluster runs with the operator's mutual TLS as every other does, so that no
+    /// other local user can use it (a session cluster takes jars) while it runs, and the
+    /// archives hold the TLS classes real clusters load.
+    public static func ensure(_ distribution: FlinkDistribution, tls: ClusterTLS?, logger: Logger) async {
         guard let archives = distribution.classDataArchives.isEmpty ? nil : distribution.classDataArchives,
               archives.values.contains(where: { !FileManager.default.fileExists(atPath: $0) }) else { return }
         let root = NSTemporaryDirectory() + "flinklet-cds-\(UUID().uuidString.prefix(8))"
@@ -59,7 +65,8 @@ public enum ClassDataArchives {
         guard Set(ports).count == FlinkCluster.portCount(cluster.spec) else { return }
         var generating = distribution
         generating.classDataArchives = [:]
-        let observation = FlinkObservation(distribution: generating, podRoot: root, clusterDirectory: root, ports: ports)
+        var observation = FlinkObservation(distribution: generating, podRoot: root, clusterDirectory: root, ports: ports)
+        observation.tls = tls
         guard case .success(let layout) = FlinkCluster.layout(of: cluster, observation: observation, distribution: generating, jobId: nil, jar: nil),
               let taskManager = layout.taskManagers.first else { return }
         let java = (distribution.java as NSString).resolvingSymlinksInPath

@@ -2,6 +2,7 @@ import Artifacts
 import Engine
 import FlinkClient
 import FlinkResources
+import FileSafety
 import Foundation
 import Logging
 import Manifests
@@ -33,6 +34,11 @@ public struct FlinkBackend: Sendable {
     public let stateDirectory: String
     /// Ports leased to clusters (REST, RPC, blob, TaskManagers).
     public var portRange: ClosedRange<Int> = 20_000...29_999
+    /// The TLS every cluster runs with (`ClusterCredentials`); nil only in tests.
+    public var tls: ClusterTLS?
+    /// The REST client for JobManagers that speak plain HTTP (started by a Flinklet before
+    /// mutual TLS: see `runningScheme(ofClusterOf:store:)`); nil: `rest` for every cluster.
+    public var plainREST: (any FlinkREST)?
 
     public init(distribution: Result<FlinkDistribution, FlinkHomeError>, rest: any FlinkREST, stateDirectory: String,
                 maxConcurrentSubmissions: Int = 2, maxConcurrentClusterStarts: Int = 2) {
@@ -47,6 +53,38 @@ public struct FlinkBackend: Sendable {
 
     public func clusterDirectory(of id: ResourceID) -> String {
         "\(stateDirectory)/clusters/\(id.namespace)/\(id.name)"
+    }
+}
+
+// MARK: - REST endpoints
+
+extension FlinkBackend {
+    /// The client for `endpoint`'s protocol: `rest` (HTTPS with the operator's certificate when
+    /// the operator has one), or `plainREST` for a JobManager that speaks plain HTTP.
+    func client(_ endpoint: RESTEndpoint) -> any FlinkREST {
+        endpoint.scheme == .http ? plainREST ?? rest : rest
+    }
+
+    /// How the JobManager of `owner`'s cluster speaks REST when it is not as this operator starts
+    /// them: `.http` for one its pod record says was started without TLS (its readiness probe
+    /// is plain `httpGet`: an earlier Flinklet's, kept running until the resource's next
+    /// upgrade) while this operator runs clusters with TLS. Nil otherwise: no record, or a
+    /// JobManager started with the TLS the operator has (or without, when it has none).
+    func runningScheme(ofClusterOf owner: ResourceID, store: Store) throws -> RESTEndpoint.Scheme? {
+        guard tls != nil else { return nil }
+        for row in try store.pods(owner: owner.key) {
+            guard let record = try? JSONDecoder().decode(PodRecord.self, from: row.spec),
+                  record.spec.labels[PodLabels.role] == PodRole.jobManager.rawValue else { continue }
+            if case .httpGet? = record.spec.readiness { return .http }
+        }
+        return nil
+    }
+
+    /// `owner`'s REST API: its first leased port, in the protocol of its JobManager (nil: no
+    /// ports leased).
+    func restEndpoint(ofClusterOf owner: ResourceID, store: Store) throws -> RESTEndpoint? {
+        guard let port = try store.ports(owner: owner.key).first else { return nil }
+        return RESTEndpoint(port: port, scheme: try runningScheme(ofClusterOf: owner, store: store) ?? (tls == nil ? .http : .https))
     }
 }
 
@@ -69,6 +107,7 @@ extension FlinkBackend {
         var observation = FlinkObservation(distribution: try? distribution.get(), podRoot: layout.directory(of: id),
                                            clusterDirectory: clusterDirectory(of: id))
         if case .failure(let error) = distribution { observation.distributionProblem = error.message }
+        observation.tls = tls
         let lastKnown = record.flatMap { Self.decode($0) }
         observation.lastKnown = lastKnown
         let recordedStatus = try record.flatMap { try PodRecords.status(of: $0) }
@@ -86,25 +125,27 @@ extension FlinkBackend {
 
         switch resource {
         case .deployment(let deployment)?:
+            observation.storageProblem = Self.storageProblem(of: resource)
             observation.ports = try store.ports(owner: id.key)
+            observation.runningScheme = try runningScheme(ofClusterOf: id, store: store)
             observation.metricsPorts = try store.ports(owner: FlinkCluster.metricsPortLeaseOwner(id.key))
             let jobManager = pods.first { $0.labels[PodLabels.role] == PodRole.jobManager.rawValue }
-            if let port = observation.ports.first, jobManager?.phase == .running {
-                await observeREST(port: port, into: &observation)
+            if let endpoint = observation.restEndpoint, jobManager?.phase == .running {
+                await observeREST(endpoint, into: &observation)
             }
             // Read only: the planner takes and gives back slots as steps.
             observation.clusterStartSlotFree = await clusterStarts.isFree(for: id.key)
             if await clusterStarts.holds(id.key) { observation.admissionsHeld.insert(.clusterStart) }
             if let jobId = observation.recordedJob?.jobId {
-                let port = observation.rest.isAnswering ? observation.ports.first : nil
+                let endpoint = observation.rest.isAnswering ? observation.restEndpoint : nil
                 observation.latestCheckpoint = try await latestCheckpoint(
-                    jobId: jobId, port: port,
+                    jobId: jobId, rest: endpoint,
                     directory: Self.checkpointDirectory(of: resource, default: observation.clusterDirectory + "/checkpoints"),
                     notBefore: observation.recordedJob?.startTime.flatMap { Int64($0) })
-                observation.pendingSnapshot = try await pendingSnapshot(of: observation.recordedJob, port: port,
+                observation.pendingSnapshot = try await pendingSnapshot(of: observation.recordedJob, rest: endpoint,
                                                                     directory: FlinkCluster.savepointDirectory(observation))
-                if let port, observation.jobs.contains(where: { $0.id == jobId && !$0.isTerminal }) {
-                    observation.restarts = (try? await rest.jobMetrics(port: port, jobId: jobId, names: ["numRestarts"]))?["numRestarts"]
+                if let endpoint, observation.jobs.contains(where: { $0.id == jobId && !$0.isTerminal }) {
+                    observation.restarts = (try? await client(endpoint).jobMetrics(port: endpoint.port, jobId: jobId, names: ["numRestarts"]))?["numRestarts"]
                         .flatMap { Int($0) }
                 }
                 if let job = observation.jobs.first(where: { $0.id == jobId }), job.state == .canceled || job.state == .failed, let jobManager {
@@ -136,28 +177,29 @@ extension FlinkBackend {
             observation.submissionSlotFree = await submissions.isFree(for: id.key)
             if await submissions.holds(id.key) { observation.admissionsHeld.insert(.submission) }
         case .sessionJob(let sessionJob)?:
+            observation.storageProblem = Self.storageProblem(of: resource)
             let deploymentName = sessionJob.spec.deploymentName ?? ""
             let clusterID = ResourceID(kind: .flinkDeployment, namespace: id.namespace, name: deploymentName)
             let clusterRecord = try store.resource(clusterID.key)
             let cluster: FlinkDeployment? = if case .deployment(let d)? = clusterRecord.flatMap(Self.decode) { d } else { nil }
             let status = clusterRecord.flatMap { try? $0.deploymentStatus() }
             let ready = status?.conditions?.contains { $0.type == Conditions.ready && $0.status == .true } ?? false
-            let port = try store.ports(owner: clusterID.key).first
+            let endpoint = try restEndpoint(ofClusterOf: clusterID, store: store)
             let clusterDefined = cluster == nil ? false : await isDefined(clusterID)
             observation.session = SessionClusterObservation(
                 name: deploymentName, isDefined: clusterDefined,
-                isSession: cluster?.spec.effectiveMode == .session, restPort: port, isReady: ready)
-            if let port, ready || current == nil {
-                await observeREST(port: port, into: &observation)
+                isSession: cluster?.spec.effectiveMode == .session, rest: endpoint, isReady: ready)
+            if let endpoint, ready || current == nil {
+                await observeREST(endpoint, into: &observation)
             }
             if let jobId = observation.recordedJob?.jobId {
                 let sessionDirectory = clusterDirectory(of: clusterID) + "/checkpoints"
-                let answering = observation.rest.isAnswering ? port : nil
+                let answering = observation.rest.isAnswering ? endpoint : nil
                 observation.latestCheckpoint = try await latestCheckpoint(
-                    jobId: jobId, port: answering,
+                    jobId: jobId, rest: answering,
                     directory: Self.checkpointDirectory(of: resource, default: cluster.map { Self.checkpointDirectory(of: .deployment($0), default: sessionDirectory) } ?? sessionDirectory),
                     notBefore: observation.recordedJob?.startTime.flatMap { Int64($0) })
-                observation.pendingSnapshot = try await pendingSnapshot(of: observation.recordedJob, port: answering,
+                observation.pendingSnapshot = try await pendingSnapshot(of: observation.recordedJob, rest: answering,
                                                                     directory: FlinkCluster.savepointDirectory(observation))
             }
             if current != nil, let job = sessionJob.spec.job {
@@ -198,21 +240,22 @@ extension FlinkBackend {
                 } else {
                     referenceID
                 }
-                if let port = try store.ports(owner: portOwner.key).first, (try? await rest.overview(port: port)) != nil {
-                    job.restPort = port
+                if let endpoint = try restEndpoint(ofClusterOf: portOwner, store: store),
+                   (try? await client(endpoint).overview(port: endpoint.port)) != nil {
+                    job.rest = endpoint
                 }
                 seen.job = job
             }
         }
         if recorded?.state == .inProgress, let triggerId = recorded?.triggerId, let jobId = seen.job?.jobId {
-            let port = seen.job?.restPort
+            let endpoint = seen.job?.rest
             if spec.isSavepoint {
                 let directory = (spec.savepoint?.path).flatMap(Self.localPath) ?? seen.job?.savepointDirectory ?? ""
                 let notBefore = recorded?.triggerTimestamp.flatMap(RFC3339.date(from:)).map { Int64($0.timeIntervalSince1970 * 1000) } ?? 0
                 let onDisk = try Self.savepointOnDisk(jobId: jobId, directory: directory, notBefore: notBefore)
-                if let port {
+                if let endpoint {
                     do {
-                        switch try await rest.savepointStatus(port: port, jobId: jobId, requestId: triggerId) {
+                        switch try await client(endpoint).savepointStatus(port: endpoint.port, jobId: jobId, requestId: triggerId) {
                         case .inProgress: seen.operation = .inProgress
                         case .completed(let location): seen.operation = .completed(location: location)
                         case .failed(let cause): seen.operation = .failed(cause: cause)
@@ -223,14 +266,14 @@ extension FlinkBackend {
                 } else {
                     seen.operation = onDisk.map { .completed(location: $0) } ?? .unknown("the JobManager does not answer")
                 }
-            } else if let port {
+            } else if let endpoint {
                 do {
-                    switch try await rest.checkpointStatus(port: port, jobId: jobId, requestId: triggerId) {
+                    switch try await client(endpoint).checkpointStatus(port: endpoint.port, jobId: jobId, requestId: triggerId) {
                     case .inProgress: seen.operation = .inProgress
                     case .failed(let cause): seen.operation = .failed(cause: cause)
                     case .completed(let checkpointId):
                         // Complete, but where? Flink names the path once the checkpoint is finalized.
-                        seen.operation = try await rest.checkpointPath(port: port, jobId: jobId, checkpointId: checkpointId)
+                        seen.operation = try await client(endpoint).checkpointPath(port: endpoint.port, jobId: jobId, checkpointId: checkpointId)
                             .map { .completed(location: $0) } ?? .inProgress
                     }
                 } catch let error as FlinkRESTError {
@@ -245,7 +288,8 @@ extension FlinkBackend {
         return seen
     }
 
-    func observeREST(port: Int, into observation: inout FlinkObservation) async {
+    func observeREST(_ endpoint: RESTEndpoint, into observation: inout FlinkObservation) async {
+        let rest = client(endpoint), port = endpoint.port
         do {
             let overview = try await rest.overview(port: port)
             observation.rest = .answering(taskManagers: overview.taskManagers, slots: overview.slotsTotal)
@@ -272,10 +316,10 @@ extension FlinkBackend {
     ///
     /// Throws when the job's checkpoint directory exists but cannot be read: "no checkpoint"
     /// would redeploy a lost job from an older snapshot, or from empty state.
-    func latestCheckpoint(jobId: String, port: Int?, directory: String, notBefore: Int64? = nil) async throws -> ObservedCheckpoint? {
+    func latestCheckpoint(jobId: String, rest endpoint: RESTEndpoint?, directory: String, notBefore: Int64? = nil) async throws -> ObservedCheckpoint? {
         // Flink's answer counts only when the checkpoint is still there: Flink deletes a job's
         // checkpoints when it finishes, and subsumed ones as newer complete.
-        if let port, let checkpoint = try? await rest.latestCheckpoint(port: port, jobId: jobId),
+        if let endpoint, let checkpoint = try? await client(endpoint).latestCheckpoint(port: endpoint.port, jobId: jobId),
            Self.snapshotExists(checkpoint.externalPath) != false {
             return ObservedCheckpoint(path: checkpoint.externalPath, timestamp: Int64(checkpoint.completedAt.timeIntervalSince1970 * 1000))
         }
@@ -305,14 +349,14 @@ extension FlinkBackend {
     /// savepoint directory decides (a savepoint of the job that completed after the trigger was
     /// recorded is the one asked for).
     /// Throws when the savepoint directory exists but cannot be listed (never "not on disk").
-    func pendingSnapshot(of job: JobStatus?, port: Int?, directory: String) async throws -> SnapshotOperationState? {
+    func pendingSnapshot(of job: JobStatus?, rest endpoint: RESTEndpoint?, directory: String) async throws -> SnapshotOperationState? {
         guard let job, let jobId = job.jobId, let trigger = SnapshotTrigger(job.savepointInfo) else { return nil }
         let onDisk = try Self.savepointOnDisk(jobId: jobId, directory: directory, notBefore: trigger.timestamp)
-        guard let port else {
+        guard let endpoint else {
             return onDisk.map { .completed(location: $0) } ?? .unknown("the JobManager does not answer")
         }
         do {
-            switch try await rest.savepointStatus(port: port, jobId: jobId, requestId: trigger.id) {
+            switch try await client(endpoint).savepointStatus(port: endpoint.port, jobId: jobId, requestId: trigger.id) {
             case .inProgress: return .inProgress
             case .completed(let location): return .completed(location: location)
             case .failed(let cause): return .failed(cause: cause)
@@ -396,6 +440,25 @@ extension FlinkBackend {
     }
 
     /// Where a resource's checkpoints go: its own `execution.checkpointing.dir`, else the default.
+    /// Why the checkpoint directory `resource` configures cannot be used: another local user
+    /// could change the checkpoints a job restores from (`PathSafety`). Nil when it configures
+    /// none (the state directory's is used), names remote storage, or is safe.
+    static func storageProblem(of resource: FlinkResource?) -> DeploymentProblem? {
+        let configuration: FlinkConfiguration? = switch resource {
+        case .deployment(let d)?: d.spec.flinkConfiguration
+        case .sessionJob(let j)?: j.spec.flinkConfiguration
+        case .snapshot?, nil: nil
+        }
+        for key in ["execution.checkpointing.dir", "state.checkpoints.dir"] {
+            guard let value = configuration?[key], let path = localPath(value), let problem = PathSafety.problem(path) else { continue }
+            return DeploymentProblem(
+                "spec.flinkConfiguration[\(key)]: checkpoint directory \(path) is not used: \(problem), so another user could change the state a job restores from; "
+                    + (problem.fix.map { "fix: \($0)" } ?? "use a directory of your own that only you can write"),
+                reason: "UnsafeDirectory")
+        }
+        return nil
+    }
+
     static func checkpointDirectory(of resource: FlinkResource?, default directory: String) -> String {
         let configured: String? = switch resource {
         case .deployment(let d)?: d.spec.flinkConfiguration?["execution.checkpointing.dir"] ?? d.spec.flinkConfiguration?["state.checkpoints.dir"]
@@ -415,6 +478,9 @@ extension FlinkBackend {
             case .ready(let artifact): return (.success(artifact.path), nil)
             case .needsFetch: return (nil, ArtifactFetch(uri: uri, directory: directory))
             }
+        } catch .unsafe(let uri, let problem) {
+            return (.failure(DeploymentProblem("spec.job.jarURI: \(ArtifactError.unsafe(uri: uri, problem: problem)); a running job keeps running",
+                                               reason: "UnsafeJar")), nil)
         } catch .checksumMismatch(let uri, let expected, let actual) {
             return (.failure(DeploymentProblem(
                 "metadata.annotations[\(ObjectMeta.jarSHA256Annotation)]: jar \"\(uri)\" does not match the pinned checksum: its SHA-256 is \(actual), the pin is \(expected); nothing is started with it (a running job keeps running): pin the jar's checksum or name the pinned jar",
@@ -521,22 +587,22 @@ extension FlinkBackend: ReconcilerBackend {
     /// reconcile is retried.
     public func execute(_ action: FlinkAction, for id: ResourceID, logger: Logger) async throws -> ActionResult<FlinkOutcome> {
         switch action {
-        case .submit(let port, let jar, let submission):
+        case .submit(let endpoint, let jar, let submission):
             // Write-ahead: which job the resource runs, for `flinklet recover` to find its
             // checkpoints among the session cluster's should the state database be lost.
             try FlinkRecovery.recordJob(submission.jobId, clusterDirectory: clusterDirectory(of: id))
             var jarId: String?
             do {
-                jarId = try await rest.uploadJar(port: port, path: jar)
+                jarId = try await client(endpoint).uploadJar(port: endpoint.port, path: jar)
                 let request = FlinkClient.JobSubmission(
                     programArgs: submission.args, parallelism: submission.parallelism, savepointPath: submission.savepointPath,
                     allowNonRestoredState: submission.allowNonRestoredState, jobId: submission.jobId,
                     entryClass: submission.entryClass, flinkConfiguration: submission.configuration)
-                _ = try await rest.runJar(port: port, jarId: jarId!, submission: request)
-                if let jarId { try? await rest.deleteJar(port: port, jarId: jarId) }
+                _ = try await client(endpoint).runJar(port: endpoint.port, jarId: jarId!, submission: request)
+                if let jarId { try? await client(endpoint).deleteJar(port: endpoint.port, jarId: jarId) }
                 return ActionResult()
             } catch let error as FlinkRESTError {
-                if let jarId { try? await rest.deleteJar(port: port, jarId: jarId) }
+                if let jarId { try? await client(endpoint).deleteJar(port: endpoint.port, jarId: jarId) }
                 if error.isDuplicateSubmission {
                     return ActionResult()  // a retry of a submission that went through: the job runs once
                 }
@@ -547,25 +613,25 @@ extension FlinkBackend: ReconcilerBackend {
                 return ActionResult(events: [(.warning, "SubmitFailed", cause)], outcome: .submissionRefused(cause: cause),
                                     error: SubmissionRefused(message: cause))
             }
-        case .cancel(let port, let jobId):
+        case .cancel(let endpoint, let jobId):
             do {
-                try await rest.cancel(port: port, jobId: jobId)
+                try await client(endpoint).cancel(port: endpoint.port, jobId: jobId)
             } catch let error as FlinkRESTError where error.status == 404 || error.status == 409 {
                 return ActionResult()  // unknown, or already over
             }
             return ActionResult(events: [(.normal, "Cancel", "Cancelling job \(jobId)")])
-        case .triggerSavepoint(let port, let jobId, let directory, let triggerId):
+        case .triggerSavepoint(let endpoint, let jobId, let directory, let triggerId):
             do {
-                _ = try await rest.triggerSavepoint(port: port, jobId: jobId, targetDirectory: directory, cancelJob: false, triggerId: triggerId)
+                _ = try await client(endpoint).triggerSavepoint(port: endpoint.port, jobId: jobId, targetDirectory: directory, cancelJob: false, triggerId: triggerId)
                 logger.info("savepoint triggered", metadata: ["job.id": "\(jobId)", "trigger.id": "\(triggerId)"])
                 return ActionResult()
             } catch let error as FlinkRESTError {
                 if case .unreachable = error { throw error }
                 return ActionResult(events: [(.warning, "SavepointError", "savepoint of job \(jobId) refused: \(error)")], outcome: .snapshotTriggerRefused)
             }
-        case .stopWithSavepoint(let port, let jobId, let directory, let triggerId):
+        case .stopWithSavepoint(let endpoint, let jobId, let directory, let triggerId):
             do {
-                _ = try await rest.stopWithSavepoint(port: port, jobId: jobId, targetDirectory: directory, drain: false, triggerId: triggerId)
+                _ = try await client(endpoint).stopWithSavepoint(port: endpoint.port, jobId: jobId, targetDirectory: directory, drain: false, triggerId: triggerId)
                 logger.info("stop-with-savepoint triggered", metadata: ["job.id": "\(jobId)", "trigger.id": "\(triggerId)"])
                 return ActionResult()
             } catch let error as FlinkRESTError {
@@ -580,12 +646,12 @@ extension FlinkBackend: ReconcilerBackend {
                 // Said as an event, and the reconcile retried with backoff.
                 return ActionResult(events: [(.warning, "JarNotFound", "\(error)")], error: error)
             }
-        case .triggerStateSnapshot(let port, let jobId, let checkpoint, let directory, let formatType, let triggerId, let lastAttempt):
+        case .triggerStateSnapshot(let endpoint, let jobId, let checkpoint, let directory, let formatType, let triggerId, let lastAttempt):
             do {
                 if checkpoint {
-                    _ = try await rest.triggerCheckpoint(port: port, jobId: jobId, triggerId: triggerId)
+                    _ = try await client(endpoint).triggerCheckpoint(port: endpoint.port, jobId: jobId, triggerId: triggerId)
                 } else {
-                    _ = try await rest.triggerSavepoint(port: port, jobId: jobId, targetDirectory: directory, formatType: formatType.rawValue, triggerId: triggerId)
+                    _ = try await client(endpoint).triggerSavepoint(port: endpoint.port, jobId: jobId, targetDirectory: directory, formatType: formatType.rawValue, triggerId: triggerId)
                 }
                 logger.info("state snapshot triggered", metadata: ["job.id": "\(jobId)", "trigger.id": "\(triggerId)", "checkpoint": "\(checkpoint)"])
                 return ActionResult()

@@ -68,8 +68,11 @@ public struct Operator<Backend: ReconcilerBackend>: Sendable {
     /// Hears which services run, answers liveness probes, and tracks readiness (nil: none).
     public var health: OperatorHealth?
 
-    /// `makeDriver` nil: a `LocalProcessDriver` that marks every pod with the state directory.
+    /// `makeDriver` nil: a `LocalProcessDriver` with `driverConfiguration` that marks every pod
+    /// with the state directory (its `marker` is always the operator's: a pod the driver starts
+    /// unmarked could be orphaned by a lost database).
     public init(configuration: Configuration, planner: Reconciler<Backend>.Planner, backend: Backend, logger: Logger,
+                driverConfiguration: LocalProcessDriver.Configuration = LocalProcessDriver.Configuration(),
                 makeDriver: (@Sendable (Logger) -> any ProcessDriver & RunnableDriver)? = nil) {
         var configuration = configuration
         // Pods run in their own directories: the paths they are given must be absolute.
@@ -78,8 +81,9 @@ public struct Operator<Backend: ReconcilerBackend>: Sendable {
         self.planner = planner
         self.backend = backend
         self.logger = logger
-        let marker = PodMarker(stateDirectory: configuration.stateDirectory)
-        self.makeDriver = makeDriver ?? { LocalProcessDriver(configuration: LocalProcessDriver.Configuration(marker: marker), logger: $0) }
+        var driverConfiguration = driverConfiguration
+        driverConfiguration.marker = PodMarker(stateDirectory: configuration.stateDirectory)
+        self.makeDriver = makeDriver ?? { [driverConfiguration] in LocalProcessDriver(configuration: driverConfiguration, logger: $0) }
     }
 
     /// Runs until cancelled (its own `ServiceGroup`; `services()` gives the parts to run in a
@@ -97,6 +101,10 @@ public struct Operator<Backend: ReconcilerBackend>: Sendable {
     public func start() async throws -> Running {
         let stateDirectory = StateDirectory(path: configuration.stateDirectory)
         let lock = try stateDirectory.lockForOperator()
+        if let mode = lock.tightenedFrom {
+            logger.notice("state directory was readable by other users: made private (chmod 700, state.db 600)",
+                          metadata: ["state.directory": "\(configuration.stateDirectory)", "state.mode": "\(String(mode, radix: 8))"])
+        }
         do {
             let (services, driver, store, source) = try await prepare()
             return Running(lock: lock, driver: driver, services: services.map { service in

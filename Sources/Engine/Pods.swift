@@ -52,6 +52,7 @@ public struct PodLayout: Sendable {
         spec.readiness = plan.readiness.map { readiness in
             switch readiness {
             case .httpGet(let port, let path): .httpGet(port: port, path: path)
+            case .httpsGet(let port, let path): .httpsGet(port: port, path: path)
             case .logLine(let line): .logLine(line)
             }
         }

@@ -144,11 +144,16 @@ public struct Reconciler<Backend: ReconcilerBackend>: Sendable {
                 let spec = layout.spec(for: podPlan, of: id)
                 do {
                     let directory = layout.directory(of: id, pod: podPlan.name)
-                    try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+                    // The pod's own files (a rendered configuration may hold a keystore's
+                    // password) are this user's alone, whatever the process's umask.
+                    let privateDirectory: [FileAttributeKey: Any] = [.posixPermissions: 0o700]
+                    try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true, attributes: privateDirectory)
                     for (path, content) in podPlan.files.sorted(by: { $0.key < $1.key }) {
                         let file = directory + "/" + path
-                        try FileManager.default.createDirectory(atPath: (file as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+                        try FileManager.default.createDirectory(atPath: (file as NSString).deletingLastPathComponent, withIntermediateDirectories: true,
+                                                                attributes: privateDirectory)
                         try Data(content.utf8).write(to: URL(fileURLWithPath: file), options: .atomic)
+                        try FileManager.default.setAttributes([.posixPermissions: 0o600], ofItemAtPath: file)
                     }
                     let started = try await driver.start(spec)
                     try store.savePod(try PodRecords.row(for: started, owner: id.key))

@@ -1,4 +1,5 @@
 import Foundation
+@_exported import LoopbackTLS
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -9,15 +10,32 @@ import Glibc
 /// `uploadJar`) and never blocks a cooperative thread on the network; answers larger than
 /// `maxResponseBytes` are refused (`.malformed`). Cancelling the calling task ends the call
 /// with `CancellationError`.
+///
+/// With `tls`, every call is HTTPS with the context's client certificate: what clusters with
+/// REST SSL and mutual authentication (`security.ssl.rest.authentication-enabled`) require.
 public struct FlinkRESTClient: FlinkREST {
     public var timeout: Duration
     public var uploadTimeout: Duration
     public var maxResponseBytes: Int
+    /// The client identity for clusters that require one; nil: plain HTTP.
+    public var tls: TLSClientContext?
 
-    public init(timeout: Duration = .seconds(5), uploadTimeout: Duration = .seconds(30), maxResponseBytes: Int = 16 << 20) {
+    public init(timeout: Duration = .seconds(5), uploadTimeout: Duration = .seconds(30), maxResponseBytes: Int = 16 << 20,
+                tls: TLSClientContext? = nil) {
         self.timeout = timeout
         self.uploadTimeout = uploadTimeout
         self.maxResponseBytes = maxResponseBytes
+        self.tls = tls
+    }
+
+    /// Whether `GET path` answers 2xx or 3xx within `timeout`: a readiness probe that speaks
+    /// this client's protocol (HTTPS with its certificate when it has one).
+    public func probe(port: Int, path: String, timeout: Duration) async -> Bool {
+        let request = LoopbackHTTP.Request(method: .get, target: path)
+        guard let response = try? await LoopbackHTTP.exchange(request, port: port, timeout: timeout, maxResponseBytes: 1 << 20, tls: tls) else {
+            return false
+        }
+        return (200..<400).contains(response.status)
     }
 
     public func overview(port: Int) async throws -> ClusterOverview {
@@ -182,7 +200,7 @@ public struct FlinkRESTClient: FlinkREST {
         let request = LoopbackHTTP.Request(method: method, target: target, body: body, contentType: contentType)
         let response: LoopbackHTTP.Response
         do {
-            response = try await LoopbackHTTP.exchange(request, port: port, timeout: limit, maxResponseBytes: maxResponseBytes)
+            response = try await LoopbackHTTP.exchange(request, port: port, timeout: limit, maxResponseBytes: maxResponseBytes, tls: tls)
         } catch let failure as LoopbackHTTP.Failure {
             switch failure {
             case .connect(let reason), .connectionLost(let reason):

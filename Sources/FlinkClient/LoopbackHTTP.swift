@@ -1,4 +1,5 @@
 import Foundation
+import LoopbackTLS
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -12,6 +13,10 @@ import Glibc
 ///
 /// Assumptions: the peer is a local HTTP/1.x server (Flink's Netty). Bodies are framed by
 /// `Transfer-Encoding: chunked`, `Content-Length`, or the end of the connection, in that order.
+///
+/// With `tls`, the exchange is HTTPS: the client presents the context's certificate and
+/// accepts only a server whose certificate its CA signed for 127.0.0.1; a failed handshake is
+/// `.connect` (nothing was sent).
 struct LoopbackHTTP: Sendable {
     enum Method: String, Sendable, Hashable {
         case get = "GET", post = "POST", patch = "PATCH", delete = "DELETE"
@@ -49,7 +54,7 @@ struct LoopbackHTTP: Sendable {
     static let defaultMaxResponseBytes = 16 << 20
 
     static func exchange(_ request: Request, port: Int, timeout: Duration,
-                         maxResponseBytes: Int = defaultMaxResponseBytes) async throws -> Response {
+                         maxResponseBytes: Int = defaultMaxResponseBytes, tls: TLSClientContext? = nil) async throws -> Response {
         guard (1...65535).contains(port) else { throw Failure.connect("invalid port \(port)") }
         let deadline = ContinuousClock.now + timeout
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_NONBLOCK.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
@@ -79,36 +84,81 @@ struct LoopbackHTTP: Sendable {
             guard error == 0 else { throw Failure.connect("connect: \(errorText(error))") }
         }
 
+        let session: TLSSession?
+        if let tls {
+            session = try await handshake(fd, tls, until: deadline)
+        } else {
+            session = nil
+        }
+
         // A server may answer early and close (an error for an upload it refuses): a failed send
         // is only reported when no complete answer can be read afterwards.
         var sendFailure: String?
         do {
-            try await sendAll(fd, head(of: request, port: port), until: deadline)
-            if !request.body.isEmpty { try await sendAll(fd, request.body, until: deadline) }
-        } catch let SendError.broken(code) {
-            sendFailure = "send: \(errorText(code))"
+            try await sendAll(fd, session, head(of: request, port: port), until: deadline)
+            if !request.body.isEmpty { try await sendAll(fd, session, request.body, until: deadline) }
+        } catch let SendError.broken(reason) {
+            sendFailure = reason
         }
 
         var parser = HTTPResponseParser(maxBodyBytes: maxResponseBytes)
         var buffer = [UInt8](repeating: 0, count: 64 * 1024)
         while true {
-            let n = buffer.withUnsafeMutableBytes { recv(fd, $0.baseAddress!, $0.count, 0) }
-            if n > 0 {
+            let received: Received
+            if let session {
+                received = switch buffer.withUnsafeMutableBytes({ session.read(into: $0) }) {
+                case .done(let n): .bytes(n)
+                case .closed: .closed
+                case .wantRead: .wait(Int16(POLLIN))
+                case .wantWrite: .wait(Int16(POLLOUT))
+                case .failed(let reason): .failed(reason)
+                }
+            } else {
+                let n = buffer.withUnsafeMutableBytes { recv(fd, $0.baseAddress!, $0.count, 0) }
+                let code = errno
+                received = n > 0 ? .bytes(n) : n == 0 ? .closed
+                    : code == EAGAIN || code == EWOULDBLOCK || code == EINTR ? .wait(Int16(POLLIN)) : .failed("recv: \(errorText(code))")
+            }
+            switch received {
+            case .bytes(let n):
                 if let response = try parser.consume(buffer[..<n]) { return response }
-            } else if n == 0 {
+            case .closed:
                 if !parser.hasReceivedBytes {
                     throw Failure.connectionLost(sendFailure ?? "connection closed without an answer")
                 }
                 return try parser.finish()
-            } else {
-                let code = errno
-                if code == EAGAIN || code == EWOULDBLOCK || code == EINTR {
-                    guard try await wait(fd, for: Int16(POLLIN), until: deadline) else {
-                        throw Failure.timedOut(phase: parser.hasReceivedBytes ? "reading the answer" : "waiting for the answer")
-                    }
-                } else {
-                    throw Failure.connectionLost(sendFailure ?? "recv: \(errorText(code))")
+            case .wait(let events):
+                guard try await wait(fd, for: events, until: deadline) else {
+                    throw Failure.timedOut(phase: parser.hasReceivedBytes ? "reading the answer" : "waiting for the answer")
                 }
+            case .failed(let reason):
+                throw Failure.connectionLost(sendFailure ?? reason)
+            }
+        }
+    }
+
+    private enum Received { case bytes(Int), closed, wait(Int16), failed(String) }
+
+    /// A TLS session on the connected `fd`, its handshake complete; a failure is `.connect`
+    /// (no byte of the request was sent), a deadline passed `.timedOut`.
+    private static func handshake(_ fd: Int32, _ tls: TLSClientContext, until deadline: ContinuousClock.Instant) async throws -> TLSSession {
+        let session: TLSSession
+        do {
+            session = try TLSSession(context: tls, fd: fd)
+        } catch {
+            throw Failure.connect("\(error)")
+        }
+        while true {
+            switch session.handshake() {
+            case .done: return session
+            case .wantRead:
+                guard try await wait(fd, for: Int16(POLLIN), until: deadline) else { throw Failure.timedOut(phase: "in the TLS handshake") }
+            case .wantWrite:
+                guard try await wait(fd, for: Int16(POLLOUT), until: deadline) else { throw Failure.timedOut(phase: "in the TLS handshake") }
+            case .closed:
+                throw Failure.connect("TLS handshake: the peer closed the connection")
+            case .failed(let reason):
+                throw Failure.connect(reason)
             }
         }
     }
@@ -129,23 +179,35 @@ struct LoopbackHTTP: Sendable {
         return Array(text.utf8)
     }
 
-    private enum SendError: Error { case broken(Int32) }
+    private enum SendError: Error { case broken(String) }
 
-    private static func sendAll(_ fd: Int32, _ bytes: [UInt8], until deadline: ContinuousClock.Instant) async throws {
+    private static func sendAll(_ fd: Int32, _ session: TLSSession?, _ bytes: [UInt8], until deadline: ContinuousClock.Instant) async throws {
         var sent = 0
         while sent < bytes.count {
-            let n = bytes.withUnsafeBytes { send(fd, $0.baseAddress! + sent, bytes.count - sent, Int32(MSG_NOSIGNAL)) }
-            if n > 0 {
-                sent += n
-                continue
-            }
-            let code = errno
-            if n < 0 && (code == EAGAIN || code == EWOULDBLOCK || code == EINTR) {
-                guard try await wait(fd, for: Int16(POLLOUT), until: deadline) else {
-                    throw Failure.timedOut(phase: "sending the request")
+            var events = Int16(POLLOUT)
+            if let session {
+                switch bytes.withUnsafeBytes({ session.write(UnsafeRawBufferPointer(rebasing: $0[sent...])) }) {
+                case .done(let n):
+                    sent += n
+                    continue
+                case .wantRead: events = Int16(POLLIN)
+                case .wantWrite: break
+                case .closed: throw SendError.broken("TLS write: the peer closed the connection")
+                case .failed(let reason): throw SendError.broken(reason)
                 }
             } else {
-                throw SendError.broken(n < 0 ? code : EPIPE)
+                let n = bytes.withUnsafeBytes { send(fd, $0.baseAddress! + sent, bytes.count - sent, Int32(MSG_NOSIGNAL)) }
+                if n > 0 {
+                    sent += n
+                    continue
+                }
+                let code = errno
+                guard n < 0 && (code == EAGAIN || code == EWOULDBLOCK || code == EINTR) else {
+                    throw SendError.broken("send: \(errorText(n < 0 ? code : EPIPE))")
+                }
+            }
+            guard try await wait(fd, for: events, until: deadline) else {
+                throw Failure.timedOut(phase: "sending the request")
             }
         }
     }

@@ -32,10 +32,13 @@ struct Describe: ParsableCommand {
             print("No resources found in \(namespaces.namespace) namespace.", to: &stderr)
             return
         }
-        print(records.map { Self.describe($0, store: store) }.joined(separator: "\n\n\n"))
+        let stateDirectory = URL(fileURLWithPath: state.stateDirectory).standardizedFileURL.path
+        print(records.map { Self.describe($0, store: store, stateDirectory: stateDirectory) }.joined(separator: "\n\n\n"))
     }
 
-    static func describe(_ record: ResourceRecord, store: Store, now: Date = Date()) -> String {
+    /// `stateDirectory`: where the client certificate a cluster with TLS requires is (shown
+    /// with its REST URL).
+    static func describe(_ record: ResourceRecord, store: Store, now: Date = Date(), stateDirectory: String? = nil) -> String {
         let status = StatusSummary(record)
         let time = ISO8601DateFormatter()
         var lines: [String] = []
@@ -74,7 +77,15 @@ struct Describe: ParsableCommand {
                 if let mode = info["mode"] { field("Mode", mode) }
                 if let version = info["flink-version"] { field("Flink Version", version) }
                 if let image = info["image"] { field("Image", "\(image) (recorded; runs the local Flink distribution)") }
-                if let url = info["rest-url"] { field("REST URL", url) }
+                if let url = info["rest-url"] {
+                    field("REST URL", url)
+                    // Mutual TLS: the REST API and web UI answer only the state directory's certificate.
+                    if url.hasPrefix("https:"), let stateDirectory {
+                        let tls = stateDirectory + "/tls"
+                        field("REST Access", "curl --cert \(tls)/flinklet.crt --key \(tls)/flinklet.key --cacert \(tls)/flinklet.crt \(url)/overview")
+                        field("Web UI", "\(url) in a browser that has imported \(tls)/flinklet.p12 (password: \(tls)/password)")
+                    }
+                }
                 if let port = info["jobmanager-metrics-port"] {
                     let taskManagers = info["taskmanager-metrics-ports"].map { ", TaskManagers \($0)" } ?? ""
                     field("Metrics Ports", "JobManager \(port)\(taskManagers) (Prometheus, /metrics)")

@@ -112,6 +112,10 @@ struct Run: AsyncParsableCommand {
     }
 
     func run() async throws {
+        // Private by default: whatever the operator and its JVMs (which inherit the mask)
+        // create — state.db, logs, rendered configuration, checkpoints, savepoints, keystores —
+        // is readable by this user alone, whatever explicit mode a writer asks for.
+        umask(0o077)
         // malloc's mmap threshold fixed at 64 KiB: large transient blocks (relists, /metrics
         // texts) go back to the kernel when freed instead of staying in a thread's arena
         // (1,000 resources: about −1 MB resident with --http 0, −2.5 MB with the endpoint after
@@ -132,22 +136,51 @@ struct Run: AsyncParsableCommand {
         configuration.workers = workers
         let distribution = FlinkHome.locate(explicit: flinkHome).map { found in
             var found = found
-            found.classDataArchives = ClassDataArchives.paths(for: found) ?? [:]
+            found.classDataArchives = ClassDataArchives.paths(for: found, tls: engine == .flink) ?? [:]
             return found
         }
         var archives: [any Service] = []
         switch distribution {
         case .success(let found):
             logger.info("Flink distribution", metadata: ["flink.home": "\(found.home)", "flink.version": "\(found.version)", "java": "\(found.java)"])
-            // Beside the operator: clusters start meanwhile, without the archives' speed-up.
-            archives.append(ClassDataArchiveService(distribution: found, logger: logger))
         case .failure(let error):
             // Not fatal: resources get a clear error until a distribution is installed.
             logger.error("no Flink distribution; clusters cannot start", metadata: ["error": "\(error)"])
         }
-        var backend = FlinkBackend(distribution: distribution, rest: FlinkRESTClient(), stateDirectory: stateDirectory,
+        // Only Flinklet may use its clusters: every one runs with mutual TLS from the state
+        // directory's certificate, made here the first time (never a cluster without it).
+        var rest = FlinkRESTClient()
+        var clusterTLS: ClusterTLS?
+        if engine == .flink, case .success(let found) = distribution {
+            do {
+                let directory = StateDirectory(path: stateDirectory)
+                try directory.create()
+                if let mode = try directory.ensurePrivate() {
+                    logger.notice("state directory was readable by other users: made private (chmod 700, state.db 600)",
+                                  metadata: ["state.directory": "\(stateDirectory)", "state.mode": "\(String(mode, radix: 8))"])
+                }
+                let (tls, context) = try await ClusterCredentials.ensure(stateDirectory: stateDirectory, java: found.java, logger: logger)
+                clusterTLS = tls
+                rest.tls = context
+            } catch {
+                var stderr = StandardError()
+                print("error: \(error)", to: &stderr)
+                throw ExitCode.failure
+            }
+        }
+        if engine == .flink, case .success(let found) = distribution {
+            // Beside the operator: clusters start meanwhile, without the archives' speed-up.
+            archives.append(ClassDataArchiveService(distribution: found, tls: clusterTLS, logger: logger))
+        }
+        var backend = FlinkBackend(distribution: distribution, rest: rest, stateDirectory: stateDirectory,
                                    maxConcurrentSubmissions: maxConcurrentSubmissions, maxConcurrentClusterStarts: maxConcurrentClusterStarts)
         backend.portRange = portRange ?? backend.portRange
+        backend.tls = clusterTLS
+        // JobManagers an earlier Flinklet started without TLS keep running until their
+        // resource's next upgrade: they are spoken to as they were started, plain HTTP.
+        var plain = rest
+        plain.tls = nil
+        backend.plainREST = plain
         if let ephemeral = EphemeralPorts.current(), let warning = EphemeralPorts.warning(leases: backend.portRange, ephemeral: ephemeral) {
             logger.warning("\(warning)")
         }
@@ -185,7 +218,11 @@ struct Run: AsyncParsableCommand {
         do {
             switch engine {
             case .flink:
-                var op = Operator(configuration: configuration, planner: FlinkPlanner(), backend: backend, logger: logger)
+                var driverConfiguration = LocalProcessDriver.Configuration()
+                // JobManagers' readiness (`GET /overview`) over TLS with the operator's certificate.
+                driverConfiguration.httpsProbe = { [rest] port, path, timeout in await rest.probe(port: port, path: path, timeout: timeout) }
+                var op = Operator(configuration: configuration, planner: FlinkPlanner(), backend: backend, logger: logger,
+                                  driverConfiguration: driverConfiguration)
                 op.metrics = metrics
                 op.health = health
                 running = try await op.start()
@@ -330,11 +367,12 @@ struct Kubeconfig: ParsableCommand {
 /// operator's group, so it never outlives it as a stray task).
 struct ClassDataArchiveService: Service, CustomStringConvertible {
     let distribution: FlinkDistribution
+    let tls: ClusterTLS?
     let logger: Logger
     var description: String { "class-data-archives" }
 
     func run() async throws {
-        await cancelWhenGracefulShutdown { await ClassDataArchives.ensure(distribution, logger: logger) }
+        await cancelWhenGracefulShutdown { await ClassDataArchives.ensure(distribution, tls: tls, logger: logger) }
     }
 }
 

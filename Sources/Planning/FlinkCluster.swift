@@ -147,6 +147,11 @@ public enum FlinkCluster {
         let defaultInterval = spec.job?.upgradeMode == .lastState && user["execution.checkpointing.interval"] == nil
             && user["execution.checkpointing.checkpointing-interval"] == nil
         if defaultInterval { shared["execution.checkpointing.interval"] = FlinkConfiguration.defaultLastStateCheckpointInterval }
+        // Only Flinklet may use the cluster: mutual TLS on REST and inside the cluster. A
+        // manifest's own `security.ssl.*` are replaced (they name Kubernetes secrets' paths).
+        if let tls = observation.tls {
+            shared = shared.filter { !ClusterTLS.isManaged($0.key) }.merging(tls.clusterConfiguration) { $1 }
+        }
         // Flinklet's own keys (validation refuses them in manifests).
         shared["jobmanager.rpc.address"] = "127.0.0.1"
         shared["jobmanager.rpc.port"] = String(rpcPort)
@@ -175,6 +180,9 @@ public enum FlinkCluster {
         jmConfig["rest.port"] = String(restPort)
         jmConfig["blob.server.port"] = String(blobPort)
         jmConfig["web.upload.dir"] = jmDirectory + "/uploads"
+        // Jars are uploaded and run over REST only for a session cluster's session jobs; per-job
+        // clients submit through `POST /jobs`, application clusters run their own jar.
+        jmConfig["web.submit.enable"] = mode == .session ? "true" : "false"
         jmConfig.merge(reporter(0)) { $1 }
         jmConfig.merge(processDirectories(jmDirectory)) { $1 }
         var entryPoint = "org.apache.flink.runtime.entrypoint.StandaloneSessionClusterEntrypoint"
@@ -218,7 +226,7 @@ public enum FlinkCluster {
                 // An application JobManager that restarted by itself would run its job from
                 // the start, without its state: the planner decides instead.
                 restartPolicy: mode == .session ? .always : .never,
-                readiness: .httpGet(port: restPort, path: "/overview"))
+                readiness: observation.tls == nil ? .httpGet(port: restPort, path: "/overview") : .httpsGet(port: restPort, path: "/overview"))
             if reporting { plan.metricsPort = observation.metricsPorts[0] }
             return plan
         }
@@ -292,7 +300,8 @@ public enum FlinkCluster {
         if mode == .perJob, let job = spec.job, let jar {
             let submitterName = submitterName(name)
             let directory = observation.podRoot + "/" + submitterName
-            var config = user.entries
+            var config = user.entries.filter { !ClusterTLS.isManaged($0.key) }
+            if let tls = observation.tls { config.merge(tls.restConfiguration) { $1 } }
             config["execution.target"] = "remote"
             config["rest.address"] = "127.0.0.1"
             config["rest.port"] = String(restPort)

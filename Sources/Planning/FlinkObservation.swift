@@ -115,6 +115,34 @@ public enum RESTObservation: Sendable, Hashable {
     }
 }
 
+/// Where a cluster's REST API answers on 127.0.0.1, and in which protocol: a step names the
+/// endpoint it calls, so a cluster is always spoken to as its JobManager was started.
+public struct RESTEndpoint: Sendable, Hashable, CustomStringConvertible {
+    public enum Scheme: String, Sendable, Hashable {
+        /// Plain HTTP: a JobManager started without TLS (by a Flinklet before mutual TLS, kept
+        /// running until its resource's next upgrade; or a test's cluster).
+        case http
+        /// HTTPS with the operator's client certificate (`ClusterTLS`): every JobManager
+        /// Flinklet starts.
+        case https
+    }
+
+    public var port: Int
+    public var scheme: Scheme
+
+    public init(port: Int, scheme: Scheme) {
+        self.port = port
+        self.scheme = scheme
+    }
+
+    public static func http(_ port: Int) -> RESTEndpoint { RESTEndpoint(port: port, scheme: .http) }
+    public static func https(_ port: Int) -> RESTEndpoint { RESTEndpoint(port: port, scheme: .https) }
+
+    /// `https://127.0.0.1:20000`
+    public var url: String { "\(scheme.rawValue)://127.0.0.1:\(port)" }
+    public var description: String { url }
+}
+
 /// The session cluster a `FlinkSessionJob` names, as far as its job needs to know.
 public struct SessionClusterObservation: Sendable, Hashable {
     public var name: String
@@ -122,15 +150,16 @@ public struct SessionClusterObservation: Sendable, Hashable {
     public var isDefined: Bool
     /// It is a session cluster (`spec.mode: session`, or no job).
     public var isSession: Bool
-    public var restPort: Int?
+    /// Its REST API (nil: it has no ports leased).
+    public var rest: RESTEndpoint?
     /// Its JobManager answers and all its TaskManagers are registered.
     public var isReady: Bool
 
-    public init(name: String, isDefined: Bool, isSession: Bool, restPort: Int?, isReady: Bool) {
+    public init(name: String, isDefined: Bool, isSession: Bool, rest: RESTEndpoint?, isReady: Bool) {
         self.name = name
         self.isDefined = isDefined
         self.isSession = isSession
-        self.restPort = restPort
+        self.rest = rest
         self.isReady = isReady
     }
 }
@@ -141,6 +170,8 @@ public struct FlinkObservation: Sendable, Hashable {
     /// nil when no distribution was found: `distributionProblem` says why.
     public var distribution: FlinkDistribution?
     public var distributionProblem: String?
+    /// The TLS its clusters run with (nil: none, as in planner tests; the operator always sets it).
+    public var tls: ClusterTLS?
     /// `<state>/pods/<namespace>/<name>`: each pod's directory is `<podRoot>/<pod>`.
     public var podRoot: String
     /// `<state>/clusters/<namespace>/<name>`: checkpoints, savepoints and copied jars, which
@@ -151,11 +182,23 @@ public struct FlinkObservation: Sendable, Hashable {
     /// Ports leased for the JVMs' Prometheus reporters, in lease order (see
     /// `FlinkCluster.metricsPortCount`).
     public var metricsPorts: [Int] = []
+    /// How the deployment's JobManager that runs now speaks REST, when it was started without
+    /// the TLS this operator runs clusters with (an earlier Flinklet's): `.http`. Nil: as
+    /// `tls` says (no JobManager runs, or it was started by this Flinklet).
+    public var runningScheme: RESTEndpoint.Scheme?
+    /// The deployment's REST API: the first leased port, in the protocol of the JobManager that
+    /// runs (nil: no ports leased).
+    public var restEndpoint: RESTEndpoint? {
+        ports.first.map { RESTEndpoint(port: $0, scheme: runningScheme ?? (tls == nil ? .http : .https)) }
+    }
     /// The local path of the job's jar, or why there is none; nil when the resource has no job
     /// or it must be fetched first (`jarFetch`).
     public var jar: Result<String, DeploymentProblem>?
     /// The job's jar must be copied or downloaded before it can be used: its URI and directory.
     public var jarFetch: ArtifactFetch?
+    /// Why a directory the resource's configuration names for its state (its checkpoint
+    /// directory) cannot be used: another local user could change what is in it. Nil: none.
+    public var storageProblem: DeploymentProblem?
     public var rest: RESTObservation
     /// The jobs the cluster (or, for a session job, its session cluster) reports.
     public var jobs: [ObservedJob]
@@ -257,17 +300,17 @@ public struct DeploymentProblem: Error, Sendable, Hashable, CustomStringConverti
 public enum FlinkAction: Sendable, Hashable {
     /// Uploads the jar and runs it with the given job id; a job of that id that already exists
     /// counts as success (so a retry never starts a second copy).
-    case submit(port: Int, jar: String, JobSubmission)
+    case submit(rest: RESTEndpoint, jar: String, JobSubmission)
     /// Asks the job to cancel and returns: a later reconcile sees it CANCELED. An unknown or
     /// finished job counts as success.
-    case cancel(port: Int, jobId: String)
+    case cancel(rest: RESTEndpoint, jobId: String)
     /// Asks for stop-with-savepoint into `directory` under `triggerId` (recorded in the status
     /// before this step) and returns; later reconciles follow the trigger. A refused request
     /// ends the trigger with a `SavepointError` event.
-    case stopWithSavepoint(port: Int, jobId: String, directory: String, triggerId: String)
+    case stopWithSavepoint(rest: RESTEndpoint, jobId: String, directory: String, triggerId: String)
     /// Asks for a savepoint of the running job (it keeps running) under `triggerId`, as
     /// `stopWithSavepoint` does.
-    case triggerSavepoint(port: Int, jobId: String, directory: String, triggerId: String)
+    case triggerSavepoint(rest: RESTEndpoint, jobId: String, directory: String, triggerId: String)
     /// Makes a local copy or download of the artifact `uri` (into `directory` for copies), so a
     /// later reconcile finds it ready.
     case fetchArtifact(uri: String, directory: String)
@@ -277,7 +320,7 @@ public enum FlinkAction: Sendable, Hashable {
     /// A `FlinkStateSnapshot`'s savepoint (`formatType`) or checkpoint of a running job under
     /// `triggerId` (recorded as IN_PROGRESS before this step). A refused request fails the
     /// attempt (outcome `stateSnapshotRefused`); `lastAttempt`: its failure exhausts `backoffLimit`.
-    case triggerStateSnapshot(port: Int, jobId: String, checkpoint: Bool, directory: String, formatType: SavepointFormatType, triggerId: String,
+    case triggerStateSnapshot(rest: RESTEndpoint, jobId: String, checkpoint: Bool, directory: String, formatType: SavepointFormatType, triggerId: String,
                               lastAttempt: Bool)
     /// Deletes a deleted `FlinkStateSnapshot`'s savepoint directory (`disposeOnDelete`): only a
     /// local directory that holds `_metadata`.
@@ -310,16 +353,16 @@ public struct ReferencedJob: Sendable, Hashable {
     /// The recorded job id and state (upstream decides "running" from the recorded status too).
     public var jobId: String?
     public var state: FlinkJobState?
-    /// The REST port of the cluster the job runs in, when its REST API answered just now.
-    public var restPort: Int?
+    /// The REST API of the cluster the job runs in, when it answered just now.
+    public var rest: RESTEndpoint?
     /// Where the resource's own savepoints go: a snapshot's default target directory.
     public var savepointDirectory: String
 
-    public init(id: ResourceID, jobId: String? = nil, state: FlinkJobState? = nil, restPort: Int? = nil, savepointDirectory: String) {
+    public init(id: ResourceID, jobId: String? = nil, state: FlinkJobState? = nil, rest: RESTEndpoint? = nil, savepointDirectory: String) {
         self.id = id
         self.jobId = jobId
         self.state = state
-        self.restPort = restPort
+        self.rest = rest
         self.savepointDirectory = savepointDirectory
     }
 }

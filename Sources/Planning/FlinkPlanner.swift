@@ -55,6 +55,9 @@ public struct FlinkPlanner: ResourcePlanner {
             return stalled(input, steps: steps, reason: "UnsupportedFlinkVersion",
                            message: "spec.flinkVersion is \(wantedVersion.rawValue) but the Flink distribution at \(distribution.home) is \(distribution.version) (\(distribution.flinkVersion?.rawValue ?? "unknown")); install Flink \(wantedVersion.rawValue.dropFirst().replacingOccurrences(of: "_", with: ".")) or change spec.flinkVersion")
         }
+        if let problem = observation.storageProblem {
+            return stalled(input, steps: steps, reason: problem.reason ?? "UnsafeDirectory", message: problem.message)
+        }
         let mode = deployment.spec.effectiveMode
         let hasJob = mode != .session && deployment.spec.job != nil
         // What the cluster needs before anything can be decided about it: its ports, its jar.
@@ -99,7 +102,7 @@ public struct FlinkPlanner: ResourcePlanner {
                                             now: input.now)
             let decided = JobLifecycle.decide(
                 key: JobLifecycle.lineage(input), generation: input.generation, desired: .deployment(deployment), job: job, observation: observation,
-                running: running, port: observation.rest.isAnswering ? observation.ports.first : nil,
+                running: running, rest: observation.rest.isAnswering ? observation.restEndpoint : nil,
                 jobManagerLost: jm?.phase == .failed && observation.reconciliation?.state != .upgrading, standbyReady: standbyReady,
                 unhealthy: health?.unhealthy, jobManagerGone: jm == nil || jm?.phase == .failed || jm?.phase == .succeeded,
                 savepointDirectory: FlinkCluster.savepointDirectory(observation), now: input.now)
@@ -214,9 +217,9 @@ public struct FlinkPlanner: ResourcePlanner {
         // Manual and periodic savepoints of a running job, and the history's cleanup.
         var savepointsWriteAhead = false
         if let lifecycle, lifecycle.phase == .run, !lifecycle.redeploying, let job = spec.job, let observedJob, observedJob.state == .running,
-           observedJob.allTasksRunning, let port = observation.ports.first, observation.rest.isAnswering {
+           observedJob.allTasksRunning, let rest = observation.restEndpoint, observation.rest.isAnswering {
             let policySteps = SavepointPolicy.steps(job: job, configuration: spec.flinkConfiguration ?? FlinkConfiguration(), status: &jobStatus,
-                                                    pending: observation.pendingSnapshot, port: port, jobId: observedJob.id,
+                                                    pending: observation.pendingSnapshot, rest: rest, jobId: observedJob.id,
                                                     savepointDirectory: FlinkCluster.savepointDirectory(observation), now: input.now)
             savepointsWriteAhead = SavepointPolicy.needsWriteAhead(policySteps)
             steps += policySteps
@@ -310,8 +313,10 @@ public struct FlinkPlanner: ResourcePlanner {
             else if jobManager?.ready == true { .ready }
             else if jobManager != nil { .deployedNotReady }
             else { .missing }
+        // The protocol of the JobManager that runs (an earlier Flinklet's may speak plain HTTP).
+        let endpoint = RESTEndpoint(port: layout.restPort, scheme: observation.restEndpoint?.scheme ?? (observation.tls == nil ? .http : .https))
         var clusterInfo = ["flink-version": distribution.version, "rest-port": String(layout.restPort),
-                           "rest-url": "http://127.0.0.1:\(layout.restPort)", "mode": mode.rawValue]
+                           "rest-url": endpoint.url, "mode": mode.rawValue]
         if let image = spec.image { clusterInfo["image"] = image }
         if let remembered = health?.info.encoded ?? observation.recordedClusterInfo?[ClusterHealth.Info.clusterInfoKey] {
             clusterInfo[ClusterHealth.Info.clusterInfoKey] = remembered
@@ -439,12 +444,12 @@ public struct FlinkPlanner: ResourcePlanner {
                         ], now: input.now),
                         error: message, lifecycleState: .deleting, next: .requeue(after: .seconds(5)))
         }
-        if let observation, case .answering = observation.rest, let port = observation.ports.first {
+        if let observation, case .answering = observation.rest, let rest = observation.restEndpoint {
             let nowMillis = Int64(input.now.timeIntervalSince1970 * 1000)
             var jobStatus = observation.recordedJob ?? JobStatus()
             for job in observation.jobs where !job.isTerminal {
                 guard configuration[Self.savepointOnDeletionKey] == "true", job.id == jobStatus.jobId, job.state == .running else {
-                    steps.append(.flink(.cancel(port: port, jobId: job.id)))
+                    steps.append(.flink(.cancel(rest: rest, jobId: job.id)))
                     continue
                 }
                 // Stop-with-savepoint, followed across reconciles (never waited for): on record
@@ -454,7 +459,7 @@ public struct FlinkPlanner: ResourcePlanner {
                 guard let trigger = SnapshotTrigger(info), trigger.stopsJob else {
                     let trigger = SnapshotTrigger.make(jobId: job.id, type: .upgrade, now: nowMillis)
                     jobStatus.savepointInfo = trigger.recorded(in: info)
-                    return deleting(input, steps: steps + [.flink(.stopWithSavepoint(port: port, jobId: job.id, directory: directory, triggerId: trigger.id))],
+                    return deleting(input, steps: steps + [.flink(.stopWithSavepoint(rest: rest, jobId: job.id, directory: directory, triggerId: trigger.id))],
                                     jobStatus: jobStatus, message: "stopping job \(job.id) with a savepoint before its cluster is deleted")
                 }
                 switch observation.pendingSnapshot {
@@ -464,17 +469,17 @@ public struct FlinkPlanner: ResourcePlanner {
                     steps.append(.event(type: .normal, reason: "SavepointCreated", message: "Stopped job \(job.id) with a savepoint at \(location)"))
                 case .failed(let cause)?:
                     info.endTrigger()
-                    steps.append(.flink(.cancel(port: port, jobId: job.id)))
+                    steps.append(.flink(.cancel(rest: rest, jobId: job.id)))
                     steps.append(.event(type: .warning, reason: "SavepointError", message: "Savepoint of job \(job.id) failed: \(cause); the job was cancelled"))
                 case .notFound?:
-                    return deleting(input, steps: steps + [.flink(.stopWithSavepoint(port: port, jobId: job.id, directory: directory, triggerId: trigger.id))],
+                    return deleting(input, steps: steps + [.flink(.stopWithSavepoint(rest: rest, jobId: job.id, directory: directory, triggerId: trigger.id))],
                                     jobStatus: jobStatus, message: "stopping job \(job.id) with a savepoint before its cluster is deleted")
                 case .inProgress?, .unknown?, nil:
                     if nowMillis - trigger.timestamp < Self.deletionSavepointTimeoutMillis {
                         return deleting(input, steps: steps, jobStatus: jobStatus, message: "waiting for the savepoint of job \(job.id) before its cluster is deleted")
                     }
                     info.endTrigger()
-                    steps.append(.flink(.cancel(port: port, jobId: job.id)))
+                    steps.append(.flink(.cancel(rest: rest, jobId: job.id)))
                     steps.append(.event(type: .warning, reason: "SavepointError",
                                         message: "Savepoint of job \(job.id) did not complete within \(Self.deletionSavepointTimeoutMillis / 1000) s; the job was cancelled"))
                 }
@@ -526,7 +531,7 @@ public struct FlinkPlanner: ResourcePlanner {
             return stalled(input, steps: steps, reason: "NotASessionCluster",
                            message: "spec.deploymentName: FlinkDeployment \"\(deploymentName)\" is not a session cluster (it runs its own job)")
         }
-        guard session.isReady, let port = session.restPort else {
+        guard session.isReady, let rest = session.rest else {
             return waiting(input, steps: steps, reason: "SessionClusterNotReady", message: "waiting for session cluster \"\(deploymentName)\" to be ready")
         }
         guard case .answering = observation.rest else {
@@ -543,6 +548,9 @@ public struct FlinkPlanner: ResourcePlanner {
         case .failure(let problem)?: return stalled(input, steps: steps, reason: problem.reason ?? "JarNotFound", message: problem.message)
         case nil: return stalled(input, steps: steps, reason: "JarNotFound", message: "spec.job.jarURI: Required value")
         }
+        if let problem = observation.storageProblem {
+            return stalled(input, steps: steps, reason: problem.reason ?? "UnsafeDirectory", message: problem.message)
+        }
         let job = sessionJob.spec.job ?? JobSpec()
         let previousId = observation.recordedJob?.jobId
         let previous = previousId.flatMap { id in observation.jobs.first { $0.id == id } }
@@ -554,7 +562,7 @@ public struct FlinkPlanner: ResourcePlanner {
             && recordedState.map { $0 != .reconciling && $0 != .suspended && !$0.isTerminal } == true
         let lifecycle = JobLifecycle.decide(
             key: JobLifecycle.lineage(input), generation: input.generation, desired: .sessionJob(sessionJob), job: job, observation: observation,
-            running: previous, port: port, jobManagerLost: jobLost,
+            running: previous, rest: rest, jobManagerLost: jobLost,
             savepointDirectory: FlinkCluster.savepointDirectory(observation), now: input.now)
         steps += lifecycle.steps
         let jobId = lifecycle.jobId
@@ -566,7 +574,7 @@ public struct FlinkPlanner: ResourcePlanner {
             // that still runs is cancelled first), then submit.
             if let previous, previous.id != jobId, !previous.isTerminal {
                 // Never two copies: the new job is submitted once the old one is seen ended.
-                if previous.state != .cancelling { steps.append(.flink(.cancel(port: port, jobId: previous.id))) }
+                if previous.state != .cancelling { steps.append(.flink(.cancel(rest: rest, jobId: previous.id))) }
                 return Plan(steps: steps, conditions: Conditions.merge(previous: input.conditions, next: [
                     Condition(type: Conditions.ready, status: .false, reason: "Upgrading", message: "waiting for job \(previous.id) to be cancelled",
                               observedGeneration: input.generation),
@@ -577,7 +585,7 @@ public struct FlinkPlanner: ResourcePlanner {
                 // one is the recorded job, which is how it is found again after a restart.
             }
             let configuration = (sessionJob.spec.flinkConfiguration ?? FlinkConfiguration()).entries.filter { !FlinkCluster.isOperatorKey($0.key) }
-            steps.append(.flink(.submit(port: port, jar: jar, JobSubmission(
+            steps.append(.flink(.submit(rest: rest, jar: jar, JobSubmission(
                 jobId: jobId, entryClass: job.entryClass, args: job.args ?? [], parallelism: job.parallelism,
                 savepointPath: lifecycle.restorePath, allowNonRestoredState: lifecycle.restorePath == nil ? nil : job.allowNonRestoredState,
                 configuration: configuration))))
@@ -589,7 +597,7 @@ public struct FlinkPlanner: ResourcePlanner {
         var savepointsWriteAhead = false
         if running, !lifecycle.redeploying, let observedJob {
             let policySteps = SavepointPolicy.steps(job: job, configuration: sessionJob.spec.flinkConfiguration ?? FlinkConfiguration(),
-                                                    status: &jobStatus, pending: observation.pendingSnapshot, port: port, jobId: observedJob.id,
+                                                    status: &jobStatus, pending: observation.pendingSnapshot, rest: rest, jobId: observedJob.id,
                                                     savepointDirectory: FlinkCluster.savepointDirectory(observation), now: input.now)
             savepointsWriteAhead = SavepointPolicy.needsWriteAhead(policySteps)
             steps += policySteps
@@ -651,12 +659,12 @@ public struct FlinkPlanner: ResourcePlanner {
     }
 
     func deleteSessionJob(_ input: PlanInput) -> Plan {
-        guard let observation = input.flink, let port = observation.session?.restPort, case .answering = observation.rest else {
+        guard let observation = input.flink, let rest = observation.session?.rest, case .answering = observation.rest else {
             return Plan(steps: [.forget], next: .awaitChange)  // no cluster to run it: nothing to cancel
         }
         let live = observation.jobs.filter { job in !job.isTerminal && job.id == observation.recordedJob?.jobId }
         if live.isEmpty { return Plan(steps: [.forget], next: .awaitChange) }
-        var steps: [Step] = live.map { .flink(.cancel(port: port, jobId: $0.id)) }
+        var steps: [Step] = live.map { .flink(.cancel(rest: rest, jobId: $0.id)) }
         steps.append(.event(type: .normal, reason: "Cleanup", message: "Cancelling job \(live.map(\.id).joined(separator: ", ")): the manifest was removed"))
         return Plan(steps: steps, lifecycleState: .deleting, next: .requeue(after: progressInterval))
     }

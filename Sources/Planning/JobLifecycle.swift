@@ -92,7 +92,7 @@ public struct JobLifecycle: Sendable {
     /// - `running`: the job's state as observed now (nil: not observed: absent, or unreachable).
     /// - `jobManagerLost`: the job went with the JobManager that ran it (an application or per-job
     ///   JobManager that died; a session job missing from its session cluster after it ran).
-    /// - `port`: the REST port to stop or cancel the running job on (nil: cannot be reached).
+    /// - `rest`: the REST API to stop or cancel the running job on (nil: cannot be reached).
     /// - `standbyReady`: the pods that will run the successor job (`successorJobId`) are up, or
     ///   none are needed. Until then, or `standbyTimeoutMillis` into the upgrade, the running job
     ///   is left alone: its snapshot is taken when the new job can start at once.
@@ -106,11 +106,11 @@ public struct JobLifecycle: Sendable {
     /// (`observation.missingSnapshots`) is replaced by the newest snapshot that exists, with a
     /// `RestorePointMissing` event; with none left, a stateful job waits (`Stalled`).
     public static func decide(key: String, generation: Int64, desired: FlinkResource, job: JobSpec,
-                              observation: FlinkObservation, running: ObservedJob?, port: Int?,
+                              observation: FlinkObservation, running: ObservedJob?, rest: RESTEndpoint?,
                               jobManagerLost: Bool, standbyReady: Bool = true, unhealthy: String? = nil, jobManagerGone: Bool = false,
                               savepointDirectory: String, now: Date) -> JobLifecycle {
         var lifecycle = decideUnverified(key: key, generation: generation, desired: desired, job: job, observation: observation,
-                                         running: running, port: port, jobManagerLost: jobManagerLost, standbyReady: standbyReady,
+                                         running: running, rest: rest, jobManagerLost: jobManagerLost, standbyReady: standbyReady,
                                          unhealthy: unhealthy, jobManagerGone: jobManagerGone, savepointDirectory: savepointDirectory, now: now)
         lifecycle.verifyRestorePoint(observation: observation, job: job)
         return lifecycle
@@ -144,7 +144,7 @@ public struct JobLifecycle: Sendable {
     }
 
     static func decideUnverified(key: String, generation: Int64, desired: FlinkResource, job: JobSpec,
-                                 observation: FlinkObservation, running: ObservedJob?, port: Int?,
+                                 observation: FlinkObservation, running: ObservedJob?, rest: RESTEndpoint?,
                                  jobManagerLost: Bool, standbyReady: Bool, unhealthy: String?, jobManagerGone: Bool,
                                  savepointDirectory: String, now: Date) -> JobLifecycle {
         let nowMillis = Int64(now.timeIntervalSince1970 * 1000)
@@ -207,7 +207,7 @@ public struct JobLifecycle: Sendable {
                    let stableJSON = reconciliation.lastStableSpec, stableJSON != reconciliation.lastReconciledSpec,
                    let stable = decodeSpec(stableJSON, like: desired), let since = reconciliation.reconciliationTimestamp,
                    nowMillis - since > (configuration["kubernetes.operator.deployment.readiness.timeout"].flatMap(FlinkDuration.milliseconds) ?? 300_000) {
-                    if let running, !running.isTerminal, let port { lifecycle.steps.append(.flink(.cancel(port: port, jobId: running.id))) }
+                    if let running, !running.isTerminal, let rest { lifecycle.steps.append(.flink(.cancel(rest: rest, jobId: running.id))) }
                     lifecycle.steps.append(.event(type: .warning, reason: "Rollback",
                                                   message: "Job \(currentId) of the new spec is \(running?.state.rawValue ?? "not running") after the readiness timeout; rolling back to the last stable spec from \(recorded.upgradeSavepointPath ?? "an empty state")"))
                     lifecycle.target = stable
@@ -235,7 +235,7 @@ public struct JobLifecycle: Sendable {
                         return lifecycle
                     }
                     let restore = observation.latestCheckpoint?.path ?? recorded.upgradeSavepointPath
-                    if let port { lifecycle.steps.append(.flink(.cancel(port: port, jobId: running.id))) }
+                    if let rest { lifecycle.steps.append(.flink(.cancel(rest: rest, jobId: running.id))) }
                     lifecycle.steps.append(.event(type: .warning, reason: "RestartUnhealthyJob",
                                                   message: "Restarting unhealthy job \(currentId) (\(unhealthy)): redeploying from \(restore ?? "an empty state") as a new job with fresh TaskManagers"))
                     return redeploy(lifecycle, key: key, from: currentId, restore: restore, suspended: false, now: nowMillis)
@@ -309,9 +309,9 @@ public struct JobLifecycle: Sendable {
                 lifecycle.phase = .waiting(message: "the savepoint of job \(currentId) failed; retrying")
                 return lifecycle
             case .notFound?:
-                if isRunning, let port, let running {
+                if isRunning, let rest, let running {
                     // On record, but Flink never got the request: send it (the same operation).
-                    lifecycle.steps.append(.flink(.stopWithSavepoint(port: port, jobId: running.id, directory: savepointDirectory, triggerId: trigger.id)))
+                    lifecycle.steps.append(.flink(.stopWithSavepoint(rest: rest, jobId: running.id, directory: savepointDirectory, triggerId: trigger.id)))
                     return lifecycle
                 }
                 info.endTrigger()
@@ -333,7 +333,7 @@ public struct JobLifecycle: Sendable {
         }
         // The JobManager runs but its REST API does not answer: the job may well be running, and
         // a snapshot of it is worth a look again (for a while) before it counts as not running.
-        if port == nil, !jobManagerGone, !jobManagerLost, mode != .stateless, upgradeAge < restUnreachableGraceMillis {
+        if rest == nil, !jobManagerGone, !jobManagerLost, mode != .stateless, upgradeAge < restUnreachableGraceMillis {
             lifecycle.phase = .waiting(message: "the JobManager runs but its REST API does not answer; job \(currentId) is upgraded once it does")
             return lifecycle
         }
@@ -343,8 +343,8 @@ public struct JobLifecycle: Sendable {
                 lifecycle.successorJobId = nextJobId(key: key, previous: currentId)
                 return lifecycle
             }
-            if let running, !running.isTerminal, let port {
-                lifecycle.steps.append(.flink(.cancel(port: port, jobId: running.id)))
+            if let running, !running.isTerminal, let rest {
+                lifecycle.steps.append(.flink(.cancel(rest: rest, jobId: running.id)))
             }
             return redeploy(lifecycle, key: key, from: currentId, restore: nil, suspended: wantsSuspended, now: nowMillis)
         }
@@ -354,7 +354,7 @@ public struct JobLifecycle: Sendable {
             if !wantsSuspended { lifecycle.successorJobId = nextJobId(key: key, previous: currentId) }
             return lifecycle
         }
-        if isRunning, let port, let running {
+        if isRunning, let rest, let running {
             lifecycle.phase = .snapshotting
             if !wantsSuspended { lifecycle.successorJobId = nextJobId(key: key, previous: currentId) }
             if standbyPending { return lifecycle }  // the new job's pods are starting; the old job runs meanwhile
@@ -363,7 +363,7 @@ public struct JobLifecycle: Sendable {
             if mode == .lastState && checkpointFresh {
                 // Cancel (checkpoints are retained on cancellation); once it is CANCELED its
                 // newest checkpoint is the new job's starting point.
-                lifecycle.steps.append(.flink(.cancel(port: port, jobId: running.id)))
+                lifecycle.steps.append(.flink(.cancel(rest: rest, jobId: running.id)))
                 lifecycle.steps.append(.event(type: .normal, reason: "Cancel",
                                               message: "Cancelling job \(currentId): its newest checkpoint will be the new job's starting point"))
             } else {
@@ -375,7 +375,7 @@ public struct JobLifecycle: Sendable {
                 let trigger = SnapshotTrigger.make(jobId: running.id, type: .upgrade, now: nowMillis)
                 lifecycle.jobStatus.savepointInfo = trigger.recorded(in: lifecycle.jobStatus.savepointInfo)
                 lifecycle.writeAhead = true
-                lifecycle.steps.append(.flink(.stopWithSavepoint(port: port, jobId: running.id, directory: savepointDirectory, triggerId: trigger.id)))
+                lifecycle.steps.append(.flink(.stopWithSavepoint(rest: rest, jobId: running.id, directory: savepointDirectory, triggerId: trigger.id)))
             }
             return lifecycle
         }
@@ -386,7 +386,7 @@ public struct JobLifecycle: Sendable {
                                           message: "Job \(currentId) is not running: restoring the new job from its latest checkpoint \(checkpoint.path)"))
             return redeploy(lifecycle, key: key, from: currentId, restore: checkpoint.path, suspended: wantsSuspended, now: nowMillis)
         }
-        if running == nil && port != nil && !jobManagerLost && (recorded.flinkState == nil || recorded.flinkState == .reconciling) {
+        if running == nil && rest != nil && !jobManagerLost && (recorded.flinkState == nil || recorded.flinkState == .reconciling) {
             lifecycle.phase = .waiting(message: "waiting for job \(currentId) to be observed before upgrading it")
             return lifecycle
         }

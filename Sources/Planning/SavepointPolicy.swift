@@ -20,12 +20,12 @@ public enum SavepointPolicy {
     /// The shortest time between the end of one attempt and the next trigger.
     public static let retryMillis: Int64 = 10_000
 
-    /// For a job that runs with all its tasks (`port`, `jobId`): follows the manual or periodic
+    /// For a job that runs with all its tasks (`rest`, `jobId`): follows the manual or periodic
     /// savepoint recorded as pending (`pending` is what became of it), or triggers the next one
     /// due, recording it in `status` first; and drops the history beyond its limits (the steps
     /// dispose of them). `status` is the job status to record.
     public static func steps(job: JobSpec, configuration: FlinkConfiguration, status: inout JobStatus, pending: SnapshotOperationState?,
-                             port: Int, jobId: String, savepointDirectory: String, now: Date) -> [Step] {
+                             rest: RESTEndpoint, jobId: String, savepointDirectory: String, now: Date) -> [Step] {
         let nowMillis = Int64(now.timeIntervalSince1970 * 1000)
         var info = status.savepointInfo ?? SavepointInfo()
         var steps: [Step] = []
@@ -46,7 +46,7 @@ public enum SavepointPolicy {
                 steps.append(.event(type: .warning, reason: "SavepointError", message: "savepoint of job \(jobId) failed: \(cause)"))
             case .notFound?:
                 // Recorded, but the request never reached Flink: send it (the same operation).
-                steps.append(.flink(.triggerSavepoint(port: port, jobId: jobId, directory: savepointDirectory, triggerId: trigger.id)))
+                steps.append(.flink(.triggerSavepoint(rest: rest, jobId: jobId, directory: savepointDirectory, triggerId: trigger.id)))
             case .inProgress?, .unknown?, nil:
                 if nowMillis - trigger.timestamp > triggerTimeoutMillis {
                     info.endTrigger(mark: mark)
@@ -60,13 +60,13 @@ public enum SavepointPolicy {
         } else if let nonce = job.savepointTriggerNonce, info.triggerId != manualTriggerId(nonce) {
             let trigger = SnapshotTrigger.make(jobId: jobId, type: .manual, now: nowMillis, salt: String(nonce))
             info = trigger.recorded(in: info)
-            steps.append(.flink(.triggerSavepoint(port: port, jobId: jobId, directory: savepointDirectory, triggerId: trigger.id)))
+            steps.append(.flink(.triggerSavepoint(rest: rest, jobId: jobId, directory: savepointDirectory, triggerId: trigger.id)))
         } else if let interval = configuration[intervalKey].flatMap(FlinkDuration.milliseconds), interval > 0 {
             let last = info.lastPeriodicSavepointTimestamp ?? status.startTime.flatMap { Int64($0) } ?? nowMillis
             if nowMillis - last >= interval {
                 let trigger = SnapshotTrigger.make(jobId: jobId, type: .periodic, now: nowMillis)
                 info = trigger.recorded(in: info)
-                steps.append(.flink(.triggerSavepoint(port: port, jobId: jobId, directory: savepointDirectory, triggerId: trigger.id)))
+                steps.append(.flink(.triggerSavepoint(rest: rest, jobId: jobId, directory: savepointDirectory, triggerId: trigger.id)))
             }
         }
         let disposable = expired(history: info.savepointHistory ?? [], keep: status.upgradeSavepointPath, configuration: configuration, now: nowMillis)

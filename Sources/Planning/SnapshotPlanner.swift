@@ -92,8 +92,8 @@ extension FlinkPlanner {
             }
             return job
         }
-        func request(_ job: ReferencedJob, jobId: String, port: Int, triggerId: String) -> Step {
-            .flink(.triggerStateSnapshot(port: port, jobId: jobId, checkpoint: !spec.isSavepoint,
+        func request(_ job: ReferencedJob, jobId: String, rest: RESTEndpoint, triggerId: String) -> Step {
+            .flink(.triggerStateSnapshot(rest: rest, jobId: jobId, checkpoint: !spec.isSavepoint,
                                          directory: spec.savepoint?.path ?? job.savepointDirectory,
                                          formatType: spec.savepoint?.effectiveFormatType ?? .canonical, triggerId: triggerId,
                                          lastAttempt: limit >= 0 && (status.failures ?? 0) + 1 > limit))
@@ -118,12 +118,12 @@ extension FlinkPlanner {
                 next = .requeue(after: remaining)
                 waitingFor = "retrying after failure \(status.failures ?? 0)"
             } else if let job = runningJob(), let jobId = job.jobId {
-                if let port = job.restPort {
+                if let rest = job.rest {
                     let trigger = SnapshotTrigger.make(jobId: jobId, type: .manual, now: nowMillis, salt: "\(input.uid)#\(status.failures ?? 0)")
                     status.state = .inProgress
                     status.triggerId = trigger.id
                     status.triggerTimestamp = nowText
-                    steps.append(request(job, jobId: jobId, port: port, triggerId: trigger.id))
+                    steps.append(request(job, jobId: jobId, rest: rest, triggerId: trigger.id))
                     steps.append(.event(type: .normal, reason: "SnapshotTriggered",
                                         message: "\(what) \(name) of job \(jobId) (\(referenceText)) triggered: \(trigger.id)"))
                     writeAhead = true
@@ -145,8 +145,8 @@ extension FlinkPlanner {
                     fail(cause)
                 case .notFound?:
                     // On record, but the request never reached Flink: send it (the same operation).
-                    if let port = job.restPort, let triggerId = status.triggerId {
-                        steps.append(request(job, jobId: jobId, port: port, triggerId: triggerId))
+                    if let rest = job.rest, let triggerId = status.triggerId {
+                        steps.append(request(job, jobId: jobId, rest: rest, triggerId: triggerId))
                     }
                     next = .requeue(after: .milliseconds(500))
                 case .inProgress?, .unknown?, nil:

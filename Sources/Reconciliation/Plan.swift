@@ -26,7 +26,8 @@ public struct PodRole: RawRepresentable, Sendable, Hashable, Codable, CustomStri
 /// A pod as a plan describes it: what to run, with no means of running it.
 public struct PodPlan: Sendable, Hashable, Codable {
     public enum RestartPolicy: String, Sendable, Hashable, Codable { case always = "Always", onFailure = "OnFailure", never = "Never" }
-    public enum Readiness: Sendable, Hashable, Codable { case httpGet(port: Int, path: String), logLine(String) }
+    /// `httpsGet`: over TLS with the operator's client certificate (a cluster with mutual TLS).
+    public enum Readiness: Sendable, Hashable, Codable { case httpGet(port: Int, path: String), logLine(String), httpsGet(port: Int, path: String) }
 
     /// `<resource>-<role>[-<index>]`, e.g. `counter-app-jobmanager-0`; unique per namespace.
     public var name: String

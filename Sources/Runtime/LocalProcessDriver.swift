@@ -57,6 +57,9 @@ public actor LocalProcessDriver: ProcessDriver {
         /// How long `stop` still waits after SIGKILL before giving up (a process stuck in the
         /// kernel); it logs an error then.
         public var killTimeout: Duration
+        /// Answers `httpsGet` readiness probes (port, path, timeout → ready): the caller holds
+        /// the TLS client identity the pods require. Without it an `httpsGet` pod is never ready.
+        public var httpsProbe: (@Sendable (Int, String, Duration) async -> Bool)?
         /// Marks every pod's environment with the state directory (nil: unmarked), so a later
         /// operator finds the processes without the state database (`PodMarker.scan()`).
         public var marker: PodMarker?
@@ -406,7 +409,13 @@ public actor LocalProcessDriver: ProcessDriver {
             if !due.isEmpty {
                 await withTaskGroup(of: (ProbeTicket, Bool).self) { group in
                     for ticket in due {
-                        group.addTask { (ticket, await HTTPProbe.check(port: ticket.port, path: ticket.path, timeout: timeout)) }
+                        let httpsProbe = configuration.httpsProbe
+                        group.addTask {
+                            guard ticket.https else {
+                                return (ticket, await HTTPProbe.check(port: ticket.port, path: ticket.path, timeout: timeout))
+                            }
+                            return (ticket, await httpsProbe?(ticket.port, ticket.path, timeout) ?? false)
+                        }
                     }
                     for await (ticket, ok) in group {
                         recordProbe(ticket, ok: ok)
@@ -587,15 +596,19 @@ public actor LocalProcessDriver: ProcessDriver {
         let now = ContinuousClock.now
         var due: [ProbeTicket] = []
         for name in table.keys.sorted() {
-            guard var pod = table[name], case .running = pod.state, var process = pod.process,
-                  case .httpGet(let port, let path) = pod.spec.readiness, !process.probeInFlight
-            else { continue }
+            guard var pod = table[name], case .running = pod.state, var process = pod.process, !process.probeInFlight else { continue }
+            let (port, path, https): (Int, String, Bool)
+            switch pod.spec.readiness {
+            case .httpGet(let p, let t)?: (port, path, https) = (p, t, false)
+            case .httpsGet(let p, let t)?: (port, path, https) = (p, t, true)
+            case .logLine?, nil: continue
+            }
             if let last = process.lastProbe, now - last < configuration.readinessProbeInterval { continue }
             process.probeInFlight = true
             process.lastProbe = now
             pod.process = process
             table[name] = pod
-            due.append(ProbeTicket(name: name, generation: pod.generation, pid: process.pid, port: port, path: path))
+            due.append(ProbeTicket(name: name, generation: pod.generation, pid: process.pid, port: port, path: path, https: https))
         }
         return due
     }
@@ -816,6 +829,7 @@ private struct ProbeTicket: Sendable {
     var pid: Int32
     var port: Int
     var path: String
+    var https: Bool
 }
 
 extension LogScanner {

@@ -43,7 +43,7 @@ enum LogRotation {
         let input = open(source, O_RDONLY | O_CLOEXEC)
         guard input >= 0 else { return false }
         defer { close(input) }
-        let output = open(destination, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
+        let output = open(destination, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
         guard output >= 0 else { return false }
         defer { close(output) }
         return withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 64 * 1024) { buffer in

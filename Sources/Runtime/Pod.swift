@@ -131,7 +131,7 @@ extension PodSpec {
         if strings.contains(where: { $0.utf8.contains(0) }) { throw fail("a string contains a NUL byte") }
         if spec.environment.keys.contains(where: { $0.isEmpty || $0.contains("=") }) { throw fail("an environment name is empty or contains '='") }
         switch spec.readiness {
-        case .httpGet(let port, let path)?:
+        case .httpGet(let port, let path)?, .httpsGet(let port, let path)?:
             if !(1...65535).contains(port) { throw fail("readiness port \(port) is not in 1...65535") }
             if !path.hasPrefix("/") || path.unicodeScalars.contains(where: { $0.value <= 0x20 || $0.value == 0x7F }) {
                 throw fail("readiness path must start with / and contain no spaces or control characters")
@@ -167,6 +167,9 @@ public enum ReadinessProbe: Sendable, Hashable, Codable {
     /// `GET path` on `127.0.0.1:port`; a 2xx or 3xx answer within the timeout means ready.
     /// Probed periodically for the process's whole life, so readiness can also be lost.
     case httpGet(port: Int, path: String)
+    /// `GET path` over TLS, by the driver's `Configuration.httpsProbe` (which holds the client
+    /// certificate); never ready without one.
+    case httpsGet(port: Int, path: String)
     /// Ready once the substring appears in the log output of the current process; stays ready
     /// until the process exits.
     case logLine(String)

@@ -51,7 +51,7 @@ enum Spawner {
 
         // O_CLOEXEC: only the dup2 copies (0, 1, 2) survive exec. Keep it above 2 so the
         // dup2 actions always copy (dup2(fd, fd) would keep FD_CLOEXEC set).
-        var logFD = open(spec.logPath, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o644)
+        var logFD = open(spec.logPath, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o600)
         guard logFD >= 0 else { throw .spawnFailed(name: name, operation: "open \(spec.logPath)", errno: errno) }
         if logFD <= 2 {
             let moved = fcntl(logFD, F_DUPFD_CLOEXEC, 3)
@@ -91,7 +91,7 @@ enum Spawner {
         if !parent.isEmpty && parent != path {
             try makeDirectory(parent, name: name)
         }
-        if mkdir(path, 0o755) != 0 && errno != EEXIST {
+        if mkdir(path, 0o700) != 0 && errno != EEXIST {
             throw .spawnFailed(name: name, operation: "mkdir \(path)", errno: errno)
         }
     }

@@ -24,6 +24,9 @@ public enum StoreError: Error, Sendable, Hashable, CustomStringConvertible {
     case noFreePorts(owner: String, requested: Int, range: ClosedRange<Int>, available: Int)
     /// A stored value could not be decoded (for example a status that is not valid JSON).
     case invalidRecord(key: String, message: String)
+    /// The state directory is not this user's alone: another user owns it, or others may write
+    /// into it. `fix` is what to run or do.
+    case notPrivate(path: String, problem: String, fix: String)
     /// A file-system call failed.
     case system(path: String, operation: String, errno: Int32)
     /// Any other SQLite failure.
@@ -53,6 +56,9 @@ public enum StoreError: Error, Sendable, Hashable, CustomStringConvertible {
                 + "\(available) available"
         case .invalidRecord(let key, let message):
             "stored record \(key) cannot be read: \(message)"
+        case .notPrivate(let path, let problem, let fix):
+            "state dir \(path) \(problem): another user could change what the operator and its clusters read and run; "
+                + "refusing to use it: \(fix)"
         case .system(let path, let operation, let errno):
             "cannot \(operation) \(path): \(String(cString: strerror(errno)))"
         case .sqlite(let path, let code, let message):

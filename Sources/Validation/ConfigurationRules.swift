@@ -58,6 +58,10 @@ enum ConfigurationRules {
                     ? "Flinklet runs clusters without high availability and restores jobs from its own checkpoint and savepoint records"
                     : "high availability is not used locally: Flinklet restores jobs from its own checkpoint and savepoint records"
                 context.warning(keyPath, "Ignored: \(detail)", atKey: true)
+            } else if key.hasPrefix("security.ssl.") {
+                // Upstream manifests point these at Kubernetes secrets; locally every cluster
+                // runs with the state directory's own mutual TLS, which only Flinklet holds.
+                context.warning(keyPath, "Ignored: Flinklet runs every cluster with mutual TLS of its own (REST and internal), so that only it can use the cluster", atKey: true)
             } else if key.hasPrefix("kubernetes."), !key.hasPrefix("kubernetes.operator.") {
                 context.warning(keyPath, "Ignored: Kubernetes-only option; processes run locally", atKey: true)
             } else if key == "jobmanager.memory.process.size", let memory = resourceMemory.jobManager {

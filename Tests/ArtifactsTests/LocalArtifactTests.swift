@@ -20,6 +20,30 @@ import Glibc
         }
     }
 
+    /// A jar another user could replace would run their code with the operator's rights: a
+    /// local or file jar in a directory others may write (no sticky bit) is refused, read-only
+    /// lookups and resolutions alike, naming the directory and the fix.
+    @Test func aJarInADirectoryOthersMayWriteIsNotRun() async throws {
+        try await withScratch { dir in
+            let shared = dir + "/shared"
+            let jar = shared + "/app.jar"
+            try write("jar bytes", to: jar)
+            #expect(chmod(shared, 0o777) == 0)
+            let store = ArtifactStore(cacheDirectory: dir + "/cache", flinkHome: dir + "/flink")
+            for uri in ["local://" + jar, "file://" + jar, jar] {
+                let resolving = await #expect(throws: ArtifactError.self) { try await store.resolve(uri, artifactsDirectory: dir + "/artifacts") }
+                let locating = await #expect(throws: ArtifactError.self) { try await store.locate(uri, artifactsDirectory: dir + "/artifacts") }
+                for error in [resolving, locating] {
+                    #expect(error.map(String.init(describing:)) == "jar \"\(uri)\" is not run: \(shared) is writable by everyone (mode 777), "
+                        + "so another user could replace it and run their code as this user; fix: chmod go-w \(shared)")
+                }
+            }
+            #expect(!FileManager.default.fileExists(atPath: dir + "/artifacts"), "nothing copied")
+            #expect(chmod(shared, 0o1777) == 0)
+            #expect(try await store.resolve("local://" + jar, artifactsDirectory: nil).path == jar, "sticky: others cannot replace this user's file")
+        }
+    }
+
     @Test func optFlinkPathsMapToFlinkHome() async throws {
         try await withScratch { dir in
             let home = dir + "/flink-2.3.0"

@@ -218,6 +218,38 @@ final class WakeLog: Sendable {
         #expect(try world.events(.flinkDeployment, "app").first?.count == 1, "not repeated on every reconcile")
     }
 
+    /// A jar or a checkpoint directory another local user could change starts nothing: the
+    /// resource is Stalled with the path, why, and the fix; fixed, it starts.
+    @Test func aJarOrCheckpointDirectoryOthersMayChangeStartsNothing() async throws {
+        let world = try FlinkWorld()
+        let usrlib = world.root + "/flink/usrlib"
+        #expect(chmod(usrlib, 0o777) == 0)
+        try await world.write("app.yaml", FlinkWorld.deployment("app", mode: "application"))
+        try await world.reconcile(.flinkDeployment, "app")
+        #expect(await world.driver.pods().isEmpty)
+        var status = try #require(try world.store.resource("FlinkDeployment/default/app")?.deploymentStatus())
+        #expect(status.conditions?.first { $0.type == "Stalled" }?.reason == "UnsafeJar")
+        #expect(status.error == "spec.job.jarURI: jar \"local:///opt/flink/usrlib/job.jar\" is not run: \(usrlib) is writable by everyone (mode 777), "
+            + "so another user could replace it and run their code as this user; fix: chmod go-w \(usrlib); a running job keeps running")
+        #expect(chmod(usrlib, 0o755) == 0)
+
+        let shared = world.root + "/shared"
+        #expect(mkdir(shared, 0o777) == 0 && chmod(shared, 0o777) == 0)
+        let manifest = FlinkWorld.deployment("app", mode: "application")
+            .replacingOccurrences(of: "spec:\n", with: "spec:\n  flinkConfiguration:\n    execution.checkpointing.dir: file://\(shared)/checkpoints\n")
+        try await world.write("app.yaml", manifest)
+        try await world.reconcile(.flinkDeployment, "app")
+        #expect(await world.driver.pods().isEmpty)
+        status = try #require(try world.store.resource("FlinkDeployment/default/app")?.deploymentStatus())
+        #expect(status.conditions?.first { $0.type == "Stalled" }?.reason == "UnsafeDirectory")
+        #expect(status.error == "spec.flinkConfiguration[execution.checkpointing.dir]: checkpoint directory \(shared)/checkpoints is not used: "
+            + "\(shared) is writable by everyone (mode 777), so another user could change the state a job restores from; fix: chmod go-w \(shared)")
+
+        #expect(chmod(shared, 0o700) == 0)
+        try await world.reconcile(.flinkDeployment, "app")
+        #expect(await world.pods(role: .jobManager).count == 1, "fixed: the cluster starts")
+    }
+
     /// The world's jar holds "jar": its SHA-256.
     static let jarDigest = "0163f1eea7894350060624d315234d40c508ab251ba121714e234503045faadd"
 
@@ -315,7 +347,7 @@ final class WakeLog: Sendable {
         #expect(await world.rest.count(.runJar) == 2)
 
         // A submission Flink refuses as a duplicate of its own job id went through before.
-        let again = try await world.backend.execute(.submit(port: try world.restPort("session"), jar: world.root + "/flink/usrlib/job.jar",
+        let again = try await world.backend.execute(.submit(rest: .http(try world.restPort("session")), jar: world.root + "/flink/usrlib/job.jar",
                                                             Planning.JobSubmission(jobId: jobId, entryClass: "dev.Example", args: [], parallelism: 1)),
                                                     for: ResourceID(kind: .flinkSessionJob, namespace: "default", name: "counter"), logger: Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() }))
         #expect(again.events.isEmpty, "no SubmitFailed event")
@@ -530,14 +562,14 @@ final class WakeLog: Sendable {
             try FileManager.default.setAttributes([.modificationDate: Date().addingTimeInterval(-age)], ofItemAtPath: metadata)
         }
         let started = Int64(Date().addingTimeInterval(-120).timeIntervalSince1970 * 1000)
-        let found = try await world.backend.latestCheckpoint(jobId: "j", port: nil, directory: directory, notBefore: started)
+        let found = try await world.backend.latestCheckpoint(jobId: "j", rest: nil, directory: directory, notBefore: started)
         #expect(found?.path == "file://\(job)/chk-3", "the newest written since the start, not the highest number")
-        let any = try await world.backend.latestCheckpoint(jobId: "j", port: nil, directory: directory)
+        let any = try await world.backend.latestCheckpoint(jobId: "j", rest: nil, directory: directory)
         #expect(any?.path == "file://\(job)/chk-3")
-        let none = try await world.backend.latestCheckpoint(jobId: "j", port: nil, directory: directory,
+        let none = try await world.backend.latestCheckpoint(jobId: "j", rest: nil, directory: directory,
                                                             notBefore: Int64(Date().timeIntervalSince1970 * 1000))
         #expect(none == nil)
-        #expect(try await world.backend.latestCheckpoint(jobId: "never-ran", port: nil, directory: directory) == nil,
+        #expect(try await world.backend.latestCheckpoint(jobId: "never-ran", rest: nil, directory: directory) == nil,
                 "no directory: no checkpoint")
     }
 
@@ -549,7 +581,7 @@ final class WakeLog: Sendable {
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         _ = FileManager.default.createFile(atPath: directory + "/j", contents: Data("not a directory".utf8))
         await #expect(throws: SnapshotDirectoryUnreadable.self) {
-            _ = try await world.backend.latestCheckpoint(jobId: "j", port: nil, directory: directory)
+            _ = try await world.backend.latestCheckpoint(jobId: "j", rest: nil, directory: directory)
         }
     }
 
@@ -564,7 +596,7 @@ final class WakeLog: Sendable {
         var job = JobStatus(jobId: "abcdef0123")
         job.savepointInfo = SavepointInfo(triggerId: String(repeating: "a", count: 32), triggerTimestamp: 1, triggerType: .upgrade)
         await #expect(throws: SnapshotDirectoryUnreadable.self) {
-            _ = try await world.backend.pendingSnapshot(of: job, port: nil, directory: file)
+            _ = try await world.backend.pendingSnapshot(of: job, rest: nil, directory: file)
         }
     }
 }

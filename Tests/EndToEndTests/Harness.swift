@@ -64,7 +64,28 @@ final class Cluster {
     /// A port range of this world's own, so worlds never lease each other's ports even if run
     /// at the same time (each operator's Store knows only its own leases).
     let ports: String
-    let rest = FlinkRESTClient()
+    private var restClient: FlinkRESTClient?
+
+    /// Flink's REST API as the operator calls it: HTTPS with the state directory's client
+    /// certificate (which the operator makes as it first starts).
+    var rest: FlinkRESTClient {
+        if let restClient { return restClient }
+        let context = try? TLSClientContext(tlsFiles)
+        let client = FlinkRESTClient(tls: context)
+        if context != nil { restClient = client }
+        return client
+    }
+
+    /// The operator's client identity (PEM), as `curl --cert --key --cacert` takes it.
+    var tlsFiles: TLSClientFiles {
+        TLSClientFiles(certificate: state + "/tls/flinklet.crt", privateKey: state + "/tls/flinklet.key",
+                       certificateAuthority: state + "/tls/flinklet.crt")
+    }
+
+    /// `curl` with the operator's client certificate, for `https://127.0.0.1:PORT/...`.
+    var curlWithCertificate: [String] {
+        ["curl", "--cacert", tlsFiles.certificateAuthority, "--cert", tlsFiles.certificate, "--key", tlsFiles.privateKey]
+    }
 
     init(_ name: String) throws {
         root = NSTemporaryDirectory() + "flinklet-e2e-\(name)-\(UUID().uuidString.prefix(6))"

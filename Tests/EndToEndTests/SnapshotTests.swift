@@ -32,8 +32,8 @@ import Glibc
     }
 
     /// `GET /jobs/{id}/checkpoints` of the running cluster, as JSON.
-    func checkpointStatistics(port: Int, jobId: String) throws -> [String: Any] {
-        let output = try ChildProcess.collect(["curl", "-sf", "http://127.0.0.1:\(port)/jobs/\(jobId)/checkpoints"])
+    func checkpointStatistics(_ world: Cluster, port: Int, jobId: String) throws -> [String: Any] {
+        let output = try ChildProcess.collect(world.curlWithCertificate + ["-sf", "https://127.0.0.1:\(port)/jobs/\(jobId)/checkpoints"])
         let object = try JSONSerialization.jsonObject(with: Data(output.standardOutput.utf8))
         return try #require(object as? [String: Any], "\(output.standardOutput)")
     }
@@ -79,7 +79,7 @@ import Glibc
         let checkpoint = try #require(state(world, "chk")?.path)
         #expect(checkpoint.contains("/\(v1)/chk-"), "\(checkpoint)")
         // Flink's own checkpoint (its files go once a newer one subsumes it): in the job's history.
-        let history = (try checkpointStatistics(port: try #require(world.restPort("app")), jobId: v1)["history"] as? [[String: Any]]) ?? []
+        let history = (try checkpointStatistics(world, port: try #require(world.restPort("app")), jobId: v1)["history"] as? [[String: Any]]) ?? []
         #expect(history.contains { ($0["external_path"] as? String) == checkpoint }, "\(history.compactMap { $0["external_path"] })")
         print("e2e evidence: snapshot chk COMPLETED at \(checkpoint)")
 
@@ -99,7 +99,7 @@ import Glibc
         #expect(world.waitUntil(timeout: 20) { world.lines("app.out").filter { $0.last == "v2" }.count > 20 })
         let redeployed = try #require(world.deployment("app")?.jobStatus?.jobId)
         let port = try #require(world.restPort("app"))
-        let statistics = try checkpointStatistics(port: port, jobId: redeployed)
+        let statistics = try checkpointStatistics(world, port: port, jobId: redeployed)
         let restored = ((statistics["latest"] as? [String: Any])?["restored"] as? [String: Any])?["external_path"] as? String
         #expect(restored.map(Self.localPath) == directory, "Flink restored from \(restored ?? "nothing"), the snapshot is \(path)")
         print("e2e evidence: job \(redeployed) restored from \(restored ?? "nothing") (Flink REST /jobs/:id/checkpoints latest.restored)")

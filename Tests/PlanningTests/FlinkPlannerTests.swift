@@ -397,6 +397,30 @@ private func events(_ plan: Plan) -> [String] {
         plan.steps.compactMap { if case .domain(let action) = $0 { action } else { nil } }
     }
 
+    /// A JobManager started without TLS by an earlier Flinklet (kept running, see
+    /// `keepEarlierRenderings`) is spoken to over plain HTTP by an operator that runs its own
+    /// clusters with mutual TLS: its upgrade savepoint is asked for over HTTP, and the successor's
+    /// pods are rendered with TLS.
+    @Test func aJobManagerStartedWithoutTLSIsUpgradedOverPlainHTTPIntoOneWithTLS() throws {
+        let tls = ClusterTLS(keystore: "/state/tls/flinklet.p12", password: "secret")
+        var o = world(upgrading: true)
+        o.tls = tls
+        o.runningScheme = .http
+        let standby = try next(o).taskManagers
+        let up = planner.plan(input(v2, o, pods: try oldPods + standby.map { running($0) }, generation: 2))
+        #expect(flinkSteps(up) == [.stopWithSavepoint(rest: .http(20_000), jobId: oldId, directory: "/state/clusters/default/app/savepoints",
+                                                      triggerId: SnapshotTrigger.make(jobId: oldId, type: .upgrade, now: 1_800_000_000_000).id)])
+        #expect(up.flinkStatus?.clusterInfo?["rest-url"] == "http://127.0.0.1:20000")
+        #expect(standby.allSatisfy { ($0.files["conf/config.yaml"] ?? "").contains("\"security.ssl.internal.enabled\": \"true\"") },
+                "the successor's TaskManagers run with TLS")
+
+        o.runningScheme = nil  // the JobManager that runs was started with TLS
+        let current = planner.plan(input(v2, o, pods: try oldPods + standby.map { running($0) }, generation: 2))
+        let endpoints: [RESTEndpoint?] = flinkSteps(current).map { if case .stopWithSavepoint(let rest, _, _, _) = $0 { rest } else { nil } }
+        #expect(endpoints == [.https(20_000)])
+        #expect(current.flinkStatus?.clusterInfo?["rest-url"] == "https://127.0.0.1:20000")
+    }
+
     @Test func successiveJobsUseAlternateSidesSoTheirPodsNeverShareNamesOrPorts() throws {
         #expect(FlinkCluster.side(ofJob: newId) != FlinkCluster.side(ofJob: oldId))
         let third = JobLifecycle.nextJobId(key: v1.id.key, previous: newId)
@@ -434,7 +458,7 @@ private func events(_ plan: Plan) -> [String] {
         let starting = planner.plan(input(v2, o, pods: try oldPods + standby.map { running($0, ready: false) }, generation: 2))
         #expect(flinkSteps(starting).isEmpty && starting.steps.isEmpty)
         let up = planner.plan(input(v2, o, pods: try oldPods + standby.map { running($0) }, generation: 2))
-        #expect(flinkSteps(up) == [.stopWithSavepoint(port: 20_000, jobId: oldId, directory: "/state/clusters/default/app/savepoints",
+        #expect(flinkSteps(up) == [.stopWithSavepoint(rest: .http(20_000), jobId: oldId, directory: "/state/clusters/default/app/savepoints",
                                                       triggerId: SnapshotTrigger.make(jobId: oldId, type: .upgrade, now: 1_800_000_000_000).id)])
         #expect(up.flinkStatus?.writeAhead == true, "the trigger is on record before the request")
         #expect(started(up).isEmpty)
@@ -569,7 +593,7 @@ private func events(_ plan: Plan) -> [String] {
                       defined: Bool = true, generation: Int64 = 1) -> PlanInput {
         let o = FlinkObservation(distribution: distribution, podRoot: "/p", clusterDirectory: "/c", jar: .success("/flink/usrlib/job.jar"),
                                  rest: ready ? .answering(taskManagers: 1, slots: 2) : .notChecked, jobs: jobs, recordedJob: recorded,
-                                 session: SessionClusterObservation(name: "session", isDefined: true, isSession: true, restPort: 20_000, isReady: ready))
+                                 session: SessionClusterObservation(name: "session", isDefined: true, isSession: true, rest: .http(20_000), isReady: ready))
         return PlanInput(id: job.id, resource: defined ? .sessionJob(job) : nil, isDefined: defined, generation: generation, pods: [],
                          domain: o, now: Date(timeIntervalSince1970: 1_800_000_000))
     }
@@ -581,7 +605,7 @@ private func events(_ plan: Plan) -> [String] {
 
         let plan = planner.plan(sessionInput(job()))
         let jobId = FlinkCluster.jobId(key: job().id.key, generation: 1)
-        #expect(plan.steps.first == .flink(.submit(port: 20_000, jar: "/flink/usrlib/job.jar", JobSubmission(
+        #expect(plan.steps.first == .flink(.submit(rest: .http(20_000), jar: "/flink/usrlib/job.jar", JobSubmission(
             jobId: jobId, entryClass: "dev.Example", args: ["--x"], parallelism: 1,
             configuration: ["execution.checkpointing.interval": "5s"]))))
         #expect(plan.flinkStatus?.jobStatus?.jobId == jobId)
@@ -629,7 +653,7 @@ private func events(_ plan: Plan) -> [String] {
         let plan = planner.plan(sessionInput(job(), jobs: [ObservedJob(id: old, name: "c", state: .running)],
                                              recorded: JobStatus(jobId: old, state: "RUNNING"), generation: 2))
         let flinkSteps = plan.steps.compactMap { if case .domain(let action) = $0 { action } else { nil } }
-        #expect(flinkSteps == [.cancel(port: 20_000, jobId: old)], "the old job is cancelled; nothing is submitted beside it")
+        #expect(flinkSteps == [.cancel(rest: .http(20_000), jobId: old)], "the old job is cancelled; nothing is submitted beside it")
         #expect(plan.flinkStatus == nil, "the old job stays the recorded one until it is seen ended")
         let cancelling = planner.plan(sessionInput(job(), jobs: [ObservedJob(id: old, name: "c", state: .cancelling)],
                                                    recorded: JobStatus(jobId: old, state: "RUNNING"), generation: 2))
@@ -644,7 +668,7 @@ private func events(_ plan: Plan) -> [String] {
         let jobId = FlinkCluster.jobId(key: job().id.key, generation: 1)
         let live = planner.plan(sessionInput(job(), jobs: [ObservedJob(id: jobId, name: "c", state: .running)],
                                              recorded: JobStatus(jobId: jobId, state: "RUNNING"), defined: false))
-        #expect(live.steps.first == .flink(.cancel(port: 20_000, jobId: jobId)))
+        #expect(live.steps.first == .flink(.cancel(rest: .http(20_000), jobId: jobId)))
         #expect(!live.steps.contains(.forget))
         let done = planner.plan(sessionInput(job(), jobs: [ObservedJob(id: jobId, name: "c", state: .canceled)],
                                              recorded: JobStatus(jobId: jobId, state: "RUNNING"), defined: false))
@@ -692,7 +716,7 @@ private func events(_ plan: Plan) -> [String] {
         let l = try layout(d, o)
         let pods = ([l.jobManager] + l.taskManagers).map { running($0) }
         let plan = planner.plan(input(d, o, pods: pods, defined: false))
-        #expect(plan.steps.first == .flink(.cancel(port: 20_000, jobId: jobId)))
+        #expect(plan.steps.first == .flink(.cancel(rest: .http(20_000), jobId: jobId)))
         #expect(plan.steps.filter { if case .stopPod = $0 { true } else { false } }.count == pods.count)
         #expect(!plan.steps.contains(.forget), "the record stays until no pod is left")
         let gone = planner.plan(input(d, observation(d), pods: [], defined: false))
@@ -705,7 +729,7 @@ private func events(_ plan: Plan) -> [String] {
                              jobs: [ObservedJob(id: jobId, name: "c", state: .running)], recorded: JobStatus(jobId: jobId, state: "RUNNING"))
         let trigger = SnapshotTrigger.make(jobId: jobId, type: .upgrade, now: 1_800_000_000_000)
         let asking = planner.plan(input(withSavepoint, o2, pods: pods, defined: false))
-        #expect(asking.steps == [.flink(.stopWithSavepoint(port: 20_000, jobId: jobId, directory: "/state/clusters/default/app/savepoints",
+        #expect(asking.steps == [.flink(.stopWithSavepoint(rest: .http(20_000), jobId: jobId, directory: "/state/clusters/default/app/savepoints",
                                                            triggerId: trigger.id))])
         #expect(asking.flinkStatus?.writeAhead == true && SnapshotTrigger(asking.flinkStatus?.jobStatus?.savepointInfo) == trigger)
         o2.recordedJob?.savepointInfo = trigger.recorded(in: nil)
@@ -715,7 +739,7 @@ private func events(_ plan: Plan) -> [String] {
         o2.pendingSnapshot = .completed(location: "file:/state/clusters/default/app/savepoints/savepoint-1")
         let done = planner.plan(input(withSavepoint, o2, pods: pods, defined: false))
         #expect(events(done).first == "SavepointCreated" && done.steps.contains(.stopPod(name: l.jobManager.name, reason: "resource deleted")))
-        #expect(!done.steps.contains(.flink(.cancel(port: 20_000, jobId: jobId))))
+        #expect(!done.steps.contains(.flink(.cancel(rest: .http(20_000), jobId: jobId))))
     }
 }
 

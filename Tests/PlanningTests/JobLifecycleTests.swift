@@ -35,16 +35,16 @@ import Testing
                          latestCheckpoint: checkpoint)
     }
 
-    func decide(_ desired: FlinkResource, _ observation: FlinkObservation, running: FlinkJobState? = .running, port: Int? = 8081,
+    func decide(_ desired: FlinkResource, _ observation: FlinkObservation, running: FlinkJobState? = .running, rest: RESTEndpoint? = .http(8081),
                 lost: Bool = false, standbyReady: Bool = true) -> JobLifecycle {
         JobLifecycle.decide(key: key, generation: 2, desired: desired, job: job(desired), observation: observation,
                             running: running.map { ObservedJob(id: "old", name: "app", state: $0, allTasksRunning: true) },
-                            port: port, jobManagerLost: lost, standbyReady: standbyReady, savepointDirectory: "/c/savepoints", now: now)
+                            rest: rest, jobManagerLost: lost, standbyReady: standbyReady, savepointDirectory: "/c/savepoints", now: now)
     }
 
     /// The stop-with-savepoint an upgrade decided now asks for (its trigger derived from job and time).
     var upgradeStop: FlinkAction {
-        .stopWithSavepoint(port: 8081, jobId: "old", directory: "/c/savepoints",
+        .stopWithSavepoint(rest: .http(8081), jobId: "old", directory: "/c/savepoints",
                            triggerId: SnapshotTrigger.make(jobId: "old", type: .upgrade, now: nowMillis).id)
     }
 
@@ -60,7 +60,7 @@ import Testing
         let desired = app(initial: "/sp/initial")
         let first = JobLifecycle.decide(key: key, generation: 1, desired: desired, job: job(desired),
                                         observation: FlinkObservation(distribution: nil, podRoot: "/p", clusterDirectory: "/c"),
-                                        running: nil, port: nil, jobManagerLost: false, savepointDirectory: "/c/savepoints", now: now)
+                                        running: nil, rest: nil, jobManagerLost: false, savepointDirectory: "/c/savepoints", now: now)
         #expect(first.phase == .run)
         #expect(first.jobId == FlinkCluster.jobId(key: key, generation: 1))
         #expect(first.restorePath == "/sp/initial")
@@ -104,14 +104,14 @@ import Testing
         let before = decide(app(tag: "v2"), observation(deployed: app(tag: "v2"), state: .upgrading))
         #expect(flinkSteps(before) == [upgradeStop])
         // Died after the savepoint was committed, before the new cluster was up: deploy from it.
-        let after = decide(app(tag: "v2"), observation(deployed: app(tag: "v2"), state: .upgrading, path: "/sp/taken"), running: nil, port: nil)
+        let after = decide(app(tag: "v2"), observation(deployed: app(tag: "v2"), state: .upgrading, path: "/sp/taken"), running: nil, rest: nil)
         #expect(after.phase == .run && after.restorePath == "/sp/taken")
     }
 
     @Test func lastStateCancelsAndRestoresFromTheRetainedCheckpointUnlessItIsTooOld() {
         let fresh = ObservedCheckpoint(path: "file:///c/checkpoints/old/chk-7", timestamp: nowMillis - 5_000)
         let lifecycle = decide(app(tag: "v2", mode: .lastState), observation(deployed: app(mode: .lastState), checkpoint: fresh))
-        #expect(flinkSteps(lifecycle) == [.cancel(port: 8081, jobId: "old")])
+        #expect(flinkSteps(lifecycle) == [.cancel(rest: .http(8081), jobId: "old")])
 
         let limit = ["kubernetes.operator.job.upgrade.last-state.max.allowed.checkpoint.age": "1 min"]
         let stale = ObservedCheckpoint(path: "file:///c/checkpoints/old/chk-1", timestamp: nowMillis - 600_000)
@@ -158,7 +158,7 @@ import Testing
 
     @Test func aStatelessUpgradeCancelsAndStartsFresh() {
         let lifecycle = decide(app(tag: "v2", mode: .stateless), observation(deployed: app(mode: .stateless), path: "/sp/0"))
-        #expect(flinkSteps(lifecycle) == [.cancel(port: 8081, jobId: "old")])
+        #expect(flinkSteps(lifecycle) == [.cancel(rest: .http(8081), jobId: "old")])
         #expect(lifecycle.phase == .run && lifecycle.restorePath == nil && lifecycle.jobId != "old")
     }
 
@@ -172,23 +172,23 @@ import Testing
 
         var resumeObservation = observation(deployed: app(state: .suspended), path: "/sp/s")
         resumeObservation.recordedJob?.state = "SUSPENDED"
-        let resumed = decide(app(), resumeObservation, running: nil, port: nil)
+        let resumed = decide(app(), resumeObservation, running: nil, rest: nil)
         #expect(resumed.phase == .run && resumed.restorePath == "/sp/s" && resumed.jobId != "old")
     }
 
     @Test func aLostJobManagerIsRecoveredFromTheLatestCheckpointWithABackOff() {
         let checkpoint = ObservedCheckpoint(path: "file:///c/checkpoints/old/chk-9", timestamp: nowMillis - 1_000)
-        let recovered = decide(app(), observation(deployed: app(), path: "/sp/0", checkpoint: checkpoint), running: nil, port: nil, lost: true)
+        let recovered = decide(app(), observation(deployed: app(), path: "/sp/0", checkpoint: checkpoint), running: nil, rest: nil, lost: true)
         #expect(recovered.phase == .run && recovered.restorePath == checkpoint.path && recovered.jobId != "old")
         #expect(events(recovered) == ["RecoverDeployment"])
         #expect(recovered.jobStatus.updateTime == String(nowMillis), "the time of the recovery, which the back-off counts from")
 
         var recent = observation(deployed: app(), path: "/sp/0", checkpoint: checkpoint)
         recent.recordedJob?.updateTime = String(nowMillis - 2_000)
-        let tooSoon = decide(app(), recent, running: nil, port: nil, lost: true)
+        let tooSoon = decide(app(), recent, running: nil, rest: nil, lost: true)
         if case .waiting = tooSoon.phase {} else { Issue.record("\(tooSoon.phase)") }
 
-        let noCheckpoint = decide(app(), observation(deployed: app(), path: "/sp/0"), running: nil, port: nil, lost: true)
+        let noCheckpoint = decide(app(), observation(deployed: app(), path: "/sp/0"), running: nil, rest: nil, lost: true)
         #expect(noCheckpoint.restorePath == "/sp/0", "the snapshot the job started from, when no checkpoint completed")
     }
 
@@ -214,7 +214,7 @@ import Testing
              started: Int64? = nil, pending: SnapshotOperationState? = nil) -> (steps: [Step], status: JobStatus) {
         var status = JobStatus(jobId: "j", state: "RUNNING", startTime: started.map(String.init), upgradeSavepointPath: keep, savepointInfo: info)
         let steps = SavepointPolicy.steps(job: JobSpec(savepointTriggerNonce: nonce), configuration: FlinkConfiguration(configuration),
-                                          status: &status, pending: pending, port: 1, jobId: "j", savepointDirectory: "/sp", now: now)
+                                          status: &status, pending: pending, rest: .http(1), jobId: "j", savepointDirectory: "/sp", now: now)
         return (steps, status)
     }
 
@@ -229,7 +229,7 @@ import Testing
 
     @Test func aNewNonceTriggersOneManualSavepointOnRecordFirst() {
         let first = run(nonce: 1)
-        #expect(first.steps == [.flink(.triggerSavepoint(port: 1, jobId: "j", directory: "/sp", triggerId: trigger(.manual, salt: "1").id))])
+        #expect(first.steps == [.flink(.triggerSavepoint(rest: .http(1), jobId: "j", directory: "/sp", triggerId: trigger(.manual, salt: "1").id))])
         #expect(SnapshotTrigger(first.status.savepointInfo) == trigger(.manual, salt: "1"), "recorded as pending before it is sent")
         #expect(steps(nonce: 1, info: SavepointInfo(triggerId: "manual:1")).isEmpty, "attempted already (even if it failed)")
         #expect(steps(nonce: 2, info: SavepointInfo(triggerId: "manual:1")).count == 1)
@@ -247,7 +247,7 @@ import Testing
         #expect(failed.steps.contains { if case .event(.warning, "SavepointError", _) = $0 { true } else { false } })
         #expect(failed.status.savepointInfo?.triggerId == "manual:1", "a failed nonce is not retried")
         let lost = run(nonce: 1, info: info, pending: .notFound)
-        #expect(lost.steps == [.flink(.triggerSavepoint(port: 1, jobId: "j", directory: "/sp", triggerId: pending.id))],
+        #expect(lost.steps == [.flink(.triggerSavepoint(rest: .http(1), jobId: "j", directory: "/sp", triggerId: pending.id))],
                 "Flink never got it: the same operation is asked for again")
         let stale = trigger(.periodic, at: nowMillis - SavepointPolicy.triggerTimeoutMillis - 1)
         let gaveUp = run(configuration: [SavepointPolicy.intervalKey: "1 min"], info: stale.recorded(in: nil), started: 0, pending: .unknown("unreachable"))
@@ -266,7 +266,7 @@ import Testing
     @Test func periodicSavepointsFollowTheInterval() {
         let interval = [SavepointPolicy.intervalKey: "1 min"]
         #expect(steps(configuration: interval, started: nowMillis - 30_000).isEmpty)
-        #expect(steps(configuration: interval, started: nowMillis - 61_000) == [.flink(.triggerSavepoint(port: 1, jobId: "j", directory: "/sp", triggerId: trigger(.periodic).id))])
+        #expect(steps(configuration: interval, started: nowMillis - 61_000) == [.flink(.triggerSavepoint(rest: .http(1), jobId: "j", directory: "/sp", triggerId: trigger(.periodic).id))])
         #expect(steps(configuration: interval, info: SavepointInfo(lastPeriodicSavepointTimestamp: nowMillis - 10_000), started: 0).isEmpty)
     }
 

@@ -21,7 +21,7 @@ import Testing
     @Test func aStopThatCompletedWhileTheOperatorWasDownIsCommittedAndRestoredFrom() {
         let location = "file:/c/savepoints/savepoint-old000-1"
         let lifecycle = base.decide(base.app(tag: "v2"), upgrading(base.app(tag: "v2"), pending: .completed(location: location)),
-                                    running: nil, port: nil)
+                                    running: nil, rest: nil)
         #expect(lifecycle.phase == .run && lifecycle.restorePath == location && lifecycle.jobId != "old")
         #expect(lifecycle.writeAhead, "the savepoint is on record before the old pods stop")
         #expect(lifecycle.jobStatus.upgradeSavepointPath == location)
@@ -30,7 +30,7 @@ import Testing
         #expect(base.events(lifecycle).contains("SavepointCreated"))
 
         let suspended = base.decide(base.app(state: .suspended), upgrading(base.app(state: .suspended), pending: .completed(location: location)),
-                                    running: .finished, port: nil)
+                                    running: .finished, rest: nil)
         #expect(suspended.phase == .suspended && suspended.jobStatus.upgradeSavepointPath == location,
                 "a suspend interrupted by an operator crash keeps the savepoint it took, not a checkpoint Flink deleted")
     }
@@ -38,7 +38,7 @@ import Testing
     @Test func aStopInProgressIsWaitedForAcrossReconcilesNeverInsideOne() {
         let lifecycle = base.decide(base.app(tag: "v2"), upgrading(base.app(tag: "v2"), pending: .inProgress))
         #expect(lifecycle.phase == .snapshotting && lifecycle.steps.isEmpty)
-        let unseen = base.decide(base.app(tag: "v2"), upgrading(base.app(tag: "v2"), pending: .unknown("connection refused")), running: nil, port: nil)
+        let unseen = base.decide(base.app(tag: "v2"), upgrading(base.app(tag: "v2"), pending: .unknown("connection refused")), running: nil, rest: nil)
         #expect(unseen.phase == .snapshotting && unseen.steps.isEmpty, "unknown is not failed: nothing destructive, look again")
     }
 
@@ -47,7 +47,7 @@ import Testing
         let desired = base.app(tag: "v2")
         let lifecycle = JobLifecycle.decide(key: base.key, generation: 2, desired: desired, job: base.job(desired),
                                             observation: upgrading(desired, pending: .unknown("connection refused"), checkpoint: checkpoint),
-                                            running: nil, port: nil, jobManagerLost: false, jobManagerGone: true,
+                                            running: nil, rest: nil, jobManagerLost: false, jobManagerGone: true,
                                             savepointDirectory: "/c/savepoints", now: base.now)
         #expect(lifecycle.phase == .run && lifecycle.restorePath == checkpoint.path)
         #expect(base.events(lifecycle).contains("SavepointError"))
@@ -70,7 +70,7 @@ import Testing
         let observation = upgrading(base.app(tag: "v2"), pending: .notFound)
         let lifecycle = base.decide(base.app(tag: "v2"), observation)
         let recorded = SnapshotTrigger(observation.recordedJob?.savepointInfo)!
-        #expect(base.flinkSteps(lifecycle) == [.stopWithSavepoint(port: 8081, jobId: "old", directory: "/c/savepoints", triggerId: recorded.id)])
+        #expect(base.flinkSteps(lifecycle) == [.stopWithSavepoint(rest: .http(8081), jobId: "old", directory: "/c/savepoints", triggerId: recorded.id)])
     }
 
     @Test func aRestorePointThatIsGoneIsReplacedByTheNewestThatExists() {
@@ -78,13 +78,13 @@ import Testing
         var observation = base.observation(deployed: base.app(state: .suspended), path: "file:/c/checkpoints/old/chk-50", checkpoint: checkpoint)
         observation.recordedJob?.state = "SUSPENDED"
         observation.missingSnapshots = ["file:/c/checkpoints/old/chk-50"]
-        let resumed = base.decide(base.app(), observation, running: nil, port: nil)
+        let resumed = base.decide(base.app(), observation, running: nil, rest: nil)
         #expect(resumed.phase == .run && resumed.restorePath == checkpoint.path)
         #expect(base.events(resumed).contains("RestorePointMissing"))
 
         var nothing = observation
         nothing.latestCheckpoint = nil
-        let blocked = base.decide(base.app(), nothing, running: nil, port: nil)
+        let blocked = base.decide(base.app(), nothing, running: nil, rest: nil)
         guard case .blocked(let reason, _) = blocked.phase else { Issue.record("\(blocked.phase)"); return }
         #expect(reason == "RestorePointMissing", "never a deployment from a path that is gone, never silently empty")
     }
@@ -94,10 +94,10 @@ import Testing
         let desired = base.app()
         let lifecycle = JobLifecycle.decide(key: base.key, generation: 2, desired: desired, job: base.job(desired),
                                             observation: base.observation(deployed: desired, path: "/sp/0", checkpoint: checkpoint),
-                                            running: ObservedJob(id: "old", name: "app", state: .restarting), port: 8081, jobManagerLost: false,
+                                            running: ObservedJob(id: "old", name: "app", state: .restarting), rest: .http(8081), jobManagerLost: false,
                                             unhealthy: "job RESTARTING: no checkpoint completed for 700 s", savepointDirectory: "/c/savepoints", now: base.now)
         #expect(base.events(lifecycle) == ["RestartUnhealthyJob"])
-        #expect(base.flinkSteps(lifecycle) == [.cancel(port: 8081, jobId: "old")])
+        #expect(base.flinkSteps(lifecycle) == [.cancel(rest: .http(8081), jobId: "old")])
         #expect(lifecycle.phase == .run && lifecycle.restorePath == checkpoint.path && lifecycle.jobId != "old")
         #expect(FlinkCluster.side(ofJob: lifecycle.jobId) != FlinkCluster.side(ofJob: "old"), "fresh TaskManagers on the other side")
     }
@@ -108,7 +108,7 @@ import Testing
         func decide(since: Int64, gone: Bool) -> JobLifecycle {
             JobLifecycle.decide(key: base.key, generation: 2, desired: desired, job: base.job(desired),
                                 observation: base.observation(deployed: desired, state: .upgrading, checkpoint: checkpoint, timestamp: since),
-                                running: nil, port: nil, jobManagerLost: false, jobManagerGone: gone, savepointDirectory: "/c/savepoints", now: base.now)
+                                running: nil, rest: nil, jobManagerLost: false, jobManagerGone: gone, savepointDirectory: "/c/savepoints", now: base.now)
         }
         let fresh = decide(since: nowMillis - 5_000, gone: false)
         if case .waiting = fresh.phase {} else { Issue.record("\(fresh.phase)") }
@@ -125,7 +125,7 @@ import Testing
                                   isDefined: true, generation: 1, pods: [], now: base.now)
             return JobLifecycle.decide(key: JobLifecycle.lineage(input), generation: 1, desired: desired, job: base.job(desired),
                                        observation: FlinkObservation(distribution: nil, podRoot: "/p", clusterDirectory: "/c"),
-                                       running: nil, port: nil, jobManagerLost: false, savepointDirectory: "/c/savepoints", now: base.now).jobId
+                                       running: nil, rest: nil, jobManagerLost: false, savepointDirectory: "/c/savepoints", now: base.now).jobId
         }
         #expect(firstJob(uid: "a") == firstJob(uid: "a"), "a retry of the same incarnation: the same id")
         #expect(firstJob(uid: "a") != firstJob(uid: "b"),

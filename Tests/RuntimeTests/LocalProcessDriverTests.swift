@@ -263,7 +263,9 @@ struct LocalProcessDriverTests {
             await h.driver.stop("stubborn", grace: .milliseconds(300))
             let took = ContinuousClock.now - start
             #expect(took >= .milliseconds(300), "waited the grace")
-            #expect(took < .seconds(2))
+            // The bound tells the given grace from the pod's own (5 s), not a fast machine from a
+            // slow one: a loaded 2-core machine took 2.1 s here.
+            #expect(took < .seconds(4), "the 300 ms given, not the pod's 5 s")
             #expect(members.allSatisfy { !isAlive($0.pid) })
             #expect(isGone(record.pid))
         }
@@ -310,7 +312,9 @@ struct LocalProcessDriverTests {
             await h.driver.terminate("quick")
             let stopped = await eventually(timeout: .seconds(8)) { await h.driver.status("quick") == nil }
             #expect(stopped)
-            #expect(ContinuousClock.now - start < .milliseconds(2_000), "a SIGTERM'd process is gone in milliseconds; the tick is 10 s")
+            // Milliseconds on a quiet machine, 2.1 s seen on a loaded one: the bound is half the
+            // tick it must not wait for.
+            #expect(ContinuousClock.now - start < .seconds(5), "a SIGTERM'd process is seen gone at once, not at the next 10 s tick")
         }
     }
 

@@ -152,7 +152,7 @@ let package = Package(
         .testTarget(name: "FlinkletCLITests", dependencies: ["FlinkletCLI", "flinklet", "Store", "FlinkResources", "Runtime", "FlinkletTesting"]),
         .testTarget(
             name: "ObservabilityTests",
-            dependencies: ["Observability", "HTTPServer", "FlinkResources", "FlinkClient", "Runtime",
+            dependencies: ["Observability", "HTTPServer", "KubeAPI", "FlinkResources", "FlinkClient", "Runtime",
                            .product(name: "MetricsTestKit", package: "swift-metrics"),
                            .product(name: "Logging", package: "swift-log"),
                            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle")],

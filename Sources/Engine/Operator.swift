@@ -180,6 +180,9 @@ public struct Operator<Backend: ReconcilerBackend>: Sendable {
         sourceConfiguration.removalNotes = RemovalNotes.directory(stateDirectory: configuration.stateDirectory)
         let stored = try store.resources()
         sourceConfiguration.state.knownBeforeFirstScan = stored.count
+        // An invalid manifest read first keeps the version that ran (not "never valid").
+        sourceConfiguration.state.lastValid = Dictionary(stored.compactMap { record in record.resource.map { (record.id, $0) } },
+                                                         uniquingKeysWith: { first, _ in first })
         let source = DirectorySource(configuration: sourceConfiguration, logger: logger)
         let metrics = self.metrics
         let health = self.health

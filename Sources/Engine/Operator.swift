@@ -139,6 +139,9 @@ public struct Operator<Backend: ReconcilerBackend>: Sendable {
         // Their keys only: the records (specs, statuses) are read one at a time by reconciles.
         let stored = try store.resourceIDs()
         sourceConfiguration.state.knownBeforeFirstScan = stored.count
+        // An invalid manifest read first keeps the version that ran (not "never valid").
+        sourceConfiguration.state.lastValid = Dictionary(stored.compactMap { record in record.resource.map { (record.id, $0) } },
+                                                         uniquingKeysWith: { first, _ in first })
         let source = DirectorySource(configuration: sourceConfiguration, logger: logger)
         let metrics = self.metrics
         let health = self.health

@@ -63,10 +63,11 @@ public struct DesiredState: Sendable {
         /// Resources known before the first scan (the operator's store): a first scan that finds
         /// none of them in an empty directory is guarded like a directory that became empty.
         public var knownBeforeFirstScan = 0
-        /// The last valid version of each resource as the operator recorded it before this
-        /// start: a resource whose manifest is invalid when first read keeps it (as an invalid
-        /// edit keeps the version before it), instead of reading as never valid.
-        public var lastValid: [ResourceID: FlinkResource] = [:]
+        /// The last valid version of a resource as the operator recorded it before this start
+        /// (nil: none): a resource whose manifest is invalid when first read keeps it (as an
+        /// invalid edit keeps the version before it), instead of reading as never valid. Asked
+        /// only then, so nothing is loaded for resources whose manifests are valid.
+        public var lastValid: @Sendable (ResourceID) -> FlinkResource? = { _ in nil }
         public init() {}
     }
 
@@ -213,7 +214,7 @@ public struct DesiredState: Sendable {
                                                contentHash: previous.contentHash, file: path, location: object.location,
                                                diagnostics: object.diagnostics)
                 } else {
-                    let recorded = options.lastValid[id]
+                    let recorded = options.lastValid(id)
                     result[id] = DesiredObject(id: id, resource: recorded, specHash: recorded?.specHash, contentHash: recorded?.contentHash,
                                                file: path, location: object.location, diagnostics: object.diagnostics)
                 }

@@ -119,7 +119,7 @@ func deployment(_ name: String, parallelism: Int = 1, label: String? = nil) -> S
         let recorded = try #require(before.objects[id]?.resource)
 
         var options = DesiredState.Options()
-        options.lastValid = [id: recorded]
+        options.lastValid = { $0 == id ? recorded : nil }
         var state = DesiredState(options: options)
         var dir = FakeDirectory()
         dir.write("a.yaml", deployment("a", parallelism: 0, label: "data"))

@@ -10,7 +10,7 @@ import PackageDescription
 //   CLibSSL → LoopbackTLS → FlinkClient (Flink's REST API over HTTP or mutual TLS)
 //   FlinkResources, Runtime → Observability (metrics, health) → Engine
 //                             Observability → HTTPServer (HummingbirdCore) → FlinkletCLI
-//   FlinkResources, Manifests, Store → KubeAPI (the Kubernetes API) → HTTPServer
+//   FlinkResources, Manifests, Store, CSystemShims → KubeAPI (the Kubernetes API) → HTTPServer
 let package = Package(
     name: "flinklet",
     platforms: [.macOS(.v15)],
@@ -95,7 +95,7 @@ let package = Package(
         // manifest file writes), independent of any HTTP server.
         .target(
             name: "KubeAPI",
-            dependencies: ["FlinkResources", "Manifests", "Store", "YAML",
+            dependencies: ["FlinkResources", "Manifests", "Store", "YAML", "CSystemShims",
                            .product(name: "Logging", package: "swift-log"),
                            .product(name: "DequeModule", package: "swift-collections")]
         ),
@@ -152,7 +152,7 @@ let package = Package(
         .testTarget(name: "FlinkletCLITests", dependencies: ["FlinkletCLI", "flinklet", "Store", "FlinkResources", "Runtime", "FlinkletTesting"]),
         .testTarget(
             name: "ObservabilityTests",
-            dependencies: ["Observability", "HTTPServer", "FlinkResources", "FlinkClient", "Runtime",
+            dependencies: ["Observability", "HTTPServer", "KubeAPI", "FlinkResources", "FlinkClient", "Runtime",
                            .product(name: "MetricsTestKit", package: "swift-metrics"),
                            .product(name: "Logging", package: "swift-log"),
                            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle")],

@@ -95,8 +95,9 @@ try:
 
     kubectl_time, kubectl_lines = wall(["kubectl", "--cache-dir", os.path.join(work, "kube-cache"), "get", "flinkdep", "-A"])
     flinklet_time, flinklet_lines = wall([flinklet, "get", "flinkdep", "-A", "--state-dir", "state"])
-    print(f"kubectl get flinkdep -A: {kubectl_time * 1000:.0f} ms ({kubectl_lines} lines; median of 5)")
-    print(f"flinklet get flinkdep -A: {flinklet_time * 1000:.0f} ms ({flinklet_lines} lines; median of 5)")
+    print(f"kubectl get flinkdep -A: {kubectl_time * 1000:.0f} ms ({kubectl_lines} lines; median of 5)"
+          f" vs flinklet get flinkdep -A: {flinklet_time * 1000:.0f} ms ({flinklet_lines} lines)"
+          f" [target: reported side by side; kubectl/flinklet = {kubectl_time / flinklet_time:.1f}x]")
 
     latencies = []
     for _ in range(lists):
@@ -107,7 +108,8 @@ try:
     latencies.sort()
     p50 = latencies[len(latencies) // 2] * 1000
     p99 = latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))] * 1000
-    print(f"list of {resources} over the API (JSON, keep-alive): p50 {p50:.1f} ms, p99 {p99:.1f} ms ({lists} lists)")
+    print(f"list of {resources} over the API (JSON, keep-alive): p50 {p50:.1f} ms, p99 {p99:.1f} ms ({lists} lists)"
+          f" [target: reported]")
 
     # Watch latency: a manifest edit (atomic rename, as editors and flinklet apply write) until
     # the watcher reads its MODIFIED event.
@@ -150,7 +152,9 @@ try:
     if delays:
         p50 = delays[len(delays) // 2] * 1000
         p99 = delays[min(len(delays) - 1, int(len(delays) * 0.99))] * 1000
-        print(f"manifest edit → watcher: p50 {p50:.1f} ms, p99 {p99:.1f} ms ({len(delays)} of {edits} edits seen)")
+        verdict = "met" if p99 <= 50 and len(delays) == edits else "MISSED"
+        print(f"manifest edit → watcher: p50 {p50:.1f} ms, p99 {p99:.1f} ms ({len(delays)} of {edits} edits seen)"
+              f" [target: p99 ≤ 50 ms: {verdict}]")
 
     def rss():
         for line in open(f"/proc/{operator.pid}/status"):
@@ -177,7 +181,10 @@ try:
     for _ in range(20):
         drained.acquire(timeout=60)
     time.sleep(2)
-    print(f"operator resident memory: {before:.1f} MB before, {rss():.1f} MB with 20 open watches (+1 following edits)")
+    after = rss()
+    verdict = "met" if after <= 50 else "MISSED"
+    print(f"operator resident memory: {before:.1f} MB before, {after:.1f} MB with 20 open watches (+1 following edits),"
+          f" {(after - before) / 20 * 1024:.0f} KB per watch [target: ≤ 50 MB: {verdict}]")
 finally:
     os.killpg(operator.pid, signal.SIGTERM)
     operator.wait(30)

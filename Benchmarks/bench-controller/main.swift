@@ -3,7 +3,8 @@
 //   scale     1,000 resources with one sleep pod each: cold start, operator memory,
 //             restart + re-adoption of all pods, and the CPU of one relist with no change
 //
-//   endpoint  the same 1,000 resources: operator memory without and with the HTTP endpoint, and
+//   endpoint  the same 1,000 resources: operator memory without the HTTP endpoint, with it and the
+//             Kubernetes API (the default), and with it alone (--api 0); for both of the latter
 //             /metrics latency p50/p99 over 1,000 scrapes
 //
 //   bench-controller --flinklet PATH [--edits 200] [--resources 1000] [--scrapes 1000] [--only reaction|scale|endpoint]
@@ -94,10 +95,10 @@ struct Workspace {
 
     func markCount() -> Int { ((try? FileManager.default.contentsOfDirectory(atPath: marks)) ?? []).count }
 
-    func startOperator(_ flinklet: String, log: String, http: String = "0") throws -> ChildProcess {
+    func startOperator(_ flinklet: String, log: String, http: String = "0", extra: [String] = []) throws -> ChildProcess {
         let logPath = root + "/" + log
         return try ChildProcess.spawn(
-            [flinklet, "run", "--manifests", manifests, "--state-dir", state, "--log-format", "json", "--engine", "command", "--http", http],
+            [flinklet, "run", "--manifests", manifests, "--state-dir", state, "--log-format", "json", "--engine", "command", "--http", http] + extra,
             options: .init(standardOutput: .file(logPath), standardError: .file(logPath), newProcessGroup: true))
     }
 
@@ -148,8 +149,14 @@ func residentKiB(_ pid: Int32) -> (rss: Int, peak: Int) {
 
 /// With BENCH_SMAPS=DIR, a copy of the process's /proc/PID/smaps as DIR/LABEL.smaps (read them
 /// with hack/smaps.py): which mappings are resident at each measurement.
+/// With BENCH_INSPECT=COMMAND too, `COMMAND PID` runs at each measurement, its output saved as
+/// DIR/LABEL.inspect (hack/resident-code.py, say: which code of the binary is resident).
 func saveSmaps(_ pid: Int32, _ label: String) {
     guard let dir = ProcessInfo.processInfo.environment["BENCH_SMAPS"], !dir.isEmpty else { return }
+    if let command = ProcessInfo.processInfo.environment["BENCH_INSPECT"], !command.isEmpty {
+        try? FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        _ = system("\(command) \(pid) > '\(dir)/\(label).inspect' 2>&1")
+    }
     // Read to the end: /proc files report size 0, and a read sized by stat gets one page.
     let fd = open("/proc/\(pid)/smaps", O_RDONLY)
     guard fd >= 0 else { return }
@@ -298,12 +305,63 @@ func freePort() -> Int {
     return Int(UInt16(bigEndian: address.sin_port))
 }
 
+/// One operator adopting the benchmark's resources with its HTTP endpoint on: resident memory
+/// once every resource was reconciled, then /metrics scraped `scrapes` times.
+struct Served {
+    var before: (rss: Int, peak: Int) = (0, 0)
+    var after: (rss: Int, peak: Int) = (0, 0)
+    var afterSplit: (anon: Int, file: Int) = (0, 0)
+    var latencies: [Double] = []
+    var bytes = 0
+    var failures = 0
+    /// The Kubernetes API was asked for and did not come up (its kubeconfig never written).
+    var apiMissing = false
+}
+
+/// `api`: the Kubernetes API on (a free port), off (`--api 0`), or nil: no `--api` argument.
+func serve(_ ws: Workspace, label: String, api: Bool?) async throws -> Served {
+    let n = options.resources
+    let port = freePort()
+    // The API on a port of its own, named explicitly: one that cannot listen stops the operator
+    // instead of being logged and done without (which the default address would be), so the
+    // numbers are never those of an operator without it.
+    let apiArguments = api.map { ["--api", $0 ? "127.0.0.1:\(freePort())" : "0"] } ?? []
+    let kubeconfig = ws.state + "/kubeconfig"
+    try? FileManager.default.removeItem(atPath: kubeconfig)
+    let log = "endpoint-\(label).log"
+    let child = try ws.startOperator(options.flinklet, log: log, http: "127.0.0.1:\(port)", extra: apiArguments)
+    _ = waitFor(timeout: 60, poll: 2_000) {
+        ((try? String(contentsOfFile: ws.root + "/" + log, encoding: .utf8)) ?? "").contains("\"pods.adopted\":\"\(n)\"")
+    }
+    usleep(5_000_000)  // every resource reconciled once: its series exist
+    var served = Served()
+    served.apiMissing = api == true && !FileManager.default.fileExists(atPath: kubeconfig)
+    served.before = residentKiB(child.pid)
+    saveSmaps(child.pid, "endpoint-\(label)")
+    for _ in 0..<options.scrapes {
+        let began = DispatchTime.now().uptimeNanoseconds
+        if let answer = try? await LoopbackGet.get(port: port, target: "/metrics"), answer.status == 200 {
+            served.latencies.append(Double(DispatchTime.now().uptimeNanoseconds - began) / 1e6)
+            served.bytes = answer.body.count
+        } else {
+            served.failures += 1
+        }
+    }
+    served.after = residentKiB(child.pid)
+    served.afterSplit = residentSplitKiB(child.pid)
+    saveSmaps(child.pid, "endpoint-\(label)-scraped")
+    served.latencies.sort()
+    child.signal(SIGTERM)
+    _ = child.wait()
+    return served
+}
+
 if runs("endpoint") {
     let ws = try Workspace()
     let n = options.resources
     for i in 0..<n { try ws.writeManifest(String(format: "e-%04d", i)) }
-    // Today's operator: no endpoint.
-    let without = try ws.startOperator(options.flinklet, log: "endpoint-1.log", http: "0")
+    // No endpoint at all (--http 0).
+    let without = try ws.startOperator(options.flinklet, log: "endpoint-without.log", http: "0")
     guard waitFor(timeout: 120, poll: 10_000, { ws.markCount() >= n }) else {
         print("endpoint: only \(ws.markCount()) of \(n) pods started within 120 s")
         exit(1)
@@ -315,37 +373,22 @@ if runs("endpoint") {
     without.signal(SIGTERM)
     _ = without.wait()
 
-    // The same resources and pods, adopted by an operator serving /healthz, /readyz, /metrics.
-    let port = freePort()
-    let with = try ws.startOperator(options.flinklet, log: "endpoint-2.log", http: "127.0.0.1:\(port)")
-    _ = waitFor(timeout: 60, poll: 2_000) {
-        ((try? String(contentsOfFile: ws.root + "/endpoint-2.log", encoding: .utf8)) ?? "").contains("\"pods.adopted\":\"\(n)\"")
-    }
-    usleep(5_000_000)  // every resource reconciled once: its series exist
-    let served = residentKiB(with.pid)
-    saveSmaps(with.pid, "endpoint-with")
-    var latencies: [Double] = []
-    var bytes = 0
-    var failures = 0
-    for _ in 0..<options.scrapes {
-        let began = DispatchTime.now().uptimeNanoseconds
-        if let answer = try? await LoopbackGet.get(port: port, target: "/metrics"), answer.status == 200 {
-            latencies.append(Double(DispatchTime.now().uptimeNanoseconds - began) / 1e6)
-            bytes = answer.body.count
-        } else {
-            failures += 1
-        }
-    }
-    let scraped = residentKiB(with.pid)
-    let scrapedSplit = residentSplitKiB(with.pid)
-    saveSmaps(with.pid, "endpoint-scraped")
-    latencies.sort()
-    let before = ws.pods()
-    with.signal(SIGTERM)
-    _ = with.wait()
-    ws.killPods(before)
+    // The same resources and pods adopted by the default configuration (/healthz, /readyz,
+    // /metrics and the Kubernetes API's listener), then by one without the API (--api 0).
+    // BENCH_ENDPOINT=plain instead: one run with --http alone (an operator from before --api).
+    let plain = ProcessInfo.processInfo.environment["BENCH_ENDPOINT"] == "plain"
+    let withAPI = plain ? nil : try await serve(ws, label: "with", api: true)
+    let noAPI = try await serve(ws, label: plain ? "plain" : "noapi", api: plain ? nil : false)
+    let pods = ws.pods()
+    ws.killPods(pods)
     ws.remove()
-    print("endpoint: /metrics with \(n) resources (\(bytes / 1024) KiB each), \(latencies.count) scrapes (\(failures) failed): p50 \(fmt(percentile(latencies, 0.5), 2)) ms, p99 \(fmt(percentile(latencies, 0.99), 2)) ms, max \(fmt(latencies.last ?? 0, 2)) ms (target p99 ≤ 20 ms)")
-    print("endpoint: operator resident memory with \(n) resources and pods: without the endpoint \(mib(baseline.rss)); with it \(mib(served.rss)), after \(options.scrapes) scrapes \(mib(scraped.rss)) (peak \(mib(scraped.peak))); target ≤ 40 MB")
-    print("endpoint: of which anonymous / file-backed (code pages of the binary and libraries): without \(mib(baselineSplit.anon)) / \(mib(baselineSplit.file)); with, after the scrapes \(mib(scrapedSplit.anon)) / \(mib(scrapedSplit.file))")
+    func report(_ name: String, _ s: Served) {
+        print("endpoint, \(name): /metrics with \(n) resources (\(s.bytes / 1024) KiB each), \(s.latencies.count) scrapes (\(s.failures) failed): p50 \(fmt(percentile(s.latencies, 0.5), 2)) ms, p99 \(fmt(percentile(s.latencies, 0.99), 2)) ms, max \(fmt(s.latencies.last ?? 0, 2)) ms (target p99 ≤ 20 ms)")
+        print("endpoint, \(name): operator resident memory \(mib(s.before.rss)), after \(options.scrapes) scrapes \(mib(s.after.rss)) (peak \(mib(s.after.peak))); target ≤ 40 MB"
+              + (s.apiMissing ? " — NOT MEASURED AS ASKED: the Kubernetes API did not come up" : ""))
+        print("endpoint, \(name): of which anonymous / file-backed (code pages of the binary and libraries) after the scrapes: \(mib(s.afterSplit.anon)) / \(mib(s.afterSplit.file))")
+    }
+    print("endpoint: operator resident memory with \(n) resources and pods, without the endpoint (--http 0): \(mib(baseline.rss)); anonymous / file-backed \(mib(baselineSplit.anon)) / \(mib(baselineSplit.file))")
+    if let withAPI { report("default (endpoint and Kubernetes API)", withAPI) }
+    report(plain ? "--http alone" : "--api 0", noAPI)
 }

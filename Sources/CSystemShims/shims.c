@@ -24,3 +24,7 @@ const char *flinklet_dirent_name(const struct dirent *entry) {
 int flinklet_malloc_fixed_mmap_threshold(int bytes) {
     return mallopt(M_MMAP_THRESHOLD, bytes);
 }
+
+int flinklet_malloc_trim(void) {
+    return malloc_trim(0);
+}

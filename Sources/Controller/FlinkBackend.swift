@@ -531,19 +531,8 @@ extension FlinkBackend {
         }.map(\.name)
     }
 
-    /// The resource as last stored (its spec; metadata from its identity).
-    static func decode(_ record: ResourceRecord) -> FlinkResource? {
-        let data = Data(record.spec.utf8)
-        let metadata = ObjectMeta(name: record.name, namespace: record.namespace)
-        switch record.kind {
-        case .flinkDeployment:
-            return (try? JSONDecoder().decode(FlinkDeploymentSpec.self, from: data)).map { .deployment(FlinkDeployment(metadata: metadata, spec: $0)) }
-        case .flinkSessionJob:
-            return (try? JSONDecoder().decode(FlinkSessionJobSpec.self, from: data)).map { .sessionJob(FlinkSessionJob(metadata: metadata, spec: $0)) }
-        case .flinkStateSnapshot:
-            return (try? JSONDecoder().decode(FlinkStateSnapshotSpec.self, from: data)).map { .snapshot(FlinkStateSnapshot(metadata: metadata, spec: $0)) }
-        }
-    }
+    /// The resource as last stored (`ResourceRecord.resource`).
+    static func decode(_ record: ResourceRecord) -> FlinkResource? { record.resource }
 
     /// Flink's own words for why a process failed, from the tail of its log: the root cause of
     /// the entrypoint's failure when it logged one (what went wrong first), else of the last

@@ -128,49 +128,7 @@ public struct Operator<Backend: ReconcilerBackend>: Sendable {
             if !live.isEmpty { throw RecoveryNeeded(stateDirectory: marker.stateDirectory, manifests: configuration.manifests, processes: live, cause: "\(error)") }
             throw error
         }
-        var rows = try store.pods()
-        // A pod whose resource is on record but whose own record was not written yet (the
-        // operator died between a start, or a restart by the driver, and its record) is
-        // re-adopted from its spec file; any other unknown process stops the start.
-        // A record that cannot be decoded is healed from the spec file the same way; when that
-        // cannot be read either, the record stays and its resource's reconciles fail.
-        var unknown: [MarkedProcess] = []
-        for orphan in ProcessRecovery.orphans(marker: marker, recorded: rows.filter(PodRecords.isDecodable)) {
-            guard let record = orphan.record, let owner = orphan.owner, try store.resource(owner) != nil else {
-                if !RecoveryNeeded.unknown(orphan.processes, recorded: rows).isEmpty { unknown += orphan.processes }
-                continue
-            }
-            try store.savePod(try PodRecords.row(for: record, owner: owner))
-            logger.warning("re-adopting a pod the state database had not recorded yet", metadata: [
-                "pod.name": "\(orphan.pod)", "pod.pid": "\(record.pid)", "resource.key": "\(owner)",
-            ])
-        }
-        if !unknown.isEmpty {
-            throw RecoveryNeeded(stateDirectory: marker.stateDirectory, manifests: configuration.manifests, processes: unknown,
-                                 cause: rows.isEmpty ? "the state database records no pod" : "the state database does not record them")
-        }
-        rows = try store.pods()
-        let driver = makeDriver(logger)
-
-        // Adopt what an earlier run left running; forget what is gone. A record that cannot be
-        // decoded is not adopted but stays on record: its resource's reconciles fail (nothing is
-        // started next to its process) until `flinklet recover` or the process ends.
-        var records: [PodRecord] = []
-        for row in rows {
-            do {
-                records.append(try JSONDecoder().decode(PodRecord.self, from: row.spec))
-            } catch {
-                logger.error("a recorded pod cannot be decoded and is not adopted", metadata: [
-                    "pod.name": "\(row.name)", "pod.pid": "\(row.pid)", "resource.key": "\(row.owner)", "error": "\(error)",
-                ])
-            }
-        }
-        let adopted = await driver.adopt(records)
-        // A lost pod stays on record: its resource's planner sees it lost and decides (a Flink
-        // JobManager's job is recovered under a new id with fresh TaskManagers, never started
-        // again next to TaskManagers that registered with the first incarnation).
-        logger.info("adopted pods", metadata: ["pods.adopted": "\(adopted.filter { $0.reason != PodStatus.Reason.lost }.count)",
-                                               "pods.lost": "\(adopted.filter { $0.reason == PodStatus.Reason.lost }.count)"])
+        let driver = try await adoptRecordedPods(store: store, marker: marker)
 
         var sourceConfiguration = DirectorySource.Configuration(directory: configuration.manifests)
         sourceConfiguration.recursive = configuration.recursive
@@ -178,8 +136,11 @@ public struct Operator<Backend: ReconcilerBackend>: Sendable {
         sourceConfiguration.state.emptyGrace = configuration.emptyGrace
         sourceConfiguration.state.allowEmpty = configuration.allowEmpty
         sourceConfiguration.removalNotes = RemovalNotes.directory(stateDirectory: configuration.stateDirectory)
-        let stored = try store.resources()
+        // Their keys only: the records (specs, statuses) are read one at a time by reconciles.
+        let stored = try store.resourceIDs()
         sourceConfiguration.state.knownBeforeFirstScan = stored.count
+        // An invalid manifest read first keeps the version that ran (not "never valid").
+        sourceConfiguration.state.lastValid = { [store] id in (try? store.resource(id.key))?.resource }
         let source = DirectorySource(configuration: sourceConfiguration, logger: logger)
         let metrics = self.metrics
         let health = self.health
@@ -205,7 +166,7 @@ public struct Operator<Backend: ReconcilerBackend>: Sendable {
         // earlier run once (changed or deleted while we were down?). Until a listing succeeds,
         // or while the directory reads as empty within its grace, no absence counts as deletion.
         await source.relist()
-        for record in stored { await queue.add(record.id) }
+        for id in stored { await queue.add(id) }
 
         let logger = self.logger
         let workers = ReconcileWorkers(count: configuration.workers, queue: queue, reconciler: reconciler,
@@ -243,6 +204,70 @@ public struct Operator<Backend: ReconcilerBackend>: Sendable {
         ]
         guard let health else { return (services, driver, store, source) }
         return (services.map { HealthReportingService(service: $0, health: health) }, driver, store, source)
+    }
+
+    /// Makes the driver and adopts what an earlier run left running, forgetting what is gone;
+    /// throws `RecoveryNeeded` (before making the driver) next to marked processes the Store
+    /// does not know.
+    ///
+    /// A pod whose resource is on record but whose own record was not written yet (the operator
+    /// died between a start, or a restart by the driver, and its record) is re-adopted from its
+    /// spec file; any other unknown process stops the start. A record that cannot be decoded is
+    /// healed from the spec file the same way; when that cannot be read either, the record
+    /// stays, is not adopted, and its resource's reconciles fail (nothing is started next to
+    /// its process) until `flinklet recover` or the process ends.
+    ///
+    /// A function of its own so that the rows and decoded records (about 1 MB for 1,000 pods)
+    /// are released before the manifests are first read: held across that listing they raised
+    /// the start's peak heap, which glibc's arenas keep resident afterwards. Each record is
+    /// decoded once.
+    private func adoptRecordedPods(store: Store, marker: PodMarker) async throws -> any ProcessDriver & RunnableDriver {
+        var decoded = try Self.decodedPods(store.pods())
+        var unknown: [MarkedProcess] = []
+        var healed = false
+        for orphan in ProcessRecovery.orphans(marker: marker, recorded: decoded.filter { (try? $0.record.get()) != nil }.map(\.row)) {
+            guard let record = orphan.record, let owner = orphan.owner, try store.resource(owner) != nil else {
+                if !RecoveryNeeded.unknown(orphan.processes, recorded: decoded.map(\.row)).isEmpty { unknown += orphan.processes }
+                continue
+            }
+            try store.savePod(try PodRecords.row(for: record, owner: owner))
+            healed = true
+            logger.warning("re-adopting a pod the state database had not recorded yet", metadata: [
+                "pod.name": "\(orphan.pod)", "pod.pid": "\(record.pid)", "resource.key": "\(owner)",
+            ])
+        }
+        if !unknown.isEmpty {
+            throw RecoveryNeeded(stateDirectory: marker.stateDirectory, manifests: configuration.manifests, processes: unknown,
+                                 cause: decoded.isEmpty ? "the state database records no pod" : "the state database does not record them")
+        }
+        if healed { decoded = try Self.decodedPods(store.pods()) }
+        let driver = makeDriver(logger)
+        var records: [PodRecord] = []
+        records.reserveCapacity(decoded.count)
+        for (row, record) in decoded {
+            switch record {
+            case .success(let record):
+                records.append(record)
+            case .failure(let error):
+                logger.error("a recorded pod cannot be decoded and is not adopted", metadata: [
+                    "pod.name": "\(row.name)", "pod.pid": "\(row.pid)", "resource.key": "\(row.owner)", "error": "\(error)",
+                ])
+            }
+        }
+        decoded = []
+        let adopted = await driver.adopt(records)
+        // A lost pod stays on record: its resource's planner sees it lost and decides (a Flink
+        // JobManager's job is recovered under a new id with fresh TaskManagers, never started
+        // again next to TaskManagers that registered with the first incarnation).
+        logger.info("adopted pods", metadata: ["pods.adopted": "\(adopted.filter { $0.reason != PodStatus.Reason.lost }.count)",
+                                               "pods.lost": "\(adopted.filter { $0.reason == PodStatus.Reason.lost }.count)"])
+        return driver
+    }
+
+    /// Each row with its record, or why it cannot be decoded.
+    private static func decodedPods(_ rows: [PodRecordRow]) -> [(row: PodRecordRow, record: Result<PodRecord, any Error>)] {
+        let decoder = JSONDecoder()
+        return rows.map { row in (row, Result { try decoder.decode(PodRecord.self, from: row.spec) }) }
     }
 }
 

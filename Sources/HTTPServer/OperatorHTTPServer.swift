@@ -95,7 +95,8 @@ public struct OperatorHTTPServer: Service, CustomStringConvertible {
     public let logger: Logger
     /// The Kubernetes API, which answers every path but the probes and `/metrics` (nil: 404).
     public var api: KubeAPIServer?
-    /// Serve HTTPS with this certificate and key (PEM files); nil: plain HTTP.
+    /// Serve HTTPS with this certificate and key (PEM files, read when the server starts and
+    /// parsed at the first connection: see `LazyTLS`); nil: plain HTTP.
     public var tls: (certificate: String, key: String)?
     public var description: String { api == nil ? "http-server" : "api-server" }
 
@@ -192,12 +193,10 @@ public struct OperatorHTTPServer: Service, CustomStringConvertible {
         // FoundationInternationalization code into the operator (measured with smaps);
         // `HTTPDate` writes the header with gmtime_r. One shared event-loop thread: this server
         // answers probes and scrapes, not traffic.
+        // TLS (the Kubernetes API's listener) is set up at its first connection: see `LazyTLS`.
         var builder = HTTPServerBuilder.http1()
         if let tls {
-            let configuration = TLSConfiguration.makeServerConfiguration(
-                certificateChain: try NIOSSLCertificate.fromPEMFile(tls.certificate).map { .certificate($0) },
-                privateKey: .privateKey(try NIOSSLPrivateKey(file: tls.key, format: .pem)))
-            builder = try .tls(.http1(), tlsConfiguration: configuration)
+            builder = .http1(lazyTLS: try LazyTLS(certificatePath: tls.certificate, keyPath: tls.key))
         }
         let server = try builder.buildServer(
             configuration: ServerConfiguration(address: .hostname(address.host, port: address.port), serverName: "flinklet"),

@@ -8,7 +8,7 @@ enum Discovery {
     /// The version `/version` reports: the Kubernetes API level this server imitates.
     static let kubernetesMinor = "32"
     static let categories = ["all", "flink"]
-    static let writeVerbs = ["create", "delete", "get", "list", "patch", "update", "watch"]
+    static let writeVerbs = ["create", "delete", "deletecollection", "get", "list", "patch", "update", "watch"]
 
     struct Resource {
         var plural: String

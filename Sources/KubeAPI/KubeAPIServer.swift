@@ -25,6 +25,10 @@ public final class KubeAPIServer: Sendable {
     let directory: ManifestDirectory
     let token: String
     let cache: ResourceCache
+    /// Each resource's `managedFields`, beside the state database.
+    let ownership: FieldOwnership
+    /// Returns watch backlogs' freed memory to the system.
+    let heapTrim = HeapTrim()
     let logger: Logger
     private let address = Mutex<String>("127.0.0.1")
 
@@ -38,13 +42,20 @@ public final class KubeAPIServer: Sendable {
         self.source = source
         self.directory = ManifestDirectory(path: manifests)
         self.token = token
-        self.cache = ResourceCache(store: store, logger: logger)
+        let ownership = FieldOwnership(directory: (store.databasePath as NSString).deletingLastPathComponent + "/managed-fields")
+        self.ownership = ownership
+        self.cache = ResourceCache(store: store, logger: logger, managedFields: { ownership.served($0, uid: $1) })
         self.logger = logger
     }
 
-    /// Keeps the API's cache in step with the Store until cancelled.
+    /// Keeps the API's cache in step with the Store (and trims the heap after watch
+    /// backlogs) until cancelled.
     public func run() async {
-        await cache.run()
+        await withDiscardingTaskGroup { group in
+            group.addTask { await self.heapTrim.run() }
+            await cache.run()
+            group.cancelAll()
+        }
     }
 
     /// Where the server listens (`HOST:PORT`), for `/api`'s server address.
@@ -159,6 +170,7 @@ public final class KubeAPIServer: Sendable {
             switch request.method {
             case "GET": return try await list(request, kind: kind, namespace: parts[1])
             case "POST": return try await create(request, kind: kind, namespace: parts[1])
+            case "DELETE": return try await deleteCollection(request, kind: kind, namespace: parts[1])
             default: throw APIError.methodNotAllowed("the server does not allow this method on the requested resource")
             }
         case 4 where parts[0] == "namespaces", 5 where parts[0] == "namespaces" && parts[4] == "status":
@@ -258,6 +270,12 @@ public final class KubeAPIServer: Sendable {
             return .json(Tables.table(columns: Tables.columns(for: id.kind), rows: [Tables.row(object, include: include, now: Date())],
                                       revision: object.record.revision))
         }
+        // Lists and watches serve the managed fields the API last recorded; a get also counts
+        // edits made to the manifest since.
+        if ownership.has(id), let definition = await definition(of: id), let document = definition.document {
+            let fields = ownership.current(id, uid: object.record.uid, document: document, now: Date())
+            return .json(Self.withManagedFields(JSONText.parse(object.json) ?? .object([:]), fields))
+        }
         return .jsonBytes(object.json)
     }
 
@@ -286,7 +304,8 @@ public final class KubeAPIServer: Sendable {
             return APIResponse(status: 200, headers: [("Content-Type", "application/json")], body: .stream(out, onEnd: {}))
         case .events(let id, let backlog, let stream):
             let cache = self.cache
-            let feed = WatchFeed(backlog: backlog, live: stream.makeAsyncIterator()) { event, first in
+            let heapTrim = self.heapTrim
+            let feed = WatchFeed(backlog: backlog, live: stream.makeAsyncIterator(), heapTrim: heapTrim) { event, first in
                 var out = Array("{\"type\":\"\(event.type.rawValue)\",\"object\":".utf8)
                 if table {
                     JSONText.write(Tables.table(columns: first ? columns : nil, rows: [Tables.row(event.object, include: include, now: Date())],
@@ -303,9 +322,12 @@ public final class KubeAPIServer: Sendable {
                 await cache.unsubscribe(id)
             }
             let out = AsyncStream<[UInt8]>(unfolding: { await feed.next() })
+            let large = backlog.count >= HeapTrim.threshold
             return APIResponse(status: 200, headers: [("Content-Type", "application/json")], body: .stream(out, onEnd: {
                 timer.cancel()
                 Task { await cache.unsubscribe(id) }
+                // A connection cut off mid-backlog frees its buffers now.
+                if large { heapTrim.request() }
             }))
         }
     }
@@ -323,10 +345,13 @@ final class WatchFeed: @unchecked Sendable {
     private var live: AsyncStream<WatchEvent>.AsyncIterator
     private var first = true
     private let encode: @Sendable (WatchEvent, Bool) -> [UInt8]
+    private let heapTrim: HeapTrim?
 
-    init(backlog: [WatchEvent], live: AsyncStream<WatchEvent>.AsyncIterator, encode: @escaping @Sendable (WatchEvent, Bool) -> [UInt8]) {
+    init(backlog: [WatchEvent], live: AsyncStream<WatchEvent>.AsyncIterator, heapTrim: HeapTrim? = nil,
+         encode: @escaping @Sendable (WatchEvent, Bool) -> [UInt8]) {
         self.backlog = backlog
         self.live = live
+        self.heapTrim = heapTrim
         self.encode = encode
     }
 
@@ -335,8 +360,12 @@ final class WatchFeed: @unchecked Sendable {
         if index < backlog.count {
             event = backlog[index]
             index += 1
-            // Sent: the objects it held may go.
-            if index == backlog.count { (backlog, index) = ([], 0) }
+            // Sent: the objects it held may go, and the memory encoding them took.
+            if index == backlog.count {
+                let sent = backlog.count
+                (backlog, index) = ([], 0)
+                heapTrim?.afterBacklog(events: sent)
+            }
         } else if let next = await live.next() {
             event = next
         } else {

@@ -83,6 +83,7 @@ enum OpenAPI {
         let writes = [fieldValidation, dryRun]
         let items = [
             "get": operation("listNamespaced"), "post": operation("createNamespaced", parameters: writes),
+            "delete": operation("deleteCollectionNamespaced", parameters: [dryRun]),
         ]
         let item = [
             "get": operation("readNamespaced"), "put": operation("replaceNamespaced", parameters: writes),

@@ -41,8 +41,14 @@ final class CachedObject: Sendable {
     /// `metadata`, as tables' rows carry it.
     let metadata: JSONValue
 
-    init(_ record: ResourceRecord) {
-        let object = APIObjects.object(record)
+    /// - Parameter managedFields: the object's `metadata.managedFields`, if any are recorded.
+    init(_ record: ResourceRecord, managedFields: JSONValue? = nil) {
+        var object = APIObjects.object(record)
+        if let managedFields {
+            var metadata = object["metadata"] ?? .object([:])
+            metadata[field: "managedFields"] = managedFields
+            object[field: "metadata"] = metadata
+        }
         json = JSONText.bytes(object)
         metadata = object["metadata"] ?? .object([:])
         summary = APIObjects.Summary(record)
@@ -78,6 +84,8 @@ actor ResourceCache {
 
     let store: Store
     let logger: Logger
+    /// The `managedFields` recorded for a resource of a uid (nil: none), rendered into its object.
+    let managedFields: @Sendable (ResourceID, String) -> JSONValue?
     /// Changes kept for watchers that resume from a revision.
     let historyLimit: Int
     private(set) var revision: Int64 = 0
@@ -90,10 +98,24 @@ actor ResourceCache {
     private var watchers: [Int: (filter: ObjectFilter, continuation: AsyncStream<WatchEvent>.Continuation)] = [:]
     private var nextWatcher = 0
 
-    init(store: Store, logger: Logger, historyLimit: Int = ResourceCache.defaultHistoryLimit) {
+    init(store: Store, logger: Logger, historyLimit: Int = ResourceCache.defaultHistoryLimit,
+         managedFields: @escaping @Sendable (ResourceID, String) -> JSONValue? = { _, _ in nil }) {
         self.store = store
         self.logger = logger
         self.historyLimit = historyLimit
+        self.managedFields = managedFields
+    }
+
+    private func render(_ record: ResourceRecord) -> CachedObject {
+        CachedObject(record, managedFields: managedFields(record.id, record.uid))
+    }
+
+    /// Renders `id` again from the Store (its `managedFields` changed, not its record): lists
+    /// and gets serve the new rendering; watchers hear nothing, as the revision is the same.
+    func refresh(_ id: ResourceID) {
+        // A record newer than the cache's revision is left to the next catch-up (with its event).
+        guard isLoaded, objects[id] != nil, let record = try? store.resource(id.key), record.revision <= revision else { return }
+        objects[id] = render(record)
     }
 
     /// Follows the Store until cancelled; then ends every watch.
@@ -127,7 +149,7 @@ actor ResourceCache {
             }
             var events: [WatchEvent] = []
             for record in changes.updated {
-                let object = CachedObject(record)
+                let object = render(record)
                 events.append(WatchEvent(type: objects[record.id] == nil ? .added : .modified, revision: record.revision, object: object))
             }
             for deleted in changes.deleted {
@@ -159,7 +181,7 @@ actor ResourceCache {
         let (revision, records) = try store.snapshot()
         var objects: [ResourceID: CachedObject] = [:]
         objects.reserveCapacity(records.count)
-        for record in records { objects[record.id] = CachedObject(record) }
+        for record in records { objects[record.id] = render(record) }
         self.objects = objects
         self.revision = revision
         history = []

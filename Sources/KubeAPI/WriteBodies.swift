@@ -1,4 +1,5 @@
 import FlinkResources
+import Foundation
 import Manifests
 
 /// A write's body on its way from the request to the manifest, without a server, a Store or a
@@ -34,7 +35,15 @@ public enum WriteBodies {
             case .object:
                 written = try KubeAPIServer.body(request)
             case .apply:
-                written = Patch.apply(current, try KubeAPIServer.body(request))
+                // As the server applies onto a manifest written by hand: every field is
+                // `before-first-apply`'s, so a changed value is a conflict (409).
+                var fields = ManagedFields.owned(by: ManagedFields.beforeFirstApply, current, now: Date(timeIntervalSince1970: 0))
+                do {
+                    written = try fields.apply(try KubeAPIServer.body(request), to: current, manager: "fuzz", force: false,
+                                               now: Date(timeIntervalSince1970: 0))
+                } catch let conflicts as ManagedFields.Conflicts {
+                    return .refused(status: conflicts.apiError.code)
+                }
             case .mergePatch:
                 guard let patch = JSONText.parse(body) else { return .refused(status: 400) }
                 written = Patch.merge(current, patch)

@@ -60,7 +60,12 @@ extension KubeAPIServer {
             throw APIError(code: 409, reason: "AlreadyExists", message: "\(kind.plural).\(FlinkAPI.group) \"\(name)\" already exists",
                            details: APIError.details(name: name, kind: kind))
         }
-        return try await write(request, body: body, id: id, existing: nil, created: true)
+        let manager = try fieldManager(request, apply: false)
+        return try await write(request, body: body, id: id, existing: nil, created: true) { written, _ in
+            var fields = ManagedFields()
+            fields.update(from: .object([:]), to: written, manager: manager, now: Date())
+            return fields
+        }
     }
 
     func replace(_ request: APIRequest, id: ResourceID) async throws -> APIResponse {
@@ -70,7 +75,12 @@ extension KubeAPIServer {
         guard let existing = await definition(of: id) else { throw APIError.notFound(id.kind, id.name) }
         try refuseShared(existing, id: id)
         try checkVersion(body, current: current, id: id)
-        return try await write(request, body: body, id: id, existing: existing, created: false)
+        let manager = try fieldManager(request, apply: false)
+        return try await write(request, body: body, id: id, existing: existing, created: false) { written, owners in
+            var fields = owners
+            fields.update(from: existing.document ?? .object([:]), to: written, manager: manager, now: Date())
+            return fields
+        }
     }
 
     func patch(_ request: APIRequest, id: ResourceID) async throws -> APIResponse {
@@ -79,22 +89,56 @@ extension KubeAPIServer {
         let current = await cache.object(id)
         let existing = await definition(of: id)
         if let existing { try refuseShared(existing, id: id) }
+        let apply = type == "application/apply-patch+yaml"
+        let manager = try fieldManager(request, apply: apply)
         switch type {
         case "application/apply-patch+yaml":
             let applied = try Self.body(request)
-            guard let existing else {
-                return try await write(request, body: applied, id: id, existing: nil, created: true)
+            // Go's strconv.ParseBool, as the API server reads boolean parameters.
+            let force = ["1", "t", "T", "TRUE", "true", "True"].contains(request.query["force"] ?? "")
+            let base = existing?.document ?? .object([:])
+            if existing != nil { try checkVersion(applied, current: current, id: id) }
+            let owners = existing == nil ? ManagedFields() : ownership.current(id, uid: current?.record.uid, document: base, now: Date())
+            var fields = owners
+            var merged: JSONValue
+            do {
+                merged = try fields.apply(applied, to: base, manager: manager, force: force, now: Date())
+            } catch {
+                // kubectl's own manager may take fields the live object still has as its
+                // client-side apply last left them (Kubernetes' last-applied conflict rule).
+                guard manager == Self.kubectlManager, Self.conflictsAllowedByLastApplied(error, live: base) else { throw error.apiError }
+                fields = owners
+                merged = try fields.apply(applied, to: base, manager: manager, force: true, now: Date())
             }
-            let base = existing.document ?? .object([:])
-            try checkVersion(applied, current: current, id: id)
-            return try await write(request, body: Patch.apply(base, applied), id: id, existing: existing, created: false)
+            merged = Self.updatingLastApplied(merged, applied: applied, manager: manager)
+            let result = fields
+            return try await write(request, body: merged, id: id, existing: existing, created: existing == nil) { _, _ in result }
         case "application/merge-patch+json", "application/json-patch+json":
             guard let existing, let base = existing.document else { throw APIError.notFound(id.kind, id.name) }
             guard let patch = JSONText.parse(request.body) else { throw APIError.badRequest("the body of the request is not JSON") }
             let patched: JSONValue
+            var explicit: ManagedFields?
             if type == "application/merge-patch+json" {
                 try checkVersion(patch, current: current, id: id)
                 patched = Patch.merge(base, patch)
+            } else if Self.onlyOwnership(patch), let current {
+                // kubectl's move of client-side apply's fields to server-side apply: a JSON patch
+                // of `metadata.managedFields` (and `resourceVersion`, as a precondition) against
+                // the object as served. The manifest stays as it is.
+                var served = JSONText.parse(current.json) ?? .object([:])
+                var metadata = served["metadata"] ?? .object([:])
+                metadata[field: "managedFields"] = ownership.current(id, uid: current.record.uid, document: base, now: Date()).json
+                served[field: "metadata"] = metadata
+                let result: JSONValue
+                do { result = try Patch.json(served, patch) } catch { throw APIError(code: 422, reason: "Invalid", message: "the JSON patch cannot be applied: \(error)") }
+                try checkVersion(result, current: current, id: id)
+                if let value = result["metadata"]?["managedFields"] {
+                    guard let fields = ManagedFields(json: value) else {
+                        throw invalid(id.kind, name: id.name, [Diagnostic(.error, "metadata.managedFields", "Invalid value: the managed fields are not valid")])
+                    }
+                    explicit = fields
+                }
+                patched = base
             } else {
                 do {
                     patched = try Patch.json(base, patch)
@@ -104,7 +148,12 @@ extension KubeAPIServer {
                     do { patched = try Patch.json(live, patch) } catch { throw APIError(code: 422, reason: "Invalid", message: "the JSON patch cannot be applied: \(error)") }
                 }
             }
-            return try await write(request, body: patched, id: id, existing: existing, created: false)
+            return try await write(request, body: patched, id: id, existing: existing, created: false) { written, owners in
+                if let explicit { return explicit }
+                var fields = owners
+                fields.update(from: base, to: written, manager: manager, now: Date())
+                return fields
+            }
         default:
             throw APIError(code: 415, reason: "UnsupportedMediaType",
                            message: "the body of the request was in an unknown format - accepted media types include: application/json-patch+json, application/merge-patch+json, application/apply-patch+yaml")
@@ -126,6 +175,7 @@ extension KubeAPIServer {
         if !Self.isDryRun(request) {
             await source.noteRemoval(of: [existing.file])
             do { try AtomicFile.remove(existing.file) } catch { throw APIError.internalError("\(error)") }
+            ownership.remove(id)
             await source.relist()
         }
         guard let current, var object = JSONText.parse(current.json) else {
@@ -140,10 +190,42 @@ extension KubeAPIServer {
         return .json(object)
     }
 
+    /// `deletecollection`: deletes every object of the namespace the label and field selectors
+    /// match, each as `delete` does (its file removed; shown with a `deletionTimestamp` until
+    /// torn down), and answers with the list of them. An object that cannot be deleted (one of
+    /// several documents in a file) does not stop the others; the answer is then the first
+    /// such error, naming every object left.
+    func deleteCollection(_ request: APIRequest, kind: ResourceKind, namespace: String) async throws -> APIResponse {
+        let filter = try filter(request, kind: kind, namespace: namespace)
+        await cache.catchUp()
+        let (revision, objects) = await cache.list(filter)
+        var items: [JSONValue] = []
+        var failures: [APIError] = []
+        for object in objects {
+            do {
+                let answer = try await delete(request, id: object.record.id)
+                if case .bytes(let bytes) = answer.body, let item = JSONText.parse(bytes), item["kind"]?.stringValue == kind.rawValue {
+                    items.append(item)
+                }
+            } catch let error as APIError {
+                failures.append(error)
+            }
+        }
+        if var first = failures.first {
+            if failures.count > 1 { first.message = "[" + failures.map(\.message).joined(separator: ", ") + "]" }
+            throw first
+        }
+        return .json(.object(["apiVersion": .string(FlinkAPI.apiVersion), "kind": .string("\(kind.rawValue)List"),
+                              "metadata": .object(["resourceVersion": .string(String(revision))]), "items": .array(items)]))
+    }
+
     // MARK: Writing
 
-    /// Checks `body`, writes it (unless `dryRun=All`), and answers with the recorded object.
-    private func write(_ request: APIRequest, body: JSONValue, id: ResourceID, existing: Definition?, created: Bool) async throws -> APIResponse {
+    /// Checks `body`, writes it (unless `dryRun=All`) with the fields' owners `owners` gives
+    /// (from the manifest as written and the owners before), and answers with the recorded
+    /// object and its `managedFields`.
+    private func write(_ request: APIRequest, body: JSONValue, id: ResourceID, existing: Definition?, created: Bool,
+                       owners: (JSONValue, ManagedFields) -> ManagedFields) async throws -> APIResponse {
         let validation = FieldValidation(rawValue: request.query["fieldValidation"] ?? "") ?? .warn
         var manifest = try Self.checkedIdentity(body, id: id)
         manifest = Self.manifest(manifest)
@@ -171,6 +253,10 @@ extension KubeAPIServer {
             throw APIError.conflict(id.kind, id.name, "cannot write it to \(path): the file exists and does not define it")
         }
         let dryRun = Self.isDryRun(request)
+        let uid = await cache.object(id)?.record.uid
+        let before = existing.map { ownership.current(id, uid: uid, document: $0.document ?? .object([:]), now: Date()) } ?? ManagedFields()
+        let fields = owners(manifest, before)
+        var document = existing?.document ?? manifest
         if !dryRun, !unchanged {
             let text: String
             do { text = try emitYAML([manifest.node]) } catch { throw APIError.internalError("cannot write YAML: \(error)") }
@@ -180,13 +266,23 @@ extension KubeAPIServer {
             } catch {
                 throw APIError.internalError("\(error)")
             }
+            // The document as the file reads back, so that a later comparison sees only real edits.
+            document = (try? parseYAML(Array(text.utf8)))?.first?.root.map(JSONValue.init) ?? manifest
             await source.relist()
         }
         let status = created ? 201 : 200
         var response: APIResponse
         if !dryRun, let recorded = await awaitRecorded(id, resource: resource) {
-            response = .jsonBytes(recorded.json, status: status)
+            do { try ownership.save(id, uid: recorded.record.uid, document: document, fields: fields) } catch {
+                logger.error("cannot record the managed fields", metadata: ["resource.name": "\(id.name)", "error": "\(error)"])
+            }
+            await cache.refresh(id)
+            response = .json(Self.withManagedFields(JSONText.parse(recorded.json) ?? .object([:]), fields), status: status)
         } else {
+            if !dryRun {
+                try? ownership.save(id, uid: uid, document: document, fields: fields)
+                await cache.refresh(id)
+            }
             // Not recorded (yet): the object as written, with what the server knows of it.
             var answer = manifest
             if let current = await cache.object(id), var served = JSONText.parse(current.json) {
@@ -203,7 +299,7 @@ extension KubeAPIServer {
                 metadata[field: "generation"] = .int(1)
                 answer[field: "metadata"] = metadata
             }
-            response = .json(answer, status: status)
+            response = .json(Self.withManagedFields(answer, fields), status: status)
         }
         for warning in warnings { response.headers.append(("Warning", "299 - \"\(warning.replacingOccurrences(of: "\"", with: "\\\""))\"")) }
         return response
@@ -223,6 +319,79 @@ extension KubeAPIServer {
             try? await Task.sleep(for: .milliseconds(5))
         }
         return nil
+    }
+
+    // MARK: Field managers
+
+    /// kubectl's server-side apply manager (`kubectl apply --server-side`).
+    static let kubectlManager = "kubectl"
+    static let lastAppliedAnnotation = "kubectl.kubernetes.io/last-applied-configuration"
+
+    /// The request's field manager: `fieldManager`, else the client's name from its User-Agent
+    /// (as the API server does). An apply must name one; `force` is for applies only.
+    func fieldManager(_ request: APIRequest, apply: Bool) throws -> String {
+        var errors: [Diagnostic] = []
+        let named = request.query["fieldManager"] ?? ""
+        if apply, named.isEmpty { errors.append(Diagnostic(.error, "fieldManager", FieldError.required("is required for apply patch"))) }
+        if named.count > 128 { errors.append(Diagnostic(.error, "fieldManager", "Too long: may not be more than 128 bytes")) }
+        if !apply, request.query["force"] != nil { errors.append(Diagnostic(.error, "force", "Forbidden: may not be specified for non-apply patch")) }
+        if !errors.isEmpty {
+            let summary = errors.count == 1 ? errors[0].detail : "[" + errors.map(\.detail).joined(separator: ", ") + "]"
+            let options = request.method == "PATCH" ? "PatchOptions" : request.method == "POST" ? "CreateOptions" : "UpdateOptions"
+            throw APIError(code: 422, reason: "Invalid", message: "\(options).meta.k8s.io \"\" is invalid: \(summary)")
+        }
+        if !named.isEmpty { return named }
+        let agent = request.header("user-agent") ?? ""
+        let prefix = agent.split(separator: "/", maxSplits: 1).first.map(String.init) ?? ""
+        return prefix.isEmpty ? "unknown" : String(prefix.prefix(128))
+    }
+
+    /// Whether a JSON patch names only `metadata.managedFields` and `metadata.resourceVersion`.
+    static func onlyOwnership(_ patch: JSONValue) -> Bool {
+        guard case .array(let operations) = patch, !operations.isEmpty else { return false }
+        return operations.allSatisfy {
+            guard let path = $0["path"]?.stringValue else { return false }
+            return path.hasPrefix("/metadata/managedFields") || path == "/metadata/resourceVersion"
+        }
+    }
+
+    /// Kubernetes lets kubectl's server-side apply take the fields that client-side apply last
+    /// set, where the object still holds them as its `last-applied-configuration` says.
+    static func conflictsAllowedByLastApplied(_ conflicts: ManagedFields.Conflicts, live: JSONValue) -> Bool {
+        guard let text = live["metadata"]?["annotations"]?[field: lastAppliedAnnotation]?.stringValue,
+              let lastApplied = JSONText.parse(text) else { return false }
+        let applied = ManagedFields.leaves(of: lastApplied)
+        let current = ManagedFields.leaves(of: live)
+        return conflicts.conflicts.allSatisfy { applied[$0.path] != nil && applied[$0.path] == current[$0.path] }
+    }
+
+    /// Kubernetes keeps the `last-applied-configuration` annotation of an object that has one
+    /// up to date with kubectl's server-side applies, so client-side apply can take over again.
+    static func updatingLastApplied(_ object: JSONValue, applied: JSONValue, manager: String) -> JSONValue {
+        guard manager == kubectlManager, object["metadata"]?["annotations"]?[field: lastAppliedAnnotation] != nil else { return object }
+        var configuration = applied
+        var metadata = configuration["metadata"] ?? .object([:])
+        var annotations = metadata["annotations"] ?? .object([:])
+        annotations[field: lastAppliedAnnotation] = nil
+        metadata[field: "annotations"] = annotations == .object([:]) ? nil : annotations
+        configuration[field: "metadata"] = metadata
+        var result = object
+        var resultMetadata = result["metadata"] ?? .object([:])
+        var resultAnnotations = resultMetadata["annotations"] ?? .object([:])
+        resultAnnotations[field: lastAppliedAnnotation] = .string(JSONText.string(configuration) + "\n")
+        resultMetadata[field: "annotations"] = resultAnnotations
+        result[field: "metadata"] = resultMetadata
+        return result
+    }
+
+    /// `object` with `metadata.managedFields` (none when nobody owns a field).
+    static func withManagedFields(_ object: JSONValue, _ fields: ManagedFields) -> JSONValue {
+        guard !fields.entries.isEmpty else { return object }
+        var result = object
+        var metadata = result["metadata"] ?? .object([:])
+        metadata[field: "managedFields"] = fields.json
+        result[field: "metadata"] = metadata
+        return result
     }
 
     enum FieldValidation: String { case strict = "Strict", warn = "Warn", ignore = "Ignore" }

@@ -30,7 +30,9 @@ public struct DesiredObject: Sendable {
 /// Rules (the issue's, and architecture.md's):
 /// - A file that changed is read again; a file whose signature (inode, size, times) did not
 ///   change is not. A rewrite with the same content changes nothing (content hashes).
-/// - An invalid edit keeps the resource's last valid version and attaches the diagnostics.
+/// - An invalid edit keeps the resource's last valid version and attaches the diagnostics; so
+///   does an invalid manifest read first after a restart, with the version the operator
+///   recorded (`Options.lastValid`).
 /// - An unreadable file (bad YAML, I/O error) keeps every resource it defined, with the error
 ///   attached; it never reads as "these resources were deleted".
 /// - The same resource in two files: the first path wins; the other gets an error naming both.
@@ -61,6 +63,11 @@ public struct DesiredState: Sendable {
         /// Resources known before the first scan (the operator's store): a first scan that finds
         /// none of them in an empty directory is guarded like a directory that became empty.
         public var knownBeforeFirstScan = 0
+        /// The last valid version of a resource as the operator recorded it before this start
+        /// (nil: none): a resource whose manifest is invalid when first read keeps it (as an
+        /// invalid edit keeps the version before it), instead of reading as never valid. Asked
+        /// only then, so nothing is loaded for resources whose manifests are valid.
+        public var lastValid: @Sendable (ResourceID) -> FlinkResource? = { _ in nil }
         public init() {}
     }
 
@@ -202,11 +209,14 @@ public struct DesiredState: Sendable {
                 if let resource = object.resource {
                     result[id] = DesiredObject(id: id, resource: resource, specHash: object.specHash, contentHash: object.contentHash,
                                                file: path, location: object.location, diagnostics: object.diagnostics.filter { !$0.isError })
-                } else {
-                    let previous = objects[id]
-                    result[id] = DesiredObject(id: id, resource: previous?.resource, specHash: previous?.specHash,
-                                               contentHash: previous?.contentHash, file: path, location: object.location,
+                } else if let previous = objects[id], previous.resource != nil {
+                    result[id] = DesiredObject(id: id, resource: previous.resource, specHash: previous.specHash,
+                                               contentHash: previous.contentHash, file: path, location: object.location,
                                                diagnostics: object.diagnostics)
+                } else {
+                    let recorded = options.lastValid(id)
+                    result[id] = DesiredObject(id: id, resource: recorded, specHash: recorded?.specHash, contentHash: recorded?.contentHash,
+                                               file: path, location: object.location, diagnostics: object.diagnostics)
                 }
             }
         }

@@ -106,6 +106,7 @@ public actor DirectorySource {
                         if batch.overflowed {
                             await self.logOverflow()
                         }
+                        guard batch.mayChangeManifests else { continue }
                         await self.relist()
                     }
                 }
@@ -191,6 +192,19 @@ final class InotifyWatcher: Sendable {
     struct Batch: Sendable {
         var names: [String]
         var overflowed: Bool
+        /// Whether an event was about a directory (created, removed, moved) or the watched
+        /// directory itself.
+        var touchesDirectories = false
+
+        /// Whether the batch can change what a relist finds: an overflow, a directory, a manifest
+        /// file's name, or a ConfigMap's `..data` link swap. Editors' and `apply`'s temporary
+        /// files (dot-files, `*.tmp`, `*~`, ...) alone cannot: an atomic write's temporary file
+        /// would otherwise cost a relist of its own before the rename's (measured: three
+        /// relists per `os.replace`, the watch of an edit waiting behind them).
+        var mayChangeManifests: Bool {
+            overflowed || touchesDirectories
+                || names.contains { $0.isEmpty || $0 == "..data" || ManifestFiles.isManifest(fileName: $0) }
+        }
     }
 
     let batches: AsyncStream<Batch>
@@ -289,6 +303,9 @@ final class InotifyWatcher: Sendable {
                     let nameBytes = buffer[(offset + 16)..<min(offset + 16 + length, count)].prefix { $0 != 0 }
                     let name = String(decoding: nameBytes, as: UTF8.self)
                     if mask & UInt32(IN_Q_OVERFLOW) != 0 { batch.overflowed = true }
+                    if mask & (UInt32(IN_ISDIR) | UInt32(IN_DELETE_SELF) | UInt32(IN_MOVE_SELF)) != 0 || name.isEmpty {
+                        batch.touchesDirectories = true
+                    }
                     if recursive, mask & UInt32(IN_ISDIR) != 0, mask & (UInt32(IN_CREATE) | UInt32(IN_MOVED_TO)) != 0,
                        !name.hasPrefix("."), let parent = watched[wd] {
                         // A new subdirectory: watch it too (the relist this batch causes reads its files).

@@ -80,6 +80,22 @@ extension ResourceRecord {
     public mutating func setMetadata(_ value: ResourceMetadata) throws {
         metadata = try Self.json(value)
     }
+
+    /// The resource as last recorded: its spec, with name, namespace, labels and annotations;
+    /// nil when the spec cannot be decoded (or none was ever valid).
+    public var resource: FlinkResource? {
+        let data = Data(spec.utf8)
+        let recorded = resourceMetadata
+        let metadata = ObjectMeta(name: name, namespace: namespace, labels: recorded.labels, annotations: recorded.annotations)
+        switch kind {
+        case .flinkDeployment:
+            return (try? JSONDecoder().decode(FlinkDeploymentSpec.self, from: data)).map { .deployment(FlinkDeployment(metadata: metadata, spec: $0)) }
+        case .flinkSessionJob:
+            return (try? JSONDecoder().decode(FlinkSessionJobSpec.self, from: data)).map { .sessionJob(FlinkSessionJob(metadata: metadata, spec: $0)) }
+        case .flinkStateSnapshot:
+            return (try? JSONDecoder().decode(FlinkStateSnapshotSpec.self, from: data)).map { .snapshot(FlinkStateSnapshot(metadata: metadata, spec: $0)) }
+        }
+    }
 }
 
 /// A resource the Store forgot, kept for watchers for a while: its last record, and the

@@ -173,6 +173,11 @@ public final class Store: Sendable {
         try access(writes: false) { try $0.resources(kind: kind) }
     }
 
+    /// See `Transaction.resourceIDs()`.
+    public func resourceIDs() throws -> [ResourceID] {
+        try access(writes: false) { try $0.resourceIDs() }
+    }
+
     /// See `Transaction.upsert(_:)`.
     @discardableResult
     public func upsert(_ record: ResourceRecord) throws -> ResourceRecord {
@@ -359,6 +364,17 @@ extension Store {
                                     [.text(kind.rawValue)], Self.resource)
             }
             return try db.query("SELECT \(Self.resourceColumns) FROM resources ORDER BY key", [], Self.resource)
+        }
+
+        /// The identities of every stored resource, ordered by key: what `resources()` lists
+        /// without reading their specs and statuses.
+        public func resourceIDs() throws -> [ResourceID] {
+            try db.query("SELECT key, kind, namespace, name FROM resources ORDER BY key", []) { row in
+                guard let kind = ResourceKind(rawValue: row.string(1)) else {
+                    throw StoreError.invalidRecord(key: row.string(0), message: "unknown kind \"\(row.string(1))\"")
+                }
+                return ResourceID(kind: kind, namespace: row.string(2), name: row.string(3))
+            }
         }
 
         /// Stores `record` under its key and returns what is stored. For a key already stored,

@@ -319,6 +319,30 @@ final class OperatorHarness: @unchecked Sendable {
         await h.cleanUp()
     }
 
+    /// A manifest made invalid while the operator was down keeps the version that ran, as an
+    /// invalid edit does while it runs: the pods stay managed (not "never valid", not orphaned),
+    /// the invalid text's other changes are not applied, and the error is said.
+    @Test func anInvalidManifestAfterARestartKeepsTheVersionThatRan() async throws {
+        let h = try OperatorHarness()
+        h.start()
+        let marker = "flinklet-test-\(UUID().uuidString.prefix(8))"
+        try h.write("app", command: "sleep 300; : \(marker)", replicas: 1)
+        #expect(await eventually { h.ready("app") && h.pids("app").count == 1 })
+        let pids = h.pids("app")
+        await h.stopOperator()
+        try h.write("app", command: "sleep 300; : \(marker)", replicas: 2, extraSpec: "  taskManager:\n    replicas: 0")
+        h.start()
+        #expect(await eventually {
+            h.status("app")?.conditions?.contains { $0.reason == "InvalidSpec" } == false
+                && (h.record("app").map { (try? h.store().events(for: $0.key)) ?? [] } ?? []).contains { $0.message.contains("spec.taskManager.replicas") }
+        }, "\(String(describing: h.status("app")?.conditions))")
+        #expect(h.status("app")?.lifecycleState != .created, "not read as never valid")
+        #expect(h.ready("app"))
+        try await Task.sleep(for: .milliseconds(500))
+        #expect(h.pids("app") == pids && OperatorHarness.processes(marker: marker) == pids, "the pod that ran is adopted and kept; the invalid text's second replica is not started")
+        await h.cleanUp()
+    }
+
     /// A pod record that cannot be decoded is healed from the spec file the pod was started with.
     @Test func aPodRecordThatCannotBeDecodedIsHealedFromThePodsSpecFile() async throws {
         let h = try OperatorHarness()

@@ -202,6 +202,60 @@ import Glibc
         }
     }
 
+    @Test func serverSideApplyReportsConflictsByManagerForceTakesOwnershipAndClientSideApplyKeepsWorking() throws {
+        try withScratchDirectory { dir in
+            let op = try APIOperator(dir)
+            let slots = { (n: Int) in Self.app("ssa", extra: "  flinkConfiguration: {taskmanager.numberOfTaskSlots: \"\(n)\"}") }
+            try dir.write("app.yaml", slots(2))
+            #expect(try op.kubectl(["apply", "--server-side", "-f", "app.yaml"]).status == 0)
+            try dir.write("app.yaml", slots(4))
+            let conflict = try op.kubectl(["apply", "--server-side", "--field-manager=ci", "-f", "app.yaml"])
+            #expect(conflict.status == 1 && conflict.stderr.hasPrefix(
+                #"error: Apply failed with 1 conflict: conflict with "kubectl": .spec.flinkConfiguration.taskmanager.numberOfTaskSlots"#),
+                    "\(conflict)")
+            let path = dir.path + "/manifests/default.flinkdeployment.ssa.yaml"
+            #expect(try String(contentsOfFile: path, encoding: .utf8).contains(#"numberOfTaskSlots: "2""#), "a conflict writes nothing")
+            let forced = try op.kubectl(["apply", "--server-side", "--field-manager=ci", "--force-conflicts", "-f", "app.yaml"])
+            #expect(forced.stdout == "flinkdeployment.flink.apache.org/ssa serverside-applied\n", "\(forced)")
+            let owners = try op.kubectl(["get", "fdep", "ssa", "--show-managed-fields", "-o",
+                                         #"jsonpath={range .metadata.managedFields[*]}{.manager}/{.operation}={.fieldsV1.f:spec.f:flinkConfiguration}{"\n"}{end}"#])
+            #expect(owners.stdoutLines == ["kubectl/Apply=", #"ci/Apply={"f:taskmanager.numberOfTaskSlots":{}}"#], "\(owners)")
+            let listed = try op.kubectl(["get", "fdep", "--show-managed-fields", "-o", "jsonpath={.items[*].metadata.managedFields[*].manager}"])
+            #expect(listed.stdout == "kubectl ci", "lists serve them too (informers, GitOps tools): \(listed)")
+            let file = try String(contentsOfFile: path, encoding: .utf8)
+            #expect(file.contains(#"numberOfTaskSlots: "4""#) && !file.contains("managedFields"), "the manifest stays portable: \(file)")
+            // ci drops the field from its configuration: nobody else owns it, so it goes.
+            try dir.write("app.yaml", Self.app("ssa"))
+            #expect(try op.kubectl(["apply", "--server-side", "--field-manager=ci", "-f", "app.yaml"]).status == 0)
+            #expect(!(try String(contentsOfFile: path, encoding: .utf8)).contains("numberOfTaskSlots"))
+
+            // Client-side apply, then kubectl's server-side apply: the fields move to kubectl as on
+            // Kubernetes, and last-applied-configuration stays in the file, kept current.
+            try dir.write("csa.yaml", Self.app("csa", extra: "  flinkConfiguration: {taskmanager.numberOfTaskSlots: \"2\"}"))
+            #expect(try op.kubectl(["apply", "-f", "csa.yaml"]).stdout == "flinkdeployment.flink.apache.org/csa created\n")
+            try dir.write("csa.yaml", Self.app("csa", extra: "  flinkConfiguration: {taskmanager.numberOfTaskSlots: \"3\"}"))
+            let migrated = try op.kubectl(["apply", "--server-side", "-f", "csa.yaml"])
+            #expect(migrated.status == 0 && migrated.stderr.isEmpty, "\(migrated)")
+            let csaPath = dir.path + "/manifests/default.flinkdeployment.csa.yaml"
+            let csaFile = try String(contentsOfFile: csaPath, encoding: .utf8)
+            #expect(csaFile.contains("kubectl.kubernetes.io/last-applied-configuration"), "\(csaFile)")
+            let lastApplied = try op.kubectl(["get", "fdep", "csa", "-o", #"jsonpath={.metadata.annotations.kubectl\.kubernetes\.io/last-applied-configuration}"#])
+            #expect(lastApplied.stdout.contains(#""taskmanager.numberOfTaskSlots":"3""#), "the server keeps it current: \(lastApplied)")
+            let csaOwners = try op.kubectl(["get", "fdep", "csa", "--show-managed-fields", "-o", "jsonpath={.metadata.managedFields[*].manager}"])
+            #expect(csaOwners.stdout == "kubectl kubectl-last-applied", "\(csaOwners)")
+            try dir.write("csa.yaml", Self.app("csa", extra: "  flinkConfiguration: {taskmanager.numberOfTaskSlots: \"5\"}"))
+            #expect(try op.kubectl(["apply", "-f", "csa.yaml"]).stdout == "flinkdeployment.flink.apache.org/csa configured\n")
+
+            // An edit of the file by hand belongs to the manifest file.
+            let edited = try String(contentsOfFile: csaPath, encoding: .utf8).replacingOccurrences(of: #"numberOfTaskSlots: "5""#, with: #"numberOfTaskSlots: "7""#)
+            try edited.write(toFile: csaPath, atomically: true, encoding: .utf8)
+            #expect(Self.waitUntil { (try? op.kubectl(["get", "fdep", "csa", "-o", "jsonpath={.spec.flinkConfiguration}"]).stdout.contains("7")) == true })
+            let other = try op.kubectl(["apply", "--server-side", "--field-manager=ci", "-f", "csa.yaml"])
+            #expect(other.status == 1 && other.stderr.contains(
+                #"conflict with "manifest-file" using flink.apache.org/v1beta1: .spec.flinkConfiguration.taskmanager.numberOfTaskSlots"#), "\(other)")
+        }
+    }
+
     @Test func theOfficialPythonClientListsWatchesFromARevisionAndPatches() throws {
         try withScratchDirectory { dir in
             let op = try APIOperator(dir)

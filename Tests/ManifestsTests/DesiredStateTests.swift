@@ -108,6 +108,34 @@ func deployment(_ name: String, parallelism: Int = 1, label: String? = nil) -> S
         #expect(state.objects.values.first?.isCurrent == true)
     }
 
+    /// After a restart, an invalid manifest keeps the version the operator recorded as it ran:
+    /// the resource stays managed (its pods are not orphaned) and the error is said.
+    @Test func anInvalidManifestFirstReadAfterARestartKeepsTheRecordedVersion() throws {
+        let id = ResourceID(kind: .flinkDeployment, namespace: "default", name: "a")
+        var recorder = FakeDirectory()
+        var before = DesiredState()
+        recorder.write("a.yaml", deployment("a", parallelism: 2, label: "data"))
+        _ = recorder.apply(to: &before)
+        let recorded = try #require(before.objects[id]?.resource)
+
+        var options = DesiredState.Options()
+        options.lastValid = { $0 == id ? recorded : nil }
+        var state = DesiredState(options: options)
+        var dir = FakeDirectory()
+        dir.write("a.yaml", deployment("a", parallelism: 0, label: "data"))
+        #expect(dir.apply(to: &state) == ["a"])
+        let object = try #require(state.objects[id])
+        guard case .deployment(let d)? = object.resource else { Issue.record("read as never valid"); return }
+        #expect(d.spec.taskManager?.replicas == 2 && d.metadata.labels == ["team": "data"], "the recorded version, labels included")
+        #expect(object.specHash == before.objects[id]?.specHash && object.contentHash == before.objects[id]?.contentHash)
+        #expect(!object.isCurrent)
+        #expect(object.diagnostics.map(\.description) == ["a.yaml:10:15: spec.taskManager.replicas: Invalid value: 0: must be greater than or equal to 1"])
+        // Another resource's invalid manifest with no record stays never valid.
+        dir.write("b.yaml", deployment("b", parallelism: 0))
+        _ = dir.apply(to: &state)
+        #expect(state.objects[ResourceID(kind: .flinkDeployment, namespace: "default", name: "b")]?.resource == nil)
+    }
+
     @Test func aResourceThatWasNeverValidHasNoResourceButIsNamed() throws {
         var dir = FakeDirectory()
         var state = DesiredState()

@@ -192,6 +192,46 @@ actor SeenIDs {
         for fd in events + wake { close(fd) }
     }
 
+    /// A batch of temporary files alone (an atomic write's `.name.tmp` before its rename) costs
+    /// no relist; a manifest's name, a ConfigMap's `..data` swap, a directory or an overflow does.
+    @Test func onlyBatchesThatCanChangeManifestsAskForARelist() async throws {
+        var events: [Int32] = [0, 0], wake: [Int32] = [0, 0]
+        #expect(pipe(&events) == 0 && pipe(&wake) == 0)
+        _ = fcntl(events[0], F_SETFL, fcntl(events[0], F_GETFL) | O_NONBLOCK)
+        let (stream, continuation) = AsyncStream.makeStream(of: InotifyWatcher.Batch.self)
+        let (readFD, wakeFD) = (events[0], wake[0])
+        let thread = Thread {
+            InotifyWatcher.readLoop(fd: readFD, wakeRead: wakeFD, recursive: false, watched: [:], continuation: continuation)
+        }
+        thread.start()
+        func record(mask: UInt32, name: String) -> [UInt8] {
+            var bytes: [UInt8] = []
+            withUnsafeBytes(of: Int32(1)) { bytes += $0 }
+            withUnsafeBytes(of: mask) { bytes += $0 }
+            withUnsafeBytes(of: UInt32(0)) { bytes += $0 }  // cookie
+            let padded = name.isEmpty ? [] : Array(name.utf8) + [UInt8](repeating: 0, count: 16 - name.utf8.count % 16)
+            withUnsafeBytes(of: UInt32(padded.count)) { bytes += $0 }
+            return bytes + padded
+        }
+        var iterator = stream.makeAsyncIterator()
+        func batch(_ records: [(UInt32, String)]) async -> InotifyWatcher.Batch? {
+            let data = records.flatMap { record(mask: $0.0, name: $0.1) }
+            _ = data.withUnsafeBytes { write(events[1], $0.baseAddress, $0.count) }
+            return await iterator.next()
+        }
+        let temporary = await batch([(UInt32(IN_CREATE), ".a.yaml.tmp"), (UInt32(IN_CLOSE_WRITE), ".a.yaml.tmp"), (UInt32(IN_CLOSE_WRITE), "b.yaml~"),
+                                     (UInt32(IN_CREATE), "x.tmp"), (UInt32(IN_MODIFY), "4913")])
+        #expect(temporary?.names.count == 5 && temporary?.mayChangeManifests == false)
+        #expect(await batch([(UInt32(IN_MOVED_FROM), ".a.yaml.tmp"), (UInt32(IN_MOVED_TO), "a.yaml")])?.mayChangeManifests == true)
+        #expect(await batch([(UInt32(IN_MOVED_TO), "..data")])?.mayChangeManifests == true, "a ConfigMap's link swap")
+        #expect(await batch([(UInt32(IN_CREATE) | UInt32(IN_ISDIR), ".hidden")])?.mayChangeManifests == true, "a directory")
+        #expect(await batch([(UInt32(IN_MOVE_SELF), "")])?.mayChangeManifests == true, "the directory itself")
+        var byte: UInt8 = 1
+        _ = write(wake[1], &byte, 1)
+        _ = await iterator.next()
+        for fd in events + wake { close(fd) }
+    }
+
     /// The safety net for missed events and inotify queue overflows: without inotify, the
     /// periodic relist alone brings every change in.
     @Test func thePeriodicRelistAloneSeesChanges() async throws {

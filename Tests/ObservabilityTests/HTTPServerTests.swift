@@ -1,6 +1,7 @@
 import FlinkResources
 import Foundation
 import HTTPServer
+import KubeAPI
 import Logging
 import Observability
 import ServiceLifecycle
@@ -75,6 +76,23 @@ import Testing
             #expect(try await get("/healthz", port: port).status == 503)
             #expect(try await get("/nothing", port: port).status == 404)
         }
+    }
+
+    @Test func tlsCertificateAndKeyAreReadAtOnceButParsedOnlyAtFirstUse() throws {
+        let garbage = LazyTLS(certificatePEM: Array("not a certificate".utf8), keyPEM: Array("not a key".utf8))
+        #expect(!garbage.isParsed, "nothing parsed before a client connects")
+        #expect(throws: (any Error).self) { try garbage.validate() }
+        #expect(garbage.isParsed)
+
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("lazytls-\(UUID().uuidString)").path
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let certificate = try ServingCertificate.ensure(stateDirectory: directory)
+        let tls = try LazyTLS(certificatePath: certificate.certificatePath, keyPath: certificate.keyPath)
+        #expect(!tls.isParsed)
+        try tls.validate()
+        #expect(tls.isParsed)
+        // Unreadable files fail at once, when the server starts.
+        #expect(throws: (any Error).self) { try LazyTLS(certificatePath: directory + "/missing.crt", keyPath: certificate.keyPath) }
     }
 
     @Test func listenAddressesParseAndKnowLoopback() {

@@ -20,11 +20,13 @@ struct ResourceTests {
             #expect(try store.resources().map(\.key) == [b.key, a.key, job.key].sorted())
             #expect(try store.resources(kind: .flinkSessionJob).map { unrevised($0) } == [job])
             #expect(try store.resources(kind: .flinkDeployment).map(\.key) == [b.key, a.key])
+            #expect(try store.resourceIDs() == store.resources().map(\.id))
 
             #expect(try store.deleteResource(b.key))
             #expect(try store.resource(b.key) == nil)
             #expect(try !store.deleteResource(b.key))
             #expect(try store.resources().map(\.key) == [a.key, job.key].sorted())
+            #expect(try store.resourceIDs() == [a.id, job.id].sorted { $0.key < $1.key })
         }
     }
 

@@ -33,4 +33,8 @@ const char *flinklet_dirent_name(const struct dirent *entry);
 /// come from the arenas and stay resident there once freed. Returns mallopt's result (1: done).
 int flinklet_malloc_fixed_mmap_threshold(int bytes);
 
+/// malloc_trim(0): returns every whole free page of every arena to the system (not only the
+/// top of the heap, as glibc's own trimming does). Returns 1 when memory was released.
+int flinklet_malloc_trim(void);
+
 #endif

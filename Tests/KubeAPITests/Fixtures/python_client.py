@@ -1,10 +1,13 @@
 """The official Kubernetes Python client against a running `flinklet run`: list, watch
-(resumed from a resourceVersion), patch. Prints one line per check; exits 1 on the first
+(resumed from a resourceVersion), patch, server-side apply with field managers,
+deletecollection. Prints one line per check; exits 1 on the first
 failure. Usage: python_client.py KUBECONFIG NAME (a FlinkDeployment in namespace default)."""
+import json
 import sys
 import threading
+import time
 
-from kubernetes import client, config, watch
+from kubernetes import client, config, dynamic, watch
 
 kubeconfig, name = sys.argv[1], sys.argv[2]
 config.load_kube_config(config_file=kubeconfig)
@@ -62,5 +65,38 @@ check(("MODIFIED", name) in replayed, f"a watch resumed from {revision} replays 
 
 got = api.get_namespaced_custom_object_status(group, version, "default", plural, name)
 check("status" in got, "the /status subresource")
+
+# Server-side apply (the dynamic client's): two field managers, a conflict (409 naming the
+# owner), then force.
+deployments = dynamic.DynamicClient(client.ApiClient()).resources.get(api_version=f"{group}/{version}", kind="FlinkDeployment")
+config_a = {"apiVersion": f"{group}/{version}", "kind": "FlinkDeployment", "metadata": {"name": name, "labels": {"owner": "a"}}}
+applied = deployments.server_side_apply(body=config_a, namespace="default", field_manager="python-a").to_dict()
+managers = [entry["manager"] for entry in applied["metadata"].get("managedFields", [])]
+check(applied["metadata"]["labels"].get("owner") == "a" and "python-a" in managers, f"server-side apply by python-a: {managers}")
+config_b = {"apiVersion": f"{group}/{version}", "kind": "FlinkDeployment", "metadata": {"name": name, "labels": {"owner": "b"}}}
+try:
+    deployments.server_side_apply(body=config_b, namespace="default", field_manager="python-b")
+    check(False, "a conflicting apply is refused")
+except client.exceptions.ApiException as error:
+    body = json.loads(error.body)
+    check(error.status == 409 and body["details"]["causes"][0] == {
+        "reason": "FieldManagerConflict", "message": 'conflict with "python-a"', "field": ".metadata.labels.owner"},
+          f"a conflicting apply is 409 naming the manager and field: {error.status} {body}")
+forced = deployments.server_side_apply(body=config_b, namespace="default", field_manager="python-b", force_conflicts=True).to_dict()
+check(forced["metadata"]["labels"].get("owner") == "b", "force takes the field")
+
+# deletecollection by label: the two matching objects go, the others stay.
+for extra in ("tmp-1", "tmp-2"):
+    api.create_namespaced_custom_object(group, version, "default", plural, {
+        "apiVersion": f"{group}/{version}", "kind": "FlinkDeployment",
+        "metadata": {"name": extra, "labels": {"batch": "tmp"}, "annotations": {"flinklet.dev/command": "sleep 300"}},
+        "spec": {"flinkVersion": "v2_3", "mode": "session"}})
+deleted = api.delete_collection_namespaced_custom_object(group, version, "default", plural, label_selector="batch=tmp")
+check(sorted(i["metadata"]["name"] for i in deleted["items"]) == ["tmp-1", "tmp-2"], f"deletecollection answers with what it deleted: {deleted}")
+deadline = time.time() + 30
+while time.time() < deadline and api.list_namespaced_custom_object(group, version, "default", plural, label_selector="batch=tmp")["items"]:
+    time.sleep(0.2)
+left = [i["metadata"]["name"] for i in api.list_namespaced_custom_object(group, version, "default", plural)["items"]]
+check(left == [name], f"deletecollection removed the matching objects only: {left}")
 
 print("python client: all checks passed")

@@ -111,7 +111,7 @@ final class OperatorHarness: @unchecked Sendable {
         h.start()
         let marker = "flinklet-test-\(UUID().uuidString.prefix(8))"
         try h.write("app", command: "sleep 300; : \(marker)", replicas: 2)
-        #expect(await eventually { h.ready("app") && h.pids("app").count == 2 })
+        #expect(await eventually { h.ready("app") && h.pids("app").count == 2 && OperatorHarness.processes(marker: marker).count == 2 })
         let pids = h.pids("app")
         #expect(OperatorHarness.processes(marker: marker) == pids)
         for pid in pids { #expect(ProcessInfoReader.stat(pid: pid)?.pgid == pid, "each pod is its own process group") }
@@ -157,8 +157,10 @@ final class OperatorHarness: @unchecked Sendable {
         let marker = "flinklet-test-\(UUID().uuidString.prefix(8))"
         try h.write("app", command: "sleep 305; : \(marker)-app", replicas: 2)
         try h.write("other", command: "sleep 306; : \(marker)-other")
-        #expect(await eventually { h.ready("app") && h.ready("other") })
-        #expect(OperatorHarness.processes(marker: marker + "-app").count == 2)
+        // Ready can come before a pod has exec'd its command (until then its command line is
+        // the spawner's): /proc is asked until both show theirs.
+        #expect(await eventually { h.ready("app") && h.ready("other") && OperatorHarness.processes(marker: marker + "-app").count == 2 })
+        #expect(await eventually { OperatorHarness.processes(marker: marker + "-other").count == 1 })
         try h.remove("app")
         #expect(await eventually { h.record("app") == nil && OperatorHarness.processes(marker: marker + "-app").isEmpty })
         #expect(OperatorHarness.processes(marker: marker + "-other").count == 1, "another resource is untouched")
@@ -197,7 +199,7 @@ final class OperatorHarness: @unchecked Sendable {
         h.start()
         let marker = "flinklet-test-\(UUID().uuidString.prefix(8))"
         try h.write("app", command: "sleep 311; : \(marker)", replicas: 2)
-        #expect(await eventually { h.ready("app") && h.pids("app").count == 2 })
+        #expect(await eventually { h.ready("app") && h.pids("app").count == 2 && OperatorHarness.processes(marker: marker).count == 2 })
         let before = OperatorHarness.processes(marker: marker)
         await h.stopOperator()
         try h.remove("app")

@@ -12,6 +12,8 @@ import Darwin
 /// A path is safe when every directory on the way to it, and the thing itself, belongs to this
 /// user or root, and none is writable by its group or others, except a directory with the
 /// sticky bit (`/tmp`): there others may create entries but never rename or remove this user's.
+/// A group that is this user's private group (named as the user, no other members: the "user
+/// private groups" convention, where a umask of 002 makes directories 0775) counts as the user.
 /// A symbolic link on the way is followed, and it must belong to this user or root too. This
 /// is the rule of OpenSSH's `StrictModes` and of `sudo`'s path checks, applied to every
 /// component: when it holds, no other user (root aside) can change the path later either, so the
@@ -121,10 +123,32 @@ public enum PathSafety {
         if let problem = owner(path, info) { return problem }
         let mode = UInt32(info.st_mode)
         let sticky = mode & UInt32(S_ISVTX) != 0 && mode & UInt32(S_IFMT) == UInt32(S_IFDIR)
-        if mode & 0o022 != 0 && (isLast || !sticky) {
+        // Writable by its group only, and that group is this user's own (user private groups,
+        // where a umask of 002 makes directories 0775): no one else can write it either.
+        let othersMayWrite = mode & 0o002 != 0 || (mode & 0o020 != 0 && !isPrivateGroup(info.st_gid))
+        if othersMayWrite && (isLast || !sticky) {
             return Problem(path: path, kind: .writableByOthers(mode: mode))
         }
         return nil
+    }
+
+    /// Whether `gid` is this user's private group, as Debian's OpenSSH reads one: the user's
+    /// primary group, named as the user, with no other members listed.
+    static func isPrivateGroup(_ gid: gid_t) -> Bool {
+        guard gid == getegid() else { return false }
+        var user = passwd(), group = group()
+        var userResult: UnsafeMutablePointer<passwd>?, groupResult: UnsafeMutablePointer<group>?
+        var userBuffer = [CChar](repeating: 0, count: 4096), groupBuffer = [CChar](repeating: 0, count: 16384)
+        guard getpwuid_r(geteuid(), &user, &userBuffer, userBuffer.count, &userResult) == 0, userResult != nil,
+              getgrgid_r(gid, &group, &groupBuffer, groupBuffer.count, &groupResult) == 0, groupResult != nil,
+              let userName = user.pw_name.map({ String(cString: $0) }), let groupName = group.gr_name.map({ String(cString: $0) }),
+              userName == groupName else { return false }
+        var member = group.gr_mem
+        while let name = member?.pointee {
+            if String(cString: name) != userName { return false }
+            member = member?.advanced(by: 1)
+        }
+        return true
     }
 
     private static func owner(_ path: String, _ info: stat) -> Problem? {

@@ -1,4 +1,4 @@
-import FileSafety
+@testable import FileSafety
 import Foundation
 import Testing
 
@@ -56,7 +56,26 @@ import Glibc
         _ = chmod(shared, 0o1777)
         #expect(PathSafety.problem(jar) == nil, "sticky: others cannot rename or remove this user's file")
         _ = chmod(shared, 0o770)
-        #expect(PathSafety.problem(jar)?.description == "\(shared) is writable by its group (mode 770)")
+        if Self.canChown {
+            // A group of others (nogroup), not this user's private one.
+            #expect(chown(shared, geteuid(), 65534) == 0)
+            #expect(PathSafety.problem(jar)?.description == "\(shared) is writable by its group (mode 770)")
+        }
+    }
+
+    /// User private groups: a directory 0775 with this user's own group (named as the user, no
+    /// other member) is writable by no one else. Root's group `root` is such a group here.
+    @Test(.enabled(if: canChown)) func writableByThisUsersPrivateGroupIsSafe() {
+        defer { cleanUp() }
+        let mine = make("mine", mode: 0o775)
+        #expect(chown(mine, geteuid(), getegid()) == 0)
+        let jar = mine + "/job.jar"
+        #expect(FileManager.default.createFile(atPath: jar, contents: Data()))
+        #expect(chmod(jar, 0o644) == 0)
+        if PathSafety.isPrivateGroup(getegid()) {
+            #expect(PathSafety.problem(jar) == nil)
+        }
+        #expect(!PathSafety.isPrivateGroup(65534), "not this user's group")
     }
 
     @Test func theFileItselfWritableByOthersIsNot() {

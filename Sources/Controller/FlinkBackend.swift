@@ -89,9 +89,12 @@ extension FlinkBackend {
     /// JobManager started with the TLS the operator has (or without, when it has none).
     func runningScheme(ofClusterOf owner: ResourceID, store: Store) throws -> RESTEndpoint.Scheme? {
         guard tls != nil else { return nil }
-        for row in try store.pods(owner: owner.key) {
-            guard let record = try? JSONDecoder().decode(PodRecord.self, from: row.spec),
-                  record.spec.labels[PodLabels.role] == PodRole.jobManager.rawValue else { continue }
+        // Only the JobManager's record is decoded (a reconcile of every Flink resource asks).
+        let jobManager = "/" + FlinkCluster.jobManagerName(owner.name)
+        for row in try store.pods(owner: owner.key) where row.name.hasSuffix(jobManager) {
+            // A record that cannot be decoded says nothing: HTTPS, which a plain JobManager does
+            // not answer, so its cluster reads as unreachable (unknown), never as gone.
+            guard let record = try? JSONDecoder().decode(PodRecord.self, from: row.spec) else { continue }
             if case .httpGet? = record.spec.readiness { return .http }
         }
         return nil
@@ -124,7 +127,7 @@ extension FlinkBackend {
         var observation = FlinkObservation(distribution: nil, podRoot: layout.directory(of: id), clusterDirectory: clusterDirectory(of: id))
         observation.distributions = distributions()
         observation.tls = tls
-        let lastKnown = record.flatMap { Self.decode($0) }
+        let lastKnown = record?.resource
         observation.lastKnown = lastKnown
         let recordedStatus = try record.flatMap { try PodRecords.status(of: $0) }
         observation.recordedJob = recordedStatus?.jobStatus
@@ -134,7 +137,7 @@ extension FlinkBackend {
         if let record, let json = recordedStatus?.reconciliationStatus?.lastReconciledSpec {
             var deployed = record
             deployed.spec = json
-            observation.deployed = Self.decode(deployed)
+            observation.deployed = deployed.resource
         }
         let current = desired?.resource
         let resource = current ?? lastKnown
@@ -199,7 +202,7 @@ extension FlinkBackend {
             let deploymentName = sessionJob.spec.deploymentName ?? ""
             let clusterID = ResourceID(kind: .flinkDeployment, namespace: id.namespace, name: deploymentName)
             let clusterRecord = try store.resource(clusterID.key)
-            let cluster: FlinkDeployment? = if case .deployment(let d)? = clusterRecord.flatMap(Self.decode) { d } else { nil }
+            let cluster: FlinkDeployment? = if case .deployment(let d)? = clusterRecord?.resource { d } else { nil }
             let status = clusterRecord.flatMap { try? $0.deploymentStatus() }
             let ready = status?.conditions?.contains { $0.type == Conditions.ready && $0.status == .true } ?? false
             let endpoint = try restEndpoint(ofClusterOf: clusterID, store: store)
@@ -250,7 +253,7 @@ extension FlinkBackend {
         let spec = snapshot.spec
         if let reference = spec.jobReference, let name = reference.name {
             let referenceID = ResourceID(kind: (reference.kind ?? .flinkDeployment).resourceKind, namespace: id.namespace, name: name)
-            if let referenceRecord = try store.resource(referenceID.key), let resource = Self.decode(referenceRecord), await isDefined(referenceID) {
+            if let referenceRecord = try store.resource(referenceID.key), let resource = referenceRecord.resource, await isDefined(referenceID) {
                 let status = try PodRecords.status(of: referenceRecord)
                 var job = ReferencedJob(id: referenceID, jobId: status?.jobStatus?.jobId, state: status?.jobStatus?.flinkState,
                                         savepointDirectory: clusterDirectory(of: referenceID) + "/savepoints")
@@ -526,13 +529,11 @@ extension FlinkBackend {
     func sessionJobs(naming cluster: ResourceID, store: Store) throws -> [String] {
         let records = try store.resources(kind: .flinkSessionJob)
         return records.filter { record in
-            guard record.namespace == cluster.namespace, case .sessionJob(let job)? = Self.decode(record) else { return false }
+            guard record.namespace == cluster.namespace, case .sessionJob(let job)? = record.resource else { return false }
             return job.spec.deploymentName == cluster.name
         }.map(\.name)
     }
 
-    /// The resource as last stored (`ResourceRecord.resource`).
-    static func decode(_ record: ResourceRecord) -> FlinkResource? { record.resource }
 
     /// Flink's own words for why a process failed, from the tail of its log: the root cause of
     /// the entrypoint's failure when it logged one (what went wrong first), else of the last

@@ -30,6 +30,9 @@ public enum PathSafety {
             /// `path` may be written by its group or everyone (`mode`), with no sticky bit to
             /// protect what is in it.
             case writableByOthers(mode: UInt32)
+            /// `path` could not be inspected (`errno`; `ELOOP` for too many symbolic links): who
+            /// may change it is unknown, which is never taken as "no one".
+            case uninspectable(errno: Int32)
         }
 
         /// The component that makes the path unsafe: the path itself or a directory above it.
@@ -47,13 +50,15 @@ public enum PathSafety {
                 "\(path) belongs to uid \(uid), not to this user (uid \(geteuid())) or root"
             case .writableByOthers(let mode):
                 "\(path) is writable by \(mode & 0o002 != 0 ? "everyone" : "its group") (mode \(String(mode & 0o7777, radix: 8)))"
+            case .uninspectable(let errno):
+                "\(path) cannot be inspected (\(String(cString: strerror(errno))))"
             }
         }
 
         /// The command that fixes it, when one does (`chmod go-w`); nil for another user's file.
         public var fix: String? {
             switch kind {
-            case .ownedByAnotherUser: nil
+            case .ownedByAnotherUser, .uninspectable: nil
             case .writableByOthers: "chmod go-w \(Self.shellQuoted(path))"
             }
         }
@@ -92,14 +97,20 @@ public enum PathSafety {
             let current = "/" + (resolved + [part]).joined(separator: "/")
             var info = stat()
             guard lstat(current, &info) == 0 else {
-                // Missing (or unreadable): the ancestors already checked decide.
-                return nil
+                // Missing: the ancestors already checked decide, as for a path to be created.
+                // Any other failure leaves the answer unknown.
+                let error = errno
+                return error == ENOENT || error == ENOTDIR ? nil : Problem(path: current, kind: .uninspectable(errno: error))
             }
             let isLast = index == parts.count - 1
             if info.st_mode & S_IFMT == S_IFLNK {
                 if let problem = owner(current, info) { return problem }
                 links += 1
-                guard links <= 40, let target = try? FileManager.default.destinationOfSymbolicLink(atPath: current) else { return nil }
+                guard links <= 40 else { return Problem(path: current, kind: .uninspectable(errno: ELOOP)) }
+                var buffer = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)
+                let length = readlink(current, &buffer, buffer.count - 1)
+                guard length >= 0 else { return Problem(path: current, kind: .uninspectable(errno: errno)) }
+                let target = String(decoding: buffer[..<length].map { UInt8(bitPattern: $0) }, as: UTF8.self)
                 let base = target.hasPrefix("/") ? [] : resolved
                 let rest = Array(parts[(index + 1)...])
                 let restarted = base + components(target) + rest
@@ -115,7 +126,7 @@ public enum PathSafety {
 
     private static func judge(_ path: String, isLast: Bool) -> Problem? {
         var info = stat()
-        guard lstat(path, &info) == 0 else { return nil }
+        guard lstat(path, &info) == 0 else { return Problem(path: path, kind: .uninspectable(errno: errno)) }
         return judge(path, info: info, isLast: isLast)
     }
 

@@ -140,7 +140,7 @@ public struct Operator<Backend: ReconcilerBackend>: Sendable {
         let stored = try store.resourceIDs()
         sourceConfiguration.state.knownBeforeFirstScan = stored.count
         // An invalid manifest read first keeps the version that ran (not "never valid").
-        sourceConfiguration.state.lastValid = { [store] id in (try? store.resource(id.key))?.resource }
+        sourceConfiguration.state.lastValid = { [store] id in try store.resource(id.key)?.resource }
         let source = DirectorySource(configuration: sourceConfiguration, logger: logger)
         let metrics = self.metrics
         let health = self.health

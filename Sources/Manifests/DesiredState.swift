@@ -67,7 +67,9 @@ public struct DesiredState: Sendable {
         /// (nil: none): a resource whose manifest is invalid when first read keeps it (as an
         /// invalid edit keeps the version before it), instead of reading as never valid. Asked
         /// only then, so nothing is loaded for resources whose manifests are valid.
-        public var lastValid: @Sendable (ResourceID) -> FlinkResource? = { _ in nil }
+        /// A lookup that fails is not "none": the resource has no version for now, with the
+        /// error said, and its file is read again at the next scan even if unchanged.
+        public var lastValid: @Sendable (ResourceID) throws -> FlinkResource? = { _ in nil }
         public init() {}
     }
 
@@ -89,6 +91,8 @@ public struct DesiredState: Sendable {
         }
 
         var signature: FileSignature
+        /// Read again at the next scan, changed or not: a lookup its objects needed failed.
+        var readAgain = false
         var isReadable: Bool
         var fileDiagnostics: [Diagnostic]
         var objects: [Object]
@@ -163,7 +167,7 @@ public struct DesiredState: Sendable {
         var next: [String: FileEntry] = [:]
         var changedFiles = scan.count != files.count
         for (path, signature) in scan {
-            if let entry = files[path], entry.signature == signature {
+            if let entry = files[path], entry.signature == signature, !entry.readAgain {
                 next[path] = entry
             } else {
                 next[path] = FileEntry(signature: signature, file: read(path))
@@ -214,9 +218,17 @@ public struct DesiredState: Sendable {
                                                contentHash: previous.contentHash, file: path, location: object.location,
                                                diagnostics: object.diagnostics)
                 } else {
-                    let recorded = options.lastValid(id)
+                    var diagnostics = object.diagnostics
+                    var recorded: FlinkResource?
+                    do {
+                        recorded = try options.lastValid(id)
+                    } catch {
+                        files[path]?.readAgain = true
+                        diagnostics.append(Diagnostic(.error, "metadata.name", "the version recorded before this start cannot be read (\(error)); "
+                                                          + "the manifest is read again at the next relist", at: object.location, resource: id))
+                    }
                     result[id] = DesiredObject(id: id, resource: recorded, specHash: recorded?.specHash, contentHash: recorded?.contentHash,
-                                               file: path, location: object.location, diagnostics: object.diagnostics)
+                                               file: path, location: object.location, diagnostics: diagnostics)
                 }
             }
         }

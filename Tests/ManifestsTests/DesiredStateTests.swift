@@ -1,3 +1,4 @@
+import Synchronization
 import Testing
 import FlinkResources
 @testable import Manifests
@@ -134,6 +135,36 @@ func deployment(_ name: String, parallelism: Int = 1, label: String? = nil) -> S
         dir.write("b.yaml", deployment("b", parallelism: 0))
         _ = dir.apply(to: &state)
         #expect(state.objects[ResourceID(kind: .flinkDeployment, namespace: "default", name: "b")]?.resource == nil)
+    }
+
+    /// A recorded version that cannot be read now is not "never valid" for good: the error is
+    /// said, and the unchanged file is read again at the next scan.
+    @Test func aRecordedVersionThatCannotBeReadIsAskedForAgainAtTheNextScan() throws {
+        struct StoreDown: Error, CustomStringConvertible { var description: String { "database is locked" } }
+        let id = ResourceID(kind: .flinkDeployment, namespace: "default", name: "a")
+        var recorder = FakeDirectory()
+        var before = DesiredState()
+        recorder.write("a.yaml", deployment("a", parallelism: 2))
+        _ = recorder.apply(to: &before)
+        let recorded = try #require(before.objects[id]?.resource)
+        let failing = Mutex(true)
+
+        var options = DesiredState.Options()
+        options.lastValid = { _ in
+            if failing.withLock({ $0 }) { throw StoreDown() }
+            return recorded
+        }
+        var state = DesiredState(options: options)
+        var dir = FakeDirectory()
+        dir.write("a.yaml", deployment("a", parallelism: 0))
+        _ = dir.apply(to: &state)
+        #expect(state.objects[id]?.resource == nil)
+        #expect(state.objects[id]?.diagnostics.contains { $0.message.contains("cannot be read (database is locked)") } == true)
+        failing.withLock { $0 = false }
+        #expect(dir.apply(to: &state) == ["a"], "read again though unchanged")
+        #expect(state.objects[id]?.resource != nil)
+        #expect(dir.reads == ["a.yaml", "a.yaml"])
+        #expect(dir.apply(to: &state) == [] && dir.reads.count == 2, "then cached again")
     }
 
     @Test func aResourceThatWasNeverValidHasNoResourceButIsNamed() throws {

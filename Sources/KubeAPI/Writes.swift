@@ -273,14 +273,12 @@ extension KubeAPIServer {
         let status = created ? 201 : 200
         var response: APIResponse
         if !dryRun, let recorded = await awaitRecorded(id, resource: resource) {
-            do { try ownership.save(id, uid: recorded.record.uid, document: document, fields: fields) } catch {
-                logger.error("cannot record the managed fields", metadata: ["resource.name": "\(id.name)", "error": "\(error)"])
-            }
+            saveOwnership(id, uid: recorded.record.uid, document: document, fields: fields)
             await cache.refresh(id)
             response = .json(Self.withManagedFields(JSONText.parse(recorded.json) ?? .object([:]), fields), status: status)
         } else {
             if !dryRun {
-                try? ownership.save(id, uid: uid, document: document, fields: fields)
+                saveOwnership(id, uid: uid, document: document, fields: fields)
                 await cache.refresh(id)
             }
             // Not recorded (yet): the object as written, with what the server knows of it.
@@ -306,6 +304,14 @@ extension KubeAPIServer {
     }
 
     /// Waits until the Store holds `resource`'s spec and metadata.
+    /// Records the fields' owners after a write; a failure is logged (the write itself stands,
+    /// and the owners stay as last recorded, the change counted as the manifest file's).
+    private func saveOwnership(_ id: ResourceID, uid: String?, document: JSONValue, fields: ManagedFields) {
+        do { try ownership.save(id, uid: uid, document: document, fields: fields) } catch {
+            logger.error("cannot record the managed fields", metadata: ["resource.name": "\(id.name)", "error": "\(error)"])
+        }
+    }
+
     private func awaitRecorded(_ id: ResourceID, resource: FlinkResource) async -> CachedObject? {
         let metadata = ResourceMetadata(labels: resource.metadata.labels, annotations: resource.metadata.annotations)
         let specHash = resource.specHash

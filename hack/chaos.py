@@ -107,36 +107,7 @@ def fs_path(location):
     return location
 
 
-# Flinklet's clusters take only HTTPS with the state directory's client certificate
-# (<state>/tls/flinklet.crt and .key); clusters started by Flink's own scripts take plain HTTP.
-TLS_STATE_DIRS = []
-
-
-def _tls_context(state):
-    import ssl
-    crt, key = f"{state}/tls/flinklet.crt", f"{state}/tls/flinklet.key"
-    if not (os.path.exists(crt) and os.path.exists(key)):
-        return None
-    context = ssl.create_default_context(cafile=crt)
-    context.load_cert_chain(crt, key)
-    return context
-
-
-def _open(port, path, timeout):
-    """The answer of the first of: HTTPS with each known state directory's certificate, plain HTTP."""
-    error = None
-    for state in TLS_STATE_DIRS:
-        context = _tls_context(state)
-        if context is None:
-            continue
-        try:
-            return urllib.request.urlopen(f"https://127.0.0.1:{port}{path}", timeout=timeout, context=context)
-        except Exception as e:  # noqa: BLE001 - try the next way in
-            error = e
-    try:
-        return urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=timeout)
-    except Exception as e:  # noqa: BLE001
-        raise (error or e)
+from flinkrest import TLS_STATE_DIRS, open_rest as _open  # noqa: E402 - hack/ is on the path
 
 
 def rest(port, path, timeout=3):

@@ -142,7 +142,11 @@ public struct FlinkPlanner: ResourcePlanner {
         // upgrade: replacing a live JobManager for that would start its job again from empty
         // state, with no savepoint taken. The next spec change, suspension or recovery goes
         // through the lifecycle and starts pods of the current rendering.
-        if mode != .session, let lifecycle, lifecycle.phase == .run, !lifecycle.redeploying,
+        // Kept only while that JobManager runs this job: one that answers without it is the
+        // previous job's (the operator died between its savepoint and the successor's cluster),
+        // and gives way. One that does not answer is kept (unknown is not "another job").
+        let runsAnotherJob = observation.rest.isAnswering && !observation.jobs.contains { $0.id == lifecycle?.jobId }
+        if mode != .session, let lifecycle, lifecycle.phase == .run, !lifecycle.redeploying, !runsAnotherJob,
            let recordedId = observation.recordedJob?.jobId, recordedId == lifecycle.jobId {
             layout.keepEarlierRenderings(of: observed)
         }

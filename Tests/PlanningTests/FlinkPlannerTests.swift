@@ -402,6 +402,33 @@ private func events(_ plan: Plan) -> [String] {
         #expect(recovery.lifecycleState != .stable)
     }
 
+    /// The operator died between the savepoint and the successor's cluster: the record names the
+    /// successor job, but the JobManager that still runs (another plan) answers with the previous
+    /// job only. It is not the successor's: it is replaced, and the successor starts.
+    @Test func aJobManagerThatAnswersWithoutTheRecordedJobIsNotKeptAsAnEarlierRendering() throws {
+        var d = deployment()
+        d.spec.job?.upgradeMode = .savepoint
+        let successor = FlinkCluster.jobId(key: d.id.key, generation: 2)
+        let previous = FlinkCluster.jobId(key: d.id.key, generation: 1)
+        var o = observation(d, rest: .answering(taskManagers: 1, slots: 1),
+                            jobs: [ObservedJob(id: previous, name: "counter", state: .finished)],
+                            recorded: JobStatus(jobName: "app", jobId: successor, state: "RECONCILING", upgradeSavepointPath: "/sp/1"))
+        o.deployed = .deployment(d)
+        o.reconciliation = ReconciliationStatus(reconciliationTimestamp: 1_800_000_000_000, lastReconciledSpec: JobLifecycle.specJSONOf(.deployment(d)),
+                                                state: .deployed)
+        let l = try layout(d, o)
+        let old = ObservedPod(name: l.jobManager.name, phase: .running, ready: true, planHash: "the-previous-jobs-plan")
+        let plan = planner.plan(input(d, o, pods: [old]))
+        let stopped = plan.steps.compactMap { if case .stopPod(let name, _) = $0 { name } else { nil } }
+        #expect(stopped.contains(l.jobManager.name), "\(plan.steps)")
+
+        o.rest = .unreachable("connection refused")
+        o.jobs = []
+        let unknown = planner.plan(input(d, o, pods: [old]))
+        #expect(!unknown.steps.contains { if case .stopPod(l.jobManager.name, _) = $0 { true } else { false } },
+                "a JobManager that does not answer is not replaced on that")
+    }
+
     @Test func runningButTasksStillDeployingIsNotReady() throws {
         let d = deployment()
         let jobId = FlinkCluster.jobId(key: d.id.key, generation: 1)

@@ -209,7 +209,8 @@ extension FlinkBackend {
             let clusterDefined = cluster == nil ? false : await isDefined(clusterID)
             observation.session = SessionClusterObservation(
                 name: deploymentName, isDefined: clusterDefined,
-                isSession: cluster?.spec.effectiveMode == .session, rest: endpoint, isReady: ready)
+                isSession: cluster?.spec.effectiveMode == .session, rest: endpoint, isReady: ready,
+                flinkVersion: cluster.flatMap { try? observation.distributions.resolve($0.spec.flinkVersion).get().flinkVersion })
             if let endpoint, ready || current == nil {
                 await observeREST(endpoint, into: &observation)
             }
@@ -316,6 +317,7 @@ extension FlinkBackend {
         do {
             let overview = try await rest.overview(port: port)
             observation.rest = .answering(taskManagers: overview.taskManagers, slots: overview.slotsTotal)
+            observation.answeringFlinkVersion = FlinkVersion(release: overview.flinkVersion)
             var jobs: [ObservedJob] = []
             for job in try await rest.jobs(port: port) {
                 var observed = ObservedJob(id: job.id, name: job.name, state: FlinkJobState(flink: job.state.rawValue),

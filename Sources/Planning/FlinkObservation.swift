@@ -150,13 +150,20 @@ public struct SessionClusterObservation: Sendable, Hashable {
     public var rest: RESTEndpoint?
     /// Its JobManager answers and all its TaskManagers are registered.
     public var isReady: Bool
+    /// The Flink version its manifest names (the newest installed when it names none), when that
+    /// version is installed. Nil when it is not (the cluster keeps running what it runs, and so do
+    /// its jobs) or cannot be told. Compared with what its JobManager answers
+    /// (`FlinkObservation.answeringFlinkVersion`), it says whether the cluster is moving to
+    /// another version (its jobs then make way through savepoints).
+    public var flinkVersion: FlinkVersion?
 
-    public init(name: String, isDefined: Bool, isSession: Bool, rest: RESTEndpoint?, isReady: Bool) {
+    public init(name: String, isDefined: Bool, isSession: Bool, rest: RESTEndpoint?, isReady: Bool, flinkVersion: FlinkVersion? = nil) {
         self.name = name
         self.isDefined = isDefined
         self.isSession = isSession
         self.rest = rest
         self.isReady = isReady
+        self.flinkVersion = flinkVersion
     }
 }
 
@@ -207,6 +214,9 @@ public struct FlinkObservation: Sendable, Hashable {
     /// directory) cannot be used: another local user could change what is in it. Nil: none.
     public var storageProblem: DeploymentProblem?
     public var rest: RESTObservation
+    /// The Flink version of the JobManager whose REST API answered (`/overview`'s
+    /// `flink-version`): a session job's, its session cluster's. Nil when it did not answer.
+    public var answeringFlinkVersion: FlinkVersion?
     /// The jobs the cluster (or, for a session job, its session cluster) reports.
     public var jobs: [ObservedJob]
     /// The recorded job status and cluster info (what the last reconcile wrote).

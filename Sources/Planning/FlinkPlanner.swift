@@ -308,7 +308,7 @@ public struct FlinkPlanner: ResourcePlanner {
             conditions.append(Condition(type: Conditions.reconciling, status: .true, reason: "SessionJobsRunning", message: versionHold.message,
                                         observedGeneration: generation))
             if !(input.conditions.contains { $0.type == Conditions.reconciling && $0.reason == "SessionJobsRunning" }) {
-                steps.append(.event(type: .warning, reason: "SessionJobsRunning", message: versionHold.message))
+                steps.append(.event(type: .normal, reason: "SessionJobsRunning", message: versionHold.message))
             }
         } else if case .blocked(let reason, let message)? = lifecycle?.phase {
             conditions.append(Condition(type: Conditions.stalled, status: .true, reason: reason, message: message, observedGeneration: generation))
@@ -562,19 +562,25 @@ public struct FlinkPlanner: ResourcePlanner {
             return waiting(input, steps: steps, reason: "SessionClusterUnreachable",
                            message: "waiting for the REST API of session cluster \"\(deploymentName)\" to answer")
         }
-        if let fetch = observation.jarFetch {
-            return preparing(input, steps: steps + [.flink(.fetchArtifact(uri: fetch.uri, directory: fetch.directory))])
-        }
-        let jar: String
-        switch observation.jar {
-        case .success(let path)?: jar = path
-        case .failure(let problem)?: return stalled(input, steps: steps, reason: problem.reason ?? "JarNotFound", message: problem.message)
-        case nil: return stalled(input, steps: steps, reason: "JarNotFound", message: "spec.job.jarURI: Required value")
-        }
         if let problem = observation.storageProblem {
             return stalled(input, steps: steps, reason: problem.reason ?? "UnsafeDirectory", message: problem.message)
         }
-        let job = sessionJob.spec.job ?? JobSpec()
+        // The session cluster moves to another Flink version: the job makes way through a
+        // savepoint (parked) and resumes from it once the cluster answers on that version.
+        let move = Self.versionMove(of: sessionJob, session: session, observation: observation)
+        // The jar is needed to submit, which a parked job does not.
+        var jar: String?
+        if move == nil {
+            if let fetch = observation.jarFetch {
+                return preparing(input, steps: steps + [.flink(.fetchArtifact(uri: fetch.uri, directory: fetch.directory))])
+            }
+            switch observation.jar {
+            case .success(let path)?: jar = path
+            case .failure(let problem)?: return stalled(input, steps: steps, reason: problem.reason ?? "JarNotFound", message: problem.message)
+            case nil: return stalled(input, steps: steps, reason: "JarNotFound", message: "spec.job.jarURI: Required value")
+            }
+        }
+        let job = (move?.parked ?? sessionJob).spec.job ?? JobSpec()
         let previousId = observation.recordedJob?.jobId
         let previous = previousId.flatMap { id in observation.jobs.first { $0.id == id } }
         // A job seen running that a reachable session cluster no longer lists went with the
@@ -584,7 +590,7 @@ public struct FlinkPlanner: ResourcePlanner {
         let jobLost = previousId != nil && previous == nil && observation.reconciliation?.state != .upgrading
             && recordedState.map { $0 != .reconciling && $0 != .suspended && !$0.isTerminal } == true
         let lifecycle = JobLifecycle.decide(
-            key: JobLifecycle.lineage(input), generation: input.generation, desired: .sessionJob(sessionJob), job: job, observation: observation,
+            key: JobLifecycle.lineage(input), generation: input.generation, desired: .sessionJob(move?.parked ?? sessionJob), job: job, observation: observation,
             running: previous, rest: rest, jobManagerLost: jobLost,
             savepointDirectory: FlinkCluster.savepointDirectory(observation), now: input.now)
         steps += lifecycle.steps
@@ -606,6 +612,9 @@ public struct FlinkPlanner: ResourcePlanner {
                 ], now: input.now), lifecycleState: .upgrading, next: .requeue(after: .milliseconds(200)))
                 // The new job id is recorded only once the old job has ended: until then the old
                 // one is the recorded job, which is how it is found again after a restart.
+            }
+            guard let jar else {  // a parked job is never submitted (JobLifecycle suspends it)
+                return stalled(input, steps: steps, reason: "JarNotFound", message: "spec.job.jarURI: no jar to submit job \(jobId) with")
             }
             let configuration = (sessionJob.spec.flinkConfiguration ?? FlinkConfiguration()).entries.filter { !FlinkCluster.isOperatorKey($0.key) }
             steps.append(.flink(.submit(rest: rest, jar: jar, JobSubmission(
@@ -667,12 +676,24 @@ public struct FlinkPlanner: ResourcePlanner {
                                         observedGeneration: generation))
         }
         if lifecycle.rolledBack, !failed { lifecycleState = running ? .rolledBack : .rollingBack }
+        if let move {
+            // Not where the manifest wants it: on its way (Reconciling), never Ready, until it
+            // runs again on the new version.
+            conditions[0] = Condition(type: Conditions.ready, status: .false, reason: Self.flinkVersionChange, message: move.message, observedGeneration: generation)
+            conditions.removeAll { $0.type == Conditions.reconciling }
+            conditions.append(Condition(type: Conditions.reconciling, status: .true, reason: Self.flinkVersionChange, message: move.message, observedGeneration: generation))
+            if !(input.conditions.contains { $0.type == Conditions.reconciling && $0.reason == Self.flinkVersionChange }) {
+                steps.append(.event(type: .normal, reason: Self.flinkVersionChange, message: move.message))
+            }
+            if !failed { lifecycleState = .upgrading }
+            next = .requeue(after: lifecycle.phase == .suspended ? .seconds(1) : .milliseconds(200))
+        }
         var reconciliation = lifecycle.reconciliation
         if running, reconciliation.state == .deployed {
             let reached = reconciliation.lastReconciledSpec
             reconciliation.lastStableSpec = reached
         }
-        let done = running || finished || suspended
+        let done = (running || finished || suspended) && move == nil
         return Plan(steps: steps, conditions: Conditions.merge(previous: input.conditions, next: PlanParts.stallingOnValidationErrors(conditions, input), now: input.now),
                     error: PlanParts.errorText(input) ?? (failed ? "job \(jobId) FAILED" : nil),
                     lifecycleState: lifecycleState,
@@ -735,11 +756,11 @@ public struct FlinkPlanner: ResourcePlanner {
 
     /// A session cluster whose `flinkVersion` changes while jobs run in it keeps running its
     /// deployed spec (`running`): restarting it on the other version would take its jobs down and
-    /// bring them back from checkpoints, across versions. Its session jobs move through
-    /// savepoints when suspended (`spec.job.state: suspended`); once none runs, the cluster
-    /// restarts on the new version and the resumed jobs start there from their savepoints. The
-    /// cluster stays Ready meanwhile (its session jobs need its REST API to be suspended), with a
-    /// `Reconciling` condition and a warning event, reason `SessionJobsRunning`. Nil: no hold.
+    /// bring them back from checkpoints, across versions. Its session jobs make way by
+    /// themselves (`versionMove`: each is stopped with a savepoint); once none runs, the cluster
+    /// restarts on the new version and they resume there from their savepoints. The cluster
+    /// stays Ready meanwhile (its REST API takes the savepoints), with a `Reconciling` condition
+    /// and an event, reason `SessionJobsRunning`. Nil: no hold.
     static func sessionVersionHold(_ deployment: FlinkDeployment, observation: FlinkObservation,
                                    pods: [ObservedPod]) -> (running: FlinkDeployment, message: String)? {
         guard case .deployment(let running)? = observation.deployed, !pods.isEmpty,
@@ -749,9 +770,40 @@ public struct FlinkPlanner: ResourcePlanner {
         var held = running
         held.metadata = deployment.metadata
         let message = "spec.flinkVersion changes from \(from.rawValue) to \(to.rawValue) while \(jobs.count) job(s) run in this session cluster: "
-            + "it keeps running Flink \(from.release) until none does. Suspend its session jobs (spec.job.state: suspended, upgradeMode savepoint) "
-            + "to move their state through savepoints, then resume them: they start on Flink \(to.release) from their savepoints"
+            + "it keeps running Flink \(from.release) while its session jobs are stopped with savepoints, then restarts on Flink \(to.release), "
+            + "where they resume from their savepoints"
         return (held, message)
+    }
+
+    /// The reason of the conditions and event of a session job that makes way for its session
+    /// cluster's move to another Flink version.
+    static let flinkVersionChange = "FlinkVersionChange"
+
+    /// A session job whose session cluster moves to another Flink version: `parked` is the spec
+    /// its job follows meanwhile, suspended (`spec.job.state: suspended`) through a savepoint
+    /// (`upgradeMode: last-state` becomes `savepoint`: a checkpoint is not restored across
+    /// versions; `stateless` stays stateless). Its job is stopped with a savepoint, and the
+    /// cluster (`sessionVersionHold`) restarts on the new version once no job runs in it. The
+    /// move is over when the JobManager that answers runs the version the cluster's manifest
+    /// names: the session job's own spec then applies again and resumes the job from its
+    /// savepoint. Nil: no move (the versions agree, either is unknown, the version named is not
+    /// installed, the job is suspended by its own spec, or it has finished or failed).
+    static func versionMove(of sessionJob: FlinkSessionJob, session: SessionClusterObservation,
+                            observation: FlinkObservation) -> (parked: FlinkSessionJob, message: String)? {
+        // Parked already (its job ended with the savepoint), or a job that finished or failed by
+        // itself (it stays so: not started again on the new version).
+        let parkedAlready: Bool = if case .sessionJob(let deployed)? = observation.deployed { deployed.spec.job?.effectiveState == .suspended } else { false }
+        guard let to = session.flinkVersion, let from = observation.answeringFlinkVersion, from != to,
+              var job = sessionJob.spec.job, job.effectiveState != .suspended,
+              parkedAlready || observation.recordedJob?.flinkState?.isTerminal != true else { return nil }
+        job.state = .suspended
+        if job.effectiveUpgradeMode == .lastState { job.upgradeMode = .savepoint }
+        var parked = sessionJob
+        parked.spec.job = job
+        let how = job.effectiveUpgradeMode == .stateless
+            ? "its job is cancelled (upgradeMode: stateless) and starts again on Flink \(to.release) without state"
+            : "its job is stopped with a savepoint and resumes on Flink \(to.release) from it"
+        return (parked, "session cluster \"\(session.name)\" moves from Flink \(from.release) to \(to.release): \(how)")
     }
 
     /// Nothing can run until the manifest (or the machine) changes: say why, once.

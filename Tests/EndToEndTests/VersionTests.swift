@@ -170,9 +170,11 @@ import Glibc
         String(decoding: ((try? Data(contentsOf: URL(fileURLWithPath: "/proc/\(pid)/cmdline"))) ?? Data()).map { $0 == 0 ? 32 : $0 }, as: UTF8.self)
     }
 
-    /// A session cluster's version change waits while its jobs run; its session job moves
-    /// through a savepoint (suspended, then resumed): every count continues on Flink 2.3.
-    @Test func aSessionClusterMovesFrom2_2To2_3OnceItsJobsAreSuspendedAndTheyResumeFromSavepoints() async throws {
+    /// A session cluster's version change moves its session job by itself: the job (last-state)
+    /// is stopped with a savepoint while the 2.2 cluster keeps running, the cluster restarts on
+    /// 2.3, and the job resumes there from the savepoint. The job's own output names the Flink
+    /// that runs it (`--tag flink-%v`): every count continues from 2.2.1 to 2.3.0.
+    @Test func aSessionClustersVersionChangeMovesItsJobThroughASavepoint() async throws {
         let (_, new) = try Self.homes()
         let middle = try #require(E2E.flinkHome("2.2"), "Flink 2.2 is not installed: run hack/install-flink.sh 2.2 && hack/build-counter-job.sh")
         let world = try Cluster("version-session")
@@ -199,8 +201,7 @@ import Glibc
 
             """
         }
-        func job(tag: String, state: String) -> String {
-            """
+        let job = """
             apiVersion: flink.apache.org/v1beta1
             kind: FlinkSessionJob
             metadata:
@@ -212,46 +213,44 @@ import Glibc
               job:
                 jarURI: local:///opt/flink/usrlib/flinklet-counter-job.jar
                 entryClass: dev.flinklet.examples.CounterJob
-                args: ["--rate", "40", "--keys", "4", "--tag", "\(tag)", "--output", "\(world.output)/session.out"]
+                args: ["--rate", "40", "--keys", "4", "--tag", "flink-%v", "--output", "\(world.output)/session.out"]
                 parallelism: 1
-                upgradeMode: savepoint
-                state: \(state)
+                upgradeMode: last-state
 
             """
-        }
         try world.apply("session.yaml", session("v2_2"))
-        try world.apply("job.yaml", job(tag: "flink-2.2", state: "running"))
+        try world.apply("job.yaml", job)
         try #require(world.waitUntil(timeout: 150) { world.sessionJob("counter")?.jobStatus?.state == "RUNNING" && world.lineCount("session.out") > 20 },
                      "\(world.summary(.flinkSessionJob, "counter"))")
+        #expect(world.lines("session.out").allSatisfy { $0.last == "flink-2.2.1" }, "the job says which Flink runs it")
         let jobManager = try #require(world.processes(containing: "session-jobmanager-0").first)
+        let firstJobId = try #require(world.sessionJob("counter")?.jobStatus?.jobId)
 
-        // The cluster waits for its job: same JobManager, job running, and it says why.
+        // Only the cluster's manifest changes: its job makes way, then moves with it.
         try world.apply("session.yaml", session("v2_3"))
+        let changed = Date()
+        #expect(world.waitUntil(timeout: 180) { world.lines("session.out").contains { $0.last == "flink-2.3.0" } },
+                "\(world.summary(.flinkDeployment, "session"))\n\(world.summary(.flinkSessionJob, "counter"))")
+        let seconds = Date().timeIntervalSince(changed)
         #expect(world.waitUntil(timeout: 30) {
-            world.deployment("session")?.conditions?.contains { $0.type == "Reconciling" && $0.reason == "SessionJobsRunning" } == true
-        }, "\(world.summary(.flinkDeployment, "session"))")
-        #expect(world.events(.flinkDeployment, "session").contains { $0.reason == "SessionJobsRunning" })
-        try await Task.sleep(for: .seconds(3))
-        #expect(world.processes(containing: "session-jobmanager-0") == [jobManager], "the 2.2 JobManager keeps running under its job")
-        #expect(world.sessionJob("counter")?.jobStatus?.state == "RUNNING")
-
-        // Suspended: a savepoint; then the cluster moves to 2.3; resumed: the job starts there from it.
-        try world.apply("job.yaml", job(tag: "flink-2.2", state: "suspended"))
-        #expect(world.waitUntil(timeout: 60) { world.sessionJob("counter")?.lifecycleState == .suspended }, "\(world.summary(.flinkSessionJob, "counter"))")
-        #expect(world.waitUntil(timeout: 120) {
-            world.deployment("session")?.clusterInfo?["flink-version"] == "2.3.0"
-                && world.deployment("session")?.conditions?.contains { $0.type == "Ready" && $0.status == .true } == true
-        }, "\(world.summary(.flinkDeployment, "session"))")
+            world.sessionJob("counter")?.conditions?.contains { $0.type == "Ready" && $0.status == .true } == true
+        }, "\(world.summary(.flinkSessionJob, "counter"))")
         let newJobManager = try #require(world.processes(containing: "session-jobmanager-0").first)
+        #expect(newJobManager != jobManager)
         #expect(Self.commandLine(newJobManager).contains("flink-dist-2.3.0.jar"))
-        try world.apply("job.yaml", job(tag: "flink-2.3", state: "running"))
-        #expect(world.waitUntil(timeout: 120) { world.lines("session.out").contains { $0.last == "flink-2.3" } }, "\(world.summary(.flinkSessionJob, "counter"))")
-        let savepoint = world.sessionJob("counter")?.jobStatus?.upgradeSavepointPath ?? ""
-        #expect(savepoint.contains("/savepoints/"), "resumed from the suspension's savepoint: \(savepoint)")
+        #expect(world.deployment("session")?.clusterInfo?["flink-version"] == "2.3.0")
+        #expect(world.events(.flinkDeployment, "session").contains { $0.reason == "SessionJobsRunning" }, "the cluster said it waits for its job")
+        #expect(world.events(.flinkSessionJob, "counter").contains { $0.reason == "FlinkVersionChange" })
+        let status = world.sessionJob("counter")?.jobStatus
+        #expect(status?.jobId != firstJobId)
+        #expect(status?.upgradeSavepointPath?.contains("/savepoints/") == true,
+                "resumed from the savepoint taken on 2.2 (last-state is not kept across versions): \(status?.upgradeSavepointPath ?? "")")
         try await Task.sleep(for: .seconds(2))
+        let tags = world.lines("session.out").compactMap(\.last)
+        #expect(tags.firstIndex(of: "flink-2.3.0").map { index in !tags[index...].contains("flink-2.2.1") } == true, "2.2 never writes after 2.3 started")
         let counts = world.counts("session.out")
         #expect(LifecycleTests.continues(counts, replay: 0) == nil, "\(LifecycleTests.continues(counts, replay: 0) ?? "")")
-        world.evidence("session.out", "session cluster 2.2 -> 2.3, its job suspended and resumed through a savepoint")
+        world.evidence("session.out", String(format: "session cluster 2.2 -> 2.3 (only its manifest changed), its last-state job moved through a savepoint, manifest change to the first 2.3 record %.1f s", seconds))
         world.delete("job.yaml")
         #expect(world.waitUntil(timeout: 60) { world.record(.flinkSessionJob, "counter") == nil })
         world.delete("session.yaml")

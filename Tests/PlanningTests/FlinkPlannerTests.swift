@@ -292,7 +292,8 @@ private func events(_ plan: Plan) -> [String] {
     }
 
     /// A session cluster's version change waits while jobs run in it (they would come back from
-    /// checkpoints across versions), and happens once none does.
+    /// checkpoints across versions), and happens once none does (they make way by themselves:
+    /// `SessionPlannerTests.aSessionJobMovesWithItsClusterToAnotherFlinkVersionThroughASavepoint`).
     @Test func aSessionClusterKeepsItsVersionWhileJobsRunInIt() throws {
         let v22 = FlinkDistribution(home: "/flink-2.2", version: "2.2.1", java: "/usr/bin/java",
                                     classpath: ["/flink-2.2/lib/flink-dist-2.2.1.jar"], jvmOptions: [])
@@ -313,11 +314,11 @@ private func events(_ plan: Plan) -> [String] {
         #expect(events(held) == ["SessionJobsRunning"])
         #expect(held.conditions.contains { $0.type == "Reconciling" && $0.reason == "SessionJobsRunning" && ($0.message ?? "").contains("from v2_2 to v2_3 while 1 job(s) run") })
         let ready = held.conditions.first { $0.type == "Ready" }
-        #expect(ready?.status == .true, "Ready: its session jobs can still be suspended")
+        #expect(ready?.status == .true, "Ready: its REST API takes its session jobs' savepoints")
         #expect(held.flinkStatus?.clusterInfo?["flink-version"] == "2.2.1")
         #expect(held.flinkStatus?.reconciliation?.lastReconciledSpec == JobLifecycle.specJSONOf(.deployment(old)))
 
-        // Its jobs were suspended (stopped with savepoints): the cluster restarts on 2.3.
+        // Its jobs made way (stopped with savepoints): the cluster restarts on 2.3.
         o.jobs = [ObservedJob(id: "0123", name: "counter", state: .finished)]
         let moved = planner.plan(input(new, o, pods: pods, generation: 2))
         #expect(moved.steps.contains { step in
@@ -830,6 +831,103 @@ private func events(_ plan: Plan) -> [String] {
                                               recorded: JobStatus(jobId: old, state: "RUNNING"), generation: 2))
         let submitted = ended.steps.compactMap { if case .domain(.submit(_, _, let submission)) = $0 { submission } else { nil } }
         #expect(submitted.count == 1 && submitted.first?.jobId != old, "submitted once the old job is seen CANCELED")
+    }
+
+    /// A session cluster moving to another Flink version: its running session job is stopped
+    /// with a savepoint (even in last-state mode), waits without being submitted while the old
+    /// version still answers, and resumes from that savepoint once the JobManager that answers
+    /// runs the new version. Status is fed back as the reconciler records it.
+    @Test func aSessionJobMovesWithItsClusterToAnotherFlinkVersionThroughASavepoint() throws {
+        var spec = job()
+        spec.spec.job?.upgradeMode = .lastState
+        let jobId = FlinkCluster.jobId(key: spec.id.key, generation: 1)
+        var o = sessionInput(spec).flink!
+        o.session?.flinkVersion = .v2_3
+        o.answeringFlinkVersion = .v2_2
+        o.jobs = [ObservedJob(id: jobId, name: "c", state: .running, allTasksRunning: true)]
+        o.recordedJob = JobStatus(jobId: jobId, state: "RUNNING", upgradeSavepointPath: nil)
+        o.deployed = .sessionJob(spec)
+        o.reconciliation = ReconciliationStatus(lastReconciledSpec: JobLifecycle.specJSONOf(.sessionJob(spec)), state: .deployed)
+        o.latestCheckpoint = ObservedCheckpoint(path: "/c/checkpoints/\(jobId)/chk-3", timestamp: 1_799_999_999_000)
+        var conditions: [Condition] = []
+        func plan() -> Plan {
+            let plan = planner.plan(PlanInput(id: spec.id, resource: .sessionJob(spec), isDefined: true, generation: 1, pods: [],
+                                              conditions: conditions, domain: o, now: Date(timeIntervalSince1970: 1_800_000_000)))
+            // What the reconciler records.
+            conditions = plan.conditions
+            if let status = plan.flinkStatus {
+                o.recordedJob = status.jobStatus
+                o.reconciliation = status.reconciliation
+                o.deployed = status.reconciliation?.lastReconciledSpec.flatMap { JobLifecycle.decodeSpec($0, like: .sessionJob(spec)) }
+            }
+            return plan
+        }
+        func flinkSteps(_ plan: Plan) -> [FlinkAction] { plan.steps.compactMap { if case .domain(let action) = $0 { action } else { nil } } }
+
+        // The move begins: a stop-with-savepoint (never a cancel for last-state), said once.
+        let stopping = plan()
+        guard case .stopWithSavepoint(_, let stopped, _, _)? = flinkSteps(stopping).first else {
+            Issue.record("expected a stop-with-savepoint: \(flinkSteps(stopping))"); return
+        }
+        #expect(stopped == jobId && flinkSteps(stopping).count == 1)
+        #expect(stopping.flinkStatus?.writeAhead == true, "the trigger is on record before it is sent")
+        #expect(events(stopping).contains("FlinkVersionChange"))
+        let reconciling = stopping.conditions.first { $0.type == "Reconciling" }
+        #expect(reconciling?.reason == "FlinkVersionChange" && reconciling?.message?.contains("from Flink 2.2 to 2.3") == true, "\(String(describing: reconciling))")
+        #expect(stopping.conditions.first { $0.type == "Ready" }?.status == .false)
+        #expect(stopping.lifecycleState == .upgrading)
+        #expect(!events(plan()).contains("FlinkVersionChange"), "said once")
+
+        // The savepoint completes; the old version still answers: parked, nothing submitted.
+        o.pendingSnapshot = .completed(location: "/c/savepoints/savepoint-1")
+        o.jobs = [ObservedJob(id: jobId, name: "c", state: .finished)]
+        let parked = plan()
+        o.pendingSnapshot = nil
+        #expect(parked.flinkStatus?.jobStatus?.upgradeSavepointPath == "/c/savepoints/savepoint-1")
+        #expect(parked.lifecycleState == .upgrading)
+        let waiting = plan()
+        #expect(flinkSteps(waiting).isEmpty, "nothing is submitted to the cluster before it restarts: \(flinkSteps(waiting))")
+        #expect(waiting.conditions.first { $0.type == "Ready" }?.reason == "FlinkVersionChange")
+        #expect(waiting.observedGeneration == nil, "not where the manifest wants it")
+
+        // The cluster answers on 2.3 (its restart listed no job): resumed from the savepoint,
+        // not from the 2.2 checkpoint, as a new job.
+        o.answeringFlinkVersion = .v2_3
+        o.jobs = []
+        let resumed = plan()
+        let submission = try #require(flinkSteps(resumed).compactMap { if case .submit(_, _, let s) = $0 { s } else { nil } }.first,
+                                      "\(flinkSteps(resumed))")
+        #expect(submission.savepointPath == "/c/savepoints/savepoint-1")
+        #expect(submission.jobId != jobId)
+        #expect(!resumed.conditions.contains { $0.reason == "FlinkVersionChange" })
+        #expect(o.deployed == .sessionJob(spec), "its own spec applies again")
+    }
+
+    /// What does not move: a session job whose cluster's new version is not installed (the
+    /// cluster keeps its version), one suspended by its own spec, one that finished; a stateless
+    /// job is cancelled and starts again without state.
+    @Test func aSessionJobMakesWayForAVersionChangeOnlyWhenItRunsAndTheVersionIsInstalled() throws {
+        let jobId = FlinkCluster.jobId(key: job().id.key, generation: 1)
+        func plan(_ spec: FlinkSessionJob, target: FlinkVersion?, state: String = "RUNNING", flinkState: FlinkJobState = .running) -> Plan {
+            var input = sessionInput(spec, jobs: [ObservedJob(id: jobId, name: "c", state: flinkState, allTasksRunning: true)],
+                                     recorded: JobStatus(jobId: jobId, state: state))
+            input.flink?.session?.flinkVersion = target
+            input.flink?.answeringFlinkVersion = .v2_2
+            input.flink?.deployed = .sessionJob(spec)
+            input.flink?.reconciliation = ReconciliationStatus(lastReconciledSpec: JobLifecycle.specJSONOf(.sessionJob(spec)), state: .deployed)
+            return planner.plan(input)
+        }
+        func moves(_ plan: Plan) -> Bool { plan.conditions.contains { $0.reason == "FlinkVersionChange" } }
+        #expect(!moves(plan(job(), target: nil)), "2.3 not installed: the cluster keeps 2.2 and its job runs on")
+        #expect(!moves(plan(job(), target: .v2_2)))
+        var suspended = job()
+        suspended.spec.job?.state = .suspended
+        #expect(!moves(plan(suspended, target: .v2_3, state: "SUSPENDED", flinkState: .finished)))
+        #expect(!moves(plan(job(), target: .v2_3, state: "FINISHED", flinkState: .finished)), "a finished job is not started again")
+        let stateless = plan(job(), target: .v2_3)  // job() has no upgradeMode: stateless
+        #expect(moves(stateless))
+        #expect(stateless.steps.contains(.flink(.cancel(rest: .http(20_000), jobId: jobId))), "\(stateless.steps)")
+        #expect(stateless.conditions.first { $0.type == "Reconciling" }?.message?.contains("without state") == true)
     }
 
     @Test func deletingASessionJobCancelsItsJobThenForgetsIt() {

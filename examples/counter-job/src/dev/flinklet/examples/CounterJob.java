@@ -13,6 +13,7 @@ import org.apache.flink.api.common.state.ValueStateDescriptor;
 import org.apache.flink.api.common.typeinfo.Types;
 import org.apache.flink.api.connector.source.util.ratelimit.RateLimiterStrategy;
 import org.apache.flink.connector.datagen.source.DataGeneratorSource;
+import org.apache.flink.runtime.util.EnvironmentInformation;
 import org.apache.flink.streaming.api.environment.StreamExecutionEnvironment;
 import org.apache.flink.streaming.api.functions.KeyedProcessFunction;
 import org.apache.flink.streaming.api.functions.ProcessFunction;
@@ -27,7 +28,8 @@ import org.apache.flink.util.Collector;
  * restored from a savepoint or checkpoint continues each key's count where it stopped: that is how
  * tests prove state survived an upgrade. With {@code --records N} the job is bounded and finishes.
  * With {@code --tag T} each line ends with {@code T} ({@code <key> <count> <tag>}): a new tag marks
- * the output of a new version of the job.
+ * the output of a new version of the job; {@code %v} in it is the version of the Flink that runs it
+ * ({@code --tag flink-%v} writes {@code flink-2.3.0}).
  *
  * <p>Every operator has a fixed uid, so state maps onto a new version of the job.
  */
@@ -76,16 +78,20 @@ public final class CounterJob {
     /** Counts events per key in keyed state and emits {@code <key> <count>} on every event. */
     static final class CountPerKey extends KeyedProcessFunction<String, Long, String> {
         private static final long serialVersionUID = 1L;
-        private final String suffix;
+        private final String tag;
+        private transient String suffix;
         private transient ValueState<Long> count;
 
         CountPerKey(String tag) {
-            this.suffix = tag.isEmpty() ? "" : " " + tag;
+            this.tag = tag;
         }
 
         @Override
         public void open(OpenContext context) {
             count = getRuntimeContext().getState(new ValueStateDescriptor<>("count", Types.LONG));
+            // "%v" is the version of the Flink that runs this task (not the one that built or
+            // submitted the job): a job moved to another version says so in its own output.
+            suffix = tag.isEmpty() ? "" : " " + tag.replace("%v", EnvironmentInformation.getVersion());
         }
 
         @Override

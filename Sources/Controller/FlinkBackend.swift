@@ -191,6 +191,18 @@ extension FlinkBackend {
                 (observation.jar, observation.jarFetch) = await locate(job.jarURI, pinned: deployment.metadata.pinnedJarSHA256,
                                                                        directory: observation.clusterDirectory + "/artifacts",
                                                                        flinkHome: try? observation.distributions.resolve(deployment.spec.flinkVersion).get().home)
+                // A rollback runs the last stable spec: its jar, in its version's distribution.
+                let rollback = observation.reconciliation?.state == .rolledBack
+                    || deployment.spec.flinkConfiguration?["kubernetes.operator.deployment.rollback.enabled"] == "true"
+                if rollback, let stableJSON = observation.reconciliation?.lastStableSpec,
+                   let stable = try? JSONDecoder().decode(FlinkDeploymentSpec.self, from: Data(stableJSON.utf8)),
+                   let stableURI = stable.job?.jarURI, stableURI != job.jarURI || stable.flinkVersion != deployment.spec.flinkVersion {
+                    let (stableJar, fetch) = await locate(stableURI, pinned: stableURI == job.jarURI ? deployment.metadata.pinnedJarSHA256 : nil,
+                                                          directory: observation.clusterDirectory + "/artifacts",
+                                                          flinkHome: try? observation.distributions.resolve(stable.flinkVersion).get().home)
+                    observation.stableJar = stableJar ?? .failure(DeploymentProblem("jar \"\(stableURI)\" of the last stable spec is being fetched", reason: "JarNotFound"))
+                    if observation.jarFetch == nil { observation.jarFetch = fetch }
+                }
             }
             if deployment.spec.effectiveMode == .session {
                 observation.sessionJobs = try sessionJobs(naming: id, store: store)

@@ -210,6 +210,10 @@ public struct FlinkObservation: Sendable, Hashable {
     public var jar: Result<String, DeploymentProblem>?
     /// The job's jar must be copied or downloaded before it can be used: its URI and directory.
     public var jarFetch: ArtifactFetch?
+    /// The jar of the last stable spec (`reconciliationStatus.lastStableSpec`), when a rollback
+    /// may run it and it is another than `jar`: another `jarURI`, or another Flink version (whose
+    /// distribution `/opt/flink` names). A rolled-back job runs this one. Nil: it is `jar`.
+    public var stableJar: Result<String, DeploymentProblem>?
     /// Why a directory the resource's configuration names for its state (its checkpoint
     /// directory) cannot be used: another local user could change what is in it. Nil: none.
     public var storageProblem: DeploymentProblem?

@@ -117,6 +117,14 @@ public struct FlinkPlanner: ResourcePlanner {
         }
         let spec = target.spec
         let jobId = lifecycle?.jobId
+        // A rolled-back job runs the last stable spec's jar (another URI, or another version's
+        // `/opt/flink`), never the manifest's.
+        if lifecycle?.rolledBack == true, let stableJar = observation.stableJar {
+            switch stableJar {
+            case .success(let path): jar = path
+            case .failure(let problem): return stalled(input, steps: steps, reason: problem.reason ?? "JarNotFound", message: "rollback: \(problem.message)")
+            }
+        }
         // What runs is the target's version (a rolled-back spec's may be another than the manifest's).
         let targetDistribution: FlinkDistribution
         switch observation.distributions.resolve(spec.flinkVersion) {

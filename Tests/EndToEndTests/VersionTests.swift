@@ -97,6 +97,47 @@ import Glibc
         #expect(world.waitUntil(timeout: 40) { world.processes().isEmpty })
     }
 
+    /// A broken upgrade from 1.20 to 2.3 is rolled back to the last stable spec, version and all:
+    /// the 1.20 job runs again on 1.20's distribution with 1.20's `/opt/flink` jar (not the
+    /// manifest's 2.3 one), from the savepoint the upgrade took, and every count continues.
+    @Test func aBrokenUpgradeTo2_3IsRolledBackTo1_20WithItsOwnJarAndState() async throws {
+        let (old, new) = try Self.homes()
+        let world = try Cluster("version-rollback")
+        defer { world.tearDown() }
+        try world.startOperator(distributions: [old, new])
+        func manifest(_ version: String, entryClass: String = "dev.flinklet.examples.CounterJob") -> String {
+            E2E.deployment(name: "app", mode: "application", args: ["--rate", "50", "--keys", "4", "--tag", "flink-%v", "--output", world.output + "/app.out"],
+                           extraConfiguration: ["kubernetes.operator.deployment.rollback.enabled": "true",
+                                                "kubernetes.operator.deployment.readiness.timeout": "15s"],
+                           upgradeMode: "savepoint", flinkVersion: version)
+                .replacingOccurrences(of: "entryClass: dev.flinklet.examples.CounterJob", with: "entryClass: \(entryClass)")
+        }
+        _ = try await LifecycleTests.deployRunning(world, "app", manifest("v1_20"))
+        #expect(world.waitUntil(timeout: 20) { world.deployment("app")?.reconciliationStatus?.lastStableSpec != nil })
+        try await Task.sleep(for: .seconds(2))
+
+        try world.apply("app.yaml", manifest("v2_3", entryClass: "dev.flinklet.examples.NoSuchJob"))
+        let rolledBack = world.waitUntil(timeout: 150) {
+            world.deployment("app")?.lifecycleState == .rolledBack && world.deployment("app")?.jobStatus?.state == "RUNNING"
+        }
+        try #require(rolledBack, "\(world.summary(.flinkDeployment, "app"))")
+        #expect(world.events(.flinkDeployment, "app").contains { $0.reason == "Rollback" })
+        let before = world.lineCount("app.out")
+        #expect(world.waitUntil(timeout: 20) { world.lineCount("app.out") > before + 20 })
+        let jobManager = try #require(world.processes(containing: "app-jobmanager-0").first)
+        let cmdline = Self.commandLine(jobManager)
+        #expect(cmdline.contains("flink-dist-1.20.5.jar"), "the rolled-back JobManager runs Flink 1.20")
+        #expect(cmdline.contains("flink-1.20.5/usrlib/flinklet-counter-job.jar") && !cmdline.contains("flink-2.3.0/usrlib"),
+                "with 1.20's jar: \(cmdline)")
+        #expect(world.deployment("app")?.clusterInfo?["flink-version"] == "1.20.5")
+        let tags = Set(world.lines("app.out").compactMap { $0.count == 3 ? $0[2] : nil })
+        #expect(tags == ["flink-1.20.5"], "only 1.20 ever ran the job: \(tags)")
+        #expect(LifecycleTests.continues(world.counts("app.out"), replay: 0) == nil, "\(LifecycleTests.continues(world.counts("app.out"), replay: 0) ?? "")")
+        world.evidence("app.out", "broken upgrade 1.20 -> 2.3 rolled back to 1.20 (its own jar and distribution)")
+        world.delete("app.yaml")
+        #expect(world.waitUntil(timeout: 40) { world.processes().isEmpty })
+    }
+
     /// A session cluster on Flink 2.2 runs a session job (its jar from 2.2's `/opt/flink`), and a
     /// per-job cluster on 1.20 submits with 1.20's Flink client, next to 2.3 installed.
     @Test func aSessionJobRunsOnItsSessionClustersVersionAndAPerJobClusterOn1_20Submits() async throws {

@@ -291,6 +291,30 @@ private func events(_ plan: Plan) -> [String] {
         }
     }
 
+    /// A rollback runs the last stable spec with its own jar: after a 1.20 -> 2.3 upgrade that
+    /// failed, the 1.20 job runs on 1.20's distribution from 1.20's `/opt/flink` jar, not the
+    /// manifest's (2.3's); a stable jar that is gone stalls the rollback instead of running
+    /// another jar.
+    @Test func aRollbackAcrossVersionsRunsTheStableSpecsJarOnItsDistribution() throws {
+        let rollback = ["kubernetes.operator.deployment.rollback.enabled": "true"]
+        let stable = deployment(version: .v1_20, configuration: rollback)
+        let manifest = deployment(version: .v2_3, configuration: rollback)
+        var o = observation(manifest, recorded: JobStatus(jobId: "0123", state: "RUNNING", upgradeSavepointPath: "/sp/savepoint-1"))
+        o.distributions = FlinkDistributions([distribution, older])
+        o.reconciliation = ReconciliationStatus(lastReconciledSpec: JobLifecycle.specJSONOf(.deployment(manifest)),
+                                                lastStableSpec: JobLifecycle.specJSONOf(.deployment(stable)), state: .rolledBack)
+        o.stableJar = .success("/flink-1.20/usrlib/job.jar")
+        let pods = started(planner.plan(input(manifest, o, generation: 2)))
+        #expect(!pods.isEmpty && pods.allSatisfy { $0.environment["FLINK_HOME"] == "/flink-1.20" }, "\(pods.map(\.environment))")
+        let text = pods.map { ($0.argv + $0.environment.values).joined(separator: " ") + $0.files.values.joined() }.joined(separator: " ")
+        #expect(text.contains("/flink-1.20/usrlib/job.jar") && !text.contains("/flink/usrlib/job.jar"), "\(pods.map(\.argv))")
+
+        o.stableJar = .failure(DeploymentProblem("jar \"local:///opt/flink/usrlib/job.jar\" not found at /flink-1.20/usrlib/job.jar", reason: "JarNotFound"))
+        let gone = planner.plan(input(manifest, o, generation: 2))
+        #expect(started(gone).isEmpty)
+        #expect(gone.conditions.contains { $0.type == "Stalled" && $0.reason == "JarNotFound" && ($0.message ?? "").hasPrefix("rollback: ") })
+    }
+
     /// A session cluster's version change waits while jobs run in it (they would come back from
     /// checkpoints across versions), and happens once none does (they make way by themselves:
     /// `SessionPlannerTests.aSessionJobMovesWithItsClusterToAnotherFlinkVersionThroughASavepoint`).

@@ -222,7 +222,8 @@ extension FlinkBackend {
             observation.session = SessionClusterObservation(
                 name: deploymentName, isDefined: clusterDefined,
                 isSession: cluster?.spec.effectiveMode == .session, rest: endpoint, isReady: ready,
-                flinkVersion: cluster.flatMap { try? observation.distributions.resolve($0.spec.flinkVersion).get().flinkVersion })
+                flinkVersion: cluster.flatMap { try? observation.distributions.resolve($0.spec.flinkVersion).get().flinkVersion },
+                waitsForJobs: status?.conditions?.contains { $0.type == Conditions.reconciling && $0.status == .true && $0.reason == FlinkPlanner.sessionJobsRunning } ?? false)
             if let endpoint, ready || current == nil {
                 await observeREST(endpoint, into: &observation)
             }

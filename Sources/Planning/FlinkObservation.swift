@@ -156,14 +156,21 @@ public struct SessionClusterObservation: Sendable, Hashable {
     /// (`FlinkObservation.answeringFlinkVersion`), it says whether the cluster is moving to
     /// another version (its jobs then make way through savepoints).
     public var flinkVersion: FlinkVersion?
+    /// Its status says it keeps its version until no job runs in it (`Reconciling`, reason
+    /// `SessionJobsRunning`): its running jobs may make way. A cluster that cannot move (stalled
+    /// for another reason, or not yet reconciled since its manifest changed) never has a running
+    /// job stopped for a move.
+    public var waitsForJobs: Bool
 
-    public init(name: String, isDefined: Bool, isSession: Bool, rest: RESTEndpoint?, isReady: Bool, flinkVersion: FlinkVersion? = nil) {
+    public init(name: String, isDefined: Bool, isSession: Bool, rest: RESTEndpoint?, isReady: Bool, flinkVersion: FlinkVersion? = nil,
+                waitsForJobs: Bool = false) {
         self.name = name
         self.isDefined = isDefined
         self.isSession = isSession
         self.rest = rest
         self.isReady = isReady
         self.flinkVersion = flinkVersion
+        self.waitsForJobs = waitsForJobs
     }
 }
 

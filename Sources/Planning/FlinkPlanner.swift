@@ -313,10 +313,10 @@ public struct FlinkPlanner: ResourcePlanner {
                                         observedGeneration: generation))
         }
         if let versionHold {
-            conditions.append(Condition(type: Conditions.reconciling, status: .true, reason: "SessionJobsRunning", message: versionHold.message,
+            conditions.append(Condition(type: Conditions.reconciling, status: .true, reason: Self.sessionJobsRunning, message: versionHold.message,
                                         observedGeneration: generation))
-            if !(input.conditions.contains { $0.type == Conditions.reconciling && $0.reason == "SessionJobsRunning" }) {
-                steps.append(.event(type: .normal, reason: "SessionJobsRunning", message: versionHold.message))
+            if !(input.conditions.contains { $0.type == Conditions.reconciling && $0.reason == Self.sessionJobsRunning }) {
+                steps.append(.event(type: .normal, reason: Self.sessionJobsRunning, message: versionHold.message))
             }
         } else if case .blocked(let reason, let message)? = lifecycle?.phase {
             conditions.append(Condition(type: Conditions.stalled, status: .true, reason: reason, message: message, observedGeneration: generation))
@@ -787,23 +787,31 @@ public struct FlinkPlanner: ResourcePlanner {
     /// cluster's move to another Flink version.
     static let flinkVersionChange = "FlinkVersionChange"
 
+    /// The reason of the `Reconciling` condition (and event) of a session cluster that keeps its
+    /// Flink version until no job runs in it (`sessionVersionHold`).
+    public static let sessionJobsRunning = "SessionJobsRunning"
+
     /// A session job whose session cluster moves to another Flink version: `parked` is the spec
     /// its job follows meanwhile, suspended (`spec.job.state: suspended`) through a savepoint
     /// (`upgradeMode: last-state` becomes `savepoint`: a checkpoint is not restored across
-    /// versions; `stateless` stays stateless). Its job is stopped with a savepoint, and the
-    /// cluster (`sessionVersionHold`) restarts on the new version once no job runs in it. The
-    /// move is over when the JobManager that answers runs the version the cluster's manifest
-    /// names: the session job's own spec then applies again and resumes the job from its
-    /// savepoint. Nil: no move (the versions agree, either is unknown, the version named is not
-    /// installed, the job is suspended by its own spec, or it has finished or failed).
+    /// versions; `stateless` stays stateless). A running job is stopped with a savepoint only
+    /// once the cluster says it waits for its jobs (`waitsForJobs`: it can move, and will once
+    /// none runs); a job not yet submitted, or parked already, waits for the move whatever the
+    /// cluster says (nothing runs: nothing is stopped). The move is over when the JobManager
+    /// that answers runs the version the cluster's manifest names: the session job's own spec
+    /// then applies again and resumes the job from its savepoint. Nil: no move (the versions
+    /// agree, either is unknown, the version named is not installed, the job is suspended by its
+    /// own spec, it has finished or failed, or it runs and the cluster does not wait for it).
     static func versionMove(of sessionJob: FlinkSessionJob, session: SessionClusterObservation,
                             observation: FlinkObservation) -> (parked: FlinkSessionJob, message: String)? {
         // Parked already (its job ended with the savepoint), or a job that finished or failed by
         // itself (it stays so: not started again on the new version).
         let parkedAlready: Bool = if case .sessionJob(let deployed)? = observation.deployed { deployed.spec.job?.effectiveState == .suspended } else { false }
+        let submitted = observation.recordedJob?.jobId != nil && observation.deployed != nil
         guard let to = session.flinkVersion, let from = observation.answeringFlinkVersion, from != to,
               var job = sessionJob.spec.job, job.effectiveState != .suspended,
-              parkedAlready || observation.recordedJob?.flinkState?.isTerminal != true else { return nil }
+              parkedAlready || observation.recordedJob?.flinkState?.isTerminal != true,
+              parkedAlready || !submitted || session.waitsForJobs else { return nil }
         job.state = .suspended
         if job.effectiveUpgradeMode == .lastState { job.upgradeMode = .savepoint }
         var parked = sessionJob

@@ -867,6 +867,7 @@ private func events(_ plan: Plan) -> [String] {
         let jobId = FlinkCluster.jobId(key: spec.id.key, generation: 1)
         var o = sessionInput(spec).flink!
         o.session?.flinkVersion = .v2_3
+        o.session?.waitsForJobs = true
         o.answeringFlinkVersion = .v2_2
         o.jobs = [ObservedJob(id: jobId, name: "c", state: .running, allTasksRunning: true)]
         o.recordedJob = JobStatus(jobId: jobId, state: "RUNNING", upgradeSavepointPath: nil)
@@ -909,6 +910,8 @@ private func events(_ plan: Plan) -> [String] {
         o.pendingSnapshot = nil
         #expect(parked.flinkStatus?.jobStatus?.upgradeSavepointPath == "/c/savepoints/savepoint-1")
         #expect(parked.lifecycleState == .upgrading)
+        // The cluster no longer waits (no job runs: it restarts), the old JobManager still answers.
+        o.session?.waitsForJobs = false
         let waiting = plan()
         #expect(flinkSteps(waiting).isEmpty, "nothing is submitted to the cluster before it restarts: \(flinkSteps(waiting))")
         #expect(waiting.conditions.first { $0.type == "Ready" }?.reason == "FlinkVersionChange")
@@ -928,14 +931,17 @@ private func events(_ plan: Plan) -> [String] {
     }
 
     /// What does not move: a session job whose cluster's new version is not installed (the
-    /// cluster keeps its version), one suspended by its own spec, one that finished; a stateless
-    /// job is cancelled and starts again without state.
+    /// cluster keeps its version), one suspended by its own spec, one that finished, one whose
+    /// cluster does not wait for it; a stateless job is cancelled and starts again without state;
+    /// a job not yet submitted waits for the move.
     @Test func aSessionJobMakesWayForAVersionChangeOnlyWhenItRunsAndTheVersionIsInstalled() throws {
         let jobId = FlinkCluster.jobId(key: job().id.key, generation: 1)
-        func plan(_ spec: FlinkSessionJob, target: FlinkVersion?, state: String = "RUNNING", flinkState: FlinkJobState = .running) -> Plan {
+        func plan(_ spec: FlinkSessionJob, target: FlinkVersion?, state: String = "RUNNING", flinkState: FlinkJobState = .running,
+                  waits: Bool = true) -> Plan {
             var input = sessionInput(spec, jobs: [ObservedJob(id: jobId, name: "c", state: flinkState, allTasksRunning: true)],
                                      recorded: JobStatus(jobId: jobId, state: state))
             input.flink?.session?.flinkVersion = target
+            input.flink?.session?.waitsForJobs = waits
             input.flink?.answeringFlinkVersion = .v2_2
             input.flink?.deployed = .sessionJob(spec)
             input.flink?.reconciliation = ReconciliationStatus(lastReconciledSpec: JobLifecycle.specJSONOf(.sessionJob(spec)), state: .deployed)
@@ -948,10 +954,19 @@ private func events(_ plan: Plan) -> [String] {
         suspended.spec.job?.state = .suspended
         #expect(!moves(plan(suspended, target: .v2_3, state: "SUSPENDED", flinkState: .finished)))
         #expect(!moves(plan(job(), target: .v2_3, state: "FINISHED", flinkState: .finished)), "a finished job is not started again")
+        #expect(!moves(plan(job(), target: .v2_3, waits: false)), "a cluster that does not wait for its jobs (it cannot move) has none stopped")
         let stateless = plan(job(), target: .v2_3)  // job() has no upgradeMode: stateless
         #expect(moves(stateless))
         #expect(stateless.steps.contains(.flink(.cancel(rest: .http(20_000), jobId: jobId))), "\(stateless.steps)")
         #expect(stateless.conditions.first { $0.type == "Reconciling" }?.message?.contains("without state") == true)
+
+        // A job not yet submitted is not submitted to a cluster about to move, waiting or not.
+        var first = sessionInput(job())
+        first.flink?.session?.flinkVersion = .v2_3
+        first.flink?.answeringFlinkVersion = .v2_2
+        let held = planner.plan(first)
+        #expect(!held.steps.contains { if case .domain(.submit) = $0 { true } else { false } }, "\(held.steps)")
+        #expect(moves(held))
     }
 
     @Test func deletingASessionJobCancelsItsJobThenForgetsIt() {

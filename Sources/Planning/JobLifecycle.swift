@@ -272,8 +272,11 @@ public struct JobLifecycle: Sendable {
             // An upgrade (or suspend/resume): commit it before anything stops.
             let mode = upgradeMode(job, desired: desired, observation: observation)
             let verb = wantsSuspended ? "Suspending" : deployedSuspended ? "Resuming" : "Upgrading"
+            // A resumed job starts from what its suspension left, whatever the upgrade mode says.
+            let how = type == .savepointRedeploy ? "savepoint redeploy"
+                : deployedSuspended && !wantsSuspended ? "from \(recorded.upgradeSavepointPath ?? "an empty state")" : mode.rawValue
             lifecycle.steps.append(.event(type: .normal, reason: "SpecChanged",
-                                          message: "\(verb) (\(type == .savepointRedeploy ? "savepoint redeploy" : mode.rawValue)): \(diff.paths(atLeast: .upgrade).joined(separator: ", "))"))
+                                          message: "\(verb) (\(how)): \(diff.paths(atLeast: .upgrade).joined(separator: ", "))"))
             lifecycle.reconciliation = ReconciliationStatus(reconciliationTimestamp: nowMillis, lastReconciledSpec: specJSON,
                                                             lastStableSpec: reconciliation.lastStableSpec, state: .upgrading)
             if type == .savepointRedeploy {

@@ -926,6 +926,9 @@ private func events(_ plan: Plan) -> [String] {
                                       "\(flinkSteps(resumed))")
         #expect(submission.savepointPath == "/c/savepoints/savepoint-1")
         #expect(submission.jobId != jobId)
+        #expect(resumed.steps.contains { step in
+            if case .event(_, "SpecChanged", let message) = step { message.hasPrefix("Resuming (from /c/savepoints/savepoint-1)") } else { false }
+        }, "the event names what it resumes from, not the manifest's last-state: \(resumed.steps)")
         #expect(!resumed.conditions.contains { $0.reason == "FlinkVersionChange" })
         #expect(o.deployed == .sessionJob(spec), "its own spec applies again")
     }

@@ -36,3 +36,10 @@ extension FlinkVersion {
     /// `"v1_20", "v2_0", ...`: the supported values as kubectl lists them.
     public static var supportedList: String { supportedVersions.map { "\"\($0.rawValue)\"" }.joined(separator: ", ") }
 }
+
+/// Release order: `v1_20 < v2_0`. A snapshot is restored only by its own or a newer version.
+extension FlinkVersion: Comparable {
+    public static func < (lhs: FlinkVersion, rhs: FlinkVersion) -> Bool {
+        allCases.firstIndex(of: lhs)! < allCases.firstIndex(of: rhs)!
+    }
+}

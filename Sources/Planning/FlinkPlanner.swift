@@ -307,12 +307,22 @@ public struct FlinkPlanner: ResourcePlanner {
                                        observedGeneration: generation)
         }
         var conditions = [readyCondition]
+        if case .blocked(let reason, let message)? = lifecycle?.phase {
+            // The spec is not applied (the last one runs on): say why, not how its pods look.
+            conditions = [Condition(type: Conditions.ready, status: .false, reason: reason, message: message, observedGeneration: generation)]
+        }
         if hasJob {
             conditions.append(Condition(type: "Running", status: jobRunning ? .true : .false, reason: jobStatus.state ?? "RECONCILING",
                                         message: jobRunning ? "all tasks of job \(jobId ?? "") are running" : "job \(jobId ?? "") is \(jobStatus.state ?? "RECONCILING")",
                                         observedGeneration: generation))
         }
-        if let versionHold {
+        if let versionHold, versionHold.downgrade {
+            conditions.append(Condition(type: Conditions.stalled, status: .true, reason: JobLifecycle.flinkVersionDowngrade, message: versionHold.message,
+                                        observedGeneration: generation))
+            if !(input.conditions.contains { $0.type == Conditions.stalled && $0.reason == JobLifecycle.flinkVersionDowngrade }) {
+                steps.append(.event(type: .warning, reason: JobLifecycle.flinkVersionDowngrade, message: versionHold.message))
+            }
+        } else if let versionHold {
             conditions.append(Condition(type: Conditions.reconciling, status: .true, reason: Self.sessionJobsRunning, message: versionHold.message,
                                         observedGeneration: generation))
             if !(input.conditions.contains { $0.type == Conditions.reconciling && $0.reason == Self.sessionJobsRunning }) {
@@ -768,19 +778,24 @@ public struct FlinkPlanner: ResourcePlanner {
     /// themselves (`versionMove`: each is stopped with a savepoint); once none runs, the cluster
     /// restarts on the new version and they resume there from their savepoints. The cluster
     /// stays Ready meanwhile (its REST API takes the savepoints), with a `Reconciling` condition
-    /// and an event, reason `SessionJobsRunning`. Nil: no hold.
+    /// and an event, reason `SessionJobsRunning`. A move to an older version (`downgrade`) is
+    /// refused while jobs run (their savepoints would not restore there): `Stalled`, reason
+    /// `FlinkVersionDowngrade`, and its jobs are not asked to make way. Nil: no hold.
     static func sessionVersionHold(_ deployment: FlinkDeployment, observation: FlinkObservation,
-                                   pods: [ObservedPod]) -> (running: FlinkDeployment, message: String)? {
+                                   pods: [ObservedPod]) -> (running: FlinkDeployment, message: String, downgrade: Bool)? {
         guard case .deployment(let running)? = observation.deployed, !pods.isEmpty,
               let from = running.spec.flinkVersion, let to = deployment.spec.flinkVersion, from != to else { return nil }
         let jobs = observation.jobs.filter { !$0.isTerminal }
         guard !jobs.isEmpty else { return nil }
         var held = running
         held.metadata = deployment.metadata
+        if to < from {
+            return (held, JobLifecycle.downgradeMessage(from: from, to: to, job: "\(jobs.count) job(s) of this session cluster run on"), true)
+        }
         let message = "spec.flinkVersion changes from \(from.rawValue) to \(to.rawValue) while \(jobs.count) job(s) run in this session cluster: "
             + "it keeps running Flink \(from.release) while its session jobs are stopped with savepoints, then restarts on Flink \(to.release), "
             + "where they resume from their savepoints"
-        return (held, message)
+        return (held, message, false)
     }
 
     /// The reason of the conditions and event of a session job that makes way for its session

@@ -101,6 +101,29 @@ public struct JobLifecycle: Sendable {
         return .savepoint
     }
 
+    /// The reason a move to an older Flink version is refused.
+    public static let flinkVersionDowngrade = "FlinkVersionDowngrade"
+
+    /// A move of a deployment's job to an older Flink version than the one that runs it
+    /// (`status.clusterInfo["flink-version"]`): Flink restores a savepoint or checkpoint only in
+    /// its own or a newer version (measured: Flink 1.20 fails on 2.3's savepoint with
+    /// "Unrecognized checkpoint version number: 6"), so a stateful job would be stopped for a
+    /// job that cannot start. Nil: not a downgrade, or a version is unknown.
+    public static func downgrade(desired: FlinkResource, observation: FlinkObservation) -> (from: FlinkVersion, to: FlinkVersion)? {
+        guard case .deployment(let deployment) = desired,
+              let running = observation.recordedClusterInfo?["flink-version"].flatMap(FlinkVersion.init(release:)),
+              let wanted = deployment.spec.flinkVersion ?? observation.distributions.newest?.flinkVersion, wanted < running else { return nil }
+        return (running, wanted)
+    }
+
+    /// What a refused downgrade says: `subject` is what runs on `from` ("job X runs on").
+    public static func downgradeMessage(from: FlinkVersion, to: FlinkVersion, job subject: String) -> String {
+        "spec.flinkVersion: \(to.rawValue) is older than \(from.rawValue), which \(subject): Flink restores a savepoint or checkpoint "
+            + "only in its own or a newer version, so nothing is stopped and Flink \(from.release) keeps running the last spec. "
+            + "To go back anyway, set upgradeMode: stateless (the job starts without state), or spec.job.initialSavepointPath "
+            + "to a snapshot Flink \(to.release) can read with a new spec.job.savepointRedeployNonce"
+    }
+
     /// Decides for a resource with a job.
     ///
     /// - `desired`: the manifest's current valid resource.
@@ -271,6 +294,12 @@ public struct JobLifecycle: Sendable {
             }
             // An upgrade (or suspend/resume): commit it before anything stops.
             let mode = upgradeMode(job, desired: desired, observation: observation)
+            if type != .savepointRedeploy, !deployedSuspended, mode != .stateless,
+               let (from, to) = downgrade(desired: desired, observation: observation) {
+                // Refused before anything stops: the new job could not restore this one's state.
+                lifecycle.phase = .blocked(reason: flinkVersionDowngrade, message: downgradeMessage(from: from, to: to, job: "job \(currentId) runs on"))
+                return lifecycle
+            }
             let verb = wantsSuspended ? "Suspending" : deployedSuspended ? "Resuming" : "Upgrading"
             // A resumed job starts from what its suspension left, whatever the upgrade mode says.
             let how = type == .savepointRedeploy ? "savepoint redeploy"

@@ -291,6 +291,32 @@ private func events(_ plan: Plan) -> [String] {
         }
     }
 
+    /// An application moved back from 2.3 to 1.20 keeps running on 2.3, untouched, and says why
+    /// in Ready and Stalled (not "JobManager not ready").
+    @Test func aDowngradeLeavesTheRunningClusterAloneAndSaysWhy() throws {
+        var current = deployment(version: .v2_3)
+        current.spec.job?.upgradeMode = .savepoint
+        var older1_20 = deployment(version: .v1_20)
+        older1_20.spec.job?.upgradeMode = .savepoint
+        var o = observation(older1_20, rest: .answering(taskManagers: 1, slots: 1),
+                            jobs: [ObservedJob(id: "0123", name: "app", state: .running, allTasksRunning: true)],
+                            recorded: JobStatus(jobId: "0123", state: "RUNNING"))
+        o.distributions = FlinkDistributions([distribution, older])
+        o.deployed = .deployment(current)
+        o.reconciliation = ReconciliationStatus(lastReconciledSpec: JobLifecycle.specJSONOf(.deployment(current)), state: .deployed)
+        o.recordedClusterInfo = ["flink-version": "2.3.0"]
+        let layout = try FlinkCluster.layout(of: current, observation: o, distribution: distribution, jobId: "0123", jar: "/flink/usrlib/job.jar").get()
+        let pods = ([layout.jobManager] + layout.taskManagers).map { running($0) }
+        let plan = planner.plan(input(older1_20, o, pods: pods, generation: 2))
+        #expect(plan.steps.allSatisfy { if case .event = $0 { true } else { false } }, "nothing but the event: \(plan.steps)")
+        #expect(events(plan) == ["FlinkVersionDowngrade"])
+        let ready = plan.conditions.first { $0.type == "Ready" }
+        #expect(ready?.status == .false && ready?.reason == "FlinkVersionDowngrade", "\(String(describing: ready))")
+        #expect(plan.conditions.contains { $0.type == "Stalled" && $0.reason == "FlinkVersionDowngrade" })
+        #expect(plan.flinkStatus?.clusterInfo?["flink-version"] == "2.3.0")
+        #expect(plan.flinkStatus?.reconciliation?.lastReconciledSpec == JobLifecycle.specJSONOf(.deployment(current)))
+    }
+
     /// A rollback runs the last stable spec with its own jar: after a 1.20 -> 2.3 upgrade that
     /// failed, the 1.20 job runs on 1.20's distribution from 1.20's `/opt/flink` jar, not the
     /// manifest's (2.3's); a stable jar that is gone stalls the rollback instead of running
@@ -341,6 +367,20 @@ private func events(_ plan: Plan) -> [String] {
         #expect(ready?.status == .true, "Ready: its REST API takes its session jobs' savepoints")
         #expect(held.flinkStatus?.clusterInfo?["flink-version"] == "2.2.1")
         #expect(held.flinkStatus?.reconciliation?.lastReconciledSpec == JobLifecycle.specJSONOf(.deployment(old)))
+
+        // Back to 2.2 from 2.3 while a job runs: refused (Stalled), its job not asked to make way.
+        var back = o
+        back.deployed = .deployment(new)
+        back.reconciliation = ReconciliationStatus(lastReconciledSpec: JobLifecycle.specJSONOf(.deployment(new)), state: .deployed)
+        let newLayout = try FlinkCluster.layout(of: new, observation: back, distribution: distribution, jobId: nil, jar: nil).get()
+        let newPods = ([newLayout.jobManager] + newLayout.taskManagers).map { running($0) }
+        let refused = planner.plan(input(old, back, pods: newPods, generation: 3))
+        #expect(!refused.steps.contains { step in
+            switch step { case .stopPod, .startPod: true; default: false }
+        }, "\(refused.steps)")
+        #expect(events(refused) == ["FlinkVersionDowngrade"])
+        #expect(refused.conditions.contains { $0.type == "Stalled" && $0.reason == "FlinkVersionDowngrade" && ($0.message ?? "").contains("v2_2 is older than v2_3") })
+        #expect(!refused.conditions.contains { $0.reason == "SessionJobsRunning" }, "its jobs are not asked to make way")
 
         // Its jobs made way (stopped with savepoints): the cluster restarts on 2.3.
         o.jobs = [ObservedJob(id: "0123", name: "counter", state: .finished)]

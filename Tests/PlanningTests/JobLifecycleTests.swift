@@ -77,6 +77,39 @@ import Testing
         #expect(lifecycle.reconciliation.lastReconciledSpec?.contains("last-state") == true)
     }
 
+    /// A move to an older Flink version is refused before anything stops (the older version
+    /// cannot restore the newer one's savepoint); stateless and an explicit savepoint redeploy go
+    /// ahead; an upgrade to a newer version is a savepoint upgrade as ever.
+    @Test func aDowngradeOfAStatefulJobIsRefusedBeforeAnythingStops() {
+        func on(_ version: FlinkVersion, _ resource: FlinkResource) -> FlinkResource {
+            guard case .deployment(var d) = resource else { fatalError() }
+            d.spec.flinkVersion = version
+            return .deployment(d)
+        }
+        func decideOn(_ desired: FlinkResource, running version: String) -> JobLifecycle {
+            var o = observation(deployed: app())
+            o.recordedClusterInfo = ["flink-version": version]
+            return decide(desired, o)
+        }
+        for mode in [UpgradeMode.savepoint, .lastState] {
+            let refused = decideOn(on(.v1_20, app(mode: mode)), running: "2.3.0")
+            guard case .blocked(let reason, let message) = refused.phase else { Issue.record("\(mode): \(refused.phase)"); continue }
+            #expect(reason == "FlinkVersionDowngrade")
+            #expect(message.contains("v1_20 is older than v2_3") && message.contains("upgradeMode: stateless"), "\(message)")
+            #expect(refused.steps.isEmpty && !refused.writeAhead, "nothing stops, nothing is committed")
+            #expect(refused.reconciliation.state == .deployed && refused.reconciliation.lastReconciledSpec == JobLifecycle.specJSONOf(app()))
+        }
+        let suspendedToo = decideOn(on(.v1_20, app(state: .suspended)), running: "2.3.0")
+        #expect(suspendedToo.phase == .blocked(reason: "FlinkVersionDowngrade", message: JobLifecycle.downgradeMessage(from: .v2_3, to: .v1_20, job: "job old runs on")),
+                "a suspension would leave a savepoint 1.20 cannot resume from")
+        let stateless = decideOn(on(.v1_20, app(mode: .stateless)), running: "2.3.0")
+        #expect(flinkSteps(stateless) == [.cancel(rest: .http(8081), jobId: "old")], "stateless starts without state: allowed")
+        let redeploy = decideOn(on(.v1_20, app(redeploy: 1, initial: "/sp/from-1.20")), running: "2.3.0")
+        #expect(redeploy.phase == .run && redeploy.restorePath == "/sp/from-1.20", "the user names the snapshot: allowed")
+        let upgrade = decideOn(on(.v2_3, app(tag: "v2")), running: "1.20.5")
+        #expect(flinkSteps(upgrade).first.map { if case .stopWithSavepoint = $0 { true } else { false } } == true, "\(flinkSteps(upgrade))")
+    }
+
     @Test func aSavepointUpgradeIsCommittedThenStopsTheJobWithASavepoint() {
         let lifecycle = decide(app(tag: "v2"), observation(deployed: app(), path: "/sp/0"))
         #expect(lifecycle.writeAhead, "UPGRADING is on record before anything stops")

@@ -24,10 +24,16 @@ the first listed version (flinkVersion v1_20, ...) and the tags are vN-%v, which
 to the release that runs it (`k 12 v3-1.20.5`). With one version the operator runs --flink-home
 that distribution; with two or more it runs without it, in <root>/operator, whose .flink/ links
 to the listed distributions only ($FLINK_HOME unset), and one more change is drawn:
-  version-change: flinkVersion of the app (to another listed version; a savepoint upgrade;
-             with probability 0.4 with a new tag too), of the session cluster (its session job,
-             whose manifest is not touched, is stopped with a savepoint, the cluster restarts on
-             the new version, the job resumes there as a new job) or of both in one write.
+  version-change: flinkVersion of the app (a savepoint upgrade; with probability 0.4 with a new
+             tag too), of the session cluster (its session job, whose manifest is not touched, is
+             stopped with a savepoint, the cluster restarts on the new version, the job resumes
+             there as a new job) or of both in one write, to a newer listed version: Flink
+             restores savepoints of its own and older versions only (1.20 reads checkpoint
+             metadata up to format 4, 2.0 writes 5, 2.1-2.3 write 6; a 2.3 savepoint on 1.20
+             fails with "Unrecognized checkpoint version number: 6"), so a downgrade with state
+             cannot converge (--downgrades draws them anyway). When neither can move up, the app,
+             or the session job and its cluster, are deleted and re-created on the oldest listed
+             version (fresh state), so later rounds upgrade again.
 Without --versions (the default): --flink-home, flinkVersion v2_3 and tags vN, as before; the
 seeded draws are the same as before.
 
@@ -361,6 +367,8 @@ class Harness:
         self.rounds_converged = 0
         self.sjob_recreate = True
         self.version_moved = set()  # the resources whose Flink version the current round changes
+        self.session_present = True
+        self.round_phases = 1  # the phases the current round has when none fails
         self.tag_seq = 0
         self.checkers = {}
         self.jm_reported = set()
@@ -866,7 +874,7 @@ spec:
             checks.append(("app", lambda: self.check_deployment_job("app", a, self.args("app", a), pre.get("app"),
                                                                     pre.get("app-restart", False), pre["t_write"])[:2]))
         if self.session:
-            checks.append(("session", self.check_session))
+            checks.append(("session", self.check_session if self.session_present else lambda: self.check_gone("flinkdep", "session")))
             s = self.sjob
             if not s["present"]:
                 checks.append(("sjob", lambda: self.check_gone("sessionjob", "sjob")))
@@ -1146,7 +1154,7 @@ spec:
         if self.session:
             kinds.append(("session-job-upgrade", 2))
         if len(self.releases) > 1:
-            kinds.append(("version-change", 3))
+            kinds.append(("version-change", 5))
         total = sum(w for _, w in kinds)
         x = self.rng.uniform(0, total)
         for kind, w in kinds:
@@ -1158,6 +1166,7 @@ spec:
     def do_round(self, kind):
         a, s = self.app, self.sjob
         results = []
+        self.round_phases = 2 if kind in ("suspend-resume", "delete-recreate") else 1
         if kind in ("savepoint-upgrade", "last-state-upgrade"):
             a["mode"] = "savepoint" if kind == "savepoint-upgrade" else "last-state"
             a["tag"] = self.next_tag()
@@ -1193,11 +1202,23 @@ spec:
         elif kind == "version-change":
             # flinkVersion of the app, of the session cluster (its session job moves by itself:
             # its manifest is not touched) or of both in one write; the app's sometimes with a new tag.
-            target = self.rng.choice(["app", "session", "both"]) if self.session else "app"
+            # To a newer listed version only (--downgrades: any other): Flink restores a savepoint
+            # of its own or an older version, not of a newer one (1.20 reads checkpoint metadata
+            # up to version 4; 2.0 writes 5, 2.1-2.3 write 6). When neither can move up, one of
+            # them is deleted and re-created on the oldest listed version (fresh state).
+            targets = {"app": self.version_targets(a["version"])}
+            if self.session:
+                targets["session"] = self.version_targets(self.session_version)
+            options = [t for t, ups in targets.items() if ups]
+            if len(options) == 2:
+                options.append("both")
+            if not options:
+                return self.version_reset(results)
+            target = self.rng.choice(options)
             restart, labels, files = {}, [], []
             self.version_moved = set()
             if target in ("app", "both"):
-                a["version"] = self.rng.choice([r for r in self.releases if r != a["version"]])
+                a["version"] = self.rng.choice(targets["app"])
                 if self.rng.random() < 0.4:
                     a["tag"] = self.next_tag()
                 restart["app-restart"] = True
@@ -1205,7 +1226,7 @@ spec:
                 labels.append(f"app -> {self.flink_version(a['version'])} {a['tag']}")
                 files.append(("app.yaml", self.app_manifest))
             if target in ("session", "both"):
-                self.session_version = self.rng.choice([r for r in self.releases if r != self.session_version])
+                self.session_version = self.rng.choice(targets["session"])
                 if s["present"]:
                     restart["sjob-restart"] = True
                     self.version_moved.add("sjob")
@@ -1236,6 +1257,48 @@ spec:
                 self.note("session-job re-creation failed to converge: later delete-recreate rounds target the app only")
         return results
 
+    def version_targets(self, release):
+        """The listed releases a resource on `release` may change to: the newer ones (any other
+        with --downgrades)."""
+        key = lambda r: tuple(int(x) if x.isdigit() else 0 for x in r.split("."))
+        return [r for r in self.releases if r != release and (self.a.downgrades or key(r) > key(release))]
+
+    def version_reset(self, results):
+        """No newer version for the app or the session cluster: one of them is deleted and
+        re-created on the oldest listed version (the session cluster after its session job, which
+        is re-created with it), so later rounds can upgrade it again."""
+        a, s = self.app, self.sjob
+        oldest = min(self.releases, key=lambda r: tuple(int(x) if x.isdigit() else 0 for x in r.split(".")))
+        target = self.rng.choice(["app", "session"]) if self.session else "app"
+        self.round_phases = 2 if target == "app" else 3
+        if target == "app":
+            a["present"] = False
+            r1 = self.phase("delete app (no newer version)", lambda: self.remove("app.yaml"))
+            results.append(("delete app (no newer version)", *r1))
+            if r1[0] is None:
+                return results
+            self.freeze("app", a["inc"])
+            a.update(present=True, inc=a["inc"] + 1, tag=self.next_tag(), p=1, nonce=0, state="running", version=oldest)
+            label = f"re-create app #{a['inc']} on {self.flink_version(oldest)} {a['tag']}"
+            results.append((label, *self.phase(label, self.write_app)))
+            return results
+        s["present"] = False
+        r1 = self.phase("delete sjob (no newer version)", lambda: self.remove("sjob.yaml"))
+        results.append(("delete sjob (no newer version)", *r1))
+        if r1[0] is None:
+            return results
+        self.freeze("sjob", s["inc"])
+        self.session_present = False
+        r2 = self.phase("delete session", lambda: self.remove("session.yaml"))
+        results.append(("delete session", *r2))
+        if r2[0] is None:
+            return results
+        self.session_present, self.session_version = True, oldest
+        s.update(present=True, inc=s["inc"] + 1, tag=self.next_tag())
+        label = f"re-create session on {self.flink_version(oldest)} and sjob #{s['inc']} {s['tag']}"
+        results.append((label, *self.phase(label, lambda: (self.write("session.yaml", self.session_manifest()), self.write_sjob()))))
+        return results
+
     def recover(self):
         """After a non-converged phase: delete everything (the session job first) and start fresh
         incarnations (a fresh session cluster too), so later rounds test the operator again rather
@@ -1257,6 +1320,7 @@ spec:
         if self.session:
             self.freeze("sjob", self.sjob["inc"])
             self.sjob.update(present=True, inc=self.sjob["inc"] + 1, tag=self.next_tag())
+            self.session_present = True
             self.arm()
             self.write("session.yaml", self.session_manifest())
             self.write_sjob()
@@ -1339,10 +1403,9 @@ spec:
                 self.note(f"flinkVersion change replayed up to {moved} record(s) per key (a restore from a checkpoint, not "
                           f"the change's savepoint, or a fault after it; faults: {'; '.join(', '.join(f) for _, _, f in results)})")
             self.rounds_done = number
-            if results and all(elapsed is not None for _, elapsed, _ in results) \
-                    and len(results) == (2 if kind in ("suspend-resume", "delete-recreate") else 1):
+            if results and all(elapsed is not None for _, elapsed, _ in results) and len(results) == self.round_phases:
                 self.rounds_converged += 1
-            if any(elapsed is None for _, elapsed, _ in results) or len(results) < (2 if kind in ("suspend-resume", "delete-recreate") else 1):
+            if any(elapsed is None for _, elapsed, _ in results) or len(results) < self.round_phases:
                 if not self.recover():
                     log("recovery failed: stopping the run")
                     break
@@ -1650,6 +1713,8 @@ def main():
     parser.add_argument("--mode", default="savepoint", choices=["savepoint", "last-state"])
     parser.add_argument("--no-session", dest="session", action="store_false")
     parser.add_argument("--duration", type=float, default=0, help="stop starting rounds after this many seconds (0: no limit)")
+    parser.add_argument("--downgrades", action="store_true",
+                        help="version-change rounds may also move to an older listed version (Flink cannot restore a newer version's savepoint)")
     parser.add_argument("--keep", action="store_true", help="keep the root even when nothing failed")
     a = parser.parse_args()
     if not a.versions and not a.flink_home:

@@ -30,7 +30,9 @@
 # --flink-home, finding exactly the listed ones (links in <root>/operator/.flink/, its working
 # directory, $FLINK_HOME unset), and a random round may change flinkVersion: of the app (a
 # savepoint upgrade, sometimes with a new tag), of the session cluster (its session job moves by
-# itself through a savepoint) or of both at once. Unset: Flink 2.3 as always, tags vN.
+# itself through a savepoint) or of both at once, to a newer listed version (Flink does not
+# restore a newer version's savepoint; CHAOS_DOWNGRADES=1 draws older ones too); when neither can
+# move up, one is deleted and re-created on the oldest. Unset: Flink 2.3 as always, tags vN.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -74,5 +76,6 @@ args=(--rounds "$ROUNDS" --seed "$SEED" --flinklet "$FLINKLET" "${flink_args[@]}
       --ports "${CHAOS_PORTS:-auto}" --duration "${CHAOS_DURATION:-0}" --mode "${CHAOS_MODE:-savepoint}")
 [ "${CHAOS_SESSION:-1}" = 0 ] && args+=(--no-session)
 [ "${KEEP:-0}" = 1 ] && args+=(--keep)
+[ "${CHAOS_DOWNGRADES:-0}" = 1 ] && args+=(--downgrades)
 echo "chaos: $ROUNDS rounds, seed $SEED, flinklet $(git rev-parse --short HEAD)$(git diff --quiet HEAD -- Sources || echo '+changes'), root $ROOT, $flink_text, load $(cut -d' ' -f1-3 /proc/loadavg)"
 exec python3 hack/chaos.py "${args[@]}"

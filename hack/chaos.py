@@ -1167,6 +1167,7 @@ spec:
         a, s = self.app, self.sjob
         results = []
         self.round_phases = 2 if kind in ("suspend-resume", "delete-recreate") else 1
+        self.version_moved = set()
         if kind in ("savepoint-upgrade", "last-state-upgrade"):
             a["mode"] = "savepoint" if kind == "savepoint-upgrade" else "last-state"
             a["tag"] = self.next_tag()
@@ -1216,7 +1217,6 @@ spec:
                 return self.version_reset(results)
             target = self.rng.choice(options)
             restart, labels, files = {}, [], []
-            self.version_moved = set()
             if target in ("app", "both"):
                 a["version"] = self.rng.choice(targets["app"])
                 if self.rng.random() < 0.4:

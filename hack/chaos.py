@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Chaos test of the real operator and real Flink 2.3 (stdlib only; run through hack/chaos.sh).
+"""Chaos test of the real operator and real Flink (stdlib only; run through hack/chaos.sh).
 
 World: a fresh root (manifests/, state/, output/, operator.log) and one `flinklet run` child on
 its own port range. Resources: an application FlinkDeployment `app` running the counter job
@@ -19,6 +19,24 @@ new output file and starts from an empty state), and faults only (no change, aft
 10-25 s, with JVM kills and power losses likelier: faults hitting bystanders, not just the
 resource being changed).
 
+Flink versions (--versions HOME[,HOME...], from CHAOS_VERSIONS="1.20 2.3"): the manifests name
+the first listed version (flinkVersion v1_20, ...) and the tags are vN-%v, which the job expands
+to the release that runs it (`k 12 v3-1.20.5`). With one version the operator runs --flink-home
+that distribution; with two or more it runs without it, in <root>/operator, whose .flink/ links
+to the listed distributions only ($FLINK_HOME unset), and one more change is drawn:
+  version-change: flinkVersion of the app (a savepoint upgrade; with probability 0.4 with a new
+             tag too), of the session cluster (its session job, whose manifest is not touched, is
+             stopped with a savepoint, the cluster restarts on the new version, the job resumes
+             there as a new job) or of both in one write, to a newer listed version: Flink
+             restores savepoints of its own and older versions only (1.20 reads checkpoint
+             metadata up to format 4, 2.0 writes 5, 2.1-2.3 write 6; a 2.3 savepoint on 1.20
+             fails with "Unrecognized checkpoint version number: 6"), so a downgrade with state
+             cannot converge (--downgrades draws them anyway). When neither can move up, the app,
+             or the session job and its cluster, are deleted and re-created on the oldest listed
+             version (fresh state), so later rounds upgrade again.
+Without --versions (the default): --flink-home, flinkVersion v2_3 and tags vN, as before; the
+seeded draws are the same as before.
+
 Invariants, checked by Flink's REST API, /proc and the job's own output, not by status alone:
   converge   within 120 s of the last operator restart of the phase (a relapse while faults
              still take effect sends it back to waiting): status.spec is what was
@@ -35,6 +53,17 @@ Invariants, checked by Flink's REST API, /proc and the job's own output, not by 
              output or two writers interleaving. A fall-back to 1 after the key passed
              RESET_AFTER, or replaying more than REPLAY_BOUND records, is a violation.
   tags       after the first line of tag vK, no line with an older tag vJ (J < K).
+  versions   (with --versions) in each output file the writer is the (tag, release) of the latest
+             line. A new writer must be one a manifest asked for when it was written (else
+             `unexpected-version`); a writer that was replaced (a version change, a new tag) never
+             writes again (`superseded-version`: two Flink versions writing interleaved), unless a
+             later manifest asks for it again (a flinkVersion flipped back). At convergence the
+             Flink that answers on the resource's REST port (/config flink-version) is the release
+             the manifest names (the session job's: its cluster's), the output grew by >= 5 lines
+             of vN-<that release>, and its latest line is of that writer (`latest-version`).
+             Counts continue across a version change as across any upgrade; a fall-back in a
+             version-change round (a restore from a checkpoint rather than the change's savepoint,
+             when faults interrupted it) is a note, as in savepoint-upgrade rounds; the bounds hold.
   one JM     /proc is sampled every 0.5 s: at most one JobManager JVM per resource.
   frozen     the output of a deleted incarnation never grows after its deletion converged.
   savepoints every location in status.jobStatus.savepointInfo exists on disk at each
@@ -86,6 +115,15 @@ P_POWER = 0.15
 P_JVM = 0.4
 P_LATE = 0.3
 MAX_DETAILED = 3  # per (file, kind) violations quoted in full; the rest are counted
+
+
+def flink_release(home):
+    """The release of a Flink distribution (from its lib/flink-dist-<release>.jar): 1.20.5."""
+    for jar in sorted(os.listdir(f"{home}/lib")):
+        m = re.fullmatch(r"flink-dist[_\w.-]*?-(\d+\.\d+\.\d+\S*)\.jar", jar)
+        if m:
+            return m.group(1)
+    raise SystemExit(f"error: {home} is not a Flink distribution (no lib/flink-dist-*.jar)")
 
 
 def now_iso():
@@ -173,9 +211,18 @@ class OutputChecker:
         self.h, self.resource, self.incarnation, self.path = h, resource, incarnation, path
         self.offset, self.partial, self.lineno = 0, b"", 0
         self.keys = {}
-        self.tag_first = {}  # tag -> (lineno, time read)
+        self.tag_first = {}  # tag (as written: vN, or vN-<release> with versions) -> (lineno, time read)
         self.tag_count = collections.Counter()
         self.max_tag = None
+        self.tagn_first = {}  # N of vN -> lineno of its first line
+        # Versions (tags vN-<release>): the writer is the (N, release) of the latest line; one that
+        # was replaced is retired and may not write again unless the harness asks for it again
+        # (arm: a flinkVersion flipped back); a new writer must be one the harness asked for.
+        self.writer = None
+        self.writer_since = None  # lineno where the current writer took over
+        self.armed = set()
+        self.retired = {}  # (N, release) -> (lineno where its successor took over, successor)
+        self.switches = 0  # changes of release between consecutive writers
         self.frozen = None  # (size, round) once the incarnation's deletion converged
         self.fallbacks = []  # (round, key, high, to, lineno)
         self.reported = collections.Counter()
@@ -212,23 +259,32 @@ class OutputChecker:
         else:
             self.h.suppressed[kind] += 1
 
+    def arm(self, identity):
+        """The harness asks for writer `identity` ((N, release)) from now on: it may take over,
+        also after it was retired (a flinkVersion flipped back)."""
+        self.armed.add(identity)
+        self.retired.pop(identity, None)
+
     def feed(self, line, seen):
         self.lineno += 1
         here = f"{os.path.basename(self.path)}:{self.lineno}: {line}"
         parts = line.split()
-        if len(parts) != 3 or not parts[1].isdigit() or not re.fullmatch(r"v\d+", parts[2]):
+        m = re.fullmatch(r"v(\d+)(?:-(\S+))?", parts[2]) if len(parts) == 3 else None
+        if m is None or not parts[1].isdigit():
             self.violation("malformed", f"{self.label()}: malformed output line", list(self.recent) + [here])
             return
         key, count, tag = parts[0], int(parts[1]), parts[2]
-        tag_n = int(tag[1:])
+        tag_n, release = int(m.group(1)), m.group(2)
         self.tag_count[tag] += 1
         if tag not in self.tag_first:
             self.tag_first[tag] = (self.lineno, seen)
+        self.tagn_first.setdefault(tag_n, self.lineno)
         if self.max_tag is not None and tag_n < self.max_tag:
-            first = self.tag_first[f"v{self.max_tag}"]
             self.violation("superseded-tag", f"{self.label()}: line of superseded tag {tag} after the first line of v{self.max_tag} "
-                                             f"(line {first[0]}): two versions wrote",
+                                             f"(line {self.tagn_first[self.max_tag]}): two versions wrote",
                            list(self.recent) + [here])
+        elif release is not None:
+            self.feed_writer((tag_n, release), here)
         self.max_tag = tag_n if self.max_tag is None else max(self.max_tag, tag_n)
         st = self.keys.get(key)
         if st is None:
@@ -255,6 +311,27 @@ class OutputChecker:
         st["high"] = max(st["high"], count)
         st["recent"].append(here)
         self.recent.append(here)
+
+    def feed_writer(self, identity, here):
+        """The version check of one line written by `identity` (N, release)."""
+        if identity == self.writer:
+            return
+        name = lambda i: f"v{i[0]}-{i[1]}"
+        if identity in self.retired:
+            at, successor = self.retired[identity]
+            self.violation("superseded-version", f"{self.label()}: line of {name(identity)} after {name(successor)} took over at line {at}: "
+                                                 f"two Flink versions (or job versions) wrote", list(self.recent) + [here])
+            return
+        if identity not in self.armed:
+            self.violation("unexpected-version", f"{self.label()}: {name(identity)} writes, which no manifest asked for "
+                                                 f"(asked: {', '.join(sorted(name(i) for i in self.armed)) or 'none'}"
+                                                 f"{'; writing: ' + name(self.writer) if self.writer else ''})", list(self.recent) + [here])
+        if self.writer is not None:
+            self.retired[self.writer] = (self.lineno, identity)
+            self.armed.discard(self.writer)
+            self.switches += self.writer[1] != identity[1]
+        self.writer, self.writer_since = identity, self.lineno
+        self.armed.discard(identity)
 
 
 class Harness:
@@ -289,14 +366,43 @@ class Harness:
         self.rounds_done = 0
         self.rounds_converged = 0
         self.sjob_recreate = True
+        self.version_moved = set()  # the resources whose Flink version the current round changes
+        self.session_present = True
+        self.round_phases = 1  # the phases the current round has when none fails
         self.tag_seq = 0
         self.checkers = {}
         self.jm_reported = set()
         self.max_jm = collections.Counter()
         self.stop_sampler = threading.Event()
+        # Flink versions: default (no --versions) the one of --flink-home, its manifests saying v2_3 and
+        # tags vN as always; with --versions the listed distributions (releases), the tags vN-%v
+        # (the job writes the release that runs it) and, with two or more, version-change rounds.
+        self.homes = {}  # release -> distribution directory
+        for home in a.versions or []:
+            self.homes.setdefault(flink_release(home), home)
+        self.releases = list(self.homes) or [None]
+        self.versioned = bool(a.versions)
+        self.op_cwd, self.op_env, self.op_home = None, None, a.flink_home
+        if self.versioned and len(self.releases) == 1:
+            self.op_home = self.homes[self.releases[0]]
+        elif self.versioned:
+            # No --flink-home: the operator finds every distribution as it does by itself, as
+            # .flink/flink-<release>/ of its working directory (here links to the listed ones only,
+            # so a version not listed is not installed for it) and $FLINK_HOME (left out).
+            self.op_home = None
+            self.op_cwd = f"{self.root}/operator"
+            os.makedirs(f"{self.op_cwd}/.flink", exist_ok=True)
+            for release, home in self.homes.items():
+                link = f"{self.op_cwd}/.flink/flink-{release}"
+                if not os.path.islink(link):
+                    os.symlink(os.path.abspath(home), link)
+            self.op_env = {k: v for k, v in os.environ.items() if k != "FLINK_HOME"}
         # desired state
-        self.app = {"present": True, "inc": 1, "tag": self.next_tag(), "mode": a.mode, "p": 1, "state": "running", "nonce": 0}
+        first = self.releases[0]
+        self.app = {"present": True, "inc": 1, "tag": self.next_tag(), "mode": a.mode, "p": 1, "state": "running", "nonce": 0,
+                    "version": first}
         self.session = a.session
+        self.session_version = first
         self.sjob = {"present": a.session, "inc": 1, "tag": self.next_tag(), "mode": "savepoint"} if a.session else None
 
     # ---- bookkeeping ---------------------------------------------------------------------------
@@ -327,6 +433,31 @@ class Harness:
 
     def output_path(self, name, inc):
         return f"{self.outdir}/{name}.{inc}.out"
+
+    def release_of(self, name):
+        """The Flink release the manifests ask `name` (app, session, sjob) to run on."""
+        return self.app["version"] if name == "app" else self.session_version
+
+    def flink_version(self, release):
+        """spec.flinkVersion of a release: 1.20.5 -> v1_20. Without --versions, v2_3 as always."""
+        if not self.versioned:
+            return "v2_3"
+        major, minor = release.split(".")[:2]
+        return f"v{major}_{minor}"
+
+    def out_tag(self, name):
+        """The tag the running job of `name` writes: vN, or vN-<release> with versions."""
+        m = self.app if name == "app" else self.sjob
+        return f"{m['tag']}-{self.release_of(name)}" if self.versioned else m["tag"]
+
+    def arm(self):
+        """Tells the output checkers which writer (tag, release) each resource is asked for now."""
+        if not self.versioned:
+            return
+        with self.lock:
+            for name, m in [("app", self.app), ("sjob", self.sjob)]:
+                if m and m["present"]:
+                    self.checker(name, m["inc"]).arm((int(m["tag"][1:]), self.release_of(name)))
 
     def checker(self, name, inc):
         with self.lock:
@@ -374,10 +505,12 @@ class Harness:
         with open(self.oplog, "a") as f:
             f.write(json.dumps({"chaos": "operator start", "n": self.op_starts, "round": self.round, "time": now_iso()}) + "\n")
         out = open(self.oplog, "ab")
+        home = ["--flink-home", self.op_home] if self.op_home else []
         self.op = subprocess.Popen(
-            [self.a.flinklet, "run", "--manifests", self.manifests, "--state-dir", self.state, "--flink-home", self.a.flink_home,
+            [self.a.flinklet, "run", "--manifests", self.manifests, "--state-dir", self.state, *home,
              "--ports", self.a.ports, "--resync", "2", "--empty-grace", "1", "--log-format", "json"],
-            stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True, preexec_fn=unblock_signals)
+            stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True, preexec_fn=unblock_signals,
+            cwd=self.op_cwd, env=self.op_env)
         out.close()
 
     def kill_operator(self):
@@ -445,8 +578,9 @@ class Harness:
         st = obj.get("status") or {}
         js = st.get("jobStatus") or {}
         conditions = "; ".join(f"{c.get('type')}={c.get('status')} {c.get('reason')}: {c.get('message')}" for c in st.get("conditions") or [])
+        flink = (st.get("clusterInfo") or {}).get("flink-version")
         return (f"generation {obj['metadata'].get('generation')} observed {st.get('observedGeneration')} "
-                f"lifecycle {st.get('lifecycleState')} jm {st.get('jobManagerDeploymentStatus')} job {js.get('jobId')} {js.get('state')} "
+                f"lifecycle {st.get('lifecycleState')}{' flink ' + flink if flink else ''} jm {st.get('jobManagerDeploymentStatus')} job {js.get('jobId')} {js.get('state')} "
                 f"restore {js.get('upgradeSavepointPath')} error {st.get('error')} | {conditions}")
 
     # ---- manifests -----------------------------------------------------------------------------
@@ -467,7 +601,8 @@ class Harness:
             pass
 
     def args(self, name, m):
-        return ["--rate", str(self.a.rate), "--keys", str(self.a.keys), "--tag", m["tag"], "--output", self.output_path(name, m["inc"])]
+        tag = m["tag"] + "-%v" if self.versioned else m["tag"]
+        return ["--rate", str(self.a.rate), "--keys", str(self.a.keys), "--tag", tag, "--output", self.output_path(name, m["inc"])]
 
     def app_manifest(self):
         m = self.app
@@ -477,7 +612,7 @@ kind: FlinkDeployment
 metadata:
   name: app
 spec:
-  flinkVersion: v2_3
+  flinkVersion: {self.flink_version(m["version"])}
   mode: application
 {nonce}  flinkConfiguration:
     execution.checkpointing.interval: "{CHECKPOINT_S}s"
@@ -498,12 +633,12 @@ spec:
 """
 
     def session_manifest(self):
-        return """apiVersion: flink.apache.org/v1beta1
+        return f"""apiVersion: flink.apache.org/v1beta1
 kind: FlinkDeployment
 metadata:
   name: session
 spec:
-  flinkVersion: v2_3
+  flinkVersion: {self.flink_version(self.session_version)}
   mode: session
   flinkConfiguration:
     taskmanager.numberOfTaskSlots: "2"
@@ -612,7 +747,8 @@ spec:
         spec, st = obj.get("spec") or {}, obj.get("status") or {}
         job = spec.get("job") or {}
         if job.get("args") != expect_args or (kind == "flinkdep" and (job.get("parallelism") != m["p"] or job.get("state") != "running"
-                                                                      or (spec.get("restartNonce") or 0) != m["nonce"])) \
+                                                                      or (spec.get("restartNonce") or 0) != m["nonce"]
+                                                                      or spec.get("flinkVersion") != self.flink_version(m["version"]))) \
                 or job.get("upgradeMode") != m["mode"]:
             return False, f"{name}: the operator has not read the written spec yet | {self.status_line(obj)}", None
         if st.get("observedGeneration") != obj["metadata"].get("generation"):
@@ -645,20 +781,33 @@ spec:
             return False, f"{name}: REST runs {j['jid']}, status names {jid} | {rest_text}", jid
         if restart_expected and jid == pre_jid:
             return False, f"{name}: still job {jid}, a restart was asked for | {rest_text}", jid
+        if self.versioned:
+            ok, detail = self.check_rest_version(name, port)
+            if not ok:
+                return False, f"{detail} | {rest_text}", jid
         if kind == "flinkdep":
             details = rest(port, f"/jobs/{jid}")
             parallelism = sorted({v.get("parallelism") for v in details.get("vertices", [])}) if "_error" not in details else None
             if parallelism != [m["p"]]:
                 return False, f"{name}: vertex parallelism {parallelism}, want {m['p']} | {rest_text}", jid
         c = self.checker(name, m["inc"])
+        tag = self.out_tag(name)
         with self.lock:
             c.poll()
-            first = c.tag_first.get(m["tag"])
+            first = c.tag_first.get(tag)
         if first is None:
-            return False, f"{name}: no output line of {m['tag']} yet | {rest_text}", jid
-        if first[1] < t_write and c.tag_count[m["tag"]] and restart_expected:
+            return False, f"{name}: no output line of {tag} yet | {rest_text}", jid
+        if first[1] < t_write and c.tag_count[tag] and restart_expected:
             pass  # a tag that already ran (resume, nonce): the REST job id proves the restart
         return True, f"{name}: job {jid} RUNNING ({rest_text})", jid
+
+    def check_rest_version(self, name, port):
+        """The Flink that answers on `port` (REST /config) is the release the manifest names."""
+        want = self.release_of(name)
+        got = rest(port, "/config")
+        if got.get("flink-version") != want:
+            return False, f"{name}: REST {port} /config says Flink {got.get('flink-version', got.get('_error'))}, the manifest names {want}"
+        return True, ""
 
     def session_port(self):
         obj, _ = self.get("flinkdep", "session")
@@ -669,12 +818,18 @@ spec:
         if obj is None:
             return False, f"session: no record ({err})"
         st = obj.get("status") or {}
+        if (obj.get("spec") or {}).get("flinkVersion") != self.flink_version(self.session_version):
+            return False, f"session: the operator has not read the written spec yet | {self.status_line(obj)}"
         if st.get("observedGeneration") != obj["metadata"].get("generation") or st.get("lifecycleState") != "STABLE":
             return False, f"session: {self.status_line(obj)}"
         port = (st.get("clusterInfo") or {}).get("rest-port")
         overview = rest(port, "/overview") if port else {"_error": "no port"}
         if "_error" in overview or overview.get("taskmanagers", 0) < 1:
             return False, f"session: REST {port} /overview: {overview}"
+        if self.versioned:
+            ok, detail = self.check_rest_version("session", port)
+            if not ok:
+                return False, f"{detail} | {self.status_line(obj)}"
         return True, "session: STABLE"
 
     def check_gone(self, kind, name):
@@ -719,7 +874,7 @@ spec:
             checks.append(("app", lambda: self.check_deployment_job("app", a, self.args("app", a), pre.get("app"),
                                                                     pre.get("app-restart", False), pre["t_write"])[:2]))
         if self.session:
-            checks.append(("session", self.check_session))
+            checks.append(("session", self.check_session if self.session_present else lambda: self.check_gone("flinkdep", "session")))
             s = self.sjob
             if not s["present"]:
                 checks.append(("sjob", lambda: self.check_gone("sessionjob", "sjob")))
@@ -899,6 +1054,7 @@ spec:
                     return None
                 relapses += 1
                 continue
+            self.check_latest_writers(phase)
             self.quiet_when_suspended()
             results = [(name, fn()) for name, fn in self.expectations(pre)]
             if all(ok for _, (ok, _) in results):
@@ -920,7 +1076,7 @@ spec:
         if self.session and self.sjob["present"]:
             running.append(("sjob", self.sjob))
         with self.lock:
-            base = {name: self.checker(name, m["inc"]).tag_count[m["tag"]] for name, m in running}
+            base = {name: self.checker(name, m["inc"]).tag_count[self.out_tag(name)] for name, m in running}
         deadline = time.time() + GROWTH_TIMEOUT
         pending = set(base)
         while pending and time.time() < deadline:
@@ -929,9 +1085,26 @@ spec:
                 for name, m in running:
                     c = self.checker(name, m["inc"])
                     c.poll()
-                    if c.tag_count[m["tag"]] - base[name] >= GROWTH_LINES:
+                    if c.tag_count[self.out_tag(name)] - base[name] >= GROWTH_LINES:
                         pending.discard(name)
         return pending
+
+    def check_latest_writers(self, phase):
+        """With versions: after the output grew under the expected tag, its latest line is the
+        expected writer's, the release the manifest names (the version that runs is the one asked for)."""
+        if not self.versioned:
+            return
+        with self.lock:
+            for name, m in [("app", self.app), ("sjob", self.sjob)]:
+                if not m or not m["present"] or (name == "app" and m["state"] != "running"):
+                    continue
+                c = self.checker(name, m["inc"])
+                c.poll()
+                want = (int(m["tag"][1:]), self.release_of(name))
+                if c.writer != want:
+                    self.violation("latest-version", f"phase '{phase}': the latest output of {c.label()} is "
+                                                     f"{'v%d-%s' % c.writer if c.writer else 'none'}, the manifests ask for v{want[0]}-{want[1]}",
+                                   list(c.recent)[-4:])
 
     def quiet_when_suspended(self):
         """A SUSPENDED app (no process left) writes nothing for 4 s."""
@@ -963,6 +1136,7 @@ spec:
         pre.update(restart or {})
         timeline = self.plan_faults(allow_jvm, boost)
         pre["t_write"] = t0 = time.time()
+        self.arm()
         apply()
         faults, last_start = self.run_timeline(t0, timeline)
         elapsed = self.converge(pre, last_start, description)
@@ -979,6 +1153,8 @@ spec:
                  ("restart-nonce", 1.5), ("delete-recreate", 1.5), ("faults-only", 2)]
         if self.session:
             kinds.append(("session-job-upgrade", 2))
+        if len(self.releases) > 1:
+            kinds.append(("version-change", 5))
         total = sum(w for _, w in kinds)
         x = self.rng.uniform(0, total)
         for kind, w in kinds:
@@ -990,6 +1166,8 @@ spec:
     def do_round(self, kind):
         a, s = self.app, self.sjob
         results = []
+        self.round_phases = 2 if kind in ("suspend-resume", "delete-recreate") else 1
+        self.version_moved = set()
         if kind in ("savepoint-upgrade", "last-state-upgrade"):
             a["mode"] = "savepoint" if kind == "savepoint-upgrade" else "last-state"
             a["tag"] = self.next_tag()
@@ -1022,6 +1200,40 @@ spec:
                 self.note("app SUSPENDED with no restore point recorded")
             a["state"] = "running"
             results.append(("resume app", *self.phase("resume", self.write_app, restart={"app-restart": True})))
+        elif kind == "version-change":
+            # flinkVersion of the app, of the session cluster (its session job moves by itself:
+            # its manifest is not touched) or of both in one write; the app's sometimes with a new tag.
+            # To a newer listed version only (--downgrades: any other): Flink restores a savepoint
+            # of its own or an older version, not of a newer one (1.20 reads checkpoint metadata
+            # up to version 4; 2.0 writes 5, 2.1-2.3 write 6). When neither can move up, one of
+            # them is deleted and re-created on the oldest listed version (fresh state).
+            targets = {"app": self.version_targets(a["version"])}
+            if self.session:
+                targets["session"] = self.version_targets(self.session_version)
+            options = [t for t, ups in targets.items() if ups]
+            if len(options) == 2:
+                options.append("both")
+            if not options:
+                return self.version_reset(results)
+            target = self.rng.choice(options)
+            restart, labels, files = {}, [], []
+            if target in ("app", "both"):
+                a["version"] = self.rng.choice(targets["app"])
+                if self.rng.random() < 0.4:
+                    a["tag"] = self.next_tag()
+                restart["app-restart"] = True
+                self.version_moved.add("app")
+                labels.append(f"app -> {self.flink_version(a['version'])} {a['tag']}")
+                files.append(("app.yaml", self.app_manifest))
+            if target in ("session", "both"):
+                self.session_version = self.rng.choice(targets["session"])
+                if s["present"]:
+                    restart["sjob-restart"] = True
+                    self.version_moved.add("sjob")
+                labels.append(f"session -> {self.flink_version(self.session_version)}")
+                files.append(("session.yaml", self.session_manifest))
+            label = "flinkVersion " + ", ".join(labels)
+            results.append((label, *self.phase(label, lambda: [self.write(f, text()) for f, text in files], restart=restart)))
         elif kind == "session-job-upgrade":
             s["mode"] = self.rng.choice(["savepoint", "last-state"])
             s["tag"] = self.next_tag()
@@ -1045,6 +1257,48 @@ spec:
                 self.note("session-job re-creation failed to converge: later delete-recreate rounds target the app only")
         return results
 
+    def version_targets(self, release):
+        """The listed releases a resource on `release` may change to: the newer ones (any other
+        with --downgrades)."""
+        key = lambda r: tuple(int(x) if x.isdigit() else 0 for x in r.split("."))
+        return [r for r in self.releases if r != release and (self.a.downgrades or key(r) > key(release))]
+
+    def version_reset(self, results):
+        """No newer version for the app or the session cluster: one of them is deleted and
+        re-created on the oldest listed version (the session cluster after its session job, which
+        is re-created with it), so later rounds can upgrade it again."""
+        a, s = self.app, self.sjob
+        oldest = min(self.releases, key=lambda r: tuple(int(x) if x.isdigit() else 0 for x in r.split(".")))
+        target = self.rng.choice(["app", "session"]) if self.session else "app"
+        self.round_phases = 2 if target == "app" else 3
+        if target == "app":
+            a["present"] = False
+            r1 = self.phase("delete app (no newer version)", lambda: self.remove("app.yaml"))
+            results.append(("delete app (no newer version)", *r1))
+            if r1[0] is None:
+                return results
+            self.freeze("app", a["inc"])
+            a.update(present=True, inc=a["inc"] + 1, tag=self.next_tag(), p=1, nonce=0, state="running", version=oldest)
+            label = f"re-create app #{a['inc']} on {self.flink_version(oldest)} {a['tag']}"
+            results.append((label, *self.phase(label, self.write_app)))
+            return results
+        s["present"] = False
+        r1 = self.phase("delete sjob (no newer version)", lambda: self.remove("sjob.yaml"))
+        results.append(("delete sjob (no newer version)", *r1))
+        if r1[0] is None:
+            return results
+        self.freeze("sjob", s["inc"])
+        self.session_present = False
+        r2 = self.phase("delete session", lambda: self.remove("session.yaml"))
+        results.append(("delete session", *r2))
+        if r2[0] is None:
+            return results
+        self.session_present, self.session_version = True, oldest
+        s.update(present=True, inc=s["inc"] + 1, tag=self.next_tag())
+        label = f"re-create session on {self.flink_version(oldest)} and sjob #{s['inc']} {s['tag']}"
+        results.append((label, *self.phase(label, lambda: (self.write("session.yaml", self.session_manifest()), self.write_sjob()))))
+        return results
+
     def recover(self):
         """After a non-converged phase: delete everything (the session job first) and start fresh
         incarnations (a fresh session cluster too), so later rounds test the operator again rather
@@ -1061,10 +1315,13 @@ spec:
             return False
         self.freeze("app", self.app["inc"])
         self.app.update(present=True, inc=self.app["inc"] + 1, tag=self.next_tag(), p=1, nonce=0, state="running")
+        self.arm()
         self.write_app()
         if self.session:
             self.freeze("sjob", self.sjob["inc"])
             self.sjob.update(present=True, inc=self.sjob["inc"] + 1, tag=self.next_tag())
+            self.session_present = True
+            self.arm()
             self.write("session.yaml", self.session_manifest())
             self.write_sjob()
         pre = self.current_jids()
@@ -1094,6 +1351,10 @@ spec:
     def run(self):
         a = self.a
         log(f"root {self.root}, seed {self.seed}, rounds {a.rounds}, ports {a.ports}, session {'on' if self.session else 'off'}")
+        if self.versioned:
+            log("Flink versions: " + ", ".join(f"{self.flink_version(r)} {self.homes[r]}" for r in self.releases)
+                + (f" (the operator runs --flink-home {self.op_home})" if self.op_home else
+                   f" (the operator finds them in {self.op_cwd}/.flink; version changes on)"))
         log(f"bounds: replay <= {self.replay_bound} records per key, reset-to-1 forbidden after {self.reset_after}, "
             f"convergence <= {CONVERGE_TIMEOUT:.0f} s")
         threading.Thread(target=self.sampler, daemon=True).start()
@@ -1101,6 +1362,7 @@ spec:
         if a.ports_lock is not None:
             a.ports_lock.close()
         # Initial deployment (no faults): the baseline everything else is compared with.
+        self.arm()
         self.write_app()
         if self.session:
             self.write("session.yaml", self.session_manifest())
@@ -1136,11 +1398,14 @@ spec:
                 + (", ".join(f"{name} {n}" for name, n in sorted(worst.items())) + f" ({restores} key restore(s))" if worst else "none"))
             if worst["app"] and kind == "savepoint-upgrade":
                 self.note(f"app's savepoint upgrade replayed up to {worst['app']} record(s) per key (restored from a checkpoint: faults interrupted the savepoint)")
+            moved = {name: worst[name] for name in sorted(self.version_moved) if worst[name]} if kind == "version-change" else {}
+            if moved:
+                self.note(f"flinkVersion change replayed up to {moved} record(s) per key (a restore from a checkpoint, not "
+                          f"the change's savepoint, or a fault after it; faults: {'; '.join(', '.join(f) for _, _, f in results)})")
             self.rounds_done = number
-            if results and all(elapsed is not None for _, elapsed, _ in results) \
-                    and len(results) == (2 if kind in ("suspend-resume", "delete-recreate") else 1):
+            if results and all(elapsed is not None for _, elapsed, _ in results) and len(results) == self.round_phases:
                 self.rounds_converged += 1
-            if any(elapsed is None for _, elapsed, _ in results) or len(results) < (2 if kind in ("suspend-resume", "delete-recreate") else 1):
+            if any(elapsed is None for _, elapsed, _ in results) or len(results) < self.round_phases:
                 if not self.recover():
                     log("recovery failed: stopping the run")
                     break
@@ -1235,6 +1500,12 @@ spec:
         print("changes: " + ", ".join(f"{k} {v}" for k, v in sorted(self.changes.items())))
         print(f"injections: operator-kill {self.injections['operator-kill']}, jvm-kill {self.injections['jvm-kill']}, "
               f"power-loss {self.injections['power-loss']} (total {total})")
+        if self.versioned:
+            switches = collections.Counter()
+            for c in self.checkers.values():
+                switches[c.resource] += c.switches
+            print("flink versions: " + ", ".join(self.flink_version(r) for r in self.releases)
+                  + f"; switches of version seen in the output: {dict(switches)}")
         print(f"converged: {self.rounds_converged}/{self.rounds_done} rounds ({self.phases_converged}/{self.phases} phases, "
               f"the initial deployment included)")
         if times:
@@ -1349,11 +1620,13 @@ def self_test():
         def violation(self, kind, message, evidence):
             self.got.append(kind)
 
-    def run(lines):
+    def run(lines, armed=()):
         fake = Fake()
         with tempfile.NamedTemporaryFile("w", suffix=".out", delete=False) as f:
             f.write("".join(line + "\n" for line in lines))
         c = OutputChecker(fake, "t", 1, f.name)
+        for identity in armed:
+            c.arm(identity)
         c.poll()
         os.unlink(f.name)
         return fake.got, c
@@ -1372,9 +1645,21 @@ def self_test():
         ("malformed", ["k 1 v1", "garbage"], ["malformed"]),
         ("keys are independent", seq("a", 1, 10, "v1") + seq("b", 1, 10, "v1") + seq("a", 11, 12, "v2"), []),
     ]
+    one, two = (1, "1.20.5"), (1, "2.3.0")
+    cases = [(name, lines, want, ()) for name, lines, want in cases] + [
+        ("version change", seq("k", 1, 20, "v1-1.20.5") + seq("k", 21, 30, "v1-2.3.0"), [], (one, two)),
+        ("version change with a new tag", seq("k", 1, 20, "v1-1.20.5") + seq("k", 21, 30, "v2-2.3.0"), [], (one, (2, "2.3.0"))),
+        ("old version after the switch", seq("k", 1, 20, "v1-1.20.5") + seq("k", 21, 30, "v1-2.3.0") + ["k 31 v1-1.20.5"],
+         ["superseded-version"], (one, two)),
+        ("two versions interleaving", seq("k", 1, 20, "v1-1.20.5") + ["k 21 v1-2.3.0", "k 22 v1-1.20.5"],
+         ["superseded-version"], (one, two)),
+        ("a version no manifest asked for", seq("k", 1, 20, "v1-1.20.5") + seq("k", 21, 30, "v1-2.2.1"), ["unexpected-version"], (one, two)),
+        ("flip back unasked", seq("k", 1, 20, "v1-1.20.5") + seq("k", 21, 30, "v1-2.3.0") + seq("k", 31, 35, "v1-1.20.5"),
+         ["superseded-version"], (one, two)),
+    ]
     failed = 0
-    for name, lines, want in cases:
-        got, _ = run(lines)
+    for name, lines, want, armed in cases:
+        got, _ = run(lines, armed)
         ok = sorted(set(got)) == sorted(set(want))
         failed += not ok
         print(f"{'ok  ' if ok else 'FAIL'} {name}: got {got}, want {want}")
@@ -1390,6 +1675,23 @@ def self_test():
     ok = fake.got == ["frozen"]
     failed += not ok
     print(f"{'ok  ' if ok else 'FAIL'} frozen output grows: got {fake.got}")
+    # A flinkVersion flipped back (1.20 -> 2.3 -> 1.20): the old writer may write again once asked.
+    fake = Fake()
+    with tempfile.TemporaryDirectory() as d:
+        path = f"{d}/x.out"
+        c = OutputChecker(fake, "t", 1, path)
+        c.arm(one)
+        open(path, "w").write("".join(f"k {i} v1-1.20.5\n" for i in range(1, 11)))
+        c.poll()
+        c.arm(two)
+        open(path, "a").write("".join(f"k {i} v1-2.3.0\n" for i in range(11, 21)))
+        c.poll()
+        c.arm(one)
+        open(path, "a").write("".join(f"k {i} v1-1.20.5\n" for i in range(21, 31)) + "k 31 v1-2.3.0\n")
+        c.poll()
+    ok = fake.got == ["superseded-version"] and c.switches == 2 and c.writer == one
+    failed += not ok
+    print(f"{'ok  ' if ok else 'FAIL'} flinkVersion flipped back and forth: got {fake.got}, {c.switches} switches")
     return 1 if failed else 0
 
 
@@ -1400,7 +1702,10 @@ def main():
     parser.add_argument("--rounds", type=int, default=25)
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--flinklet", required=True)
-    parser.add_argument("--flink-home", required=True)
+    parser.add_argument("--flink-home", help="the one distribution to run (without --versions)")
+    parser.add_argument("--versions", type=lambda text: [h for h in text.split(",") if h], default=None,
+                        help="HOME[,HOME...]: the distributions of the Flink versions to run on; one: the manifests name its "
+                             "version (the operator runs --flink-home HOME); two or more: version-change rounds too")
     parser.add_argument("--root", required=True)
     parser.add_argument("--ports", default="auto", help="FIRST-LAST, or auto: a free block no other flinklet or chaos run claims")
     parser.add_argument("--rate", type=int, default=20)
@@ -1408,8 +1713,12 @@ def main():
     parser.add_argument("--mode", default="savepoint", choices=["savepoint", "last-state"])
     parser.add_argument("--no-session", dest="session", action="store_false")
     parser.add_argument("--duration", type=float, default=0, help="stop starting rounds after this many seconds (0: no limit)")
+    parser.add_argument("--downgrades", action="store_true",
+                        help="version-change rounds may also move to an older listed version (Flink cannot restore a newer version's savepoint)")
     parser.add_argument("--keep", action="store_true", help="keep the root even when nothing failed")
     a = parser.parse_args()
+    if not a.versions and not a.flink_home:
+        parser.error("--flink-home or --versions is required")
     a.ports_lock = None
     if a.ports == "auto":
         # Runs starting at the same moment choose one at a time: the lock is held until this run's

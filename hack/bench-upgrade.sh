@@ -937,7 +937,9 @@ def cmd_report(a):
         return (f"{v:.2f} s" if v is not None else "-") + f" ({n})"
 
     print(f"upgrade downtime = last record of the old version → first record of the new one; median of the runs (n in parentheses)")
-    header = f"{'mode':<30} {'flinklet':<13} {'scripted':<13} {'ratio':<6} {'target':<22} {'met?':<7}"
+    version_modes = sorted({r["upgrade_mode"] for r in upgrades if r["mode"] == "application/version" and "upgrade_mode" in r})
+    width = 30 if version_modes in ([], ["savepoint"]) else 32 + len(",".join(version_modes))
+    header = f"{'mode':<{width}} {'flinklet':<13} {'scripted':<13} {'ratio':<6} {'target':<22} {'met?':<7}"
     speed = any(r["who"] == "scripts+speed" for r in upgrades)
     if speed:
         header += f" {'scripts+speed':<14} {'ratio':<6}"
@@ -957,12 +959,11 @@ def cmd_report(a):
         elif baseline == "application-version":
             # Flink releases from the tags (flink-<release>); the manifest's upgradeMode (Flinklet forces a savepoint).
             moves = sorted({f"{r['from'][6:]}→{r['to'][6:]}" for r in upgrades if r["mode"] in (mode, baseline)})
-            modes = sorted({r["upgrade_mode"] for r in upgrades if r["mode"] == mode and "upgrade_mode" in r})
-            label = f"{mode} {','.join(moves)}" + (f" ({','.join(modes)})" if modes and modes != ["savepoint"] else "")
+            label = f"{mode} {','.join(moves)}" + (f" ({','.join(version_modes)})" if version_modes not in ([], ["savepoint"]) else "")
             target, met = "none: ratio shown", None
         else:
             target, met = "≤ 1.5 s", (f <= 1.5) if f is not None else None
-        line = f"{label:<30} {secs(f, fn):<13} {secs(s, sn):<13} {(f'{ratio:.2f}' if ratio else '-'):<6} {target:<22} {('yes' if met else 'no' if met is not None else '-'):<7}"
+        line = f"{label:<{width}} {secs(f, fn):<13} {secs(s, sn):<13} {(f'{ratio:.2f}' if ratio else '-'):<6} {target:<22} {('yes' if met else 'no' if met is not None else '-'):<7}"
         if speed:
             line += f" {secs(q, qn):<14} {(f'{f / q:.2f}' if f is not None and q else '-'):<6}"
         print(line)

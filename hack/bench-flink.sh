@@ -227,7 +227,7 @@ def oplog_marks(path, names, t0):
             marks.setdefault("submit", when)
         elif message == "pod exited" and pod.endswith("-submitter"):
             marks.setdefault("client_done", when)
-        elif message == "flink action" and "submit" in entry.get("action", ""):
+        elif message in ("action", "flink action") and "submit" in entry.get("action", ""):  # (`flink action` before 1271361)
             marks.setdefault("submit", when)
     return marks
 

@@ -31,6 +31,24 @@
 #     A second baseline (scripts+speed, SPEED_BASELINE=1) adds the keys Flinklet's own clusters get
 #     (`cluster.registration.error-delay: 1s`, heartbeats 2 s / 10 s, `web.refresh-interval`), so
 #     the reader sees which part of the gain is configuration.
+#   Flink version upgrade (MODES=application-version, FROM=1.20 TO=2.3): the job moves from one
+#   Flink release to another, the old version writing tag `flink-$FROM`, the new one `flink-$TO`.
+#   A version only goes forward, so each of the $RUNS upgrades is a fresh job: created on $FROM,
+#   steady as above, upgraded to $TO, torn down; Flinklet's and the baseline's runs alternate.
+#     flinklet: an application FlinkDeployment as above with `flinkVersion: v<FROM>` and
+#       upgradeMode $VERSION_UPGRADE_MODE (savepoint; last-state is forced through a savepoint by
+#       Flinklet, as upstream does it), then the manifest's `flinkVersion: v<TO>` and tag. The
+#       jarURI local:///opt/flink/usrlib/… resolves in each version's own distribution. The
+#       operator runs without --flink-home (for every mode), so it finds every installed version.
+#     scripts: Flink's documented procedure, "Upgrading the Flink Framework Version" (ops/upgrading,
+#       in-place): STEP 1 `bin/flink stop --savepointPath DIR -m 127.0.0.1:PORT <job id>` of the OLD
+#       distribution; the old cluster stopped (its `standalone-job.sh stop`, `taskmanager.sh
+#       stop`); STEP 2/3 the NEW distribution's `standalone-job.sh start --job-classname …
+#       --fromSavepoint <path>` (the jar in its own usrlib/) and `taskmanager.sh start`. Each
+#       distribution has its own FLINK_CONF_DIR (its shipped config.yaml with the same keys as
+#       above); ports, memory, slots, checkpointing, directories, logs and pid files are shared.
+#     No numeric target in the issue: the ratio to the scripted procedure is printed. State: the
+#     move is a savepoint in both, so counts must continue exactly (any replay is a problem).
 #   Targets (the issue): application modes ≤ 0.5 × the scripted downtime (the application
 #   baseline is the savepoint procedure above; last-state is compared with it too); a session-job
 #   upgrade ≤ 1.5 s.
@@ -58,8 +76,8 @@
 # asked to stop, and every process whose command line names the scratch directory
 # (/tmp/flinklet-upgbench-*) is killed. KEEP=1 keeps the directory (logs, outputs, results.jsonl).
 # Knobs: RUNS (3), STEADY (6), JITTER (2), SPEED_BASELINE (1), SKIP_FLINKLET=1, SKIP_SCRIPTS=1,
-# MODES ("application-savepoint application-last-state session-job"), NO_LOAD_WAIT=1,
-# SWIFT_SCRATCH_PATH (.build).
+# MODES ("application-savepoint application-last-state session-job"; also application-version),
+# FROM (1.20), TO (2.3), VERSION_UPGRADE_MODE (savepoint), NO_LOAD_WAIT=1, SWIFT_SCRATCH_PATH (.build).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -68,11 +86,23 @@ STEADY=${STEADY:-6}
 JITTER=${JITTER:-2}
 SPEED_BASELINE=${SPEED_BASELINE:-1}
 MODES=${MODES:-application-savepoint application-last-state session-job}
+# application-version: the Flink releases the job moves between, and the manifest's upgradeMode.
+FROM=${FROM:-1.20}
+TO=${TO:-2.3}
+VERSION_UPGRADE_MODE=${VERSION_UPGRADE_MODE:-savepoint}
 
 bash hack/install-deps.sh
 command -v swift >/dev/null 2>&1 || export PATH="/opt/swift/usr/bin:$PATH"
 FLINK_HOME=$(bash hack/install-flink.sh)
-JAR=$(bash hack/build-counter-job.sh)
+case " $MODES " in
+    *" application-version "*)
+        FROM_HOME=$(bash hack/install-flink.sh "$FROM")
+        TO_HOME=$(bash hack/install-flink.sh "$TO")
+        [ "$FROM_HOME" != "$TO_HOME" ] || { echo "error: FROM=$FROM and TO=$TO are the same release" >&2; exit 2; } ;;
+esac
+# One jar per installed distribution (a line each); the baseline's `flink run` takes $FLINK_HOME's.
+bash hack/build-counter-job.sh >/dev/null
+JAR=$FLINK_HOME/usrlib/flinklet-counter-job.jar
 export FLINK_HOME
 
 FLINKLET="$(bash hack/build-release.sh flinklet)/flinklet"
@@ -466,7 +496,8 @@ def operator_marks(marks, oplog, resource, roles, since, until):
     def pod_is(role, message):
         return lambda e: e.get("message") == message and roles.of(e.get("pod.name", "")) == role
     def action(*prefixes):
-        return lambda e: (e.get("message") == "flink action" and e.get("resource.key", "").endswith(resource)
+        # (the Reconciler logs each step as `action`; before 1271361 it was `flink action`)
+        return lambda e: (e.get("message") in ("action", "flink action") and e.get("resource.key", "").endswith(resource)
                           and e.get("action", "").startswith(prefixes))
     # The snapshot action: stop-with-savepoint (savepoint upgrades) or cancel keeping the checkpoint (last-state).
     marks["op_snapshot"] = first_after(oplog, since, until, action("stopWithSavepoint(", "cancelKeepingCheckpoint(", "cancel("))
@@ -502,13 +533,18 @@ def write_atomically(path, text):
     os.rename(temporary, path)
 
 
-def deployment_manifest(name, output, tag, upgrade_mode, rate, keys):
+def flink_version_value(release):
+    """`1.20` → `v1_20`, the manifest's spec.flinkVersion."""
+    return "v" + release.replace(".", "_")
+
+
+def deployment_manifest(name, output, tag, upgrade_mode, rate, keys, flink_version="v2_3"):
     return f"""apiVersion: flink.apache.org/v1beta1
 kind: FlinkDeployment
 metadata:
   name: {name}
 spec:
-  flinkVersion: v2_3
+  flinkVersion: {flink_version}
   mode: application
   flinkConfiguration:
     execution.checkpointing.interval: "2s"
@@ -600,7 +636,10 @@ def emit(a, record):
 
 def cmd_flinklet(a):
     """One Flinklet episode: create, let it run, upgrade $RUNS times, report each upgrade."""
-    tags = [f"v{i}" for i in range(1, a.runs + 2)]
+    version = a.mode == "application/version"
+    # A version upgrade: one upgrade per episode, from the old release (tag flink-<from>) to the new one.
+    tags = [f"flink-{a.from_version}", f"flink-{a.to_version}"] if version else [f"v{i}" for i in range(1, a.runs + 2)]
+    runs = 1 if version else a.runs
     session = a.mode == "session-job/savepoint"
     name = a.name
     output = f"{a.out}/{name}.out"
@@ -612,6 +651,10 @@ def cmd_flinklet(a):
     def apply(tag):
         if session:
             write_atomically(manifest, session_job_manifest(name, a.cluster, output, tag, a.rate, a.keys))
+        elif version:
+            release = a.from_version if tag == tags[0] else a.to_version
+            write_atomically(manifest, deployment_manifest(name, output, tag, a.upgrade_mode, a.rate, a.keys,
+                                                           flink_version_value(release)))
         else:
             write_atomically(manifest, deployment_manifest(name, output, tag, a.mode.split("/")[1], a.rate, a.keys))
 
@@ -628,7 +671,7 @@ def cmd_flinklet(a):
         # The roles of the cluster's pods (the session cluster's for a session job), sampled while the
         # old version runs and again once the new one writes.
         roles = PodRoles(a.flinklet, a.state, a.cluster if session else name)
-        for run in range(1, a.runs + 1):
+        for run in range(1, runs + 1):
             old, new = tags[run - 1], tags[run]
             time.sleep(max(0.0, stamps.first(old) + a.steady + random.uniform(0, a.jitter) - time.time()))
             roles.sample()
@@ -638,8 +681,11 @@ def cmd_flinklet(a):
             seen = stamps.wait_first(new, a.timeout)
             time.sleep(0.3)
             stamps.refresh()
-            record = {"kind": "upgrade", "who": "flinklet", "mode": a.mode, "run": run, "from": old, "to": new, "load": load,
-                      **analyze(stamps.records, old, new, savepoint="savepoint" in a.mode)}
+            # (a version change goes through a savepoint whatever the upgradeMode: no replay expected)
+            record = {"kind": "upgrade", "who": "flinklet", "mode": a.mode, "run": a.run or run, "from": old, "to": new, "load": load,
+                      **analyze(stamps.records, old, new, savepoint="savepoint" in a.mode or version)}
+            if version:
+                record["upgrade_mode"] = a.upgrade_mode
             if seen is None:
                 record["downtime"] = None
                 record["failure"] = f"no record of {new} within {a.timeout} s"
@@ -727,9 +773,11 @@ def cmd_scripted(a):
     """One baseline episode: Flink's scripts, the upgrade by hand as the documentation does it."""
     home, d, port = a.flink_home, a.dir, a.port
     application = a.mode.startswith("application")
+    # application-version: the old release's distribution (--flink-home, conf/) runs the job until
+    # the upgrade, the new one's (--to-flink-home, conf-new/) from then on; one FLINK_CONF_DIR each.
+    version = a.mode == "application-version"
     for sub in ["log", "pid", "tmp", "out"]:
         os.makedirs(f"{d}/{sub}", exist_ok=True)
-    subprocess.run(["cp", "-r", f"{home}/conf", f"{d}/conf"], check=True)
     keys = {
         "jobmanager.rpc.address": "127.0.0.1", "jobmanager.bind-host": "127.0.0.1", "rest.address": "127.0.0.1",
         "rest.bind-address": "127.0.0.1", "taskmanager.host": "127.0.0.1", "taskmanager.bind-host": "127.0.0.1",
@@ -745,30 +793,40 @@ def cmd_scripted(a):
     if a.who == "scripts+speed":
         keys.update({"cluster.registration.error-delay": "1s", "heartbeat.interval": "2s", "heartbeat.timeout": "10s",
                      "web.refresh-interval": "500ms"})
-    baseline_conf(f"{home}/conf/config.yaml", f"{d}/conf/config.yaml", keys)
-    env = dict(os.environ, FLINK_CONF_DIR=f"{d}/conf", FLINK_LOG_DIR=f"{d}/log", FLINK_PID_DIR=f"{d}/pid", FLINK_IDENT_STRING="bench")
+
+    def distribution(source, conf):
+        """A FLINK_CONF_DIR for a distribution (its shipped conf/, config.yaml with the keys) and its scripts' environment."""
+        subprocess.run(["cp", "-r", f"{source}/conf", conf], check=True)
+        baseline_conf(f"{source}/conf/config.yaml", f"{conf}/config.yaml", keys)
+        return source, dict(os.environ, FLINK_HOME=source, FLINK_CONF_DIR=conf, FLINK_LOG_DIR=f"{d}/log", FLINK_PID_DIR=f"{d}/pid",
+                            FLINK_IDENT_STRING="bench")
+
+    old_side = distribution(home, f"{d}/conf")
+    new_side = distribution(a.to_flink_home, f"{d}/conf-new") if version else old_side
     transcript = open(f"{d}/scripts.log", "a")
 
-    def run(*argv):
-        """Runs a script; (start, end, output)."""
+    def run(*argv, side=None):
+        """Runs a script of a distribution (default: the old one's); (start, end, output)."""
+        script_home, env = side or old_side
         start = time.time()
-        result = subprocess.run([f"{home}/bin/{argv[0]}", *argv[1:]], env=env, capture_output=True, text=True, timeout=180)
+        result = subprocess.run([f"{script_home}/bin/{argv[0]}", *argv[1:]], env=env, capture_output=True, text=True, timeout=180)
         end = time.time()
-        transcript.write(f"$ {' '.join(argv)}   # {start:.3f} → {end:.3f} ({end - start:.2f} s), exit {result.returncode}\n{result.stdout}{result.stderr}\n")
+        transcript.write(f"$ {script_home}/bin/{' '.join(argv)}   # {start:.3f} → {end:.3f} ({end - start:.2f} s), exit {result.returncode}\n{result.stdout}{result.stderr}\n")
         transcript.flush()
         return start, end, result.stdout + result.stderr
 
-    tags = [f"v{i}" for i in range(1, a.runs + 2)]
+    tags = [f"flink-{a.from_version}", f"flink-{a.to_version}"] if version else [f"v{i}" for i in range(1, a.runs + 2)]
+    runs = 1 if version else a.runs
     output = f"{d}/out/job.out"
     stamps_path = output + ".stamps"
     watcher = start_watcher(output, stamps_path)
     stamps = Stamps(stamps_path)
     program = lambda tag: ["--rate", str(a.rate), "--keys", str(a.keys), "--tag", tag, "--output", output]
 
-    def start_application(tag, savepoint=None):
+    def start_application(tag, savepoint=None, side=None):
         restore = ["--fromSavepoint", savepoint] if savepoint else []
-        started = run("standalone-job.sh", "start", "--job-classname", ENTRY_CLASS, *restore, *program(tag))[1]
-        return started, run("taskmanager.sh", "start")[1]
+        started = run("standalone-job.sh", "start", "--job-classname", ENTRY_CLASS, *restore, *program(tag), side=side)[1]
+        return started, run("taskmanager.sh", "start", side=side)[1]
 
     def submit(tag, savepoint=None):
         restore = ["-s", savepoint] if savepoint else []
@@ -793,7 +851,7 @@ def cmd_scripted(a):
             print(f"  {a.who} {a.mode}: no output of {tags[0]} within 300 s", flush=True)
             return 1
         print(f"  {a.who} {a.mode}: started; first record after {first - created:.2f} s", flush=True)
-        for run_number in range(1, a.runs + 1):
+        for run_number in range(1, runs + 1):
             old, new = tags[run_number - 1], tags[run_number]
             time.sleep(max(0.0, stamps.first(old) + a.steady + random.uniform(0, a.jitter) - time.time()))
             if application:
@@ -803,7 +861,8 @@ def cmd_scripted(a):
             marks["trigger"] = time.time()
             # `flink stop [-p|--savepointPath DIR] [-m host:port] <job id>` (Flink 2.3's `bin/flink stop --help`;
             # -m is the default-mode JobManager address, the conf dir names the same REST port). It waits for
-            # the savepoint and prints `Savepoint completed. Path: file:/…/savepoint-<job>-<id>`.
+            # the savepoint and prints `Savepoint completed. Path: file:/…/savepoint-<job>-<id>`. A version upgrade
+            # (ops/upgrading, "Upgrading the Flink Framework Version"): STEP 1 with the old version's client.
             _, marks["client_stopped"], text = run("flink", "stop", "--savepointPath", f"{d}/savepoints", "-m", f"127.0.0.1:{port}", job_id or "none")
             match = re.search(r"Savepoint completed\. Path: (\S+)", text)
             savepoint = match.group(1) if match else None
@@ -811,13 +870,14 @@ def cmd_scripted(a):
             if savepoint and application:
                 marks["jm_script_stopped"] = run("standalone-job.sh", "stop")[1]
                 marks["scripts_stopped"] = run("taskmanager.sh", "stop")[1]
-                marks["jm_script_started"], marks["scripts_started"] = start_application(new, savepoint)
+                # (a version upgrade: STEP 2, the cluster on the new distribution; STEP 3, the job resumed from the savepoint)
+                marks["jm_script_started"], marks["scripts_started"] = start_application(new, savepoint, side=new_side)
             elif savepoint:
                 marks["client_run"], marks["client_done"], job_id = submit(new, savepoint)
             seen = stamps.wait_first(new, a.timeout) if savepoint else None
             time.sleep(0.3)
             stamps.refresh()
-            record = {"kind": "upgrade", "who": a.who, "mode": a.mode, "run": run_number, "from": old, "to": new, "load": load,
+            record = {"kind": "upgrade", "who": a.who, "mode": a.mode, "run": a.run or run_number, "from": old, "to": new, "load": load,
                       **analyze(stamps.records, old, new, savepoint=True)}
             if seen is None:
                 record["downtime"] = None
@@ -835,9 +895,10 @@ def cmd_scripted(a):
         return 0
     finally:
         stop_watcher(watcher)
-        for script, verb in ([("taskmanager.sh", "stop-all"), ("standalone-job.sh", "stop")] if application
-                             else [("taskmanager.sh", "stop-all"), ("jobmanager.sh", "stop-all")]):
-            run(script, verb)
+        for side in [new_side] + ([old_side] if version else []):  # (the new version's cluster runs, unless the upgrade failed early)
+            for script, verb in ([("taskmanager.sh", "stop-all"), ("standalone-job.sh", "stop")] if application
+                                 else [("taskmanager.sh", "stop-all"), ("jobmanager.sh", "stop-all")]):
+                run(script, verb, side=side)
         deadline = time.time() + 30
         while time.time() < deadline and live_pids(f"{d}/"):
             time.sleep(0.2)
@@ -876,12 +937,15 @@ def cmd_report(a):
         return (f"{v:.2f} s" if v is not None else "-") + f" ({n})"
 
     print(f"upgrade downtime = last record of the old version → first record of the new one; median of the runs (n in parentheses)")
-    header = f"{'mode':<24} {'flinklet':<13} {'scripted':<13} {'ratio':<6} {'target':<22} {'met?':<7}"
+    version_modes = sorted({r["upgrade_mode"] for r in upgrades if r["mode"] == "application/version" and "upgrade_mode" in r})
+    width = 30 if version_modes in ([], ["savepoint"]) else 32 + len(",".join(version_modes))
+    header = f"{'mode':<{width}} {'flinklet':<13} {'scripted':<13} {'ratio':<6} {'target':<22} {'met?':<7}"
     speed = any(r["who"] == "scripts+speed" for r in upgrades)
     if speed:
         header += f" {'scripts+speed':<14} {'ratio':<6}"
     print(header)
-    rows = [("application/savepoint", "application"), ("application/last-state", "application"), ("session-job/savepoint", "session-job")]
+    rows = [("application/savepoint", "application"), ("application/last-state", "application"), ("session-job/savepoint", "session-job"),
+            ("application/version", "application-version")]
     for mode, baseline in rows:
         f, fn = median("flinklet", mode)
         s, sn = median("scripts", baseline)
@@ -889,18 +953,27 @@ def cmd_report(a):
         if fn == 0 and sn == 0:
             continue
         ratio = f / s if f is not None and s else None
+        label = mode
         if baseline == "application":
             target, met = "≤ 0.5 × scripted", (ratio is not None and ratio <= 0.5) if ratio is not None else None
+        elif baseline == "application-version":
+            # Flink releases from the tags (flink-<release>); the manifest's upgradeMode (Flinklet forces a savepoint).
+            moves = sorted({f"{r['from'][6:]}→{r['to'][6:]}" for r in upgrades if r["mode"] in (mode, baseline)})
+            label = f"{mode} {','.join(moves)}" + (f" ({','.join(version_modes)})" if version_modes not in ([], ["savepoint"]) else "")
+            target, met = "none: ratio shown", None
         else:
             target, met = "≤ 1.5 s", (f <= 1.5) if f is not None else None
-        line = f"{mode:<24} {secs(f, fn):<13} {secs(s, sn):<13} {(f'{ratio:.2f}' if ratio else '-'):<6} {target:<22} {('yes' if met else 'no' if met is not None else '-'):<7}"
+        line = f"{label:<{width}} {secs(f, fn):<13} {secs(s, sn):<13} {(f'{ratio:.2f}' if ratio else '-'):<6} {target:<22} {('yes' if met else 'no' if met is not None else '-'):<7}"
         if speed:
             line += f" {secs(q, qn):<14} {(f'{f / q:.2f}' if f is not None and q else '-'):<6}"
         print(line)
-    print("(the scripted application baseline is the documented savepoint procedure; last-state is compared with it too)")
+    print("(the scripted application baseline is the documented savepoint procedure; last-state is compared with it too;")
+    print(" application/version's is Flink's documented framework-version upgrade: old `flink stop --savepointPath`, old cluster")
+    print(" stopped, new distribution's cluster started from the savepoint)")
     print()
     print("state across the upgrades (per key: first count of the new version vs the old version's highest):")
-    for mode in ["application/savepoint", "application/last-state", "session-job/savepoint", "application", "session-job"]:
+    for mode in ["application/savepoint", "application/last-state", "session-job/savepoint", "application/version", "application",
+                 "session-job", "application-version"]:
         for who in ["flinklet", "scripts", "scripts+speed"]:
             runs = [r for r in upgrades if r["who"] == who and r["mode"] == mode and r.get("downtime") is not None]
             if not runs:
@@ -924,7 +997,8 @@ def cmd_report(a):
     print("  endpoint listening; jm_ready = operator's readiness probe passed;")
     print("  tm_registered = TaskManager registered; job_received = Dispatcher got the job; restore = state restore begins;")
     print("  job_running = job RUNNING (scheduled); tasks_running = every task RUNNING; first_new = first record of the new version")
-    for mode in ["application/savepoint", "application/last-state", "application", "session-job/savepoint", "session-job"]:
+    for mode in ["application/savepoint", "application/last-state", "application", "session-job/savepoint", "session-job",
+                 "application/version", "application-version"]:
         for who in ["flinklet", "scripts", "scripts+speed"]:
             runs = [r for r in upgrades if r["who"] == who and r["mode"] == mode and r.get("marks")]
             if not runs:
@@ -951,8 +1025,9 @@ p.set_defaults(func=cmd_watch)
 for command, function in [("flinklet", cmd_flinklet), ("scripted", cmd_scripted)]:
     p = sub.add_parser(command)
     for option in ["--mode", "--who", "--name", "--cluster", "--manifests", "--state", "--flinklet", "--oplog", "--out", "--logs",
-                   "--results", "--dir", "--flink-home", "--jar"]:
+                   "--results", "--dir", "--flink-home", "--jar", "--from-version", "--to-version", "--to-flink-home"]:
         p.add_argument(option)
+    p.add_argument("--upgrade-mode", default="savepoint"); p.add_argument("--run", type=int, default=0)
     p.add_argument("--runs", type=int, default=3); p.add_argument("--steady", type=float, default=6)
     p.add_argument("--jitter", type=float, default=2)
     p.add_argument("--rate", type=int, default=100); p.add_argument("--keys", type=int, default=4)
@@ -977,9 +1052,12 @@ load1_above() { awk -v l="$(cut -d' ' -f1 /proc/loadavg)" -v t="$1" 'BEGIN { exi
 
 STATE=$SCRATCH/flinklet/state MANIFESTS=$SCRATCH/flinklet/manifests OPLOG=$SCRATCH/flinklet/operator.log
 
+# No --flink-home: the operator runs every installed distribution ($FLINK_HOME first for its
+# version, then each .flink/flink-*/ of the working directory), as bench-flink.sh's VERSIONS runs
+# do, so one operator serves the 2.3 modes and both sides of a version upgrade.
 start_operator() {
     mkdir -p "$STATE" "$MANIFESTS"
-    "$FLINKLET" run --manifests "$MANIFESTS" --state-dir "$STATE" --flink-home "$FLINK_HOME" \
+    "$FLINKLET" run --manifests "$MANIFESTS" --state-dir "$STATE" \
         --ports 30000-30999 --empty-grace 1 --resync 2 --log-format json >>"$OPLOG" 2>&1 &
     OPERATOR_PID=$!
     for _ in $(seq 100); do grep -q '"adopted pods"' "$OPLOG" 2>/dev/null && break; sleep 0.1; done
@@ -1004,13 +1082,14 @@ flinklet_teardown() {
     done
 }
 
-# flinklet_episode MODE NAME [CLUSTER]
+# flinklet_episode MODE NAME [CLUSTER [OPTION...]]: the options go to bench.py (a later one wins).
 flinklet_episode() {
     local mode=$1 name=$2 cluster=${3:-}
+    shift 2; [ $# -gt 0 ] && shift
     echo "flinklet $mode (load $(loadavg))"
     py flinklet --mode "$mode" --name "$name" ${cluster:+--cluster "$cluster"} --manifests "$MANIFESTS" --state "$STATE" \
         --flinklet "$FLINKLET" --oplog "$OPLOG" --out "$SCRATCH/out" --logs "$SCRATCH/logs" --results "$RESULTS" \
-        --runs "$RUNS" --steady "$STEADY" --jitter "$JITTER" || echo "  (episode incomplete; see above)"
+        --runs "$RUNS" --steady "$STEADY" --jitter "$JITTER" "$@" || echo "  (episode incomplete; see above)"
     if [ -n "$cluster" ]; then
         flinklet_teardown "$MANIFESTS/$name.yaml" "$MANIFESTS/$cluster.yaml"
     else
@@ -1024,16 +1103,18 @@ flinklet_episode() {
 
 BASE_SEQ=0
 
-# scripted_episode MODE (application | session-job) WHO (scripts | scripts+speed)
+# scripted_episode MODE (application | session-job | application-version) WHO (scripts | scripts+speed)
+#   [RUN [OPTION...]]: a RUN gets a directory of its own; the options go to bench.py (a later one wins).
 scripted_episode() {
-    local mode=$1 who=$2 port dir
+    local mode=$1 who=$2 run=${3:-} port dir
+    shift 2; [ $# -gt 0 ] && shift
     BASE_SEQ=$((BASE_SEQ + 1))
-    port=$(py ports --start $((29000 + 10 * BASE_SEQ)) --end 29990) || { echo "error: no free ports in 29000-29999" >&2; exit 1; }
-    dir=$SCRATCH/baseline/$mode-$who
+    port=$(py ports --start $((29000 + 10 * (BASE_SEQ % 99))) --end 29990) || { echo "error: no free ports in 29000-29999" >&2; exit 1; }
+    dir=$SCRATCH/baseline/$mode-$who${run:+-$run}
     mkdir -p "$dir"
-    echo "$who $mode (ports $port-$((port + 4)), load $(loadavg))"
+    echo "$who $mode${run:+ run $run} (ports $port-$((port + 4)), load $(loadavg))"
     py scripted --mode "$mode" --who "$who" --dir "$dir" --port "$port" --flink-home "$FLINK_HOME" --jar "$JAR" \
-        --results "$RESULTS" --runs "$RUNS" --steady "$STEADY" --jitter "$JITTER" || echo "  (episode incomplete; see above)"
+        --results "$RESULTS" --runs "$RUNS" --steady "$STEADY" --jitter "$JITTER" "$@" || echo "  (episode incomplete; see above)"
     py wait-gone --needle "$dir/" --timeout 30 || { echo "error: baseline processes left behind" >&2; exit 1; }
     echo "  stopped: no process left"
 }
@@ -1042,7 +1123,8 @@ scripted_episode() {
 
 mkdir -p "$SCRATCH/out" "$SCRATCH/logs" "$SCRATCH/baseline"
 echo "machine: $(nproc) cores, MemTotal $(awk '/MemTotal/ {printf "%.1f GiB", $2 / 1048576}' /proc/meminfo), MemAvailable $(awk '/MemAvailable/ {printf "%.1f GiB", $2 / 1048576}' /proc/meminfo)"
-echo "flinklet $(git rev-parse --short HEAD)$(git diff --quiet HEAD -- Sources || echo '+changes'), Flink $(basename "$(ls "$FLINK_HOME"/lib/flink-dist*.jar)" .jar | sed 's/flink-dist-//'), $(java -version 2>&1 | head -1)"
+flink_release() { basename "$(ls "$1"/lib/flink-dist*.jar)" .jar | sed 's/flink-dist-//'; }
+echo "flinklet $(git rev-parse --short HEAD)$(git diff --quiet HEAD -- Sources hack/bench-upgrade.sh || echo '+changes'), Flink $(flink_release "$FLINK_HOME")${FROM_HOME:+ (version upgrade: $(flink_release "$FROM_HOME") → $(flink_release "$TO_HOME"))}, $(java -version 2>&1 | head -1)"
 echo "scratch: $SCRATCH"
 echo "uptime at start: $(uptime)"
 if [ "${NO_LOAD_WAIT:-0}" != 1 ] && load1_above 3; then
@@ -1070,6 +1152,18 @@ for mode in $MODES; do
             if [ "${SKIP_SCRIPTS:-0}" != 1 ] && [ "$SPEED_BASELINE" = 1 ]; then
                 scripted_episode application scripts+speed
             fi ;;
+        application-version)
+            # A fresh job per upgrade (a version only goes forward), Flinklet's and the baseline's alternating.
+            for run in $(seq 1 "$RUNS"); do
+                [ "${SKIP_FLINKLET:-0}" = 1 ] || flinklet_episode application/version "app-version-$run" "" \
+                    --runs 1 --run "$run" --from-version "$FROM" --to-version "$TO" --upgrade-mode "$VERSION_UPGRADE_MODE"
+                if [ "${SKIP_SCRIPTS:-0}" != 1 ]; then
+                    scripted_episode application-version scripts "$run" \
+                        --runs 1 --run "$run" --from-version "$FROM" --to-version "$TO" --flink-home "$FROM_HOME" --to-flink-home "$TO_HOME"
+                    [ "$SPEED_BASELINE" = 1 ] && scripted_episode application-version scripts+speed "$run" \
+                        --runs 1 --run "$run" --from-version "$FROM" --to-version "$TO" --flink-home "$FROM_HOME" --to-flink-home "$TO_HOME"
+                fi
+            done ;;
         session-job)
             [ "${SKIP_FLINKLET:-0}" = 1 ] || flinklet_episode session-job/savepoint counter session
             if [ "${SKIP_SCRIPTS:-0}" != 1 ]; then

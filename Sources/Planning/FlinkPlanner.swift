@@ -798,7 +798,7 @@ public struct FlinkPlanner: ResourcePlanner {
     /// asked to make way. Nil: no hold.
     static func sessionVersionHold(_ deployment: FlinkDeployment, observation: FlinkObservation,
                                    pods: [ObservedPod]) -> (running: FlinkDeployment, message: String, downgrade: Bool)? {
-        guard case .deployment(let running)? = observation.deployed, !pods.isEmpty,
+        guard case .deployment(let running)? = observation.deployed,
               let from = running.spec.flinkVersion, let to = deployment.spec.flinkVersion, from != to else { return nil }
         let jobs = observation.jobs.filter { !$0.isTerminal }
         var held = running
@@ -807,12 +807,14 @@ public struct FlinkPlanner: ResourcePlanner {
             // Not only while a job is seen running: a session job between its savepoint and its
             // resubmission (its own upgrade), or lost with a JobManager that died (a power loss:
             // the restarted JobManager lists no job, or does not answer yet), has a snapshot of
-            // this version only, which the older one cannot restore.
+            // this version only, which the older one cannot restore. Also with no pod left (the
+            // lost pods of a power loss are stopped before they start again): they start again
+            // on this version.
             let subject = jobs.isEmpty ? "the session job(s) \(observation.sessionJobs.sorted().joined(separator: ", ")) of this session cluster ran on"
                 : "\(jobs.count) job(s) of this session cluster run on"
             return (held, JobLifecycle.downgradeMessage(from: from, to: to, job: subject), true)
         }
-        guard !jobs.isEmpty else { return nil }
+        guard !pods.isEmpty, !jobs.isEmpty else { return nil }
         let message = "spec.flinkVersion changes from \(from.rawValue) to \(to.rawValue) while \(jobs.count) job(s) run in this session cluster: "
             + "it keeps running Flink \(from.release) while its session jobs are stopped with savepoints, then restarts on Flink \(to.release), "
             + "where they resume from their savepoints"

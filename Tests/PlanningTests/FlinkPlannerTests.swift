@@ -439,6 +439,15 @@ private func events(_ plan: Plan) -> [String] {
             if case .startPod(let pod) = step { pod.planHash != newLayout.jobManager.planHash && pod.role == .jobManager } else { false }
         }, "no JobManager of another spec: \(stillRefused.steps)")
         #expect(stillRefused.flinkStatus?.reconciliation?.lastReconciledSpec == JobLifecycle.specJSONOf(.deployment(new)))
+        // The lost pods stopped, none left: they start again on 2.3, not on the manifest's 2.2
+        // (chaos seed 372 round 6: after a power loss the cluster came back on the older version
+        // and its session job FAILED there, "Unrecognized checkpoint version number: 6").
+        let restarted = planner.plan(input(old, unlisted, pods: [], generation: 3))
+        #expect(restarted.conditions.contains { $0.type == "Stalled" && $0.reason == "FlinkVersionDowngrade" }, "\(restarted.conditions)")
+        #expect(!started(restarted).isEmpty && started(restarted).allSatisfy { pod in
+            pod.argv.contains { $0.contains("flink-dist-2.3.0") } && !pod.argv.contains { $0.contains("2.2.1") }
+        }, "\(restarted.steps)")
+        #expect(restarted.flinkStatus?.reconciliation?.lastReconciledSpec == JobLifecycle.specJSONOf(.deployment(new)))
         // Once no session job names it, the downgrade goes ahead (a new cluster, nothing to restore).
         unlisted.sessionJobs = []
         let moves = planner.plan(input(old, unlisted, pods: newPods, generation: 3))

@@ -1328,8 +1328,7 @@ spec:
         apply()
         faults, last_start = self.run_timeline(t0, timeline)
         elapsed = self.converge(pre, last_start, description)
-        if elapsed is not None:
-            self.check_refusals(pre, description)
+        self.check_refusals(pre, description, converged=elapsed is not None)
         return elapsed, faults
 
     @property
@@ -1385,22 +1384,25 @@ spec:
         """This phase's faults killed a JVM of `resource`."""
         return any(r in (None, resource) for r, _ in self.phase_kills)
 
-    def check_refusals(self, pre, phase):
-        """After convergence: the resources pre["watch"] names kept their cluster (the same JobManager
+    def check_refusals(self, pre, phase, converged=True):
+        """After the phase: the resources pre["watch"] names kept their cluster (the same JobManager
         unless a fault killed it, none of another version) and job (the same id unless a fault
-        killed its JobManager)."""
+        killed its JobManager). A phase that did not converge is checked for JVMs of another
+        version only (what else changed is part of the failure)."""
         for resource, why in sorted(pre.get("watch", {}).items()):
             killed = self.killed_jobmanager(resource)
             self.round_watch[resource].add(f"{why}{', JVMs killed' if self.killed_any(resource) else ''}")
             with self.lock:
                 seen = dict(self.jvm_seen[resource])
             for kind, detail in jvm_verdict(seen, pre["jvms"][resource], self.release_of(resource), killed, self.killed_any(resource)):
+                if not converged and kind != "refused-version":
+                    continue
                 obj, _ = self.get("flinkdep", resource)
                 self.violation(kind, f"phase '{phase}': {resource} ({why}, runs Flink {self.release_of(resource)}): {detail}",
                                [f"status {resource}: {self.status_line(obj)}"] + self.oplog_tail(
                                    8, levels=None, since=datetime.fromtimestamp(pre["t_write"], timezone.utc).strftime("%Y-%m-%dT%H:%M:%S")))
             job, kind = ("app", "flinkdep") if resource == "app" else ("sjob", "sessionjob")
-            if pre.get(f"same-{job}") and not killed and pre.get(job):
+            if converged and pre.get(f"same-{job}") and not killed and pre.get(job):
                 obj, _ = self.get(kind, job)
                 jid = ((obj or {}).get("status") or {}).get("jobStatus", {}).get("jobId")
                 if jid != pre[job]:

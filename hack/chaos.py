@@ -30,10 +30,31 @@ to the listed distributions only ($FLINK_HOME unset), and one more change is dra
              there as a new job) or of both in one write, to a newer listed version: Flink
              restores savepoints of its own and older versions only (1.20 reads checkpoint
              metadata up to format 4, 2.0 writes 5, 2.1-2.3 write 6; a 2.3 savepoint on 1.20
-             fails with "Unrecognized checkpoint version number: 6"), so a downgrade with state
-             cannot converge (--downgrades draws them anyway). When neither can move up, the app,
-             or the session job and its cluster, are deleted and re-created on the oldest listed
-             version (fresh state), so later rounds upgrade again.
+             fails with "Unrecognized checkpoint version number: 6"). When neither can move up,
+             the app, or the session job and its cluster, are deleted and re-created on the oldest
+             listed version (fresh state), so later rounds upgrade again.
+  --downgrades (CHAOS_DOWNGRADES=1): version changes go to any other listed version, older ones
+             included, and the operator's refusal is the invariant: a flinkVersion older than the
+             one a stateful job runs on is refused before anything stops (the app's whole spec
+             change: args, parallelism, restartNonce or a suspension written with the older version
+             are refused too, until a manifest names the running version again; a session
+             cluster's while its session job exists). The model (settle_app, settle_session) keeps
+             what runs apart from what the manifests say; while a resource is refused:
+  refused    its status is Stalled=True, reason FlinkVersionDowngrade, of the current generation
+             (the app's Ready=False with that reason; the session cluster's Ready says how its pods
+             are), within the convergence bound; the job of the last accepted spec keeps RUNNING on
+             the newer version (REST /config, the output's writer vN-<newer release>, its
+             parallelism), the session job too; no JVM of another version runs for it, no
+             JobManager starts unless the phase's faults killed its JobManager (then it is
+             recovered on the newer version, from its checkpoint) and no TaskManager unless they
+             killed one of its JVMs, and its job id stays unless its JobManager was killed
+             (refused-version, refused-restart). The same holds for a version changed back to the
+             one that runs with nothing else changed (nothing restarts for it); changed back with
+             other changes, it is an upgrade on that version. A session job upgraded while its
+             cluster is refused moves on the newer version; once the session job is deleted, the
+             cluster moves to the version its manifest names. Fall-backs in such rounds are noted
+             (the counts checks hold as everywhere). `--plan` prints the rounds a seed draws and
+             which writes are refused, without running anything.
 Without --versions (the default): --flink-home, flinkVersion v2_3 and tags vN, as before; the
 seeded draws are the same as before.
 
@@ -124,6 +145,101 @@ def flink_release(home):
         if m:
             return m.group(1)
     raise SystemExit(f"error: {home} is not a Flink distribution (no lib/flink-dist-*.jar)")
+
+
+def jvm_release(cmd):
+    """The Flink release a JVM runs, from its classpath (.../flink-2.3.0/lib/...), or None."""
+    m = re.search(r"/flink-(\d+\.\d+\.\d+[^/\s:]*)/lib/", cmd)
+    return m.group(1) if m else None
+
+
+def release_key(release):
+    """Release order: 1.20.5 < 2.0.2 < 2.3.0."""
+    return tuple(int(x) if x.isdigit() else 0 for x in release.split("."))
+
+
+RUN_FIELDS = ("inc", "tag", "mode", "p", "state", "nonce", "version")
+
+
+def settle_app(manifest, run):
+    """(what the app runs once `manifest` is read while `run` ran, whether the manifest is refused).
+    The operator refuses a flinkVersion older than the one a stateful job runs on before anything
+    stops (JobLifecycle.downgrade): the whole spec change is refused, whatever else it changes
+    (args, parallelism, restartNonce, a suspension), and the last accepted spec keeps running
+    until a manifest names that version (or a newer one) again. A new incarnation (or the first
+    deployment) starts on the manifest's version from empty state; a suspended job is not
+    refused by the operator (it would resume from a newer version's savepoint), and chaos never
+    changes the version of a suspended app."""
+    if not manifest["present"]:
+        return None, False
+    if run is None or run["inc"] != manifest["inc"]:
+        return {f: manifest[f] for f in RUN_FIELDS}, False
+    if (run["state"] == "running" and manifest["mode"] != "stateless" and None not in (manifest["version"], run["version"])
+            and release_key(manifest["version"]) < release_key(run["version"])):
+        return run, True
+    return {f: manifest[f] for f in RUN_FIELDS}, False
+
+
+def settle_session(manifest, run, present, sjob_present):
+    """(the release the session cluster runs once its manifest naming `manifest` is read while it
+    ran `run`, whether that is refused). A session cluster refuses an older version while its
+    session job has state of the newer one: while the job runs, and also while it is stopped
+    for its own upgrade (between its savepoint and the resubmission) or lost with a JobManager
+    killed, since its savepoint or checkpoint restores on the newer version only. Once the
+    session job is deleted, the cluster moves to the manifest's version; a new cluster starts
+    on it."""
+    if not present:
+        return None, False
+    if run is None:
+        return manifest, False
+    if sjob_present and None not in (manifest, run) and release_key(manifest) < release_key(run):
+        return run, True
+    return manifest, False
+
+
+def refusal_conditions(obj, ready_false):
+    """(ok, detail): the status says the manifest's downgrade is refused: Stalled=True with reason
+    FlinkVersionDowngrade for the current generation (and, ready_false, Ready=False with it)."""
+    st = (obj or {}).get("status") or {}
+    generation = ((obj or {}).get("metadata") or {}).get("generation")
+    conditions = {c.get("type"): c for c in st.get("conditions") or []}
+    stalled, ready = conditions.get("Stalled") or {}, conditions.get("Ready") or {}
+    if stalled.get("status") != "True" or stalled.get("reason") != "FlinkVersionDowngrade":
+        return False, "no Stalled=True FlinkVersionDowngrade condition"
+    if stalled.get("observedGeneration") not in (None, generation):
+        return False, f"Stalled FlinkVersionDowngrade is of generation {stalled.get('observedGeneration')}, not {generation}"
+    if ready_false and (ready.get("status") != "False" or ready.get("reason") != "FlinkVersionDowngrade"):
+        return False, f"Ready={ready.get('status')} {ready.get('reason')}, not False FlinkVersionDowngrade"
+    return True, "Stalled FlinkVersionDowngrade"
+
+
+def refused_downgrade_left(obj):
+    """A Stalled FlinkVersionDowngrade condition on a resource whose refusal should be over."""
+    st = (obj or {}).get("status") or {}
+    return any(c.get("type") == "Stalled" and c.get("status") == "True" and c.get("reason") == "FlinkVersionDowngrade"
+               for c in st.get("conditions") or [])
+
+
+def jvm_verdict(seen, before, release, jm_killed, any_killed):
+    """The JVMs of a resource whose refused downgrade (or a version changed back to the one it runs)
+    must leave its cluster alone: [(kind, detail)]. `seen`: {(pid, start): (role, release)} of every
+    JVM of the resource sampled during the phase; `before`: the (pid, start)s that ran when the
+    phase began. None may run another Flink than `release` (`refused-version`). A JobManager not
+    running before may start only when the phase's faults killed the JobManager (a recovery); a
+    TaskManager only when they killed one of the resource's JVMs (`refused-restart`)."""
+    found = []
+    name = lambda key: f"{seen[key][0]} pid {key[0]} (Flink {seen[key][1]})"
+    other = sorted(name(k) for k, (_, r) in seen.items() if r is not None and r != release)
+    if other:
+        found.append(("refused-version", f"JVM(s) of another Flink than {release} ran: {', '.join(other)}"))
+    new = [k for k in seen if k not in before]
+    jms = sorted(name(k) for k in new if seen[k][0] == "jobmanager")
+    tms = sorted(name(k) for k in new if seen[k][0] != "jobmanager")
+    if jms and not jm_killed:
+        found.append(("refused-restart", f"JobManager(s) started although no fault killed its JobManager: {', '.join(jms)}"))
+    if tms and not any_killed:
+        found.append(("refused-restart", f"TaskManager(s) started although no fault killed a JVM of it: {', '.join(tms)}"))
+    return found
 
 
 def now_iso():
@@ -404,6 +520,21 @@ class Harness:
         self.session = a.session
         self.session_version = first
         self.sjob = {"present": a.session, "inc": 1, "tag": self.next_tag(), "mode": "savepoint"} if a.session else None
+        # What the operator runs, which differs from the manifests only while a downgrade is refused
+        # (settle): the app's last accepted spec (None: not deployed yet, or deleted) and the Flink
+        # release of the session cluster (None likewise); `refused` names the resources whose
+        # manifest names an older version than the one their stateful job runs on.
+        self.app_run = None
+        self.session_run = None
+        self.refused = set()
+        self.phase_kills = set()  # (resource, role) of the JVMs this phase's faults killed; role None: all (power loss)
+        self.jvm_seen = collections.defaultdict(dict)  # resource -> {(pid, start): (role, release)} of the JVMs seen this phase
+        self.round_watch = collections.defaultdict(set)  # resource -> why it was watched in this round's phases (expect_refusals)
+        self.refusal_times = []  # seconds from a refused write to Stalled FlinkVersionDowngrade on record
+        self.refusal_counts = collections.Counter()
+        self.refusal_seen = {}
+        self.phase_t0 = time.time()
+        self.sjob_settled = None
 
     # ---- bookkeeping ---------------------------------------------------------------------------
 
@@ -435,8 +566,30 @@ class Harness:
         return f"{self.outdir}/{name}.{inc}.out"
 
     def release_of(self, name):
-        """The Flink release the manifests ask `name` (app, session, sjob) to run on."""
-        return self.app["version"] if name == "app" else self.session_version
+        """The Flink release `name` (app, session, sjob) is expected to run on: the manifests', or,
+        while a downgrade of it is refused, the newer one it runs on."""
+        if name == "app":
+            return self.runs("app")["version"]
+        return self.session_run or self.session_version
+
+    def runs(self, name):
+        """The spec `name` ('app' or 'sjob') is expected to run: the app's last accepted one (the
+        manifest's unless a downgrade is refused), the session job's manifest."""
+        if name == "app":
+            return self.app_run or self.app
+        return self.sjob
+
+    def settle(self):
+        """What runs once the manifests as the model has them now are read (see settle_app,
+        settle_session); updates app_run, session_run and refused. Idempotent."""
+        self.app_run, app_refused = settle_app(self.app, self.app_run)
+        if self.session:
+            self.session_run, session_refused = settle_session(self.session_version, self.session_run, self.session_present,
+                                                               self.sjob["present"])
+        else:
+            session_refused = False
+        self.refused = {name for name, refused in [("app", app_refused), ("session", session_refused)] if refused}
+        self.sjob_settled = self.sjob_run
 
     def flink_version(self, release):
         """spec.flinkVersion of a release: 1.20.5 -> v1_20. Without --versions, v2_3 as always."""
@@ -447,17 +600,18 @@ class Harness:
 
     def out_tag(self, name):
         """The tag the running job of `name` writes: vN, or vN-<release> with versions."""
-        m = self.app if name == "app" else self.sjob
+        m = self.runs(name)
         return f"{m['tag']}-{self.release_of(name)}" if self.versioned else m["tag"]
 
     def arm(self):
         """Tells the output checkers which writer (tag, release) each resource is asked for now."""
+        self.settle()
         if not self.versioned:
             return
         with self.lock:
             for name, m in [("app", self.app), ("sjob", self.sjob)]:
                 if m and m["present"]:
-                    self.checker(name, m["inc"]).arm((int(m["tag"][1:]), self.release_of(name)))
+                    self.checker(name, m["inc"]).arm((int(self.runs(name)["tag"][1:]), self.release_of(name)))
 
     def checker(self, name, inc):
         with self.lock:
@@ -481,6 +635,9 @@ class Harness:
             for p in procs:
                 if p.role == "jobmanager" and p.resource:
                     jms[p.resource].append(p)
+            for p in procs:
+                if p.resource and p.role in ("jobmanager", "taskmanager"):
+                    self.jvm_seen[p.resource].setdefault((p.pid, p.start), (p.role, jvm_release(p.cmd)))
             for resource, group in jms.items():
                 self.max_jm[resource] = max(self.max_jm[resource], len(group))
                 if len(group) > 1 and (self.round, resource) not in self.jm_reported:
@@ -714,6 +871,7 @@ spec:
                     except ProcessLookupError:
                         pass
                 self.injections["power-loss"] += 1
+                self.phase_kills.add((None, None))
                 with open(self.oplog, "a") as f:
                     f.write(json.dumps({"chaos": "power loss", "round": self.round, "killed": [p.pod for p in victims], "time": now_iso()}) + "\n")
                 done.append(f"power-loss@{at:.1f}s({len(victims)} JVMs)")
@@ -730,6 +888,7 @@ spec:
                 try:
                     os.kill(victim.pid, signal.SIGKILL)
                     self.injections["jvm-kill"] += 1
+                    self.phase_kills.add((victim.resource, victim.role))
                     done.append(f"jvm-kill@{at:.1f}s({victim.pod} pid {victim.pid})")
                     with open(self.oplog, "a") as f:
                         f.write(json.dumps({"chaos": "jvm kill", "round": self.round, "pod": victim.pod, "pid": victim.pid, "time": now_iso()}) + "\n")
@@ -739,21 +898,30 @@ spec:
 
     # ---- convergence ---------------------------------------------------------------------------
 
-    def check_deployment_job(self, name, m, expect_args, pre_jid, restart_expected, t_write, kind="flinkdep", port_from=None):
-        """(ok, detail, jid) for a running job: a FlinkDeployment (application) or a session job."""
+    def check_deployment_job(self, name, m, expect_args, pre_jid, restart_expected, t_write, kind="flinkdep", port_from=None,
+                             refused=False):
+        """(ok, detail, jid) for a running job: a FlinkDeployment (application) or a session job.
+        `m` is the manifest; what runs is `runs(name)`, which differs while its downgrade is
+        `refused`: then the status must say so (Stalled and Ready=False, FlinkVersionDowngrade)
+        instead of STABLE, and the job of the last accepted spec runs on."""
         obj, err = self.get(kind, name)
         if obj is None:
             return False, f"{name}: no record ({err})", None
         spec, st = obj.get("spec") or {}, obj.get("status") or {}
         job = spec.get("job") or {}
-        if job.get("args") != expect_args or (kind == "flinkdep" and (job.get("parallelism") != m["p"] or job.get("state") != "running"
+        if job.get("args") != expect_args or (kind == "flinkdep" and (job.get("parallelism") != m["p"] or job.get("state") != m["state"]
                                                                       or (spec.get("restartNonce") or 0) != m["nonce"]
                                                                       or spec.get("flinkVersion") != self.flink_version(m["version"]))) \
                 or job.get("upgradeMode") != m["mode"]:
             return False, f"{name}: the operator has not read the written spec yet | {self.status_line(obj)}", None
         if st.get("observedGeneration") != obj["metadata"].get("generation"):
             return False, f"{name}: {self.status_line(obj)}", None
-        if st.get("lifecycleState") != "STABLE":
+        if refused:
+            ok, detail = refusal_conditions(obj, ready_false=True)
+            if not ok:
+                return False, f"{name}: the downgrade is not refused on record ({detail}) | {self.status_line(obj)}", None
+            self.refusal_on_record(name)
+        elif st.get("lifecycleState") != "STABLE":
             return False, f"{name}: {self.status_line(obj)}", None
         jid = (st.get("jobStatus") or {}).get("jobId")
         if kind == "flinkdep":
@@ -788,8 +956,9 @@ spec:
         if kind == "flinkdep":
             details = rest(port, f"/jobs/{jid}")
             parallelism = sorted({v.get("parallelism") for v in details.get("vertices", [])}) if "_error" not in details else None
-            if parallelism != [m["p"]]:
-                return False, f"{name}: vertex parallelism {parallelism}, want {m['p']} | {rest_text}", jid
+            want_p = self.runs(name)["p"]
+            if parallelism != [want_p]:
+                return False, f"{name}: vertex parallelism {parallelism}, want {want_p} | {rest_text}", jid
         c = self.checker(name, m["inc"])
         tag = self.out_tag(name)
         with self.lock:
@@ -820,8 +989,18 @@ spec:
         st = obj.get("status") or {}
         if (obj.get("spec") or {}).get("flinkVersion") != self.flink_version(self.session_version):
             return False, f"session: the operator has not read the written spec yet | {self.status_line(obj)}"
-        if st.get("observedGeneration") != obj["metadata"].get("generation") or st.get("lifecycleState") != "STABLE":
+        if "session" in self.refused:
+            # Refused: the cluster runs on (its Ready and lifecycle say how its pods are), Stalled says why.
+            if st.get("observedGeneration") != obj["metadata"].get("generation"):
+                return False, f"session: {self.status_line(obj)}"
+            ok, detail = refusal_conditions(obj, ready_false=False)
+            if not ok:
+                return False, f"session: the downgrade is not refused on record ({detail}) | {self.status_line(obj)}"
+            self.refusal_on_record("session")
+        elif st.get("observedGeneration") != obj["metadata"].get("generation") or st.get("lifecycleState") != "STABLE":
             return False, f"session: {self.status_line(obj)}"
+        elif refused_downgrade_left(obj):
+            return False, f"session: still Stalled FlinkVersionDowngrade, its manifest names the version it runs | {self.status_line(obj)}"
         port = (st.get("clusterInfo") or {}).get("rest-port")
         overview = rest(port, "/overview") if port else {"_error": "no port"}
         if "_error" in overview or overview.get("taskmanagers", 0) < 1:
@@ -868,11 +1047,12 @@ spec:
         a = self.app
         if not a["present"]:
             checks.append(("app", lambda: self.check_gone("flinkdep", "app")[:2]))
-        elif a["state"] == "suspended":
+        elif self.runs("app")["state"] == "suspended":
             checks.append(("app", self.check_suspended))
         else:
             checks.append(("app", lambda: self.check_deployment_job("app", a, self.args("app", a), pre.get("app"),
-                                                                    pre.get("app-restart", False), pre["t_write"])[:2]))
+                                                                    pre.get("app-restart", False), pre["t_write"],
+                                                                    refused="app" in self.refused)[:2]))
         if self.session:
             checks.append(("session", self.check_session if self.session_present else lambda: self.check_gone("flinkdep", "session")))
             s = self.sjob
@@ -1071,7 +1251,7 @@ spec:
     def growth(self):
         """The running jobs whose output did not grow by GROWTH_LINES lines of their tag within GROWTH_TIMEOUT."""
         running = []
-        if self.app["present"] and self.app["state"] == "running":
+        if self.app["present"] and self.runs("app")["state"] == "running":
             running.append(("app", self.app))
         if self.session and self.sjob["present"]:
             running.append(("sjob", self.sjob))
@@ -1096,11 +1276,11 @@ spec:
             return
         with self.lock:
             for name, m in [("app", self.app), ("sjob", self.sjob)]:
-                if not m or not m["present"] or (name == "app" and m["state"] != "running"):
+                if not m or not m["present"] or (name == "app" and self.runs("app")["state"] != "running"):
                     continue
                 c = self.checker(name, m["inc"])
                 c.poll()
-                want = (int(m["tag"][1:]), self.release_of(name))
+                want = (int(self.runs(name)["tag"][1:]), self.release_of(name))
                 if c.writer != want:
                     self.violation("latest-version", f"phase '{phase}': the latest output of {c.label()} is "
                                                      f"{'v%d-%s' % c.writer if c.writer else 'none'}, the manifests ask for v{want[0]}-{want[1]}",
@@ -1108,7 +1288,7 @@ spec:
 
     def quiet_when_suspended(self):
         """A SUSPENDED app (no process left) writes nothing for 4 s."""
-        if not (self.app["present"] and self.app["state"] == "suspended"):
+        if not (self.app["present"] and self.runs("app")["state"] == "suspended"):
             return
         with self.lock:
             c = self.checker("app", self.app["inc"])
@@ -1134,13 +1314,106 @@ spec:
         """One manifest write with its faults, then convergence. Returns (converged time or None, faults)."""
         pre = self.current_jids()
         pre.update(restart or {})
+        self.read_write(pre, description)
         timeline = self.plan_faults(allow_jvm, boost)
-        pre["t_write"] = t0 = time.time()
+        with self.lock:
+            pre["jvms"] = collections.defaultdict(set)
+            for p in self.jvms():
+                pre["jvms"][p.resource].add((p.pid, p.start))
+            self.jvm_seen.clear()
+            self.phase_kills = set()
+            self.refusal_seen = {}
+        pre["t_write"] = self.phase_t0 = t0 = time.time()
         self.arm()
         apply()
         faults, last_start = self.run_timeline(t0, timeline)
         elapsed = self.converge(pre, last_start, description)
+        self.check_refusals(pre, description, converged=elapsed is not None)
         return elapsed, faults
+
+    @property
+    def sjob_run(self):
+        s = self.sjob
+        return (s["present"], s["inc"], s["tag"], s["mode"]) if s else None
+
+    def read_write(self, pre, description):
+        """What the operator runs once the phase's write (the model as it is now) is read, and what
+        the phase expects of refusals (expect_refusals, into `pre`)."""
+        was, app_before, session_before, sjob_before = set(self.refused), self.app_run, self.session_run, self.sjob_settled
+        self.settle()
+        self.expect_refusals(pre, description, was, app_before, session_before, sjob_before)
+
+    def expect_refusals(self, pre, description, was, app_before, session_before, sjob_before):
+        """What a phase expects of a refused downgrade, and of a version changed back to the one that
+        runs (settle has just read the write): a resource refused, or changed back with nothing else
+        changed, keeps its cluster and job (pre["watch"]: its JobManager and, unless faults killed
+        that JobManager, its job id stay; no JobManager of another version starts), so no restart
+        is expected of it; its session job restarts only for a change of its own."""
+        pre["watch"] = {}
+        for name, before, after in [("app", app_before, self.app_run), ("session", session_before, self.session_run)]:
+            if name in self.refused:
+                pre["watch"][name] = "refused downgrade"
+                self.refusal_counts[f"{name} refused" if name not in was else f"{name} phases while refused"] += 1
+            elif name in was:
+                if after is None or (name == "session" and not self.sjob["present"]):
+                    self.refusal_counts["refusal over otherwise"] += 1  # deleted, or its session job is
+                elif before == after:
+                    pre["watch"][name] = "version changed back"  # nothing else changed: nothing restarts
+                    self.refusal_counts["changed back"] += 1
+                else:
+                    self.refusal_counts["changed back with other changes"] += 1  # an upgrade on the version it ran
+        if "app" in pre["watch"]:
+            pre.pop("app-restart", None)
+            pre["same-app"] = True
+            self.version_moved.discard("app")
+        if "session" in pre["watch"]:
+            self.version_moved.discard("sjob")
+            if self.sjob["present"] and sjob_before == self.sjob_run:
+                pre.pop("sjob-restart", None)
+                pre["same-sjob"] = True
+        if self.refused:
+            log(f"  {description}: downgrade refused for " + ", ".join(
+                f"{name} (manifest {self.flink_version(self.app['version'] if name == 'app' else self.session_version)}, "
+                f"runs {self.flink_version(self.release_of(name))})" for name in sorted(self.refused)))
+
+    def killed_jobmanager(self, resource):
+        """This phase's faults killed `resource`'s JobManager (a power loss kills every one)."""
+        return (None, None) in self.phase_kills or (resource, "jobmanager") in self.phase_kills
+
+    def killed_any(self, resource):
+        """This phase's faults killed a JVM of `resource`."""
+        return any(r in (None, resource) for r, _ in self.phase_kills)
+
+    def check_refusals(self, pre, phase, converged=True):
+        """After the phase: the resources pre["watch"] names kept their cluster (the same JobManager
+        unless a fault killed it, none of another version) and job (the same id unless a fault
+        killed its JobManager). A phase that did not converge is checked for JVMs of another
+        version only (what else changed is part of the failure)."""
+        for resource, why in sorted(pre.get("watch", {}).items()):
+            killed = self.killed_jobmanager(resource)
+            self.round_watch[resource].add(f"{why}{', JVMs killed' if self.killed_any(resource) else ''}")
+            with self.lock:
+                seen = dict(self.jvm_seen[resource])
+            for kind, detail in jvm_verdict(seen, pre["jvms"][resource], self.release_of(resource), killed, self.killed_any(resource)):
+                if not converged and kind != "refused-version":
+                    continue
+                obj, _ = self.get("flinkdep", resource)
+                self.violation(kind, f"phase '{phase}': {resource} ({why}, runs Flink {self.release_of(resource)}): {detail}",
+                               [f"status {resource}: {self.status_line(obj)}"] + self.oplog_tail(
+                                   8, levels=None, since=datetime.fromtimestamp(pre["t_write"], timezone.utc).strftime("%Y-%m-%dT%H:%M:%S")))
+            job, kind = ("app", "flinkdep") if resource == "app" else ("sjob", "sessionjob")
+            if converged and pre.get(f"same-{job}") and not killed and pre.get(job):
+                obj, _ = self.get(kind, job)
+                jid = ((obj or {}).get("status") or {}).get("jobStatus", {}).get("jobId")
+                if jid != pre[job]:
+                    self.violation("refused-restart", f"phase '{phase}': {job} ({resource}: {why}) runs job {jid}, not {pre[job]}, "
+                                                      f"although no fault killed its JobManager", [f"status {job}: {self.status_line(obj)}"])
+
+    def refusal_on_record(self, name):
+        """The status of `name` says its downgrade is refused: the time from the write is kept (once per phase)."""
+        if name not in self.refusal_seen:
+            self.refusal_seen[name] = time.time() - self.phase_t0
+            self.refusal_times.append(self.refusal_seen[name])
 
     def freeze(self, name, inc):
         with self.lock:
@@ -1192,7 +1465,9 @@ spec:
                 return results
             obj, _ = self.get("flinkdep", "app")
             restore = ((obj or {}).get("status") or {}).get("jobStatus", {}).get("upgradeSavepointPath")
-            if restore and not os.path.exists(fs_path(restore)):
+            if self.runs("app")["state"] != "suspended":
+                pass  # the suspension was refused (a downgrade is): the job runs on
+            elif restore and not os.path.exists(fs_path(restore)):
                 self.violation("restore-point-missing", f"app is SUSPENDED with restore point {restore}, which is not on disk: resume cannot restore it",
                                [self.status_line(obj), f"ls {os.path.dirname(fs_path(restore))}: {sorted(os.listdir(os.path.dirname(fs_path(restore)))) if os.path.isdir(os.path.dirname(fs_path(restore))) else 'missing'}"]
                                + self.oplog_tail(6, since=datetime.fromtimestamp(self.round_started, timezone.utc).strftime("%Y-%m-%dT%H:%M:%S")))
@@ -1223,14 +1498,16 @@ spec:
                     a["tag"] = self.next_tag()
                 restart["app-restart"] = True
                 self.version_moved.add("app")
-                labels.append(f"app -> {self.flink_version(a['version'])} {a['tag']}")
+                labels.append(f"app -> {self.flink_version(a['version'])} {a['tag']}"
+                              + (" (refused)" if settle_app(a, self.app_run)[1] else ""))
                 files.append(("app.yaml", self.app_manifest))
             if target in ("session", "both"):
                 self.session_version = self.rng.choice(targets["session"])
                 if s["present"]:
                     restart["sjob-restart"] = True
                     self.version_moved.add("sjob")
-                labels.append(f"session -> {self.flink_version(self.session_version)}")
+                labels.append(f"session -> {self.flink_version(self.session_version)}"
+                              + (" (refused)" if settle_session(self.session_version, self.session_run, self.session_present, s["present"])[1] else ""))
                 files.append(("session.yaml", self.session_manifest))
             label = "flinkVersion " + ", ".join(labels)
             results.append((label, *self.phase(label, lambda: [self.write(f, text()) for f, text in files], restart=restart)))
@@ -1315,6 +1592,7 @@ spec:
             return False
         self.freeze("app", self.app["inc"])
         self.app.update(present=True, inc=self.app["inc"] + 1, tag=self.next_tag(), p=1, nonce=0, state="running")
+        self.app_run, self.session_run = None, None  # new clusters: their manifests' versions
         self.arm()
         self.write_app()
         if self.session:
@@ -1402,6 +1680,13 @@ spec:
             if moved:
                 self.note(f"flinkVersion change replayed up to {moved} record(s) per key (a restore from a checkpoint, not "
                           f"the change's savepoint, or a fault after it; faults: {'; '.join(', '.join(f) for _, _, f in results)})")
+            for resource, whys in sorted(self.round_watch.items()):
+                job = "app" if resource == "app" else "sjob"
+                if worst[job]:
+                    self.note(f"{job} fell back up to {worst[job]} record(s) per key in a round where {resource} kept running "
+                              f"({'; '.join(sorted(whys))}): a restore from a checkpoint, with its JobManager and job id unchanged "
+                              f"unless a fault killed them (refused-restart otherwise)")
+            self.round_watch.clear()
             self.rounds_done = number
             if results and all(elapsed is not None for _, elapsed, _ in results) and len(results) == self.round_phases:
                 self.rounds_converged += 1
@@ -1510,6 +1795,12 @@ spec:
               f"the initial deployment included)")
         if times:
             print(f"convergence time (manifest written -> converged): p50 {statistics.median(times):.1f} s, max {times[-1]:.1f} s")
+        if self.a.downgrades:
+            rc, rt = self.refusal_counts, sorted(self.refusal_times)
+            print(f"downgrades refused: app {rc['app refused']}, session {rc['session refused']} (later phases while refused: "
+                  f"app {rc['app phases while refused']}, session {rc['session phases while refused']}); changed back "
+                  f"{rc['changed back']} (+{rc['changed back with other changes']} with other changes: an upgrade), over otherwise (deleted, session job deleted) {rc['refusal over otherwise']}"
+                  + (f"; Stalled FlinkVersionDowngrade on record after p50 {statistics.median(rt):.1f} s, max {rt[-1]:.1f} s (from the write)" if rt else ""))
         fallbacks = [f for c in self.checkers.values() for f in c.fallbacks]
         print(f"restores seen in the output: {len(fallbacks)} key fall-backs, largest replay "
               f"{max((f[2] - f[3] + 1 for f in fallbacks), default=0)} (bound {self.replay_bound}); max JobManagers per resource "
@@ -1524,6 +1815,37 @@ spec:
                 print(f"    | {line}")
             print(f"    operator log: {v['oplog']}")
         print("=" * 100)
+
+
+class PlanHarness(Harness):
+    """--plan: the rounds a seed draws (changes, faults, refused downgrades), without running
+    anything. The draws do not depend on what the operator does as long as every phase converges
+    (a failed phase skips its round's later draws), so this is how a seed is chosen."""
+
+    def phase(self, description, apply, restart=None, allow_jvm=True, boost=False):
+        self.read_write({}, description)
+        timeline = self.plan_faults(allow_jvm, boost)
+        return 0.0, [f"{action}@{at:.1f}s" for at, action, _ in timeline]
+
+    def get(self, kind, name):
+        return None, "plan"
+
+    def plan(self):
+        self.settle()
+        time.sleep = lambda seconds: None  # noqa: the rounds' pauses are drawn, not waited for
+        for number in range(1, self.a.rounds + 1):
+            self.round = number
+            kind = self.choose()
+            self.changes[kind] += 1
+            results = self.do_round(kind)
+            print(f"round {number}: {kind}: " + "; ".join(f"{label} [{', '.join(faults)}]" for label, _, faults in results), flush=True)
+            self.rng.uniform(2, 6)
+        rc = self.refusal_counts
+        print(f"seed {self.seed}: changes " + ", ".join(f"{k} {v}" for k, v in sorted(self.changes.items()))
+              + f"; refused: app {rc['app refused']}, session {rc['session refused']}, later phases while refused "
+              f"{rc['app phases while refused'] + rc['session phases while refused']}, changed back {rc['changed back']} "
+              f"(+{rc['changed back with other changes']} with other changes), "
+              f"over otherwise {rc['refusal over otherwise']}")
 
 
 STOP_SIGNALS = {signal.SIGTERM, signal.SIGINT}
@@ -1692,7 +2014,154 @@ def self_test():
     ok = fake.got == ["superseded-version"] and c.switches == 2 and c.writer == one
     failed += not ok
     print(f"{'ok  ' if ok else 'FAIL'} flinkVersion flipped back and forth: got {fake.got}, {c.switches} switches")
+    # A refused downgrade (2.3 -> 1.20): the 2.3 writer stays the one asked for; the older
+    # version (or the refused spec's new tag) writing is a violation.
+    for name, tail, want in [("refused downgrade: 2.3 writes on", seq("k", 21, 40, "v1-2.3.0"), []),
+                             ("refused downgrade: 1.20 writes", seq("k", 21, 25, "v1-1.20.5"), ["superseded-version"]),
+                             ("refused downgrade: the refused tag writes", seq("k", 21, 25, "v2-1.20.5"), ["unexpected-version"])]:
+        fake = Fake()
+        with tempfile.TemporaryDirectory() as d:
+            path = f"{d}/x.out"
+            c = OutputChecker(fake, "t", 1, path)
+            c.arm(one)
+            open(path, "w").write("".join(f"k {i} v1-1.20.5\n" for i in range(1, 11)))
+            c.poll()
+            c.arm(two)
+            open(path, "a").write("".join(f"k {i} v1-2.3.0\n" for i in range(11, 21)))
+            c.poll()
+            c.arm(two)  # the refused write asks for what runs
+            open(path, "a").write("".join(line + "\n" for line in tail))
+            c.poll()
+        ok = sorted(set(fake.got)) == want
+        failed += not ok
+        print(f"{'ok  ' if ok else 'FAIL'} {name}: got {fake.got}, want {want}")
+    failed += self_test_refusals()
     return 1 if failed else 0
+
+
+def self_test_refusals():
+    """The model of refused downgrades (settle_app, settle_session, Harness.read_write), the status
+    check (refusal_conditions) and the JVM check (jvm_verdict). Returns the number of failures."""
+    import tempfile
+    failed = 0
+
+    def expect(name, got, want):
+        nonlocal failed
+        ok = got == want
+        failed += not ok
+        print(f"{'ok  ' if ok else 'FAIL'} {name}: got {got}, want {want}")
+
+    def app(**kw):
+        m = {"present": True, "inc": 1, "tag": "v1", "mode": "savepoint", "p": 1, "state": "running", "nonce": 0, "version": "2.3.0"}
+        m.update(kw)
+        return m
+    run23 = settle_app(app(), None)[0]
+    expect("settle_app: first deployment runs the manifest", settle_app(app(version="1.20.5"), None), (settle_app(app(version="1.20.5"), None)[0], False))
+    expect("settle_app: an upgrade is accepted", settle_app(app(), settle_app(app(version="1.20.5"), None)[0]), (run23, False))
+    expect("settle_app: a downgrade of a stateful job is refused", settle_app(app(version="1.20.5"), run23), (run23, True))
+    expect("settle_app: last-state too", settle_app(app(version="1.20.5", mode="last-state"), run23), (run23, True))
+    expect("settle_app: args with the older version are refused", settle_app(app(version="1.20.5", tag="v2", p=2, nonce=1), run23), (run23, True))
+    expect("settle_app: a suspension with the older version is refused", settle_app(app(version="1.20.5", state="suspended"), run23), (run23, True))
+    expect("settle_app: back to the version that runs: nothing changes", settle_app(app(), run23), (run23, False))
+    expect("settle_app: back with another tag: an upgrade", settle_app(app(tag="v2"), run23)[0]["tag"], "v2")
+    expect("settle_app: stateless goes ahead", settle_app(app(version="1.20.5", mode="stateless"), run23)[1], False)
+    expect("settle_app: a new incarnation starts on the older version", settle_app(app(version="1.20.5", inc=2), run23)[0]["version"], "1.20.5")
+    expect("settle_app: deleted", settle_app(app(present=False), run23), (None, False))
+    expect("settle_session: refused while the session job is there", settle_session("1.20.5", "2.3.0", True, True), ("2.3.0", True))
+    expect("settle_session: goes ahead once it is deleted", settle_session("1.20.5", "2.3.0", True, False), ("1.20.5", False))
+    expect("settle_session: an upgrade", settle_session("2.3.0", "1.20.5", True, True), ("2.3.0", False))
+    expect("settle_session: a new cluster", settle_session("1.20.5", None, True, True), ("1.20.5", False))
+
+    def status(*conditions, generation=3):
+        return {"metadata": {"generation": generation},
+                "status": {"conditions": [dict(zip(("type", "status", "reason", "observedGeneration"), c)) for c in conditions]}}
+    refused_app = status(("Ready", "False", "FlinkVersionDowngrade", 3), ("Running", "True", "RUNNING", 3), ("Stalled", "True", "FlinkVersionDowngrade", 3))
+    expect("refusal_conditions: app refused", refusal_conditions(refused_app, True)[0], True)
+    expect("refusal_conditions: not yet", refusal_conditions(status(("Ready", "True", "JobRunning", 3)), True)[0], False)
+    expect("refusal_conditions: an earlier generation's", refusal_conditions(status(("Ready", "False", "FlinkVersionDowngrade", 2),
+                                                                                    ("Stalled", "True", "FlinkVersionDowngrade", 2)), True)[0], False)
+    expect("refusal_conditions: session (Ready as its pods are)", refusal_conditions(status(("Ready", "True", "ClusterReady", 3),
+                                                                                          ("Stalled", "True", "FlinkVersionDowngrade", 3)), False)[0], True)
+    expect("refusal_conditions: app Ready=True is not refused on record", refusal_conditions(status(("Ready", "True", "JobRunning", 3),
+                                                                                                  ("Stalled", "True", "FlinkVersionDowngrade", 3)), True)[0], False)
+    expect("refused_downgrade_left", (refused_downgrade_left(refused_app), refused_downgrade_left(status(("Ready", "True", "ClusterReady", 3)))), (True, False))
+
+    jm, tm = ((10, 1), ("jobmanager", "2.3.0")), ((11, 1), ("taskmanager", "2.3.0"))
+    before = {jm[0], tm[0]}
+    kinds = lambda found: [k for k, _ in found]
+    expect("jvm_verdict: left alone", kinds(jvm_verdict(dict([jm, tm]), before, "2.3.0", False, False)), [])
+    expect("jvm_verdict: a JobManager of the older version", kinds(jvm_verdict(dict([jm, tm, ((12, 5), ("jobmanager", "1.20.5"))]), before, "2.3.0", False, False)),
+           ["refused-version", "refused-restart"])
+    expect("jvm_verdict: a new JobManager though none was killed", kinds(jvm_verdict(dict([jm, ((12, 5), ("jobmanager", "2.3.0"))]), before, "2.3.0", False, True)),
+           ["refused-restart"])
+    expect("jvm_verdict: a recovery after a JobManager kill", kinds(jvm_verdict(dict([jm, ((12, 5), ("jobmanager", "2.3.0")), ((13, 5), ("taskmanager", "2.3.0"))]),
+                                                                          before, "2.3.0", True, True)), [])
+    expect("jvm_verdict: a recovery on the older version", kinds(jvm_verdict(dict([((12, 5), ("jobmanager", "1.20.5"))]), before, "2.3.0", True, True)),
+           ["refused-version"])
+    expect("jvm_verdict: a TaskManager restarted after a TaskManager kill", kinds(jvm_verdict(dict([jm, ((13, 5), ("taskmanager", "2.3.0"))]), before, "2.3.0", False, True)), [])
+    expect("jvm_verdict: a TaskManager restarted with nothing killed", kinds(jvm_verdict(dict([jm, ((13, 5), ("taskmanager", "2.3.0"))]), before, "2.3.0", False, False)),
+           ["refused-restart"])
+
+    # The harness' expectations across rounds (no operator: the model only).
+    with tempfile.TemporaryDirectory() as d:
+        homes = []
+        for release in ("1.20.5", "2.3.0"):
+            os.makedirs(f"{d}/flink-{release}/lib")
+            open(f"{d}/flink-{release}/lib/flink-dist-{release}.jar", "w").close()
+            homes.append(f"{d}/flink-{release}")
+        a = argparse.Namespace(seed=1, root=f"{d}/root", versions=homes, flink_home=None, rate=20, keys=4, mode="savepoint", session=True,
+                               downgrades=True)
+        global log
+        quiet, log = log, lambda message: None
+        try:
+            h = Harness(a)
+            h.settle()
+            app_, s = h.app, h.sjob
+
+            def write(change, restart=None):
+                change()
+                pre = dict(restart or {})
+                h.read_write(pre, "self-test")
+                return pre
+            pre = write(lambda: app_.update(version="2.3.0"), {"app-restart": True})
+            expect("model: app upgraded to 2.3", (h.refused, pre.get("app-restart"), h.out_tag("app")), (set(), True, "v1-2.3.0"))
+            pre = write(lambda: app_.update(version="1.20.5"), {"app-restart": True})
+            expect("model: app downgrade refused", (h.refused, "app-restart" in pre, pre.get("same-app"), pre["watch"], h.out_tag("app"),
+                                                    h.release_of("app")), ({"app"}, False, True, {"app": "refused downgrade"}, "v1-2.3.0", "2.3.0"))
+            pre = write(lambda: app_.update(tag="v9", p=2))
+            expect("model: an upgrade with the older version is refused", (h.refused, h.runs("app")["p"], h.out_tag("app"), pre.get("same-app")),
+                   ({"app"}, 1, "v1-2.3.0", True))
+            pre = write(lambda: app_.update(state="suspended"))
+            expect("model: a suspension with the older version is refused", (h.runs("app")["state"], pre.get("same-app")), ("running", True))
+            write(lambda: app_.update(state="running"))
+            pre = write(lambda: app_.update(version="2.3.0"), {"app-restart": True})
+            expect("model: back to 2.3 with a new tag: an upgrade on 2.3", (h.refused, pre.get("app-restart"), "app" in pre["watch"], h.out_tag("app")),
+                   (set(), True, False, "v9-2.3.0"))
+            write(lambda: app_.update(version="1.20.5"), {"app-restart": True})
+            pre = write(lambda: app_.update(version="2.3.0"), {"app-restart": True})
+            expect("model: back to 2.3 with nothing else changed: nothing restarts", (h.refused, "app-restart" in pre, pre.get("same-app"), pre["watch"]),
+                   (set(), False, True, {"app": "version changed back"}))
+            pre = write(lambda: setattr(h, "session_version", "2.3.0"), {"sjob-restart": True})
+            expect("model: session upgraded", (h.refused, pre.get("sjob-restart"), h.out_tag("sjob")), (set(), True, "v2-2.3.0"))
+            pre = write(lambda: setattr(h, "session_version", "1.20.5"), {"sjob-restart": True})
+            expect("model: session downgrade refused, its job left alone", (h.refused, "sjob-restart" in pre, pre.get("same-sjob"), h.out_tag("sjob")),
+                   ({"session"}, False, True, "v2-2.3.0"))
+            pre = write(lambda: s.update(tag="v10"))
+            expect("model: a session job upgrade during the refusal runs on 2.3", (h.refused, pre.get("same-sjob"), h.out_tag("sjob")),
+                   ({"session"}, None, "v10-2.3.0"))
+            pre = write(lambda: s.update(present=False))
+            expect("model: the session job deleted: the cluster moves to 1.20", (h.refused, pre["watch"], h.release_of("session")), (set(), {}, "1.20.5"))
+            write(lambda: s.update(present=True, inc=2, tag="v11"))
+            expect("model: the session job re-created on 1.20", (h.refused, h.out_tag("sjob")), (set(), "v11-1.20.5"))
+            pre = write(lambda: app_.update(version="1.20.5", present=False))
+            write(lambda: app_.update(present=True, inc=2, tag="v12", p=1))
+            expect("model: the app re-created on 1.20", (h.refused, h.out_tag("app")), (set(), "v12-1.20.5"))
+            expect("model: the counts", dict(h.refusal_counts), {"app refused": 2, "app phases while refused": 3, "changed back with other changes": 1,
+                                                                 "changed back": 1, "session refused": 1, "session phases while refused": 1,
+                                                                 "refusal over otherwise": 1})
+        finally:
+            log = quiet
+    return failed
 
 
 def main():
@@ -1701,12 +2170,12 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--rounds", type=int, default=25)
     parser.add_argument("--seed", type=int, default=1)
-    parser.add_argument("--flinklet", required=True)
+    parser.add_argument("--flinklet")
     parser.add_argument("--flink-home", help="the one distribution to run (without --versions)")
     parser.add_argument("--versions", type=lambda text: [h for h in text.split(",") if h], default=None,
                         help="HOME[,HOME...]: the distributions of the Flink versions to run on; one: the manifests name its "
                              "version (the operator runs --flink-home HOME); two or more: version-change rounds too")
-    parser.add_argument("--root", required=True)
+    parser.add_argument("--root")
     parser.add_argument("--ports", default="auto", help="FIRST-LAST, or auto: a free block no other flinklet or chaos run claims")
     parser.add_argument("--rate", type=int, default=20)
     parser.add_argument("--keys", type=int, default=4)
@@ -1716,9 +2185,18 @@ def main():
     parser.add_argument("--downgrades", action="store_true",
                         help="version-change rounds may also move to an older listed version (Flink cannot restore a newer version's savepoint)")
     parser.add_argument("--keep", action="store_true", help="keep the root even when nothing failed")
+    parser.add_argument("--plan", action="store_true", help="print the rounds the seed draws and run nothing (to choose a seed)")
     a = parser.parse_args()
     if not a.versions and not a.flink_home:
         parser.error("--flink-home or --versions is required")
+    if a.plan:
+        import tempfile
+        with tempfile.TemporaryDirectory() as root:
+            a.root, a.ports_lock = root, None
+            PlanHarness(a).plan()
+        return 0
+    if not a.flinklet or not a.root:
+        parser.error("--flinklet and --root are required")
     a.ports_lock = None
     if a.ports == "auto":
         # Runs starting at the same moment choose one at a time: the lock is held until this run's

@@ -31,8 +31,12 @@
 # directory, $FLINK_HOME unset), and a random round may change flinkVersion: of the app (a
 # savepoint upgrade, sometimes with a new tag), of the session cluster (its session job moves by
 # itself through a savepoint) or of both at once, to a newer listed version (Flink does not
-# restore a newer version's savepoint; CHAOS_DOWNGRADES=1 draws older ones too); when neither can
-# move up, one is deleted and re-created on the oldest. Unset: Flink 2.3 as always, tags vN.
+# restore a newer version's savepoint); when neither can move up, one is deleted and re-created
+# on the oldest. CHAOS_DOWNGRADES=1 draws older versions too and checks the operator's refusal:
+# the resource is Stalled (FlinkVersionDowngrade) while its job runs on, on the newer version,
+# with no JobManager or job started for it (unless a fault killed them: then recovered there),
+# until a manifest names that version again (`python3 hack/chaos.py --plan --versions H1,H2
+# --downgrades --rounds N --seed S` lists what a seed draws). Unset: Flink 2.3 as always, tags vN.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 

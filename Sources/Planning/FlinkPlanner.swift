@@ -125,6 +125,9 @@ public struct FlinkPlanner: ResourcePlanner {
             case .failure(let problem): return stalled(input, steps: steps, reason: problem.reason ?? "JarNotFound", message: "rollback: \(problem.message)")
             }
         }
+        // A refused downgrade runs on the jar its cluster was started with (the newer version's
+        // `/opt/flink`), never the manifest's.
+        if lifecycle?.downgradeRefused != nil, let running = observation.recordedClusterInfo?["jar"] { jar = running }
         // What runs is the target's version (a rolled-back spec's may be another than the manifest's).
         let targetDistribution: FlinkDistribution
         switch observation.distributions.resolve(spec.flinkVersion) {
@@ -310,6 +313,9 @@ public struct FlinkPlanner: ResourcePlanner {
         if case .blocked(let reason, let message)? = lifecycle?.phase {
             // The spec is not applied (the last one runs on): say why, not how its pods look.
             conditions = [Condition(type: Conditions.ready, status: .false, reason: reason, message: message, observedGeneration: generation)]
+        } else if let refused = lifecycle?.downgradeRefused {
+            conditions = [Condition(type: Conditions.ready, status: .false, reason: JobLifecycle.flinkVersionDowngrade, message: refused,
+                                    observedGeneration: generation)]
         }
         if hasJob {
             conditions.append(Condition(type: "Running", status: jobRunning ? .true : .false, reason: jobStatus.state ?? "RECONCILING",
@@ -330,6 +336,13 @@ public struct FlinkPlanner: ResourcePlanner {
             }
         } else if case .blocked(let reason, let message)? = lifecycle?.phase {
             conditions.append(Condition(type: Conditions.stalled, status: .true, reason: reason, message: message, observedGeneration: generation))
+        } else if let refused = lifecycle?.downgradeRefused {
+            // Stalled whatever its pods do meanwhile (a lost JobManager is recovered on the version it ran).
+            conditions.append(Condition(type: Conditions.stalled, status: .true, reason: JobLifecycle.flinkVersionDowngrade, message: refused,
+                                        observedGeneration: generation))
+            if !(input.conditions.contains { $0.type == Conditions.stalled && $0.reason == JobLifecycle.flinkVersionDowngrade }) {
+                steps.append(.event(type: .warning, reason: JobLifecycle.flinkVersionDowngrade, message: refused))
+            }
         } else if case .waiting(let message)? = lifecycle?.phase {
             conditions.append(Condition(type: Conditions.reconciling, status: .true, reason: "Upgrading", message: message, observedGeneration: generation))
         } else if lifecycle?.phase == .snapshotting {
@@ -396,6 +409,7 @@ public struct FlinkPlanner: ResourcePlanner {
         default: break
         }
         if lifecycle?.rolledBack == true, problem == nil { lifecycleState = done ? .rolledBack : .rollingBack }
+        if lifecycle?.downgradeRefused != nil { lifecycleState = .failed }  // as a blocked spec: the manifest's is not applied
         if done, lifecycle?.phase == .run, reconciliation?.state == .deployed {
             let reached = reconciliation?.lastReconciledSpec
             reconciliation?.lastStableSpec = reached  // the spec that reached a running job
@@ -779,19 +793,28 @@ public struct FlinkPlanner: ResourcePlanner {
     /// restarts on the new version and they resume there from their savepoints. The cluster
     /// stays Ready meanwhile (its REST API takes the savepoints), with a `Reconciling` condition
     /// and an event, reason `SessionJobsRunning`. A move to an older version (`downgrade`) is
-    /// refused while jobs run (their savepoints would not restore there): `Stalled`, reason
-    /// `FlinkVersionDowngrade`, and its jobs are not asked to make way. Nil: no hold.
+    /// refused while jobs run, and while session jobs name it (their savepoints and checkpoints
+    /// would not restore there): `Stalled`, reason `FlinkVersionDowngrade`, and its jobs are not
+    /// asked to make way. Nil: no hold.
     static func sessionVersionHold(_ deployment: FlinkDeployment, observation: FlinkObservation,
                                    pods: [ObservedPod]) -> (running: FlinkDeployment, message: String, downgrade: Bool)? {
-        guard case .deployment(let running)? = observation.deployed, !pods.isEmpty,
+        guard case .deployment(let running)? = observation.deployed,
               let from = running.spec.flinkVersion, let to = deployment.spec.flinkVersion, from != to else { return nil }
         let jobs = observation.jobs.filter { !$0.isTerminal }
-        guard !jobs.isEmpty else { return nil }
         var held = running
         held.metadata = deployment.metadata
-        if to < from {
-            return (held, JobLifecycle.downgradeMessage(from: from, to: to, job: "\(jobs.count) job(s) of this session cluster run on"), true)
+        if to < from, !jobs.isEmpty || !observation.sessionJobs.isEmpty {
+            // Not only while a job is seen running: a session job between its savepoint and its
+            // resubmission (its own upgrade), or lost with a JobManager that died (a power loss:
+            // the restarted JobManager lists no job, or does not answer yet), has a snapshot of
+            // this version only, which the older one cannot restore. Also with no pod left (the
+            // lost pods of a power loss are stopped before they start again): they start again
+            // on this version.
+            let subject = jobs.isEmpty ? "the session job(s) \(observation.sessionJobs.sorted().joined(separator: ", ")) of this session cluster ran on"
+                : "\(jobs.count) job(s) of this session cluster run on"
+            return (held, JobLifecycle.downgradeMessage(from: from, to: to, job: subject), true)
         }
+        guard !pods.isEmpty, !jobs.isEmpty else { return nil }
         let message = "spec.flinkVersion changes from \(from.rawValue) to \(to.rawValue) while \(jobs.count) job(s) run in this session cluster: "
             + "it keeps running Flink \(from.release) while its session jobs are stopped with savepoints, then restarts on Flink \(to.release), "
             + "where they resume from their savepoints"

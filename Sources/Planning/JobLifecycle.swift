@@ -53,6 +53,10 @@ public struct JobLifecycle: Sendable {
     /// While snapshotting for an upgrade: the id of the job that will replace the running one
     /// (its pods can start ahead, see `standbyReady`). Nil when nothing will replace it (suspend).
     public var successorJobId: String?
+    /// Why the manifest's spec is refused (`flinkVersionDowngrade`): the deployed spec runs on as
+    /// `target`, kept as it is kept without a change (a lost JobManager recovered from the newest
+    /// checkpoint, on the version it ran). The resource is reported `Stalled` with this message.
+    public var downgradeRefused: String?
 
     /// How long an upgrade waits for the new job's pods to be up before taking the old job's
     /// snapshot anyway (they may be unable to start: the new job then fails as it would have).
@@ -295,10 +299,18 @@ public struct JobLifecycle: Sendable {
             // An upgrade (or suspend/resume): commit it before anything stops.
             let mode = upgradeMode(job, desired: desired, observation: observation)
             if type != .savepointRedeploy, !deployedSuspended, mode != .stateless,
-               let (from, to) = downgrade(desired: desired, observation: observation) {
+               let (from, to) = downgrade(desired: desired, observation: observation),
+               case .deployment(var kept) = deployed, case .deployment(let wanted) = desired, let keptJob = kept.spec.job {
                 // Refused before anything stops: the new job could not restore this one's state.
-                lifecycle.phase = .blocked(reason: flinkVersionDowngrade, message: downgradeMessage(from: from, to: to, job: "job \(currentId) runs on"))
-                return lifecycle
+                // The deployed spec is decided on as if the manifest still named it, so its job
+                // runs on untouched, and a JobManager lost meanwhile (a power loss) is recovered
+                // on the version it ran, from its newest checkpoint, rather than left dead.
+                kept.metadata = wanted.metadata
+                var held = decideUnverified(key: key, generation: generation, desired: .deployment(kept), job: keptJob, observation: observation,
+                                            running: running, rest: rest, jobManagerLost: jobManagerLost, standbyReady: standbyReady,
+                                            unhealthy: unhealthy, jobManagerGone: jobManagerGone, savepointDirectory: savepointDirectory, now: now)
+                held.downgradeRefused = downgradeMessage(from: from, to: to, job: "job \(currentId) runs on")
+                return held
             }
             let verb = wantsSuspended ? "Suspending" : deployedSuspended ? "Resuming" : "Upgrading"
             // A resumed job starts from what its suspension left, whatever the upgrade mode says.

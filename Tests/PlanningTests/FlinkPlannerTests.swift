@@ -291,20 +291,21 @@ private func events(_ plan: Plan) -> [String] {
         }
     }
 
-    /// An application moved back from 2.3 to 1.20 keeps running on 2.3, untouched, and says why
-    /// in Ready and Stalled (not "JobManager not ready").
+    /// An application moved back from 2.3 to 1.20 keeps running on 2.3, untouched (its pods, on
+    /// the jar they run, not the manifest's 1.20 one), and says why in Ready and Stalled (not
+    /// "JobManager not ready").
     @Test func aDowngradeLeavesTheRunningClusterAloneAndSaysWhy() throws {
         var current = deployment(version: .v2_3)
         current.spec.job?.upgradeMode = .savepoint
         var older1_20 = deployment(version: .v1_20)
         older1_20.spec.job?.upgradeMode = .savepoint
-        var o = observation(older1_20, rest: .answering(taskManagers: 1, slots: 1),
+        var o = observation(older1_20, jar: .success("/flink-1.20/usrlib/job.jar"), rest: .answering(taskManagers: 2, slots: 2),
                             jobs: [ObservedJob(id: "0123", name: "app", state: .running, allTasksRunning: true)],
                             recorded: JobStatus(jobId: "0123", state: "RUNNING"))
         o.distributions = FlinkDistributions([distribution, older])
         o.deployed = .deployment(current)
         o.reconciliation = ReconciliationStatus(lastReconciledSpec: JobLifecycle.specJSONOf(.deployment(current)), state: .deployed)
-        o.recordedClusterInfo = ["flink-version": "2.3.0"]
+        o.recordedClusterInfo = ["flink-version": "2.3.0", "jar": "/flink/usrlib/job.jar"]
         let layout = try FlinkCluster.layout(of: current, observation: o, distribution: distribution, jobId: "0123", jar: "/flink/usrlib/job.jar").get()
         let pods = ([layout.jobManager] + layout.taskManagers).map { running($0) }
         let plan = planner.plan(input(older1_20, o, pods: pods, generation: 2))
@@ -315,6 +316,45 @@ private func events(_ plan: Plan) -> [String] {
         #expect(plan.conditions.contains { $0.type == "Stalled" && $0.reason == "FlinkVersionDowngrade" })
         #expect(plan.flinkStatus?.clusterInfo?["flink-version"] == "2.3.0")
         #expect(plan.flinkStatus?.reconciliation?.lastReconciledSpec == JobLifecycle.specJSONOf(.deployment(current)))
+    }
+
+    /// The JobManager of a refused downgrade dies (a power loss): the job is recovered on the
+    /// version it ran, 2.3, from its newest checkpoint and with the jar its cluster ran, still
+    /// Stalled for the downgrade; never started on 1.20, never left dead.
+    @Test func aRefusedDowngradeRecoversALostJobManagerOnTheVersionItRan() throws {
+        var current = deployment(version: .v2_3)
+        current.spec.job?.upgradeMode = .savepoint
+        var older1_20 = deployment(version: .v1_20)
+        older1_20.spec.job?.upgradeMode = .savepoint
+        var o = observation(older1_20, jar: .success("/flink-1.20/usrlib/job.jar"), rest: .unreachable("connection refused"),
+                            recorded: JobStatus(jobId: "0123", state: "RUNNING", updateTime: "1799999000000"))
+        o.distributions = FlinkDistributions([distribution, older])
+        o.deployed = .deployment(current)
+        o.reconciliation = ReconciliationStatus(lastReconciledSpec: JobLifecycle.specJSONOf(.deployment(current)), state: .deployed)
+        o.recordedClusterInfo = ["flink-version": "2.3.0", "jar": "/flink/usrlib/job.jar"]
+        o.latestCheckpoint = ObservedCheckpoint(path: "/state/clusters/default/app/checkpoints/0123/chk-7", timestamp: 1_799_999_990_000)
+        let layout = try FlinkCluster.layout(of: current, observation: o, distribution: distribution, jobId: "0123", jar: "/flink/usrlib/job.jar").get()
+        let lost = ([layout.jobManager] + layout.taskManagers).map { plan in
+            ObservedPod(name: plan.name, phase: .failed, ready: false, planHash: plan.planHash, reason: "Lost")
+        }
+        let plan = planner.plan(input(older1_20, o, pods: lost, generation: 2))
+        #expect(events(plan).contains("RecoverDeployment") && events(plan).contains("FlinkVersionDowngrade"), "\(events(plan))")
+        let next = JobLifecycle.nextJobId(key: older1_20.id.key, previous: "0123")
+        #expect(plan.flinkStatus?.jobStatus?.jobId == next)
+        #expect(plan.flinkStatus?.jobStatus?.upgradeSavepointPath == "/state/clusters/default/app/checkpoints/0123/chk-7")
+        #expect(plan.flinkStatus?.clusterInfo?["flink-version"] == "2.3.0")
+        #expect(plan.flinkStatus?.reconciliation?.lastReconciledSpec == JobLifecycle.specJSONOf(.deployment(current)))
+        #expect(plan.conditions.contains { $0.type == "Stalled" && $0.reason == "FlinkVersionDowngrade" })
+        #expect(plan.conditions.first { $0.type == "Ready" }?.reason == "FlinkVersionDowngrade")
+        // Once the lost pods are gone, the recovered cluster starts: 2.3's classpath, the 2.3 jar, the new job id.
+        let recovered = planner.plan(input(older1_20, { var r = o
+            r.recordedJob = plan.flinkStatus?.jobStatus
+            return r }(), pods: [], generation: 2))
+        let jm = try #require(started(recovered).first { $0.role == .jobManager }, "\(recovered.steps)")
+        #expect(jm.argv.contains("/flink/lib/a.jar:/flink/lib/flink-dist-2.3.0.jar"), "\(jm.argv)")
+        #expect(jm.argv.contains(next) && jm.argv.contains("local:///flink/usrlib/job.jar"), "\(jm.argv)")
+        #expect(jm.argv.contains("--fromSavepoint") && jm.argv.contains("/state/clusters/default/app/checkpoints/0123/chk-7"), "\(jm.argv)")
+        #expect(!jm.argv.joined(separator: " ").contains("1.20"), "nothing of 1.20: \(jm.argv)")
     }
 
     /// A rollback runs the last stable spec with its own jar: after a 1.20 -> 2.3 upgrade that
@@ -381,6 +421,38 @@ private func events(_ plan: Plan) -> [String] {
         #expect(events(refused) == ["FlinkVersionDowngrade"])
         #expect(refused.conditions.contains { $0.type == "Stalled" && $0.reason == "FlinkVersionDowngrade" && ($0.message ?? "").contains("v2_2 is older than v2_3") })
         #expect(!refused.conditions.contains { $0.reason == "SessionJobsRunning" }, "its jobs are not asked to make way")
+
+        // No job listed (the session job between its savepoint and its resubmission, or lost with a
+        // JobManager that died and was restarted): still refused while a session job names the
+        // cluster, and its pods (lost ones included) restart on 2.3, not 2.2.
+        var unlisted = back
+        unlisted.jobs = []
+        unlisted.sessionJobs = ["sjob"]
+        unlisted.rest = .unreachable("connection refused")
+        let lostPods = ([newLayout.jobManager] + newLayout.taskManagers).map { plan in
+            ObservedPod(name: plan.name, phase: .failed, ready: false, planHash: plan.planHash, reason: "Lost")
+        }
+        let stillRefused = planner.plan(input(old, unlisted, pods: lostPods, generation: 3))
+        #expect(stillRefused.conditions.contains { $0.type == "Stalled" && $0.reason == "FlinkVersionDowngrade" && ($0.message ?? "").contains("sjob") },
+                "\(stillRefused.conditions)")
+        #expect(!stillRefused.steps.contains { step in
+            if case .startPod(let pod) = step { pod.planHash != newLayout.jobManager.planHash && pod.role == .jobManager } else { false }
+        }, "no JobManager of another spec: \(stillRefused.steps)")
+        #expect(stillRefused.flinkStatus?.reconciliation?.lastReconciledSpec == JobLifecycle.specJSONOf(.deployment(new)))
+        // The lost pods stopped, none left: they start again on 2.3, not on the manifest's 2.2
+        // (chaos seed 372 round 6: after a power loss the cluster came back on the older version
+        // and its session job FAILED there, "Unrecognized checkpoint version number: 6").
+        let restarted = planner.plan(input(old, unlisted, pods: [], generation: 3))
+        #expect(restarted.conditions.contains { $0.type == "Stalled" && $0.reason == "FlinkVersionDowngrade" }, "\(restarted.conditions)")
+        #expect(!started(restarted).isEmpty && started(restarted).allSatisfy { pod in
+            pod.argv.contains { $0.contains("flink-dist-2.3.0") } && !pod.argv.contains { $0.contains("2.2.1") }
+        }, "\(restarted.steps)")
+        #expect(restarted.flinkStatus?.reconciliation?.lastReconciledSpec == JobLifecycle.specJSONOf(.deployment(new)))
+        // Once no session job names it, the downgrade goes ahead (a new cluster, nothing to restore).
+        unlisted.sessionJobs = []
+        let moves = planner.plan(input(old, unlisted, pods: newPods, generation: 3))
+        #expect(!moves.conditions.contains { $0.reason == "FlinkVersionDowngrade" }, "\(moves.conditions)")
+        #expect(moves.steps.contains { step in if case .stopPod = step { true } else { false } }, "\(moves.steps)")
 
         // Its jobs made way (stopped with savepoints): the cluster restarts on 2.3.
         o.jobs = [ObservedJob(id: "0123", name: "counter", state: .finished)]

@@ -92,16 +92,24 @@ import Testing
             return decide(desired, o)
         }
         for mode in [UpgradeMode.savepoint, .lastState] {
-            let refused = decideOn(on(.v1_20, app(mode: mode)), running: "2.3.0")
-            guard case .blocked(let reason, let message) = refused.phase else { Issue.record("\(mode): \(refused.phase)"); continue }
-            #expect(reason == "FlinkVersionDowngrade")
+            let refused = decideOn(on(.v1_20, app(tag: "v2", mode: mode)), running: "2.3.0")
+            guard let message = refused.downgradeRefused else { Issue.record("\(mode): not refused: \(refused.phase)"); continue }
             #expect(message.contains("v1_20 is older than v2_3") && message.contains("upgradeMode: stateless"), "\(message)")
+            #expect(refused.phase == .run && !refused.redeploying && refused.jobId == "old", "the job runs on: \(refused.phase)")
             #expect(refused.steps.isEmpty && !refused.writeAhead, "nothing stops, nothing is committed")
+            #expect(refused.target == app(), "the deployed spec (2.3, v1) runs on, not the manifest's")
             #expect(refused.reconciliation.state == .deployed && refused.reconciliation.lastReconciledSpec == JobLifecycle.specJSONOf(app()))
         }
         let suspendedToo = decideOn(on(.v1_20, app(state: .suspended)), running: "2.3.0")
-        #expect(suspendedToo.phase == .blocked(reason: "FlinkVersionDowngrade", message: JobLifecycle.downgradeMessage(from: .v2_3, to: .v1_20, job: "job old runs on")),
-                "a suspension would leave a savepoint 1.20 cannot resume from")
+        #expect(suspendedToo.downgradeRefused == JobLifecycle.downgradeMessage(from: .v2_3, to: .v1_20, job: "job old runs on")
+                && suspendedToo.phase == .run, "a suspension would leave a savepoint 1.20 cannot resume from")
+        // Its JobManager lost meanwhile (a power loss): recovered on 2.3 from the newest checkpoint, still refused.
+        var lostObservation = observation(deployed: app(), checkpoint: ObservedCheckpoint(path: "/c/chk-9", timestamp: nowMillis - 3_000))
+        lostObservation.recordedClusterInfo = ["flink-version": "2.3.0"]
+        lostObservation.recordedJob?.updateTime = String(nowMillis - 60_000)
+        let recovered = decide(on(.v1_20, app(tag: "v2")), lostObservation, running: nil, rest: nil, lost: true)
+        #expect(recovered.downgradeRefused != nil && recovered.redeploying && recovered.restorePath == "/c/chk-9", "\(recovered.phase) \(recovered.restorePath ?? "-")")
+        #expect(recovered.target == app() && events(recovered) == ["RecoverDeployment"], "on the deployed spec: \(events(recovered))")
         let stateless = decideOn(on(.v1_20, app(mode: .stateless)), running: "2.3.0")
         #expect(flinkSteps(stateless) == [.cancel(rest: .http(8081), jobId: "old")], "stateless starts without state: allowed")
         let redeploy = decideOn(on(.v1_20, app(redeploy: 1, initial: "/sp/from-1.20")), running: "2.3.0")

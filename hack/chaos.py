@@ -1874,9 +1874,27 @@ def watch_stop_signals():
 STOP_REASON = []
 
 
+PORT_CLAIMS = "/tmp/flinklet-chaos-ports.d"
+
+
 def claimed_port_ranges():
-    """The --ports ranges of every `flinklet run` on the machine (command lines only)."""
+    """The --ports ranges of every `flinklet run` on the machine (command lines), and the blocks
+    live chaos runs chose (`PORT_CLAIMS/<pid>`): a run's operator is killed and restarted, and
+    while it is down (and its JVMs too, after a power loss) neither its command line nor a
+    listening port shows the block, which another run starting then would take."""
     ranges = []
+    try:
+        claims = os.listdir(PORT_CLAIMS)
+    except OSError:
+        claims = []
+    for claim in claims:
+        try:
+            os.kill(int(claim), 0)
+            with open(os.path.join(PORT_CLAIMS, claim)) as f:
+                first, last = (int(x) for x in f.read().strip().split("-"))
+            ranges.append((first, last))
+        except (ValueError, OSError):
+            continue  # not a pid, a run that ended, or a claim half written
     for entry in os.listdir("/proc"):
         if not entry.isdigit():
             continue
@@ -2205,6 +2223,9 @@ def main():
         a.ports_lock = open("/tmp/flinklet-chaos-ports.lock", "a")
         fcntl.flock(a.ports_lock, fcntl.LOCK_EX)
         a.ports = choose_ports()
+        os.makedirs(PORT_CLAIMS, exist_ok=True)
+        with open(os.path.join(PORT_CLAIMS, str(os.getpid())), "w") as f:
+            f.write(a.ports)
 
     h = Harness(a)
 

@@ -2104,6 +2104,9 @@ def self_test_refusals():
                                                                                                   ("Stalled", "True", "FlinkVersionDowngrade", 3)), True)[0], False)
     expect("refused_downgrade_left", (refused_downgrade_left(refused_app), refused_downgrade_left(status(("Ready", "True", "ClusterReady", 3)))), (True, False))
 
+    expect("jvm_release: from the classpath", [jvm_release("java -classpath /w/.flink/flink-2.3.0/lib/a.jar:/w/.flink/flink-2.3.0/lib/flink-dist-2.3.0.jar X"),
+                                                jvm_release("java -classpath /r/operator/.flink/flink-1.20.5/lib/a.jar X"), jvm_release("sleep 1")],
+           ["2.3.0", "1.20.5", None])
     jm, tm = ((10, 1), ("jobmanager", "2.3.0")), ((11, 1), ("taskmanager", "2.3.0"))
     before = {jm[0], tm[0]}
     kinds = lambda found: [k for k, _ in found]

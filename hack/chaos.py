@@ -2245,6 +2245,11 @@ def main():
         aborted = "harness error:\n" + traceback.format_exc()
     finally:
         clean = h.kill_everything()
+        if a.ports_lock is not None:
+            try:  # the block is free again once every process of this run is gone
+                os.unlink(os.path.join(PORT_CLAIMS, str(os.getpid())))
+            except OSError:
+                pass
     h.summary(time.time() - started)
     if aborted:
         print(f"run aborted: {aborted}")

@@ -191,6 +191,13 @@ public struct FlinkPlanner: ResourcePlanner {
                     if pod.reason != "Lost" { wanted.append(submitter) }
                 } else if observedJob == nil, jobManager?.ready == true, observation.rest.isAnswering {
                     if observation.submissionSlotFree { wanted.append(submitter) } else { waitingForSlot = true }
+                } else if observed[layout.jobManager.name] == nil, wanted.contains(where: { $0.name == layout.jobManager.name }),
+                          observation.submissionSlotFree {
+                    // A JobManager that starts now has no job yet: its client starts with it, and
+                    // builds the job graph while the JobManager comes up (the client retries
+                    // until REST answers, `FlinkCluster.submitterRetry`). Without a free slot, it
+                    // waits for the JobManager to answer, as above.
+                    wanted.append(submitter)
                 }
             }
         }
@@ -414,9 +421,16 @@ public struct FlinkPlanner: ResourcePlanner {
             let reached = reconciliation?.lastReconciledSpec
             reconciliation?.lastStableSpec = reached  // the spec that reached a running job
         }
+        // A JobManager that answers while its TaskManagers register (they do within a second of
+        // it, on one machine) is looked at again soon, so the cluster reads Ready, and wakes its
+        // session jobs, without a whole progress interval's wait; only in its first
+        // `registrationWindow`, so a TaskManager that never registers is not polled for ever.
+        let registering = jobManager?.ready == true && taskManagersRegistered < layout.taskManagers.count
+            && (jobManager?.startedAt.map { input.now.timeIntervalSince($0) < Self.registrationWindow } ?? false)
         let next: ReconcileAction = if mode == .perJob && outcome != nil && diff.steps.isEmpty { .awaitChange }
             else if problem != nil { .requeue(after: pollInterval) }
             else if done { .requeue(after: pollInterval) }
+            else if registering { .requeue(after: Self.registrationPoll) }
             else { .requeue(after: progressInterval) }
         var status = flinkStatus
         status.reconciliation = reconciliation
@@ -820,6 +834,11 @@ public struct FlinkPlanner: ResourcePlanner {
             + "where they resume from their savepoints"
         return (held, message, false)
     }
+
+    /// How often a cluster whose JobManager answers is looked at while its TaskManagers register,
+    /// and for how long after the JobManager started.
+    static let registrationPoll: Duration = .milliseconds(200)
+    static let registrationWindow: TimeInterval = 30
 
     /// The reason of the conditions and event of a session job that makes way for its session
     /// cluster's move to another Flink version.

@@ -56,4 +56,46 @@ struct ClusterCredentialsTests {
         #expect(remade.password != tls.password)
         #expect(try String(contentsOfFile: files.certificate, encoding: .utf8) != certificate)
     }
+
+    /// What `openssl pkcs12 -info` says of the keystore's PBKDF2 iterations (nil: no openssl).
+    static func iterations(_ files: ClusterCredentials.Files) throws -> [String]? {
+        let info = try ChildProcess.collect(["openssl", "pkcs12", "-in", files.keystore, "-info", "-noout", "-passin", "file:" + files.password])
+        guard info.status == 0 else { return nil }
+        return (info.standardOutput + info.standardError).split(separator: "\n").compactMap { line in
+            line.range(of: "Iteration ").map { String(line[$0.upperBound...].prefix { $0.isNumber }) }
+        }
+    }
+
+    @Test func theKeystoreTakesOneIterationToOpenAndAnEarlierOneIsReencryptedWithItsKey() async throws {
+        let state = NSTemporaryDirectory() + "flinklet-credentials-\(UUID().uuidString.prefix(8))"
+        try FileManager.default.createDirectory(atPath: state, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: state) }
+        let logger = Logger(label: "test")
+        let files = ClusterCredentials.Files(stateDirectory: state)
+        let (tls, _) = try await ClusterCredentials.ensure(stateDirectory: state, java: "java", logger: logger)
+        guard let made = try Self.iterations(files) else { return }  // no openssl to read it with
+        #expect(!made.isEmpty && made.allSatisfy { $0 == "1" }, "\(made)")
+        #expect(Self.mode(files.lowered) == 0o600)
+
+        // A keystore an earlier Flinklet made with keytool's defaults (10,000 iterations).
+        let certificate = try String(contentsOfFile: files.certificate, encoding: .utf8)
+        let earlier = files.keystore + ".earlier"
+        let copy = try ChildProcess.collect(["keytool", "-importkeystore", "-noprompt", "-srckeystore", files.keystore, "-srcstoretype", "PKCS12",
+                                             "-srcstorepass:file", files.password, "-destkeystore", earlier, "-deststoretype", "PKCS12",
+                                             "-deststorepass:file", files.password])
+        #expect(copy.status == 0, "\(copy.standardError)")
+        #expect(rename(earlier, files.keystore) == 0)
+        unlink(files.lowered)
+        #expect(try Self.iterations(files)?.contains("10000") == true)
+        let (again, _) = try await ClusterCredentials.ensure(stateDirectory: state, java: "java", logger: logger)
+        #expect(again == tls, "same password and path")
+        #expect(try Self.iterations(files)?.allSatisfy { $0 == "1" } == true)
+        #expect(Self.mode(files.keystore) == 0o600)
+        // The same key and certificate: running clusters keep trusting each other and the operator.
+        let exported = state + "/exported.crt"
+        _ = try ChildProcess.collect(["openssl", "pkcs12", "-in", files.keystore, "-nokeys", "-clcerts", "-passin", "file:" + files.password, "-out", exported])
+        let pem = try String(contentsOfFile: exported, encoding: .utf8)
+        #expect(pem.contains(certificate.trimmingCharacters(in: .whitespacesAndNewlines)))
+        #expect(!FileManager.default.fileExists(atPath: files.keystore + ".lowering"))
+    }
 }

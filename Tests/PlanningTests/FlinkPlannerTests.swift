@@ -85,6 +85,38 @@ private func events(_ plan: Plan) -> [String] {
         #expect(FlinkCluster.portCount(deployment(parallelism: 2).spec) == 12, "REST, blob, and RPC ports for each of two sides")
     }
 
+    @Test func eachProcessGetsItsStartupTuningThenTheManifestsJavaOptionsAfterItsMemoryFlags() throws {
+        let d = deployment(mode: .perJob, configuration: [
+            "env.java.opts.all": "\"-Dall=1  -XX:+UseSerialGC\"", "env.java.opts.jobmanager": "-Djm=1",
+            "env.java.opts.taskmanager": "-Dtm=1 -XX:Tier4InvocationThreshold=5000", "env.java.opts.client": "-Dclient=1",
+            "rest.retry.delay": "1s",
+        ])
+        let l = try layout(d, observation(d))
+        let jm = l.jobManager.argv, tm = try #require(l.taskManagers.first).argv, client = try #require(l.submitter).argv
+        func index(_ argv: [String], _ prefix: String) -> Int { argv.firstIndex { $0.hasPrefix(prefix) } ?? -1 }
+        // Flinklet's tuning, then memory, then the manifest's (last, so HotSpot takes them).
+        #expect(jm.contains("-XX:Tier4InvocationThreshold=500000") && tm.contains("-XX:Tier4InvocationThreshold=50000"))
+        #expect(client.contains("-XX:TieredStopAtLevel=1") && !jm.contains("-XX:TieredStopAtLevel=1") && !tm.contains("-XX:TieredStopAtLevel=1"))
+        #expect(index(jm, "-XX:Tier4") < index(jm, "-Xmx") && index(jm, "-Xmx") < index(jm, "-Dall=1"))
+        #expect(Array(jm[index(jm, "-Dall=1")...].prefix(3)) == ["-Dall=1", "-XX:+UseSerialGC", "-Djm=1"])
+        #expect(Array(tm[index(tm, "-Dall=1")...].prefix(4)) == ["-Dall=1", "-XX:+UseSerialGC", "-Dtm=1", "-XX:Tier4InvocationThreshold=5000"])
+        #expect(Array(client[index(client, "-Dall=1")...].prefix(3)) == ["-Dall=1", "-XX:+UseSerialGC", "-Dclient=1"])
+        #expect(index(tm, "-Dall=1") < index(tm, "-classpath") && !jm.contains("-Dtm=1") && !tm.contains("-Djm=1"))
+        // The manifest's retry delay is kept; the attempts are Flinklet's.
+        let config = try #require(l.submitter?.files["conf/config.yaml"])
+        #expect(config.contains("\"rest.retry.delay\": \"1s\"") && config.contains("\"rest.retry.max-attempts\": \"3000\""))
+    }
+
+    @Test func theOlderJavaOptionsKeyAndTheDefaultOptionsAreReadAsFlinksScriptsReadThem() {
+        #expect(FlinkJVMOptions.user(["env.java.opts": "-Da=1"], role: .jobManager) == ["-Da=1"])
+        #expect(FlinkJVMOptions.user(["env.java.opts": "-Da=1", "env.java.opts.all": "-Db=1"], role: .jobManager) == ["-Db=1"])
+        #expect(FlinkJVMOptions.user(["env.java.default-opts.all": "-Dd=1", "env.java.opts.all": "-Db=1",
+                                      "env.java.default-opts.taskmanager": "-Dt=1"], role: .taskManager) == ["-Dd=1", "-Db=1", "-Dt=1"])
+        #expect(FlinkJVMOptions.user(["env.java.opts.taskmanager": "-Dt=1"], role: .jobManager).isEmpty)
+        #expect(FlinkJVMOptions.user([:], role: .submitter).isEmpty)
+        #expect(FlinkJVMOptions.startup(for: .main).isEmpty)
+    }
+
     @Test func jobIdsAre32HexDigitsStablePerGenerationAndNewPerGeneration() {
         let a = FlinkCluster.jobId(key: "FlinkDeployment/default/app", generation: 1)
         #expect(a.count == 32 && a.allSatisfy(\.isHexDigit))
@@ -837,22 +869,34 @@ private func events(_ plan: Plan) -> [String] {
 @Suite struct PerJobPlannerTests {
     let d = deployment("batch", mode: .perJob, parallelism: 1)
 
-    @Test func theSubmitterStartsOnlyOnceTheJobManagerIsReady() throws {
+    @Test func theSubmitterStartsWithANewJobManagerOrOnceAnExistingOneAnswersWithoutTheJob() throws {
         let o = observation(d)
         let l = try layout(d, o)
+        let submitter = try #require(l.submitter)
+        // A JobManager that starts now has no job: its client starts with it (and retries until
+        // REST answers), so the job graph is built while the JobManager comes up.
         let first = planner.plan(input(d, o))
-        #expect(started(first) == [l.jobManager] + l.taskManagers, "no client before the cluster answers")
+        #expect(started(first) == [l.jobManager] + l.taskManagers + [submitter])
+        #expect(first.steps.contains { if case .admit(.submission, _, _) = $0 { true } else { false } })
+        // Without a free submission slot, the cluster starts alone; the client waits for REST.
+        let noSlot = planner.plan(input(d, observation(d, slotFree: false)))
+        #expect(started(noSlot) == [l.jobManager] + l.taskManagers)
+        // A JobManager that runs already may have the job: no client until it answers without it.
         let notReady = planner.plan(input(d, o, pods: [running(l.jobManager, ready: false)] + l.taskManagers.map { running($0) }))
         #expect(started(notReady).isEmpty)
         let unseen = planner.plan(input(d, o, pods: ([l.jobManager] + l.taskManagers).map { running($0) }))
         #expect(started(unseen).isEmpty, "a job that could not be listed may exist: no client")
         let answering = observation(d, rest: .answering(taskManagers: 1, slots: 1))
         let ready = planner.plan(input(d, answering, pods: ([l.jobManager] + l.taskManagers).map { running($0) }))
-        let submitter = try #require(l.submitter)
         #expect(started(ready) == [submitter])
+        // A JobManager being replaced (another plan's, still there) is not a new one yet.
+        let replacing = planner.plan(input(d, o, pods: [ObservedPod(name: l.jobManager.name, phase: .running, ready: true, planHash: "another")]))
+        #expect(!started(replacing).contains(submitter))
         #expect(submitter.argv.contains("org.apache.flink.client.cli.CliFrontend"))
         #expect(submitter.argv.suffix(6) == ["run", "--detached", "--class", "dev.Example", "/flink/usrlib/job.jar", "--rate", "5"].suffix(6))
-        #expect(submitter.files["conf/config.yaml"]?.contains("\"$internal.pipeline.job-id\": \"\(FlinkCluster.jobId(key: d.id.key, generation: 1))\"") == true)
+        let config = try #require(submitter.files["conf/config.yaml"])
+        #expect(config.contains("\"$internal.pipeline.job-id\": \"\(FlinkCluster.jobId(key: d.id.key, generation: 1))\""))
+        #expect(config.contains("\"rest.retry.delay\": \"200ms\"") && config.contains("\"rest.retry.max-attempts\": \"3000\""))
         #expect(submitter.restartPolicy == .never)
     }
 
@@ -901,6 +945,23 @@ private func events(_ plan: Plan) -> [String] {
                                  session: SessionClusterObservation(name: "session", isDefined: true, isSession: true, rest: .http(20_000), isReady: ready))
         return PlanInput(id: job.id, resource: defined ? .sessionJob(job) : nil, isDefined: defined, generation: generation, pods: [],
                          domain: o, now: Date(timeIntervalSince1970: 1_800_000_000))
+    }
+
+    @Test func aClusterWhoseJobManagerAnswersIsLookedAtSoonWhileItsTaskManagersRegister() throws {
+        let o = observation(cluster, rest: .answering(taskManagers: 0, slots: 0))
+        let l = try layout(cluster, o)
+        let now = Date(timeIntervalSince1970: 1_800_000_000)
+        func pods(startedAgo: TimeInterval?, ready: Bool = true) -> [ObservedPod] {
+            var jm = running(l.jobManager, ready: ready)
+            jm.startedAt = startedAgo.map { now.addingTimeInterval(-$0) }
+            return [jm] + l.taskManagers.map { running($0) }
+        }
+        #expect(planner.plan(input(cluster, o, pods: pods(startedAgo: 2))).next == .requeue(after: .milliseconds(200)))
+        #expect(planner.plan(input(cluster, o, pods: pods(startedAgo: 2, ready: false))).next == .requeue(after: .seconds(1)), "not answering yet")
+        #expect(planner.plan(input(cluster, o, pods: pods(startedAgo: 60))).next == .requeue(after: .seconds(1)), "a TaskManager that never registers")
+        #expect(planner.plan(input(cluster, o, pods: pods(startedAgo: nil))).next == .requeue(after: .seconds(1)))
+        let registered = observation(cluster, rest: .answering(taskManagers: 1, slots: 2))
+        #expect(planner.plan(input(cluster, registered, pods: pods(startedAgo: 2))).next == .requeue(after: .seconds(2)), "ready: polled as usual")
     }
 
     @Test func aSessionJobWaitsForItsClusterThenSubmitsWithItsOwnJobId() {

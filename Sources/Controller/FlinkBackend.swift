@@ -336,7 +336,11 @@ extension FlinkBackend {
                 var observed = ObservedJob(id: job.id, name: job.name, state: FlinkJobState(flink: job.state.rawValue),
                                            startTime: job.startTime.map { Int64($0.timeIntervalSince1970 * 1000) },
                                            endTime: job.endTime.map { Int64($0.timeIntervalSince1970 * 1000) })
-                if job.state == .running, let details = try await rest.job(port: port, id: job.id) {
+                // Every vertex is asked for only once the (uncached) overview counts every task
+                // running: an earlier `GET /jobs/{id}` would have Flink cache the graph of tasks
+                // still deploying for `web.refresh-interval`, and this and every other reader
+                // would see the job start that much late.
+                if job.state == .running, job.allTasksRunning != false, let details = try await rest.job(port: port, id: job.id) {
                     observed.allTasksRunning = details.allVerticesRunning
                 }
                 jobs.append(observed)

@@ -165,14 +165,35 @@ public struct JobOverview: Sendable, Hashable {
     /// Nil while the job has not ended.
     public var endTime: Date?
     public var lastModification: Date?
+    /// Its tasks: how many in all, and how many RUNNING (nil: the answer had no counts).
+    /// Unlike `GET /jobs/{id}`, whose answer Flink caches for `web.refresh-interval`, the
+    /// overview is asked of the Dispatcher every time: the counts are current.
+    public var tasks: TaskCounts?
 
-    public init(id: String, name: String, state: JobState, startTime: Date?, endTime: Date?, lastModification: Date?) {
+    public struct TaskCounts: Sendable, Hashable {
+        public var total: Int
+        public var running: Int
+        public init(total: Int, running: Int) {
+            self.total = total
+            self.running = running
+        }
+    }
+
+    public init(id: String, name: String, state: JobState, startTime: Date?, endTime: Date?, lastModification: Date?,
+                tasks: TaskCounts? = nil) {
         self.id = id
         self.name = name
         self.state = state
         self.startTime = startTime
         self.endTime = endTime
         self.lastModification = lastModification
+        self.tasks = tasks
+    }
+
+    /// The job is RUNNING and the counts say every task is; nil when there are no counts.
+    public var allTasksRunning: Bool? {
+        guard let tasks else { return nil }
+        return state == .running && tasks.total > 0 && tasks.running == tasks.total
     }
 }
 

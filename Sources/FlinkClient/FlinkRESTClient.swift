@@ -48,7 +48,8 @@ public struct FlinkRESTClient: FlinkREST {
         let wire: JobsWire = try await call(port, .get, "/jobs/overview")
         return wire.jobs.map {
             JobOverview(id: $0.jid, name: $0.name, state: JobState(rawValue: $0.state), startTime: date($0.startTime),
-                        endTime: date($0.endTime), lastModification: date($0.lastModification))
+                        endTime: date($0.endTime), lastModification: date($0.lastModification),
+                        tasks: $0.tasks.map { JobOverview.TaskCounts(total: $0.total, running: $0.running) })
         }
     }
 
@@ -332,9 +333,15 @@ private struct JobsWire: Decodable {
         var startTime: Int64?
         var endTime: Int64?
         var lastModification: Int64?
+        var tasks: Tasks?
+
+        struct Tasks: Decodable {
+            var total: Int
+            var running: Int
+        }
 
         enum CodingKeys: String, CodingKey {
-            case jid, name, state
+            case jid, name, state, tasks
             case startTime = "start-time"
             case endTime = "end-time"
             case lastModification = "last-modification"

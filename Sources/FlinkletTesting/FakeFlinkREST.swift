@@ -187,7 +187,9 @@ public actor FakeFlinkREST: FlinkREST {
         let cluster = try enter(.jobs, port)
         return cluster.jobs.values.sorted { ($0.startTime, $0.id) < ($1.startTime, $1.id) }.map {
             JobOverview(id: $0.id, name: $0.name, state: $0.state, startTime: $0.startTime, endTime: $0.endTime,
-                        lastModification: $0.lastModification)
+                        lastModification: $0.lastModification,
+                        tasks: JobOverview.TaskCounts(total: $0.vertices.reduce(0) { $0 + $1.parallelism },
+                                                      running: $0.vertices.filter { $0.status == .running }.reduce(0) { $0 + $1.parallelism }))
         }
     }
 

@@ -427,6 +427,31 @@ final class WakeLog: Sendable {
     }
 }
 
+@Suite struct JobStartObservationTests {
+    /// Flink caches `GET /jobs/{id}` for `web.refresh-interval`: asked while the tasks deploy, it
+    /// would keep saying so after they run. The overview's task counts are asked first.
+    @Test func aJobsVerticesAreAskedForOnlyOnceTheOverviewCountsEveryTaskRunning() async throws {
+        let world = try FlinkWorld()
+        try await world.write("app.yaml", FlinkWorld.deployment("app", mode: "application"))
+        try await world.reconcile(.flinkDeployment, "app")
+        try await world.clusterUp("app")
+        let jobId = try world.firstJobId("FlinkDeployment/default/app")
+        let port = try world.restPort("app")
+        await world.rest.addJob(port: port, jobId: jobId)
+        _ = await world.rest.setVertexStatus(port: port, jobId: jobId, .deploying)
+        try await world.reconcile(.flinkDeployment, "app")
+        try await world.reconcile(.flinkDeployment, "app")
+        #expect(await world.rest.count(.jobs) >= 2)
+        #expect(await world.rest.count(.job) == 0, "no job details while the overview counts tasks not running")
+        #expect(try world.store.resource("FlinkDeployment/default/app")?.deploymentStatus()?.lifecycleState != .stable)
+
+        _ = await world.rest.setVertexStatus(port: port, jobId: jobId, .running)
+        try await world.reconcile(.flinkDeployment, "app")
+        #expect(await world.rest.count(.job) >= 1, "confirmed by the vertices once every task runs")
+        #expect(try world.store.resource("FlinkDeployment/default/app")?.deploymentStatus()?.lifecycleState == .stable)
+    }
+}
+
 @Suite struct ManualSavepointTests {
     @Test func aNonceTakesASavepointOnceAndAFailedOneIsAnEventNotARestorePoint() async throws {
         let world = try FlinkWorld()

@@ -45,7 +45,9 @@ struct FlinkRESTClientTests {
         let (jobs, request) = try await exchange(.json(200, Flink23.jobsOverview)) { try await $0.jobs(port: $1) }
         #expect(request.target == "/jobs/overview")
         #expect(jobs == [JobOverview(id: "00000000000000000000000000000001", name: "flinklet-counter", state: .running,
-                                     startTime: Self.date(1795256699918), endTime: nil, lastModification: Self.date(1795256701952))])
+                                     startTime: Self.date(1795256699918), endTime: nil, lastModification: Self.date(1795256701952),
+                                     tasks: JobOverview.TaskCounts(total: 2, running: 2))])
+        #expect(jobs.first?.allTasksRunning == true)
     }
 
     @Test func jobReadsDetailsAndVertices() async throws {

@@ -430,7 +430,7 @@ public struct FlinkPlanner: ResourcePlanner {
         let next: ReconcileAction = if mode == .perJob && outcome != nil && diff.steps.isEmpty { .awaitChange }
             else if problem != nil { .requeue(after: pollInterval) }
             else if done { .requeue(after: pollInterval) }
-            else if registering { .requeue(after: Self.registrationPoll) }
+            else if registering || Self.deploying(observedJob, now: input.now) { .requeue(after: Self.registrationPoll) }
             else { .requeue(after: progressInterval) }
         var status = flinkStatus
         status.reconciliation = reconciliation
@@ -693,7 +693,8 @@ public struct FlinkPlanner: ResourcePlanner {
                       observedGeneration: generation),
         ]
         var lifecycleState: ResourceLifecycleState = failed ? .failed : running ? .stable : .deployed
-        var next: ReconcileAction = .requeue(after: running || finished ? pollInterval : progressInterval)
+        var next: ReconcileAction = .requeue(after: running || finished ? pollInterval
+                                             : Self.deploying(observedJob, now: input.now) ? Self.registrationPoll : progressInterval)
         switch lifecycle.phase {
         case .snapshotting:
             lifecycleState = .upgrading
@@ -839,6 +840,15 @@ public struct FlinkPlanner: ResourcePlanner {
     /// and for how long after the JobManager started.
     static let registrationPoll: Duration = .milliseconds(200)
     static let registrationWindow: TimeInterval = 30
+
+    /// A job that Flink reads RUNNING while its tasks still deploy, in its first
+    /// `registrationWindow`: its tasks run within a second or so, and its status says so as
+    /// soon (looked at every `registrationPoll`), so `kubectl wait --for=condition=Ready` returns
+    /// then, not up to a progress interval later.
+    static func deploying(_ job: ObservedJob?, now: Date) -> Bool {
+        guard let job, job.state == .running, !job.allTasksRunning, let started = job.startTime else { return false }
+        return now.timeIntervalSince1970 * 1000 - Double(started) < registrationWindow * 1000
+    }
 
     /// The reason of the conditions and event of a session job that makes way for its session
     /// cluster's move to another Flink version.

@@ -964,6 +964,30 @@ private func events(_ plan: Plan) -> [String] {
         #expect(planner.plan(input(cluster, registered, pods: pods(startedAgo: 2))).next == .requeue(after: .seconds(2)), "ready: polled as usual")
     }
 
+    @Test func aJobWhoseTasksDeployIsLookedAtSoonSoItsStatusSaysRunningWithoutDelay() throws {
+        let d = deployment()
+        let jobId = FlinkCluster.jobId(key: d.id.key, generation: 1)
+        let now: Int64 = 1_800_000_000_000
+        func next(started agoSeconds: Int64, allTasksRunning: Bool) throws -> ReconcileAction {
+            let o = observation(d, rest: .answering(taskManagers: 2, slots: 2),
+                                jobs: [ObservedJob(id: jobId, name: "counter", state: .running, startTime: now - agoSeconds * 1000,
+                                                   allTasksRunning: allTasksRunning)],
+                                recorded: JobStatus(jobName: "app", jobId: jobId, state: "RUNNING"))
+            let l = try layout(d, o)
+            return planner.plan(input(d, o, pods: ([l.jobManager] + l.taskManagers).map { running($0) })).next
+        }
+        #expect(try next(started: 2, allTasksRunning: false) == .requeue(after: .milliseconds(200)))
+        #expect(try next(started: 60, allTasksRunning: false) == .requeue(after: .seconds(1)), "not for ever")
+        #expect(try next(started: 2, allTasksRunning: true) == .requeue(after: .seconds(2)), "running: polled as usual")
+
+        // A session job too.
+        let sessionJobId = FlinkCluster.jobId(key: job().id.key, generation: 1)
+        let deploying = planner.plan(sessionInput(job(), jobs: [ObservedJob(id: sessionJobId, name: "c", state: .running, startTime: now - 2000,
+                                                                             allTasksRunning: false)],
+                                                  recorded: JobStatus(jobName: "c", jobId: sessionJobId, state: "RUNNING")))
+        #expect(deploying.next == .requeue(after: .milliseconds(200)))
+    }
+
     @Test func aSessionJobWaitsForItsClusterThenSubmitsWithItsOwnJobId() {
         let waiting = planner.plan(sessionInput(job(), ready: false))
         #expect(waiting.steps.isEmpty)

@@ -109,27 +109,14 @@ public enum ClusterCredentials {
         }.joined()
         try writePrivate(files.password, password + "\n")
 
-        let keytool = keytoolPath(java)
         let temporary = files.keystore + ".tmp"
         unlink(temporary)
-        let log = directory + "/keytool.log"
         // The password from its file, never in the argv (/proc/PID/cmdline is public).
-        let arguments = [keytool] + pbeIterations + ["-genkeypair", "-alias", "flinklet", "-keyalg", "EC", "-groupname", "secp256r1",
-                         "-sigalg", "SHA256withECDSA", "-dname", "CN=flinklet", "-ext", "SAN=IP:127.0.0.1,DNS:localhost",
-                         "-ext", "BC:c", "-validity", "3650", "-storetype", "PKCS12", "-keystore", temporary,
-                         "-storepass:file", files.password]
-        let termination: ChildProcess.Termination
-        do {
-            termination = try await ChildProcess.run(arguments, options: .init(standardInput: .null, standardOutput: .file(log),
-                                                                                standardError: .file(log)), timeout: .seconds(120))
-        } catch {
-            throw Failure(description: "cannot run \(keytool) to make the clusters' TLS certificate: \(error)")
-        }
-        guard termination == .exited(0), FileManager.default.fileExists(atPath: temporary) else {
-            let output = (try? String(contentsOfFile: log, encoding: .utf8))?.trimmingCharacters(in: .whitespacesAndNewlines) ?? ""
-            throw Failure(description: "\(keytool) could not make the clusters' TLS certificate (\(termination)): \(output)")
-        }
-        unlink(log)
+        try await runKeytool(["-genkeypair", "-alias", "flinklet", "-keyalg", "EC", "-groupname", "secp256r1",
+                              "-sigalg", "SHA256withECDSA", "-dname", "CN=flinklet", "-ext", "SAN=IP:127.0.0.1,DNS:localhost",
+                              "-ext", "BC:c", "-validity", "3650", "-storetype", "PKCS12", "-keystore", temporary,
+                              "-storepass:file", files.password],
+                             java: java, making: temporary, log: directory + "/keytool.log", purpose: "make the clusters' TLS certificate")
         chmod(temporary, 0o600)
         do {
             try PKCS12.exportPEM(keystore: temporary, password: password, certificate: files.certificate, privateKey: files.privateKey)
@@ -155,28 +142,34 @@ public enum ClusterCredentials {
         let temporary = files.keystore + ".lowering"
         unlink(temporary)
         defer { unlink(temporary) }
-        let log = files.directory + "/keytool.log"
-        let arguments = [keytoolPath(java)] + pbeIterations + [
-            "-importkeystore", "-noprompt", "-srckeystore", files.keystore, "-srcstoretype", "PKCS12", "-srcstorepass:file", files.password,
-            "-destkeystore", temporary, "-deststoretype", "PKCS12", "-deststorepass:file", files.password,
-        ]
-        let termination: ChildProcess.Termination
-        do {
-            termination = try await ChildProcess.run(arguments, options: .init(standardInput: .null, standardOutput: .file(log),
-                                                                                standardError: .file(log)), timeout: .seconds(120))
-        } catch {
-            throw Failure(description: "cannot run keytool: \(error)")
-        }
-        let output = (try? String(contentsOfFile: log, encoding: .utf8))?.trimmingCharacters(in: .whitespacesAndNewlines) ?? ""
-        unlink(log)
-        guard termination == .exited(0), FileManager.default.fileExists(atPath: temporary) else {
-            throw Failure(description: "keytool could not copy the keystore (\(termination)): \(output)")
-        }
+        try await runKeytool(["-importkeystore", "-noprompt", "-srckeystore", files.keystore, "-srcstoretype", "PKCS12",
+                              "-srcstorepass:file", files.password, "-destkeystore", temporary, "-deststoretype", "PKCS12",
+                              "-deststorepass:file", files.password],
+                             java: java, making: temporary, log: files.directory + "/keytool.log", purpose: "re-encrypt the keystore")
         chmod(temporary, 0o600)
         guard rename(temporary, files.keystore) == 0 else {
             throw Failure(description: "cannot rename \(temporary): \(String(cString: strerror(errno)))")
         }
         try writePrivate(files.lowered, "")
+    }
+
+    /// Runs `keytool` (with `pbeIterations`) to write `making`; its output goes to `log`, which
+    /// is removed once it succeeded and quoted in the error when it did not.
+    static func runKeytool(_ arguments: [String], java: String, making: String, log: String, purpose: String) async throws(Failure) {
+        let keytool = keytoolPath(java)
+        let termination: ChildProcess.Termination
+        do {
+            termination = try await ChildProcess.run([keytool] + pbeIterations + arguments,
+                                                     options: .init(standardInput: .null, standardOutput: .file(log), standardError: .file(log)),
+                                                     timeout: .seconds(120))
+        } catch {
+            throw Failure(description: "cannot run \(keytool) to \(purpose): \(error)")
+        }
+        guard termination == .exited(0), FileManager.default.fileExists(atPath: making) else {
+            let output = (try? String(contentsOfFile: log, encoding: .utf8))?.trimmingCharacters(in: .whitespacesAndNewlines) ?? ""
+            throw Failure(description: "\(keytool) could not \(purpose) (\(termination)): \(output)")
+        }
+        unlink(log)
     }
 
     /// The `keytool` beside `java`, else the one on `PATH`.

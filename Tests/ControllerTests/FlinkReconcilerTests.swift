@@ -98,6 +98,19 @@ final class FlinkWorld: @unchecked Sendable {
         try store.events(for: ResourceID(kind: kind, namespace: "default", name: name).key)
     }
 
+    /// An application deployment `name`, deployed, its cluster up and its first job listed by
+    /// Flink with every vertex `vertices` (RUNNING: every task runs); its job id and REST port.
+    func applicationWithJob(_ name: String = "app", manifest: String? = nil, vertices: ExecutionState) async throws -> (jobId: String, port: Int) {
+        try await write("\(name).yaml", manifest ?? Self.deployment(name, mode: "application"))
+        try await reconcile(.flinkDeployment, name)
+        try await clusterUp(name)
+        let jobId = try firstJobId("FlinkDeployment/default/\(name)")
+        let port = try restPort(name)
+        await rest.addJob(port: port, jobId: jobId)
+        _ = await rest.setVertexStatus(port: port, jobId: jobId, vertices)
+        return (jobId, port)
+    }
+
     /// Marks a deployment's JobManager ready and its cluster answering with its TaskManagers.
     func clusterUp(_ name: String, taskManagers: Int = 1) async throws {
         await driver.setReady(name: "default/\(name)-jobmanager-0", true)
@@ -432,13 +445,7 @@ final class WakeLog: Sendable {
     /// would keep saying so after they run. The overview's task counts are asked first.
     @Test func aJobsVerticesAreAskedForOnlyOnceTheOverviewCountsEveryTaskRunning() async throws {
         let world = try FlinkWorld()
-        try await world.write("app.yaml", FlinkWorld.deployment("app", mode: "application"))
-        try await world.reconcile(.flinkDeployment, "app")
-        try await world.clusterUp("app")
-        let jobId = try world.firstJobId("FlinkDeployment/default/app")
-        let port = try world.restPort("app")
-        await world.rest.addJob(port: port, jobId: jobId)
-        _ = await world.rest.setVertexStatus(port: port, jobId: jobId, .deploying)
+        let (jobId, port) = try await world.applicationWithJob(vertices: .deploying)
         try await world.reconcile(.flinkDeployment, "app")
         try await world.reconcile(.flinkDeployment, "app")
         #expect(await world.rest.count(.jobs) >= 2)
@@ -458,13 +465,7 @@ final class WakeLog: Sendable {
         func manifest(nonce: Int?) -> String {
             FlinkWorld.deployment("app", mode: "application") + (nonce.map { "\n    savepointTriggerNonce: \($0)\n    upgradeMode: savepoint" } ?? "\n    upgradeMode: savepoint")
         }
-        try await world.write("app.yaml", manifest(nonce: nil))
-        try await world.reconcile(.flinkDeployment, "app")
-        try await world.clusterUp("app")
-        let jobId = try world.firstJobId("FlinkDeployment/default/app")
-        let port = try world.restPort("app")
-        await world.rest.addJob(port: port, jobId: jobId)
-        _ = await world.rest.setVertexStatus(port: port, jobId: jobId, .running)
+        _ = try await world.applicationWithJob(manifest: manifest(nonce: nil), vertices: .running)
         try await world.reconcile(.flinkDeployment, "app")
         #expect(await world.rest.count(.triggerSavepoint) == 0)
 

@@ -14,13 +14,7 @@ import Engine
 @Suite struct StateSnapshotTests {
     /// An application deployment `app` whose job runs with all its tasks; returns its job id and port.
     static func runningApp(_ world: FlinkWorld) async throws -> (jobId: String, port: Int) {
-        try await world.write("app.yaml", FlinkWorld.deployment("app", mode: "application"))
-        try await world.reconcile(.flinkDeployment, "app")
-        try await world.clusterUp("app")
-        let jobId = try world.firstJobId("FlinkDeployment/default/app")
-        let port = try world.restPort("app")
-        await world.rest.addJob(port: port, jobId: jobId)
-        _ = await world.rest.setVertexStatus(port: port, jobId: jobId, .running)
+        let (jobId, port) = try await world.applicationWithJob(vertices: .running)
         try await world.reconcile(.flinkDeployment, "app")
         let state = try world.store.resource("FlinkDeployment/default/app")?.deploymentStatus()?.jobStatus?.state
         #expect(state == "RUNNING")

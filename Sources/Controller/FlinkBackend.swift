@@ -337,10 +337,10 @@ extension FlinkBackend {
                                            startTime: job.startTime.map { Int64($0.timeIntervalSince1970 * 1000) },
                                            endTime: job.endTime.map { Int64($0.timeIntervalSince1970 * 1000) })
                 // Every vertex is asked for only once the (uncached) overview counts every task
-                // running: an earlier `GET /jobs/{id}` would have Flink cache the graph of tasks
-                // still deploying for `web.refresh-interval`, and this and every other reader
-                // would see the job start that much late.
-                if job.state == .running, job.allTasksRunning != false, let details = try await rest.job(port: port, id: job.id) {
+                // started (running or finished): an earlier `GET /jobs/{id}` would have Flink
+                // cache the graph of tasks still deploying for `web.refresh-interval`, and this
+                // and every other reader would see the job start that much late.
+                if job.state == .running, job.allTasksStarted != false, let details = try await rest.job(port: port, id: job.id) {
                     observed.allTasksRunning = details.allVerticesRunning
                 }
                 jobs.append(observed)

@@ -165,17 +165,19 @@ public struct JobOverview: Sendable, Hashable {
     /// Nil while the job has not ended.
     public var endTime: Date?
     public var lastModification: Date?
-    /// Its tasks: how many in all, and how many RUNNING (nil: the answer had no counts).
-    /// Unlike `GET /jobs/{id}`, whose answer Flink caches for `web.refresh-interval`, the
-    /// overview is asked of the Dispatcher every time: the counts are current.
+    /// Its tasks: how many in all, how many RUNNING and how many FINISHED (nil: the answer had
+    /// no counts). Unlike `GET /jobs/{id}`, whose answer Flink caches for `web.refresh-interval`,
+    /// the overview is asked of the Dispatcher every time: the counts are current.
     public var tasks: TaskCounts?
 
     public struct TaskCounts: Sendable, Hashable {
         public var total: Int
         public var running: Int
-        public init(total: Int, running: Int) {
+        public var finished: Int
+        public init(total: Int, running: Int, finished: Int = 0) {
             self.total = total
             self.running = running
+            self.finished = finished
         }
     }
 
@@ -190,10 +192,13 @@ public struct JobOverview: Sendable, Hashable {
         self.tasks = tasks
     }
 
-    /// The job is RUNNING and the counts say every task is; nil when there are no counts.
-    public var allTasksRunning: Bool? {
+    /// The job is RUNNING and every task has started: each is RUNNING or already FINISHED (a
+    /// source subtask without a split of its own finishes at once, and its vertex still reads
+    /// RUNNING). Nil when there are no counts. False while any task is still created,
+    /// scheduled, deploying or initializing.
+    public var allTasksStarted: Bool? {
         guard let tasks else { return nil }
-        return state == .running && tasks.total > 0 && tasks.running == tasks.total
+        return state == .running && tasks.running > 0 && tasks.running + tasks.finished == tasks.total
     }
 }
 

@@ -49,7 +49,7 @@ public struct FlinkRESTClient: FlinkREST {
         return wire.jobs.map {
             JobOverview(id: $0.jid, name: $0.name, state: JobState(rawValue: $0.state), startTime: date($0.startTime),
                         endTime: date($0.endTime), lastModification: date($0.lastModification),
-                        tasks: $0.tasks.map { JobOverview.TaskCounts(total: $0.total, running: $0.running) })
+                        tasks: $0.tasks.map { JobOverview.TaskCounts(total: $0.total, running: $0.running, finished: $0.finished ?? 0) })
         }
     }
 
@@ -338,6 +338,7 @@ private struct JobsWire: Decodable {
         struct Tasks: Decodable {
             var total: Int
             var running: Int
+            var finished: Int?
         }
 
         enum CodingKeys: String, CodingKey {

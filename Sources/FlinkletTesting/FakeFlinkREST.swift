@@ -189,7 +189,8 @@ public actor FakeFlinkREST: FlinkREST {
             JobOverview(id: $0.id, name: $0.name, state: $0.state, startTime: $0.startTime, endTime: $0.endTime,
                         lastModification: $0.lastModification,
                         tasks: JobOverview.TaskCounts(total: $0.vertices.reduce(0) { $0 + $1.parallelism },
-                                                      running: $0.vertices.filter { $0.status == .running }.reduce(0) { $0 + $1.parallelism }))
+                                                      running: $0.vertices.filter { $0.status == .running }.reduce(0) { $0 + $1.parallelism },
+                                                      finished: $0.vertices.filter { $0.status == .finished }.reduce(0) { $0 + $1.parallelism }))
         }
     }
 

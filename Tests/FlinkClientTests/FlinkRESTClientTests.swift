@@ -46,8 +46,21 @@ struct FlinkRESTClientTests {
         #expect(request.target == "/jobs/overview")
         #expect(jobs == [JobOverview(id: "00000000000000000000000000000001", name: "flinklet-counter", state: .running,
                                      startTime: Self.date(1795256699918), endTime: nil, lastModification: Self.date(1795256701952),
-                                     tasks: JobOverview.TaskCounts(total: 2, running: 2))])
-        #expect(jobs.first?.allTasksRunning == true)
+                                     tasks: JobOverview.TaskCounts(total: 2, running: 2, finished: 0))])
+        #expect(jobs.first?.allTasksStarted == true)
+    }
+
+    /// Chaos seed 1 round 2: a parallelism-2 source whose second subtask has no split finishes at
+    /// once, and its vertex reads RUNNING: the job has started. Tasks still deploying have not.
+    @Test func aJobHasStartedWhenEveryTaskRunsOrHasFinished() {
+        func job(_ tasks: JobOverview.TaskCounts?, state: JobState = .running) -> JobOverview {
+            JobOverview(id: "j", name: "n", state: state, startTime: nil, endTime: nil, lastModification: nil, tasks: tasks)
+        }
+        #expect(job(.init(total: 4, running: 3, finished: 1)).allTasksStarted == true)
+        #expect(job(.init(total: 4, running: 3, finished: 0)).allTasksStarted == false, "one still deploying")
+        #expect(job(.init(total: 4, running: 0, finished: 4)).allTasksStarted == false, "every task finished: not running")
+        #expect(job(.init(total: 2, running: 2), state: .restarting).allTasksStarted == false)
+        #expect(job(nil).allTasksStarted == nil)
     }
 
     @Test func jobReadsDetailsAndVertices() async throws {

@@ -271,7 +271,10 @@ public struct FlinkPlanner: ResourcePlanner {
         } else if mode != .perJob || outcome == nil, let jm = observed[layout.jobManager.name], jm.phase == .failed {
             problem = ("JobManagerFailed", "JobManager \(jm.name) exited" + (jm.exitCode.map { " with code \($0)" } ?? "")
                        + (observation.podFailures[jm.name].map { ": \($0)" } ?? ""))
-        } else if let pod = submitterPod, pod.phase == .failed, pod.reason != "Lost" {
+        } else if let pod = submitterPod, pod.phase == .failed, pod.reason != "Lost", observedJob == nil {
+            // A client whose job Flink lists did submit it, whatever its exit says: one adopted
+            // from an earlier operator exits with an unknown status, and its log holds the
+            // refused connections of its retries while the JobManager started.
             problem = ("SubmitFailed", "the Flink client could not submit the job" + (pod.exitCode.map { " (exit code \($0))" } ?? "")
                        + (observation.podFailures[pod.name].map { ": \($0)" } ?? ""))
         } else if let stuck = diff.current.first(where: { $0.reason == "CrashLoopBackOff" }) {

@@ -908,6 +908,28 @@ private func events(_ plan: Plan) -> [String] {
         #expect(plan.conditions.contains { $0.type == "Reconciling" && $0.reason == "WaitingForSubmissionSlot" })
     }
 
+    /// Found by killing the operator 1.5 s after a per-job manifest landed: the next operator
+    /// adopted the client, which then exited with a status it cannot read (not its child), and
+    /// the deployment read SubmitFailed and FAILED while its job ran.
+    @Test func aClientWhoseJobRunsDidSubmitItWhateverItsExitSays() throws {
+        let jobId = FlinkCluster.jobId(key: d.id.key, generation: 1)
+        let withJob = observation(d, rest: .answering(taskManagers: 1, slots: 1),
+                                  jobs: [ObservedJob(id: jobId, name: "c", state: .running, allTasksRunning: true)],
+                                  recorded: JobStatus(jobName: "c", jobId: jobId, state: "RUNNING"))
+        let l = try layout(d, withJob)
+        var client = running(try #require(l.submitter), ready: false, phase: .failed)
+        client.reason = "Unknown"
+        let pods = ([l.jobManager] + l.taskManagers).map { running($0) } + [client]
+        let plan = planner.plan(input(d, withJob, pods: pods))
+        #expect(!events(plan).contains("SubmitFailed"))
+        #expect(plan.lifecycleState == .stable)
+        // No job listed: the client's failure is the deployment's problem.
+        let withoutJob = observation(d, rest: .answering(taskManagers: 1, slots: 1))
+        let failed = planner.plan(input(d, withoutJob, pods: pods))
+        #expect(events(failed).contains("SubmitFailed"))
+        #expect(failed.lifecycleState == .failed)
+    }
+
     @Test func aFinishedJobTearsTheClusterDownAndKeepsTheOutcome() throws {
         let jobId = FlinkCluster.jobId(key: d.id.key, generation: 1)
         let o = observation(d, rest: .answering(taskManagers: 1, slots: 1), jobs: [ObservedJob(id: jobId, name: "c", state: .finished)],

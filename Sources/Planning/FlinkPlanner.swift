@@ -427,13 +427,13 @@ public struct FlinkPlanner: ResourcePlanner {
         // A JobManager that answers while its TaskManagers register (they do within a second of
         // it, on one machine) is looked at again soon, so the cluster reads Ready, and wakes its
         // session jobs, without a whole progress interval's wait; only in its first
-        // `registrationWindow`, so a TaskManager that never registers is not polled for ever.
+        // `startWindow`, so a TaskManager that never registers is not polled for ever.
         let registering = jobManager?.ready == true && taskManagersRegistered < layout.taskManagers.count
-            && (jobManager?.startedAt.map { input.now.timeIntervalSince($0) < Self.registrationWindow } ?? false)
+            && (jobManager?.startedAt.map { input.now.timeIntervalSince($0) < Self.startWindow } ?? false)
         let next: ReconcileAction = if mode == .perJob && outcome != nil && diff.steps.isEmpty { .awaitChange }
             else if problem != nil { .requeue(after: pollInterval) }
             else if done { .requeue(after: pollInterval) }
-            else if registering || Self.deploying(observedJob, now: input.now) { .requeue(after: Self.registrationPoll) }
+            else if registering || Self.deploying(observedJob, now: input.now) { .requeue(after: Self.startPoll) }
             else { .requeue(after: progressInterval) }
         var status = flinkStatus
         status.reconciliation = reconciliation
@@ -697,7 +697,7 @@ public struct FlinkPlanner: ResourcePlanner {
         ]
         var lifecycleState: ResourceLifecycleState = failed ? .failed : running ? .stable : .deployed
         var next: ReconcileAction = .requeue(after: running || finished ? pollInterval
-                                             : Self.deploying(observedJob, now: input.now) ? Self.registrationPoll : progressInterval)
+                                             : Self.deploying(observedJob, now: input.now) ? Self.startPoll : progressInterval)
         switch lifecycle.phase {
         case .snapshotting:
             lifecycleState = .upgrading
@@ -839,18 +839,18 @@ public struct FlinkPlanner: ResourcePlanner {
         return (held, message, false)
     }
 
-    /// How often a cluster whose JobManager answers is looked at while its TaskManagers register,
-    /// and for how long after the JobManager started.
-    static let registrationPoll: Duration = .milliseconds(200)
-    static let registrationWindow: TimeInterval = 30
+    /// How often a starting cluster or job is looked at (its TaskManagers registering, its
+    /// tasks deploying), and for how long after its JobManager or job started.
+    static let startPoll: Duration = .milliseconds(200)
+    static let startWindow: TimeInterval = 30
 
     /// A job that Flink reads RUNNING while its tasks still deploy, in its first
-    /// `registrationWindow`: its tasks run within a second or so, and its status says so as
-    /// soon (looked at every `registrationPoll`), so `kubectl wait --for=condition=Ready` returns
+    /// `startWindow`: its tasks run within a second or so, and its status says so as
+    /// soon (looked at every `startPoll`), so `kubectl wait --for=condition=Ready` returns
     /// then, not up to a progress interval later.
     static func deploying(_ job: ObservedJob?, now: Date) -> Bool {
         guard let job, job.state == .running, !job.allTasksRunning, let started = job.startTime else { return false }
-        return now.timeIntervalSince1970 * 1000 - Double(started) < registrationWindow * 1000
+        return now.timeIntervalSince1970 * 1000 - Double(started) < startWindow * 1000
     }
 
     /// The reason of the conditions and event of a session job that makes way for its session

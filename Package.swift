@@ -171,7 +171,8 @@ let package = Package(
         .testTarget(name: "ArtifactsTests", dependencies: ["Artifacts", "FlinkletTesting"]),
         .testTarget(name: "FileSafetyTests", dependencies: ["FileSafety"]),
         // Real Flink: run by hack/test.sh after installing Flink and building the counter job.
-        .testTarget(name: "EndToEndTests", dependencies: ["flinklet", "Store", "FlinkResources", "FlinkClient", "Runtime", "FlinkletTesting"]),
+        .testTarget(name: "EndToEndTests", dependencies: ["flinklet", "Store", "FlinkResources", "FlinkClient", "Runtime", "FlinkletTesting", "Controller", "Planning",
+                                                           .product(name: "Logging", package: "swift-log")]),
         .testTarget(
             name: "ControllerTests",
             dependencies: ["Engine", "Controller", "Manifests", "Reconciliation", "Planning", "Store", "Runtime", "FlinkResources", "FlinkletTesting", "FlinkClient",

@@ -1,3 +1,4 @@
+import FlinkClient
 import FlinkResources
 import Foundation
 import Logging
@@ -5,22 +6,22 @@ import Planning
 import Reconciliation
 import Runtime
 
-/// Class data sharing (AppCDS) for the Flink JVMs: an archive of the classes a JobManager and a
-/// TaskManager load at startup, mapped in by every later JVM of that role instead of being
-/// loaded and verified again. Measured on 2 busy cores: a session JobManager answers REST in
+/// Class data sharing (AppCDS) for the Flink JVMs: an archive of the classes a JobManager, a
+/// TaskManager and a per-job client load as they start and run a job, mapped in by every later
+/// JVM of that role instead of being loaded and verified again. Measured on 2 busy cores: a session JobManager answers REST in
 /// 3.1–5.8 s with the archive, 8.8–10.9 s without.
 ///
 /// Contract:
 /// - Every pod's command line names its role's archive (`FlinkDistribution.classDataArchives`),
 ///   whether or not the file exists yet: a JVM whose archive is missing or does not match its
 ///   class path runs without it (`-Xshare:auto`), so the archive only ever makes a start faster
-///   and a pod's plan never changes when an archive appears.
+///   and a pod's plan never changes when an archive appears or is made again.
 /// - The archive names carry a hash of the `java` binary and of every class path jar (path,
 ///   size, modification time): a reinstalled distribution gets new archives, never stale ones.
 /// - Archives are written under a temporary name and renamed into place, so a JVM never maps a
 ///   partial one; two operators generating at once each rename a complete archive.
 public enum ClassDataArchives {
-    public static let roles: [PodRole] = [.jobManager, .taskManager]
+    public static let roles: [PodRole] = [.jobManager, .taskManager, .submitter]
 
     /// The archives' paths for `distribution`, in `<flink home>/flinklet-cds/` (nil: the
     /// distribution's directory is not writable, so there will be none). `tls`: for JVMs that
@@ -44,20 +45,40 @@ public enum ClassDataArchives {
         return Dictionary(uniqueKeysWithValues: roles.map { ($0, "\(directory)/\(distribution.version)-\(key)-\($0.rawValue).jsa") })
     }
 
-    /// Writes the archives that are missing: runs a session JobManager and a TaskManager that
-    /// registers with it (ports chosen by the kernel, files in a temporary directory), dumps
-    /// what each has loaded, and kills both. Takes ~10 s of two JVMs' CPU, once per
-    /// distribution; failures are logged and leave the JVMs to start without archives.
+    /// Writes the archives that are missing or were made another way than `currentRecipe`:
+    /// runs a JobManager and a TaskManager that registers with it (ports chosen by the kernel,
+    /// files in a temporary directory), and when the distribution has the example counter job
+    /// (`<home>/usrlib/flinklet-counter-job.jar`, which `hack/run.sh` builds) submits it twice,
+    /// as the two kinds of cluster take their jobs: uploaded and run through REST (the
+    /// JobManager runs its `main`, as in application and session modes) and by a per-job
+    /// client (`flink run`), whose JVM writes the submitter's archive as it exits. Once a
+    /// checkpoint of the first completed, both are stopped with SIGTERM and each JVM writes its
+    /// archive as it exits. Takes ~15 s of three JVMs' CPU, once per distribution; failures are
+    /// logged and leave the JVMs to start without (or with the earlier) archives.
+    ///
+    /// Why jobs, and why at exit (measured, Flink 2.3 application cluster, medians of 6,
+    /// manifest to every task RUNNING): archives of an idle session cluster dumped by `jcmd
+    /// VM.cds dynamic_dump` 3.90 s; of a cluster that ran the job, dumped at exit, 3.51 s. An
+    /// idle cluster has not loaded what running a job loads (2,569 of a JobManager's classes
+    /// still came from jars), and jcmd's dump leaves out every class loaded but not yet linked
+    /// (1,816 in that JobManager; 426 at exit, which links them first).
     ///
     /// `tls`: the cluster runs with the operator's mutual TLS as every other does, so that no
     /// other local user can use it (a session cluster takes jars) while it runs, and the
-    /// archives hold the TLS classes real clusters load.
-    public static func ensure(_ distribution: FlinkDistribution, tls: ClusterTLS?, logger: Logger) async {
-        guard let archives = distribution.classDataArchives.isEmpty ? nil : distribution.classDataArchives,
-              archives.values.contains(where: { !FileManager.default.fileExists(atPath: $0) }) else { return }
+    /// archives hold the TLS classes real clusters load; `rest` speaks it.
+    public static func ensure(_ distribution: FlinkDistribution, tls: ClusterTLS?, rest: FlinkRESTClient, logger: Logger) async {
+        let exampleJob = exampleJobJar(distribution)
+        let recipe = currentRecipe(exampleJob: exampleJob != nil)
+        // Without a job to submit there is no client to archive.
+        let archives = distribution.classDataArchives.filter { $0.key != .submitter || exampleJob != nil }
+        guard !archives.isEmpty, archives.values.contains(where: { !isMade(archive: $0, by: recipe) }) else { return }
+        removeAbandonedTemporaries(in: archives.values.map { ($0 as NSString).deletingLastPathComponent })
         let root = NSTemporaryDirectory() + "flinklet-cds-\(UUID().uuidString.prefix(8))"
         defer { try? FileManager.default.removeItem(atPath: root) }
-        let cluster = FlinkDeployment(metadata: ObjectMeta(name: "cds"), spec: FlinkDeploymentSpec(
+        // A session cluster (it takes jars through REST), and a per-job client from the layout
+        // of the same cluster in per-job mode (same ports).
+        var cluster = FlinkDeployment(metadata: ObjectMeta(name: "cds"), spec: FlinkDeploymentSpec(
+            flinkConfiguration: ["execution.checkpointing.interval": "1s", "taskmanager.numberOfTaskSlots": "2"],
             jobManager: JobManagerSpec(resource: Resource(memory: FlinkCluster.defaultJobManagerMemory)),
             taskManager: TaskManagerSpec(resource: Resource(memory: FlinkCluster.defaultTaskManagerMemory), replicas: 1),
             mode: .session))
@@ -69,52 +90,152 @@ public enum ClassDataArchives {
         observation.tls = tls
         guard case .success(let layout) = FlinkCluster.layout(of: cluster, observation: observation, distribution: generating, jobId: nil, jar: nil),
               let taskManager = layout.taskManagers.first else { return }
-        let java = (distribution.java as NSString).resolvingSymlinksInPath
-        let jcmd = (java as NSString).deletingLastPathComponent + "/jcmd"
-        guard FileManager.default.isExecutableFile(atPath: jcmd) else {
-            logger.info("no jcmd next to java: JVMs start without class data archives", metadata: ["java": "\(java)"])
-            return
+        var client: PodPlan?
+        if let exampleJob {
+            cluster.spec.mode = .perJob
+            cluster.spec.job = JobSpec(jarURI: "local:///opt/flink/usrlib/flinklet-counter-job.jar", parallelism: 1,
+                                       args: exampleJobArguments(output: root + "/client-job.out"))
+            if case .success(let perJob) = FlinkCluster.layout(of: cluster, observation: observation, distribution: generating,
+                                                               jobId: nil, jar: exampleJob), perJob.restPort == layout.restPort {
+                client = perJob.submitter
+            }
         }
         logger.info("writing class data archives for faster JVM starts (once per Flink distribution)",
-                    metadata: ["archives": "\(archives.values.sorted())"])
+                    metadata: ["archives": "\(archives.values.sorted())", "example.job": "\(exampleJob ?? "none")"])
         let started = ContinuousClock.now
-        var running: [(watchdog: ChildProcess, directory: String, archive: String)] = []
+        var running: [(watchdog: ChildProcess, directory: String, archive: String, temporary: String)] = []
         defer {
             for pod in running {
                 if let pid = javaPID(pod.directory) { kill(pid, SIGKILL) }
                 // The watchdog's group holds the JVM too; the watchdog is reaped here, never left a zombie.
                 pod.watchdog.signalGroup(SIGKILL)
                 _ = pod.watchdog.wait()
+                unlink(pod.temporary)
             }
         }
-        for plan in [layout.jobManager, taskManager] {
-            guard let archive = archives[plan.role], let watchdog = try? launch(plan, directory: root + "/" + plan.name) else { return }
-            running.append((watchdog, root + "/" + plan.name, archive))
+        func start(_ plan: PodPlan) -> Bool {
+            guard let archive = archives[plan.role] else { return false }
+            let temporary = archive + ".\(UUID().uuidString.prefix(8)).tmp"
+            guard let watchdog = try? launch(plan, directory: root + "/" + plan.name, archiveAtExit: temporary) else { return false }
+            running.append((watchdog, root + "/" + plan.name, archive, temporary))
+            return true
         }
+        guard start(layout.jobManager), start(taskManager) else { return }
         // The TaskManager registered: both have loaded what a cluster start loads.
         guard await waitFor("Successful registration at resource manager", in: root + "/" + taskManager.name + "/log", timeout: .seconds(90)) else {
             logger.warning("class data archives not written: the archiving cluster did not come up; JVMs start without them")
             return
         }
+        // What the archives are made by: with the job only once it ran (else made again next time).
+        var madeBy = currentRecipe(exampleJob: false)
+        if let exampleJob, let client, start(client) {
+            do {
+                try await runUntilACheckpoint(jar: exampleJob, output: root + "/rest-job.out", port: layout.restPort, rest: rest)
+                madeBy = recipe
+            } catch {
+                // The archives still hold what a cluster start loads.
+                logger.info("class data archives: the example job did not run; archiving without it", metadata: ["error": "\(error)"])
+            }
+            // The client exits by itself once it submitted its job, writing its archive.
+            if let pid = javaPID(root + "/" + client.name), !(await hasExited(pid, timeout: .seconds(60))) { kill(pid, SIGTERM) }
+        }
+        // SIGTERM: each JVM shuts down and, as it exits, writes its archive.
         for pod in running {
-            guard let pid = javaPID(pod.directory) else { continue }
-            let temporary = pod.archive + ".\(UUID().uuidString.prefix(8)).tmp"
-            let dump = try? await ChildProcess.run([jcmd, String(pid), "VM.cds", "dynamic_dump", temporary],
-                                                   options: .init(standardInput: .null, standardOutput: .null, standardError: .null),
-                                                   timeout: .seconds(60))
-            if dump == .exited(0), FileManager.default.fileExists(atPath: temporary) {
-                rename(temporary, pod.archive)
-            } else {
-                unlink(temporary)
+            if let pid = javaPID(pod.directory) { kill(pid, SIGTERM) }
+        }
+        var written = 0
+        for pod in running {
+            guard let pid = javaPID(pod.directory), await hasExited(pid, timeout: .seconds(90)) else { continue }
+            if let size = (try? FileManager.default.attributesOfItem(atPath: pod.temporary))?[.size] as? NSNumber, size.int64Value > 0 {
+                rename(pod.temporary, pod.archive)
+                markMade(archive: pod.archive, by: madeBy)
+                written += 1
             }
         }
         logger.info("class data archives written", metadata: ["seconds": "\((ContinuousClock.now - started).components.seconds)",
-                                                            "written": "\(archives.values.filter { FileManager.default.fileExists(atPath: $0) }.count)"])
+                                                            "written": "\(written)", "made.by": "\(madeBy.dropLast())"])
     }
 
-    /// Starts `plan`'s JVM (recording what it loads) under a watchdog shell, in a process group
-    /// of their own; the watchdog writes the JVM's pid to `directory/pid`.
-    static func launch(_ plan: PodPlan, directory: String) throws -> ChildProcess {
+    /// The example job's arguments: a few keys and records a second, written to `output`.
+    static func exampleJobArguments(output: String) -> [String] {
+        ["--rate", "20", "--keys", "4", "--output", output]
+    }
+
+    /// How archives are made now, recorded beside each (`<archive>.recipe`): an archive made
+    /// another way (by an earlier Flinklet, or before the example job was built) is made again,
+    /// at the same path, so no pod's command line changes.
+    static func currentRecipe(exampleJob: Bool) -> String {
+        "written at exit" + (exampleJob ? ", after the example job ran (submitted through REST and by the client)" : "") + "\n"
+    }
+
+    static func isMade(archive: String, by recipe: String) -> Bool {
+        FileManager.default.fileExists(atPath: archive)
+            && (try? String(contentsOfFile: archive + ".recipe", encoding: .utf8)) == recipe
+    }
+
+    static func markMade(archive: String, by recipe: String) {
+        let temporary = archive + ".recipe.\(UUID().uuidString.prefix(8)).tmp"
+        guard FileManager.default.createFile(atPath: temporary, contents: Data(recipe.utf8), attributes: [.posixPermissions: 0o600]) else { return }
+        rename(temporary, archive + ".recipe")
+    }
+
+    /// The example counter job of `distribution`, when it has one.
+    static func exampleJobJar(_ distribution: FlinkDistribution) -> String? {
+        let jar = distribution.home + "/usrlib/flinklet-counter-job.jar"
+        return FileManager.default.isReadableFile(atPath: jar) ? jar : nil
+    }
+
+    /// Uploads and runs `jar` (its Main-Class) and returns once a checkpoint of it completed
+    /// (at most 60 s): the JVMs have then loaded what running, checkpointing and answering
+    /// the operator's REST questions about a job loads.
+    static func runUntilACheckpoint(jar: String, output: String, port: Int, rest: FlinkRESTClient) async throws {
+        let jarId = try await rest.uploadJar(port: port, path: jar)
+        let jobId = try await rest.runJar(port: port, jarId: jarId, submission: JobSubmission(
+            programArgs: exampleJobArguments(output: output), parallelism: 1))
+        let deadline = ContinuousClock.now + .seconds(60)
+        while ContinuousClock.now < deadline {
+            if try await rest.jobs(port: port).contains(where: { $0.id == jobId && $0.state == .running }),
+               try await rest.latestCheckpoint(port: port, jobId: jobId) != nil {
+                return
+            }
+            try await Task.sleep(for: .milliseconds(250))
+        }
+        throw ArchiveJobTimeout()
+    }
+
+    struct ArchiveJobTimeout: Error, CustomStringConvertible {
+        var description: String { "no checkpoint of the example job completed within 60 s" }
+    }
+
+    /// Whether `pid` has exited (gone, or a zombie its parent has not reaped) within `timeout`.
+    static func hasExited(_ pid: pid_t, timeout: Duration) async -> Bool {
+        let deadline = ContinuousClock.now + timeout
+        while ContinuousClock.now < deadline {
+            guard let stat = ProcessInfoReader.stat(pid: pid), !stat.isZombie else { return true }
+            try? await Task.sleep(for: .milliseconds(100))
+        }
+        return false
+    }
+
+    /// Temporary archives more than 10 minutes old: left by an operator killed while it wrote
+    /// them (a live one finishes in well under that).
+    static func removeAbandonedTemporaries(in directories: [String]) {
+        let fileManager = FileManager.default
+        for directory in Set(directories) {
+            for name in (try? fileManager.contentsOfDirectory(atPath: directory)) ?? [] where name.hasSuffix(".tmp") {
+                let path = directory + "/" + name
+                if let modified = (try? fileManager.attributesOfItem(atPath: path))?[.modificationDate] as? Date,
+                   modified.timeIntervalSinceNow < -600 {
+                    unlink(path)
+                }
+            }
+        }
+    }
+
+    /// Starts `plan`'s JVM, which writes its archive to `archiveAtExit` as it exits, under a
+    /// watchdog shell, in a process group of their own; the watchdog writes the JVM's pid to
+    /// `directory/pid`.
+    static func launch(_ plan: PodPlan, directory: String, archiveAtExit: String) throws -> ChildProcess {
         for (path, content) in plan.files {
             let file = directory + "/" + path
             try FileManager.default.createDirectory(atPath: (file as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
@@ -122,7 +243,7 @@ public enum ClassDataArchives {
         }
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         // The JVM's argv reaches it as the script's arguments ("$@"), never as shell text.
-        let arguments = ["/bin/sh", "-c", watchdog, "sh", String(getpid()), directory + "/pid", plan.argv[0], "-XX:+RecordDynamicDumpInfo"]
+        let arguments = ["/bin/sh", "-c", watchdog, "sh", String(getpid()), directory + "/pid", plan.argv[0], "-XX:ArchiveClassesAtExit=\(archiveAtExit)"]
             + plan.argv.dropFirst()
         let log = directory + "/log"
         return try ChildProcess.spawn(arguments, options: .init(

@@ -174,7 +174,7 @@ struct Run: AsyncParsableCommand {
         }
         if engine == .flink {
             // Beside the operator: clusters start meanwhile, without the archives' speed-up.
-            archives.append(ClassDataArchiveService(catalog: catalog, tls: clusterTLS, logger: logger))
+            archives.append(ClassDataArchiveService(catalog: catalog, tls: clusterTLS, rest: rest, logger: logger))
         }
         var backend = FlinkBackend(distributions: { catalog.current() }, rest: rest, stateDirectory: stateDirectory,
                                    maxConcurrentSubmissions: maxConcurrentSubmissions, maxConcurrentClusterStarts: maxConcurrentClusterStarts)
@@ -374,6 +374,8 @@ struct Kubeconfig: ParsableCommand {
 struct ClassDataArchiveService: Service, CustomStringConvertible {
     let catalog: FlinkDistributionCatalog
     let tls: ClusterTLS?
+    /// Speaks to the archiving cluster (with `tls`'s client identity).
+    let rest: FlinkRESTClient
     let logger: Logger
     var description: String { "class-data-archives" }
 
@@ -381,7 +383,7 @@ struct ClassDataArchiveService: Service, CustomStringConvertible {
         await cancelWhenGracefulShutdown {
             for await distribution in catalog.inUse {
                 if Task.isCancelled { return }
-                await ClassDataArchives.ensure(distribution, tls: tls, logger: logger)
+                await ClassDataArchives.ensure(distribution, tls: tls, rest: rest, logger: logger)
             }
         }
     }

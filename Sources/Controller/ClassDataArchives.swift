@@ -8,8 +8,8 @@ import Runtime
 
 /// Class data sharing (AppCDS) for the Flink JVMs: an archive of the classes a JobManager, a
 /// TaskManager and a per-job client load as they start and run a job, mapped in by every later
-/// JVM of that role instead of being loaded and verified again. Measured on 2 busy cores: a session JobManager answers REST in
-/// 3.1–5.8 s with the archive, 8.8–10.9 s without.
+/// JVM of that role instead of being loaded and verified again. Measured on 2 busy cores: a
+/// session JobManager answers REST in 3.1–5.8 s with the archive, 8.8–10.9 s without.
 ///
 /// Contract:
 /// - Every pod's command line names its role's archive (`FlinkDistribution.classDataArchives`),

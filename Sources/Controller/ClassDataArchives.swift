@@ -73,6 +73,7 @@ public enum ClassDataArchives {
         let archives = distribution.classDataArchives.filter { $0.key != .submitter || exampleJob != nil }
         guard !archives.isEmpty, archives.values.contains(where: { !isMade(archive: $0, by: recipe) }) else { return }
         removeAbandonedTemporaries(in: archives.values.map { ($0 as NSString).deletingLastPathComponent })
+        removeAbandonedClusterDirectories(in: NSTemporaryDirectory())
         let root = NSTemporaryDirectory() + "flinklet-cds-\(UUID().uuidString.prefix(8))"
         defer { try? FileManager.default.removeItem(atPath: root) }
         // A session cluster (it takes jars through REST), and a per-job client from the layout
@@ -215,6 +216,20 @@ public enum ClassDataArchives {
             try? await Task.sleep(for: .milliseconds(100))
         }
         return false
+    }
+
+    /// Archiving clusters' directories (`flinklet-cds-*` in `parent`) untouched for more than 10
+    /// minutes: left by an operator killed while its cluster ran (its watchdogs kill the JVMs
+    /// within 3 minutes, but a killed operator never removes the directory).
+    static func removeAbandonedClusterDirectories(in parent: String) {
+        let fileManager = FileManager.default
+        for name in (try? fileManager.contentsOfDirectory(atPath: parent)) ?? [] where name.hasPrefix("flinklet-cds-") {
+            let path = (parent as NSString).appendingPathComponent(name)
+            if let attributes = try? fileManager.attributesOfItem(atPath: path), attributes[.type] as? FileAttributeType == .typeDirectory,
+               let modified = attributes[.modificationDate] as? Date, modified.timeIntervalSinceNow < -600 {
+                try? fileManager.removeItem(atPath: path)
+            }
+        }
     }
 
     /// Temporary archives more than 10 minutes old: left by an operator killed while it wrote

@@ -6,7 +6,7 @@ import Testing
 /// clears away first (the archiving cluster itself: `EndToEndTests.ClassDataArchiveTests`).
 struct ClassDataArchivesTests {
     private func scratch() throws -> String {
-        let directory = NSTemporaryDirectory() + "flinklet-cds-test-\(UUID().uuidString.prefix(8))"
+        let directory = NSTemporaryDirectory() + "flinklet-archives-test-\(UUID().uuidString.prefix(8))"
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         return directory
     }
@@ -45,5 +45,25 @@ struct ClassDataArchivesTests {
         }
         ClassDataArchives.removeAbandonedTemporaries(in: [directory, directory])
         #expect(try FileManager.default.contentsOfDirectory(atPath: directory).sorted() == ["a.jsa", "b.jsa.5e6f7a8b.tmp"])
+    }
+
+    @Test func onlyArchivingClusterDirectoriesUntouchedForTenMinutesAreRemoved() throws {
+        let parent = try scratch()
+        defer { try? FileManager.default.removeItem(atPath: parent) }
+        let ages: [String: TimeInterval] = [
+            "flinklet-cds-1a2b3c4d": 11 * 60,  // a killed operator's
+            "flinklet-cds-5e6f7a8b": 60,       // an archiving cluster running now
+            "flinklet-other-9c0d1e2f": 3600,   // not an archiving cluster's
+        ]
+        for (name, age) in ages {
+            let path = parent + "/" + name
+            try FileManager.default.createDirectory(atPath: path + "/cds-jobmanager-0", withIntermediateDirectories: true)
+            try FileManager.default.setAttributes([.modificationDate: Date(timeIntervalSinceNow: -age)], ofItemAtPath: path)
+        }
+        #expect(FileManager.default.createFile(atPath: parent + "/flinklet-cds-file", contents: Data()))
+        try FileManager.default.setAttributes([.modificationDate: Date(timeIntervalSinceNow: -3600)], ofItemAtPath: parent + "/flinklet-cds-file")
+        ClassDataArchives.removeAbandonedClusterDirectories(in: parent)
+        #expect(try FileManager.default.contentsOfDirectory(atPath: parent).sorted()
+            == ["flinklet-cds-5e6f7a8b", "flinklet-cds-file", "flinklet-other-9c0d1e2f"])
     }
 }

@@ -213,7 +213,8 @@ public enum ClassDataArchives {
         let deadline = ContinuousClock.now + timeout
         while ContinuousClock.now < deadline {
             guard let stat = ProcessInfoReader.stat(pid: pid), !stat.isZombie else { return true }
-            try? await Task.sleep(for: .milliseconds(100))
+            // Cancelled (the operator shuts down): no answer, rather than polling without sleeping.
+            guard (try? await Task.sleep(for: .milliseconds(100))) != nil else { return false }
         }
         return false
     }
@@ -222,28 +223,27 @@ public enum ClassDataArchives {
     /// minutes: left by an operator killed while its cluster ran (its watchdogs kill the JVMs
     /// within 3 minutes, but a killed operator never removes the directory).
     static func removeAbandonedClusterDirectories(in parent: String) {
-        let fileManager = FileManager.default
-        for name in (try? fileManager.contentsOfDirectory(atPath: parent)) ?? [] where name.hasPrefix("flinklet-cds-") {
-            let path = (parent as NSString).appendingPathComponent(name)
-            if let attributes = try? fileManager.attributesOfItem(atPath: path), attributes[.type] as? FileAttributeType == .typeDirectory,
-               let modified = attributes[.modificationDate] as? Date, modified.timeIntervalSinceNow < -600 {
-                try? fileManager.removeItem(atPath: path)
-            }
-        }
+        removeUntouchedForTenMinutes(in: parent) { name, type in name.hasPrefix("flinklet-cds-") && type == .typeDirectory }
     }
 
     /// Temporary archives more than 10 minutes old: left by an operator killed while it wrote
     /// them (a live one finishes in well under that).
     static func removeAbandonedTemporaries(in directories: [String]) {
-        let fileManager = FileManager.default
         for directory in Set(directories) {
-            for name in (try? fileManager.contentsOfDirectory(atPath: directory)) ?? [] where name.hasSuffix(".tmp") {
-                let path = directory + "/" + name
-                if let modified = (try? fileManager.attributesOfItem(atPath: path))?[.modificationDate] as? Date,
-                   modified.timeIntervalSinceNow < -600 {
-                    unlink(path)
-                }
-            }
+            removeUntouchedForTenMinutes(in: directory) { name, _ in name.hasSuffix(".tmp") }
+        }
+    }
+
+    /// Removes the entries of `directory` that `matches` (name, type) and were last modified
+    /// more than 10 minutes ago. An entry whose age cannot be read is kept.
+    private static func removeUntouchedForTenMinutes(in directory: String, matches: (String, FileAttributeType?) -> Bool) {
+        let fileManager = FileManager.default
+        for name in (try? fileManager.contentsOfDirectory(atPath: directory)) ?? [] {
+            let path = (directory as NSString).appendingPathComponent(name)
+            guard let attributes = try? fileManager.attributesOfItem(atPath: path),
+                  matches(name, attributes[.type] as? FileAttributeType),
+                  let modified = attributes[.modificationDate] as? Date, modified.timeIntervalSinceNow < -600 else { continue }
+            try? fileManager.removeItem(atPath: path)
         }
     }
 
@@ -288,7 +288,7 @@ public enum ClassDataArchives {
         let deadline = ContinuousClock.now + timeout
         while ContinuousClock.now < deadline {
             if let data = FileManager.default.contents(atPath: path), String(decoding: data, as: UTF8.self).contains(line) { return true }
-            try? await Task.sleep(for: .milliseconds(200))
+            guard (try? await Task.sleep(for: .milliseconds(200))) != nil else { return false }
         }
         return false
     }
